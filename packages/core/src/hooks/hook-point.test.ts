@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { TraitlensError } from '../errors/traitlens-error';
+import { formatHookPoint, parseHookPoint, parseLayerSelection } from './hook-point';
+
+describe('hook points', () => {
+  it('formats and parses the {site}.{layer} form', () => {
+    expect(formatHookPoint({ site: 'resid_post', layer: 12 })).toBe('resid_post.12');
+    expect(parseHookPoint('attn_out.0')).toEqual({ site: 'attn_out', layer: 0 });
+    for (const bad of ['resid_post', 'resid.3', 'resid_post.-1', 'resid_post.x', 'mlp_out.1.5']) {
+      expect(() => parseHookPoint(bad)).toThrow(TraitlensError);
+    }
+  });
+
+  it('parses layer selections and rejects out-of-range layers', () => {
+    expect(parseLayerSelection('all', 3)).toEqual([0, 1, 2]);
+    expect(parseLayerSelection('0,3,5', 6)).toEqual([0, 3, 5]);
+    expect(parseLayerSelection('2-4', 6)).toEqual([2, 3, 4]);
+    expect(parseLayerSelection('4, 0-1', 6)).toEqual([0, 1, 4]);
+    const error = (() => {
+      try {
+        parseLayerSelection('0,9', 5);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(TraitlensError.hasCode(error, 'LAYER_OUT_OF_RANGE')).toBe(true);
+    expect((error as Error).message).toMatch(/Layer 9 is out of range: the model has 5 layers \(0-4\)/);
+    expect(() => parseLayerSelection('a-b', 5)).toThrow(/malformed/);
+  });
+});

@@ -1,0 +1,73 @@
+import { TraitlensError } from '../errors/traitlens-error';
+
+/**
+ * Canonical residual-stream sites of a decoder block, in the order they occur:
+ * resid_pre -> (attention) -> attn_out, resid_mid = resid_pre + attn_out -> (MLP) -> mlp_out,
+ * resid_post = resid_mid + mlp_out.
+ */
+export const hookSites = ['resid_pre', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'] as const;
+export type HookSite = (typeof hookSites)[number];
+
+/** A hook site at a 0-based layer. */
+export interface HookPoint {
+  layer: number;
+  site: HookSite;
+}
+
+/**
+ * The layer convention written into every file that stores vectors or activations, so a reader in any
+ * language knows how layer indices map onto Hugging Face's `output_hidden_states`.
+ */
+export const layerConvention = 'traitlens-v1: 0-based decoder layers; resid_post of layer L = HF hidden_states[L+1]; resid_pre of layer L = HF hidden_states[L]';
+
+export function isHookSite(value: unknown): value is HookSite {
+  return typeof value === 'string' && (hookSites as readonly string[]).includes(value);
+}
+
+/** `{site}.{layer}`, the one string form of a hook point (tensor names, CLI arguments). */
+export function formatHookPoint(point: HookPoint): string {
+  return `${point.site}.${point.layer}`;
+}
+
+/** Parses the `{site}.{layer}` form; the inverse of `formatHookPoint`. */
+export function parseHookPoint(text: string): HookPoint {
+  const dot = text.lastIndexOf('.');
+  const site = text.slice(0, dot);
+  const layerText = text.slice(dot + 1);
+  const layer = Number(layerText);
+  if (dot < 0 || !isHookSite(site) || layerText === '' || !Number.isInteger(layer) || layer < 0) {
+    throw new TraitlensError('INVALID_ARGUMENT', `"${text}" is not a hook point; expected {site}.{layer} with site one of ${hookSites.join(', ')} and a layer >= 0, e.g. resid_post.12.`, { details: { value: text } });
+  }
+  return { site, layer };
+}
+
+/**
+ * Parses a layer selection: `all`, a list `0,3,5`, ranges `2-4`, or a mix `0,2-4`; checks each against
+ * the model's layer count.
+ */
+export function parseLayerSelection(text: string, layerCount: number): number[] {
+  const trimmed = text.trim();
+  if (trimmed === 'all') return Array.from({ length: layerCount }, (_, i) => i);
+  const layers = new Set<number>();
+  for (const part of trimmed.split(',')) {
+    const range = part.trim().split('-');
+    const bounds = range.map((value) => Number(value.trim()));
+    if (range.length > 2 || bounds.some((value, i) => !Number.isInteger(value) || range[i]!.trim() === '')) {
+      throw new TraitlensError('INVALID_ARGUMENT', `Layer selection "${text}" is malformed at "${part}"; use all, 0,3,5 or 2-4.`, { details: { value: text } });
+    }
+    const start = bounds[0]!;
+    const end = bounds[1] ?? start;
+    for (let layer = start; layer <= end; layer++) {
+      assertLayerInRange(layer, layerCount);
+      layers.add(layer);
+    }
+    if (end < start) throw new TraitlensError('INVALID_ARGUMENT', `Layer range "${part}" runs backwards; write it low-high.`);
+  }
+  return [...layers].sort((a, b) => a - b);
+}
+
+export function assertLayerInRange(layer: number, layerCount: number, what = 'Layer'): void {
+  if (!Number.isInteger(layer) || layer < 0 || layer >= layerCount) {
+    throw new TraitlensError('LAYER_OUT_OF_RANGE', `${what} ${layer} is out of range: the model has ${layerCount} layers (0-${layerCount - 1}).`, { details: { layer, layerCount } });
+  }
+}

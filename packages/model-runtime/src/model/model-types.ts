@@ -1,0 +1,106 @@
+import type { HookPoint } from '@traitlens/core';
+
+/** The parts of a Hugging Face config.json traitlens uses, normalised across architectures. */
+export interface ModelConfig {
+  /** HF `architectures[0]`, e.g. `LlamaForCausalLM`. */
+  architecture: string;
+  /** HF `model_type`, e.g. `llama`. */
+  modelType: string;
+  hiddenSize: number;
+  intermediateSize: number;
+  layerCount: number;
+  headCount: number;
+  kvHeadCount: number;
+  headDim: number;
+  vocabSize: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  ropeScaling: RopeScaling | undefined;
+  maxPositionEmbeddings: number;
+  tieWordEmbeddings: boolean;
+  /** Qwen2: biases on q/k/v projections. */
+  attentionBias: boolean;
+  /** Qwen3: RMSNorm on q and k per head before rotary. */
+  qkNorm: boolean;
+  bosTokenId: number | undefined;
+  eosTokenIds: number[];
+  padTokenId: number | undefined;
+}
+
+export type RopeScaling =
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
+  | { type: 'linear'; factor: number };
+
+/** A chat message for `applyChatTemplate`. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | (string & {});
+  content: string;
+}
+
+/**
+ * Where a steering vector acts, and how strongly at each position. A coefficient of 0 leaves the
+ * position untouched, so one batch can mix steered and unsteered rows.
+ */
+export interface SteeringSpec {
+  point: HookPoint;
+  vector: Float32Array;
+  /** `add`: h + c*v. `ablate`: h - c*(h.u)u with u = v/|v| (c = 1 removes the direction fully). */
+  mode?: 'add' | 'ablate';
+  /**
+   * A number for every position of every row; one number per row; or per row one number per token
+   * (the row's unpadded tokens, prompt then generated).
+   */
+  coefficient: number | readonly number[] | readonly (readonly number[])[];
+  /** Which tokens are steered during generate: all (default), prompt only, or response (generated) only. */
+  positions?: 'all' | 'prompt' | 'response';
+}
+
+export interface ForwardOptions {
+  /** Hook points to capture; only these are copied out of the graph. */
+  capture?: readonly HookPoint[];
+  steer?: readonly SteeringSpec[];
+  /** Which logits to return: every position (default), only each row's last, or none. */
+  logits?: 'all' | 'last' | 'none';
+}
+
+/** One row of a forward pass, padding removed. */
+export interface ForwardRow {
+  tokenIds: number[];
+  /** [n_tokens, vocab] for `all`, [vocab] for `last`, empty for `none`. */
+  logits: Float32Array;
+  /** `{site}.{layer}` -> [n_tokens, hidden] row-major. */
+  captures: Map<string, Float32Array>;
+}
+
+export interface GenerateOptions {
+  maxNewTokens?: number;
+  /** 0 (default) is greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  /** Token ids that end a row (default: the model's eos ids). */
+  stopTokenIds?: readonly number[];
+  /** Strings that end a row when the decoded response contains them (trimmed from the text). */
+  stopStrings?: readonly string[];
+  /** Record the chosen token's log-probability at each step. */
+  logprobs?: boolean;
+  steer?: readonly SteeringSpec[];
+  /** Called after each decoding step with the new token of every still-running row. */
+  onToken?: (event: { row: number; tokenId: number; text: string; step: number }) => void;
+}
+
+export interface GenerationResult {
+  promptTokenIds: number[];
+  responseTokenIds: number[];
+  promptTokens: string[];
+  responseTokens: string[];
+  promptText: string;
+  responseText: string;
+  /** Log-probability of each response token under the (steered, tempered) distribution, when asked. */
+  tokenLogprobs?: number[];
+  finishReason: 'stop_token' | 'stop_string' | 'length';
+}
+
+/** What a prompt is: raw text, token ids, or chat messages (rendered with the chat template). */
+export type PromptInput = string | readonly number[] | readonly ChatMessage[];
