@@ -1,0 +1,10 @@
+import type { Command } from 'commander';
+
+/**
+ * Each command lives in commands/<name>.ts and registers its options here; its heavy implementation is
+ * imported lazily inside the action, so `traitlens --help` stays fast. Adding a command = one file + one
+ * line below.
+ */
+export function registerCommands(program: Command): void {
+  void program;
+}
