@@ -1,0 +1,178 @@
+/**
+ * TEST-ONLY fake of the runtime's `LanguageModel`, for unit tests that must not depend on a real
+ * model. Tokens are characters (id = char code + 3, BOS = 1); `generate` answers through a function the
+ * test supplies, which sees the steering each row received; `forward` returns residual activations of
+ * a fixed norm (the BOS position gets a much larger norm, as real attention sinks do).
+ */
+import { formatHookPoint } from '@traitlens/core';
+import type {
+  ForwardOptions,
+  ForwardRow,
+  GenerateOptions,
+  GenerationResult,
+  LanguageModel,
+  ModelConfig,
+  PromptInput,
+  SteeringSpec,
+  TextTokenizer,
+} from '@traitlens/model-runtime';
+
+export interface RowSteering {
+  spec: SteeringSpec;
+  /** The coefficient this row received. */
+  coefficient: number;
+}
+
+export interface FakeModelOptions {
+  hiddenSize?: number;
+  layerCount?: number;
+  /** Norm of every non-BOS residual vector returned by `forward`. */
+  residualNorm?: number;
+  /** The response text for one row. */
+  respond?: (context: { prompt: string; steering: RowSteering[] }) => string;
+  hasChatTemplate?: boolean;
+  /** `score` result for one row; defaults to a uniform distribution. */
+  score?: (tokenIds: readonly number[]) => Float32Array;
+}
+
+export interface FakeLanguageModel extends LanguageModel {
+  readonly generateCalls: { rows: number; steer: readonly SteeringSpec[] }[];
+  readonly forwardCalls: { rows: number; options: ForwardOptions | undefined }[];
+}
+
+const bos = 1;
+const eos = 2;
+
+export function createFakeLanguageModel(options: FakeModelOptions = {}): FakeLanguageModel {
+  const hiddenSize = options.hiddenSize ?? 8;
+  const layerCount = options.layerCount ?? 4;
+  const residualNorm = options.residualNorm ?? 10;
+  const vocabSize = 300;
+  const tokenizer: TextTokenizer = {
+    encode: (text, encodeOptions) => [
+      ...(encodeOptions?.addSpecialTokens === false ? [] : [bos]),
+      ...[...text].map((character) => Math.min(character.charCodeAt(0), vocabSize - 4) + 3),
+    ],
+    decode: (ids) =>
+      ids
+        .filter((id) => id > 2)
+        .map((id) => String.fromCharCode(id - 3))
+        .join(''),
+    tokenStrings: (ids) => ids.map((id) => (id > 2 ? String.fromCharCode(id - 3) : '')),
+    bosTokenId: bos,
+    eosTokenIds: [eos],
+    vocabSize,
+    hasChatTemplate: options.hasChatTemplate ?? false,
+  };
+  const config: ModelConfig = {
+    architecture: 'FakeForCausalLM',
+    modelType: 'fake',
+    hiddenSize,
+    intermediateSize: hiddenSize * 2,
+    layerCount,
+    headCount: 1,
+    kvHeadCount: 1,
+    headDim: hiddenSize,
+    vocabSize,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    ropeScaling: undefined,
+    maxPositionEmbeddings: 512,
+    tieWordEmbeddings: true,
+    attentionBias: false,
+    qkNorm: false,
+    bosTokenId: bos,
+    eosTokenIds: [eos],
+    padTokenId: undefined,
+  };
+  const applyChatTemplate = (messages: readonly { role: string; content: string }[]) =>
+    messages.map((message) => `<${message.role}>${message.content}`).join('') + '<assistant>';
+  const promptText = (prompt: PromptInput): string => {
+    if (typeof prompt === 'string') return prompt;
+    if (prompt.length > 0 && typeof prompt[0] === 'number')
+      return tokenizer.decode(prompt as readonly number[]);
+    return applyChatTemplate(prompt as readonly { role: string; content: string }[]);
+  };
+  const encodePrompt = (prompt: PromptInput): number[] => {
+    if (typeof prompt !== 'string' && prompt.length > 0 && typeof prompt[0] === 'number')
+      return [...(prompt as readonly number[])];
+    return tokenizer.encode(promptText(prompt));
+  };
+  const generateCalls: FakeLanguageModel['generateCalls'] = [];
+  const forwardCalls: FakeLanguageModel['forwardCalls'] = [];
+  const asList = (inputs: PromptInput | readonly PromptInput[]): PromptInput[] =>
+    typeof inputs === 'string' ||
+    (inputs.length > 0 && typeof inputs[0] === 'number') ||
+    (inputs.length > 0 && isMessage(inputs[0]))
+      ? [inputs as PromptInput]
+      : [...(inputs as readonly PromptInput[])];
+  return {
+    id: 'fake:model',
+    config,
+    tokenizer,
+    generateCalls,
+    forwardCalls,
+    encodePrompt,
+    applyChatTemplate,
+    async forward(inputs, forwardOptions) {
+      const rows = asList(inputs);
+      forwardCalls.push({ rows: rows.length, options: forwardOptions });
+      return rows.map((prompt): ForwardRow => {
+        const tokenIds = encodePrompt(prompt);
+        const captures = new Map<string, Float32Array>();
+        for (const point of forwardOptions?.capture ?? []) {
+          const values = new Float32Array(tokenIds.length * hiddenSize);
+          tokenIds.forEach((id, position) => {
+            values[position * hiddenSize] = id === bos ? residualNorm * 20 : residualNorm;
+          });
+          captures.set(formatHookPoint(point), values);
+        }
+        return { tokenIds, logits: new Float32Array(0), captures };
+      });
+    },
+    async score(inputs) {
+      return asList(inputs).map((prompt) => {
+        const ids = encodePrompt(prompt);
+        if (options.score) return options.score(ids);
+        return new Float32Array(vocabSize).fill(-Math.log(vocabSize));
+      });
+    },
+    async generate(inputs, generateOptions?: GenerateOptions) {
+      const rows = asList(inputs);
+      const steer = generateOptions?.steer ?? [];
+      generateCalls.push({ rows: rows.length, steer });
+      return rows.map((prompt, row): GenerationResult => {
+        const steering = steer.map((spec) => ({ spec, coefficient: rowCoefficient(spec, row) }));
+        const fullText = (options.respond ?? (() => 'ok'))({ prompt: promptText(prompt), steering });
+        const promptTokenIds = encodePrompt(prompt);
+        let responseTokenIds = tokenizer.encode(fullText, { addSpecialTokens: false });
+        const limit = generateOptions?.maxNewTokens;
+        const finishReason = limit !== undefined && responseTokenIds.length > limit ? 'length' : 'stop_token';
+        if (limit !== undefined) responseTokenIds = responseTokenIds.slice(0, limit);
+        return {
+          promptTokenIds,
+          responseTokenIds,
+          promptTokens: tokenizer.tokenStrings(promptTokenIds),
+          responseTokens: tokenizer.tokenStrings(responseTokenIds),
+          promptText: promptText(prompt),
+          responseText: tokenizer.decode(responseTokenIds),
+          finishReason,
+        };
+      });
+    },
+    async dispose() {},
+  };
+}
+
+function isMessage(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'role' in value;
+}
+
+function rowCoefficient(spec: SteeringSpec, row: number): number {
+  const { coefficient } = spec;
+  if (typeof coefficient === 'number') return coefficient;
+  const value = coefficient[row];
+  if (typeof value === 'number') return value;
+  if (value === undefined) throw new Error(`fake model: no coefficient for row ${row}`);
+  return value[0] ?? 0;
+}
