@@ -1,0 +1,172 @@
+import { formatHookPoint, type HookPoint, type HookSite } from '@traitlens/core';
+import { type HookPlan, steeringInputNames } from '../hooks/hook-plan';
+import type { ModelConfig } from '../model/model-types';
+import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
+import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
+
+/** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
+export const decoderGraphVersion = 1;
+
+/**
+ * Graph inputs: input_ids [B,S], position_ids [B,S], attention_bias [B,1,S,T] (additive: 0 or -inf, T =
+ * past + S), past_key.{l}/past_value.{l} [B,kvH,P,hd], logit_indices [K] (flat row-major indices into
+ * B*S choosing which positions get logits), plus steering inputs of the plan.
+ * Outputs: logits [K,V], present_key.{l}/present_value.{l} [B,kvH,T,hd], and `{site}.{layer}` [B*S,D]
+ * for each captured point.
+ */
+export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest, plan: HookPlan): Uint8Array {
+  const g = new OnnxGraphBuilder(manifest.dataFile);
+  const f32 = OnnxType.float32;
+  const weightType = manifest.dtype === 'float16' ? OnnxType.float16 : OnnxType.float32;
+  const { hiddenSize: d, headCount: h, kvHeadCount: kv, headDim: hd, layerCount } = config;
+  const group = h / kv;
+
+  const weight = (name: string): string => {
+    const stored: StoredWeight | undefined = manifest.weights[name];
+    if (!stored) throw new Error(`weight ${name} missing from manifest`);
+    return g.externalInitializer(`w.${name}`, weightType, stored.dims, stored);
+  };
+  const hasWeight = (name: string) => manifest.weights[name] !== undefined;
+
+  const inputIds = g.input('input_ids', OnnxType.int64, ['batch', 'sequence']);
+  const positionIds = g.input('position_ids', OnnxType.int64, ['batch', 'sequence']);
+  const attentionBias = g.input('attention_bias', f32, ['batch', 1, 'sequence', 'total_sequence']);
+  const logitIndices = g.input('logit_indices', OnnxType.int64, ['logit_count']);
+
+  const flat = g.constant('shape_flat', [-1]);
+  const batchBySequence = g.op('Shape', [inputIds], undefined, 'bs_shape');
+
+  // Rotary angles computed in the graph from position ids (as HF does, in float32), so no table sized by
+  // max_position_embeddings (131k for Llama 3.1) is stored.
+  const inverseFrequencies = g.constant('inv_freq', rotaryInverseFrequencies(config), f32, [1, hd / 2]);
+  const flatPositions = g.op('Cast', [g.op('Reshape', [positionIds, g.constant('col_shape', [-1, 1])])], { to: f32 });
+  const angles = g.op('MatMul', [flatPositions, inverseFrequencies], undefined, 'rotary_angles');
+  const doubled = g.op('Concat', [angles, angles], { axis: -1 });
+  const rotaryShape = g.op('Concat', [batchBySequence, g.constant('one_hd', [1, hd])], { axis: 0 }, 'rotary_shape');
+  const cosGathered = g.op('Reshape', [g.op('Cos', [doubled]), rotaryShape], undefined, 'cos');
+  const sinGathered = g.op('Reshape', [g.op('Sin', [doubled]), rotaryShape], undefined, 'sin');
+
+  const flatIds = g.op('Reshape', [inputIds, flat]);
+  let hidden = g.op('Gather', [weight('embedding'), flatIds], { axis: 0 }, 'embedded');
+  if (weightType !== f32) hidden = g.op('Cast', [hidden], { to: f32 });
+
+  const captureSet = new Set(plan.capture.map(formatHookPoint));
+  const coefficientShape = g.constant('coef_shape', [-1, 1]);
+
+  /** Applies the plan's steering at a point, then exposes the (steered) value if captured. */
+  const hook = (value: string, layer: number, site: HookSite): string => {
+    const point: HookPoint = { layer, site };
+    let current = value;
+    for (const entry of plan.steer) {
+      if (entry.point.layer !== layer || entry.point.site !== site) continue;
+      const names = steeringInputNames(point, entry.mode);
+      const vector = g.input(names.vector, f32, [d]);
+      const coefficient = g.op('Reshape', [g.input(names.coefficient, f32, ['batch', 'sequence']), coefficientShape]);
+      if (entry.mode === 'add') {
+        current = g.op('Add', [current, g.op('Mul', [coefficient, vector])], undefined, `steer_${site}_${layer}`);
+      } else {
+        // h - c (h.u) u, with u the unit direction: the direction is normalised here so users may pass any scale.
+        const unit = g.op('Div', [vector, g.op('ReduceL2', [vector], { keepdims: 1 })]);
+        const projection = g.op('MatMul', [current, g.op('Reshape', [unit, g.constant('col', [-1, 1])])]);
+        current = g.op('Sub', [current, g.op('Mul', [g.op('Mul', [coefficient, projection]), unit])], undefined, `ablate_${site}_${layer}`);
+      }
+    }
+    const name = formatHookPoint(point);
+    if (captureSet.has(name)) g.output(current, name, f32, ['tokens', d]);
+    return current;
+  };
+
+  const rmsNorm = (value: string, scale: string, hint: string) => g.op('SimplifiedLayerNormalization', [value, scale], { axis: -1, epsilon: { float: config.rmsNormEps } }, hint);
+  const linear = (value: string, matrix: string, hint: string) => g.op('Gemm', [value, matrix], { transB: 1 }, hint);
+
+  const halfSplit = g.constant('half_split', [hd / 2, hd / 2]);
+  const rotate = (value: string): string => {
+    // value [B,S,heads,hd]: x*cos + rotate_half(x)*sin, rotate_half(x) = cat(-x2, x1).
+    const [x1, x2] = g.node('Split', [value, halfSplit], { outputs: 2, attributes: { axis: -1 } }) as [string, string];
+    const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 });
+    return g.op('Add', [g.op('Mul', [value, cosGathered]), g.op('Mul', [rotated, sinGathered])]);
+  };
+
+  const qSize = h * hd;
+  const kvSize = kv * hd;
+  const qkvSplit = g.constant('qkv_split', [qSize, kvSize, kvSize]);
+  const ffnSplit = g.constant('ffn_split', [config.intermediateSize, config.intermediateSize]);
+  const qShape = g.op('Concat', [batchBySequence, g.constant('q_heads', [h, hd])], { axis: 0 });
+  const kShape = g.op('Concat', [batchBySequence, g.constant('kv_heads', [kv, hd])], { axis: 0 });
+  const groupedShape = g.constant('grouped_shape', [0, kv, -1, hd]);
+  const scoresShape = g.constant('scores_shape', [0, h, -1, 0]);
+  const groupedScoresShape = g.constant('grouped_scores_shape', [0, kv, -1, 0]);
+  const headsShape = g.constant('heads_shape', [0, h, -1, hd]);
+  const mergedShape = g.constant('merged_shape', [-1, qSize]);
+  const scale = g.constant('attention_scale', [1 / Math.sqrt(hd)], f32, []);
+
+  for (let layer = 0; layer < layerCount; layer++) {
+    const p = `layers.${layer}`;
+    hidden = hook(hidden, layer, 'resid_pre');
+    const normed = rmsNorm(hidden, weight(`${p}.input_norm`), `input_norm_${layer}`);
+    let qkv = linear(normed, weight(`${p}.qkv`), `qkv_${layer}`);
+    if (hasWeight(`${p}.qkv_bias`)) qkv = g.op('Add', [qkv, weight(`${p}.qkv_bias`)]);
+    const [qFlat, kFlat, vFlat] = g.node('Split', [qkv, qkvSplit], { outputs: 3, attributes: { axis: -1 }, hint: `qkv_split_${layer}` }) as [string, string, string];
+    let q = g.op('Reshape', [qFlat, qShape]);
+    let k = g.op('Reshape', [kFlat, kShape]);
+    if (hasWeight(`${p}.q_norm`)) {
+      q = rmsNorm(q, weight(`${p}.q_norm`), `q_norm_${layer}`);
+      k = rmsNorm(k, weight(`${p}.k_norm`), `k_norm_${layer}`);
+    }
+    q = g.op('Transpose', [rotate(q)], { perm: [0, 2, 1, 3] });
+    k = g.op('Transpose', [rotate(k)], { perm: [0, 2, 1, 3] });
+    const v = g.op('Transpose', [g.op('Reshape', [vFlat, kShape])], { perm: [0, 2, 1, 3] });
+    const pastKey = g.input(`past_key.${layer}`, f32, ['batch', kv, 'past_sequence', hd]);
+    const pastValue = g.input(`past_value.${layer}`, f32, ['batch', kv, 'past_sequence', hd]);
+    const presentKey = g.op('Concat', [pastKey, k], { axis: 2 });
+    const presentValue = g.op('Concat', [pastValue, v], { axis: 2 });
+    g.output(presentKey, `present_key.${layer}`, f32, ['batch', kv, 'total_sequence', hd]);
+    g.output(presentValue, `present_value.${layer}`, f32, ['batch', kv, 'total_sequence', hd]);
+    // Query heads that share a key/value head are stacked along the sequence axis, so one batched
+    // MatMul per KV head serves the whole group without materialising repeated keys.
+    const grouped = g.op('Reshape', [g.op('Mul', [q, scale]), groupedShape]);
+    const scores = g.op('MatMul', [grouped, g.op('Transpose', [presentKey], { perm: [0, 1, 3, 2] })], undefined, `scores_${layer}`);
+    const masked = g.op('Add', [g.op('Reshape', [scores, scoresShape]), attentionBias]);
+    const probabilities = g.op('Softmax', [masked], { axis: -1 });
+    const context = g.op('MatMul', [g.op('Reshape', [probabilities, groupedScoresShape]), presentValue]);
+    const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [context, headsShape])], { perm: [0, 2, 1, 3] }), mergedShape]);
+    const attentionOut = hook(linear(merged, weight(`${p}.o`), `o_proj_${layer}`), layer, 'attn_out');
+    hidden = hook(g.op('Add', [hidden, attentionOut], undefined, `resid_mid_${layer}`), layer, 'resid_mid');
+    const postNormed = rmsNorm(hidden, weight(`${p}.post_attention_norm`), `post_norm_${layer}`);
+    const [gate, up] = g.node('Split', [linear(postNormed, weight(`${p}.gate_up`), `gate_up_${layer}`), ffnSplit], { outputs: 2, attributes: { axis: -1 } }) as [string, string];
+    const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
+    const mlpOut = hook(linear(activated, weight(`${p}.down`), `down_${layer}`), layer, 'mlp_out');
+    hidden = hook(g.op('Add', [hidden, mlpOut], undefined, `resid_post_${layer}`), layer, 'resid_post');
+  }
+
+  const selected = g.op('Gather', [hidden, logitIndices], { axis: 0 }, 'selected');
+  const finalNormed = rmsNorm(selected, weight('final_norm'), 'final_norm');
+  const lmHead = hasWeight('lm_head') ? weight('lm_head') : weight('embedding');
+  g.output(linear(finalNormed, lmHead, 'lm_head'), 'logits', f32, ['logit_count', config.vocabSize]);
+  return g.toBytes({ '': 21, 'com.microsoft': 1 });
+}
+
+/** Rotary inverse frequencies [hd/2], with llama3 or linear scaling applied as HF does. */
+export function rotaryInverseFrequencies(config: ModelConfig): Float32Array {
+  const hd = config.headDim;
+  const half = hd / 2;
+  const inverseFrequencies = new Float64Array(half);
+  for (let i = 0; i < half; i++) inverseFrequencies[i] = 1 / config.ropeTheta ** ((2 * i) / hd);
+  const scaling = config.ropeScaling;
+  if (scaling?.type === 'llama3') {
+    const lowWavelength = scaling.originalMaxPositionEmbeddings / scaling.lowFreqFactor;
+    const highWavelength = scaling.originalMaxPositionEmbeddings / scaling.highFreqFactor;
+    for (let i = 0; i < half; i++) {
+      const frequency = inverseFrequencies[i]!;
+      const wavelength = (2 * Math.PI) / frequency;
+      if (wavelength > lowWavelength) inverseFrequencies[i] = frequency / scaling.factor;
+      else if (wavelength >= highWavelength) {
+        const smooth = (scaling.originalMaxPositionEmbeddings / wavelength - scaling.lowFreqFactor) / (scaling.highFreqFactor - scaling.lowFreqFactor);
+        inverseFrequencies[i] = (1 - smooth) * (frequency / scaling.factor) + smooth * frequency;
+      }
+    }
+  } else if (scaling?.type === 'linear') {
+    for (let i = 0; i < half; i++) inverseFrequencies[i] = inverseFrequencies[i]! / scaling.factor;
+  }
+  return Float32Array.from(inverseFrequencies);
+}

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { SafetensorsCheckpoint, writeFileAtomic, writeJsonAtomic } from '@traitlens/core';
+import type { ModelTensorNames } from '../architectures/architecture-adapter';
+import { type HookPlan, hookPlanKey } from '../hooks/hook-plan';
+import type { ModelConfig } from '../model/model-types';
+import type { StoredWeightType, WeightManifest } from '../weights/weight-manifest';
+import { writeExternalWeights } from '../weights/write-external-weights';
+import { buildDecoderGraph, decoderGraphVersion } from './build-decoder-graph';
+
+/** Where built graphs live: TRAITLENS_CACHE, else ~/.cache/traitlens. */
+export function defaultCacheDirectory(): string {
+  return process.env.TRAITLENS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'traitlens');
+}
+
+/** Checkpoints below this size are hashed in full; larger ones by header, size and modification. */
+const fullHashLimit = 512 * 1024 * 1024;
+
+async function hashFile(path: string, hash: ReturnType<typeof createHash>): Promise<void> {
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+}
+
+/**
+ * A content key for the converted weights: config.json, every safetensors header (names, dtypes, shapes,
+ * offsets) and size, the full bytes for small checkpoints, the storage dtype and the converter version.
+ * Hub snapshots are additionally pinned by their commit sha in the directory name.
+ */
+export async function computeWeightsKey(directory: string, dtype: StoredWeightType, extra: string): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(`traitlens-weights-v${decoderGraphVersion};dtype=${dtype};${extra}\n`);
+  hash.update(await readFile(join(directory, 'config.json')));
+  const files = (await readdir(directory)).filter((name) => name.endsWith('.safetensors') || name.endsWith('.safetensors.index.json')).sort();
+  let total = 0;
+  for (const file of files) total += (await stat(join(directory, file))).size;
+  for (const file of files) {
+    const path = join(directory, file);
+    const info = await stat(path);
+    hash.update(`${file}:${info.size}\n`);
+    if (total <= fullHashLimit) await hashFile(path, hash);
+    else {
+      const head = await readFile(path).catch(() => Buffer.alloc(0));
+      hash.update(head.subarray(0, Math.min(head.length, 8 + 16 * 1024 * 1024)));
+      hash.update(String(info.mtimeMs));
+    }
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+export interface ModelArtifacts {
+  directory: string;
+  manifest: WeightManifest;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Converts the weights once per (checkpoint, dtype); later loads find them in the cache. */
+export async function prepareModelArtifacts(
+  modelDirectory: string,
+  config: ModelConfig,
+  names: ModelTensorNames,
+  options: { dtype: StoredWeightType; cacheDirectory?: string; keyExtra?: string; onProgress?: (event: { done: number; total: number; weight: string }) => void },
+): Promise<ModelArtifacts> {
+  const key = await computeWeightsKey(modelDirectory, options.dtype, options.keyExtra ?? '');
+  const directory = join(options.cacheDirectory ?? defaultCacheDirectory(), 'graphs', key);
+  const manifestPath = join(directory, 'manifest.json');
+  if (await exists(manifestPath)) {
+    return { directory, manifest: JSON.parse(await readFile(manifestPath, 'utf8')) as WeightManifest };
+  }
+  await mkdir(directory, { recursive: true });
+  const checkpoint = await SafetensorsCheckpoint.open(modelDirectory);
+  try {
+    const writeOptions: Parameters<typeof writeExternalWeights>[4] = { dtype: options.dtype };
+    if (options.onProgress) writeOptions.onProgress = options.onProgress;
+    const manifest = await writeExternalWeights(checkpoint, config, names, join(directory, 'weights.data'), writeOptions);
+    // The manifest is written last: its presence marks a complete conversion.
+    await writeJsonAtomic(manifestPath, { ...manifest, source: modelDirectory });
+    return { directory, manifest };
+  } finally {
+    await checkpoint.close();
+  }
+}
+
+/** The .onnx for a hook plan, built on first use next to the weights it references. */
+export async function ensureGraphForPlan(artifacts: ModelArtifacts, config: ModelConfig, plan: HookPlan): Promise<string> {
+  const planHash = createHash('sha256').update(hookPlanKey(plan)).digest('hex').slice(0, 16);
+  const path = join(artifacts.directory, `graph-v${decoderGraphVersion}-${planHash}.onnx`);
+  if (!(await exists(path))) await writeFileAtomic(path, buildDecoderGraph(config, artifacts.manifest, plan));
+  return path;
+}

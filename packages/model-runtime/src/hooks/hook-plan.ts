@@ -1,0 +1,40 @@
+import { formatHookPoint, type HookPoint, hookSites } from '@traitlens/core';
+
+export type SteeringMode = 'add' | 'ablate';
+
+/**
+ * Which hook points a graph exposes: captures become graph outputs, steering points become graph inputs
+ * (a vector and a per-position coefficient). Graphs are built and cached per plan, so a plan is
+ * normalised (sorted, de-duplicated) before it is hashed.
+ */
+export interface HookPlan {
+  capture: HookPoint[];
+  steer: Array<{ point: HookPoint; mode: SteeringMode }>;
+}
+
+function compareHookPoints(a: HookPoint, b: HookPoint): number {
+  return a.layer - b.layer || hookSites.indexOf(a.site) - hookSites.indexOf(b.site);
+}
+
+export function normalizeHookPlan(plan: Partial<HookPlan>): HookPlan {
+  const capture = new Map<string, HookPoint>();
+  for (const point of plan.capture ?? []) capture.set(formatHookPoint(point), { layer: point.layer, site: point.site });
+  const steer = new Map<string, { point: HookPoint; mode: SteeringMode }>();
+  for (const entry of plan.steer ?? []) steer.set(`${entry.mode}:${formatHookPoint(entry.point)}`, { point: { layer: entry.point.layer, site: entry.point.site }, mode: entry.mode });
+  return {
+    capture: [...capture.values()].sort(compareHookPoints),
+    steer: [...steer.values()].sort((a, b) => compareHookPoints(a.point, b.point) || a.mode.localeCompare(b.mode)),
+  };
+}
+
+export function hookPlanKey(plan: HookPlan): string {
+  const capture = plan.capture.map(formatHookPoint).join(',');
+  const steer = plan.steer.map((entry) => `${entry.mode}:${formatHookPoint(entry.point)}`).join(',');
+  return `capture=${capture};steer=${steer}`;
+}
+
+/** Graph input names of a steering point. */
+export function steeringInputNames(point: HookPoint, mode: SteeringMode): { vector: string; coefficient: string } {
+  const base = `steer.${mode}.${formatHookPoint(point)}`;
+  return { vector: `${base}.vector`, coefficient: `${base}.coefficient` };
+}

@@ -1,0 +1,79 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { TraitlensError } from '@traitlens/core';
+import { resolveArchitectureAdapter } from '../architectures/index';
+import { prepareModelArtifacts } from '../graph/graph-cache';
+import type { ExecutionProviderName } from '../session/create-inference-session';
+import { loadPromptTokenizer } from '../tokenizer/load-prompt-tokenizer';
+import type { LanguageModel } from './language-model';
+import { OnnxLanguageModel } from './onnx-language-model';
+
+export interface LoadModelOptions {
+  /** Weight storage/compute type: fp32 (CPU reference, default) or fp16 (GPU). */
+  dtype?: 'fp32' | 'fp16';
+  /** Execution providers to try in order (default ['cpu']). */
+  providers?: readonly ExecutionProviderName[];
+  /** Intra-op threads for ORT. */
+  threads?: number;
+  /** Built-graph cache (default TRAITLENS_CACHE or ~/.cache/traitlens). */
+  cacheDirectory?: string;
+  /** Hub options for `hf:` sources. */
+  hub?: { token?: string; endpoint?: string; offline?: boolean; cacheDirectory?: string };
+  /** Progress of downloads and weight conversion. */
+  onProgress?: (event: { stage: 'download' | 'convert'; done: number; total: number; item: string }) => void;
+  onWarning?: (message: string) => void;
+}
+
+async function resolveSourceDirectory(source: string, options: LoadModelOptions): Promise<{ directory: string; id: string }> {
+  if (source.startsWith('hf:')) {
+    const { resolveModelSource } = await import('../hub/resolve-model-source');
+    const resolved = await resolveModelSource(source, {
+      ...options.hub,
+      ...(options.onProgress ? { onProgress: (event: { file: string; loaded: number; total: number }) => options.onProgress?.({ stage: 'download', done: event.loaded, total: event.total, item: event.file }) } : {}),
+    });
+    return { directory: resolved.directory, id: `hf:${resolved.repo}@${resolved.revision}` };
+  }
+  const directory = resolve(source);
+  try {
+    if (!(await stat(directory)).isDirectory()) throw new Error('not a directory');
+  } catch (cause) {
+    throw new TraitlensError('FILE_NOT_FOUND', `Model folder not found: ${source}. Pass a local Hugging Face model folder or hf:org/name[@revision].`, { cause, details: { path: source } });
+  }
+  return { directory, id: directory };
+}
+
+/**
+ * Loads a Hugging Face Llama-family model (local folder or `hf:org/name[@revision]`): parses config.json,
+ * picks the architecture adapter, converts the weights once into the graph cache, loads the tokenizer
+ * and chat template. Sessions are created lazily per hook plan.
+ */
+export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<LanguageModel> {
+  const { directory, id } = await resolveSourceDirectory(source, options);
+  const configPath = join(directory, 'config.json');
+  let configText: string;
+  try {
+    configText = await readFile(configPath, 'utf8');
+  } catch (cause) {
+    throw new TraitlensError('FILE_NOT_FOUND', `${configPath} is missing: a Hugging Face model folder needs config.json next to its weights.`, { cause, details: { file: configPath } });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(configText);
+  } catch (cause) {
+    throw new TraitlensError('INVALID_CONFIG', `${configPath} is not valid JSON.`, { cause, details: { file: configPath } });
+  }
+  const adapter = resolveArchitectureAdapter(json, configPath);
+  const config = adapter.parseConfig(json as Record<string, unknown>, configPath);
+  const { tokenizer, encoder } = await loadPromptTokenizer(directory, config);
+  const artifacts = await prepareModelArtifacts(directory, config, adapter.tensorNames(config), {
+    dtype: options.dtype === 'fp16' ? 'float16' : 'float32',
+    ...(options.cacheDirectory ? { cacheDirectory: options.cacheDirectory } : {}),
+    ...(options.onProgress ? { onProgress: (event: { done: number; total: number; weight: string }) => options.onProgress?.({ stage: 'convert', done: event.done, total: event.total, item: event.weight }) } : {}),
+  });
+  const sessionOptions = {
+    ...(options.providers ? { providers: options.providers } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    onWarning: options.onWarning ?? ((message: string) => process.stderr.write(`${message}\n`)),
+  };
+  return new OnnxLanguageModel(id, config, tokenizer, encoder, artifacts, sessionOptions);
+}

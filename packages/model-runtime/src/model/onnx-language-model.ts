@@ -1,0 +1,322 @@
+import { assertLayerInRange, formatHookPoint, type HookPoint, isHookSite, TraitlensError } from '@traitlens/core';
+import type * as ort from 'onnxruntime-node';
+import { type ModelArtifacts, ensureGraphForPlan } from '../graph/graph-cache';
+import { type HookPlan, hookPlanKey, normalizeHookPlan } from '../hooks/hook-plan';
+import { type CreatedSession, createInferenceSession, type SessionOptions } from '../session/create-inference-session';
+import { float32Tensor, int64Tensor, readFloat32 } from '../session/tensors';
+import { buildAttentionBias, buildInputIds, buildPrefillPositions, layoutBatch } from './batch-layout';
+import type { EncodePromptOptions, LanguageModel, TextTokenizer } from './language-model';
+import type { ChatMessage, ForwardOptions, ForwardRow, GenerateOptions, GenerationResult, ModelConfig, PromptInput, SteeringSpec } from './model-types';
+import { createRandom, logSoftmax, sampleToken } from './sampling';
+import { buildSteeringFeeds, validateSteeringSpec } from './steering-feeds';
+
+/** Renders chat messages and applies the BOS rule; provided by the tokenizer module. */
+export interface PromptEncoder {
+  encodePrompt(prompt: PromptInput, options?: EncodePromptOptions): number[];
+  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+}
+
+interface RunResult {
+  logits: Float32Array;
+  captures: Map<string, Float32Array>;
+  presents: ort.Tensor[] | undefined;
+}
+
+function isChatMessages(value: unknown): value is readonly ChatMessage[] {
+  return Array.isArray(value) && value.length > 0 && typeof value[0] === 'object' && value[0] !== null && 'role' in value[0];
+}
+
+/** Tells a single prompt from a batch of prompts. */
+export function toPromptBatch(inputs: PromptInput | readonly PromptInput[]): PromptInput[] {
+  if (typeof inputs === 'string') return [inputs];
+  if (Array.isArray(inputs) && (inputs.length === 0 || typeof inputs[0] === 'number')) return [inputs as readonly number[]];
+  if (isChatMessages(inputs)) return [inputs];
+  return [...(inputs as readonly PromptInput[])];
+}
+
+/** A Llama-family model running as an ONNX graph on onnxruntime-node. */
+export class OnnxLanguageModel implements LanguageModel {
+  private readonly sessions = new Map<string, Promise<CreatedSession>>();
+
+  constructor(
+    readonly id: string,
+    readonly config: ModelConfig,
+    readonly tokenizer: TextTokenizer,
+    private readonly promptEncoder: PromptEncoder,
+    private readonly artifacts: ModelArtifacts,
+    private readonly sessionOptions: SessionOptions,
+  ) {}
+
+  encodePrompt(prompt: PromptInput, options?: EncodePromptOptions): number[] {
+    const ids = this.promptEncoder.encodePrompt(prompt, options);
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
+        throw new TraitlensError('INVALID_ARGUMENT', `Token id ${id} is outside the vocabulary (0-${this.config.vocabSize - 1}) of ${this.id}.`, { details: { tokenId: id } });
+      }
+    }
+    return ids;
+  }
+
+  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string {
+    return this.promptEncoder.applyChatTemplate(messages, options);
+  }
+
+  /** The execution provider the default session runs on (after any fallback). */
+  async provider(): Promise<string> {
+    return (await this.sessionFor(normalizeHookPlan({}))).provider;
+  }
+
+  private sessionFor(plan: HookPlan): Promise<CreatedSession> {
+    const key = hookPlanKey(plan);
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = ensureGraphForPlan(this.artifacts, this.config, plan).then((path) => createInferenceSession(path, this.sessionOptions));
+      session.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, session);
+    }
+    return session;
+  }
+
+  private validateCapture(points: readonly HookPoint[]): void {
+    for (const point of points) {
+      if (!isHookSite(point.site)) throw new TraitlensError('INVALID_ARGUMENT', `Capture site "${String(point.site)}" is not a hook site (resid_pre, attn_out, resid_mid, mlp_out, resid_post).`);
+      assertLayerInRange(point.layer, this.config.layerCount, 'Capture layer');
+    }
+  }
+
+  private planFor(capture: readonly HookPoint[], steer: readonly SteeringSpec[]): HookPlan {
+    return normalizeHookPlan({ capture: [...capture], steer: steer.map((spec) => ({ point: spec.point, mode: spec.mode ?? 'add' })) });
+  }
+
+  private emptyPast(batchSize: number): ort.Tensor[] {
+    const { kvHeadCount, headDim, layerCount } = this.config;
+    const past: ort.Tensor[] = [];
+    for (let layer = 0; layer < 2 * layerCount; layer++) past.push(float32Tensor(new Float32Array(0), [batchSize, kvHeadCount, 0, headDim]));
+    return past;
+  }
+
+  /** One graph run. `past` holds key/value tensors interleaved per layer (k0, v0, k1, v1, ...). */
+  private async run(
+    plan: HookPlan,
+    inputIds: BigInt64Array,
+    positionIds: BigInt64Array,
+    attentionBias: Float32Array,
+    batchSize: number,
+    width: number,
+    past: ort.Tensor[],
+    logitIndices: BigInt64Array,
+    steeringFeeds: Map<string, { data: Float32Array; dims: number[] }>,
+    fetchPresents: boolean,
+  ): Promise<RunResult> {
+    const { session } = await this.sessionFor(plan);
+    const pastLength = past[0]?.dims[2] ?? 0;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: int64Tensor(inputIds, [batchSize, width]),
+      position_ids: int64Tensor(positionIds, [batchSize, width]),
+      attention_bias: float32Tensor(attentionBias, [batchSize, 1, width, pastLength + width]),
+      logit_indices: int64Tensor(logitIndices, [logitIndices.length]),
+    };
+    for (let layer = 0; layer < this.config.layerCount; layer++) {
+      feeds[`past_key.${layer}`] = past[2 * layer]!;
+      feeds[`past_value.${layer}`] = past[2 * layer + 1]!;
+    }
+    for (const [name, value] of steeringFeeds) feeds[name] = float32Tensor(value.data, value.dims);
+    const fetches = ['logits', ...plan.capture.map(formatHookPoint)];
+    if (fetchPresents) for (let layer = 0; layer < this.config.layerCount; layer++) fetches.push(`present_key.${layer}`, `present_value.${layer}`);
+    let outputs: ort.InferenceSession.ReturnType;
+    try {
+      outputs = await session.run(feeds, fetches);
+    } catch (cause) {
+      throw new TraitlensError('RUNTIME_ERROR', `onnxruntime failed while running ${this.id}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+    const captures = new Map<string, Float32Array>();
+    for (const point of plan.capture) captures.set(formatHookPoint(point), readFloat32(outputs[formatHookPoint(point)], formatHookPoint(point)));
+    let presents: ort.Tensor[] | undefined;
+    if (fetchPresents) {
+      presents = [];
+      for (let layer = 0; layer < this.config.layerCount; layer++) presents.push(outputs[`present_key.${layer}`]!, outputs[`present_value.${layer}`]!);
+    }
+    return { logits: readFloat32(outputs.logits, 'logits'), captures, presents };
+  }
+
+  private encodeBatch(inputs: PromptInput | readonly PromptInput[]): number[][] {
+    const batch = toPromptBatch(inputs);
+    if (batch.length === 0) throw new TraitlensError('INVALID_ARGUMENT', 'The batch is empty: pass at least one prompt.');
+    const rows = batch.map((prompt) => this.encodePrompt(prompt));
+    rows.forEach((row, index) => {
+      if (row.length === 0) throw new TraitlensError('INVALID_ARGUMENT', `Prompt ${index} encodes to zero tokens.`);
+      if (row.length > this.config.maxPositionEmbeddings) {
+        throw new TraitlensError('INVALID_ARGUMENT', `Prompt ${index} has ${row.length} tokens, more than the model's ${this.config.maxPositionEmbeddings} positions.`);
+      }
+    });
+    return rows;
+  }
+
+  async forward(inputs: PromptInput | readonly PromptInput[], options: ForwardOptions = {}): Promise<ForwardRow[]> {
+    const rows = this.encodeBatch(inputs);
+    const capture = options.capture ?? [];
+    const steer = options.steer ?? [];
+    this.validateCapture(capture);
+    for (const spec of steer) validateSteeringSpec(spec, this.config, rows.length);
+    const layout = layoutBatch(rows);
+    const width = layout.sequenceLength;
+    const logitsMode = options.logits ?? 'all';
+    const indices: number[] = [];
+    for (let b = 0; b < rows.length; b++) {
+      if (logitsMode === 'all') for (let s = 0; s < layout.lengths[b]!; s++) indices.push(b * width + s);
+      else if (logitsMode === 'last') indices.push(b * width + layout.lengths[b]! - 1);
+    }
+    const keyValid = layout.lengths.map((length) => {
+      const valid = new Uint8Array(width);
+      valid.fill(1, 0, length);
+      return valid;
+    });
+    const plan = this.planFor(capture, steer);
+    const result = await this.run(
+      plan,
+      buildInputIds(rows, layout, this.config.padTokenId ?? 0),
+      buildPrefillPositions(layout),
+      buildAttentionBias(keyValid, 0, width),
+      rows.length,
+      width,
+      this.emptyPast(rows.length),
+      BigInt64Array.from(indices, (i) => BigInt(i)),
+      buildSteeringFeeds(steer, rows.length, width, rows.map(() => 0), layout.lengths, layout.lengths),
+      false,
+    );
+    const vocab = this.config.vocabSize;
+    const hidden = this.config.hiddenSize;
+    let logitOffset = 0;
+    return rows.map((tokenIds, b) => {
+      const length = layout.lengths[b]!;
+      const logitCount = logitsMode === 'all' ? length : logitsMode === 'last' ? 1 : 0;
+      const logits = result.logits.slice(logitOffset * vocab, (logitOffset + logitCount) * vocab);
+      logitOffset += logitCount;
+      const captures = new Map<string, Float32Array>();
+      for (const [name, values] of result.captures) captures.set(name, values.slice(b * width * hidden, (b * width + length) * hidden));
+      return { tokenIds, logits, captures };
+    });
+  }
+
+  async score(inputs: PromptInput | readonly PromptInput[]): Promise<Float32Array[]> {
+    const rows = await this.forward(inputs, { logits: 'last' });
+    return rows.map((row) => Float32Array.from(logSoftmax(row.logits)));
+  }
+
+  async generate(prompts: PromptInput | readonly PromptInput[], options: GenerateOptions = {}): Promise<GenerationResult[]> {
+    const rows = this.encodeBatch(prompts);
+    const steer = options.steer ?? [];
+    for (const spec of steer) validateSteeringSpec(spec, this.config, rows.length);
+    const maxNewTokens = options.maxNewTokens ?? 64;
+    const stopTokenIds = new Set(options.stopTokenIds ?? this.tokenizer.eosTokenIds);
+    const stopStrings = options.stopStrings ?? [];
+    const settings = { temperature: options.temperature ?? 0, topK: options.topK, topP: options.topP };
+    const random = createRandom(options.seed ?? 0);
+    const batchSize = rows.length;
+    const layout = layoutBatch(rows);
+    const promptLengths = layout.lengths;
+    const longest = Math.max(...promptLengths) + maxNewTokens;
+    if (longest > this.config.maxPositionEmbeddings) {
+      throw new TraitlensError('INVALID_ARGUMENT', `Prompt plus max_new_tokens needs ${longest} positions but ${this.id} has ${this.config.maxPositionEmbeddings}.`);
+    }
+    const plan = this.planFor([], steer);
+    const width = layout.sequenceLength;
+    const keyValid = layout.lengths.map((length) => {
+      const valid = new Uint8Array(width + maxNewTokens);
+      valid.fill(1, 0, length);
+      return valid;
+    });
+    const responses: number[][] = rows.map(() => []);
+    const logprobs: number[][] = rows.map(() => []);
+    const finish: Array<GenerationResult['finishReason'] | undefined> = rows.map(() => undefined);
+    const stopTextCut: Array<number | undefined> = rows.map(() => undefined);
+
+    let result = await this.run(
+      plan,
+      buildInputIds(rows, layout, this.config.padTokenId ?? 0),
+      buildPrefillPositions(layout),
+      buildAttentionBias(keyValid, 0, width),
+      batchSize,
+      width,
+      this.emptyPast(batchSize),
+      BigInt64Array.from(layout.lengths, (length, b) => BigInt(b * width + length - 1)),
+      buildSteeringFeeds(steer, batchSize, width, rows.map(() => 0), layout.lengths, promptLengths),
+      maxNewTokens > 1,
+    );
+    const vocab = this.config.vocabSize;
+    for (let step = 0; step < maxNewTokens; step++) {
+      const next = new Array<number>(batchSize).fill(this.config.padTokenId ?? 0);
+      for (let b = 0; b < batchSize; b++) {
+        if (finish[b]) continue;
+        const logits = result.logits.subarray(b * vocab, (b + 1) * vocab);
+        const { tokenId, logprob } = sampleToken(logits, settings, random);
+        next[b] = tokenId;
+        responses[b]!.push(tokenId);
+        if (options.logprobs) logprobs[b]!.push(logprob);
+        if (stopTokenIds.has(tokenId)) finish[b] = 'stop_token';
+        else if (stopStrings.length > 0) {
+          const text = this.tokenizer.decode(responses[b]!, { skipSpecialTokens: true });
+          const hits = stopStrings.map((stop) => text.indexOf(stop)).filter((index) => index >= 0);
+          if (hits.length > 0) {
+            finish[b] = 'stop_string';
+            stopTextCut[b] = Math.min(...hits);
+          }
+        }
+        options.onToken?.({ row: b, tokenId, text: this.tokenizer.decode([tokenId]), step });
+      }
+      if (step === maxNewTokens - 1 || finish.every(Boolean)) break;
+      // Decode one token per row; rows that already finished feed padding that no one attends to.
+      const pastLength = width + step;
+      for (let b = 0; b < batchSize; b++) keyValid[b]![pastLength] = 1;
+      const positions = BigInt64Array.from(rows, (_, b) => BigInt(promptLengths[b]! + step));
+      const stepSteering = buildSteeringFeeds(
+        steer,
+        batchSize,
+        1,
+        rows.map((_, b) => promptLengths[b]! + step),
+        rows.map(() => 1),
+        promptLengths,
+      );
+      result = await this.run(
+        plan,
+        BigInt64Array.from(next, (id) => BigInt(id)),
+        positions,
+        buildAttentionBias(keyValid, pastLength, 1),
+        batchSize,
+        1,
+        result.presents!,
+        BigInt64Array.from(rows, (_, b) => BigInt(b)),
+        stepSteering,
+        step < maxNewTokens - 2,
+      );
+    }
+    return rows.map((promptTokenIds, b) => {
+      const responseTokenIds = responses[b]!;
+      let responseText = this.tokenizer.decode(responseTokenIds, { skipSpecialTokens: true });
+      const cut = stopTextCut[b];
+      if (cut !== undefined) responseText = responseText.slice(0, cut);
+      const generation: GenerationResult = {
+        promptTokenIds,
+        responseTokenIds,
+        promptTokens: this.tokenizer.tokenStrings(promptTokenIds),
+        responseTokens: this.tokenizer.tokenStrings(responseTokenIds),
+        promptText: this.tokenizer.decode(promptTokenIds, { skipSpecialTokens: false }),
+        responseText,
+        finishReason: finish[b] ?? 'length',
+      };
+      if (options.logprobs) generation.tokenLogprobs = logprobs[b]!;
+      return generation;
+    });
+  }
+
+  async dispose(): Promise<void> {
+    for (const session of this.sessions.values()) {
+      try {
+        await (await session).session.release();
+      } catch {
+        // A session that failed to create has nothing to release.
+      }
+    }
+    this.sessions.clear();
+  }
+}

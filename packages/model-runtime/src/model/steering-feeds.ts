@@ -1,0 +1,73 @@
+import { assertLayerInRange, formatHookPoint, isHookSite, TraitlensError } from '@traitlens/core';
+import { steeringInputNames } from '../hooks/hook-plan';
+import type { ModelConfig, SteeringSpec } from './model-types';
+
+/** Checks a steering spec against the model, with errors that name the offending value. */
+export function validateSteeringSpec(spec: SteeringSpec, config: ModelConfig, batchSize: number): void {
+  if (!isHookSite(spec.point.site)) {
+    throw new TraitlensError('INVALID_ARGUMENT', `Steering site "${String(spec.point.site)}" is not a hook site (resid_pre, attn_out, resid_mid, mlp_out, resid_post).`);
+  }
+  assertLayerInRange(spec.point.layer, config.layerCount, `Steering layer`);
+  if (!(spec.vector instanceof Float32Array) || spec.vector.length !== config.hiddenSize) {
+    throw new TraitlensError('SHAPE_MISMATCH', `Steering vector for ${formatHookPoint(spec.point)} has ${spec.vector?.length ?? 0} values but the model's hidden size is ${config.hiddenSize}. Was it extracted from a different model?`, { details: { expected: config.hiddenSize, actual: spec.vector?.length } });
+  }
+  if (spec.vector.some((value) => !Number.isFinite(value))) {
+    throw new TraitlensError('INVALID_ARGUMENT', `Steering vector for ${formatHookPoint(spec.point)} contains NaN or infinite values.`);
+  }
+  if (spec.mode === 'ablate' && spec.vector.every((value) => value === 0)) {
+    throw new TraitlensError('INVALID_ARGUMENT', `Cannot ablate along a zero vector at ${formatHookPoint(spec.point)}.`);
+  }
+  if (Array.isArray(spec.coefficient) && spec.coefficient.length !== batchSize) {
+    throw new TraitlensError('SHAPE_MISMATCH', `Steering coefficient for ${formatHookPoint(spec.point)} has ${spec.coefficient.length} rows but the batch has ${batchSize}.`);
+  }
+}
+
+/**
+ * The coefficient of a spec for row `row` at absolute token index `token` (prompt tokens first), or 0
+ * when the spec's `positions` excludes it.
+ */
+export function coefficientAt(spec: SteeringSpec, row: number, token: number, promptLength: number): number {
+  const positions = spec.positions ?? 'all';
+  if (positions === 'prompt' && token >= promptLength) return 0;
+  if (positions === 'response' && token < promptLength) return 0;
+  const coefficient = spec.coefficient;
+  if (typeof coefficient === 'number') return coefficient;
+  const perRow = coefficient[row];
+  if (typeof perRow === 'number') return perRow;
+  if (perRow === undefined) return 0;
+  const value = perRow[token];
+  return value ?? 0;
+}
+
+/**
+ * Graph feeds for every spec, for a window of `width` positions per row starting at absolute token
+ * `startToken[row]`; positions beyond a row's `validCount[row]` (padding) get 0.
+ */
+export function buildSteeringFeeds(
+  specs: readonly SteeringSpec[],
+  batchSize: number,
+  width: number,
+  startToken: readonly number[],
+  validCount: readonly number[],
+  promptLengths: readonly number[],
+): Map<string, { data: Float32Array; dims: number[] }> {
+  const feeds = new Map<string, { data: Float32Array; dims: number[] }>();
+  for (const spec of specs) {
+    const mode = spec.mode ?? 'add';
+    const names = steeringInputNames(spec.point, mode);
+    let coefficients = feeds.get(names.coefficient)?.data;
+    if (!coefficients) {
+      coefficients = new Float32Array(batchSize * width);
+      feeds.set(names.coefficient, { data: coefficients, dims: [batchSize, width] });
+      feeds.set(names.vector, { data: spec.vector, dims: [spec.vector.length] });
+    } else if (feeds.get(names.vector)!.data !== spec.vector) {
+      throw new TraitlensError('INVALID_ARGUMENT', `Two ${mode} steering specs at ${formatHookPoint(spec.point)} use different vectors; combine them into one vector (or use per-row coefficients with one vector per call).`);
+    }
+    for (let b = 0; b < batchSize; b++) {
+      for (let s = 0; s < Math.min(width, validCount[b]!); s++) {
+        coefficients[b * width + s] = coefficients[b * width + s]! + coefficientAt(spec, b, startToken[b]! + s, promptLengths[b]!);
+      }
+    }
+  }
+  return feeds;
+}

@@ -1,0 +1,46 @@
+import { TraitlensError } from '@traitlens/core';
+import * as ort from 'onnxruntime-node';
+
+export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
+
+export interface SessionOptions {
+  /** Providers to try in order; the first that creates a session wins (default ['cpu']). */
+  providers?: readonly ExecutionProviderName[];
+  /** Intra-op threads (default: ORT's choice, all physical cores). */
+  threads?: number;
+  /** Called when a provider fails and the next is tried, so the fallback is never silent. */
+  onWarning?: (message: string) => void;
+}
+
+export interface CreatedSession {
+  session: ort.InferenceSession;
+  provider: ExecutionProviderName;
+}
+
+/**
+ * Creates an ORT session, trying providers in order. ORT itself does not fall back when a provider's
+ * libraries are missing (e.g. CUDA without the provider .so files), so we do, and say so.
+ */
+export async function createInferenceSession(modelPath: string, options: SessionOptions = {}): Promise<CreatedSession> {
+  const providers = options.providers?.length ? options.providers : (['cpu'] as const);
+  const failures: string[] = [];
+  for (const provider of providers) {
+    try {
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
+        executionProviders: [provider],
+        graphOptimizationLevel: 'all',
+        enableCpuMemArena: true,
+        logSeverityLevel: 3,
+      };
+      if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
+      const session = await ort.InferenceSession.create(modelPath, sessionOptions);
+      return { session, provider };
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+      failures.push(`${provider}: ${reason}`);
+      const next = providers[providers.indexOf(provider) + 1];
+      if (next) options.onWarning?.(`traitlens: execution provider "${provider}" is unavailable (${reason}); falling back to "${next}".`);
+    }
+  }
+  throw new TraitlensError('PROVIDER_UNAVAILABLE', `No execution provider could run ${modelPath}. Tried: ${failures.join('; ')}. For CUDA, see docs/gpu.md on installing onnxruntime-node's CUDA libraries.`, { details: { failures } });
+}
