@@ -1,21 +1,18 @@
-#!/usr/bin/env node
 import { Command } from 'commander';
 import { registerCommands } from './register-commands';
 import { reportCliError } from './report-cli-error';
 
-/** Entry point of the `traitlens` binary. */
-export async function runCli(argv: readonly string[] = process.argv): Promise<void> {
+/** Runs the `traitlens` command line; returns the exit code instead of exiting, so tests can call it. */
+export async function runCli(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   const program = new Command('traitlens')
     .description('Trait vectors for large language models: extract, steer, capture, analyse.')
     .showHelpAfterError()
     .exitOverride();
   registerCommands(program);
   try {
-    await program.parseAsync([...argv]);
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
   } catch (error) {
-    process.exitCode = reportCliError(error);
+    return reportCliError(error);
   }
 }
-
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*[\\/]/, ''));
-if (invokedDirectly) await runCli();

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { registerActivationsCommand } from './commands/activations';
+import { registerGenerateCommand } from './commands/generate';
 
 /**
  * Each command lives in commands/<name>.ts and registers its options here; its heavy implementation is
@@ -6,5 +8,6 @@ import type { Command } from 'commander';
  * line below.
  */
 export function registerCommands(program: Command): void {
-  void program;
+  registerGenerateCommand(program);
+  registerActivationsCommand(program);
 }
