@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { loadModel } from '../src/index';
+import { hasStories260k, knownStoriesIds, knownStoriesText, stories260kDirectory, testCacheDirectory } from './shared-models';
+
+describe.skipIf(!hasStories260k)('stories260k through the public API', () => {
+  it('reproduces the known greedy text from BOS', async () => {
+    const model = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    try {
+      expect(model.config).toMatchObject({ architecture: 'LlamaForCausalLM', hiddenSize: 64, layerCount: 5, headCount: 8, kvHeadCount: 4, vocabSize: 512, tieWordEmbeddings: true });
+      const [result] = await model.generate([''], { maxNewTokens: 60 });
+      expect(result!.promptTokenIds).toEqual([1]);
+      expect([1, ...result!.responseTokenIds].slice(0, 20)).toEqual(knownStoriesIds);
+      expect(result!.responseText).toBe(knownStoriesText);
+      expect(result!.finishReason).toBe('length');
+      expect(result!.responseTokens.join('')).toBe(result!.responseText);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('gives each row of a padded batch the same results as running it alone (max abs error < 1e-5)', async () => {
+    const model = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    try {
+      const prompts = ['Once upon a time', 'Tom had a red ball. He', 'Lily'];
+      const capture = [{ layer: 0, site: 'resid_pre' as const }, { layer: 2, site: 'attn_out' as const }, { layer: 4, site: 'resid_post' as const }];
+      const batched = await model.forward(prompts, { capture });
+      for (let i = 0; i < prompts.length; i++) {
+        const [alone] = await model.forward([prompts[i]!], { capture });
+        expect(batched[i]!.tokenIds).toEqual(alone!.tokenIds);
+        expect(maxAbsDifference(batched[i]!.logits, alone!.logits)).toBeLessThan(1e-5);
+        for (const [name, values] of alone!.captures) expect(maxAbsDifference(batched[i]!.captures.get(name)!, values)).toBeLessThan(1e-5);
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('decodes with the KV cache exactly as a full forward pass over the same tokens', async () => {
+    const model = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    try {
+      const prompts = ['Once upon a time, there was a dog', 'The sun'];
+      const results = await model.generate(prompts, { maxNewTokens: 12, logprobs: true });
+      for (const result of results) {
+        const all = [...result.promptTokenIds, ...result.responseTokenIds];
+        const [row] = await model.forward([all]);
+        const vocab = model.config.vocabSize;
+        result.responseTokenIds.forEach((tokenId, step) => {
+          const position = result.promptTokenIds.length - 1 + step;
+          const logits = row!.logits.subarray(position * vocab, (position + 1) * vocab);
+          // Greedy: the chosen token is the argmax of the full-pass logits at that position.
+          expect(argmax(logits)).toBe(tokenId);
+          expect(result.tokenLogprobs![step]!).toBeCloseTo(logSoftmaxAt(logits, tokenId), 4);
+        });
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('scores next-token log-probabilities that sum to one', async () => {
+    const model = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    try {
+      const [scores] = await model.score(['Once upon a']);
+      const total = scores!.reduce((sum, value) => sum + Math.exp(value), 0);
+      expect(total).toBeCloseTo(1, 5);
+      expect(argmax(scores!)).toBe(knownStoriesIds[4]);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
+
+function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let maximum = 0;
+  for (let i = 0; i < a.length; i++) maximum = Math.max(maximum, Math.abs(a[i]! - b[i]!));
+  return maximum;
+}
+
+function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+function logSoftmaxAt(logits: Float32Array, index: number): number {
+  let maximum = Number.NEGATIVE_INFINITY;
+  for (const value of logits) maximum = Math.max(maximum, value);
+  let sum = 0;
+  for (const value of logits) sum += Math.exp(value - maximum);
+  return logits[index]! - maximum - Math.log(sum);
+}
