@@ -6,6 +6,12 @@ export function defineTraitlensProject(name: string, testTimeout = 60_000) {
   return defineProject({
     resolve: { conditions },
     ssr: { resolve: { conditions, externalConditions: ['@traitlens/source'] } },
-    test: { name, environment: 'node', testTimeout, hookTimeout: testTimeout, include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
+    test: {
+      name,
+      environment: 'node',
+      testTimeout,
+      hookTimeout: testTimeout,
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    },
   });
 }

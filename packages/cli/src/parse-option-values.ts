@@ -13,5 +13,8 @@ export function parseNumber(value: string): number {
 }
 
 export function parseList(value: string): string[] {
-  return value.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
 }

@@ -8,10 +8,14 @@ export function reportCliError(error: unknown): number {
     return error.exitCode;
   }
   if (TraitlensError.isInstance(error)) {
-    process.stderr.write(`traitlens: ${error.message}\n  (error ${error.code}; see docs/errors/${error.code}.md)\n`);
+    process.stderr.write(
+      `traitlens: ${error.message}\n  (error ${error.code}; see docs/errors/${error.code}.md)\n`,
+    );
     if (process.env.TRAITLENS_DEBUG) process.stderr.write(`${error.stack ?? ''}\n`);
     return 1;
   }
-  process.stderr.write(`traitlens: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `traitlens: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   return 2;
 }

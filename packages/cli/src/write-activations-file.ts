@@ -1,4 +1,13 @@
-import { formatHookPoint, type HookPoint, isHookSite, layerConvention, parseLayerSelection, type SafetensorsTensorInput, TraitlensError, writeSafetensors } from '@traitlens/core';
+import {
+  formatHookPoint,
+  type HookPoint,
+  isHookSite,
+  layerConvention,
+  parseLayerSelection,
+  type SafetensorsTensorInput,
+  TraitlensError,
+  writeSafetensors,
+} from '@traitlens/core';
 import { loadModel } from '@traitlens/model-runtime';
 
 export interface WriteActivationsOptions {
@@ -15,7 +24,10 @@ export interface WriteActivationsOptions {
 function parseTokenIds(text: string): number[] {
   const ids = text.split(',').map((part) => Number(part.trim()));
   if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || id < 0)) {
-    throw new TraitlensError('INVALID_ARGUMENT', `--ids "${text}" must be comma-separated non-negative token ids, e.g. 1,403,407.`);
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `--ids "${text}" must be comma-separated non-negative token ids, e.g. 1,403,407.`,
+    );
   }
   return ids;
 }
@@ -24,17 +36,28 @@ function parseTokenIds(text: string): number[] {
  * The `activations` command: one forward pass, every requested site and layer saved as `{site}.{layer}`
  * [n_tokens, hidden] f32, plus `logits` [n_tokens, vocab] and `token_ids`.
  */
-export async function writeActivationsFile(options: WriteActivationsOptions): Promise<{ tensorCount: number; tokenCount: number }> {
+export async function writeActivationsFile(
+  options: WriteActivationsOptions,
+): Promise<{ tensorCount: number; tokenCount: number }> {
   if ((options.text === undefined) === (options.ids === undefined)) {
     throw new TraitlensError('INVALID_ARGUMENT', 'Pass exactly one of --text or --ids.');
   }
   for (const site of options.sites) {
-    if (!isHookSite(site)) throw new TraitlensError('INVALID_ARGUMENT', `--sites: "${site}" is not a hook site; use resid_pre, attn_out, resid_mid, mlp_out or resid_post.`);
+    if (!isHookSite(site))
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `--sites: "${site}" is not a hook site; use resid_pre, attn_out, resid_mid, mlp_out or resid_post.`,
+      );
   }
-  const model = await loadModel(options.model, { dtype: options.dtype ?? 'fp32', ...(options.threads ? { threads: options.threads } : {}) });
+  const model = await loadModel(options.model, {
+    dtype: options.dtype ?? 'fp32',
+    ...(options.threads ? { threads: options.threads } : {}),
+  });
   try {
     const layers = parseLayerSelection(options.layers, model.config.layerCount);
-    const capture: HookPoint[] = layers.flatMap((layer) => options.sites.map((site) => ({ layer, site: site as HookPoint['site'] })));
+    const capture: HookPoint[] = layers.flatMap((layer) =>
+      options.sites.map((site) => ({ layer, site: site as HookPoint['site'] })),
+    );
     const input = options.ids !== undefined ? parseTokenIds(options.ids) : model.encodePrompt(options.text!);
     const [row] = await model.forward([input], { capture });
     const tokenCount = row!.tokenIds.length;
@@ -44,7 +67,11 @@ export async function writeActivationsFile(options: WriteActivationsOptions): Pr
     };
     for (const point of capture) {
       const name = formatHookPoint(point);
-      tensors[name] = { dtype: 'F32', shape: [tokenCount, model.config.hiddenSize], data: row!.captures.get(name)! };
+      tensors[name] = {
+        dtype: 'F32',
+        shape: [tokenCount, model.config.hiddenSize],
+        data: row!.captures.get(name)!,
+      };
     }
     await writeSafetensors(options.out, tensors, {
       format: 'traitlens.forward-activations',

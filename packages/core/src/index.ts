@@ -1,33 +1,37 @@
-export { TraitlensError, type TraitlensErrorCode, type TraitlensErrorOptions } from './errors/traitlens-error';
 export {
+  TraitlensError,
+  type TraitlensErrorCode,
+  type TraitlensErrorOptions,
+} from './errors/traitlens-error';
+export { type ExperimentLayout, experimentLayout } from './experiment/experiment-layout';
+export { writeFileAtomic, writeJsonAtomic } from './files/write-file-atomic';
+export {
+  type ActivationPart,
+  type ActivationRecord,
+  type ActivationTexts,
   activationFormatVersion,
   activationTensorName,
   readActivationFile,
   writeActivationFile,
-  type ActivationPart,
-  type ActivationRecord,
-  type ActivationTexts,
 } from './formats/activation-file';
 export {
   assertVectorsFitModel,
   readTraitVectors,
-  traitVectorFormatVersion,
-  writeTraitVectors,
   type TraitVectorMetadata,
   type TraitVectorSet,
+  traitVectorFormatVersion,
+  writeTraitVectors,
 } from './formats/trait-vector-file';
-export { writeFileAtomic, writeJsonAtomic } from './files/write-file-atomic';
-export { experimentLayout, type ExperimentLayout } from './experiment/experiment-layout';
 export {
   assertLayerInRange,
   formatHookPoint,
+  type HookPoint,
+  type HookSite,
   hookSites,
   isHookSite,
   layerConvention,
   parseHookPoint,
   parseLayerSelection,
-  type HookPoint,
-  type HookSite,
 } from './hooks/hook-point';
 export type { Judge, JudgeKind, JudgeRequest } from './judge/judge';
 export {
@@ -39,9 +43,23 @@ export {
   numberToBfloat16Bits,
   numberToFloat16Bits,
 } from './numeric/float16';
-export { cosineSimilarity, dot, l2Norm, normalizeVector, type FloatArray } from './numeric/vector-math';
-export { parseSafetensors, readSafetensors, type LoadedSafetensors, type LoadedTensor } from './safetensors/read-safetensors';
+export { cosineSimilarity, dot, type FloatArray, l2Norm, normalizeVector } from './numeric/vector-math';
+export {
+  type LoadedSafetensors,
+  type LoadedTensor,
+  parseSafetensors,
+  readSafetensors,
+} from './safetensors/read-safetensors';
 export { SafetensorsCheckpoint } from './safetensors/safetensors-checkpoint';
 export { bytesPerElement, isSafetensorsDtype, type SafetensorsDtype } from './safetensors/safetensors-dtype';
-export { convertToFloat32, parseSafetensorsHeader, SafetensorsFile, type SafetensorsTensorInfo } from './safetensors/safetensors-file';
-export { encodeSafetensors, writeSafetensors, type SafetensorsTensorInput } from './safetensors/write-safetensors';
+export {
+  convertToFloat32,
+  parseSafetensorsHeader,
+  SafetensorsFile,
+  type SafetensorsTensorInfo,
+} from './safetensors/safetensors-file';
+export {
+  encodeSafetensors,
+  type SafetensorsTensorInput,
+  writeSafetensors,
+} from './safetensors/write-safetensors';

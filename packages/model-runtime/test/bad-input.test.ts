@@ -29,7 +29,11 @@ describe('bad input gets a clear TraitlensError', () => {
   });
 
   it('a missing model folder or config.json', async () => {
-    await expectTraitlensError(loadModel(join(tiny.directory, 'nope')), 'FILE_NOT_FOUND', /Model folder not found: .*nope/);
+    await expectTraitlensError(
+      loadModel(join(tiny.directory, 'nope')),
+      'FILE_NOT_FOUND',
+      /Model folder not found: .*nope/,
+    );
     const copy = join(tiny.directory, 'copy-without-config');
     await mkdir(copy);
     await expectTraitlensError(loadModel(copy), 'FILE_NOT_FOUND', /config\.json is missing/);
@@ -38,52 +42,98 @@ describe('bad input gets a clear TraitlensError', () => {
   it('missing weights and a truncated safetensors file', async () => {
     const copy = join(tiny.directory, 'truncated');
     await mkdir(copy, { recursive: true });
-    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await copyFile(join(tiny.directory, file), join(copy, file));
-    await expectTraitlensError(loadModel(copy, { cacheDirectory: testCacheDirectory }), 'FILE_NOT_FOUND', /No weights in .*model\.safetensors/);
+    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json'])
+      await copyFile(join(tiny.directory, file), join(copy, file));
+    await expectTraitlensError(
+      loadModel(copy, { cacheDirectory: testCacheDirectory }),
+      'FILE_NOT_FOUND',
+      /No weights in .*model\.safetensors/,
+    );
     await copyFile(join(tiny.directory, 'model.safetensors'), join(copy, 'model.safetensors'));
     await truncate(join(copy, 'model.safetensors'), 5000);
-    await expectTraitlensError(loadModel(copy, { cacheDirectory: testCacheDirectory }), 'INVALID_SAFETENSORS', /truncated: tensor ".*" ends at byte \d+ but the file has 5000 bytes/);
+    await expectTraitlensError(
+      loadModel(copy, { cacheDirectory: testCacheDirectory }),
+      'INVALID_SAFETENSORS',
+      /truncated: tensor ".*" ends at byte \d+ but the file has 5000 bytes/,
+    );
   });
 
   it('an unsupported architecture', async () => {
     const copy = join(tiny.directory, 'gemma');
     await mkdir(copy, { recursive: true });
     const config = JSON.parse(await readFile(join(tiny.directory, 'config.json'), 'utf8'));
-    await writeFile(join(copy, 'config.json'), JSON.stringify({ ...config, architectures: ['GemmaForCausalLM'] }));
-    await expectTraitlensError(loadModel(copy), 'UNSUPPORTED_ARCHITECTURE', /"GemmaForCausalLM" is not supported\. Supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM/);
+    await writeFile(
+      join(copy, 'config.json'),
+      JSON.stringify({ ...config, architectures: ['GemmaForCausalLM'] }),
+    );
+    await expectTraitlensError(
+      loadModel(copy),
+      'UNSUPPORTED_ARCHITECTURE',
+      /"GemmaForCausalLM" is not supported\. Supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM/,
+    );
     await rm(copy, { recursive: true });
   });
 
   it('weights that do not match config.json', async () => {
     const copy = join(tiny.directory, 'mismatch');
     await mkdir(copy, { recursive: true });
-    for (const file of ['tokenizer.json', 'tokenizer_config.json', 'model.safetensors']) await copyFile(join(tiny.directory, file), join(copy, file));
+    for (const file of ['tokenizer.json', 'tokenizer_config.json', 'model.safetensors'])
+      await copyFile(join(tiny.directory, file), join(copy, file));
     const config = JSON.parse(await readFile(join(tiny.directory, 'config.json'), 'utf8'));
-    await writeFile(join(copy, 'config.json'), JSON.stringify({ ...config, intermediate_size: (config.intermediate_size as number) + 8 }));
-    await expectTraitlensError(loadModel(copy, { cacheDirectory: testCacheDirectory }), 'SHAPE_MISMATCH', /mlp\.gate_proj\.weight" has shape \[\d+, \d+\] but config\.json implies/);
+    await writeFile(
+      join(copy, 'config.json'),
+      JSON.stringify({ ...config, intermediate_size: (config.intermediate_size as number) + 8 }),
+    );
+    await expectTraitlensError(
+      loadModel(copy, { cacheDirectory: testCacheDirectory }),
+      'SHAPE_MISMATCH',
+      /mlp\.gate_proj\.weight" has shape \[\d+, \d+\] but config\.json implies/,
+    );
   });
 
   it('a steering vector of the wrong width', async () => {
     const vector = new Float32Array(model.config.hiddenSize + 3);
     await expectTraitlensError(
-      model.forward('hello', { steer: [{ point: { layer: 0, site: 'resid_post' }, vector, coefficient: 1 }] }),
+      model.forward('hello', {
+        steer: [{ point: { layer: 0, site: 'resid_post' }, vector, coefficient: 1 }],
+      }),
       'SHAPE_MISMATCH',
-      new RegExp(`has ${model.config.hiddenSize + 3} values but the model's hidden size is ${model.config.hiddenSize}`),
+      new RegExp(
+        `has ${model.config.hiddenSize + 3} values but the model's hidden size is ${model.config.hiddenSize}`,
+      ),
     );
   });
 
   it('a layer out of range, for capture and for steering', async () => {
     const layers = model.config.layerCount;
-    await expectTraitlensError(model.forward('hello', { capture: [{ layer: layers, site: 'resid_post' }] }), 'LAYER_OUT_OF_RANGE', new RegExp(`Capture layer ${layers} is out of range: the model has ${layers} layers`));
+    await expectTraitlensError(
+      model.forward('hello', { capture: [{ layer: layers, site: 'resid_post' }] }),
+      'LAYER_OUT_OF_RANGE',
+      new RegExp(`Capture layer ${layers} is out of range: the model has ${layers} layers`),
+    );
     const vector = new Float32Array(model.config.hiddenSize);
-    await expectTraitlensError(model.generate('hello', { steer: [{ point: { layer: -1, site: 'resid_pre' }, vector, coefficient: 1 }] }), 'LAYER_OUT_OF_RANGE', /Steering layer -1 is out of range/);
+    await expectTraitlensError(
+      model.generate('hello', {
+        steer: [{ point: { layer: -1, site: 'resid_pre' }, vector, coefficient: 1 }],
+      }),
+      'LAYER_OUT_OF_RANGE',
+      /Steering layer -1 is out of range/,
+    );
   });
 
   it('token ids outside the vocabulary and chat messages for a model without a template', async () => {
-    await expectTraitlensError(model.forward([[1, model.config.vocabSize]]), 'INVALID_ARGUMENT', /outside the vocabulary/);
+    await expectTraitlensError(
+      model.forward([[1, model.config.vocabSize]]),
+      'INVALID_ARGUMENT',
+      /outside the vocabulary/,
+    );
     const base = await createTinyModel({ seed: 3, chatTemplate: null });
     const baseModel = await loadModel(base.directory, { cacheDirectory: testCacheDirectory, threads: 1 });
-    await expectTraitlensError(baseModel.generate([[{ role: 'user', content: 'hi' }]]), 'CHAT_TEMPLATE_ERROR', /no chat template/);
+    await expectTraitlensError(
+      baseModel.generate([[{ role: 'user', content: 'hi' }]]),
+      'CHAT_TEMPLATE_ERROR',
+      /no chat template/,
+    );
     await baseModel.dispose();
     await base.remove();
   });

@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index';
-import { hasStories260k, knownStoriesIds, knownStoriesText, stories260kDirectory, testCacheDirectory } from './shared-models';
+import {
+  hasStories260k,
+  knownStoriesIds,
+  knownStoriesText,
+  stories260kDirectory,
+  testCacheDirectory,
+} from './shared-models';
 
 describe.skipIf(!hasStories260k)('stories260k through the public API', () => {
   it('reproduces the known greedy text from BOS', async () => {
     const model = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
     try {
-      expect(model.config).toMatchObject({ architecture: 'LlamaForCausalLM', hiddenSize: 64, layerCount: 5, headCount: 8, kvHeadCount: 4, vocabSize: 512, tieWordEmbeddings: true });
+      expect(model.config).toMatchObject({
+        architecture: 'LlamaForCausalLM',
+        hiddenSize: 64,
+        layerCount: 5,
+        headCount: 8,
+        kvHeadCount: 4,
+        vocabSize: 512,
+        tieWordEmbeddings: true,
+      });
       const [result] = await model.generate([''], { maxNewTokens: 60 });
       expect(result!.promptTokenIds).toEqual([1]);
       expect([1, ...result!.responseTokenIds].slice(0, 20)).toEqual(knownStoriesIds);
@@ -22,13 +36,18 @@ describe.skipIf(!hasStories260k)('stories260k through the public API', () => {
     const model = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
     try {
       const prompts = ['Once upon a time', 'Tom had a red ball. He', 'Lily'];
-      const capture = [{ layer: 0, site: 'resid_pre' as const }, { layer: 2, site: 'attn_out' as const }, { layer: 4, site: 'resid_post' as const }];
+      const capture = [
+        { layer: 0, site: 'resid_pre' as const },
+        { layer: 2, site: 'attn_out' as const },
+        { layer: 4, site: 'resid_post' as const },
+      ];
       const batched = await model.forward(prompts, { capture });
       for (let i = 0; i < prompts.length; i++) {
         const [alone] = await model.forward([prompts[i]!], { capture });
         expect(batched[i]!.tokenIds).toEqual(alone!.tokenIds);
         expect(maxAbsDifference(batched[i]!.logits, alone!.logits)).toBeLessThan(1e-5);
-        for (const [name, values] of alone!.captures) expect(maxAbsDifference(batched[i]!.captures.get(name)!, values)).toBeLessThan(1e-5);
+        for (const [name, values] of alone!.captures)
+          expect(maxAbsDifference(batched[i]!.captures.get(name)!, values)).toBeLessThan(1e-5);
       }
     } finally {
       await model.dispose();

@@ -32,10 +32,16 @@ export function registerGenerateCommand(program: Command): void {
     .option('--threads <n>', 'CPU threads', parseInteger)
     .action(async (options: GenerateCommandOptions) => {
       const { loadModel } = await import('@traitlens/model-runtime');
-      const model = await loadModel(options.model, { dtype: options.dtype, ...(options.threads ? { threads: options.threads } : {}) });
+      const model = await loadModel(options.model, {
+        dtype: options.dtype,
+        ...(options.threads ? { threads: options.threads } : {}),
+      });
       try {
         const prompt = options.chat
-          ? [...(options.system ? [{ role: 'system', content: options.system }] : []), { role: 'user', content: options.prompt }]
+          ? [
+              ...(options.system ? [{ role: 'system', content: options.system }] : []),
+              { role: 'user', content: options.prompt },
+            ]
           : options.prompt;
         const [result] = await model.generate([prompt], {
           maxNewTokens: options.maxNewTokens,

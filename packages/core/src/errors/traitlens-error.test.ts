@@ -4,7 +4,10 @@ import { TraitlensError } from './traitlens-error';
 describe('TraitlensError', () => {
   it('carries code, message, cause and details', () => {
     const cause = new Error('inner');
-    const error = new TraitlensError('FILE_NOT_FOUND', 'config.json is missing', { cause, details: { file: 'x' } });
+    const error = new TraitlensError('FILE_NOT_FOUND', 'config.json is missing', {
+      cause,
+      details: { file: 'x' },
+    });
     expect(error.code).toBe('FILE_NOT_FOUND');
     expect(error.message).toBe('config.json is missing');
     expect(error.cause).toBe(cause);
@@ -14,7 +17,10 @@ describe('TraitlensError', () => {
   });
 
   it('is recognised across package copies through the symbol marker', () => {
-    const foreign = Object.assign(new Error('x'), { [Symbol.for('traitlens.error')]: true, code: 'RUNTIME_ERROR' });
+    const foreign = Object.assign(new Error('x'), {
+      [Symbol.for('traitlens.error')]: true,
+      code: 'RUNTIME_ERROR',
+    });
     expect(TraitlensError.isInstance(foreign)).toBe(true);
     expect(TraitlensError.isInstance(new Error('plain'))).toBe(false);
     expect(TraitlensError.isInstance(null)).toBe(false);

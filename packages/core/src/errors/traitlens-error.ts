@@ -43,7 +43,8 @@ export interface TraitlensErrorOptions {
 export class TraitlensError extends Error {
   readonly code: TraitlensErrorCode;
   readonly details: Record<string, unknown>;
-  private readonly [marker] = true;
+  /** Survives duplicate package copies, unlike `instanceof`. */
+  readonly [marker] = true;
 
   constructor(code: TraitlensErrorCode, message: string, options: TraitlensErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 export interface ExperimentLayout {
   root: string;
   config: string;
-  extraction(category: string, trait: string): {
+  extraction(
+    category: string,
+    trait: string,
+  ): {
     root: string;
     responses: string;
     vetting: string;
@@ -16,7 +19,10 @@ export interface ExperimentLayout {
     evaluation: string;
   };
   steering(trait: string): { root: string; results: string; responses: string };
-  inference(variant: string, promptSet: string): { root: string; responses: string; activations: string; projections: string };
+  inference(
+    variant: string,
+    promptSet: string,
+  ): { root: string; responses: string; activations: string; projections: string };
   analysis: string;
   report: string;
 }
@@ -42,7 +48,12 @@ export function experimentLayout(root: string): ExperimentLayout {
     },
     inference(variant, promptSet) {
       const base = join(root, 'inference', variant, promptSet);
-      return { root: base, responses: join(base, 'responses'), activations: join(base, 'activations'), projections: join(base, 'projections') };
+      return {
+        root: base,
+        responses: join(base, 'responses'),
+        activations: join(base, 'activations'),
+        projections: join(base, 'projections'),
+      };
     },
     analysis: join(root, 'analysis'),
     report: join(root, 'report'),

@@ -6,12 +6,16 @@ import { dirname } from 'node:path';
  * Writes a file so that readers see either the old content or the new, never a torn one: the data goes to
  * a temporary sibling, is flushed, then renamed over the target (rename is atomic on one file system).
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temporaryPath = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
   const handle = await open(temporaryPath, 'w');
   try {
-    const chunks = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
+    const chunks =
+      typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
     for (const chunk of chunks) await handle.write(chunk);
     await handle.sync();
   } catch (error) {

@@ -1,8 +1,8 @@
 import { TraitlensError } from '../errors/traitlens-error';
-import { type HookPoint, formatHookPoint, layerConvention, parseHookPoint } from '../hooks/hook-point';
-import { SafetensorsFile } from '../safetensors/safetensors-file';
-import { writeSafetensors, type SafetensorsTensorInput } from '../safetensors/write-safetensors';
 import { writeJsonAtomic } from '../files/write-file-atomic';
+import { formatHookPoint, type HookPoint, layerConvention, parseHookPoint } from '../hooks/hook-point';
+import { SafetensorsFile } from '../safetensors/safetensors-file';
+import { type SafetensorsTensorInput, writeSafetensors } from '../safetensors/write-safetensors';
 
 export const activationFormatVersion = '1';
 
@@ -37,21 +37,39 @@ export function activationTensorName(part: ActivationPart, point: HookPoint): st
 }
 
 /** Writes one prompt's activations (safetensors) and, if given, its texts (JSON twin). */
-export async function writeActivationFile(path: string, record: ActivationRecord, texts?: ActivationTexts): Promise<void> {
+export async function writeActivationFile(
+  path: string,
+  record: ActivationRecord,
+  texts?: ActivationTexts,
+): Promise<void> {
   const dtype = record.dtype ?? 'F16';
   const tensors: Record<string, SafetensorsTensorInput> = {
     prompt_ids: { dtype: 'I32', shape: [record.promptTokenIds.length], data: record.promptTokenIds },
     response_ids: { dtype: 'I32', shape: [record.responseTokenIds.length], data: record.responseTokenIds },
   };
   for (const [name, data] of record.activations) {
-    const part = name.startsWith('prompt.') ? 'prompt' : name.startsWith('response.') ? 'response' : undefined;
-    if (!part) throw new TraitlensError('INVALID_ARGUMENT', `Activation tensor "${name}" must start with prompt. or response.`);
+    const part = name.startsWith('prompt.')
+      ? 'prompt'
+      : name.startsWith('response.')
+        ? 'response'
+        : undefined;
+    if (!part)
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `Activation tensor "${name}" must start with prompt. or response.`,
+      );
     parseHookPoint(name.slice(part.length + 1));
     const tokens = part === 'prompt' ? record.promptTokenIds.length : record.responseTokenIds.length;
     if (data.length !== tokens * record.hiddenSize) {
-      throw new TraitlensError('SHAPE_MISMATCH', `Activation "${name}" has ${data.length} values, expected ${tokens} tokens x ${record.hiddenSize}.`);
+      throw new TraitlensError(
+        'SHAPE_MISMATCH',
+        `Activation "${name}" has ${data.length} values, expected ${tokens} tokens x ${record.hiddenSize}.`,
+      );
     }
-    tensors[name] = dtype === 'F16' ? { dtype: 'F16', shape: [tokens, record.hiddenSize], data } : { dtype: 'F32', shape: [tokens, record.hiddenSize], data };
+    tensors[name] =
+      dtype === 'F16'
+        ? { dtype: 'F16', shape: [tokens, record.hiddenSize], data }
+        : { dtype: 'F32', shape: [tokens, record.hiddenSize], data };
   }
   await writeSafetensors(path, tensors, {
     ...record.extra,
@@ -72,15 +90,26 @@ export async function writeActivationFile(path: string, record: ActivationRecord
  * Reads an activation file; `select` limits which activation tensors are loaded (the rest stay on disk),
  * which matters when analysing thousands of files for a few layers.
  */
-export async function readActivationFile(path: string, select?: (name: string) => boolean): Promise<ActivationRecord> {
+export async function readActivationFile(
+  path: string,
+  select?: (name: string) => boolean,
+): Promise<ActivationRecord> {
   const file = await SafetensorsFile.open(path);
   try {
     const meta = file.metadata;
     if (meta.format !== undefined && meta.format !== 'traitlens.activations') {
-      throw new TraitlensError('INVALID_ACTIVATION_FILE', `${path} is a ${meta.format} file, not an activation file.`, { details: { file: path } });
+      throw new TraitlensError(
+        'INVALID_ACTIVATION_FILE',
+        `${path} is a ${meta.format} file, not an activation file.`,
+        { details: { file: path } },
+      );
     }
     if (!file.tensors.has('prompt_ids') || !file.tensors.has('response_ids')) {
-      throw new TraitlensError('INVALID_ACTIVATION_FILE', `${path} lacks prompt_ids/response_ids tensors; it is not a traitlens activation file.`, { details: { file: path } });
+      throw new TraitlensError(
+        'INVALID_ACTIVATION_FILE',
+        `${path} lacks prompt_ids/response_ids tensors; it is not a traitlens activation file.`,
+        { details: { file: path } },
+      );
     }
     const promptTokenIds = Int32Array.from(await file.readFloat32('prompt_ids'));
     const responseTokenIds = Int32Array.from(await file.readFloat32('response_ids'));

@@ -1,7 +1,7 @@
 import { TraitlensError } from '../errors/traitlens-error';
 import { type HookSite, isHookSite, layerConvention } from '../hooks/hook-point';
 import { SafetensorsFile } from '../safetensors/safetensors-file';
-import { writeSafetensors, type SafetensorsTensorInput } from '../safetensors/write-safetensors';
+import { type SafetensorsTensorInput, writeSafetensors } from '../safetensors/write-safetensors';
 
 export const traitVectorFormatVersion = '1';
 
@@ -41,7 +41,10 @@ export async function writeTraitVectors(path: string, set: TraitVectorSet): Prom
   const tensors: Record<string, SafetensorsTensorInput> = {};
   for (const [layer, vector] of [...set.vectors].sort((a, b) => a[0] - b[0])) {
     if (vector.length !== set.metadata.hiddenSize) {
-      throw new TraitlensError('SHAPE_MISMATCH', `Vector for layer ${layer} has ${vector.length} values but hiddenSize is ${set.metadata.hiddenSize}.`);
+      throw new TraitlensError(
+        'SHAPE_MISMATCH',
+        `Vector for layer ${layer} has ${vector.length} values but hiddenSize is ${set.metadata.hiddenSize}.`,
+      );
     }
     tensors[`layer.${layer}`] = { dtype: 'F32', shape: [vector.length], data: vector };
   }
@@ -68,14 +71,38 @@ export async function writeTraitVectors(path: string, set: TraitVectorSet): Prom
   await writeSafetensors(path, tensors, metadata);
 }
 
-const knownKeys = new Set(['format', 'format_version', 'trait', 'method', 'model', 'model_revision', 'site', 'layer_convention', 'token_window', 'normalisation', 'hidden_size', 'layers', 'dataset_hash', 'traitlens_version', 'biases', 'baselines']);
+const knownKeys = new Set([
+  'format',
+  'format_version',
+  'trait',
+  'method',
+  'model',
+  'model_revision',
+  'site',
+  'layer_convention',
+  'token_window',
+  'normalisation',
+  'hidden_size',
+  'layers',
+  'dataset_hash',
+  'traitlens_version',
+  'biases',
+  'baselines',
+]);
 
-function parseNumberRecord(path: string, field: string, text: string | undefined): Record<number, number> | undefined {
+function parseNumberRecord(
+  path: string,
+  field: string,
+  text: string | undefined,
+): Record<number, number> | undefined {
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as Record<number, number>;
   } catch (cause) {
-    throw new TraitlensError('INVALID_VECTOR_FILE', `${path}: metadata "${field}" is not valid JSON.`, { cause, details: { file: path, field } });
+    throw new TraitlensError('INVALID_VECTOR_FILE', `${path}: metadata "${field}" is not valid JSON.`, {
+      cause,
+      details: { file: path, field },
+    });
   }
 }
 
@@ -90,12 +117,26 @@ export async function readTraitVectors(path: string): Promise<TraitVectorSet> {
       if (match) vectors.set(Number(match[1]), Float32Array.from(await file.readFloat32(info.name)));
     }
     if (vectors.size === 0) {
-      throw new TraitlensError('INVALID_VECTOR_FILE', `${path} holds no layer.{L} tensors; it is not a traitlens vector file.`, { details: { file: path } });
+      throw new TraitlensError(
+        'INVALID_VECTOR_FILE',
+        `${path} holds no layer.{L} tensors; it is not a traitlens vector file.`,
+        { details: { file: path } },
+      );
     }
     const site = meta.site ?? 'resid_post';
-    if (!isHookSite(site)) throw new TraitlensError('INVALID_VECTOR_FILE', `${path}: metadata site "${site}" is not a hook site.`, { details: { file: path, field: 'site' } });
+    if (!isHookSite(site))
+      throw new TraitlensError(
+        'INVALID_VECTOR_FILE',
+        `${path}: metadata site "${site}" is not a hook site.`,
+        { details: { file: path, field: 'site' } },
+      );
     const widths = new Set([...vectors.values()].map((v) => v.length));
-    if (widths.size !== 1) throw new TraitlensError('INVALID_VECTOR_FILE', `${path}: vectors have different widths (${[...widths].join(', ')}).`, { details: { file: path } });
+    if (widths.size !== 1)
+      throw new TraitlensError(
+        'INVALID_VECTOR_FILE',
+        `${path}: vectors have different widths (${[...widths].join(', ')}).`,
+        { details: { file: path } },
+      );
     const hiddenSize = [...widths][0]!;
     const extra = Object.fromEntries(Object.entries(meta).filter(([key]) => !knownKeys.has(key)));
     const metadata: TraitVectorMetadata = {
@@ -125,13 +166,25 @@ export async function readTraitVectors(path: string): Promise<TraitVectorSet> {
  * Checks that a vector set fits a model before it is used for steering or projection: the width must
  * equal the hidden size and every layer must exist.
  */
-export function assertVectorsFitModel(set: TraitVectorSet, model: { hiddenSize: number; layerCount: number; id?: string }, source = 'vector file'): void {
+export function assertVectorsFitModel(
+  set: TraitVectorSet,
+  model: { hiddenSize: number; layerCount: number; id?: string },
+  source = 'vector file',
+): void {
   if (set.metadata.hiddenSize !== model.hiddenSize) {
-    throw new TraitlensError('MODEL_MISMATCH', `${source} has vectors of width ${set.metadata.hiddenSize} (extracted from ${set.metadata.model}) but ${model.id ?? 'the model'} has hidden size ${model.hiddenSize}. Use vectors extracted from a model of the same family and size.`, { details: { expected: model.hiddenSize, actual: set.metadata.hiddenSize } });
+    throw new TraitlensError(
+      'MODEL_MISMATCH',
+      `${source} has vectors of width ${set.metadata.hiddenSize} (extracted from ${set.metadata.model}) but ${model.id ?? 'the model'} has hidden size ${model.hiddenSize}. Use vectors extracted from a model of the same family and size.`,
+      { details: { expected: model.hiddenSize, actual: set.metadata.hiddenSize } },
+    );
   }
   for (const layer of set.vectors.keys()) {
     if (layer >= model.layerCount) {
-      throw new TraitlensError('MODEL_MISMATCH', `${source} has a vector for layer ${layer} but ${model.id ?? 'the model'} has ${model.layerCount} layers.`, { details: { layer, layerCount: model.layerCount } });
+      throw new TraitlensError(
+        'MODEL_MISMATCH',
+        `${source} has a vector for layer ${layer} but ${model.id ?? 'the model'} has ${model.layerCount} layers.`,
+        { details: { layer, layerCount: model.layerCount } },
+      );
     }
   }
 }

@@ -18,7 +18,8 @@ export interface HookPoint {
  * The layer convention written into every file that stores vectors or activations, so a reader in any
  * language knows how layer indices map onto Hugging Face's `output_hidden_states`.
  */
-export const layerConvention = 'traitlens-v1: 0-based decoder layers; resid_post of layer L = HF hidden_states[L+1]; resid_pre of layer L = HF hidden_states[L]';
+export const layerConvention =
+  'traitlens-v1: 0-based decoder layers; resid_post of layer L = HF hidden_states[L+1]; resid_pre of layer L = HF hidden_states[L]';
 
 export function isHookSite(value: unknown): value is HookSite {
   return typeof value === 'string' && (hookSites as readonly string[]).includes(value);
@@ -36,7 +37,11 @@ export function parseHookPoint(text: string): HookPoint {
   const layerText = text.slice(dot + 1);
   const layer = Number(layerText);
   if (dot < 0 || !isHookSite(site) || layerText === '' || !Number.isInteger(layer) || layer < 0) {
-    throw new TraitlensError('INVALID_ARGUMENT', `"${text}" is not a hook point; expected {site}.{layer} with site one of ${hookSites.join(', ')} and a layer >= 0, e.g. resid_post.12.`, { details: { value: text } });
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `"${text}" is not a hook point; expected {site}.{layer} with site one of ${hookSites.join(', ')} and a layer >= 0, e.g. resid_post.12.`,
+      { details: { value: text } },
+    );
   }
   return { site, layer };
 }
@@ -53,7 +58,11 @@ export function parseLayerSelection(text: string, layerCount: number): number[] 
     const range = part.trim().split('-');
     const bounds = range.map((value) => Number(value.trim()));
     if (range.length > 2 || bounds.some((value, i) => !Number.isInteger(value) || range[i]!.trim() === '')) {
-      throw new TraitlensError('INVALID_ARGUMENT', `Layer selection "${text}" is malformed at "${part}"; use all, 0,3,5 or 2-4.`, { details: { value: text } });
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `Layer selection "${text}" is malformed at "${part}"; use all, 0,3,5 or 2-4.`,
+        { details: { value: text } },
+      );
     }
     const start = bounds[0]!;
     const end = bounds[1] ?? start;
@@ -61,13 +70,21 @@ export function parseLayerSelection(text: string, layerCount: number): number[] 
       assertLayerInRange(layer, layerCount);
       layers.add(layer);
     }
-    if (end < start) throw new TraitlensError('INVALID_ARGUMENT', `Layer range "${part}" runs backwards; write it low-high.`);
+    if (end < start)
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `Layer range "${part}" runs backwards; write it low-high.`,
+      );
   }
   return [...layers].sort((a, b) => a - b);
 }
 
 export function assertLayerInRange(layer: number, layerCount: number, what = 'Layer'): void {
   if (!Number.isInteger(layer) || layer < 0 || layer >= layerCount) {
-    throw new TraitlensError('LAYER_OUT_OF_RANGE', `${what} ${layer} is out of range: the model has ${layerCount} layers (0-${layerCount - 1}).`, { details: { layer, layerCount } });
+    throw new TraitlensError(
+      'LAYER_OUT_OF_RANGE',
+      `${what} ${layer} is out of range: the model has ${layerCount} layers (0-${layerCount - 1}).`,
+      { details: { layer, layerCount } },
+    );
   }
 }

@@ -34,7 +34,8 @@ describe('float16 conversions', () => {
     // 1 + 3*2^-11 lies between 1+2^-10 (odd) and 1+2^-9 (even): goes up.
     expect(numberToFloat16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02);
     // Round trip through every finite half value is exact.
-    for (let bits = 0; bits < 0x7c00; bits += 7) expect(numberToFloat16Bits(float16BitsToNumber(bits))).toBe(bits);
+    for (let bits = 0; bits < 0x7c00; bits += 7)
+      expect(numberToFloat16Bits(float16BitsToNumber(bits))).toBe(bits);
   });
 
   it('converts bfloat16 both ways', () => {

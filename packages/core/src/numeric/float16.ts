@@ -72,7 +72,10 @@ export function bfloat16ArrayToFloat32(bits: Uint16Array, out = new Float32Array
 }
 
 /** Converts float32 values to f16 bits. */
-export function float32ArrayToFloat16(values: Float32Array, out = new Uint16Array(values.length)): Uint16Array {
+export function float32ArrayToFloat16(
+  values: Float32Array,
+  out = new Uint16Array(values.length),
+): Uint16Array {
   for (let i = 0; i < values.length; i++) out[i] = numberToFloat16Bits(values[i]!);
   return out;
 }

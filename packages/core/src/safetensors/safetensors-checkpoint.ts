@@ -28,20 +28,35 @@ export class SafetensorsCheckpoint {
     if (indexText === undefined) {
       const file = await SafetensorsFile.open(join(directory, fileName)).catch((error: unknown) => {
         if (TraitlensError.hasCode(error, 'FILE_NOT_FOUND')) {
-          throw new TraitlensError('FILE_NOT_FOUND', `No weights in ${directory}: expected ${fileName} or ${fileName}.index.json. Only safetensors checkpoints are supported; convert .bin/.pth weights first.`, { cause: error, details: { directory } });
+          throw new TraitlensError(
+            'FILE_NOT_FOUND',
+            `No weights in ${directory}: expected ${fileName} or ${fileName}.index.json. Only safetensors checkpoints are supported; convert .bin/.pth weights first.`,
+            { cause: error, details: { directory } },
+          );
         }
         throw error;
       });
-      return new SafetensorsCheckpoint(directory, new Map([...file.tensors.keys()].map((name) => [name, fileName])), file);
+      return new SafetensorsCheckpoint(
+        directory,
+        new Map([...file.tensors.keys()].map((name) => [name, fileName])),
+        file,
+      );
     }
     let index: { weight_map?: Record<string, string> };
     try {
       index = JSON.parse(indexText) as typeof index;
     } catch (cause) {
-      throw new TraitlensError('INVALID_SAFETENSORS', `${indexPath} is not valid JSON.`, { cause, details: { file: indexPath } });
+      throw new TraitlensError('INVALID_SAFETENSORS', `${indexPath} is not valid JSON.`, {
+        cause,
+        details: { file: indexPath },
+      });
     }
     if (!index.weight_map || typeof index.weight_map !== 'object') {
-      throw new TraitlensError('INVALID_SAFETENSORS', `${indexPath} has no "weight_map" object mapping tensor names to shard files.`, { details: { file: indexPath, field: 'weight_map' } });
+      throw new TraitlensError(
+        'INVALID_SAFETENSORS',
+        `${indexPath} has no "weight_map" object mapping tensor names to shard files.`,
+        { details: { file: indexPath, field: 'weight_map' } },
+      );
     }
     return new SafetensorsCheckpoint(directory, new Map(Object.entries(index.weight_map)), undefined);
   }
@@ -58,7 +73,11 @@ export class SafetensorsCheckpoint {
   async fileFor(name: string): Promise<SafetensorsFile> {
     const shard = this.weightMap.get(name);
     if (shard === undefined) {
-      throw new TraitlensError('INVALID_SAFETENSORS', `The checkpoint in ${this.directory} has no tensor "${name}". Is this the right architecture's checkpoint?`, { details: { directory: this.directory, tensor: name } });
+      throw new TraitlensError(
+        'INVALID_SAFETENSORS',
+        `The checkpoint in ${this.directory} has no tensor "${name}". Is this the right architecture's checkpoint?`,
+        { details: { directory: this.directory, tensor: name } },
+      );
     }
     if (this.singleFile) return this.singleFile;
     let file = this.openFiles.get(shard);

@@ -26,35 +26,68 @@ export function parseSafetensorsHeader(
   try {
     header = JSON.parse(headerText) as Record<string, unknown>;
   } catch (cause) {
-    throw new TraitlensError('INVALID_SAFETENSORS', `${path}: the safetensors header is not valid JSON. The file is corrupt or not a safetensors file; re-download or re-export it.`, { cause, details: { file: path } });
+    throw new TraitlensError(
+      'INVALID_SAFETENSORS',
+      `${path}: the safetensors header is not valid JSON. The file is corrupt or not a safetensors file; re-download or re-export it.`,
+      { cause, details: { file: path } },
+    );
   }
   const dataStart = 8 + headerLength;
   const tensors = new Map<string, SafetensorsTensorInfo>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = Object.fromEntries(Object.entries((raw ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+      metadata = Object.fromEntries(
+        Object.entries((raw ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+      );
       continue;
     }
     const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!isSafetensorsDtype(entry.dtype)) {
-      throw new TraitlensError('UNSUPPORTED_DTYPE', `${path}: tensor "${name}" has dtype ${String(entry.dtype)}, which traitlens cannot read (supported: ${Object.keys(bytesPerElement).join(', ')}). Convert the checkpoint to F32, F16 or BF16.`, { details: { file: path, tensor: name, dtype: entry.dtype } });
+      throw new TraitlensError(
+        'UNSUPPORTED_DTYPE',
+        `${path}: tensor "${name}" has dtype ${String(entry.dtype)}, which traitlens cannot read (supported: ${Object.keys(bytesPerElement).join(', ')}). Convert the checkpoint to F32, F16 or BF16.`,
+        { details: { file: path, tensor: name, dtype: entry.dtype } },
+      );
     }
     const shape = entry.shape;
     const offsets = entry.data_offsets;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0) || !Array.isArray(offsets) || offsets.length !== 2) {
-      throw new TraitlensError('INVALID_SAFETENSORS', `${path}: tensor "${name}" has a malformed shape or data_offsets in the header.`, { details: { file: path, tensor: name } });
+    if (
+      !Array.isArray(shape) ||
+      !shape.every((d) => Number.isInteger(d) && d >= 0) ||
+      !Array.isArray(offsets) ||
+      offsets.length !== 2
+    ) {
+      throw new TraitlensError(
+        'INVALID_SAFETENSORS',
+        `${path}: tensor "${name}" has a malformed shape or data_offsets in the header.`,
+        { details: { file: path, tensor: name } },
+      );
     }
     const [begin, end] = offsets as [number, number];
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
     const expected = elements * bytesPerElement[entry.dtype];
     if (end - begin !== expected) {
-      throw new TraitlensError('INVALID_SAFETENSORS', `${path}: tensor "${name}" declares ${end - begin} bytes but shape [${shape.join(', ')}] of ${entry.dtype} needs ${expected}.`, { details: { file: path, tensor: name } });
+      throw new TraitlensError(
+        'INVALID_SAFETENSORS',
+        `${path}: tensor "${name}" declares ${end - begin} bytes but shape [${shape.join(', ')}] of ${entry.dtype} needs ${expected}.`,
+        { details: { file: path, tensor: name } },
+      );
     }
     if (dataStart + end > fileSize) {
-      throw new TraitlensError('INVALID_SAFETENSORS', `${path}: the file is truncated: tensor "${name}" ends at byte ${dataStart + end} but the file has ${fileSize} bytes. Re-download or re-write the file.`, { details: { file: path, tensor: name, fileSize, needed: dataStart + end } });
+      throw new TraitlensError(
+        'INVALID_SAFETENSORS',
+        `${path}: the file is truncated: tensor "${name}" ends at byte ${dataStart + end} but the file has ${fileSize} bytes. Re-download or re-write the file.`,
+        { details: { file: path, tensor: name, fileSize, needed: dataStart + end } },
+      );
     }
-    tensors.set(name, { name, dtype: entry.dtype, shape: shape as number[], byteOffset: dataStart + begin, byteLength: expected });
+    tensors.set(name, {
+      name,
+      dtype: entry.dtype,
+      shape: shape as number[],
+      byteOffset: dataStart + begin,
+      byteLength: expected,
+    });
   }
   return { tensors, metadata };
 }
@@ -77,20 +110,38 @@ export class SafetensorsFile {
     try {
       size = (await stat(path)).size;
     } catch (cause) {
-      throw new TraitlensError('FILE_NOT_FOUND', `Safetensors file not found: ${path}. Check the path or download the model files.`, { cause, details: { file: path } });
+      throw new TraitlensError(
+        'FILE_NOT_FOUND',
+        `Safetensors file not found: ${path}. Check the path or download the model files.`,
+        { cause, details: { file: path } },
+      );
     }
     const handle = await open(path, 'r');
     try {
-      if (size < 8) throw new TraitlensError('INVALID_SAFETENSORS', `${path}: the file has ${size} bytes, too short to be safetensors (truncated download?).`, { details: { file: path } });
+      if (size < 8)
+        throw new TraitlensError(
+          'INVALID_SAFETENSORS',
+          `${path}: the file has ${size} bytes, too short to be safetensors (truncated download?).`,
+          { details: { file: path } },
+        );
       const lengthBytes = Buffer.alloc(8);
       await handle.read(lengthBytes, 0, 8, 0);
       const headerLength = Number(lengthBytes.readBigUInt64LE(0));
       if (headerLength > maximumHeaderBytes || 8 + headerLength > size) {
-        throw new TraitlensError('INVALID_SAFETENSORS', `${path}: header length ${headerLength} does not fit in a ${size}-byte file; the file is truncated or not safetensors.`, { details: { file: path } });
+        throw new TraitlensError(
+          'INVALID_SAFETENSORS',
+          `${path}: header length ${headerLength} does not fit in a ${size}-byte file; the file is truncated or not safetensors.`,
+          { details: { file: path } },
+        );
       }
       const headerBytes = Buffer.alloc(headerLength);
       await handle.read(headerBytes, 0, headerLength, 8);
-      const { tensors, metadata } = parseSafetensorsHeader(headerBytes.toString('utf8'), headerLength, size, path);
+      const { tensors, metadata } = parseSafetensorsHeader(
+        headerBytes.toString('utf8'),
+        headerLength,
+        size,
+        path,
+      );
       return new SafetensorsFile(path, handle, tensors, metadata, size);
     } catch (error) {
       await handle.close();
@@ -102,7 +153,11 @@ export class SafetensorsFile {
   info(name: string): SafetensorsTensorInfo {
     const info = this.tensors.get(name);
     if (!info) {
-      throw new TraitlensError('INVALID_SAFETENSORS', `${this.path}: no tensor named "${name}" (the file has ${this.tensors.size} tensors, e.g. ${[...this.tensors.keys()].slice(0, 3).join(', ')}).`, { details: { file: this.path, tensor: name } });
+      throw new TraitlensError(
+        'INVALID_SAFETENSORS',
+        `${this.path}: no tensor named "${name}" (the file has ${this.tensors.size} tensors, e.g. ${[...this.tensors.keys()].slice(0, 3).join(', ')}).`,
+        { details: { file: this.path, tensor: name } },
+      );
     }
     return info;
   }
@@ -112,15 +167,27 @@ export class SafetensorsFile {
     const info = this.info(name);
     const end = byteEnd ?? info.byteLength;
     if (byteStart < 0 || end > info.byteLength || byteStart > end) {
-      throw new TraitlensError('INVALID_ARGUMENT', `${this.path}: byte range [${byteStart}, ${end}) is outside tensor "${name}" (${info.byteLength} bytes).`);
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `${this.path}: byte range [${byteStart}, ${end}) is outside tensor "${name}" (${info.byteLength} bytes).`,
+      );
     }
     const length = end - byteStart;
     // Aligned to 8 bytes so typed-array views of any element size can be taken on it.
     const buffer = new Uint8Array(new ArrayBuffer(Math.ceil(length / 8) * 8), 0, length);
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await this.handle.read(buffer, done, Math.min(length - done, 1 << 30), info.byteOffset + byteStart + done);
-      if (bytesRead === 0) throw new TraitlensError('INVALID_SAFETENSORS', `${this.path}: unexpected end of file while reading "${name}".`);
+      const { bytesRead } = await this.handle.read(
+        buffer,
+        done,
+        Math.min(length - done, 1 << 30),
+        info.byteOffset + byteStart + done,
+      );
+      if (bytesRead === 0)
+        throw new TraitlensError(
+          'INVALID_SAFETENSORS',
+          `${this.path}: unexpected end of file while reading "${name}".`,
+        );
       done += bytesRead;
     }
     return buffer;
@@ -134,7 +201,10 @@ export class SafetensorsFile {
     const info = this.info(name);
     const rows = info.shape[0] ?? 1;
     if (rowStart < 0 || rowEnd > rows || rowStart > rowEnd) {
-      throw new TraitlensError('INVALID_ARGUMENT', `${this.path}: rows [${rowStart}, ${rowEnd}) are outside tensor "${name}" with ${rows} rows.`);
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `${this.path}: rows [${rowStart}, ${rowEnd}) are outside tensor "${name}" with ${rows} rows.`,
+      );
     }
     const rowElements = info.shape.length === 0 ? 1 : info.shape.slice(1).reduce((a, b) => a * b, 1);
     const width = bytesPerElement[info.dtype];
@@ -155,16 +225,30 @@ export class SafetensorsFile {
 }
 
 /** Converts raw little-endian tensor bytes of a float dtype (or integers) to float32. */
-export function convertToFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, elements: number, path = '<memory>', name = '<tensor>'): Float32Array {
+export function convertToFloat32(
+  bytes: Uint8Array,
+  dtype: SafetensorsDtype,
+  elements: number,
+  path = '<memory>',
+  name = '<tensor>',
+): Float32Array {
   const buffer = bytes.buffer;
   const offset = bytes.byteOffset;
   switch (dtype) {
     case 'F32':
-      return offset % 4 === 0 ? new Float32Array(buffer, offset, elements) : new Float32Array(bytes.slice().buffer, 0, elements);
+      return offset % 4 === 0
+        ? new Float32Array(buffer, offset, elements)
+        : new Float32Array(bytes.slice().buffer, 0, elements);
     case 'F16':
       return float16ArrayToFloat32(new Uint16Array(bytes.slice().buffer, 0, elements));
     case 'BF16':
-      return bfloat16ArrayToFloat32(new Uint16Array(offset % 2 === 0 ? buffer : bytes.slice().buffer, offset % 2 === 0 ? offset : 0, elements));
+      return bfloat16ArrayToFloat32(
+        new Uint16Array(
+          offset % 2 === 0 ? buffer : bytes.slice().buffer,
+          offset % 2 === 0 ? offset : 0,
+          elements,
+        ),
+      );
     case 'F64':
       return Float32Array.from(new Float64Array(bytes.slice().buffer, 0, elements));
     case 'I32':
@@ -172,6 +256,9 @@ export function convertToFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, ele
     case 'I64':
       return Float32Array.from(new BigInt64Array(bytes.slice().buffer, 0, elements), (v) => Number(v));
     default:
-      throw new TraitlensError('UNSUPPORTED_DTYPE', `${path}: tensor "${name}" has dtype ${dtype}, which cannot be read as float32.`);
+      throw new TraitlensError(
+        'UNSUPPORTED_DTYPE',
+        `${path}: tensor "${name}" has dtype ${dtype}, which cannot be read as float32.`,
+      );
   }
 }

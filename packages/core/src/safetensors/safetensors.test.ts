@@ -51,7 +51,10 @@ describe('safetensors', () => {
     const dir = await temporaryDirectory();
     const values = [1, -3, 0.5, 2, 4, 8];
     const bits = new Uint16Array(values.map(numberToBfloat16Bits));
-    const file = handMadeFile({ w: { dtype: 'BF16', shape: [3, 2], data_offsets: [0, 12] } }, new Uint8Array(bits.buffer));
+    const file = handMadeFile(
+      { w: { dtype: 'BF16', shape: [3, 2], data_offsets: [0, 12] } },
+      new Uint8Array(bits.buffer),
+    );
     const path = join(dir, 'bf16.safetensors');
     await writeFile(path, file);
     const opened = await SafetensorsFile.open(path);
@@ -63,7 +66,8 @@ describe('safetensors', () => {
 
   it('reads the shared stories260k checkpoint written by the Python safetensors library', async () => {
     const path = join(import.meta.dirname, '../../../../../shared/models/stories260k/hf/model.safetensors');
-    if (!existsSync(path)) return expect.soft(path, 'shared/models/stories260k is absent; skipped').toBeTruthy();
+    if (!existsSync(path))
+      return expect.soft(path, 'shared/models/stories260k is absent; skipped').toBeTruthy();
     const file = await SafetensorsFile.open(path);
     const embedding = file.info('model.embed_tokens.weight');
     expect(embedding.shape).toEqual([512, 64]);
@@ -75,9 +79,19 @@ describe('safetensors', () => {
 
   it('opens sharded checkpoints through the index json', async () => {
     const dir = await temporaryDirectory();
-    await writeSafetensors(join(dir, 'model-00001-of-00002.safetensors'), { a: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } });
-    await writeSafetensors(join(dir, 'model-00002-of-00002.safetensors'), { b: { dtype: 'F32', shape: [1], data: new Float32Array([3]) } });
-    await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }));
+    await writeSafetensors(join(dir, 'model-00001-of-00002.safetensors'), {
+      a: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) },
+    });
+    await writeSafetensors(join(dir, 'model-00002-of-00002.safetensors'), {
+      b: { dtype: 'F32', shape: [1], data: new Float32Array([3]) },
+    });
+    await writeFile(
+      join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({
+        metadata: {},
+        weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' },
+      }),
+    );
     const checkpoint = await SafetensorsCheckpoint.open(dir);
     expect(checkpoint.tensorNames.sort()).toEqual(['a', 'b']);
     expect(Array.from(await checkpoint.readFloat32('b'))).toEqual([3]);
@@ -101,14 +115,27 @@ describe('safetensors', () => {
     expect((noWeights as Error).message).toMatch(/No weights in .*model\.safetensors/);
 
     await writeFile(join(dir, 'bad.safetensors'), handMadeFile({}, new Uint8Array()).subarray(0, 9));
-    expect(TraitlensError.hasCode(await SafetensorsFile.open(join(dir, 'bad.safetensors')).catch((e: unknown) => e), 'INVALID_SAFETENSORS')).toBe(true);
-    const wrongSize = handMadeFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8));
+    expect(
+      TraitlensError.hasCode(
+        await SafetensorsFile.open(join(dir, 'bad.safetensors')).catch((e: unknown) => e),
+        'INVALID_SAFETENSORS',
+      ),
+    ).toBe(true);
+    const wrongSize = handMadeFile(
+      { w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } },
+      new Uint8Array(8),
+    );
     expect(() => parseSafetensors(wrongSize)).toThrow(/declares 8 bytes but shape \[3\] of F32 needs 12/);
-    const badDtype = handMadeFile({ w: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8));
+    const badDtype = handMadeFile(
+      { w: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } },
+      new Uint8Array(8),
+    );
     expect(() => parseSafetensors(badDtype)).toThrow(TraitlensError);
   });
 
   it('refuses data whose length does not match the shape', () => {
-    expect(() => encodeSafetensors({ w: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } })).toThrow(/has 3 values but shape \[2, 2\] needs 4/);
+    expect(() =>
+      encodeSafetensors({ w: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } }),
+    ).toThrow(/has 3 values but shape \[2, 2\] needs 4/);
   });
 });

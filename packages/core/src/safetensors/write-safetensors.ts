@@ -14,9 +14,16 @@ export type SafetensorsTensorInput =
 function toBytes(name: string, tensor: SafetensorsTensorInput): Uint8Array {
   const elements = tensor.shape.reduce((a, b) => a * b, 1);
   if (tensor.data.length !== elements) {
-    throw new TraitlensError('SHAPE_MISMATCH', `Tensor "${name}" has ${tensor.data.length} values but shape [${tensor.shape.join(', ')}] needs ${elements}.`, { details: { tensor: name } });
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `Tensor "${name}" has ${tensor.data.length} values but shape [${tensor.shape.join(', ')}] needs ${elements}.`,
+      { details: { tensor: name } },
+    );
   }
-  const data = tensor.dtype === 'F16' && tensor.data instanceof Float32Array ? float32ArrayToFloat16(tensor.data) : tensor.data;
+  const data =
+    tensor.dtype === 'F16' && tensor.data instanceof Float32Array
+      ? float32ArrayToFloat16(tensor.data)
+      : tensor.data;
   // safetensors is little-endian, as are all platforms Node ships for.
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -25,11 +32,18 @@ function toBytes(name: string, tensor: SafetensorsTensorInput): Uint8Array {
  * Encodes tensors and string metadata as safetensors chunks (header first, then data in insertion order).
  * The header is padded with spaces to 8 bytes so every tensor is aligned, as the reference writer does.
  */
-export function encodeSafetensors(tensors: Readonly<Record<string, SafetensorsTensorInput>>, metadata: Readonly<Record<string, string>> = {}): Uint8Array[] {
+export function encodeSafetensors(
+  tensors: Readonly<Record<string, SafetensorsTensorInput>>,
+  metadata: Readonly<Record<string, string>> = {},
+): Uint8Array[] {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) {
     for (const [key, value] of Object.entries(metadata)) {
-      if (typeof value !== 'string') throw new TraitlensError('INVALID_ARGUMENT', `safetensors metadata "${key}" must be a string (got ${typeof value}); JSON-encode structured values.`);
+      if (typeof value !== 'string')
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `safetensors metadata "${key}" must be a string (got ${typeof value}); JSON-encode structured values.`,
+        );
     }
     header.__metadata__ = metadata;
   }
@@ -37,7 +51,11 @@ export function encodeSafetensors(tensors: Readonly<Record<string, SafetensorsTe
   let offset = 0;
   for (const [name, tensor] of Object.entries(tensors)) {
     const bytes = toBytes(name, tensor);
-    header[name] = { dtype: tensor.dtype, shape: [...tensor.shape], data_offsets: [offset, offset + bytes.byteLength] };
+    header[name] = {
+      dtype: tensor.dtype,
+      shape: [...tensor.shape],
+      data_offsets: [offset, offset + bytes.byteLength],
+    };
     chunks.push(bytes);
     offset += bytes.byteLength;
   }
@@ -51,6 +69,10 @@ export function encodeSafetensors(tensors: Readonly<Record<string, SafetensorsTe
 }
 
 /** Writes a safetensors file atomically (temporary file + rename), so a crash never leaves half a file. */
-export async function writeSafetensors(path: string, tensors: Readonly<Record<string, SafetensorsTensorInput>>, metadata: Readonly<Record<string, string>> = {}): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: Readonly<Record<string, SafetensorsTensorInput>>,
+  metadata: Readonly<Record<string, string>> = {},
+): Promise<void> {
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

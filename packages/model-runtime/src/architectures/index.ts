@@ -19,16 +19,26 @@ export type SupportedArchitecture = keyof typeof architectureAdapters;
 /** Finds the adapter for a parsed config.json, with a clear error for anything unsupported. */
 export function resolveArchitectureAdapter(json: unknown, source: string): ArchitectureAdapter {
   if (typeof json !== 'object' || json === null) {
-    throw new TraitlensError('INVALID_CONFIG', `${source}: config.json is not a JSON object.`, { details: { file: source } });
+    throw new TraitlensError('INVALID_CONFIG', `${source}: config.json is not a JSON object.`, {
+      details: { file: source },
+    });
   }
   const architectures = (json as Record<string, unknown>).architectures;
   const name = Array.isArray(architectures) ? architectures[0] : undefined;
   if (typeof name !== 'string') {
-    throw new TraitlensError('INVALID_CONFIG', `${source}: config.json has no "architectures" list; traitlens needs it to pick an adapter.`, { details: { file: source, field: 'architectures' } });
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${source}: config.json has no "architectures" list; traitlens needs it to pick an adapter.`,
+      { details: { file: source, field: 'architectures' } },
+    );
   }
   const adapter = (architectureAdapters as Record<string, ArchitectureAdapter>)[name];
   if (!adapter) {
-    throw new TraitlensError('UNSUPPORTED_ARCHITECTURE', `${source}: architecture "${name}" is not supported. Supported: ${Object.keys(architectureAdapters).join(', ')}. See docs/adding-an-architecture.md to add one.`, { details: { file: source, architecture: name } });
+    throw new TraitlensError(
+      'UNSUPPORTED_ARCHITECTURE',
+      `${source}: architecture "${name}" is not supported. Supported: ${Object.keys(architectureAdapters).join(', ')}. See docs/adding-an-architecture.md to add one.`,
+      { details: { file: source, architecture: name } },
+    );
   }
   return adapter;
 }

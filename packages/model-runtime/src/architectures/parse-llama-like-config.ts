@@ -5,10 +5,18 @@ function readNumber(json: Record<string, unknown>, field: string, source: string
   const value = json[field];
   if (value === undefined || value === null) {
     if (fallback !== undefined) return fallback;
-    throw new TraitlensError('INVALID_CONFIG', `${source}: config.json has no "${field}". Is this a complete Hugging Face model folder?`, { details: { file: source, field } });
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${source}: config.json has no "${field}". Is this a complete Hugging Face model folder?`,
+      { details: { file: source, field } },
+    );
   }
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new TraitlensError('INVALID_CONFIG', `${source}: config.json field "${field}" must be a number (got ${JSON.stringify(value)}).`, { details: { file: source, field, value } });
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${source}: config.json field "${field}" must be a number (got ${JSON.stringify(value)}).`,
+      { details: { file: source, field, value } },
+    );
   }
   return value;
 }
@@ -30,28 +38,51 @@ function parseRopeScaling(json: Record<string, unknown>, source: string): RopeSc
       factor: readNumber(raw, 'factor', `${source} rope_scaling`),
       lowFreqFactor: readNumber(raw, 'low_freq_factor', `${source} rope_scaling`),
       highFreqFactor: readNumber(raw, 'high_freq_factor', `${source} rope_scaling`),
-      originalMaxPositionEmbeddings: readNumber(raw, 'original_max_position_embeddings', `${source} rope_scaling`),
+      originalMaxPositionEmbeddings: readNumber(
+        raw,
+        'original_max_position_embeddings',
+        `${source} rope_scaling`,
+      ),
     };
   }
-  if (type === 'linear') return { type: 'linear', factor: readNumber(raw, 'factor', `${source} rope_scaling`) };
-  throw new TraitlensError('INVALID_CONFIG', `${source}: rope_scaling type "${String(type)}" is not supported (supported: llama3, linear, default).`, { details: { file: source, field: 'rope_scaling' } });
+  if (type === 'linear')
+    return { type: 'linear', factor: readNumber(raw, 'factor', `${source} rope_scaling`) };
+  throw new TraitlensError(
+    'INVALID_CONFIG',
+    `${source}: rope_scaling type "${String(type)}" is not supported (supported: llama3, linear, default).`,
+    { details: { file: source, field: 'rope_scaling' } },
+  );
 }
 
 /** Shared config parsing for Llama-shaped decoders; adapters set the feature flags. */
-export function parseLlamaLikeConfig(json: Record<string, unknown>, source: string, features: { attentionBias: boolean; qkNorm: boolean }): ModelConfig {
+export function parseLlamaLikeConfig(
+  json: Record<string, unknown>,
+  source: string,
+  features: { attentionBias: boolean; qkNorm: boolean },
+): ModelConfig {
   const hiddenSize = readNumber(json, 'hidden_size', source);
   const headCount = readNumber(json, 'num_attention_heads', source);
   const kvHeadCount = readNumber(json, 'num_key_value_heads', source, headCount);
   const headDim = readNumber(json, 'head_dim', source, hiddenSize / headCount);
   if (!Number.isInteger(headDim) || headCount % kvHeadCount !== 0) {
-    throw new TraitlensError('INVALID_CONFIG', `${source}: ${headCount} attention heads with ${kvHeadCount} key/value heads and head_dim ${headDim} do not form a valid grouped-query layout.`, { details: { file: source } });
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${source}: ${headCount} attention heads with ${kvHeadCount} key/value heads and head_dim ${headDim} do not form a valid grouped-query layout.`,
+      { details: { file: source } },
+    );
   }
   const activation = json.hidden_act ?? 'silu';
   if (activation !== 'silu') {
-    throw new TraitlensError('INVALID_CONFIG', `${source}: hidden_act "${String(activation)}" is not supported by this architecture adapter (expected silu).`, { details: { file: source, field: 'hidden_act' } });
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${source}: hidden_act "${String(activation)}" is not supported by this architecture adapter (expected silu).`,
+      { details: { file: source, field: 'hidden_act' } },
+    );
   }
   if (json.mlp_bias === true) {
-    throw new TraitlensError('INVALID_CONFIG', `${source}: mlp_bias=true is not supported.`, { details: { file: source, field: 'mlp_bias' } });
+    throw new TraitlensError('INVALID_CONFIG', `${source}: mlp_bias=true is not supported.`, {
+      details: { file: source, field: 'mlp_bias' },
+    });
   }
   const architectures = json.architectures as string[];
   return {
@@ -92,8 +123,16 @@ export function llamaTensorNames(config: ModelConfig) {
         k: `${p}.self_attn.k_proj.weight`,
         v: `${p}.self_attn.v_proj.weight`,
         o: `${p}.self_attn.o_proj.weight`,
-        ...(config.attentionBias ? { qBias: `${p}.self_attn.q_proj.bias`, kBias: `${p}.self_attn.k_proj.bias`, vBias: `${p}.self_attn.v_proj.bias` } : {}),
-        ...(config.qkNorm ? { qNorm: `${p}.self_attn.q_norm.weight`, kNorm: `${p}.self_attn.k_norm.weight` } : {}),
+        ...(config.attentionBias
+          ? {
+              qBias: `${p}.self_attn.q_proj.bias`,
+              kBias: `${p}.self_attn.k_proj.bias`,
+              vBias: `${p}.self_attn.v_proj.bias`,
+            }
+          : {}),
+        ...(config.qkNorm
+          ? { qNorm: `${p}.self_attn.q_norm.weight`, kNorm: `${p}.self_attn.k_norm.weight` }
+          : {}),
         gate: `${p}.mlp.gate_proj.weight`,
         up: `${p}.mlp.up_proj.weight`,
         down: `${p}.mlp.down_proj.weight`,

@@ -19,7 +19,6 @@ export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest,
   const f32 = OnnxType.float32;
   const weightType = manifest.dtype === 'float16' ? OnnxType.float16 : OnnxType.float32;
   const { hiddenSize: d, headCount: h, kvHeadCount: kv, headDim: hd, layerCount } = config;
-  const group = h / kv;
 
   const weight = (name: string): string => {
     const stored: StoredWeight | undefined = manifest.weights[name];
@@ -39,10 +38,17 @@ export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest,
   // Rotary angles computed in the graph from position ids (as HF does, in float32), so no table sized by
   // max_position_embeddings (131k for Llama 3.1) is stored.
   const inverseFrequencies = g.constant('inv_freq', rotaryInverseFrequencies(config), f32, [1, hd / 2]);
-  const flatPositions = g.op('Cast', [g.op('Reshape', [positionIds, g.constant('col_shape', [-1, 1])])], { to: f32 });
+  const flatPositions = g.op('Cast', [g.op('Reshape', [positionIds, g.constant('col_shape', [-1, 1])])], {
+    to: f32,
+  });
   const angles = g.op('MatMul', [flatPositions, inverseFrequencies], undefined, 'rotary_angles');
   const doubled = g.op('Concat', [angles, angles], { axis: -1 });
-  const rotaryShape = g.op('Concat', [batchBySequence, g.constant('one_hd', [1, hd])], { axis: 0 }, 'rotary_shape');
+  const rotaryShape = g.op(
+    'Concat',
+    [batchBySequence, g.constant('one_hd', [1, hd])],
+    { axis: 0 },
+    'rotary_shape',
+  );
   const cosGathered = g.op('Reshape', [g.op('Cos', [doubled]), rotaryShape], undefined, 'cos');
   const sinGathered = g.op('Reshape', [g.op('Sin', [doubled]), rotaryShape], undefined, 'sin');
 
@@ -61,14 +67,27 @@ export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest,
       if (entry.point.layer !== layer || entry.point.site !== site) continue;
       const names = steeringInputNames(point, entry.mode);
       const vector = g.input(names.vector, f32, [d]);
-      const coefficient = g.op('Reshape', [g.input(names.coefficient, f32, ['batch', 'sequence']), coefficientShape]);
+      const coefficient = g.op('Reshape', [
+        g.input(names.coefficient, f32, ['batch', 'sequence']),
+        coefficientShape,
+      ]);
       if (entry.mode === 'add') {
-        current = g.op('Add', [current, g.op('Mul', [coefficient, vector])], undefined, `steer_${site}_${layer}`);
+        current = g.op(
+          'Add',
+          [current, g.op('Mul', [coefficient, vector])],
+          undefined,
+          `steer_${site}_${layer}`,
+        );
       } else {
         // h - c (h.u) u, with u the unit direction: the direction is normalised here so users may pass any scale.
         const unit = g.op('Div', [vector, g.op('ReduceL2', [vector], { keepdims: 1 })]);
         const projection = g.op('MatMul', [current, g.op('Reshape', [unit, g.constant('col', [-1, 1])])]);
-        current = g.op('Sub', [current, g.op('Mul', [g.op('Mul', [coefficient, projection]), unit])], undefined, `ablate_${site}_${layer}`);
+        current = g.op(
+          'Sub',
+          [current, g.op('Mul', [g.op('Mul', [coefficient, projection]), unit])],
+          undefined,
+          `ablate_${site}_${layer}`,
+        );
       }
     }
     const name = formatHookPoint(point);
@@ -76,13 +95,23 @@ export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest,
     return current;
   };
 
-  const rmsNorm = (value: string, scale: string, hint: string) => g.op('SimplifiedLayerNormalization', [value, scale], { axis: -1, epsilon: { float: config.rmsNormEps } }, hint);
-  const linear = (value: string, matrix: string, hint: string) => g.op('Gemm', [value, matrix], { transB: 1 }, hint);
+  const rmsNorm = (value: string, scale: string, hint: string) =>
+    g.op(
+      'SimplifiedLayerNormalization',
+      [value, scale],
+      { axis: -1, epsilon: { float: config.rmsNormEps } },
+      hint,
+    );
+  const linear = (value: string, matrix: string, hint: string) =>
+    g.op('Gemm', [value, matrix], { transB: 1 }, hint);
 
   const halfSplit = g.constant('half_split', [hd / 2, hd / 2]);
   const rotate = (value: string): string => {
     // value [B,S,heads,hd]: x*cos + rotate_half(x)*sin, rotate_half(x) = cat(-x2, x1).
-    const [x1, x2] = g.node('Split', [value, halfSplit], { outputs: 2, attributes: { axis: -1 } }) as [string, string];
+    const [x1, x2] = g.node('Split', [value, halfSplit], { outputs: 2, attributes: { axis: -1 } }) as [
+      string,
+      string,
+    ];
     const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 });
     return g.op('Add', [g.op('Mul', [value, cosGathered]), g.op('Mul', [rotated, sinGathered])]);
   };
@@ -106,7 +135,11 @@ export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest,
     const normed = rmsNorm(hidden, weight(`${p}.input_norm`), `input_norm_${layer}`);
     let qkv = linear(normed, weight(`${p}.qkv`), `qkv_${layer}`);
     if (hasWeight(`${p}.qkv_bias`)) qkv = g.op('Add', [qkv, weight(`${p}.qkv_bias`)]);
-    const [qFlat, kFlat, vFlat] = g.node('Split', [qkv, qkvSplit], { outputs: 3, attributes: { axis: -1 }, hint: `qkv_split_${layer}` }) as [string, string, string];
+    const [qFlat, kFlat, vFlat] = g.node('Split', [qkv, qkvSplit], {
+      outputs: 3,
+      attributes: { axis: -1 },
+      hint: `qkv_split_${layer}`,
+    }) as [string, string, string];
     let q = g.op('Reshape', [qFlat, qShape]);
     let k = g.op('Reshape', [kFlat, kShape]);
     if (hasWeight(`${p}.q_norm`)) {
@@ -125,15 +158,27 @@ export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest,
     // Query heads that share a key/value head are stacked along the sequence axis, so one batched
     // MatMul per KV head serves the whole group without materialising repeated keys.
     const grouped = g.op('Reshape', [g.op('Mul', [q, scale]), groupedShape]);
-    const scores = g.op('MatMul', [grouped, g.op('Transpose', [presentKey], { perm: [0, 1, 3, 2] })], undefined, `scores_${layer}`);
+    const scores = g.op(
+      'MatMul',
+      [grouped, g.op('Transpose', [presentKey], { perm: [0, 1, 3, 2] })],
+      undefined,
+      `scores_${layer}`,
+    );
     const masked = g.op('Add', [g.op('Reshape', [scores, scoresShape]), attentionBias]);
     const probabilities = g.op('Softmax', [masked], { axis: -1 });
     const context = g.op('MatMul', [g.op('Reshape', [probabilities, groupedScoresShape]), presentValue]);
-    const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [context, headsShape])], { perm: [0, 2, 1, 3] }), mergedShape]);
+    const merged = g.op('Reshape', [
+      g.op('Transpose', [g.op('Reshape', [context, headsShape])], { perm: [0, 2, 1, 3] }),
+      mergedShape,
+    ]);
     const attentionOut = hook(linear(merged, weight(`${p}.o`), `o_proj_${layer}`), layer, 'attn_out');
     hidden = hook(g.op('Add', [hidden, attentionOut], undefined, `resid_mid_${layer}`), layer, 'resid_mid');
     const postNormed = rmsNorm(hidden, weight(`${p}.post_attention_norm`), `post_norm_${layer}`);
-    const [gate, up] = g.node('Split', [linear(postNormed, weight(`${p}.gate_up`), `gate_up_${layer}`), ffnSplit], { outputs: 2, attributes: { axis: -1 } }) as [string, string];
+    const [gate, up] = g.node(
+      'Split',
+      [linear(postNormed, weight(`${p}.gate_up`), `gate_up_${layer}`), ffnSplit],
+      { outputs: 2, attributes: { axis: -1 } },
+    ) as [string, string];
     const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
     const mlpOut = hook(linear(activated, weight(`${p}.down`), `down_${layer}`), layer, 'mlp_out');
     hidden = hook(g.op('Add', [hidden, mlpOut], undefined, `resid_post_${layer}`), layer, 'resid_post');
@@ -161,7 +206,9 @@ export function rotaryInverseFrequencies(config: ModelConfig): Float32Array {
       const wavelength = (2 * Math.PI) / frequency;
       if (wavelength > lowWavelength) inverseFrequencies[i] = frequency / scaling.factor;
       else if (wavelength >= highWavelength) {
-        const smooth = (scaling.originalMaxPositionEmbeddings / wavelength - scaling.lowFreqFactor) / (scaling.highFreqFactor - scaling.lowFreqFactor);
+        const smooth =
+          (scaling.originalMaxPositionEmbeddings / wavelength - scaling.lowFreqFactor) /
+          (scaling.highFreqFactor - scaling.lowFreqFactor);
         inverseFrequencies[i] = (1 - smooth) * (frequency / scaling.factor) + smooth * frequency;
       }
     }

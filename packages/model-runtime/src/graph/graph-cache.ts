@@ -13,7 +13,9 @@ import { buildDecoderGraph, decoderGraphVersion } from './build-decoder-graph';
 
 /** Where built graphs live: TRAITLENS_CACHE, else ~/.cache/traitlens. */
 export function defaultCacheDirectory(): string {
-  return process.env.TRAITLENS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'traitlens');
+  return (
+    process.env.TRAITLENS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'traitlens')
+  );
 }
 
 /** Checkpoints below this size are hashed in full; larger ones by header, size and modification. */
@@ -28,11 +30,17 @@ async function hashFile(path: string, hash: ReturnType<typeof createHash>): Prom
  * offsets) and size, the full bytes for small checkpoints, the storage dtype and the converter version.
  * Hub snapshots are additionally pinned by their commit sha in the directory name.
  */
-export async function computeWeightsKey(directory: string, dtype: StoredWeightType, extra: string): Promise<string> {
+export async function computeWeightsKey(
+  directory: string,
+  dtype: StoredWeightType,
+  extra: string,
+): Promise<string> {
   const hash = createHash('sha256');
   hash.update(`traitlens-weights-v${decoderGraphVersion};dtype=${dtype};${extra}\n`);
   hash.update(await readFile(join(directory, 'config.json')));
-  const files = (await readdir(directory)).filter((name) => name.endsWith('.safetensors') || name.endsWith('.safetensors.index.json')).sort();
+  const files = (await readdir(directory))
+    .filter((name) => name.endsWith('.safetensors') || name.endsWith('.safetensors.index.json'))
+    .sort();
   let total = 0;
   for (const file of files) total += (await stat(join(directory, file))).size;
   for (const file of files) {
@@ -68,7 +76,12 @@ export async function prepareModelArtifacts(
   modelDirectory: string,
   config: ModelConfig,
   names: ModelTensorNames,
-  options: { dtype: StoredWeightType; cacheDirectory?: string; keyExtra?: string; onProgress?: (event: { done: number; total: number; weight: string }) => void },
+  options: {
+    dtype: StoredWeightType;
+    cacheDirectory?: string;
+    keyExtra?: string;
+    onProgress?: (event: { done: number; total: number; weight: string }) => void;
+  },
 ): Promise<ModelArtifacts> {
   const key = await computeWeightsKey(modelDirectory, options.dtype, options.keyExtra ?? '');
   const directory = join(options.cacheDirectory ?? defaultCacheDirectory(), 'graphs', key);
@@ -81,7 +94,13 @@ export async function prepareModelArtifacts(
   try {
     const writeOptions: Parameters<typeof writeExternalWeights>[4] = { dtype: options.dtype };
     if (options.onProgress) writeOptions.onProgress = options.onProgress;
-    const manifest = await writeExternalWeights(checkpoint, config, names, join(directory, 'weights.data'), writeOptions);
+    const manifest = await writeExternalWeights(
+      checkpoint,
+      config,
+      names,
+      join(directory, 'weights.data'),
+      writeOptions,
+    );
     // The manifest is written last: its presence marks a complete conversion.
     await writeJsonAtomic(manifestPath, { ...manifest, source: modelDirectory });
     return { directory, manifest };
@@ -91,7 +110,11 @@ export async function prepareModelArtifacts(
 }
 
 /** The .onnx for a hook plan, built on first use next to the weights it references. */
-export async function ensureGraphForPlan(artifacts: ModelArtifacts, config: ModelConfig, plan: HookPlan): Promise<string> {
+export async function ensureGraphForPlan(
+  artifacts: ModelArtifacts,
+  config: ModelConfig,
+  plan: HookPlan,
+): Promise<string> {
   const planHash = createHash('sha256').update(hookPlanKey(plan)).digest('hex').slice(0, 16);
   const path = join(artifacts.directory, `graph-v${decoderGraphVersion}-${planHash}.onnx`);
   if (!(await exists(path))) await writeFileAtomic(path, buildDecoderGraph(config, artifacts.manifest, plan));

@@ -1,7 +1,7 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
-  AttributeProto_AttributeType,
   type AttributeProto,
+  AttributeProto_AttributeType,
   AttributeProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
@@ -9,9 +9,9 @@ import {
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
   StringStringEntryProtoSchema,
+  type TensorProto,
   TensorProto_DataLocation,
   TensorProto_DataType,
-  type TensorProto,
   TensorProtoSchema,
   TensorShapeProto_DimensionSchema,
   TensorShapeProtoSchema,
@@ -33,7 +33,12 @@ export type OnnxElementType = (typeof OnnxType)[keyof typeof OnnxType];
 /** A dimension: a fixed size or a symbolic name (batch, sequence...). */
 export type Dimension = number | string;
 
-export type AttributeValue = number | string | readonly number[] | { float: number } | { floats: readonly number[] };
+export type AttributeValue =
+  | number
+  | string
+  | readonly number[]
+  | { float: number }
+  | { floats: readonly number[] };
 
 /** Where a weight lives inside the external data file. */
 export interface ExternalLocation {
@@ -73,15 +78,31 @@ export class OnnxGraphBuilder {
   output(value: string, name: string, type: OnnxElementType, dims: readonly Dimension[]): void {
     if (value !== name) {
       this.usedNames.add(name);
-      this.nodes.push(create(NodeProtoSchema, { opType: 'Identity', input: [value], output: [name], name: `out_${name}` }));
+      this.nodes.push(
+        create(NodeProtoSchema, { opType: 'Identity', input: [value], output: [name], name: `out_${name}` }),
+      );
     }
     this.outputs.push(valueInfo(name, type, dims));
   }
 
   /** Adds a node and returns its output names. */
-  node(opType: string, inputs: readonly string[], options: { outputs?: number | readonly string[]; attributes?: Record<string, AttributeValue>; domain?: string; hint?: string } = {}): string[] {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    options: {
+      outputs?: number | readonly string[];
+      attributes?: Record<string, AttributeValue>;
+      domain?: string;
+      hint?: string;
+    } = {},
+  ): string[] {
     const outputCount = options.outputs ?? 1;
-    const outputs = typeof outputCount === 'number' ? Array.from({ length: outputCount }, (_, i) => this.name(`${options.hint ?? opType}${outputCount > 1 ? `_o${i}` : ''}`)) : [...outputCount];
+    const outputs =
+      typeof outputCount === 'number'
+        ? Array.from({ length: outputCount }, (_, i) =>
+            this.name(`${options.hint ?? opType}${outputCount > 1 ? `_o${i}` : ''}`),
+          )
+        : [...outputCount];
     for (const output of outputs) this.usedNames.add(output);
     this.nodes.push(
       create(NodeProtoSchema, {
@@ -97,7 +118,13 @@ export class OnnxGraphBuilder {
   }
 
   /** One-output node shorthand. */
-  op(opType: string, inputs: readonly string[], attributes?: Record<string, AttributeValue>, hint?: string, domain?: string): string {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attributes?: Record<string, AttributeValue>,
+    hint?: string,
+    domain?: string,
+  ): string {
     const options: Parameters<OnnxGraphBuilder['node']>[2] = {};
     if (attributes) options.attributes = attributes;
     if (hint) options.hint = hint;
@@ -105,7 +132,12 @@ export class OnnxGraphBuilder {
     return this.node(opType, inputs, options)[0]!;
   }
 
-  externalInitializer(name: string, type: OnnxElementType, dims: readonly number[], location: ExternalLocation): string {
+  externalInitializer(
+    name: string,
+    type: OnnxElementType,
+    dims: readonly number[],
+    location: ExternalLocation,
+  ): string {
     this.usedNames.add(name);
     this.initializers.push(
       create(TensorProtoSchema, {
@@ -124,7 +156,12 @@ export class OnnxGraphBuilder {
   }
 
   /** A small constant stored inside the graph (shapes, axes, scalars). */
-  constant(hint: string, values: readonly number[] | Float32Array, type: OnnxElementType = OnnxType.int64, dims?: readonly number[]): string {
+  constant(
+    hint: string,
+    values: readonly number[] | Float32Array,
+    type: OnnxElementType = OnnxType.int64,
+    dims?: readonly number[],
+  ): string {
     const name = this.name(hint);
     const shape = dims ?? [values.length];
     const tensor = create(TensorProtoSchema, { name, dataType: type, dims: shape.map((d) => BigInt(d)) });
@@ -149,7 +186,9 @@ export class OnnxGraphBuilder {
       irVersion: 10n,
       producerName: 'traitlens',
       graph,
-      opsetImport: Object.entries(opsets).map(([domain, version]) => create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) })),
+      opsetImport: Object.entries(opsets).map(([domain, version]) =>
+        create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }),
+      ),
     });
     return toBinary(ModelProtoSchema, model);
   }
@@ -165,7 +204,12 @@ function valueInfo(name: string, type: OnnxElementType, dims: readonly Dimension
           elemType: type,
           shape: create(TensorShapeProtoSchema, {
             dim: dims.map((d) =>
-              create(TensorShapeProto_DimensionSchema, { value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d } }),
+              create(TensorShapeProto_DimensionSchema, {
+                value:
+                  typeof d === 'number'
+                    ? { case: 'dimValue', value: BigInt(d) }
+                    : { case: 'dimParam', value: d },
+              }),
             ),
           }),
         }),
@@ -175,9 +219,29 @@ function valueInfo(name: string, type: OnnxElementType, dims: readonly Dimension
 }
 
 function attribute(name: string, value: AttributeValue): AttributeProto {
-  if (typeof value === 'number') return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(value) });
-  if (typeof value === 'string') return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.STRING, s: new TextEncoder().encode(value) });
-  if (Array.isArray(value)) return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: (value as number[]).map((v) => BigInt(v)) });
-  if ('float' in (value as object)) return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f: (value as { float: number }).float });
-  return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOATS, floats: [...(value as { floats: readonly number[] }).floats] });
+  if (typeof value === 'number')
+    return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(value) });
+  if (typeof value === 'string')
+    return create(AttributeProtoSchema, {
+      name,
+      type: AttributeProto_AttributeType.STRING,
+      s: new TextEncoder().encode(value),
+    });
+  if (Array.isArray(value))
+    return create(AttributeProtoSchema, {
+      name,
+      type: AttributeProto_AttributeType.INTS,
+      ints: (value as number[]).map((v) => BigInt(v)),
+    });
+  if ('float' in (value as object))
+    return create(AttributeProtoSchema, {
+      name,
+      type: AttributeProto_AttributeType.FLOAT,
+      f: (value as { float: number }).float,
+    });
+  return create(AttributeProtoSchema, {
+    name,
+    type: AttributeProto_AttributeType.FLOATS,
+    floats: [...(value as { floats: readonly number[] }).floats],
+  });
 }

@@ -18,12 +18,19 @@ function compareHookPoints(a: HookPoint, b: HookPoint): number {
 
 export function normalizeHookPlan(plan: Partial<HookPlan>): HookPlan {
   const capture = new Map<string, HookPoint>();
-  for (const point of plan.capture ?? []) capture.set(formatHookPoint(point), { layer: point.layer, site: point.site });
+  for (const point of plan.capture ?? [])
+    capture.set(formatHookPoint(point), { layer: point.layer, site: point.site });
   const steer = new Map<string, { point: HookPoint; mode: SteeringMode }>();
-  for (const entry of plan.steer ?? []) steer.set(`${entry.mode}:${formatHookPoint(entry.point)}`, { point: { layer: entry.point.layer, site: entry.point.site }, mode: entry.mode });
+  for (const entry of plan.steer ?? [])
+    steer.set(`${entry.mode}:${formatHookPoint(entry.point)}`, {
+      point: { layer: entry.point.layer, site: entry.point.site },
+      mode: entry.mode,
+    });
   return {
     capture: [...capture.values()].sort(compareHookPoints),
-    steer: [...steer.values()].sort((a, b) => compareHookPoints(a.point, b.point) || a.mode.localeCompare(b.mode)),
+    steer: [...steer.values()].sort(
+      (a, b) => compareHookPoints(a.point, b.point) || a.mode.localeCompare(b.mode),
+    ),
   };
 }
 
@@ -34,7 +41,10 @@ export function hookPlanKey(plan: HookPlan): string {
 }
 
 /** Graph input names of a steering point. */
-export function steeringInputNames(point: HookPoint, mode: SteeringMode): { vector: string; coefficient: string } {
+export function steeringInputNames(
+  point: HookPoint,
+  mode: SteeringMode,
+): { vector: string; coefficient: string } {
   const base = `steer.${mode}.${formatHookPoint(point)}`;
   return { vector: `${base}.vector`, coefficient: `${base}.coefficient` };
 }

@@ -10,19 +10,32 @@ export interface BatchLayout {
 }
 
 export function layoutBatch(rows: readonly (readonly number[])[]): BatchLayout {
-  return { batchSize: rows.length, sequenceLength: Math.max(1, ...rows.map((row) => row.length)), lengths: rows.map((row) => row.length) };
+  return {
+    batchSize: rows.length,
+    sequenceLength: Math.max(1, ...rows.map((row) => row.length)),
+    lengths: rows.map((row) => row.length),
+  };
 }
 
-export function buildInputIds(rows: readonly (readonly number[])[], layout: BatchLayout, padTokenId: number): BigInt64Array {
+export function buildInputIds(
+  rows: readonly (readonly number[])[],
+  layout: BatchLayout,
+  padTokenId: number,
+): BigInt64Array {
   const ids = new BigInt64Array(layout.batchSize * layout.sequenceLength).fill(BigInt(padTokenId));
-  rows.forEach((row, b) => row.forEach((id, s) => (ids[b * layout.sequenceLength + s] = BigInt(id))));
+  rows.forEach((row, b) => {
+    row.forEach((id, s) => {
+      ids[b * layout.sequenceLength + s] = BigInt(id);
+    });
+  });
   return ids;
 }
 
 export function buildPrefillPositions(layout: BatchLayout): BigInt64Array {
   const positions = new BigInt64Array(layout.batchSize * layout.sequenceLength);
   for (let b = 0; b < layout.batchSize; b++) {
-    for (let s = 0; s < layout.sequenceLength; s++) positions[b * layout.sequenceLength + s] = BigInt(s < layout.lengths[b]! ? s : 0);
+    for (let s = 0; s < layout.sequenceLength; s++)
+      positions[b * layout.sequenceLength + s] = BigInt(s < layout.lengths[b]! ? s : 0);
   }
   return positions;
 }
@@ -33,7 +46,11 @@ export function buildPrefillPositions(layout: BatchLayout): BigInt64Array {
  * sees slot j when j <= pastLength + i and the slot is valid. A query that would see nothing (a padded
  * position) is allowed to see slot 0 so softmax stays finite; its outputs are never read.
  */
-export function buildAttentionBias(keyValid: readonly Uint8Array[], pastLength: number, newLength: number): Float32Array {
+export function buildAttentionBias(
+  keyValid: readonly Uint8Array[],
+  pastLength: number,
+  newLength: number,
+): Float32Array {
   const total = pastLength + newLength;
   const batch = keyValid.length;
   const bias = new Float32Array(batch * newLength * total).fill(Number.NEGATIVE_INFINITY);

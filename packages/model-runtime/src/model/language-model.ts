@@ -43,6 +43,9 @@ export interface LanguageModel {
   forward(inputs: PromptInput | readonly PromptInput[], options?: ForwardOptions): Promise<ForwardRow[]>;
   /** Log-softmax over the vocabulary of the next token after each input. */
   score(inputs: PromptInput | readonly PromptInput[]): Promise<Float32Array[]>;
-  generate(prompts: PromptInput | readonly PromptInput[], options?: GenerateOptions): Promise<GenerationResult[]>;
+  generate(
+    prompts: PromptInput | readonly PromptInput[],
+    options?: GenerateOptions,
+  ): Promise<GenerationResult[]>;
   dispose(): Promise<void>;
 }

@@ -24,12 +24,25 @@ export interface LoadModelOptions {
   onWarning?: (message: string) => void;
 }
 
-async function resolveSourceDirectory(source: string, options: LoadModelOptions): Promise<{ directory: string; id: string }> {
+async function resolveSourceDirectory(
+  source: string,
+  options: LoadModelOptions,
+): Promise<{ directory: string; id: string }> {
   if (source.startsWith('hf:')) {
     const { resolveModelSource } = await import('../hub/resolve-model-source');
     const resolved = await resolveModelSource(source, {
       ...options.hub,
-      ...(options.onProgress ? { onProgress: (event: { file: string; loaded: number; total: number }) => options.onProgress?.({ stage: 'download', done: event.loaded, total: event.total, item: event.file }) } : {}),
+      ...(options.onProgress
+        ? {
+            onProgress: (event: { file: string; loaded: number; total: number }) =>
+              options.onProgress?.({
+                stage: 'download',
+                done: event.loaded,
+                total: event.total,
+                item: event.file,
+              }),
+          }
+        : {}),
     });
     return { directory: resolved.directory, id: `hf:${resolved.repo}@${resolved.revision}` };
   }
@@ -37,7 +50,11 @@ async function resolveSourceDirectory(source: string, options: LoadModelOptions)
   try {
     if (!(await stat(directory)).isDirectory()) throw new Error('not a directory');
   } catch (cause) {
-    throw new TraitlensError('FILE_NOT_FOUND', `Model folder not found: ${source}. Pass a local Hugging Face model folder or hf:org/name[@revision].`, { cause, details: { path: source } });
+    throw new TraitlensError(
+      'FILE_NOT_FOUND',
+      `Model folder not found: ${source}. Pass a local Hugging Face model folder or hf:org/name[@revision].`,
+      { cause, details: { path: source } },
+    );
   }
   return { directory, id: directory };
 }
@@ -54,13 +71,20 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
   try {
     configText = await readFile(configPath, 'utf8');
   } catch (cause) {
-    throw new TraitlensError('FILE_NOT_FOUND', `${configPath} is missing: a Hugging Face model folder needs config.json next to its weights.`, { cause, details: { file: configPath } });
+    throw new TraitlensError(
+      'FILE_NOT_FOUND',
+      `${configPath} is missing: a Hugging Face model folder needs config.json next to its weights.`,
+      { cause, details: { file: configPath } },
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(configText);
   } catch (cause) {
-    throw new TraitlensError('INVALID_CONFIG', `${configPath} is not valid JSON.`, { cause, details: { file: configPath } });
+    throw new TraitlensError('INVALID_CONFIG', `${configPath} is not valid JSON.`, {
+      cause,
+      details: { file: configPath },
+    });
   }
   const adapter = resolveArchitectureAdapter(json, configPath);
   const config = adapter.parseConfig(json as Record<string, unknown>, configPath);
@@ -68,7 +92,17 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
   const artifacts = await prepareModelArtifacts(directory, config, adapter.tensorNames(config), {
     dtype: options.dtype === 'fp16' ? 'float16' : 'float32',
     ...(options.cacheDirectory ? { cacheDirectory: options.cacheDirectory } : {}),
-    ...(options.onProgress ? { onProgress: (event: { done: number; total: number; weight: string }) => options.onProgress?.({ stage: 'convert', done: event.done, total: event.total, item: event.weight }) } : {}),
+    ...(options.onProgress
+      ? {
+          onProgress: (event: { done: number; total: number; weight: string }) =>
+            options.onProgress?.({
+              stage: 'convert',
+              done: event.done,
+              total: event.total,
+              item: event.weight,
+            }),
+        }
+      : {}),
   });
   const sessionOptions = {
     ...(options.providers ? { providers: options.providers } : {}),

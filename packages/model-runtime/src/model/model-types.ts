@@ -28,7 +28,13 @@ export interface ModelConfig {
 }
 
 export type RopeScaling =
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
+  | {
+      type: 'llama3';
+      factor: number;
+      lowFreqFactor: number;
+      highFreqFactor: number;
+      originalMaxPositionEmbeddings: number;
+    }
   | { type: 'linear'; factor: number };
 
 /** A chat message for `applyChatTemplate`. */

@@ -1,12 +1,31 @@
-import { assertLayerInRange, formatHookPoint, type HookPoint, isHookSite, TraitlensError } from '@traitlens/core';
+import {
+  assertLayerInRange,
+  formatHookPoint,
+  type HookPoint,
+  isHookSite,
+  TraitlensError,
+} from '@traitlens/core';
 import type * as ort from 'onnxruntime-node';
-import { type ModelArtifacts, ensureGraphForPlan } from '../graph/graph-cache';
+import { ensureGraphForPlan, type ModelArtifacts } from '../graph/graph-cache';
 import { type HookPlan, hookPlanKey, normalizeHookPlan } from '../hooks/hook-plan';
-import { type CreatedSession, createInferenceSession, type SessionOptions } from '../session/create-inference-session';
+import {
+  type CreatedSession,
+  createInferenceSession,
+  type SessionOptions,
+} from '../session/create-inference-session';
 import { float32Tensor, int64Tensor, readFloat32 } from '../session/tensors';
 import { buildAttentionBias, buildInputIds, buildPrefillPositions, layoutBatch } from './batch-layout';
 import type { EncodePromptOptions, LanguageModel, TextTokenizer } from './language-model';
-import type { ChatMessage, ForwardOptions, ForwardRow, GenerateOptions, GenerationResult, ModelConfig, PromptInput, SteeringSpec } from './model-types';
+import type {
+  ChatMessage,
+  ForwardOptions,
+  ForwardRow,
+  GenerateOptions,
+  GenerationResult,
+  ModelConfig,
+  PromptInput,
+  SteeringSpec,
+} from './model-types';
 import { createRandom, logSoftmax, sampleToken } from './sampling';
 import { buildSteeringFeeds, validateSteeringSpec } from './steering-feeds';
 
@@ -23,13 +42,20 @@ interface RunResult {
 }
 
 function isChatMessages(value: unknown): value is readonly ChatMessage[] {
-  return Array.isArray(value) && value.length > 0 && typeof value[0] === 'object' && value[0] !== null && 'role' in value[0];
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    typeof value[0] === 'object' &&
+    value[0] !== null &&
+    'role' in value[0]
+  );
 }
 
 /** Tells a single prompt from a batch of prompts. */
 export function toPromptBatch(inputs: PromptInput | readonly PromptInput[]): PromptInput[] {
   if (typeof inputs === 'string') return [inputs];
-  if (Array.isArray(inputs) && (inputs.length === 0 || typeof inputs[0] === 'number')) return [inputs as readonly number[]];
+  if (Array.isArray(inputs) && (inputs.length === 0 || typeof inputs[0] === 'number'))
+    return [inputs as readonly number[]];
   if (isChatMessages(inputs)) return [inputs];
   return [...(inputs as readonly PromptInput[])];
 }
@@ -51,7 +77,11 @@ export class OnnxLanguageModel implements LanguageModel {
     const ids = this.promptEncoder.encodePrompt(prompt, options);
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
-        throw new TraitlensError('INVALID_ARGUMENT', `Token id ${id} is outside the vocabulary (0-${this.config.vocabSize - 1}) of ${this.id}.`, { details: { tokenId: id } });
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `Token id ${id} is outside the vocabulary (0-${this.config.vocabSize - 1}) of ${this.id}.`,
+          { details: { tokenId: id } },
+        );
       }
     }
     return ids;
@@ -70,7 +100,9 @@ export class OnnxLanguageModel implements LanguageModel {
     const key = hookPlanKey(plan);
     let session = this.sessions.get(key);
     if (!session) {
-      session = ensureGraphForPlan(this.artifacts, this.config, plan).then((path) => createInferenceSession(path, this.sessionOptions));
+      session = ensureGraphForPlan(this.artifacts, this.config, plan).then((path) =>
+        createInferenceSession(path, this.sessionOptions),
+      );
       session.catch(() => this.sessions.delete(key));
       this.sessions.set(key, session);
     }
@@ -79,19 +111,27 @@ export class OnnxLanguageModel implements LanguageModel {
 
   private validateCapture(points: readonly HookPoint[]): void {
     for (const point of points) {
-      if (!isHookSite(point.site)) throw new TraitlensError('INVALID_ARGUMENT', `Capture site "${String(point.site)}" is not a hook site (resid_pre, attn_out, resid_mid, mlp_out, resid_post).`);
+      if (!isHookSite(point.site))
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `Capture site "${String(point.site)}" is not a hook site (resid_pre, attn_out, resid_mid, mlp_out, resid_post).`,
+        );
       assertLayerInRange(point.layer, this.config.layerCount, 'Capture layer');
     }
   }
 
   private planFor(capture: readonly HookPoint[], steer: readonly SteeringSpec[]): HookPlan {
-    return normalizeHookPlan({ capture: [...capture], steer: steer.map((spec) => ({ point: spec.point, mode: spec.mode ?? 'add' })) });
+    return normalizeHookPlan({
+      capture: [...capture],
+      steer: steer.map((spec) => ({ point: spec.point, mode: spec.mode ?? 'add' })),
+    });
   }
 
   private emptyPast(batchSize: number): ort.Tensor[] {
     const { kvHeadCount, headDim, layerCount } = this.config;
     const past: ort.Tensor[] = [];
-    for (let layer = 0; layer < 2 * layerCount; layer++) past.push(float32Tensor(new Float32Array(0), [batchSize, kvHeadCount, 0, headDim]));
+    for (let layer = 0; layer < 2 * layerCount; layer++)
+      past.push(float32Tensor(new Float32Array(0), [batchSize, kvHeadCount, 0, headDim]));
     return past;
   }
 
@@ -122,37 +162,56 @@ export class OnnxLanguageModel implements LanguageModel {
     }
     for (const [name, value] of steeringFeeds) feeds[name] = float32Tensor(value.data, value.dims);
     const fetches = ['logits', ...plan.capture.map(formatHookPoint)];
-    if (fetchPresents) for (let layer = 0; layer < this.config.layerCount; layer++) fetches.push(`present_key.${layer}`, `present_value.${layer}`);
+    if (fetchPresents)
+      for (let layer = 0; layer < this.config.layerCount; layer++)
+        fetches.push(`present_key.${layer}`, `present_value.${layer}`);
     let outputs: ort.InferenceSession.ReturnType;
     try {
       outputs = await session.run(feeds, fetches);
     } catch (cause) {
-      throw new TraitlensError('RUNTIME_ERROR', `onnxruntime failed while running ${this.id}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      throw new TraitlensError(
+        'RUNTIME_ERROR',
+        `onnxruntime failed while running ${this.id}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      );
     }
     const captures = new Map<string, Float32Array>();
-    for (const point of plan.capture) captures.set(formatHookPoint(point), readFloat32(outputs[formatHookPoint(point)], formatHookPoint(point)));
+    for (const point of plan.capture)
+      captures.set(
+        formatHookPoint(point),
+        readFloat32(outputs[formatHookPoint(point)], formatHookPoint(point)),
+      );
     let presents: ort.Tensor[] | undefined;
     if (fetchPresents) {
       presents = [];
-      for (let layer = 0; layer < this.config.layerCount; layer++) presents.push(outputs[`present_key.${layer}`]!, outputs[`present_value.${layer}`]!);
+      for (let layer = 0; layer < this.config.layerCount; layer++)
+        presents.push(outputs[`present_key.${layer}`]!, outputs[`present_value.${layer}`]!);
     }
     return { logits: readFloat32(outputs.logits, 'logits'), captures, presents };
   }
 
   private encodeBatch(inputs: PromptInput | readonly PromptInput[]): number[][] {
     const batch = toPromptBatch(inputs);
-    if (batch.length === 0) throw new TraitlensError('INVALID_ARGUMENT', 'The batch is empty: pass at least one prompt.');
+    if (batch.length === 0)
+      throw new TraitlensError('INVALID_ARGUMENT', 'The batch is empty: pass at least one prompt.');
     const rows = batch.map((prompt) => this.encodePrompt(prompt));
     rows.forEach((row, index) => {
-      if (row.length === 0) throw new TraitlensError('INVALID_ARGUMENT', `Prompt ${index} encodes to zero tokens.`);
+      if (row.length === 0)
+        throw new TraitlensError('INVALID_ARGUMENT', `Prompt ${index} encodes to zero tokens.`);
       if (row.length > this.config.maxPositionEmbeddings) {
-        throw new TraitlensError('INVALID_ARGUMENT', `Prompt ${index} has ${row.length} tokens, more than the model's ${this.config.maxPositionEmbeddings} positions.`);
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `Prompt ${index} has ${row.length} tokens, more than the model's ${this.config.maxPositionEmbeddings} positions.`,
+        );
       }
     });
     return rows;
   }
 
-  async forward(inputs: PromptInput | readonly PromptInput[], options: ForwardOptions = {}): Promise<ForwardRow[]> {
+  async forward(
+    inputs: PromptInput | readonly PromptInput[],
+    options: ForwardOptions = {},
+  ): Promise<ForwardRow[]> {
     const rows = this.encodeBatch(inputs);
     const capture = options.capture ?? [];
     const steer = options.steer ?? [];
@@ -181,7 +240,14 @@ export class OnnxLanguageModel implements LanguageModel {
       width,
       this.emptyPast(rows.length),
       BigInt64Array.from(indices, (i) => BigInt(i)),
-      buildSteeringFeeds(steer, rows.length, width, rows.map(() => 0), layout.lengths, layout.lengths),
+      buildSteeringFeeds(
+        steer,
+        rows.length,
+        width,
+        rows.map(() => 0),
+        layout.lengths,
+        layout.lengths,
+      ),
       false,
     );
     const vocab = this.config.vocabSize;
@@ -193,7 +259,8 @@ export class OnnxLanguageModel implements LanguageModel {
       const logits = result.logits.slice(logitOffset * vocab, (logitOffset + logitCount) * vocab);
       logitOffset += logitCount;
       const captures = new Map<string, Float32Array>();
-      for (const [name, values] of result.captures) captures.set(name, values.slice(b * width * hidden, (b * width + length) * hidden));
+      for (const [name, values] of result.captures)
+        captures.set(name, values.slice(b * width * hidden, (b * width + length) * hidden));
       return { tokenIds, logits, captures };
     });
   }
@@ -203,7 +270,10 @@ export class OnnxLanguageModel implements LanguageModel {
     return rows.map((row) => Float32Array.from(logSoftmax(row.logits)));
   }
 
-  async generate(prompts: PromptInput | readonly PromptInput[], options: GenerateOptions = {}): Promise<GenerationResult[]> {
+  async generate(
+    prompts: PromptInput | readonly PromptInput[],
+    options: GenerateOptions = {},
+  ): Promise<GenerationResult[]> {
     const rows = this.encodeBatch(prompts);
     const steer = options.steer ?? [];
     for (const spec of steer) validateSteeringSpec(spec, this.config, rows.length);
@@ -217,7 +287,10 @@ export class OnnxLanguageModel implements LanguageModel {
     const promptLengths = layout.lengths;
     const longest = Math.max(...promptLengths) + maxNewTokens;
     if (longest > this.config.maxPositionEmbeddings) {
-      throw new TraitlensError('INVALID_ARGUMENT', `Prompt plus max_new_tokens needs ${longest} positions but ${this.id} has ${this.config.maxPositionEmbeddings}.`);
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `Prompt plus max_new_tokens needs ${longest} positions but ${this.id} has ${this.config.maxPositionEmbeddings}.`,
+      );
     }
     const plan = this.planFor([], steer);
     const width = layout.sequenceLength;
@@ -240,7 +313,14 @@ export class OnnxLanguageModel implements LanguageModel {
       width,
       this.emptyPast(batchSize),
       BigInt64Array.from(layout.lengths, (length, b) => BigInt(b * width + length - 1)),
-      buildSteeringFeeds(steer, batchSize, width, rows.map(() => 0), layout.lengths, promptLengths),
+      buildSteeringFeeds(
+        steer,
+        batchSize,
+        width,
+        rows.map(() => 0),
+        layout.lengths,
+        promptLengths,
+      ),
       maxNewTokens > 1,
     );
     const vocab = this.config.vocabSize;

@@ -33,7 +33,11 @@ export function logSoftmax(logits: Float32Array, temperature = 1): Float64Array 
  * top-k, then top-p (smallest set whose mass reaches p) filter the tempered distribution before sampling.
  * Returns the token and its log-probability under the distribution it was drawn from.
  */
-export function sampleToken(logits: Float32Array, settings: SamplingSettings, random: () => number): { tokenId: number; logprob: number } {
+export function sampleToken(
+  logits: Float32Array,
+  settings: SamplingSettings,
+  random: () => number,
+): { tokenId: number; logprob: number } {
   if (settings.temperature <= 0) {
     let best = 0;
     for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;

@@ -5,20 +5,36 @@ import type { ModelConfig, SteeringSpec } from './model-types';
 /** Checks a steering spec against the model, with errors that name the offending value. */
 export function validateSteeringSpec(spec: SteeringSpec, config: ModelConfig, batchSize: number): void {
   if (!isHookSite(spec.point.site)) {
-    throw new TraitlensError('INVALID_ARGUMENT', `Steering site "${String(spec.point.site)}" is not a hook site (resid_pre, attn_out, resid_mid, mlp_out, resid_post).`);
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Steering site "${String(spec.point.site)}" is not a hook site (resid_pre, attn_out, resid_mid, mlp_out, resid_post).`,
+    );
   }
   assertLayerInRange(spec.point.layer, config.layerCount, `Steering layer`);
   if (!(spec.vector instanceof Float32Array) || spec.vector.length !== config.hiddenSize) {
-    throw new TraitlensError('SHAPE_MISMATCH', `Steering vector for ${formatHookPoint(spec.point)} has ${spec.vector?.length ?? 0} values but the model's hidden size is ${config.hiddenSize}. Was it extracted from a different model?`, { details: { expected: config.hiddenSize, actual: spec.vector?.length } });
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `Steering vector for ${formatHookPoint(spec.point)} has ${spec.vector?.length ?? 0} values but the model's hidden size is ${config.hiddenSize}. Was it extracted from a different model?`,
+      { details: { expected: config.hiddenSize, actual: spec.vector?.length } },
+    );
   }
   if (spec.vector.some((value) => !Number.isFinite(value))) {
-    throw new TraitlensError('INVALID_ARGUMENT', `Steering vector for ${formatHookPoint(spec.point)} contains NaN or infinite values.`);
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Steering vector for ${formatHookPoint(spec.point)} contains NaN or infinite values.`,
+    );
   }
   if (spec.mode === 'ablate' && spec.vector.every((value) => value === 0)) {
-    throw new TraitlensError('INVALID_ARGUMENT', `Cannot ablate along a zero vector at ${formatHookPoint(spec.point)}.`);
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Cannot ablate along a zero vector at ${formatHookPoint(spec.point)}.`,
+    );
   }
   if (Array.isArray(spec.coefficient) && spec.coefficient.length !== batchSize) {
-    throw new TraitlensError('SHAPE_MISMATCH', `Steering coefficient for ${formatHookPoint(spec.point)} has ${spec.coefficient.length} rows but the batch has ${batchSize}.`);
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `Steering coefficient for ${formatHookPoint(spec.point)} has ${spec.coefficient.length} rows but the batch has ${batchSize}.`,
+    );
   }
 }
 
@@ -61,11 +77,15 @@ export function buildSteeringFeeds(
       feeds.set(names.coefficient, { data: coefficients, dims: [batchSize, width] });
       feeds.set(names.vector, { data: spec.vector, dims: [spec.vector.length] });
     } else if (feeds.get(names.vector)!.data !== spec.vector) {
-      throw new TraitlensError('INVALID_ARGUMENT', `Two ${mode} steering specs at ${formatHookPoint(spec.point)} use different vectors; combine them into one vector (or use per-row coefficients with one vector per call).`);
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `Two ${mode} steering specs at ${formatHookPoint(spec.point)} use different vectors; combine them into one vector (or use per-row coefficients with one vector per call).`,
+      );
     }
     for (let b = 0; b < batchSize; b++) {
       for (let s = 0; s < Math.min(width, validCount[b]!); s++) {
-        coefficients[b * width + s] = coefficients[b * width + s]! + coefficientAt(spec, b, startToken[b]! + s, promptLengths[b]!);
+        coefficients[b * width + s] =
+          coefficients[b * width + s]! + coefficientAt(spec, b, startToken[b]! + s, promptLengths[b]!);
       }
     }
   }

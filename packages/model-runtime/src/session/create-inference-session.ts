@@ -21,7 +21,10 @@ export interface CreatedSession {
  * Creates an ORT session, trying providers in order. ORT itself does not fall back when a provider's
  * libraries are missing (e.g. CUDA without the provider .so files), so we do, and say so.
  */
-export async function createInferenceSession(modelPath: string, options: SessionOptions = {}): Promise<CreatedSession> {
+export async function createInferenceSession(
+  modelPath: string,
+  options: SessionOptions = {},
+): Promise<CreatedSession> {
   const providers = options.providers?.length ? options.providers : (['cpu'] as const);
   const failures: string[] = [];
   for (const provider of providers) {
@@ -39,8 +42,15 @@ export async function createInferenceSession(modelPath: string, options: Session
       const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
       failures.push(`${provider}: ${reason}`);
       const next = providers[providers.indexOf(provider) + 1];
-      if (next) options.onWarning?.(`traitlens: execution provider "${provider}" is unavailable (${reason}); falling back to "${next}".`);
+      if (next)
+        options.onWarning?.(
+          `traitlens: execution provider "${provider}" is unavailable (${reason}); falling back to "${next}".`,
+        );
     }
   }
-  throw new TraitlensError('PROVIDER_UNAVAILABLE', `No execution provider could run ${modelPath}. Tried: ${failures.join('; ')}. For CUDA, see docs/gpu.md on installing onnxruntime-node's CUDA libraries.`, { details: { failures } });
+  throw new TraitlensError(
+    'PROVIDER_UNAVAILABLE',
+    `No execution provider could run ${modelPath}. Tried: ${failures.join('; ')}. For CUDA, see docs/gpu.md on installing onnxruntime-node's CUDA libraries.`,
+    { details: { failures } },
+  );
 }

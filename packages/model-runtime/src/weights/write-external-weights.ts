@@ -1,5 +1,10 @@
 import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { type SafetensorsCheckpoint, float32ArrayToFloat16, TraitlensError, writeJsonAtomic } from '@traitlens/core';
+import {
+  float32ArrayToFloat16,
+  type SafetensorsCheckpoint,
+  TraitlensError,
+  writeJsonAtomic,
+} from '@traitlens/core';
 import type { ModelTensorNames } from '../architectures/architecture-adapter';
 import type { ModelConfig } from '../model/model-types';
 import type { StoredWeight, StoredWeightType, WeightManifest } from './weight-manifest';
@@ -27,7 +32,8 @@ function planWeights(config: ModelConfig, names: ModelTensorNames): PlannedWeigh
     planned.push({ name: `${p}.input_norm`, sources: [n.inputNorm] });
     planned.push({ name: `${p}.post_attention_norm`, sources: [n.postAttentionNorm] });
     planned.push({ name: `${p}.qkv`, sources: [n.q, n.k, n.v] });
-    if (n.qBias && n.kBias && n.vBias) planned.push({ name: `${p}.qkv_bias`, sources: [n.qBias, n.kBias, n.vBias] });
+    if (n.qBias && n.kBias && n.vBias)
+      planned.push({ name: `${p}.qkv_bias`, sources: [n.qBias, n.kBias, n.vBias] });
     if (n.qNorm && n.kNorm) {
       planned.push({ name: `${p}.q_norm`, sources: [n.qNorm] });
       planned.push({ name: `${p}.k_norm`, sources: [n.kNorm] });
@@ -41,7 +47,14 @@ function planWeights(config: ModelConfig, names: ModelTensorNames): PlannedWeigh
 
 /** The shape every checkpoint tensor must have, so a wrong checkpoint fails before a graph is built. */
 function expectedShapes(config: ModelConfig, names: ModelTensorNames): Map<string, number[]> {
-  const { hiddenSize: d, intermediateSize: ffn, headCount: h, kvHeadCount: kv, headDim: hd, vocabSize: v } = config;
+  const {
+    hiddenSize: d,
+    intermediateSize: ffn,
+    headCount: h,
+    kvHeadCount: kv,
+    headDim: hd,
+    vocabSize: v,
+  } = config;
   const shapes = new Map<string, number[]>([
     [names.embedding, [v, d]],
     [names.finalNorm, [d]],
@@ -93,11 +106,19 @@ export async function writeExternalWeights(
   const shapes = expectedShapes(config, names);
   for (const [tensor, shape] of shapes) {
     if (!checkpoint.has(tensor)) {
-      throw new TraitlensError('INVALID_SAFETENSORS', `${checkpoint.directory}: the checkpoint has no tensor "${tensor}", which ${config.architecture} needs. The weights do not match config.json.`, { details: { directory: checkpoint.directory, tensor } });
+      throw new TraitlensError(
+        'INVALID_SAFETENSORS',
+        `${checkpoint.directory}: the checkpoint has no tensor "${tensor}", which ${config.architecture} needs. The weights do not match config.json.`,
+        { details: { directory: checkpoint.directory, tensor } },
+      );
     }
     const actual = (await checkpoint.info(tensor)).shape;
     if (actual.length !== shape.length || actual.some((value, i) => value !== shape[i])) {
-      throw new TraitlensError('SHAPE_MISMATCH', `${checkpoint.directory}: tensor "${tensor}" has shape [${actual.join(', ')}] but config.json implies [${shape.join(', ')}].`, { details: { tensor, actual, expected: shape } });
+      throw new TraitlensError(
+        'SHAPE_MISMATCH',
+        `${checkpoint.directory}: tensor "${tensor}" has shape [${actual.join(', ')}] but config.json implies [${shape.join(', ')}].`,
+        { details: { tensor, actual, expected: shape } },
+      );
     }
   }
 
@@ -134,8 +155,14 @@ export async function writeExternalWeights(
         const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / (rowLength * 4)));
         for (let start = 0; start < rows; start += rowsPerChunk) {
           const end = Math.min(rows, start + rowsPerChunk);
-          const values = firstShape.length > 1 ? await checkpoint.readRowsAsFloat32(source, start, end) : await checkpoint.readFloat32(source);
-          const bytes = options.dtype === 'float32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : new Uint8Array(float32ArrayToFloat16(values).buffer);
+          const values =
+            firstShape.length > 1
+              ? await checkpoint.readRowsAsFloat32(source, start, end)
+              : await checkpoint.readFloat32(source);
+          const bytes =
+            options.dtype === 'float32'
+              ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+              : new Uint8Array(float32ArrayToFloat16(values).buffer);
           await handle.write(bytes, 0, bytes.byteLength, position);
           position += bytes.byteLength;
           if (firstShape.length <= 1) break;
