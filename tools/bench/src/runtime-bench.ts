@@ -1,0 +1,218 @@
+/**
+ * Runtime benchmark: traitlens (onnxruntime-node, CPU) against a PyTorch eager implementation of the same
+ * model with forward hooks (tools/bench/torch_eager_bench.py, Debian python3-torch + OpenBLAS), same
+ * weights, same thread count, measured in the same run. Prints a table and writes JSON.
+ *
+ *   pnpm bench:runtime [--threads 2] [--repeats 3] [--skip-torch] [--small-only] [--out file.json]
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatHookPoint, type HookPoint } from '@traitlens/core';
+import { type LanguageModel, loadModel } from '@traitlens/model-runtime';
+import { createTinyModel } from '@traitlens/model-runtime/testing';
+
+const { values: args } = parseArgs({
+  options: {
+    threads: { type: 'string', default: '2' },
+    repeats: { type: 'string', default: '3' },
+    'skip-torch': { type: 'boolean', default: false },
+    'small-only': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+  },
+});
+const threads = Number(args.threads);
+const repeats = Number(args.repeats);
+const here = import.meta.dirname;
+
+interface Row {
+  model: string;
+  case: string;
+  unit: 'tokens/s';
+  traitlens: { min: number; median: number };
+  torch?: { min: number; median: number };
+  ratio?: number;
+}
+
+function summarise(samples: number[]): { min: number; median: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { min: sorted[0]!, median: sorted[Math.floor(sorted.length / 2)]! };
+}
+
+function randomIds(rows: number, length: number, vocab: number, seed: number): number[][] {
+  let state = seed;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state;
+  };
+  return Array.from({ length: rows }, () => Array.from({ length }, () => 3 + (next() % (vocab - 3))));
+}
+
+/** Tokens per second of `run`, over `repeats` timed runs after warm-up. */
+async function measure(tokens: number, run: () => Promise<unknown>): Promise<number[]> {
+  // Two warm-up runs: the first also creates the session for this hook plan.
+  await run();
+  await run();
+  const rates: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await run();
+    rates.push(tokens / ((performance.now() - start) / 1000));
+  }
+  return rates;
+}
+
+async function benchTraitlens(
+  model: LanguageModel,
+  label: string,
+  decodeSteps: number,
+): Promise<Record<string, number[]>> {
+  const { layerCount, hiddenSize, vocabSize } = model.config;
+  const prefill = randomIds(8, 128, vocabSize, 1);
+  const allResidPost: HookPoint[] = Array.from({ length: layerCount }, (_, layer) => ({
+    layer,
+    site: 'resid_post',
+  }));
+  const vector = new Float32Array(hiddenSize).map((_, i) => Math.sin(i));
+  const middle = Math.floor(layerCount / 2);
+  const results: Record<string, number[]> = {};
+  process.stderr.write(`[${label}] prefill\n`);
+  results.prefill_no_hooks = await measure(8 * 128, () => model.forward(prefill, { logits: 'last' }));
+  results.prefill_capture_all_resid_post = await measure(8 * 128, async () => {
+    const rows = await model.forward(prefill, { logits: 'last', capture: allResidPost });
+    if (rows[0]!.captures.get(formatHookPoint(allResidPost[0]!))!.length !== 128 * hiddenSize)
+      throw new Error('capture size');
+  });
+  results.prefill_steer_one_layer = await measure(8 * 128, () =>
+    model.forward(prefill, {
+      logits: 'last',
+      steer: [{ point: { layer: middle, site: 'resid_post' }, vector, coefficient: 2 }],
+    }),
+  );
+  process.stderr.write(`[${label}] decode\n`);
+  const decodePrompt = randomIds(8, 16, vocabSize, 2);
+  // Decode throughput = generated tokens / time, measured as (prefill+N) minus (prefill+1) so the prompt
+  // pass is excluded, the same way the PyTorch script measures it.
+  for (const batch of [1, 8]) {
+    const prompts = decodePrompt.slice(0, batch);
+    const rates: number[] = [];
+    for (let i = 0; i <= repeats; i++) {
+      const t0 = performance.now();
+      await model.generate(prompts, { maxNewTokens: 1, stopTokenIds: [] });
+      const t1 = performance.now();
+      await model.generate(prompts, { maxNewTokens: decodeSteps + 1, stopTokenIds: [] });
+      const t2 = performance.now();
+      if (i > 0) rates.push((batch * decodeSteps) / ((t2 - t1 - (t1 - t0)) / 1000));
+    }
+    results[`decode_batch_${batch}`] = rates;
+  }
+  return results;
+}
+
+function benchTorch(directory: string, decodeSteps: number): Record<string, number[]> | undefined {
+  if (args['skip-torch']) return undefined;
+  if (!existsSync(args.python)) {
+    process.stderr.write(
+      `no ${args.python}: skipping the PyTorch baseline (apt-get install python3-torch libopenblas0-pthread)\n`,
+    );
+    return undefined;
+  }
+  process.stderr.write('[torch] running PyTorch eager baseline\n');
+  const output = execFileSync(
+    args.python,
+    [
+      join(here, '..', 'torch_eager_bench.py'),
+      '--model',
+      directory,
+      '--threads',
+      String(threads),
+      '--repeats',
+      String(repeats),
+      '--decode-steps',
+      String(decodeSteps),
+    ],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 24,
+    },
+  );
+  return JSON.parse(output) as Record<string, number[]>;
+}
+
+const rows: Row[] = [];
+const cacheDirectory = mkdtempSync(join(tmpdir(), 'traitlens-bench-cache-'));
+const models: Array<{
+  label: string;
+  directory: string;
+  cleanup?: () => Promise<void>;
+  decodeSteps: number;
+}> = [];
+const stories = join(here, '../../../../shared/models/stories260k/hf');
+if (existsSync(stories)) models.push({ label: 'stories260k', directory: stories, decodeSteps: 32 });
+if (!args['small-only']) {
+  process.stderr.write(
+    'generating a 125M-parameter Llama (hidden 768, 12 layers, 12/4 heads, ffn 2048, vocab 32000)\n',
+  );
+  const big = await createTinyModel({
+    architecture: 'LlamaForCausalLM',
+    seed: 11,
+    hiddenSize: 768,
+    layerCount: 12,
+    headCount: 12,
+    kvHeadCount: 4,
+    intermediateSize: 2048,
+    vocabSize: 32000,
+    maxPositionEmbeddings: 1024,
+  });
+  models.push({
+    label: 'llama-125m',
+    directory: big.directory,
+    cleanup: () => big.remove(),
+    decodeSteps: 16,
+  });
+}
+
+for (const entry of models) {
+  const model = await loadModel(entry.directory, { cacheDirectory, threads });
+  const ours = await benchTraitlens(model, entry.label, entry.decodeSteps);
+  await model.dispose();
+  const theirs = benchTorch(entry.directory, entry.decodeSteps);
+  for (const [name, samples] of Object.entries(ours)) {
+    const row: Row = { model: entry.label, case: name, unit: 'tokens/s', traitlens: summarise(samples) };
+    const baseline = theirs?.[name];
+    if (baseline) {
+      row.torch = summarise(baseline);
+      row.ratio = row.traitlens.median / row.torch.median;
+    }
+    rows.push(row);
+  }
+  await entry.cleanup?.();
+}
+rmSync(cacheDirectory, { recursive: true, force: true });
+
+const header = `| model | case | traitlens tok/s (median, min) | PyTorch eager tok/s (median, min) | ratio |`;
+console.log(
+  `\nthreads=${threads} repeats=${repeats} node=${process.version}\n\n${header}\n|---|---|---|---|---|`,
+);
+for (const row of rows) {
+  const torch = row.torch ? `${row.torch.median.toFixed(1)} (${row.torch.min.toFixed(1)})` : 'n/a';
+  console.log(
+    `| ${row.model} | ${row.case} | ${row.traitlens.median.toFixed(1)} (${row.traitlens.min.toFixed(1)}) | ${torch} | ${row.ratio?.toFixed(2) ?? 'n/a'} |`,
+  );
+}
+for (const model of new Set(rows.map((row) => row.model))) {
+  const base = rows.find((row) => row.model === model && row.case === 'prefill_no_hooks')!;
+  for (const row of rows.filter((r) => r.model === model && r.case.startsWith('prefill_') && r !== base)) {
+    console.log(
+      `${model}: ${row.case} costs ${((1 - row.traitlens.median / base.traitlens.median) * 100).toFixed(1)}% over no hooks`,
+    );
+  }
+}
+const result = { benchmark: 'runtime', threads, repeats, rows };
+if (args.out) await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`\n${JSON.stringify(result)}`);
