@@ -59,7 +59,10 @@ export function createTinyWeights(shape: TinyWeightShape, seed: number): TinyTen
 
   // Tied: logits are the final state against the same embeddings, so a large embedding makes every
   // position predict its own input token; a small one lets the blocks' outputs decide.
-  add('model.embed_tokens.weight', [vocabSize, d], { kind: 'normal', std: shape.tieWordEmbeddings ? 0.1 : 0.5 });
+  add('model.embed_tokens.weight', [vocabSize, d], {
+    kind: 'normal',
+    std: shape.tieWordEmbeddings ? 0.1 : 0.5,
+  });
   for (let layer = 0; layer < shape.layerCount; layer++) {
     const prefix = `model.layers.${layer}`;
     norm(`${prefix}.input_layernorm.weight`, d);
