@@ -1,0 +1,543 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { TraitlensError } from '@traitlens/core';
+import { computeDatasetHash } from './compute-dataset-hash';
+import type { DatasetIssue, DatasetIssueCode } from './dataset-issue';
+import { locateJsonSyntaxError } from './locate-json-syntax-error';
+import { parseRubric } from './parse-rubric';
+import type {
+  TraitDataset,
+  TraitDatasetVariant,
+  TraitPrompt,
+  TraitRubric,
+  TraitSteeringQuestions,
+} from './trait-dataset';
+
+export interface ValidateTraitDatasetOptions {
+  /** Which prompt files to read; `auto` (default) prefers .txt when both exist. */
+  variant?: TraitDatasetVariant | 'auto';
+}
+
+/** The validator's verdict: the data set when its prompts could be read, and every issue found. */
+export interface TraitDatasetValidation {
+  directory: string;
+  dataset: TraitDataset | undefined;
+  issues: DatasetIssue[];
+}
+
+/** Issues after which the prompts cannot be used at all (the others still let a data set load). */
+const blockingCodes: ReadonlySet<DatasetIssueCode> = new Set([
+  'missing-prompts',
+  'mixed-formats',
+  'empty-class',
+  'malformed-json',
+  'malformed-row',
+]);
+
+export function isBlockingDatasetIssue(issue: DatasetIssue): boolean {
+  return blockingCodes.has(issue.code);
+}
+
+/** The study aims for ~150 pairs; below this the last-20% validation split is too small to mean much. */
+const fewPromptsThreshold = 20;
+const fewSteeringQuestionsThreshold = 15;
+
+const fileNames = { text: 'txt', jsonl: 'jsonl' } as const;
+
+/**
+ * Reads and checks a trait folder in the study's format: `positive.txt`/`negative.txt` (one prefix per
+ * line) or `positive.jsonl`/`negative.jsonl` (rows `{"prompt", "system_prompt"?}`), `definition.txt`
+ * (HIGH / LOW / Key rubric) and `steering.json` (`{"questions": [...], "eval_prompt"?}`). Never throws
+ * for content problems: they come back as issues with file and line.
+ */
+export async function validateTraitDataset(
+  directory: string,
+  options: ValidateTraitDatasetOptions = {},
+): Promise<TraitDatasetValidation> {
+  const folder = resolve(directory);
+  const entries = await readFolder(folder);
+  const issues: DatasetIssue[] = [];
+  const report = (
+    severity: DatasetIssue['severity'],
+    code: DatasetIssueCode,
+    file: string,
+    message: string,
+    line?: number,
+    column?: number,
+  ): void => {
+    const issue: DatasetIssue = { severity, code, file, message };
+    if (line !== undefined) issue.line = line;
+    if (column !== undefined) issue.column = column;
+    issues.push(issue);
+  };
+
+  const variant = chooseVariant(entries, options.variant ?? 'auto', report);
+  const texts: { name: string; text: string }[] = [];
+  const readClass = async (label: 'positive' | 'negative'): Promise<TraitPrompt[] | undefined> => {
+    if (!variant) return undefined;
+    const file = `${label}.${fileNames[variant]}`;
+    if (!entries.has(file)) {
+      const other = `${label}.${fileNames[variant === 'text' ? 'jsonl' : 'text']}`;
+      report(
+        'error',
+        'missing-prompts',
+        file,
+        `missing ${file}${entries.has(other) ? ` (found ${other}, which is the other format)` : ''}: a trait data set needs one prompt file per class.`,
+      );
+      return undefined;
+    }
+    const text = await readText(join(folder, file));
+    texts.push({ name: file, text });
+    const prompts =
+      variant === 'text' ? parseTextPrompts(file, text, report) : parseJsonlPrompts(file, text, report);
+    if (prompts && prompts.length === 0) report('error', 'empty-class', file, `${file} has no prompts.`);
+    return prompts;
+  };
+  const positive = await readClass('positive');
+  const negative = await readClass('negative');
+  if (positive && negative && variant) checkClasses(variant, positive, negative, report);
+
+  let rubric: TraitRubric | undefined;
+  if (!entries.has('definition.txt')) {
+    report(
+      'error',
+      'missing-rubric',
+      'definition.txt',
+      'missing definition.txt: the judge rubric (a "HIGH (70-100):" paragraph, a "LOW (0-40):" paragraph and a "Key:" line) is needed for vetting and steering.',
+    );
+  } else {
+    const text = stripBom(await readText(join(folder, 'definition.txt')));
+    texts.push({ name: 'definition.txt', text });
+    rubric = checkRubric(text, report);
+  }
+
+  let steering: TraitSteeringQuestions | undefined;
+  if (!entries.has('steering.json')) {
+    report(
+      'error',
+      'missing-steering',
+      'steering.json',
+      'missing steering.json: add {"questions": [...]} with 15-20 questions whose unsteered answers score low on the trait.',
+    );
+  } else {
+    steering = checkSteering(stripBom(await readText(join(folder, 'steering.json'))), report);
+  }
+
+  const blocked = issues.some(isBlockingDatasetIssue);
+  if (blocked || !positive || !negative || !variant) return { directory: folder, dataset: undefined, issues };
+  const category = basename(dirname(folder));
+  const trait = basename(folder);
+  const dataset: TraitDataset = {
+    directory: folder,
+    name: `${category}/${trait}`,
+    category,
+    trait,
+    variant,
+    positive,
+    negative,
+    hash: computeDatasetHash(texts),
+    issues,
+  };
+  if (rubric) dataset.rubric = rubric;
+  if (steering) dataset.steering = steering;
+  return { directory: folder, dataset, issues };
+}
+
+type Report = (
+  severity: DatasetIssue['severity'],
+  code: DatasetIssueCode,
+  file: string,
+  message: string,
+  line?: number,
+  column?: number,
+) => void;
+
+async function readFolder(folder: string): Promise<Set<string>> {
+  const info = await stat(folder).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new TraitlensError(
+      'FILE_NOT_FOUND',
+      `Trait data set folder ${folder} does not exist or is not a folder; pass datasets/traits/<category>/<trait>.`,
+      {
+        details: { file: folder },
+      },
+    );
+  }
+  return new Set(await readdir(folder));
+}
+
+async function readText(path: string): Promise<string> {
+  return readFile(path, 'utf8');
+}
+
+function stripBom(text: string): string {
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}
+
+function chooseVariant(
+  entries: Set<string>,
+  requested: TraitDatasetVariant | 'auto',
+  report: Report,
+): TraitDatasetVariant | undefined {
+  if (requested !== 'auto') return requested;
+  const text = entries.has('positive.txt') && entries.has('negative.txt');
+  const jsonl = entries.has('positive.jsonl') && entries.has('negative.jsonl');
+  if (text && jsonl) {
+    report(
+      'warning',
+      'both-formats',
+      'positive.txt',
+      'both positive.txt/negative.txt and positive.jsonl/negative.jsonl exist; using the .txt files (ask for the jsonl variant to use the others).',
+    );
+    return 'text';
+  }
+  if (text) return 'text';
+  if (jsonl) return 'jsonl';
+  const positive = entries.has('positive.txt')
+    ? 'positive.txt'
+    : entries.has('positive.jsonl')
+      ? 'positive.jsonl'
+      : undefined;
+  const negative = entries.has('negative.txt')
+    ? 'negative.txt'
+    : entries.has('negative.jsonl')
+      ? 'negative.jsonl'
+      : undefined;
+  if (positive && negative) {
+    report(
+      'error',
+      'mixed-formats',
+      positive,
+      `${positive} and ${negative} use different formats; use .txt (one prefix per line) or .jsonl (one {"prompt", "system_prompt"} object per line) for both classes.`,
+    );
+    return undefined;
+  }
+  if (!positive && !negative) {
+    report(
+      'error',
+      'missing-prompts',
+      'positive.txt',
+      'no positive.txt/negative.txt (or positive.jsonl/negative.jsonl): this folder is not a trait data set.',
+    );
+    return undefined;
+  }
+  return positive?.endsWith('.jsonl') || negative?.endsWith('.jsonl') ? 'jsonl' : 'text';
+}
+
+/** Splits into lines, reporting blank lines: inside the file an error (it breaks the pairing), at the end a warning. */
+function splitPromptLines(file: string, text: string, report: Report): { line: number; content: string }[] {
+  const lines = stripBom(text).split(/\r?\n/);
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop(); // the final newline ends the last line
+  let end = lines.length;
+  while (end > 0 && lines[end - 1]!.trim() === '') end--;
+  const trailing = lines.length - end;
+  if (trailing > 0) {
+    report(
+      'warning',
+      'trailing-blank-lines',
+      file,
+      `${file} ends with ${trailing} blank line${trailing === 1 ? '' : 's'}; remove ${trailing === 1 ? 'it' : 'them'}.`,
+      end + 1,
+    );
+  }
+  const kept: { line: number; content: string }[] = [];
+  for (let i = 0; i < end; i++) {
+    const content = lines[i]!;
+    if (content.trim() === '') {
+      report(
+        'error',
+        'empty-line',
+        file,
+        `line ${i + 1} is empty; remove it (one prompt per line, and a blank line shifts the positive/negative pairing).`,
+        i + 1,
+      );
+    } else {
+      kept.push({ line: i + 1, content });
+    }
+  }
+  return kept;
+}
+
+function parseTextPrompts(file: string, text: string, report: Report): TraitPrompt[] {
+  const prompts = splitPromptLines(file, text, report).map(({ line, content }, index) => ({
+    index,
+    text: content,
+    line,
+  }));
+  reportTrailingWhitespace(file, prompts, report);
+  reportDuplicates(file, prompts, report);
+  return prompts;
+}
+
+function parseJsonlPrompts(file: string, text: string, report: Report): TraitPrompt[] | undefined {
+  const prompts: TraitPrompt[] = [];
+  let broken = false;
+  for (const { line, content } of splitPromptLines(file, text, report)) {
+    let row: unknown;
+    try {
+      row = JSON.parse(content);
+    } catch {
+      const location = locateJsonSyntaxError(content);
+      report(
+        'error',
+        'malformed-json',
+        file,
+        `line ${line} is not valid JSON: ${location?.reason ?? 'syntax error'}${location ? ` at column ${location.column}` : ''}.`,
+        line,
+        location?.column,
+      );
+      broken = true;
+      continue;
+    }
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
+      report(
+        'error',
+        'malformed-row',
+        file,
+        `line ${line} must be a JSON object {"prompt": "...", "system_prompt": "..."}.`,
+        line,
+      );
+      broken = true;
+      continue;
+    }
+    const record = row as Record<string, unknown>;
+    if (typeof record.prompt !== 'string' || record.prompt.trim() === '') {
+      report('error', 'malformed-row', file, `line ${line} needs a non-empty string "prompt".`, line);
+      broken = true;
+      continue;
+    }
+    const systemPrompt = record.system_prompt;
+    if (systemPrompt !== undefined && systemPrompt !== null && typeof systemPrompt !== 'string') {
+      report('error', 'malformed-row', file, `line ${line}: "system_prompt" must be a string.`, line);
+      broken = true;
+      continue;
+    }
+    for (const key of Object.keys(record)) {
+      if (key !== 'prompt' && key !== 'system_prompt')
+        report(
+          'warning',
+          'unknown-key',
+          file,
+          `line ${line}: unknown key "${key}" is ignored (rows have "prompt" and optionally "system_prompt").`,
+          line,
+        );
+    }
+    const prompt: TraitPrompt = { index: prompts.length, text: record.prompt, line };
+    if (typeof systemPrompt === 'string') prompt.systemPrompt = systemPrompt;
+    prompts.push(prompt);
+  }
+  if (broken) return undefined;
+  reportDuplicates(file, prompts, report);
+  return prompts;
+}
+
+function reportTrailingWhitespace(file: string, prompts: readonly TraitPrompt[], report: Report): void {
+  const lines = prompts.filter((prompt) => /\s$/.test(prompt.text)).map((prompt) => prompt.line);
+  if (lines.length === 0) return;
+  const listed =
+    lines.length <= 5
+      ? formatList(lines.map(String))
+      : `${lines.slice(0, 5).join(', ')} and ${lines.length - 5} more`;
+  report(
+    'warning',
+    'trailing-whitespace',
+    file,
+    `line${lines.length === 1 ? '' : 's'} ${listed} end${lines.length === 1 ? 's' : ''} with whitespace; a trailing space changes tokenisation (the next word normally brings its own leading space).`,
+    lines[0],
+  );
+}
+
+function reportDuplicates(file: string, prompts: readonly TraitPrompt[], report: Report): void {
+  const seen = new Map<string, number>();
+  for (const prompt of prompts) {
+    const key = `${prompt.systemPrompt ?? ''}\u0000${prompt.text}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, prompt.line);
+    else
+      report(
+        'error',
+        'duplicate-prompt',
+        file,
+        `line ${prompt.line} repeats line ${first}; remove the duplicate (a repeated prompt counts twice in the class mean).`,
+        prompt.line,
+      );
+  }
+}
+
+function checkClasses(
+  variant: TraitDatasetVariant,
+  positive: readonly TraitPrompt[],
+  negative: readonly TraitPrompt[],
+  report: Report,
+): void {
+  const positiveFile = `positive.${fileNames[variant]}`;
+  const negativeFile = `negative.${fileNames[variant]}`;
+  const pairs = Math.min(positive.length, negative.length);
+  for (let i = 0; i < pairs; i++) {
+    const p = positive[i]!;
+    const n = negative[i]!;
+    if (p.text === n.text && (p.systemPrompt ?? '') === (n.systemPrompt ?? '')) {
+      report(
+        'error',
+        'identical-pair',
+        positiveFile,
+        `line ${p.line} is identical to line ${n.line} of ${negativeFile}; a pair must differ in its trait-relevant words.`,
+        p.line,
+      );
+    }
+  }
+  if (positive.length > 0 && negative.length > 0 && positive.length !== negative.length) {
+    report(
+      'warning',
+      'unbalanced-classes',
+      positiveFile,
+      `classes differ in size: ${positive.length} positive vs ${negative.length} negative prompts (fine for mean_diff and probe; pca_diff pairs only the first ${pairs} of each).`,
+    );
+  }
+  for (const [file, prompts] of [
+    [positiveFile, positive],
+    [negativeFile, negative],
+  ] as const) {
+    if (prompts.length > 0 && prompts.length < fewPromptsThreshold) {
+      report(
+        'warning',
+        'few-prompts',
+        file,
+        `only ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}; the validation split (last 20%) would hold ${Math.ceil(prompts.length * 0.2)} — aim for 100+ (the study used ~150 pairs).`,
+      );
+    }
+  }
+}
+
+function checkRubric(text: string, report: Report): TraitRubric | undefined {
+  const parsed = parseRubric(text.replace(/\r\n?/g, '\n'));
+  if (parsed.high === undefined)
+    report(
+      'error',
+      'incomplete-rubric',
+      'definition.txt',
+      'definition.txt has no HIGH paragraph: start one with "HIGH (70-100):" describing a response that strongly shows the trait.',
+    );
+  if (parsed.low === undefined)
+    report(
+      'error',
+      'incomplete-rubric',
+      'definition.txt',
+      'definition.txt has no LOW paragraph: start one with "LOW (0-40):" describing a response without the trait.',
+    );
+  if (parsed.key === undefined)
+    report(
+      'error',
+      'incomplete-rubric',
+      'definition.txt',
+      'definition.txt has no "Key:" line: add one line "Key: ..." naming the distinction the judge should focus on.',
+    );
+  if (parsed.high === undefined || parsed.low === undefined || parsed.key === undefined) return undefined;
+  return { text: parsed.text, high: parsed.high, low: parsed.low, key: parsed.key };
+}
+
+function checkSteering(text: string, report: Report): TraitSteeringQuestions | undefined {
+  const file = 'steering.json';
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    const location = locateJsonSyntaxError(text);
+    report(
+      'error',
+      'malformed-steering',
+      file,
+      `steering.json is not valid JSON: ${location?.reason ?? 'syntax error'}.`,
+      location?.line,
+      location?.column,
+    );
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    report(
+      'error',
+      'malformed-steering',
+      file,
+      'steering.json must be an object {"questions": [...], "eval_prompt"?: "..."}.',
+    );
+    return undefined;
+  }
+  const record = value as Record<string, unknown>;
+  if (!Array.isArray(record.questions)) {
+    report(
+      'error',
+      'malformed-steering',
+      file,
+      `steering.json needs a "questions" array of strings (${record.questions === undefined ? 'it is missing' : `got ${typeof record.questions}`}).`,
+    );
+    return undefined;
+  }
+  const questions: string[] = [];
+  let valid = true;
+  record.questions.forEach((question, index) => {
+    if (typeof question !== 'string' || question.trim() === '') {
+      report(
+        'error',
+        'malformed-steering',
+        file,
+        `questions[${index}] must be a non-empty string.`,
+        findLineOf(text, JSON.stringify(question)),
+      );
+      valid = false;
+    } else {
+      questions.push(question);
+    }
+  });
+  if (record.questions.length === 0) {
+    report(
+      'error',
+      'malformed-steering',
+      file,
+      'steering.json has no questions; add 15-20 whose unsteered answers score low on the trait.',
+    );
+    valid = false;
+  }
+  if (record.eval_prompt !== undefined && typeof record.eval_prompt !== 'string') {
+    report('error', 'malformed-steering', file, '"eval_prompt" must be a string when present.');
+    valid = false;
+  }
+  const seen = new Set<string>();
+  questions.forEach((question, index) => {
+    if (seen.has(question))
+      report(
+        'warning',
+        'duplicate-steering-question',
+        file,
+        `questions[${index}] repeats an earlier question.`,
+        findLineOf(text, JSON.stringify(question), 2),
+      );
+    seen.add(question);
+  });
+  if (questions.length > 0 && questions.length < fewSteeringQuestionsThreshold) {
+    report(
+      'warning',
+      'few-steering-questions',
+      file,
+      `only ${questions.length} steering question${questions.length === 1 ? '' : 's'}; 15-20 give a stable steering score.`,
+    );
+  }
+  if (!valid) return undefined;
+  const steering: TraitSteeringQuestions = { questions };
+  if (typeof record.eval_prompt === 'string') steering.evalPrompt = record.eval_prompt;
+  return steering;
+}
+
+/** 1-based line of the `occurrence`-th appearance of `needle`, for pointing at a JSON element. */
+function findLineOf(text: string, needle: string, occurrence = 1): number | undefined {
+  let position = -1;
+  for (let i = 0; i < occurrence; i++) {
+    position = text.indexOf(needle, position + 1);
+    if (position < 0) return undefined;
+  }
+  return text.slice(0, position).split('\n').length;
+}
+
+function formatList(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
