@@ -28,7 +28,9 @@ const settings = (overrides: Partial<CoefficientSearchSettings>): CoefficientSea
 
 function expectTrajectory(actual: number[], expected: number[]) {
   expect(actual).toHaveLength(expected.length);
-  actual.forEach((value, index) => expect(value).toBeCloseTo(expected[index]!, 10));
+  actual.forEach((value, index) => {
+    expect(value).toBeCloseTo(expected[index]!, 10);
+  });
 }
 
 describe('searchCoefficients', () => {

@@ -1,0 +1,474 @@
+import { createHash } from 'node:crypto';
+import {
+  assertVectorsFitModel,
+  type Judge,
+  l2Norm,
+  TraitlensError,
+  type TraitVectorSet,
+} from '@traitlens/core';
+import type { LanguageModel, PromptInput } from '@traitlens/model-runtime';
+import { measureResidualNorms } from './evaluation/measure-residual-norms';
+import {
+  type SteeringProgressEvent,
+  SteeringRunEvaluator,
+  type SteeringRunRequest,
+} from './evaluation/steering-run-evaluator';
+import type {
+  SearchCandidateRecord,
+  SearchStepRecord,
+  SteeringContext,
+  SteeringResults,
+  SteeringRunRecord,
+  SteeringSearchRecord,
+} from './results/steering-results';
+import { SteeringResultsStore } from './results/steering-results-store';
+import {
+  assertSearchSettings,
+  type CoefficientSearchSettings,
+  defaultCoefficientSearchSettings,
+  searchCoefficients,
+  selectBestStep,
+  startingCoefficient,
+} from './search/coefficient-search';
+import { combineLayerSteering } from './search/multi-layer-steering';
+import type { SteeringTrait } from './trait/load-steering-trait';
+
+export interface SteeringEvaluationOptions {
+  /** The model to steer (usually the instruct model). */
+  model: LanguageModel;
+  judge: Judge;
+  trait: SteeringTrait;
+  vectors: TraitVectorSet;
+  /** Shown in error messages. */
+  vectorsFile?: string;
+  /** The trait's steering folder: results.json and responses/ go here (experimentLayout(root).steering(trait).root). */
+  outputDirectory: string;
+  /** Layers to steer, each separately (default: every layer in the vector file). */
+  layers?: readonly number[];
+  /** A manual grid of coefficients instead of the adaptive search. */
+  coefficients?: readonly number[];
+  /** Adaptive search settings (defaults: STUDY.md section 4). `direction` also orders the grid's best. */
+  search?: Partial<CoefficientSearchSettings>;
+  /** After the per-layer search, combine the best layers and search one common scale. */
+  multiLayer?: { strategy: 'weighted' | 'orthogonal'; maxLayers?: number };
+  mode?: 'add' | 'ablate';
+  positions?: 'all' | 'prompt' | 'response';
+  /** Default 64. */
+  maxNewTokens?: number;
+  /** Default 0 (greedy). */
+  temperature?: number;
+  seed?: number;
+  /** `chat` (default when the model has a chat template) wraps each question as a user message. */
+  promptFormat?: 'chat' | 'raw';
+  /** Use only the first N questions. */
+  questionLimit?: number;
+  /** Rows per generate call (default 32). */
+  batchSize?: number;
+  /** Off-topic answers (relevance below the threshold, default 50) get coherence capped at 50. Default on. */
+  relevanceCap?: boolean;
+  relevanceThreshold?: number;
+  onProgress?: (event: SteeringProgressEvent) => void;
+}
+
+export interface SteeringEvaluation {
+  results: SteeringResults;
+  /** The searches this call ran (also in results.searches). */
+  searches: SteeringSearchRecord[];
+  /** Judge calls made by this call: 0 when everything was already in results.json. */
+  judgeCalls: number;
+  resultsPath: string;
+}
+
+/**
+ * Validates a trait vector causally (STUDY.md section 4): scores the unsteered baseline once, measures
+ * the base coefficient of each layer, then runs the adaptive coefficient search for all layers in
+ * parallel (or a manual grid), optionally followed by multi-layer steering. Every finished run is in
+ * results.json at once, so calling this again with the same settings resumes where it stopped and
+ * re-judges nothing.
+ */
+export async function evaluateSteering(options: SteeringEvaluationOptions): Promise<SteeringEvaluation> {
+  const { model, judge, trait, vectors } = options;
+  assertVectorsFitModel(
+    vectors,
+    { hiddenSize: model.config.hiddenSize, layerCount: model.config.layerCount, id: model.id },
+    options.vectorsFile ?? 'The vector file',
+  );
+  const available = [...vectors.vectors.keys()].sort((a, b) => a - b);
+  const layers = [...(options.layers ?? available)];
+  for (const layer of layers) {
+    if (!vectors.vectors.has(layer)) {
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `${options.vectorsFile ?? 'The vector file'} has no vector for layer ${layer}; it has layers ${available.join(', ')}.`,
+        { details: { layer, available } },
+      );
+    }
+  }
+  if (layers.length === 0) throw new TraitlensError('INVALID_ARGUMENT', 'No layers to steer.');
+  const settings: CoefficientSearchSettings = { ...defaultCoefficientSearchSettings, ...options.search };
+  assertSearchSettings(settings);
+  const mode = options.mode ?? 'add';
+  const coefficients = options.coefficients;
+  if (coefficients !== undefined) {
+    if (coefficients.length === 0 || coefficients.some((value) => !Number.isFinite(value))) {
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `The coefficient grid must be a non-empty list of numbers, got [${coefficients.join(', ')}].`,
+      );
+    }
+  } else if (mode === 'ablate') {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      'The adaptive search scales additive steering; for ablation give the coefficients explicitly (1 removes the direction fully), e.g. --coefficients 0.5,1.',
+    );
+  }
+
+  const questions = trait.questions.slice(0, options.questionLimit ?? trait.questions.length);
+  const promptFormat = options.promptFormat ?? (model.tokenizer.hasChatTemplate ? 'chat' : 'raw');
+  const prompts: PromptInput[] = questions.map((question) =>
+    promptFormat === 'chat' ? [{ role: 'user', content: question }] : question,
+  );
+  const generation = {
+    maxNewTokens: options.maxNewTokens ?? 64,
+    temperature: options.temperature ?? 0,
+    seed: options.seed ?? 0,
+  };
+  const relevanceCap = { enabled: options.relevanceCap ?? true, threshold: options.relevanceThreshold ?? 50 };
+  const context: SteeringContext = {
+    trait: trait.name,
+    model: model.id,
+    vectors: {
+      hash: hashVectors(vectors),
+      site: vectors.metadata.site,
+      method: vectors.metadata.method,
+      sourceModel: vectors.metadata.model,
+    },
+    judge: judge.id,
+    questions: { count: questions.length, hash: sha256(JSON.stringify(questions)) },
+    rubricHash: sha256(JSON.stringify([trait.rubric, trait.evalPrompt ?? null])),
+    promptFormat,
+    generation,
+    relevanceCap,
+  };
+  const store = await SteeringResultsStore.open(options.outputDirectory, context);
+  const progress = options.onProgress;
+  const site = vectors.metadata.site;
+
+  const missingNorms = layers.filter((layer) => store.results.layers[String(layer)] === undefined);
+  if (missingNorms.length > 0) {
+    progress?.({
+      type: 'phase',
+      phase: 'norms',
+      message: `Measuring residual norms at ${site} of layers ${missingNorms.join(', ')}`,
+    });
+    const norms = await measureResidualNorms(model, prompts, missingNorms, site, {
+      batchSize: options.batchSize ?? 32,
+    });
+    await store.saveLayerNorms(
+      Object.fromEntries(
+        missingNorms.map((layer) => {
+          const meanResidualNorm = norms.get(layer)!;
+          const vectorNorm = l2Norm(vectors.vectors.get(layer)!);
+          if (vectorNorm === 0)
+            throw new TraitlensError(
+              'INVALID_VECTOR_FILE',
+              `${options.vectorsFile ?? 'The vector file'}: the vector of layer ${layer} is all zeros.`,
+            );
+          return [
+            String(layer),
+            { meanResidualNorm, vectorNorm, baseCoefficient: meanResidualNorm / vectorNorm },
+          ];
+        }),
+      ),
+    );
+  }
+  const residualNorms = new Map(
+    layers.map((layer) => [layer, store.results.layers[String(layer)]!.meanResidualNorm]),
+  );
+  const evaluator = new SteeringRunEvaluator({
+    model,
+    judge,
+    store,
+    trait: { name: trait.name, rubric: trait.rubric },
+    questions,
+    prompts,
+    site,
+    mode,
+    positions: options.positions ?? 'all',
+    generation,
+    batchSize: options.batchSize ?? 32,
+    relevanceCap,
+    residualNorms,
+    ...(progress ? { onProgress: progress } : {}),
+  });
+
+  progress?.({ type: 'phase', phase: 'baseline', message: 'Scoring the unsteered baseline' });
+  const [baseline] = await evaluator.evaluate([{ kind: 'baseline', interventions: [] }]);
+  const layerRequest = (layer: number, coefficient: number): SteeringRunRequest => ({
+    kind: 'layer',
+    interventions: [
+      { layer, vector: vectors.vectors.get(layer)!, vectorLabel: `layer.${layer}`, coefficient },
+    ],
+  });
+
+  const searches: SteeringSearchRecord[] = [];
+  let perLayer: SteeringSearchRecord;
+  if (coefficients !== undefined) {
+    progress?.({
+      type: 'phase',
+      phase: 'grid',
+      message: `Grid of ${coefficients.length} coefficients on layers ${layers.join(', ')}`,
+    });
+    const columns: SteeringRunRecord[][] = [];
+    // One coefficient across all layers per call: layers share batches, and each column is saved before the next.
+    for (const coefficient of coefficients)
+      columns.push(await evaluator.evaluate(layers.map((layer) => layerRequest(layer, coefficient))));
+    const candidates = layers.map((layer, layerIndex): SearchCandidateRecord => {
+      const steps = coefficients.map((coefficient, step) =>
+        stepRecord(step, coefficient, columns[step]![layerIndex]!, settings.coherenceThreshold),
+      );
+      return candidateRecord(`L${layer}`, [layer], steps, settings.direction, baseline!);
+    });
+    perLayer = searchRecord(
+      'grid',
+      {
+        layers,
+        coefficients,
+        direction: settings.direction,
+        coherenceThreshold: settings.coherenceThreshold,
+        mode,
+        positions: options.positions ?? 'all',
+      },
+      candidates,
+    );
+  } else {
+    progress?.({
+      type: 'phase',
+      phase: 'search',
+      message: `Adaptive search, ${settings.steps} steps, layers ${layers.join(', ')} in parallel`,
+    });
+    const baseOf = (layer: number) => store.results.layers[String(layer)]!.baseCoefficient;
+    const found = await searchCoefficients(
+      layers.map((layer) => ({
+        id: `L${layer}`,
+        startCoefficient: startingCoefficient(baseOf(layer), settings),
+      })),
+      async (requests) => {
+        const runs = await evaluator.evaluate(
+          requests.map((request) => layerRequest(Number(request.candidateId.slice(1)), request.coefficient)),
+        );
+        return runs.map((run) => ({
+          traitMean: run.traitMean,
+          coherenceMean: run.coherenceMean,
+          runId: run.id,
+        }));
+      },
+      settings,
+    );
+    const candidates = found.map((search, index) => {
+      const layer = layers[index]!;
+      const record = candidateRecord(
+        search.id,
+        [layer],
+        search.steps.map(toStepRecord),
+        settings.direction,
+        baseline!,
+      );
+      record.baseCoefficient = baseOf(layer);
+      return record;
+    });
+    perLayer = searchRecord(
+      'adaptive',
+      { layers, ...settings, mode, positions: options.positions ?? 'all' },
+      candidates,
+    );
+  }
+  await store.saveSearch(perLayer);
+  searches.push(perLayer);
+
+  if (options.multiLayer) {
+    const combined = await searchMultiLayer(
+      options.multiLayer,
+      perLayer,
+      vectors,
+      settings,
+      evaluator,
+      baseline!,
+      progress,
+    );
+    if (combined) {
+      await store.saveSearch(combined);
+      searches.push(combined);
+    }
+  }
+  return {
+    results: store.results,
+    searches,
+    judgeCalls: evaluator.judgeCalls,
+    resultsPath: store.resultsPath,
+  };
+}
+
+async function searchMultiLayer(
+  multiLayer: NonNullable<SteeringEvaluationOptions['multiLayer']>,
+  perLayer: SteeringSearchRecord,
+  vectors: TraitVectorSet,
+  settings: CoefficientSearchSettings,
+  evaluator: SteeringRunEvaluator,
+  baseline: SteeringRunRecord,
+  progress: SteeringEvaluationOptions['onProgress'],
+): Promise<SteeringSearchRecord | undefined> {
+  const sign = settings.direction === 'negative' ? -1 : 1;
+  const ranked = perLayer.candidates
+    .filter((candidate) => candidate.best !== null && candidate.traitDelta !== null)
+    .sort((a, b) => sign * (b.traitDelta! - a.traitDelta!))
+    .slice(0, multiLayer.maxLayers ?? 3);
+  if (ranked.length < 2) {
+    progress?.({
+      type: 'phase',
+      phase: 'multi-layer',
+      message: `Multi-layer steering skipped: only ${ranked.length} layer(s) had a coherent best coefficient.`,
+    });
+    return undefined;
+  }
+  const combination = combineLayerSteering(
+    ranked.map((candidate) => ({
+      layer: candidate.layers[0]!,
+      vector: vectors.vectors.get(candidate.layers[0]!)!,
+      coefficient: candidate.best!.coefficient,
+    })),
+    multiLayer.strategy,
+  );
+  const order = ranked.map((candidate) => candidate.layers[0]).join(',');
+  const layers = combination.layers.map((entry) => entry.layer);
+  progress?.({
+    type: 'phase',
+    phase: 'multi-layer',
+    message: `Multi-layer (${multiLayer.strategy}) on layers ${layers.join(', ')}: searching a common scale`,
+  });
+  const [search] = await searchCoefficients(
+    // The layers' best coefficients already sit near the coherence edge; splitting them k ways is the start.
+    [{ id: `multi-layer.${multiLayer.strategy}`, startCoefficient: 1 / combination.layers.length }],
+    async (requests) => {
+      const runs = await evaluator.evaluate(
+        requests.map((request) => ({
+          kind: 'multi-layer',
+          interventions: combination.layers.map((entry) => ({
+            layer: entry.layer,
+            vector: entry.vector,
+            vectorLabel:
+              multiLayer.strategy === 'orthogonal'
+                ? `orthogonal(${order}).${entry.layer}`
+                : `layer.${entry.layer}`,
+            coefficient: request.coefficient * entry.coefficient,
+          })),
+        })),
+      );
+      return runs.map((run) => ({
+        traitMean: run.traitMean,
+        coherenceMean: run.coherenceMean,
+        runId: run.id,
+      }));
+    },
+    settings,
+  );
+  const candidate = candidateRecord(
+    search!.id,
+    layers,
+    search!.steps.map(toStepRecord),
+    settings.direction,
+    baseline,
+  );
+  return searchRecord(
+    'multi-layer',
+    {
+      strategy: multiLayer.strategy,
+      maxLayers: multiLayer.maxLayers ?? 3,
+      layers,
+      droppedLayers: combination.droppedLayers,
+      layerCoefficients: Object.fromEntries(
+        combination.layers.map((entry) => [entry.layer, entry.coefficient]),
+      ),
+      ...settings,
+    },
+    [candidate],
+  );
+}
+
+function toStepRecord(step: {
+  step: number;
+  coefficient: number;
+  traitMean: number | null;
+  coherenceMean: number | null;
+  coherent: boolean;
+  multiplier: number;
+  velocity: number;
+  runId?: string;
+}): SearchStepRecord {
+  return {
+    step: step.step,
+    coefficient: step.coefficient,
+    runId: step.runId ?? '',
+    traitMean: step.traitMean,
+    coherenceMean: step.coherenceMean,
+    coherent: step.coherent,
+    multiplier: step.multiplier,
+    velocity: step.velocity,
+  };
+}
+
+function stepRecord(
+  step: number,
+  coefficient: number,
+  run: SteeringRunRecord,
+  threshold: number,
+): SearchStepRecord {
+  return {
+    step,
+    coefficient,
+    runId: run.id,
+    traitMean: run.traitMean,
+    coherenceMean: run.coherenceMean,
+    coherent: run.coherenceMean !== null && run.coherenceMean >= threshold,
+  };
+}
+
+function candidateRecord(
+  id: string,
+  layers: number[],
+  steps: SearchStepRecord[],
+  direction: 'positive' | 'negative',
+  baseline: SteeringRunRecord,
+): SearchCandidateRecord {
+  const best = selectBestStep(steps, direction);
+  const traitDelta =
+    best?.traitMean != null && baseline.traitMean !== null ? best.traitMean - baseline.traitMean : null;
+  return { id, layers, steps, best, traitDelta };
+}
+
+function searchRecord(
+  kind: SteeringSearchRecord['kind'],
+  settings: Record<string, unknown>,
+  candidates: SearchCandidateRecord[],
+): SteeringSearchRecord {
+  return {
+    id: sha256(JSON.stringify([kind, settings])).slice(0, 16),
+    kind,
+    settings,
+    candidates,
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+function hashVectors(vectors: TraitVectorSet): string {
+  const hash = createHash('sha256').update(vectors.metadata.site);
+  for (const [layer, vector] of [...vectors.vectors].sort((a, b) => a[0] - b[0])) {
+    hash.update(`layer.${layer}`);
+    hash.update(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
+  }
+  return hash.digest('hex');
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
