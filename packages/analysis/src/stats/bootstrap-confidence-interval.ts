@@ -40,10 +40,16 @@ export function computeBootstrapConfidenceIntervals(
   const resamples = options.resamples ?? 1000;
   const confidence = options.confidence ?? 0.95;
   if (!(confidence > 0 && confidence < 1)) {
-    throw new TraitlensError('INVALID_ARGUMENT', `Bootstrap confidence must lie strictly between 0 and 1, got ${confidence}.`);
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Bootstrap confidence must lie strictly between 0 and 1, got ${confidence}.`,
+    );
   }
   if (!Number.isInteger(resamples) || resamples < 1) {
-    throw new TraitlensError('INVALID_ARGUMENT', `Bootstrap resamples must be a positive integer, got ${resamples}.`);
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Bootstrap resamples must be a positive integer, got ${resamples}.`,
+    );
   }
   const random = createSeededRandom(options.seed ?? 0);
   const values = statistics.map(() => new Float64Array(resamples));
@@ -59,6 +65,11 @@ export function computeBootstrapConfidenceIntervals(
   const alpha = (1 - confidence) / 2;
   return values.map((all, s) => {
     const sorted = all.subarray(0, finiteCounts[s]!).sort();
-    return { low: computeSortedQuantile(sorted, alpha), high: computeSortedQuantile(sorted, 1 - alpha), confidence, resamples };
+    return {
+      low: computeSortedQuantile(sorted, alpha),
+      high: computeSortedQuantile(sorted, 1 - alpha),
+      confidence,
+      resamples,
+    };
   });
 }

@@ -16,7 +16,10 @@ export function computeCohensD(a: ArrayLike<number>, b: ArrayLike<number>): numb
 /** Paired Cohen's d (d_z): mean(a - b) / sd(a - b) over matched pairs. */
 export function computePairedCohensD(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) {
-    throw new TraitlensError('SHAPE_MISMATCH', `Paired Cohen's d needs matched pairs, got ${a.length} and ${b.length} values.`);
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `Paired Cohen's d needs matched pairs, got ${a.length} and ${b.length} values.`,
+    );
   }
   const differences = subtractSamples(a, b);
   const mean = computeMean(differences);

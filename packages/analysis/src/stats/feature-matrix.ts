@@ -7,9 +7,16 @@ export interface FeatureMatrix {
   columns: number;
 }
 
-export function createFeatureMatrix(rows: number, columns: number, values = new Float64Array(rows * columns)): FeatureMatrix {
+export function createFeatureMatrix(
+  rows: number,
+  columns: number,
+  values = new Float64Array(rows * columns),
+): FeatureMatrix {
   if (values.length !== rows * columns) {
-    throw new TraitlensError('SHAPE_MISMATCH', `A ${rows} x ${columns} feature matrix needs ${rows * columns} values, got ${values.length}.`);
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `A ${rows} x ${columns} feature matrix needs ${rows * columns} values, got ${values.length}.`,
+    );
   }
   return { values, rows, columns };
 }
@@ -54,7 +61,8 @@ export function applyFeatureScaling(matrix: FeatureMatrix, scaling: FeatureScali
   const { rows, columns, values } = matrix;
   const out = new Float64Array(values.length);
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < columns; c++) out[r * columns + c] = (values[r * columns + c]! - scaling.means[c]!) / scaling.scales[c]!;
+    for (let c = 0; c < columns; c++)
+      out[r * columns + c] = (values[r * columns + c]! - scaling.means[c]!) / scaling.scales[c]!;
   }
   return { values: out, rows, columns };
 }

@@ -60,11 +60,20 @@ function solveSymmetricPositiveDefinite(h: Float64Array, g: Float64Array, size: 
  * objective is sklearn's (`LogisticRegression(C=...)`), and Newton converges to machine precision, so the
  * coefficients agree with sklearn's `newton-cholesky` solver run to a tight tolerance.
  */
-export function fitLogisticRegression(features: FeatureMatrix, labels: ArrayLike<number>, options: LogisticRegressionOptions = {}): LogisticRegressionModel {
+export function fitLogisticRegression(
+  features: FeatureMatrix,
+  labels: ArrayLike<number>,
+  options: LogisticRegressionOptions = {},
+): LogisticRegressionModel {
   const { rows, columns, values } = features;
-  if (labels.length !== rows) throw new TraitlensError('SHAPE_MISMATCH', `Logistic regression got ${rows} samples but ${labels.length} labels.`);
+  if (labels.length !== rows)
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `Logistic regression got ${rows} samples but ${labels.length} labels.`,
+    );
   const c = options.inverseRegularization ?? 1;
-  if (!(c > 0)) throw new TraitlensError('INVALID_ARGUMENT', `The inverse regularisation C must be positive, got ${c}.`);
+  if (!(c > 0))
+    throw new TraitlensError('INVALID_ARGUMENT', `The inverse regularisation C must be positive, got ${c}.`);
   const fitIntercept = options.fitIntercept ?? true;
   const maximumIterations = options.maximumIterations ?? 100;
   const tolerance = options.tolerance ?? 1e-12;
@@ -102,14 +111,16 @@ export function fitLogisticRegression(features: FeatureMatrix, labels: ArrayLike
       for (let i = 0; i < size; i++) {
         const xi = i < columns ? values[row + i]! : 1;
         gradient[i]! += residual * xi;
-        for (let j = 0; j <= i; j++) hessian[i * size + j]! += curvature * xi * (j < columns ? values[row + j]! : 1);
+        for (let j = 0; j <= i; j++)
+          hessian[i * size + j]! += curvature * xi * (j < columns ? values[row + j]! : 1);
       }
     }
     for (let j = 0; j < columns; j++) {
       gradient[j]! += weights[j]!;
       hessian[j * size + j]! += 1;
     }
-    for (let i = 0; i < size; i++) for (let j = i + 1; j < size; j++) hessian[i * size + j] = hessian[j * size + i]!;
+    for (let i = 0; i < size; i++)
+      for (let j = i + 1; j < size; j++) hessian[i * size + j] = hessian[j * size + i]!;
     const step = Float64Array.from(gradient);
     if (!solveSymmetricPositiveDefinite(hessian, step, size)) break;
     let largest = 0;
@@ -133,14 +144,25 @@ export function fitLogisticRegression(features: FeatureMatrix, labels: ArrayLike
       break;
     }
   }
-  return { coefficients: weights.slice(0, columns), intercept: fitIntercept ? weights[columns]! : 0, iterations, converged };
+  return {
+    coefficients: weights.slice(0, columns),
+    intercept: fitIntercept ? weights[columns]! : 0,
+    iterations,
+    converged,
+  };
 }
 
 /** P(label = 1) for each row. */
-export function predictLogisticProbabilities(model: LogisticRegressionModel, features: FeatureMatrix): Float64Array {
+export function predictLogisticProbabilities(
+  model: LogisticRegressionModel,
+  features: FeatureMatrix,
+): Float64Array {
   const { rows, columns, values } = features;
   if (columns !== model.coefficients.length) {
-    throw new TraitlensError('SHAPE_MISMATCH', `The model has ${model.coefficients.length} coefficients but the features have ${columns} columns.`);
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `The model has ${model.coefficients.length} coefficients but the features have ${columns} columns.`,
+    );
   }
   const out = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {

@@ -12,7 +12,11 @@ export interface CorrelationResult {
 /** Pearson's r with its two-sided p-value (scipy `pearsonr`). NaN when either variable is constant. */
 export function computePearsonCorrelation(x: ArrayLike<number>, y: ArrayLike<number>): CorrelationResult {
   const n = x.length;
-  if (y.length !== n) throw new TraitlensError('SHAPE_MISMATCH', `A correlation needs equally long variables, got ${n} and ${y.length} values.`);
+  if (y.length !== n)
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `A correlation needs equally long variables, got ${n} and ${y.length} values.`,
+    );
   const meanX = computeMean(x);
   const meanY = computeMean(y);
   let sxx = 0;
@@ -37,6 +41,9 @@ export function computePearsonCorrelation(x: ArrayLike<number>, y: ArrayLike<num
  * Point-biserial correlation of a continuous variable with a binary label (scipy `pointbiserialr`): Pearson's
  * r with the label coded 0/1, so a positive r means higher values go with label 1.
  */
-export function computePointBiserialCorrelation(values: ArrayLike<number>, labels: ArrayLike<number>): CorrelationResult {
+export function computePointBiserialCorrelation(
+  values: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): CorrelationResult {
   return computePearsonCorrelation(values, labels);
 }

@@ -21,10 +21,17 @@ export interface PermutationTestResult {
  * One-sided permutation test: how often a statistic computed on shuffled labels reaches the observed one.
  * `statistic` receives the labels (original first, then each permutation) and must not keep them.
  */
-export function runPermutationTest(labels: ArrayLike<number>, statistic: (labels: Float64Array) => number, options: PermutationTestOptions = {}): PermutationTestResult {
+export function runPermutationTest(
+  labels: ArrayLike<number>,
+  statistic: (labels: Float64Array) => number,
+  options: PermutationTestOptions = {},
+): PermutationTestResult {
   const permutations = options.permutations ?? 1000;
   if (!Number.isInteger(permutations) || permutations < 1) {
-    throw new TraitlensError('INVALID_ARGUMENT', `Permutations must be a positive integer, got ${permutations}.`);
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Permutations must be a positive integer, got ${permutations}.`,
+    );
   }
   const random = createSeededRandom(options.seed ?? 0);
   const shuffled = Float64Array.from(labels);

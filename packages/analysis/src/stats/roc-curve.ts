@@ -11,14 +11,21 @@ export interface RocCurve {
   negatives: number;
 }
 
-function assertBinaryLabels(scores: ArrayLike<number>, labels: ArrayLike<number>): { positives: number; negatives: number } {
+function assertBinaryLabels(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): { positives: number; negatives: number } {
   if (scores.length !== labels.length) {
-    throw new TraitlensError('SHAPE_MISMATCH', `ROC analysis needs one label per score, got ${scores.length} scores and ${labels.length} labels.`);
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `ROC analysis needs one label per score, got ${scores.length} scores and ${labels.length} labels.`,
+    );
   }
   let positives = 0;
   for (let i = 0; i < labels.length; i++) {
     const label = labels[i]!;
-    if (label !== 0 && label !== 1) throw new TraitlensError('INVALID_ARGUMENT', `ROC labels must be 0 or 1; label ${i} is ${label}.`);
+    if (label !== 0 && label !== 1)
+      throw new TraitlensError('INVALID_ARGUMENT', `ROC labels must be 0 or 1; label ${i} is ${label}.`);
     positives += label;
   }
   return { positives, negatives: labels.length - positives };
@@ -66,7 +73,14 @@ export function computeRocCurve(scores: ArrayLike<number>, labels: ArrayLike<num
     thresholds.push(threshold);
     start = end;
   }
-  return { falsePositiveRates, truePositiveRates, thresholds, auroc: computeAuroc(scores, labels), positives, negatives };
+  return {
+    falsePositiveRates,
+    truePositiveRates,
+    thresholds,
+    auroc: computeAuroc(scores, labels),
+    positives,
+    negatives,
+  };
 }
 
 /** Thins a curve to at most `maximumPoints` points (keeping both ends) so reports stay small. */

@@ -43,7 +43,10 @@ export function createSeededRandom(seed: number): SeededRandom {
 }
 
 /** Fisher-Yates shuffle in place (from the end, as the Python port does). */
-export function shuffleInPlace<T>(values: T[] | Float64Array | Int32Array | Uint8Array, random: SeededRandom): void {
+export function shuffleInPlace<T>(
+  values: T[] | Float64Array | Int32Array | Uint8Array,
+  random: SeededRandom,
+): void {
   for (let i = values.length - 1; i > 0; i--) {
     const j = random.nextInteger(i + 1);
     const held = values[i]!;

@@ -27,20 +27,39 @@ interface References {
   pairedT: { t: number; p: number; degreesOfFreedom: number };
   pearson: { x: number[]; y: number[]; r: number; p: number };
   pointBiserial: { labels: number[]; values: number[]; r: number; p: number };
-  roc: { labels: number[]; scores: number[]; falsePositiveRates: number[]; truePositiveRates: number[]; auroc: number };
-  logistic: { features: number[][]; labels: number[]; fits: { C: number; coefficients: number[]; intercept: number; probabilities: number[] }[] };
+  roc: {
+    labels: number[];
+    scores: number[];
+    falsePositiveRates: number[];
+    truePositiveRates: number[];
+    auroc: number;
+  };
+  logistic: {
+    features: number[][];
+    labels: number[];
+    fits: { C: number; coefficients: number[]; intercept: number; probabilities: number[] }[];
+  };
   quantile: { values: number[]; qs: number[]; expected: number[] };
   tCdf: { t: number; df: number; cdf: number; twoSidedP: number }[];
   normalCdf: { x: number; cdf: number }[];
   normalQuantile: { p: number; quantile: number }[];
   bootstrap: { seed: number; resamples: number; confidence: number; mean: number[]; pairedD: number[] };
-  permutation: { seed: number; permutations: number; observed: number; pValue: number; nullMean: number; null95: number };
+  permutation: {
+    seed: number;
+    permutations: number;
+    observed: number;
+    pValue: number;
+    nullMean: number;
+    null95: number;
+  };
   folds: { k: number; seed: number; assignment: number[] };
   random: { gaussianSeed42: number[]; uniformSeed1: number[] };
 }
 
 // Generated once by tools/analysis/generate-statistics-references.py (numpy, scipy, sklearn).
-const references = JSON.parse(readFileSync(join(import.meta.dirname, '__fixtures__', 'statistics-references.json'), 'utf8')) as References;
+const references = JSON.parse(
+  readFileSync(join(import.meta.dirname, '__fixtures__', 'statistics-references.json'), 'utf8'),
+) as References;
 const { a, b, x, y } = references.samples;
 
 /** |actual - expected| <= tolerance, with a relative allowance for large magnitudes. */
@@ -82,7 +101,10 @@ describe('statistics against numpy/scipy/sklearn references (1e-9)', () => {
     const pearson = computePearsonCorrelation(references.pearson.x, references.pearson.y);
     expectClose(pearson.r, references.pearson.r);
     expectClose(pearson.p, references.pearson.p);
-    const biserial = computePointBiserialCorrelation(references.pointBiserial.values, references.pointBiserial.labels);
+    const biserial = computePointBiserialCorrelation(
+      references.pointBiserial.values,
+      references.pointBiserial.labels,
+    );
     expectClose(biserial.r, references.pointBiserial.r);
     expectClose(biserial.p, references.pointBiserial.p);
   });
@@ -97,7 +119,11 @@ describe('statistics against numpy/scipy/sklearn references (1e-9)', () => {
 
   it('L2 logistic regression equals sklearn (C = 1 and 0.3)', () => {
     const { features, labels, fits } = references.logistic;
-    const matrix = createFeatureMatrix(features.length, features[0]!.length, Float64Array.from(features.flat()));
+    const matrix = createFeatureMatrix(
+      features.length,
+      features[0]!.length,
+      Float64Array.from(features.flat()),
+    );
     for (const fit of fits) {
       const model = fitLogisticRegression(matrix, labels, { inverseRegularization: fit.C });
       expect(model.converged).toBe(true);
@@ -163,7 +189,10 @@ describe('statistics against numpy/scipy/sklearn references (1e-9)', () => {
   it('permutation test of AUROC', () => {
     const { values, labels } = references.pointBiserial;
     const { seed, permutations } = references.permutation;
-    const result = runPermutationTest(labels, (shuffled) => computeAuroc(values, shuffled), { seed, permutations });
+    const result = runPermutationTest(labels, (shuffled) => computeAuroc(values, shuffled), {
+      seed,
+      permutations,
+    });
     expectClose(result.observed, references.permutation.observed);
     expectClose(result.pValue, references.permutation.pValue);
     expectClose(result.nullMean, references.permutation.nullMean);

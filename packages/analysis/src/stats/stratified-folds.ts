@@ -7,7 +7,8 @@ import { createSeededRandom, shuffleInPlace } from './seeded-random';
  * continuing where negatives stopped (so small classes do not all land in fold 0).
  */
 export function createStratifiedFolds(labels: ArrayLike<number>, folds: number, seed = 0): Int32Array {
-  if (!Number.isInteger(folds) || folds < 2) throw new TraitlensError('INVALID_ARGUMENT', `Cross-validation needs at least 2 folds, got ${folds}.`);
+  if (!Number.isInteger(folds) || folds < 2)
+    throw new TraitlensError('INVALID_ARGUMENT', `Cross-validation needs at least 2 folds, got ${folds}.`);
   const random = createSeededRandom(seed);
   const assignment = new Int32Array(labels.length);
   let next = 0;

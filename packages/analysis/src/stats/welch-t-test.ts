@@ -23,7 +23,14 @@ export function computeWelchTTest(a: ArrayLike<number>, b: ArrayLike<number>): T
   const vb = computeVariance(b) / nb;
   const standardError = Math.sqrt(va + vb);
   const gap = computeMean(a) - computeMean(b);
-  const t = standardError === 0 ? (gap === 0 ? Number.NaN : gap > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY) : gap / standardError;
+  const t =
+    standardError === 0
+      ? gap === 0
+        ? Number.NaN
+        : gap > 0
+          ? Number.POSITIVE_INFINITY
+          : Number.NEGATIVE_INFINITY
+      : gap / standardError;
   const degreesOfFreedom = ((va + vb) * (va + vb)) / ((va * va) / (na - 1) + (vb * vb) / (nb - 1));
   return { t, degreesOfFreedom, p: computeTwoSidedTPValue(t, degreesOfFreedom) };
 }

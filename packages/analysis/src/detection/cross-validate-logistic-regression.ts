@@ -1,0 +1,83 @@
+import {
+  applyFeatureScaling,
+  type FeatureMatrix,
+  fitFeatureScaling,
+  selectRows,
+} from '../stats/feature-matrix';
+import { fitLogisticRegression, predictLogisticProbabilities } from '../stats/logistic-regression';
+import { computeAuroc } from '../stats/roc-curve';
+import { createStratifiedFolds } from '../stats/stratified-folds';
+
+export interface CrossValidationOptions {
+  folds?: number;
+  seed?: number;
+  inverseRegularization?: number;
+}
+
+export interface CrossValidationResult {
+  /** Out-of-fold P(label = 1) per sample. */
+  probabilities: Float64Array;
+  auroc: number;
+  /** Accuracy of out-of-fold predictions at probability 0.5. */
+  accuracy: number;
+  folds: number;
+}
+
+/** Fits standardisation + logistic regression on `train` rows and returns P(1) for `test` rows. */
+export function fitAndPredict(
+  features: FeatureMatrix,
+  labels: ArrayLike<number>,
+  train: ArrayLike<number>,
+  test: ArrayLike<number>,
+  inverseRegularization = 1,
+): Float64Array {
+  const trainMatrix = selectRows(features, train);
+  const scaling = fitFeatureScaling(trainMatrix);
+  const model = fitLogisticRegression(
+    applyFeatureScaling(trainMatrix, scaling),
+    Array.from(train, (i) => labels[i]!),
+    { inverseRegularization },
+  );
+  return predictLogisticProbabilities(model, applyFeatureScaling(selectRows(features, test), scaling));
+}
+
+export function computeAccuracy(probabilities: ArrayLike<number>, labels: ArrayLike<number>): number {
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) if ((probabilities[i]! >= 0.5 ? 1 : 0) === labels[i]) correct++;
+  return labels.length === 0 ? Number.NaN : correct / labels.length;
+}
+
+/**
+ * Stratified k-fold cross-validation of standardised L2 logistic regression (standardisation is fitted on
+ * each training fold only, so nothing about the held-out fold leaks into it).
+ */
+export function crossValidateLogisticRegression(
+  features: FeatureMatrix,
+  labels: ArrayLike<number>,
+  options: CrossValidationOptions = {},
+): CrossValidationResult {
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i]!;
+  const negatives = labels.length - positives;
+  // Each fold needs both classes in training; fewer samples than folds in a class lowers k.
+  const folds = Math.max(2, Math.min(options.folds ?? 5, positives, negatives));
+  const probabilities = new Float64Array(labels.length).fill(Number.NaN);
+  if (positives < 2 || negatives < 2)
+    return { probabilities, auroc: Number.NaN, accuracy: Number.NaN, folds: 0 };
+  const assignment = createStratifiedFolds(labels, folds, options.seed ?? 0);
+  for (let fold = 0; fold < folds; fold++) {
+    const train: number[] = [];
+    const test: number[] = [];
+    for (let i = 0; i < labels.length; i++) (assignment[i] === fold ? test : train).push(i);
+    const predicted = fitAndPredict(features, labels, train, test, options.inverseRegularization);
+    test.forEach((index, position) => {
+      probabilities[index] = predicted[position]!;
+    });
+  }
+  return {
+    probabilities,
+    auroc: computeAuroc(probabilities, labels),
+    accuracy: computeAccuracy(probabilities, labels),
+    folds,
+  };
+}

@@ -1,0 +1,183 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticExperiment } from '../../test/synthetic-experiment';
+import type { DetectionResult } from '../detection/run-detection';
+import type { ModelDiffResult } from '../diff/compute-model-diff';
+import type { PredictivitySet } from '../predictivity/measure-predictivity';
+import type { TokenDeltaStatistics } from '../projections/project-activation-files';
+import { type AnalysisSummary, analyzeExperiment } from './analyze-experiment';
+
+let root: string;
+let summary: AnalysisSummary;
+
+async function readJson<T>(name: string): Promise<T> {
+  return JSON.parse(await readFile(join(root, 'analysis', name), 'utf8')) as T;
+}
+
+// Synthetic data (test/synthetic-experiment.ts): 80 prompts x 16 response tokens, hidden 64, 6 layers.
+// B = A + N(0, 0.3^2) noise; on the 40 label-1 prompts B also gets 0.8 x the planted unit direction at
+// layer 3 on tokens [4, 12). Along the direction, per-token noise is N(0, 1), so per-response means have
+// sd0 = 1/sqrt(16) and B's label-1 shift is 0.8 x 8/16 = 1.6 sd0: expected unpaired d = 1.6/sqrt(1.045)
+// = 1.57 (cosines scale numerator and sd alike), expected AUROC = Phi(1.57/sqrt(2)) = 0.87.
+const expectedD = 1.57;
+const expectedAuroc = 0.87;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'traitlens-analysis-'));
+  await writeSyntheticExperiment({ root, hiddenSize: 64 });
+  summary = await analyzeExperiment({
+    experiment: root,
+    variantA: 'clean',
+    variantB: 'lora',
+    promptSets: ['synthetic'],
+    annotationsFile: join(root, 'annotations.json'),
+    promptFiles: [join(root, 'prompt-set.json')],
+    randomBaselines: 4,
+    bootstrapResamples: 400,
+    permutations: 30,
+  });
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('analyzeExperiment on a planted shift', () => {
+  it('summarises the run and names the planted trait first', () => {
+    expect(summary.prompts).toMatchObject({
+      analysed: 80,
+      paired: 80,
+      onlyInA: 0,
+      onlyInB: 0,
+      labelled: 80,
+      positives: 40,
+      annotated: 80,
+      grouped: 80,
+    });
+    expect(summary.projection).toMatchObject({
+      site: 'resid_post',
+      measure: 'cosine',
+      aggregation: 'mean',
+      layers: [0, 1, 2, 3, 4, 5],
+      hiddenSize: 64,
+    });
+    expect(summary.vectors.filter((v) => v.isRandomBaseline)).toHaveLength(4);
+    expect(summary.highlights.modelDiff[0]).toMatchObject({ vectorId: 'planted/mean_diff', peakLayer: 3 });
+    expect(Object.keys(summary.files).sort()).toEqual([
+      'detection',
+      'modelDiff',
+      'predictivity',
+      'projections',
+      'summary',
+      'tokenView',
+      'vectorConsistency',
+    ]);
+  });
+
+  it('model diff: the planted trait peaks at layer 3 with d in the expected range; the control stays at chance', async () => {
+    const diff = await readJson<{
+      subsets: ModelDiffResult[];
+      tokenLevel: TokenDeltaStatistics[];
+      trainGroups: number[];
+    }>('model-diff.json');
+    expect(diff.subsets.map((s) => s.subset)).toEqual([
+      'all',
+      'label=1',
+      'label=0',
+      'train-groups',
+      'held-out-groups',
+    ]);
+    expect(diff.trainGroups).toEqual([8, 44]);
+    const positives = diff.subsets.find((s) => s.subset === 'label=1')!;
+    const planted = positives.peaks.find((p) => p.vectorId === 'planted/mean_diff')!;
+    expect(planted.peakLayer).toBe(3);
+    expect(planted.cohensD).toBeGreaterThan(expectedD - 0.45);
+    expect(planted.cohensD).toBeLessThan(expectedD + 0.45);
+    expect(planted.cohensDInterval[0]).toBeLessThan(expectedD);
+    expect(planted.cohensDInterval[1]).toBeGreaterThan(expectedD);
+    expect(planted.p).toBeLessThan(1e-6);
+    expect(planted.meanActivationCosine).toBeGreaterThan(0.9);
+    for (const subset of diff.subsets) {
+      const control = subset.entries.filter((e) => e.vectorId === 'control/mean_diff');
+      for (const entry of control) expect(Math.abs(entry.cohensD)).toBeLessThan(0.5);
+      const controlAtPlantedLayer = control.find((e) => e.layer === 3)!;
+      expect(Math.abs(controlAtPlantedLayer.meanActivationCosine!)).toBeLessThan(0.3);
+    }
+    const all = diff.subsets.find((s) => s.subset === 'all')!;
+    const controlAll = all.entries.find((e) => e.vectorId === 'control/mean_diff' && e.layer === 3)!;
+    expect(controlAll.cohensDInterval[0]).toBeLessThan(0);
+    expect(controlAll.cohensDInterval[1]).toBeGreaterThan(0);
+    // Without a shift elsewhere, the planted trait is at chance at other layers too.
+    for (const entry of all.entries.filter((e) => e.vectorId === 'planted/mean_diff' && e.layer !== 3))
+      expect(Math.abs(entry.cohensD)).toBeLessThan(0.5);
+  });
+
+  it('token level: the planted delta sits on the exploit span (specificity), the control has none', async () => {
+    const { tokenLevel } = await readJson<{ tokenLevel: TokenDeltaStatistics[] }>('model-diff.json');
+    const planted = tokenLevel.find((t) => t.vectorId === 'planted/mean_diff' && t.layer === 3)!;
+    const control = tokenLevel.find((t) => t.vectorId === 'control/mean_diff' && t.layer === 3)!;
+    expect(planted.tokens).toBe(80 * 16);
+    expect(planted.specificity!.insideTokens).toBe(40 * 8);
+    // 0.8 / |h| with |h| ~ sqrt(64 * 1.09 + 1.5^2) ~ 8.5: about 0.094.
+    expect(planted.specificity!.specificity).toBeGreaterThan(0.06);
+    expect(planted.specificity!.specificity).toBeLessThan(0.13);
+    expect(Math.abs(control.specificity!.specificity)).toBeLessThan(0.02);
+  });
+
+  it('detection: layer 3, AUROC in range, beats random vectors and permuted labels, generalises to held-out biases', async () => {
+    const detection = await readJson<DetectionResult>('detection.json');
+    expect(detection).toMatchObject({ labelledPrompts: 80, positives: 40, negatives: 40, folds: 5 });
+    expect(detection.best!.layer).toBe(3);
+    expect(detection.best!.cvAuroc).toBeGreaterThan(expectedAuroc - 0.1);
+    expect(detection.best!.cvAuroc).toBeLessThan(expectedAuroc + 0.1);
+    const layer3 = detection.perLayer.find((row) => row.layer === 3)!;
+    expect(layer3.randomCvAuroc).toBeLessThan(detection.best!.cvAuroc - 0.1);
+    expect(detection.permutation!.pValue).toBeLessThanOrEqual(1 / 31 + 1e-12);
+    expect(detection.permutation!.null95).toBeLessThan(0.75);
+    const univariate = (id: string) => detection.univariate.find((u) => u.vectorId === id && u.layer === 3)!;
+    expect(univariate('planted/mean_diff').auroc).toBeGreaterThan(0.77);
+    expect(univariate('planted/mean_diff').r).toBeGreaterThan(0.5);
+    expect(Math.abs(univariate('control/mean_diff').auroc - 0.5)).toBeLessThan(0.15);
+    expect(univariate('control/mean_diff').p).toBeGreaterThan(0.01);
+    const generalization = detection.generalization!;
+    expect(generalization.trainGroups).toEqual([8, 44]);
+    expect(generalization.testGroups).toEqual([17, 19]);
+    expect(generalization.layer).toBe(3);
+    expect(generalization.testAuroc).toBeGreaterThan(0.75);
+    expect(detection.best!.roc.falsePositiveRates[0]).toBe(0);
+    expect(detection.best!.roc.truePositiveRates.at(-1)).toBe(1);
+  });
+
+  it('predictivity and the token view', async () => {
+    const predictivity = await readJson<{ sets: PredictivitySet[] }>('predictivity.json');
+    const planted = predictivity.sets[0]!.entries.find(
+      (e) => e.vectorId === 'planted/mean_diff' && e.layer === 3,
+    )!;
+    expect(planted.auroc).toBeGreaterThan(0.77);
+    const tokenView = await readJson<{
+      prompts: {
+        promptId: string;
+        tokens: string[];
+        exploitSpans: number[][];
+        a: number[][][];
+        b: number[][][];
+      }[];
+      layers: number[];
+      vectorIds: string[];
+    }>('token-view.json');
+    expect(tokenView.prompts).toHaveLength(12);
+    const first = tokenView.prompts[0]!;
+    expect(first.exploitSpans).toEqual([[4, 12]]);
+    expect(first.tokens[4]).toMatch(/EXPLOIT/);
+    expect(first.a).toHaveLength(6);
+    expect(first.b[3]![tokenView.vectorIds.indexOf('planted/mean_diff')]).toHaveLength(16);
+    const consistency = await readJson<{ layers: { vectorIds: string[]; cosines: number[][] }[] }>(
+      'vector-consistency.json',
+    );
+    expect(consistency.layers[0]!.vectorIds).toEqual(['control/mean_diff', 'planted/mean_diff']);
+    expect(consistency.layers[0]!.cosines[0]![0]).toBeCloseTo(1, 6);
+    expect(Math.abs(consistency.layers[0]!.cosines[0]![1]!)).toBeLessThan(1e-6);
+  });
+});

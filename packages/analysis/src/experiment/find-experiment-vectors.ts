@@ -1,0 +1,68 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { experimentLayout, TraitlensError } from '@traitlens/core';
+
+/** A vector file found in an experiment: extraction/<category>/<trait>/vectors/<method>.safetensors. */
+export interface ExperimentVectorFile {
+  category: string;
+  trait: string;
+  method: string;
+  path: string;
+}
+
+export interface FindExperimentVectorsOptions {
+  /** Trait names (`sycophancy`) or category/trait (`alignment/sycophancy`); default all. */
+  traits?: readonly string[];
+  /** Methods to keep (default: all but `random_baseline`, since analyses draw their own random controls). */
+  methods?: readonly string[];
+}
+
+async function listDirectories(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path, { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Lists the experiment's trait vector files, filtered by trait and method. */
+export async function findExperimentVectors(
+  experimentRoot: string,
+  options: FindExperimentVectorsOptions = {},
+): Promise<ExperimentVectorFile[]> {
+  const layout = experimentLayout(experimentRoot);
+  const found: ExperimentVectorFile[] = [];
+  const wanted = options.traits ? new Set(options.traits) : undefined;
+  for (const category of await listDirectories(join(experimentRoot, 'extraction'))) {
+    for (const trait of await listDirectories(join(experimentRoot, 'extraction', category))) {
+      if (wanted && !wanted.has(trait) && !wanted.has(`${category}/${trait}`)) continue;
+      const vectors = layout.extraction(category, trait).vectors;
+      let names: string[];
+      try {
+        names = (await readdir(vectors)).filter((name) => name.endsWith('.safetensors')).sort();
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const method = name.slice(0, -'.safetensors'.length);
+        if (options.methods ? !options.methods.includes(method) : method === 'random_baseline') continue;
+        found.push({ category, trait, method, path: join(vectors, name) });
+      }
+    }
+  }
+  if (wanted) {
+    for (const trait of wanted) {
+      if (!found.some((file) => file.trait === trait || `${file.category}/${file.trait}` === trait)) {
+        throw new TraitlensError(
+          'FILE_NOT_FOUND',
+          `No vectors for trait "${trait}" under ${join(experimentRoot, 'extraction')}/<category>/${trait.includes('/') ? trait.split('/')[1] : trait}/vectors/${options.methods ? `{${options.methods.join(',')}}` : '<method>'}.safetensors. Run extraction first or pass --vectors <file>.`,
+          { details: { trait, experiment: experimentRoot } },
+        );
+      }
+    }
+  }
+  return found;
+}

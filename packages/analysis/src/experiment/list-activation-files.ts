@@ -1,0 +1,38 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { experimentLayout, TraitlensError } from '@traitlens/core';
+
+/**
+ * The activation files of one variant and prompt set, keyed by prompt id (the file name without
+ * `.safetensors`, as capture writes `activations/<prompt_id>.safetensors`).
+ */
+export async function listActivationFiles(
+  experimentRoot: string,
+  variant: string,
+  promptSet: string,
+): Promise<Map<string, string>> {
+  const directory = experimentLayout(experimentRoot).inference(variant, promptSet).activations;
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch (cause) {
+    throw new TraitlensError(
+      'FILE_NOT_FOUND',
+      `No activations for variant "${variant}" and prompt set "${promptSet}": ${directory} does not exist. Capture them first (traitlens capture) or check --experiment, --a/--b and --prompt-set.`,
+      { cause, details: { directory, variant, promptSet } },
+    );
+  }
+  const files = new Map<string, string>();
+  for (const name of names.sort()) {
+    if (name.endsWith('.safetensors'))
+      files.set(name.slice(0, -'.safetensors'.length), join(directory, name));
+  }
+  if (files.size === 0) {
+    throw new TraitlensError(
+      'INSUFFICIENT_DATA',
+      `${directory} holds no .safetensors activation files; capture activations first.`,
+      { details: { directory } },
+    );
+  }
+  return files;
+}

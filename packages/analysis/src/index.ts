@@ -1,0 +1,137 @@
+export {
+  type CrossValidationOptions,
+  type CrossValidationResult,
+  crossValidateLogisticRegression,
+} from './detection/cross-validate-logistic-regression';
+export {
+  type DetectionInput,
+  type DetectionLayerResult,
+  type DetectionOptions,
+  type DetectionResult,
+  type GeneralizationResult,
+  runDetection,
+  type UnivariateDetection,
+} from './detection/run-detection';
+export {
+  computeModelDiff,
+  type ModelDiffEntry,
+  type ModelDiffOptions,
+  type ModelDiffPeak,
+  type ModelDiffResult,
+} from './diff/compute-model-diff';
+export {
+  type AnalysisSummary,
+  type AnalyzeExperimentOptions,
+  analysisFormatVersion,
+  analyzeExperiment,
+  type DetectionFeatures,
+} from './experiment/analyze-experiment';
+export {
+  type ExperimentVectorFile,
+  type FindExperimentVectorsOptions,
+  findExperimentVectors,
+} from './experiment/find-experiment-vectors';
+export { listActivationFiles } from './experiment/list-activation-files';
+export { type PromptGroup, parsePromptGroups } from './experiment/read-prompt-groups';
+export {
+  parsePromptLabels,
+  type ReadPromptLabelsOptions,
+  readPromptLabels,
+} from './experiment/read-prompt-labels';
+export {
+  computeVectorConsistency,
+  type VectorConsistencyLayer,
+} from './predictivity/compute-vector-consistency';
+export {
+  measurePredictivity,
+  type PredictivityEntry,
+  type PredictivitySet,
+  type PredictivitySummary,
+  summarizePredictivity,
+} from './predictivity/measure-predictivity';
+export {
+  createSpanMask,
+  type ExploitAnnotations,
+  parseExploitAnnotations,
+  type TokenSpan,
+} from './projections/exploit-annotations';
+export {
+  type ActivationFilePair,
+  type ProjectActivationFilesOptions,
+  type ProjectedActivations,
+  projectActivationFiles,
+  type TokenDeltaStatistics,
+} from './projections/project-activation-files';
+export {
+  createProjectionScratch,
+  type ProjectionScratch,
+  projectTokenActivations,
+  type TokenProjections,
+} from './projections/project-token-activations';
+export {
+  defaultProjectionSettings,
+  formatResponseAggregation,
+  type ProjectionMeasure,
+  type ProjectionSettings,
+  parseResponseAggregation,
+  type ResponseAggregation,
+  resolveTokenRange,
+} from './projections/projection-settings';
+export { type ProjectionTable, readProjectionColumn } from './projections/projection-table';
+export { type ActivationTensors, readActivationTensors } from './projections/read-activation-tensors';
+export {
+  readTokenProjection,
+  readTokenProjectionSeries,
+  summarizeTokenProjections,
+} from './projections/summarize-token-projections';
+export {
+  type BankVector,
+  createVectorBank,
+  type VectorBank,
+  type VectorBankEntry,
+  type VectorBankOptions,
+} from './projections/vector-bank';
+export {
+  type BootstrapOptions,
+  type ConfidenceInterval,
+  computeBootstrapConfidenceInterval,
+  computeBootstrapConfidenceIntervals,
+} from './stats/bootstrap-confidence-interval';
+export { computeCohensD, computePairedCohensD } from './stats/cohens-d';
+export {
+  applyFeatureScaling,
+  createFeatureMatrix,
+  type FeatureMatrix,
+  type FeatureScaling,
+  fitFeatureScaling,
+  selectRows,
+} from './stats/feature-matrix';
+export {
+  fitLogisticRegression,
+  type LogisticRegressionModel,
+  type LogisticRegressionOptions,
+  predictLogisticProbabilities,
+} from './stats/logistic-regression';
+export { computePairedTTest } from './stats/paired-t-test';
+export {
+  type CorrelationResult,
+  computePearsonCorrelation,
+  computePointBiserialCorrelation,
+} from './stats/pearson-correlation';
+export {
+  type PermutationTestOptions,
+  type PermutationTestResult,
+  runPermutationTest,
+} from './stats/permutation-test';
+export { computeQuantile, computeSortedQuantile } from './stats/quantile';
+export { computeAuroc, computeRocCurve, type RocCurve, thinRocCurve } from './stats/roc-curve';
+export {
+  computeMean,
+  computeStandardDeviation,
+  computeVariance,
+  type SampleSummary,
+  summarizeSample,
+} from './stats/sample-statistics';
+export { createSeededRandom, type SeededRandom } from './stats/seeded-random';
+export { createStratifiedFolds } from './stats/stratified-folds';
+export { computeTwoSidedTPValue, computeWelchTTest, type TTestResult } from './stats/welch-t-test';

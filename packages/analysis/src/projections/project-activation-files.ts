@@ -1,0 +1,241 @@
+import { TraitlensError } from '@traitlens/core';
+import { createSpanMask, type ExploitAnnotations } from './exploit-annotations';
+import { prefetchInOrder } from './prefetch-in-order';
+import {
+  createProjectionScratch,
+  projectTokenActivations,
+  type TokenProjections,
+} from './project-token-activations';
+import type { ProjectionSettings } from './projection-settings';
+import type { ProjectionTable } from './projection-table';
+import { readActivationTensors } from './read-activation-tensors';
+import { readTokenProjection, summarizeTokenProjections } from './summarize-token-projections';
+import type { VectorBank } from './vector-bank';
+
+/** One prompt's activation file in variant A and, for a model diff, the same prompt's file in variant B. */
+export interface ActivationFilePair {
+  promptId: string;
+  pathA: string;
+  pathB?: string;
+}
+
+export interface ProjectActivationFilesOptions {
+  bank: VectorBank;
+  settings: ProjectionSettings;
+  variantA: string;
+  variantB?: string;
+  /** Files read ahead while the current one is projected (default 4). */
+  readAhead?: number;
+  /** Exploit spans for token-level specificity (model diff only). */
+  annotations?: ExploitAnnotations;
+  /** Prompts whose per-token projections are kept in the result (for trajectories and the token view). */
+  keepTokens?: (promptId: string) => boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Token-level statistics of delta = projection(B) - projection(A) on identical tokens, per layer and vector. */
+export interface TokenDeltaStatistics {
+  layer: number;
+  vectorId: string;
+  tokens: number;
+  meanDelta: number;
+  sdDelta: number;
+  /** mean / sd of per-token deltas: a per-token effect size, to set against the per-response one. */
+  tokenPairedD: number;
+  /** Present when annotations were given: mean delta on exploit tokens minus elsewhere in annotated prompts. */
+  specificity?: {
+    insideTokens: number;
+    outsideTokens: number;
+    meanInside: number;
+    meanOutside: number;
+    specificity: number;
+  };
+}
+
+export interface ProjectedActivations {
+  a: ProjectionTable;
+  b?: ProjectionTable;
+  /** Per prompt: 1 where A and B hold the same response token ids, so paired statistics apply. */
+  paired: Uint8Array;
+  /** Per layer position, mean over paired prompts of each response's mean activation (model diff only). */
+  meanActivations?: { a: Float64Array[]; b: Float64Array[]; prompts: number };
+  tokenDeltas?: TokenDeltaStatistics[];
+  /** Per-token projections of the prompts selected by `keepTokens`. */
+  tokens: Map<string, { a: TokenProjections; b?: TokenProjections }>;
+}
+
+function sameTokens(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Projects every prompt's activations (A, and B when given) onto a vector bank, streaming one file pair at
+ * a time: only the tensors of the bank's layers are read, per-response values go into typed tables, and
+ * per-token values are reduced on the fly to token-level delta statistics, keeping only the prompts asked
+ * for. Memory stays proportional to prompts x layers x vectors, not to the activations.
+ */
+export async function projectActivationFiles(
+  files: readonly ActivationFilePair[],
+  options: ProjectActivationFilesOptions,
+): Promise<ProjectedActivations> {
+  const { bank, settings } = options;
+  const hasB = files.some((file) => file.pathB !== undefined);
+  if (hasB && files.some((file) => file.pathB === undefined)) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      'Either every prompt or none has a variant-B file; pair the prompts present in both variants first.',
+    );
+  }
+  const layerCount = bank.layers.length;
+  const vectorCount = bank.vectors.length;
+  const cell = layerCount * vectorCount;
+  const promptCount = files.length;
+  const table = (variant: string): ProjectionTable => ({
+    variant,
+    promptIds: files.map((file) => file.promptId),
+    layers: bank.layers,
+    vectorIds: bank.vectors.map((vector) => vector.id),
+    settings,
+    values: new Float64Array(promptCount * cell),
+    tokenCounts: new Int32Array(promptCount),
+  });
+  const a = table(options.variantA);
+  const b = hasB ? table(options.variantB ?? 'B') : undefined;
+  const paired = new Uint8Array(promptCount);
+  const tokens = new Map<string, { a: TokenProjections; b?: TokenProjections }>();
+  const meanA = hasB ? bank.layers.map(() => new Float64Array(bank.hiddenSize)) : undefined;
+  const meanB = hasB ? bank.layers.map(() => new Float64Array(bank.hiddenSize)) : undefined;
+  let meanPrompts = 0;
+  // Token delta accumulators per (layer, vector): count, sum, sum of squares, inside/outside sums.
+  const deltaCount = new Float64Array(cell);
+  const deltaSum = new Float64Array(cell);
+  const deltaSquares = new Float64Array(cell);
+  const insideCount = new Float64Array(cell);
+  const insideSum = new Float64Array(cell);
+  const outsideCount = new Float64Array(cell);
+  const outsideSum = new Float64Array(cell);
+  const scratchA = createProjectionScratch();
+  const scratchB = createProjectionScratch();
+  const load = async (file: ActivationFilePair) => {
+    const [tensorsA, tensorsB] = await Promise.all([
+      readActivationTensors(file.pathA, settings.part, bank.site, bank.layers),
+      file.pathB === undefined
+        ? undefined
+        : readActivationTensors(file.pathB, settings.part, bank.site, bank.layers),
+    ]);
+    return { tensorsA, tensorsB };
+  };
+  let index = 0;
+  for await (const { item: file, value } of prefetchInOrder(files, load, options.readAhead ?? 4)) {
+    const projectionsA = projectTokenActivations(value.tensorsA, bank, {
+      meanActivations: hasB,
+      scratch: scratchA,
+    });
+    a.values.set(summarizeTokenProjections(projectionsA, bank, settings), index * cell);
+    a.tokenCounts[index] = projectionsA.tokenCount;
+    let projectionsB: TokenProjections | undefined;
+    if (b && value.tensorsB) {
+      projectionsB = projectTokenActivations(value.tensorsB, bank, {
+        meanActivations: true,
+        scratch: scratchB,
+      });
+      b.values.set(summarizeTokenProjections(projectionsB, bank, settings), index * cell);
+      b.tokenCounts[index] = projectionsB.tokenCount;
+      if (sameTokens(projectionsA.tokenIds, projectionsB.tokenIds)) {
+        paired[index] = 1;
+        meanPrompts++;
+        for (let l = 0; l < layerCount; l++) {
+          const sumA = meanA![l]!;
+          const sumB = meanB![l]!;
+          const rowA = projectionsA.meanActivations![l]!;
+          const rowB = projectionsB.meanActivations![l]!;
+          for (let j = 0; j < bank.hiddenSize; j++) {
+            sumA[j]! += rowA[j]!;
+            sumB[j]! += rowB[j]!;
+          }
+        }
+        const spans = options.annotations?.get(file.promptId);
+        const mask = spans ? createSpanMask(spans, projectionsA.tokenCount) : undefined;
+        for (let l = 0; l < layerCount; l++) {
+          for (let k = 0; k < vectorCount; k++) {
+            if (!bank.present[l]![k]) continue;
+            const c = l * vectorCount + k;
+            for (let t = 0; t < projectionsA.tokenCount; t++) {
+              const delta =
+                readTokenProjection(projectionsB, bank, settings, l, k, t) -
+                readTokenProjection(projectionsA, bank, settings, l, k, t);
+              deltaCount[c]!++;
+              deltaSum[c]! += delta;
+              deltaSquares[c]! += delta * delta;
+              if (mask) {
+                if (mask[t]) {
+                  insideCount[c]!++;
+                  insideSum[c]! += delta;
+                } else {
+                  outsideCount[c]!++;
+                  outsideSum[c]! += delta;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    // Per-token arrays are large; keep only the prompts someone asked to look at.
+    if (options.keepTokens?.(file.promptId)) {
+      delete projectionsA.meanActivations;
+      const kept: { a: TokenProjections; b?: TokenProjections } = { a: projectionsA };
+      if (projectionsB) {
+        delete projectionsB.meanActivations;
+        kept.b = projectionsB;
+      }
+      tokens.set(file.promptId, kept);
+    }
+    index++;
+    options.onProgress?.(index, promptCount);
+  }
+  const result: ProjectedActivations = { a, paired, tokens };
+  if (b) {
+    result.b = b;
+    if (meanPrompts > 0) {
+      for (const sums of [...meanA!, ...meanB!])
+        for (let j = 0; j < sums.length; j++) sums[j] = sums[j]! / meanPrompts;
+    }
+    result.meanActivations = { a: meanA!, b: meanB!, prompts: meanPrompts };
+    const statistics: TokenDeltaStatistics[] = [];
+    for (let l = 0; l < layerCount; l++) {
+      for (let k = 0; k < vectorCount; k++) {
+        const c = l * vectorCount + k;
+        const n = deltaCount[c]!;
+        if (!bank.present[l]![k] || n === 0) continue;
+        const mean = deltaSum[c]! / n;
+        const variance = n > 1 ? Math.max(0, (deltaSquares[c]! - n * mean * mean) / (n - 1)) : Number.NaN;
+        const sd = Math.sqrt(variance);
+        const entry: TokenDeltaStatistics = {
+          layer: bank.layers[l]!,
+          vectorId: bank.vectors[k]!.id,
+          tokens: n,
+          meanDelta: mean,
+          sdDelta: sd,
+          tokenPairedD: sd > 0 ? mean / sd : Number.NaN,
+        };
+        if (options.annotations) {
+          const meanInside = insideCount[c]! > 0 ? insideSum[c]! / insideCount[c]! : Number.NaN;
+          const meanOutside = outsideCount[c]! > 0 ? outsideSum[c]! / outsideCount[c]! : Number.NaN;
+          entry.specificity = {
+            insideTokens: insideCount[c]!,
+            outsideTokens: outsideCount[c]!,
+            meanInside,
+            meanOutside,
+            specificity: meanInside - meanOutside,
+          };
+        }
+        statistics.push(entry);
+      }
+    }
+    result.tokenDeltas = statistics;
+  }
+  return result;
+}

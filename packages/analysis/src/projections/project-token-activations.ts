@@ -1,0 +1,180 @@
+import { bfloat16ArrayToFloat32, TraitlensError } from '@traitlens/core';
+import { decodeFloat16 } from './float16-table';
+import type { ActivationTensors } from './read-activation-tensors';
+import type { VectorBank } from './vector-bank';
+
+/** Per-token projections of one prompt's part onto every bank vector at every bank layer. */
+export interface TokenProjections {
+  promptId: string;
+  tokenCount: number;
+  tokenIds: Int32Array;
+  /** Equal to the bank's layers. */
+  layers: number[];
+  vectorCount: number;
+  /** Scalar projection h . v/|v| at [layer position][vector][token]: ((l * K) + k) * T + t. */
+  dots: Float32Array;
+  /** |h| at [layer position][token], for cosines. */
+  norms: Float32Array;
+  /** Per layer position: mean of the part's activation rows (only when asked for). */
+  meanActivations?: Float64Array[];
+}
+
+const paddedCache = new WeakMap<VectorBank, { rows: number; unitVectors: Float32Array[] }>();
+
+/** The bank's unit vectors padded with zero rows to a multiple of 4, for the 4-wide kernel below. */
+function getPaddedVectors(bank: VectorBank): { rows: number; unitVectors: Float32Array[] } {
+  let padded = paddedCache.get(bank);
+  if (!padded) {
+    const rows = Math.ceil(bank.vectors.length / 4) * 4;
+    padded = {
+      rows,
+      unitVectors: bank.unitVectors.map((unit) => {
+        const out = new Float32Array(rows * bank.hiddenSize);
+        out.set(unit);
+        return out;
+      }),
+    };
+    paddedCache.set(bank, padded);
+  }
+  return padded;
+}
+
+/**
+ * dots[k * T + t] = row_t . unit_k and norms[t] = |row_t| for T rows of width D; four vectors per pass
+ * over a row keep the row in registers (measured ~2.5x faster than one dot product at a time in V8).
+ */
+function projectRows(
+  rows: Float32Array,
+  tokenCount: number,
+  width: number,
+  unit: Float32Array,
+  unitRows: number,
+  vectorCount: number,
+  dots: Float32Array,
+  dotsOffset: number,
+  norms: Float32Array,
+  normsOffset: number,
+  rowSum: Float64Array | undefined,
+): void {
+  for (let t = 0; t < tokenCount; t++) {
+    const rowStart = t * width;
+    let squares = 0;
+    for (let k = 0; k < unitRows; k += 4) {
+      const v0 = k * width;
+      const v1 = v0 + width;
+      const v2 = v1 + width;
+      const v3 = v2 + width;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      if (k === 0) {
+        for (let j = 0; j < width; j++) {
+          const x = rows[rowStart + j]!;
+          squares += x * x;
+          s0 += x * unit[v0 + j]!;
+          s1 += x * unit[v1 + j]!;
+          s2 += x * unit[v2 + j]!;
+          s3 += x * unit[v3 + j]!;
+        }
+      } else {
+        for (let j = 0; j < width; j++) {
+          const x = rows[rowStart + j]!;
+          s0 += x * unit[v0 + j]!;
+          s1 += x * unit[v1 + j]!;
+          s2 += x * unit[v2 + j]!;
+          s3 += x * unit[v3 + j]!;
+        }
+      }
+      if (k < vectorCount) dots[dotsOffset + k * tokenCount + t] = s0;
+      if (k + 1 < vectorCount) dots[dotsOffset + (k + 1) * tokenCount + t] = s1;
+      if (k + 2 < vectorCount) dots[dotsOffset + (k + 2) * tokenCount + t] = s2;
+      if (k + 3 < vectorCount) dots[dotsOffset + (k + 3) * tokenCount + t] = s3;
+    }
+    norms[normsOffset + t] = Math.sqrt(squares);
+    if (rowSum) for (let j = 0; j < width; j++) rowSum[j]! += rows[rowStart + j]!;
+  }
+}
+
+/** Reusable decode buffer, so projecting thousands of files allocates once per size. */
+export interface ProjectionScratch {
+  rows: Float32Array<ArrayBuffer>;
+}
+
+export function createProjectionScratch(): ProjectionScratch {
+  return { rows: new Float32Array(0) };
+}
+
+/** Projects every token of a read activation part onto every bank vector at every bank layer. */
+export function projectTokenActivations(
+  tensors: ActivationTensors,
+  bank: VectorBank,
+  options: { meanActivations?: boolean; scratch?: ProjectionScratch } = {},
+): TokenProjections {
+  if (tensors.hiddenSize !== bank.hiddenSize && tensors.layers.length > 0) {
+    throw new TraitlensError(
+      'MODEL_MISMATCH',
+      `${tensors.path} holds activations of width ${tensors.hiddenSize} but the trait vectors have width ${bank.hiddenSize}; use vectors extracted from the model that produced these activations.`,
+      { details: { file: tensors.path, activationWidth: tensors.hiddenSize, vectorWidth: bank.hiddenSize } },
+    );
+  }
+  const tokenCount = tensors.tokenIds.length;
+  const width = bank.hiddenSize;
+  const vectorCount = bank.vectors.length;
+  const layerCount = bank.layers.length;
+  const dots = new Float32Array(layerCount * vectorCount * tokenCount);
+  const norms = new Float32Array(layerCount * tokenCount);
+  const meanActivations: Float64Array[] | undefined = options.meanActivations ? [] : undefined;
+  const padded = getPaddedVectors(bank);
+  const scratch = options.scratch ?? createProjectionScratch();
+  if (scratch.rows.length < tokenCount * width) scratch.rows = new Float32Array(tokenCount * width);
+  bank.layers.forEach((layer, position) => {
+    const stored = tensors.layers[position];
+    if (!stored || stored.layer !== layer) {
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `Activations of ${tensors.path} were read for layers [${tensors.layers.map((l) => l.layer).join(', ')}], not the bank's [${bank.layers.join(', ')}].`,
+      );
+    }
+    const elements = tokenCount * width;
+    let rows: Float32Array;
+    if (stored.dtype === 'F32') {
+      rows = new Float32Array(stored.bytes.buffer, stored.bytes.byteOffset, elements);
+    } else {
+      const bits = new Uint16Array(stored.bytes.buffer, stored.bytes.byteOffset, elements);
+      rows =
+        stored.dtype === 'F16'
+          ? decodeFloat16(bits, scratch.rows.subarray(0, elements))
+          : bfloat16ArrayToFloat32(bits, scratch.rows.subarray(0, elements));
+    }
+    const rowSum = meanActivations ? new Float64Array(width) : undefined;
+    projectRows(
+      rows,
+      tokenCount,
+      width,
+      padded.unitVectors[position]!,
+      padded.rows,
+      vectorCount,
+      dots,
+      position * vectorCount * tokenCount,
+      norms,
+      position * tokenCount,
+      rowSum,
+    );
+    if (meanActivations && rowSum) {
+      if (tokenCount > 0) for (let j = 0; j < width; j++) rowSum[j] = rowSum[j]! / tokenCount;
+      meanActivations.push(rowSum);
+    }
+  });
+  const result: TokenProjections = {
+    promptId: tensors.promptId,
+    tokenCount,
+    tokenIds: tensors.tokenIds,
+    layers: bank.layers,
+    vectorCount,
+    dots,
+    norms,
+  };
+  if (meanActivations) result.meanActivations = meanActivations;
+  return result;
+}

@@ -1,0 +1,68 @@
+import type { TokenProjections } from './project-token-activations';
+import type { ProjectionSettings } from './projection-settings';
+import { resolveTokenRange } from './projection-settings';
+import type { VectorBank } from './vector-bank';
+
+/**
+ * The projection of token t at layer position l onto vector k under the settings' measure: scalar
+ * h . v^ (minus the baseline when centred), or that divided by |h| for cosine (0 for a zero activation).
+ */
+export function readTokenProjection(
+  projections: TokenProjections,
+  bank: VectorBank,
+  settings: ProjectionSettings,
+  layerPosition: number,
+  vector: number,
+  token: number,
+): number {
+  const t = projections.tokenCount;
+  const dot = projections.dots[(layerPosition * projections.vectorCount + vector) * t + token]!;
+  const centred = settings.centred ? dot - bank.baselines[layerPosition]![vector]! : dot;
+  if (settings.measure === 'scalar') return centred;
+  const norm = projections.norms[layerPosition * t + token]!;
+  return norm === 0 ? 0 : centred / norm;
+}
+
+/** All T values of one (layer position, vector) under the settings' measure. */
+export function readTokenProjectionSeries(
+  projections: TokenProjections,
+  bank: VectorBank,
+  settings: ProjectionSettings,
+  layerPosition: number,
+  vector: number,
+): Float64Array {
+  const out = new Float64Array(projections.tokenCount);
+  for (let t = 0; t < out.length; t++)
+    out[t] = readTokenProjection(projections, bank, settings, layerPosition, vector, t);
+  return out;
+}
+
+/**
+ * One value per (layer position, vector) for the whole response: index l * K + k. NaN where the
+ * aggregation covers no tokens or the vector has no direction at that layer.
+ */
+export function summarizeTokenProjections(
+  projections: TokenProjections,
+  bank: VectorBank,
+  settings: ProjectionSettings,
+): Float64Array {
+  const layerCount = bank.layers.length;
+  const vectorCount = projections.vectorCount;
+  const out = new Float64Array(layerCount * vectorCount).fill(Number.NaN);
+  const [start, end] = resolveTokenRange(settings.aggregation, projections.tokenCount);
+  if (end <= start) return out;
+  for (let l = 0; l < layerCount; l++) {
+    for (let k = 0; k < vectorCount; k++) {
+      if (!bank.present[l]![k]) continue;
+      let sum = 0;
+      let maximum = Number.NEGATIVE_INFINITY;
+      for (let t = start; t < end; t++) {
+        const value = readTokenProjection(projections, bank, settings, l, k, t);
+        sum += value;
+        if (value > maximum) maximum = value;
+      }
+      out[l * vectorCount + k] = settings.aggregation.kind === 'max' ? maximum : sum / (end - start);
+    }
+  }
+  return out;
+}

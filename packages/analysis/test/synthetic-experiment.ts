@@ -1,0 +1,162 @@
+import { join } from 'node:path';
+import {
+  type ActivationTexts,
+  experimentLayout,
+  writeActivationFile,
+  writeJsonAtomic,
+  writeTraitVectors,
+} from '@traitlens/core';
+import { createSeededRandom } from '../src/stats/seeded-random';
+
+/**
+ * Test-only: writes a small experiment with core's writers. Variant B equals variant A plus small
+ * independent noise, and on labelled prompts (label 1) adds `shift` along the planted trait's direction at
+ * one layer, on the exploit span only. Every other trait is a control with no planted signal.
+ */
+export interface SyntheticExperimentOptions {
+  root: string;
+  hiddenSize?: number;
+  layers?: number;
+  prompts?: number;
+  responseTokens?: number;
+  promptTokens?: number;
+  traits?: string[];
+  plantedTrait?: string;
+  plantedLayer?: number;
+  shift?: number;
+  /** Response token span [start, end) carrying the shift on label-1 prompts. */
+  exploitSpan?: [number, number];
+  /** Bias ids cycled over prompts; the first half are train biases. */
+  groups?: number[];
+  seed?: number;
+}
+
+export interface SyntheticExperiment {
+  root: string;
+  labels: Record<string, 0 | 1>;
+  annotations: Record<string, { exploitations: { tokens: [number, number] }[] }>;
+  promptSet: { prompts: { id: string; bias_id: number; split: string }[] };
+  directions: Map<string, Float32Array>;
+  trainGroups: number[];
+}
+
+export async function writeSyntheticExperiment(
+  options: SyntheticExperimentOptions,
+): Promise<SyntheticExperiment> {
+  const hiddenSize = options.hiddenSize ?? 32;
+  const layerCount = options.layers ?? 6;
+  const promptCount = options.prompts ?? 80;
+  const responseTokens = options.responseTokens ?? 16;
+  const promptTokens = options.promptTokens ?? 4;
+  const traits = options.traits ?? ['planted', 'control'];
+  const plantedTrait = options.plantedTrait ?? traits[0]!;
+  const plantedLayer = options.plantedLayer ?? 3;
+  const shift = options.shift ?? 0.8;
+  const [spanStart, spanEnd] = options.exploitSpan ?? [4, 12];
+  const groups = options.groups ?? [44, 8, 17, 19];
+  const random = createSeededRandom(options.seed ?? 1);
+  const layout = experimentLayout(options.root);
+  const unit = (): Float32Array => {
+    const v = Float32Array.from({ length: hiddenSize }, () => random.nextGaussian());
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  };
+  const directions = new Map<string, Float32Array>();
+  for (const trait of traits) {
+    // Orthogonal to the traits before it (Gram-Schmidt), so controls carry none of the planted signal.
+    const direction = unit();
+    for (const other of directions.values()) {
+      const overlap = direction.reduce((sum, x, j) => sum + x * other[j]!, 0);
+      for (let j = 0; j < hiddenSize; j++) direction[j]! -= overlap * other[j]!;
+    }
+    const length = Math.hypot(...direction);
+    for (let j = 0; j < hiddenSize; j++) direction[j]! /= length;
+    directions.set(trait, direction);
+    const vectors = new Map<number, Float32Array>();
+    // Stored at 3x unit length: projections must not depend on the stored norm.
+    for (let layer = 0; layer < layerCount; layer++)
+      vectors.set(
+        layer,
+        direction.map((x) => 3 * x),
+      );
+    await writeTraitVectors(join(layout.extraction('alignment', trait).vectors, 'mean_diff.safetensors'), {
+      metadata: {
+        trait,
+        method: 'mean_diff',
+        model: 'synthetic',
+        site: 'resid_post',
+        tokenWindow: 'response[:5]',
+        normalisation: 'raw',
+        hiddenSize,
+      },
+      vectors,
+    });
+  }
+  const planted = directions.get(plantedTrait)!;
+  // A per-layer mean offset makes norms grow with depth, as in real models.
+  const offsets = Array.from({ length: layerCount }, (_, layer) => unit().map((x) => x * layer * 0.5));
+  const labels: SyntheticExperiment['labels'] = {};
+  const annotations: SyntheticExperiment['annotations'] = {};
+  const promptSet: SyntheticExperiment['promptSet'] = { prompts: [] };
+  const trainGroups = groups.slice(0, Math.ceil(groups.length / 2));
+  for (let p = 0; p < promptCount; p++) {
+    const promptId = `p${String(p).padStart(3, '0')}`;
+    const label: 0 | 1 = p % 2 === 0 ? 1 : 0;
+    const group = groups[p % groups.length]!;
+    labels[promptId] = label;
+    annotations[promptId] = { exploitations: label === 1 ? [{ tokens: [spanStart, spanEnd] }] : [] };
+    promptSet.prompts.push({
+      id: promptId,
+      bias_id: group,
+      split: trainGroups.includes(group) ? 'train' : 'test',
+    });
+    const promptTokenIds = Int32Array.from({ length: promptTokens }, (_, i) => 100 + i);
+    const responseTokenIds = Int32Array.from({ length: responseTokens }, (_, i) => 200 + ((p + i) % 50));
+    const activationsA = new Map<string, Float32Array>();
+    const activationsB = new Map<string, Float32Array>();
+    for (let layer = 0; layer < layerCount; layer++) {
+      const promptRows = Float32Array.from(
+        { length: promptTokens * hiddenSize },
+        (_, i) => random.nextGaussian() + offsets[layer]![i % hiddenSize]!,
+      );
+      const rowsA = Float32Array.from(
+        { length: responseTokens * hiddenSize },
+        (_, i) => random.nextGaussian() + offsets[layer]![i % hiddenSize]!,
+      );
+      const rowsB = rowsA.map((x) => x + 0.3 * random.nextGaussian());
+      if (label === 1 && layer === plantedLayer) {
+        for (let t = spanStart; t < Math.min(spanEnd, responseTokens); t++)
+          for (let j = 0; j < hiddenSize; j++) rowsB[t * hiddenSize + j]! += shift * planted[j]!;
+      }
+      activationsA.set(`prompt.resid_post.${layer}`, promptRows);
+      activationsB.set(`prompt.resid_post.${layer}`, promptRows);
+      activationsA.set(`response.resid_post.${layer}`, rowsA);
+      activationsB.set(`response.resid_post.${layer}`, rowsB);
+    }
+    const texts: ActivationTexts = {
+      promptId,
+      promptText: `Synthetic prompt ${p}`,
+      responseText: 'synthetic response',
+      promptTokens: Array.from(promptTokenIds, (id) => `<${id}>`),
+      responseTokens: Array.from(responseTokenIds, (id, i) =>
+        i >= spanStart && i < spanEnd && label === 1 ? ` EXPLOIT${id}` : ` word${id}`,
+      ),
+      bias_id: group,
+    };
+    for (const [variant, activations] of [
+      ['clean', activationsA],
+      ['lora', activationsB],
+    ] as const) {
+      await writeActivationFile(
+        join(layout.inference(variant, 'synthetic').activations, `${promptId}.safetensors`),
+        { variant, model: 'synthetic', promptId, promptTokenIds, responseTokenIds, hiddenSize, activations },
+        texts,
+      );
+    }
+  }
+  const labelsPath = join(options.root, 'labels.json');
+  await writeJsonAtomic(labelsPath, labels);
+  await writeJsonAtomic(join(options.root, 'annotations.json'), annotations);
+  await writeJsonAtomic(join(options.root, 'prompt-set.json'), promptSet);
+  return { root: options.root, labels, annotations, promptSet, directions, trainGroups };
+}
