@@ -1,0 +1,307 @@
+import { describe, expect, it } from 'vitest';
+import { assessMemoryFit, formatBytes, formatMemoryPlan } from './format-memory-plan';
+import { matMulNBitsBytes } from './matmul-nbits-bytes';
+import { type MemoryPlanModelShape, planMemory } from './plan-memory';
+
+/** Llama-3.1-70B / Llama-3.3-70B config.json. */
+const llama70b: MemoryPlanModelShape = {
+  architecture: 'LlamaForCausalLM',
+  hiddenSize: 8192,
+  intermediateSize: 28672,
+  layerCount: 80,
+  headCount: 64,
+  kvHeadCount: 8,
+  headDim: 128,
+  vocabSize: 128256,
+  tieWordEmbeddings: false,
+  attentionBias: false,
+  qkNorm: false,
+};
+
+/** ../shared/models/stories260k/hf/config.json */
+const stories260k: MemoryPlanModelShape = {
+  architecture: 'LlamaForCausalLM',
+  hiddenSize: 64,
+  intermediateSize: 172,
+  layerCount: 5,
+  headCount: 8,
+  kvHeadCount: 4,
+  headDim: 8,
+  vocabSize: 512,
+  tieWordEmbeddings: true,
+  attentionBias: false,
+  qkNorm: false,
+};
+
+const allLinear = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
+  // Parameters per layer: attention 8192*8192*2 (q, o) + 1024*8192*2 (k, v) = 150,994,944;
+  // mlp 3 * 28672 * 8192 = 704,643,072. Embeddings = lm_head = 128256 * 8192 = 1,050,673,152.
+  const attentionParameters = 150_994_944;
+  const mlpParameters = 704_643_072;
+  const vocabParameters = 1_050_673_152;
+  const normParameters = 161 * 8192;
+
+  it('fp16 weights: 141.1 GB, 70.55 B parameters', () => {
+    const plan = planMemory({ config: llama70b, dtype: 'fp16', batchSize: 1, sequenceLength: 1 });
+    expect(plan.weights.parameters).toBe(
+      80 * (attentionParameters + mlpParameters) + 2 * vocabParameters + normParameters,
+    );
+    expect(plan.weights.parameters).toBe(70_553_706_496);
+    expect(plan.weights).toMatchObject({
+      embeddings: 2_101_346_304,
+      attention: 80 * 301_989_888,
+      mlp: 80 * 1_409_286_144,
+      norms: 2_637_824,
+      lmHead: 2_101_346_304,
+      total: 141_107_412_992,
+    });
+    expect(formatBytes(plan.weights.total)).toBe('141.11 GB');
+    expect(
+      planMemory({ config: llama70b, dtype: 'bf16', batchSize: 1, sequenceLength: 1 }).weights.total,
+    ).toBe(141_107_412_992);
+    expect(
+      planMemory({ config: llama70b, dtype: 'fp32', batchSize: 1, sequenceLength: 1 }).weights.total,
+    ).toBe(2 * 141_107_412_992);
+  });
+
+  it('int4 block 32 (fp16 scales + 4-bit zero points = 37/64 byte per weight): 42.3 GB = 39.4 GiB', () => {
+    const plan = planMemory({
+      config: llama70b,
+      dtype: 'int4',
+      blockSize: 32,
+      batchSize: 1,
+      sequenceLength: 1,
+    });
+    // Codes 1/2 + scales 2/32 + zero points 0.5/32 bytes per weight.
+    const perWeight = (parameters: number) => (parameters * 37) / 64;
+    expect(plan.weights.attention).toBe(80 * perWeight(attentionParameters));
+    expect(plan.weights.mlp).toBe(80 * perWeight(mlpParameters));
+    expect(plan.weights.lmHead).toBe(perWeight(vocabParameters));
+    expect(plan.weights.embeddings).toBe(2_101_346_304); // the Gather table stays fp16
+    expect(plan.weights.total).toBe(42_284_662_784);
+    expect(plan.weights.total / 2 ** 30).toBeCloseTo(39.38, 2);
+  });
+
+  it('int4 block 128 (133/256 byte per weight): 38.2 GB; int8 block 32: 75.6 GB', () => {
+    const plan = planMemory({
+      config: llama70b,
+      dtype: 'int4',
+      blockSize: 128,
+      batchSize: 1,
+      sequenceLength: 1,
+    });
+    expect(plan.weights.total).toBe(
+      (80 * (attentionParameters + mlpParameters) * 133) / 256 +
+        (vocabParameters * 133) / 256 +
+        2_101_346_304 +
+        2_637_824,
+    );
+    expect(plan.weights.total).toBe(38_212_296_704);
+    const int8 = planMemory({
+      config: llama70b,
+      dtype: 'int8',
+      blockSize: 32,
+      batchSize: 1,
+      sequenceLength: 1,
+    });
+    // 8-bit: codes 1 + scales 2/32 + zero points 1/32 byte per weight = 35/32.
+    expect(int8.weights.total).toBe(
+      ((80 * (attentionParameters + mlpParameters) + vocabParameters) * 35) / 32 + 2_101_346_304 + 2_637_824,
+    );
+  });
+
+  it('fp32 scales when activations are fp32, no zero points when symmetric, lm_head kept float on request', () => {
+    const plan = planMemory({
+      config: llama70b,
+      dtype: 'int4',
+      blockSize: 32,
+      activationDtype: 'fp32',
+      zeroPoints: false,
+      quantizeLmHead: false,
+      batchSize: 1,
+      sequenceLength: 1,
+    });
+    expect(plan.weights.mlp).toBe(80 * mlpParameters * (1 / 2 + 4 / 32));
+    expect(plan.weights.lmHead).toBe(vocabParameters * 4);
+    expect(plan.weights.embeddings).toBe(vocabParameters * 4);
+  });
+
+  it('KV cache, activations and logits at batch 8 x 512 tokens, fp16', () => {
+    const plan = planMemory({ config: llama70b, dtype: 'int4', batchSize: 8, sequenceLength: 512 });
+    expect(plan.kvCache).toBe(2 * 80 * 8 * 512 * 8 * 128 * 2);
+    expect(plan.kvCache).toBe(1_342_177_280);
+    expect(plan.kvCacheStepCopy).toBe(plan.kvCache);
+    const tokens = 8 * 512;
+    expect(plan.activations.attentionScores).toBe(2 * 8 * 64 * 512 * 512 * 2);
+    expect(plan.activations.residual).toBe(tokens * 8192 * 2);
+    // normed + output (2 x 8192), qkv (8192 + 2 x 1024), rotated q/k (8192 + 1024), context (8192), then
+    // scores + probabilities and the fp32 mask [8, 1, 512, 512].
+    expect(plan.activations.attention).toBe(
+      tokens * (16384 + 10240 + 9216 + 8192) * 2 + 536_870_912 + 8 * 512 * 512 * 4,
+    );
+    expect(plan.activations.mlp).toBe(tokens * (2 * 8192 + 3 * 28672) * 2);
+    expect(plan.activations.peak).toBe(67_108_864 + 905_969_664);
+    expect(plan.logits).toBe(tokens * 128256 * 4);
+    expect(
+      planMemory({ config: llama70b, dtype: 'int4', batchSize: 8, sequenceLength: 512, logits: 'last' })
+        .logits,
+    ).toBe(8 * 128256 * 4);
+    expect(
+      planMemory({
+        config: llama70b,
+        dtype: 'int4',
+        batchSize: 8,
+        sequenceLength: 512,
+        kvDtype: 'fp32',
+        growingKvCache: false,
+      }).kvCacheStepCopy,
+    ).toBe(0);
+  });
+
+  it('the study setup (int4 + rank-64 LoRA on all linear layers, batch 8 x 512) fits one 80 GB GPU', () => {
+    const plan = planMemory({
+      config: llama70b,
+      dtype: 'int4',
+      blockSize: 32,
+      lora: { rank: 64, targetModules: allLinear },
+      batchSize: 8,
+      sequenceLength: 512,
+      logits: 'last',
+    });
+    // Per layer r * (in + out): q, o 64 * 16384; k, v 64 * 9216; gate, up, down 64 * 36864.
+    expect(plan.lora.parameters).toBe(80 * 64 * (2 * 16384 + 2 * 9216 + 3 * 36864));
+    expect(plan.lora.parameters).toBe(828_375_040);
+    expect(plan.lora.bytes).toBe(828_375_040 * 2);
+    expect(plan.lora.modules).toBe(560);
+    expect(plan.total).toBe(
+      42_284_662_784 + 1_656_750_080 + 2 * 1_342_177_280 + 973_078_528 + 8 * 128256 * 4,
+    );
+    expect(assessMemoryFit(plan, 80e9)).toMatchObject({ fits: true });
+    expect(plan.total).toBeLessThan(48e9);
+    expect(
+      planMemory({ config: llama70b, dtype: 'fp16', batchSize: 8, sequenceLength: 512 }).total,
+    ).toBeGreaterThan(80e9);
+  });
+
+  it('merged LoRA costs nothing extra; layers_to_transform, regex targets and rank_pattern narrow it', () => {
+    expect(
+      planMemory({
+        config: llama70b,
+        dtype: 'int4',
+        lora: { rank: 64, targetModules: allLinear, mode: 'merged' },
+        batchSize: 1,
+        sequenceLength: 1,
+      }).lora.bytes,
+    ).toBe(0);
+    const layers = planMemory({
+      config: llama70b,
+      dtype: 'fp16',
+      lora: { rank: 8, targetModules: ['q_proj', 'v_proj'], layers: [0, 1] },
+      batchSize: 1,
+      sequenceLength: 1,
+    });
+    expect(layers.lora.parameters).toBe(2 * 8 * (16384 + 9216));
+    const regex = planMemory({
+      config: llama70b,
+      dtype: 'fp16',
+      lora: { rank: 8, targetModules: String.raw`.*\.(q_proj|v_proj)`, rankPattern: { q_proj: 16 } },
+      batchSize: 1,
+      sequenceLength: 1,
+    });
+    expect(regex.lora.parameters).toBe(80 * (16 * 16384 + 8 * 9216));
+    expect(() =>
+      planMemory({
+        config: llama70b,
+        dtype: 'fp16',
+        lora: { rank: 8, targetModules: ['c_attn'] },
+        batchSize: 1,
+        sequenceLength: 1,
+      }),
+    ).toThrow(/match none/);
+  });
+});
+
+describe('planMemory on stories260k (hand-computed)', () => {
+  it('fp32: 260,032 parameters, 1,040,128 bytes, lm_head shared with the embeddings', () => {
+    const plan = planMemory({ config: stories260k, dtype: 'fp32', batchSize: 1, sequenceLength: 512 });
+    expect(plan.weights.parameters).toBe(260_032);
+    expect(plan.weights.total).toBe(1_040_128);
+    expect(plan.weights.lmHead).toBe(0);
+    expect(plan.settings.activationDtype).toBe('fp32');
+    expect(plan.kvCache).toBe(2 * 5 * 512 * 4 * 8 * 4);
+  });
+
+  it('int4 block 32: K = 64 and 172 padded to 2 and 6 blocks; the tied lm_head gets a quantized copy', () => {
+    const layout = { bits: 4 as const, blockSize: 32, scaleBytes: 2, zeroPoints: true };
+    // q [64, 64]: codes 64*2*16 + scales 64*2*2 + zero points 64*1 = 2368.
+    expect(matMulNBitsBytes(64, 64, layout)).toBe(2368);
+    // down [64, 172]: codes 64*6*16 + scales 64*6*2 + zero points 64*3 = 7104.
+    expect(matMulNBitsBytes(64, 172, layout)).toBe(7104);
+    const plan = planMemory({ config: stories260k, dtype: 'int4', batchSize: 1, sequenceLength: 512 });
+    expect(plan.weights).toMatchObject({
+      attention: 5 * (2368 + 1184 + 1184 + 2368),
+      mlp: 5 * (6364 + 6364 + 7104),
+      embeddings: 512 * 64 * 2,
+      norms: 11 * 64 * 2,
+      lmHead: 512 * 2 * 16 + 512 * 2 * 2 + 512,
+      total: 220_568,
+    });
+  });
+
+  it('captured layers add batch x seq x hidden fp32 each', () => {
+    const plan = planMemory({
+      config: stories260k,
+      dtype: 'fp32',
+      batchSize: 2,
+      sequenceLength: 10,
+      captureLayers: [0, 2, 4],
+    });
+    expect(plan.captures).toBe(3 * 20 * 64 * 4);
+    expect(
+      planMemory({ config: stories260k, dtype: 'fp32', batchSize: 2, sequenceLength: 10, captureLayers: 3 })
+        .captures,
+    ).toBe(plan.captures);
+  });
+});
+
+describe('planMemory input checks and the table', () => {
+  it('refuses nonsense with the option named', () => {
+    expect(() => planMemory({ config: stories260k, dtype: 'fp16', batchSize: 0, sequenceLength: 1 })).toThrow(
+      /batchSize/,
+    );
+    expect(() =>
+      planMemory({ config: stories260k, dtype: 'int3' as 'int4', batchSize: 1, sequenceLength: 1 }),
+    ).toThrow(/int3/);
+    expect(() =>
+      planMemory({ config: stories260k, dtype: 'int4', blockSize: 48, batchSize: 1, sequenceLength: 1 }),
+    ).toThrow(/blockSize/);
+  });
+
+  it('formats an aligned table with the total and a verdict', () => {
+    const plan = planMemory({
+      config: llama70b,
+      dtype: 'int4',
+      lora: { rank: 64, targetModules: allLinear },
+      batchSize: 8,
+      sequenceLength: 512,
+      logits: 'last',
+    });
+    const text = formatMemoryPlan(plan, 80e9);
+    expect(text).toMatch(
+      /^weights\s+42\.28 GB\s+int4 \(MatMulNBits, block 32, fp16 scales \+ zero points\), 70,553,706,496 parameters$/m,
+    );
+    expect(text).toMatch(/^ {2}lm_head\s+607\.42 MB\s+128,256 x 8,192 int4$/m);
+    expect(text).toMatch(/^lora\s+1\.66 GB\s+rank 64, 560 modules/m);
+    expect(text).toMatch(/^kv cache\s+1\.34 GB\s+2 x 80 layers x 8 x 512 x 8 KV heads x 128 fp16$/m);
+    expect(text).toMatch(/^total\s+47\.60 GB\s+44\.33 GiB$/m);
+    expect(text).toMatch(/fits in 80\.00 GB: 60% used, 32\.40 GB free\./);
+    expect(
+      formatMemoryPlan(
+        planMemory({ config: llama70b, dtype: 'fp16', batchSize: 1, sequenceLength: 512 }),
+        80e9,
+      ),
+    ).toMatch(/does NOT fit in 80\.00 GB: 6\d\.\d\d GB over/);
+  });
+});

@@ -1,0 +1,436 @@
+import { TraitlensError } from '@traitlens/core';
+import type { ModelConfig } from '../model/model-types';
+import {
+  isLoraTarget,
+  type LoraPlan,
+  loraModuleNames,
+  loraModulePath,
+  loraModuleShape,
+  loraRankFor,
+} from './lora-plan';
+import { type MatMulNBitsLayout, matMulNBitsBytes } from './matmul-nbits-bytes';
+
+/** How the weights are stored: float, or weight-only quantized with MatMulNBits. */
+export type PlanWeightDtype = 'fp32' | 'fp16' | 'bf16' | 'int8' | 'int4';
+/** Float types of activations and the KV cache. */
+export type PlanFloatDtype = 'fp32' | 'fp16' | 'bf16';
+
+/** The fields of a ModelConfig that size a model. */
+export type MemoryPlanModelShape = Pick<
+  ModelConfig,
+  | 'hiddenSize'
+  | 'intermediateSize'
+  | 'layerCount'
+  | 'headCount'
+  | 'kvHeadCount'
+  | 'headDim'
+  | 'vocabSize'
+  | 'tieWordEmbeddings'
+  | 'attentionBias'
+  | 'qkNorm'
+> &
+  Partial<Pick<ModelConfig, 'architecture'>>;
+
+export interface MemoryPlanOptions {
+  config: MemoryPlanModelShape;
+  dtype: PlanWeightDtype;
+  /** int4/int8: values per quantization block along K (default 32). */
+  blockSize?: number;
+  /** int4/int8: asymmetric quantization with a zero point per block (default true, as traitlens quantizes). */
+  zeroPoints?: boolean;
+  /** int4/int8: quantize lm_head too (default true); a tied lm_head then gets its own quantized copy. */
+  quantizeLmHead?: boolean;
+  /** Float type of activations, norms, the embedding table and quantization scales (default fp32 for fp32 weights, else fp16). */
+  activationDtype?: PlanFloatDtype;
+  /** KV cache type (default: the activation type). */
+  kvDtype?: PlanFloatDtype;
+  /**
+   * The KV cache grows by concatenation, so during a decoding step the past and the present cache are
+   * both alive (default true); false for a runtime that updates one buffer in place.
+   */
+  growingKvCache?: boolean;
+  lora?: LoraPlan;
+  batchSize: number;
+  /** Tokens per row: prompt plus generated. */
+  sequenceLength: number;
+  /** Captured `[batch, seq, hidden]` outputs: a count, or the layers (one captured site each). */
+  captureLayers?: number | readonly number[];
+  /** Logits fetched for every position (`all`, default: what `forward` returns) or only each row's last (`last`). */
+  logits?: 'all' | 'last';
+}
+
+/** One line of the plan. Rows with `partOf` break down their parent and are not added to the total again. */
+export interface MemoryPlanRow {
+  id: string;
+  label: string;
+  detail: string;
+  bytes: number;
+  partOf?: string;
+}
+
+export interface WeightMemory {
+  embeddings: number;
+  /** q/k/v/o (+ biases, q/k norms) over all layers. */
+  attention: number;
+  /** gate/up/down over all layers. */
+  mlp: number;
+  /** Per-layer RMSNorms and the final norm. */
+  norms: number;
+  /** 0 when tied and not quantized (the embedding matrix is reused). */
+  lmHead: number;
+  total: number;
+  /** Parameters of the base model (a tied lm_head counted once). */
+  parameters: number;
+}
+
+export interface ActivationMemory {
+  /** The residual stream carried between layers. */
+  residual: number;
+  /** Attention's working set: normed input, q/k/v, rotated q/k, context, output, scores and probabilities, the mask. */
+  attention: number;
+  /** Of which: attention scores and probabilities, batch x heads x seq x seq each. */
+  attentionScores: number;
+  /** MLP's working set: normed input, gate, up, activated product, output. */
+  mlp: number;
+  /** residual + the larger of attention and mlp: one layer's peak during a full-sequence prefill. */
+  peak: number;
+}
+
+export interface MemoryPlan {
+  /** The options with every default filled in. */
+  settings: Required<Omit<MemoryPlanOptions, 'config' | 'lora' | 'captureLayers'>> & {
+    captureCount: number;
+    lora: LoraPlan | undefined;
+  };
+  config: MemoryPlanModelShape;
+  weights: WeightMemory;
+  lora: { parameters: number; bytes: number; modules: number };
+  /** 2 x layers x batch x seq x kvHeads x headDim x bytes. */
+  kvCache: number;
+  /** The second cache alive during a decoding step when the cache grows (0 otherwise). */
+  kvCacheStepCopy: number;
+  activations: ActivationMemory;
+  /** Logits fetched as float32. */
+  logits: number;
+  /** Captured activations fetched as float32. */
+  captures: number;
+  total: number;
+  rows: MemoryPlanRow[];
+}
+
+const floatBytes: Record<PlanFloatDtype, number> = { fp32: 4, fp16: 2, bf16: 2 };
+const float32Bytes = 4;
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Memory plan: ${name} must be a positive integer (got ${value}).`,
+      { details: { option: name, value } },
+    );
+  }
+  return value;
+}
+
+const count = (value: number) => value.toLocaleString('en-US');
+
+/**
+ * Estimates the memory a model needs at a dtype, batch and sequence length, from its config alone, so
+ * a user can tell before downloading 140 GB whether it fits. Weights are exact for the layout traitlens
+ * builds (MatMulNBits codes + scales + zero points for int4/int8); KV cache is exact; activations are one
+ * layer's peak working set during a prefill of the whole sequence (the runtime's arena may hold more).
+ */
+export function planMemory(options: MemoryPlanOptions): MemoryPlan {
+  const { config } = options;
+  for (const field of [
+    'hiddenSize',
+    'intermediateSize',
+    'layerCount',
+    'headCount',
+    'kvHeadCount',
+    'headDim',
+    'vocabSize',
+  ] as const)
+    positiveInteger(`config.${field}`, config[field]);
+  const batchSize = positiveInteger('batchSize', options.batchSize);
+  const sequenceLength = positiveInteger('sequenceLength', options.sequenceLength);
+  const dtype = options.dtype;
+  if (!['fp32', 'fp16', 'bf16', 'int8', 'int4'].includes(dtype)) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Memory plan: dtype "${dtype}" is not one of fp32, fp16, bf16, int8, int4.`,
+      { details: { option: 'dtype', value: dtype } },
+    );
+  }
+  const quantized = dtype === 'int4' || dtype === 'int8';
+  const blockSize = positiveInteger('blockSize', options.blockSize ?? 32);
+  if (quantized && (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0)) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Memory plan: blockSize must be a power of two >= 16 for MatMulNBits (got ${blockSize}); traitlens uses 32 or 128.`,
+      { details: { option: 'blockSize', value: blockSize } },
+    );
+  }
+  const activationDtype = options.activationDtype ?? (dtype === 'fp32' ? 'fp32' : 'fp16');
+  const kvDtype = options.kvDtype ?? activationDtype;
+  const zeroPoints = options.zeroPoints ?? true;
+  const quantizeLmHead = options.quantizeLmHead ?? true;
+  const growingKvCache = options.growingKvCache ?? true;
+  const logitsMode = options.logits ?? 'all';
+  const captureCount =
+    typeof options.captureLayers === 'number' ? options.captureLayers : (options.captureLayers?.length ?? 0);
+  if (!Number.isInteger(captureCount) || captureCount < 0) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Memory plan: captureLayers must be a non-negative count or a list of layers (got ${String(options.captureLayers)}).`,
+    );
+  }
+
+  const {
+    hiddenSize: d,
+    intermediateSize: inter,
+    layerCount: layers,
+    headCount: heads,
+    kvHeadCount: kvHeads,
+    headDim: hd,
+    vocabSize: vocab,
+  } = config;
+  const activationBytes = floatBytes[activationDtype];
+  /** Bytes per element of float tensors that are not quantized. */
+  const plainBytes = quantized ? activationBytes : floatBytes[dtype as PlanFloatDtype];
+  const layout: MatMulNBitsLayout = {
+    bits: dtype === 'int4' ? 4 : 8,
+    blockSize,
+    scaleBytes: activationBytes,
+    zeroPoints,
+  };
+  const matrix = (outFeatures: number, inFeatures: number) =>
+    quantized ? matMulNBitsBytes(outFeatures, inFeatures, layout) : outFeatures * inFeatures * plainBytes;
+  const weightLabel = quantized
+    ? `${dtype} (MatMulNBits, block ${blockSize}, ${activationDtype} scales${zeroPoints ? ' + zero points' : ''})`
+    : dtype;
+
+  // Weights.
+  const qSize = heads * hd;
+  const kvSize = kvHeads * hd;
+  const biasParameters = config.attentionBias ? qSize + 2 * kvSize : 0;
+  const qkNormParameters = config.qkNorm ? 2 * hd : 0;
+  const attentionPerLayer =
+    matrix(qSize, d) +
+    2 * matrix(kvSize, d) +
+    matrix(d, qSize) +
+    (biasParameters + qkNormParameters) * plainBytes;
+  const mlpPerLayer = 2 * matrix(inter, d) + matrix(d, inter);
+  const normParameters = (2 * layers + 1) * d;
+  const embeddings = vocab * d * plainBytes;
+  const lmHeadQuantized = quantized && quantizeLmHead;
+  const lmHead = lmHeadQuantized ? matrix(vocab, d) : config.tieWordEmbeddings ? 0 : vocab * d * plainBytes;
+  const weights: WeightMemory = {
+    embeddings,
+    attention: layers * attentionPerLayer,
+    mlp: layers * mlpPerLayer,
+    norms: normParameters * plainBytes,
+    lmHead,
+    total: 0,
+    parameters:
+      vocab * d * (config.tieWordEmbeddings ? 1 : 2) +
+      layers * (qSize * d + 2 * kvSize * d + d * qSize + biasParameters + qkNormParameters + 3 * inter * d) +
+      normParameters,
+  };
+  weights.total = weights.embeddings + weights.attention + weights.mlp + weights.norms + weights.lmHead;
+
+  // LoRA: A [r, in] and B [out, r] per targeted module, kept as float branches in switchable mode.
+  const lora = { parameters: 0, bytes: 0, modules: 0 };
+  const loraPlan = options.lora;
+  if (loraPlan) {
+    positiveInteger('lora.rank', loraPlan.rank);
+    const loraLayers = loraPlan.layers ?? Array.from({ length: layers }, (_, layer) => layer);
+    for (const layer of loraLayers) {
+      for (const module of loraModuleNames) {
+        const path = loraModulePath(layer, module);
+        if (!isLoraTarget(loraPlan.targetModules, path)) continue;
+        const { inFeatures, outFeatures } = loraModuleShape(config, module);
+        lora.parameters += loraRankFor(loraPlan, path) * (inFeatures + outFeatures);
+        lora.modules++;
+      }
+    }
+    if (lora.modules === 0) {
+      throw new TraitlensError(
+        'INVALID_ADAPTER',
+        `The LoRA targets ${JSON.stringify(loraPlan.targetModules)} match none of ${loraModuleNames.join(', ')} in this model; is it an adapter for another architecture?`,
+        {
+          details: { targetModules: loraPlan.targetModules },
+        },
+      );
+    }
+    lora.bytes = (loraPlan.mode ?? 'switchable') === 'merged' ? 0 : lora.parameters * activationBytes;
+  }
+
+  // KV cache.
+  const kvCache = 2 * layers * batchSize * sequenceLength * kvHeads * hd * floatBytes[kvDtype];
+  const kvCacheStepCopy = growingKvCache ? kvCache : 0;
+
+  // Activations of one layer during a prefill of batch x sequence tokens.
+  const tokens = batchSize * sequenceLength;
+  const attentionScores = 2 * batchSize * heads * sequenceLength * sequenceLength * activationBytes;
+  const attentionMask = batchSize * sequenceLength * sequenceLength * float32Bytes;
+  const attentionWorkingSet =
+    (2 * tokens * d + tokens * (qSize + 2 * kvSize) + tokens * (qSize + kvSize) + tokens * qSize) *
+      activationBytes +
+    attentionScores +
+    attentionMask;
+  const mlpWorkingSet = (2 * tokens * d + 3 * tokens * inter) * activationBytes;
+  const residual = tokens * d * activationBytes;
+  const activations: ActivationMemory = {
+    residual,
+    attention: attentionWorkingSet,
+    attentionScores,
+    mlp: mlpWorkingSet,
+    peak: residual + Math.max(attentionWorkingSet, mlpWorkingSet),
+  };
+
+  const logitRows = logitsMode === 'all' ? tokens : batchSize;
+  const logits = logitRows * vocab * float32Bytes;
+  const captures = captureCount * tokens * d * float32Bytes;
+  const total = weights.total + lora.bytes + kvCache + kvCacheStepCopy + activations.peak + logits + captures;
+
+  const shape = `${heads} heads / ${kvHeads} KV heads x ${hd}`;
+  const rows: MemoryPlanRow[] = [
+    {
+      id: 'weights',
+      label: 'weights',
+      detail: `${weightLabel}, ${count(weights.parameters)} parameters`,
+      bytes: weights.total,
+    },
+    {
+      id: 'weights.embeddings',
+      partOf: 'weights',
+      label: 'embeddings',
+      detail: `${count(vocab)} x ${count(d)} ${quantized ? activationDtype : dtype}`,
+      bytes: weights.embeddings,
+    },
+    {
+      id: 'weights.attention',
+      partOf: 'weights',
+      label: 'attention',
+      detail: `${layers} layers x q/k/v/o (${shape})`,
+      bytes: weights.attention,
+    },
+    {
+      id: 'weights.mlp',
+      partOf: 'weights',
+      label: 'mlp',
+      detail: `${layers} layers x gate/up/down (${count(d)} -> ${count(inter)})`,
+      bytes: weights.mlp,
+    },
+    {
+      id: 'weights.norms',
+      partOf: 'weights',
+      label: 'norms',
+      detail: `${2 * layers + 1} x ${count(d)}`,
+      bytes: weights.norms,
+    },
+    {
+      id: 'weights.lm_head',
+      partOf: 'weights',
+      label: 'lm_head',
+      detail: config.tieWordEmbeddings
+        ? lmHeadQuantized
+          ? `tied; quantized copy ${dtype}`
+          : 'tied to the embeddings (shared)'
+        : `${count(vocab)} x ${count(d)} ${lmHeadQuantized ? dtype : quantized ? activationDtype : dtype}`,
+      bytes: weights.lmHead,
+    },
+  ];
+  if (loraPlan) {
+    const mode = loraPlan.mode ?? 'switchable';
+    rows.push({
+      id: 'lora',
+      label: 'lora',
+      detail: `rank ${loraPlan.rank}, ${lora.modules} modules, ${count(lora.parameters)} parameters, ${mode === 'merged' ? 'merged into the weights' : `switchable ${activationDtype} branches`}`,
+      bytes: lora.bytes,
+    });
+  }
+  rows.push({
+    id: 'kv_cache',
+    label: 'kv cache',
+    detail: `2 x ${layers} layers x ${batchSize} x ${count(sequenceLength)} x ${kvHeads} KV heads x ${hd} ${kvDtype}`,
+    bytes: kvCache,
+  });
+  if (growingKvCache)
+    rows.push({
+      id: 'kv_cache.step_copy',
+      label: 'kv cache step copy',
+      detail: 'past and present cache alive together during a decoding step',
+      bytes: kvCacheStepCopy,
+    });
+  rows.push(
+    {
+      id: 'activations',
+      label: 'activations',
+      detail: `peak of one layer, prefill of ${count(tokens)} tokens, ${activationDtype}`,
+      bytes: activations.peak,
+    },
+    {
+      id: 'activations.residual',
+      partOf: 'activations',
+      label: 'residual stream',
+      detail: `${count(tokens)} x ${count(d)}`,
+      bytes: activations.residual,
+    },
+    {
+      id: 'activations.attention',
+      partOf: 'activations',
+      label: 'attention',
+      detail: `q/k/v, scores + probabilities ${batchSize} x ${heads} x ${count(sequenceLength)} x ${count(sequenceLength)}${attentionWorkingSet >= mlpWorkingSet ? ' (peak)' : ''}`,
+      bytes: activations.attention,
+    },
+    {
+      id: 'activations.mlp',
+      partOf: 'activations',
+      label: 'mlp',
+      detail: `gate, up, product ${count(tokens)} x ${count(inter)}${mlpWorkingSet > attentionWorkingSet ? ' (peak)' : ''}`,
+      bytes: activations.mlp,
+    },
+    {
+      id: 'logits',
+      label: 'logits',
+      detail: `${count(logitRows)} x ${count(vocab)} fp32 (${logitsMode === 'all' ? 'every position' : 'last position per row'})`,
+      bytes: logits,
+    },
+  );
+  if (captureCount > 0)
+    rows.push({
+      id: 'captures',
+      label: 'captures',
+      detail: `${captureCount} x ${count(tokens)} x ${count(d)} fp32`,
+      bytes: captures,
+    });
+
+  return {
+    settings: {
+      dtype,
+      blockSize,
+      zeroPoints,
+      quantizeLmHead,
+      activationDtype,
+      kvDtype,
+      growingKvCache,
+      batchSize,
+      sequenceLength,
+      logits: logitsMode,
+      captureCount,
+      lora: loraPlan,
+    },
+    config,
+    weights,
+    lora,
+    kvCache,
+    kvCacheStepCopy,
+    activations,
+    logits,
+    captures,
+    total,
+    rows,
+  };
+}
