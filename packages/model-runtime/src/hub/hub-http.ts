@@ -175,8 +175,15 @@ export class StallTimeoutError extends Error {
   }
 }
 
+/** A signal that fires on a stall or an outer abort; `touch` restarts the stall timer, `dispose` stops it. */
+export interface StallController {
+  signal: AbortSignal;
+  touch(): void;
+  dispose(): void;
+}
+
 /** A controller that aborts after `milliseconds` without a `touch()`, and when the caller's signal aborts. */
-export function createStallController(milliseconds: number, outer: AbortSignal | undefined) {
+export function createStallController(milliseconds: number, outer: AbortSignal | undefined): StallController {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const onOuterAbort = () => controller.abort(outer?.reason);
