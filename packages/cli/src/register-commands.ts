@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerActivationsCommand } from './commands/activations';
 import { registerGenerateCommand } from './commands/generate';
+import { registerSteerCommand } from './commands/steer';
 
 /**
  * Each command lives in commands/<name>.ts and registers its options here; its heavy implementation is
@@ -10,4 +11,5 @@ import { registerGenerateCommand } from './commands/generate';
 export function registerCommands(program: Command): void {
   registerGenerateCommand(program);
   registerActivationsCommand(program);
+  registerSteerCommand(program);
 }
