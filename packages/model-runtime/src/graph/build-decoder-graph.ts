@@ -5,7 +5,13 @@ import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const decoderGraphVersion = 1;
+export const decoderGraphVersion = 2;
+
+/** Build options that depend on the execution provider rather than on the model. */
+export interface DecoderGraphOptions {
+  /** MatMulNBits accuracy level: 4 (int8 compute) on CPU, 0 elsewhere. */
+  accuracyLevel: number;
+}
 
 /**
  * Graph inputs: input_ids [B,S], position_ids [B,S], attention_bias [B,1,S,T] (additive: 0 or -inf, T =
@@ -14,7 +20,12 @@ export const decoderGraphVersion = 1;
  * Outputs: logits [K,V], present_key.{l}/present_value.{l} [B,kvH,T,hd], and `{site}.{layer}` [B*S,D]
  * for each captured point.
  */
-export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest, plan: HookPlan): Uint8Array {
+export function buildDecoderGraph(
+  config: ModelConfig,
+  manifest: WeightManifest,
+  plan: HookPlan,
+  options: DecoderGraphOptions = { accuracyLevel: 4 },
+): Uint8Array {
   const g = new OnnxGraphBuilder(manifest.dataFile);
   const f32 = OnnxType.float32;
   const weightType = manifest.dtype === 'float16' ? OnnxType.float16 : OnnxType.float32;
@@ -102,8 +113,61 @@ export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest,
       { axis: -1, epsilon: { float: config.rmsNormEps } },
       hint,
     );
-  const linear = (value: string, matrix: string, hint: string) =>
-    g.op('Gemm', [value, matrix], { transB: 1 }, hint);
+  // Switchable LoRA: a per-row scale (0 = clean model, 1 = adapted) broadcast to every token.
+  const loraScale =
+    manifest.lora?.mode === 'switchable'
+      ? g.op(
+          'Reshape',
+          [
+            g.op('Expand', [
+              g.op('Unsqueeze', [g.input('lora_scale', f32, ['batch']), g.constant('axis_one', [1])]),
+              batchBySequence,
+            ]),
+            coefficientShape,
+          ],
+          undefined,
+          'lora_scale_column',
+        )
+      : undefined;
+  /** x W^T for a logical weight: Gemm, or MatMulNBits when quantized, plus the LoRA branch if any. */
+  const linear = (value: string, name: string, hint: string): string => {
+    const stored = manifest.weights[name];
+    if (!stored) throw new Error(`weight ${name} missing from manifest`);
+    let output: string;
+    if (stored.quantization) {
+      const [n, k] = stored.dims as [number, number];
+      const { bits, blockSize, scales, zeroPoints } = stored.quantization;
+      const blocks = Math.ceil(k / blockSize);
+      const codes = g.externalInitializer(
+        `w.${name}.codes`,
+        OnnxType.uint8,
+        [n, blocks, (blockSize * bits) / 8],
+        stored,
+      );
+      const scaleTensor = g.externalInitializer(`w.${name}.scales`, f32, [n * blocks], scales);
+      const zeroPointTensor = g.externalInitializer(
+        `w.${name}.zero_points`,
+        OnnxType.uint8,
+        [zeroPoints.length],
+        zeroPoints,
+      );
+      output = g.op(
+        'MatMulNBits',
+        [value, codes, scaleTensor, zeroPointTensor],
+        { K: k, N: n, bits, block_size: blockSize, accuracy_level: options.accuracyLevel },
+        hint,
+        'com.microsoft',
+      );
+    } else {
+      output = g.op('Gemm', [value, weight(name)], { transB: 1 }, hint);
+    }
+    if (loraScale && hasWeight(`${name}.lora_a`)) {
+      const down = g.op('Gemm', [value, weight(`${name}.lora_a`)], { transB: 1 }, `${hint}_lora_a`);
+      const up = g.op('Gemm', [down, weight(`${name}.lora_b`)], { transB: 1 }, `${hint}_lora_b`);
+      output = g.op('Add', [output, g.op('Mul', [up, loraScale])], undefined, `${hint}_lora`);
+    }
+    return output;
+  };
 
   const halfSplit = g.constant('half_split', [hd / 2, hd / 2]);
   const rotate = (value: string): string => {
@@ -133,7 +197,7 @@ export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest,
     const p = `layers.${layer}`;
     hidden = hook(hidden, layer, 'resid_pre');
     const normed = rmsNorm(hidden, weight(`${p}.input_norm`), `input_norm_${layer}`);
-    let qkv = linear(normed, weight(`${p}.qkv`), `qkv_${layer}`);
+    let qkv = linear(normed, `${p}.qkv`, `qkv_${layer}`);
     if (hasWeight(`${p}.qkv_bias`)) qkv = g.op('Add', [qkv, weight(`${p}.qkv_bias`)]);
     const [qFlat, kFlat, vFlat] = g.node('Split', [qkv, qkvSplit], {
       outputs: 3,
@@ -171,23 +235,24 @@ export function buildDecoderGraph(config: ModelConfig, manifest: WeightManifest,
       g.op('Transpose', [g.op('Reshape', [context, headsShape])], { perm: [0, 2, 1, 3] }),
       mergedShape,
     ]);
-    const attentionOut = hook(linear(merged, weight(`${p}.o`), `o_proj_${layer}`), layer, 'attn_out');
+    const attentionOut = hook(linear(merged, `${p}.o`, `o_proj_${layer}`), layer, 'attn_out');
     hidden = hook(g.op('Add', [hidden, attentionOut], undefined, `resid_mid_${layer}`), layer, 'resid_mid');
     const postNormed = rmsNorm(hidden, weight(`${p}.post_attention_norm`), `post_norm_${layer}`);
-    const [gate, up] = g.node(
-      'Split',
-      [linear(postNormed, weight(`${p}.gate_up`), `gate_up_${layer}`), ffnSplit],
-      { outputs: 2, attributes: { axis: -1 } },
-    ) as [string, string];
+    const [gate, up] = g.node('Split', [linear(postNormed, `${p}.gate_up`, `gate_up_${layer}`), ffnSplit], {
+      outputs: 2,
+      attributes: { axis: -1 },
+    }) as [string, string];
     const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
-    const mlpOut = hook(linear(activated, weight(`${p}.down`), `down_${layer}`), layer, 'mlp_out');
+    const mlpOut = hook(linear(activated, `${p}.down`, `down_${layer}`), layer, 'mlp_out');
     hidden = hook(g.op('Add', [hidden, mlpOut], undefined, `resid_post_${layer}`), layer, 'resid_post');
   }
 
   const selected = g.op('Gather', [hidden, logitIndices], { axis: 0 }, 'selected');
   const finalNormed = rmsNorm(selected, weight('final_norm'), 'final_norm');
-  const lmHead = hasWeight('lm_head') ? weight('lm_head') : weight('embedding');
-  g.output(linear(finalNormed, lmHead, 'lm_head'), 'logits', f32, ['logit_count', config.vocabSize]);
+  g.output(linear(finalNormed, hasWeight('lm_head') ? 'lm_head' : 'embedding', 'lm_head'), 'logits', f32, [
+    'logit_count',
+    config.vocabSize,
+  ]);
   return g.toBytes({ '': 21, 'com.microsoft': 1 });
 }
 

@@ -6,10 +6,12 @@ import { join } from 'node:path';
 import { SafetensorsCheckpoint, writeFileAtomic, writeJsonAtomic } from '@traitlens/core';
 import type { ModelTensorNames } from '../architectures/architecture-adapter';
 import { type HookPlan, hookPlanKey } from '../hooks/hook-plan';
+import type { LoraAdapter } from '../lora/load-lora-adapter';
 import type { ModelConfig } from '../model/model-types';
+import type { QuantizationSettings } from '../quantization/quantize-blockwise';
 import type { StoredWeightType, WeightManifest } from '../weights/weight-manifest';
 import { writeExternalWeights } from '../weights/write-external-weights';
-import { buildDecoderGraph, decoderGraphVersion } from './build-decoder-graph';
+import { buildDecoderGraph, type DecoderGraphOptions, decoderGraphVersion } from './build-decoder-graph';
 
 /** Where built graphs live: TRAITLENS_CACHE, else ~/.cache/traitlens. */
 export function defaultCacheDirectory(): string {
@@ -71,19 +73,30 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Converts the weights once per (checkpoint, dtype); later loads find them in the cache. */
+export interface PrepareArtifactsOptions {
+  dtype: StoredWeightType;
+  quantization?: QuantizationSettings;
+  lora?: { adapter: LoraAdapter; mode: 'switchable' | 'merged' };
+  cacheDirectory?: string;
+  onProgress?: (event: { done: number; total: number; weight: string }) => void;
+}
+
+/** Converts the weights once per (checkpoint, dtype, quantization, LoRA); later loads find them in the cache. */
 export async function prepareModelArtifacts(
   modelDirectory: string,
   config: ModelConfig,
   names: ModelTensorNames,
-  options: {
-    dtype: StoredWeightType;
-    cacheDirectory?: string;
-    keyExtra?: string;
-    onProgress?: (event: { done: number; total: number; weight: string }) => void;
-  },
+  options: PrepareArtifactsOptions,
 ): Promise<ModelArtifacts> {
-  const key = await computeWeightsKey(modelDirectory, options.dtype, options.keyExtra ?? '');
+  const quantization = options.quantization
+    ? `int${options.quantization.bits}-b${options.quantization.blockSize}`
+    : 'none';
+  const lora = options.lora ? `${options.lora.mode}-${options.lora.adapter.hash}` : 'none';
+  const key = await computeWeightsKey(
+    modelDirectory,
+    options.dtype,
+    `quantization=${quantization};lora=${lora}`,
+  );
   const directory = join(options.cacheDirectory ?? defaultCacheDirectory(), 'graphs', key);
   const manifestPath = join(directory, 'manifest.json');
   if (await exists(manifestPath)) {
@@ -93,6 +106,8 @@ export async function prepareModelArtifacts(
   const checkpoint = await SafetensorsCheckpoint.open(modelDirectory);
   try {
     const writeOptions: Parameters<typeof writeExternalWeights>[4] = { dtype: options.dtype };
+    if (options.quantization) writeOptions.quantization = options.quantization;
+    if (options.lora) writeOptions.lora = options.lora;
     if (options.onProgress) writeOptions.onProgress = options.onProgress;
     const manifest = await writeExternalWeights(
       checkpoint,
@@ -114,9 +129,14 @@ export async function ensureGraphForPlan(
   artifacts: ModelArtifacts,
   config: ModelConfig,
   plan: HookPlan,
+  options: DecoderGraphOptions,
 ): Promise<string> {
-  const planHash = createHash('sha256').update(hookPlanKey(plan)).digest('hex').slice(0, 16);
+  const planHash = createHash('sha256')
+    .update(`${hookPlanKey(plan)};accuracy=${options.accuracyLevel}`)
+    .digest('hex')
+    .slice(0, 16);
   const path = join(artifacts.directory, `graph-v${decoderGraphVersion}-${planHash}.onnx`);
-  if (!(await exists(path))) await writeFileAtomic(path, buildDecoderGraph(config, artifacts.manifest, plan));
+  if (!(await exists(path)))
+    await writeFileAtomic(path, buildDecoderGraph(config, artifacts.manifest, plan, options));
   return path;
 }

@@ -3,14 +3,28 @@ import { join, resolve } from 'node:path';
 import { TraitlensError } from '@traitlens/core';
 import { resolveArchitectureAdapter } from '../architectures/index';
 import { prepareModelArtifacts } from '../graph/graph-cache';
+import type { HubProgressEvent } from '../hub/hub-progress-event';
+import type { HubOptions } from '../hub/hub-settings';
+import { loadLoraAdapter } from '../lora/load-lora-adapter';
 import type { ExecutionProviderName } from '../session/create-inference-session';
 import { loadPromptTokenizer } from '../tokenizer/load-prompt-tokenizer';
 import type { LanguageModel } from './language-model';
 import { OnnxLanguageModel } from './onnx-language-model';
 
 export interface LoadModelOptions {
-  /** Weight storage/compute type: fp32 (CPU reference, default) or fp16 (GPU). */
-  dtype?: 'fp32' | 'fp16';
+  /**
+   * Weight type: fp32 (CPU reference, default), fp16 (GPU), or weight-only int8/int4 (MatMulNBits,
+   * activations stay fp32).
+   */
+  dtype?: 'fp32' | 'fp16' | 'int8' | 'int4';
+  /** Quantization block size along the input dimension (default 32; 128 is smaller and faster). */
+  blockSize?: 32 | 64 | 128;
+  /**
+   * A PEFT LoRA adapter (local folder or hf:org/name[@revision]). `switchable` (default) keeps low-rank
+   * branches so one loaded model runs clean (`loraScale: 0`) and adapted (`loraScale: 1`) rows;
+   * `merged` folds the adapter into the weights before quantization.
+   */
+  lora?: { source: string; mode?: 'switchable' | 'merged' };
   /** Execution providers to try in order (default ['cpu']). */
   providers?: readonly ExecutionProviderName[];
   /** Intra-op threads for ORT. */
@@ -18,7 +32,7 @@ export interface LoadModelOptions {
   /** Built-graph cache (default TRAITLENS_CACHE or ~/.cache/traitlens). */
   cacheDirectory?: string;
   /** Hub options for `hf:` sources. */
-  hub?: { token?: string; endpoint?: string; offline?: boolean; cacheDirectory?: string };
+  hub?: Omit<HubOptions, 'onProgress'>;
   /** Progress of downloads and weight conversion. */
   onProgress?: (event: { stage: 'download' | 'convert'; done: number; total: number; item: string }) => void;
   onWarning?: (message: string) => void;
@@ -27,20 +41,26 @@ export interface LoadModelOptions {
 async function resolveSourceDirectory(
   source: string,
   options: LoadModelOptions,
+  kind: 'model' | 'adapter' = 'model',
 ): Promise<{ directory: string; id: string }> {
   if (source.startsWith('hf:')) {
     const { resolveModelSource } = await import('../hub/resolve-model-source');
+    const onProgress = options.onProgress;
     const resolved = await resolveModelSource(source, {
       ...options.hub,
-      ...(options.onProgress
+      kind,
+      ...(onProgress
         ? {
-            onProgress: (event: { file: string; loaded: number; total: number }) =>
-              options.onProgress?.({
-                stage: 'download',
-                done: event.loaded,
-                total: event.total,
-                item: event.file,
-              }),
+            onProgress: (event: HubProgressEvent) => {
+              if (event.type === 'file-progress') {
+                onProgress({
+                  stage: 'download',
+                  done: event.bytes,
+                  total: event.totalBytes,
+                  item: event.file,
+                });
+              }
+            },
           }
         : {}),
     });
@@ -89,8 +109,23 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
   const adapter = resolveArchitectureAdapter(json, configPath);
   const config = adapter.parseConfig(json as Record<string, unknown>, configPath);
   const { tokenizer, encoder } = await loadPromptTokenizer(directory, config);
+  const lora = options.lora
+    ? {
+        adapter: await loadLoraAdapter(
+          (await resolveSourceDirectory(options.lora.source, options, 'adapter')).directory,
+        ),
+        mode: options.lora.mode ?? 'switchable',
+      }
+    : undefined;
+  const dtype = options.dtype ?? 'fp32';
+  const quantization =
+    dtype === 'int4' || dtype === 'int8'
+      ? { bits: dtype === 'int4' ? (4 as const) : (8 as const), blockSize: options.blockSize ?? 32 }
+      : undefined;
   const artifacts = await prepareModelArtifacts(directory, config, adapter.tensorNames(config), {
-    dtype: options.dtype === 'fp16' ? 'float16' : 'float32',
+    dtype: dtype === 'fp16' ? 'float16' : 'float32',
+    ...(quantization ? { quantization } : {}),
+    ...(lora ? { lora } : {}),
     ...(options.cacheDirectory ? { cacheDirectory: options.cacheDirectory } : {}),
     ...(options.onProgress
       ? {
@@ -109,5 +144,7 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     onWarning: options.onWarning ?? ((message: string) => process.stderr.write(`${message}\n`)),
   };
-  return new OnnxLanguageModel(id, config, tokenizer, encoder, artifacts, sessionOptions);
+  // MatMulNBits on CPU computes in int8 at accuracy level 4 (8-bit weights need it there).
+  const accuracyLevel = (options.providers?.[0] ?? 'cpu') === 'cpu' ? 4 : 0;
+  return new OnnxLanguageModel(id, config, tokenizer, encoder, artifacts, sessionOptions, { accuracyLevel });
 }

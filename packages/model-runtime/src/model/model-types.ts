@@ -67,6 +67,8 @@ export interface ForwardOptions {
   steer?: readonly SteeringSpec[];
   /** Which logits to return: every position (default), only each row's last, or none. */
   logits?: 'all' | 'last' | 'none';
+  /** With a switchable LoRA: 1 = adapted (default), 0 = clean base model; one number or one per row. */
+  loraScale?: number | readonly number[];
 }
 
 /** One row of a forward pass, padding removed. */
@@ -92,6 +94,8 @@ export interface GenerateOptions {
   /** Record the chosen token's log-probability at each step. */
   logprobs?: boolean;
   steer?: readonly SteeringSpec[];
+  /** With a switchable LoRA: 1 = adapted (default), 0 = clean base model; one number or one per row. */
+  loraScale?: number | readonly number[];
   /** Called after each decoding step with the new token of every still-running row. */
   onToken?: (event: { row: number; tokenId: number; text: string; step: number }) => void;
 }

@@ -6,6 +6,7 @@ import {
   TraitlensError,
 } from '@traitlens/core';
 import type * as ort from 'onnxruntime-node';
+import type { DecoderGraphOptions } from '../graph/build-decoder-graph';
 import { ensureGraphForPlan, type ModelArtifacts } from '../graph/graph-cache';
 import { type HookPlan, hookPlanKey, normalizeHookPlan } from '../hooks/hook-plan';
 import {
@@ -71,7 +72,41 @@ export class OnnxLanguageModel implements LanguageModel {
     private readonly promptEncoder: PromptEncoder,
     private readonly artifacts: ModelArtifacts,
     private readonly sessionOptions: SessionOptions,
+    private readonly graphOptions: DecoderGraphOptions = { accuracyLevel: 4 },
   ) {}
+
+  /** Whether a LoRA adapter is loaded in switchable mode (then `loraScale` picks the variant per row). */
+  get hasSwitchableLora(): boolean {
+    return this.artifacts.manifest.lora?.mode === 'switchable';
+  }
+
+  /** The `lora_scale` feed: one scale per row (default 1 = adapted), only when the graph has LoRA branches. */
+  private loraScaleFeed(
+    loraScale: number | readonly number[] | undefined,
+    batchSize: number,
+  ): Map<string, { data: Float32Array; dims: number[] }> {
+    const feeds = new Map<string, { data: Float32Array; dims: number[] }>();
+    if (!this.hasSwitchableLora) {
+      if (loraScale !== undefined) {
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `loraScale was given but ${this.id} was loaded without a switchable LoRA adapter (pass lora: { source, mode: 'switchable' } to loadModel).`,
+        );
+      }
+      return feeds;
+    }
+    const scales =
+      typeof loraScale === 'number' || loraScale === undefined
+        ? new Array<number>(batchSize).fill(loraScale ?? 1)
+        : [...loraScale];
+    if (scales.length !== batchSize)
+      throw new TraitlensError(
+        'SHAPE_MISMATCH',
+        `loraScale has ${scales.length} values but the batch has ${batchSize} rows.`,
+      );
+    feeds.set('lora_scale', { data: Float32Array.from(scales), dims: [batchSize] });
+    return feeds;
+  }
 
   encodePrompt(prompt: PromptInput, options?: EncodePromptOptions): number[] {
     const ids = this.promptEncoder.encodePrompt(prompt, options);
@@ -100,7 +135,7 @@ export class OnnxLanguageModel implements LanguageModel {
     const key = hookPlanKey(plan);
     let session = this.sessions.get(key);
     if (!session) {
-      session = ensureGraphForPlan(this.artifacts, this.config, plan).then((path) =>
+      session = ensureGraphForPlan(this.artifacts, this.config, plan, this.graphOptions).then((path) =>
         createInferenceSession(path, this.sessionOptions),
       );
       session.catch(() => this.sessions.delete(key));
@@ -145,7 +180,7 @@ export class OnnxLanguageModel implements LanguageModel {
     width: number,
     past: ort.Tensor[],
     logitIndices: BigInt64Array,
-    steeringFeeds: Map<string, { data: Float32Array; dims: number[] }>,
+    extraFeeds: Map<string, { data: Float32Array; dims: number[] }>,
     fetchPresents: boolean,
   ): Promise<RunResult> {
     const { session } = await this.sessionFor(plan);
@@ -160,7 +195,7 @@ export class OnnxLanguageModel implements LanguageModel {
       feeds[`past_key.${layer}`] = past[2 * layer]!;
       feeds[`past_value.${layer}`] = past[2 * layer + 1]!;
     }
-    for (const [name, value] of steeringFeeds) feeds[name] = float32Tensor(value.data, value.dims);
+    for (const [name, value] of extraFeeds) feeds[name] = float32Tensor(value.data, value.dims);
     const fetches = ['logits', ...plan.capture.map(formatHookPoint)];
     if (fetchPresents)
       for (let layer = 0; layer < this.config.layerCount; layer++)
@@ -240,14 +275,17 @@ export class OnnxLanguageModel implements LanguageModel {
       width,
       this.emptyPast(rows.length),
       BigInt64Array.from(indices, (i) => BigInt(i)),
-      buildSteeringFeeds(
-        steer,
-        rows.length,
-        width,
-        rows.map(() => 0),
-        layout.lengths,
-        layout.lengths,
-      ),
+      new Map([
+        ...buildSteeringFeeds(
+          steer,
+          rows.length,
+          width,
+          rows.map(() => 0),
+          layout.lengths,
+          layout.lengths,
+        ),
+        ...this.loraScaleFeed(options.loraScale, rows.length),
+      ]),
       false,
     );
     const vocab = this.config.vocabSize;
@@ -293,6 +331,7 @@ export class OnnxLanguageModel implements LanguageModel {
       );
     }
     const plan = this.planFor([], steer);
+    const loraFeed = this.loraScaleFeed(options.loraScale, batchSize);
     const width = layout.sequenceLength;
     const keyValid = layout.lengths.map((length) => {
       const valid = new Uint8Array(width + maxNewTokens);
@@ -313,14 +352,17 @@ export class OnnxLanguageModel implements LanguageModel {
       width,
       this.emptyPast(batchSize),
       BigInt64Array.from(layout.lengths, (length, b) => BigInt(b * width + length - 1)),
-      buildSteeringFeeds(
-        steer,
-        batchSize,
-        width,
-        rows.map(() => 0),
-        layout.lengths,
-        promptLengths,
-      ),
+      new Map([
+        ...buildSteeringFeeds(
+          steer,
+          batchSize,
+          width,
+          rows.map(() => 0),
+          layout.lengths,
+          promptLengths,
+        ),
+        ...loraFeed,
+      ]),
       maxNewTokens > 1,
     );
     const vocab = this.config.vocabSize;
@@ -349,14 +391,17 @@ export class OnnxLanguageModel implements LanguageModel {
       const pastLength = width + step;
       for (let b = 0; b < batchSize; b++) keyValid[b]![pastLength] = 1;
       const positions = BigInt64Array.from(rows, (_, b) => BigInt(promptLengths[b]! + step));
-      const stepSteering = buildSteeringFeeds(
-        steer,
-        batchSize,
-        1,
-        rows.map((_, b) => promptLengths[b]! + step),
-        rows.map(() => 1),
-        promptLengths,
-      );
+      const stepSteering = new Map([
+        ...buildSteeringFeeds(
+          steer,
+          batchSize,
+          1,
+          rows.map((_, b) => promptLengths[b]! + step),
+          rows.map(() => 1),
+          promptLengths,
+        ),
+        ...loraFeed,
+      ]);
       result = await this.run(
         plan,
         BigInt64Array.from(next, (id) => BigInt(id)),

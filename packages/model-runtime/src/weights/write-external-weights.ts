@@ -6,8 +6,10 @@ import {
   writeJsonAtomic,
 } from '@traitlens/core';
 import type { ModelTensorNames } from '../architectures/architecture-adapter';
+import { addLoraDelta, type LoraAdapter } from '../lora/load-lora-adapter';
 import type { ModelConfig } from '../model/model-types';
-import type { StoredWeight, StoredWeightType, WeightManifest } from './weight-manifest';
+import { blockCount, type QuantizationSettings, quantizeBlockwise } from '../quantization/quantize-blockwise';
+import type { ExternalRegion, StoredWeight, StoredWeightType, WeightManifest } from './weight-manifest';
 
 /** Large tensors start on a page boundary so ORT can memory-map them. */
 const pageSize = 4096;
@@ -18,35 +20,40 @@ interface PlannedWeight {
   name: string;
   /** Checkpoint tensors concatenated along rows (fused projections), in order. */
   sources: string[];
+  /** A projection matrix: may be quantized and may carry LoRA. */
+  matrix: boolean;
 }
 
-function planWeights(config: ModelConfig, names: ModelTensorNames): PlannedWeight[] {
+function planWeights(config: ModelConfig, names: ModelTensorNames, quantized: boolean): PlannedWeight[] {
   const planned: PlannedWeight[] = [
-    { name: 'embedding', sources: [names.embedding] },
-    { name: 'final_norm', sources: [names.finalNorm] },
+    { name: 'embedding', sources: [names.embedding], matrix: false },
+    { name: 'final_norm', sources: [names.finalNorm], matrix: false },
   ];
-  if (names.lmHead) planned.push({ name: 'lm_head', sources: [names.lmHead] });
+  // A tied output projection is the embedding itself, except when quantized: the Gather needs floats
+  // and MatMulNBits needs codes, so a quantized copy is written.
+  if (names.lmHead || quantized)
+    planned.push({ name: 'lm_head', sources: [names.lmHead ?? names.embedding], matrix: true });
   for (let layer = 0; layer < config.layerCount; layer++) {
     const n = names.layer(layer);
     const p = `layers.${layer}`;
-    planned.push({ name: `${p}.input_norm`, sources: [n.inputNorm] });
-    planned.push({ name: `${p}.post_attention_norm`, sources: [n.postAttentionNorm] });
-    planned.push({ name: `${p}.qkv`, sources: [n.q, n.k, n.v] });
+    planned.push({ name: `${p}.input_norm`, sources: [n.inputNorm], matrix: false });
+    planned.push({ name: `${p}.post_attention_norm`, sources: [n.postAttentionNorm], matrix: false });
+    planned.push({ name: `${p}.qkv`, sources: [n.q, n.k, n.v], matrix: true });
     if (n.qBias && n.kBias && n.vBias)
-      planned.push({ name: `${p}.qkv_bias`, sources: [n.qBias, n.kBias, n.vBias] });
+      planned.push({ name: `${p}.qkv_bias`, sources: [n.qBias, n.kBias, n.vBias], matrix: false });
     if (n.qNorm && n.kNorm) {
-      planned.push({ name: `${p}.q_norm`, sources: [n.qNorm] });
-      planned.push({ name: `${p}.k_norm`, sources: [n.kNorm] });
+      planned.push({ name: `${p}.q_norm`, sources: [n.qNorm], matrix: false });
+      planned.push({ name: `${p}.k_norm`, sources: [n.kNorm], matrix: false });
     }
-    planned.push({ name: `${p}.o`, sources: [n.o] });
-    planned.push({ name: `${p}.gate_up`, sources: [n.gate, n.up] });
-    planned.push({ name: `${p}.down`, sources: [n.down] });
+    planned.push({ name: `${p}.o`, sources: [n.o], matrix: true });
+    planned.push({ name: `${p}.gate_up`, sources: [n.gate, n.up], matrix: true });
+    planned.push({ name: `${p}.down`, sources: [n.down], matrix: true });
   }
   return planned;
 }
 
 /** The shape every checkpoint tensor must have, so a wrong checkpoint fails before a graph is built. */
-function expectedShapes(config: ModelConfig, names: ModelTensorNames): Map<string, number[]> {
+export function expectedTensorShapes(config: ModelConfig, names: ModelTensorNames): Map<string, number[]> {
   const {
     hiddenSize: d,
     intermediateSize: ffn,
@@ -82,6 +89,8 @@ function expectedShapes(config: ModelConfig, names: ModelTensorNames): Map<strin
 
 export interface WriteExternalWeightsOptions {
   dtype: StoredWeightType;
+  quantization?: QuantizationSettings;
+  lora?: { adapter: LoraAdapter; mode: 'switchable' | 'merged' };
   onProgress?: (event: { done: number; total: number; weight: string }) => void;
 }
 
@@ -90,10 +99,32 @@ interface BuildProgress {
   fileLength: number;
 }
 
+function checkAdapterFits(adapter: LoraAdapter, shapes: Map<string, number[]>, directory: string): void {
+  for (const target of adapter.targets.values()) {
+    const shape = shapes.get(target.baseTensor);
+    if (!shape) {
+      throw new TraitlensError(
+        'INVALID_ADAPTER',
+        `${adapter.directory}: the adapter targets ${target.baseTensor}, which the base model in ${directory} does not have (supported targets: q/k/v/o/gate/up/down projections). Is it an adapter for another architecture?`,
+        { details: { tensor: target.baseTensor } },
+      );
+    }
+    if (shape[0] !== target.outFeatures || shape[1] !== target.inFeatures) {
+      throw new TraitlensError(
+        'SHAPE_MISMATCH',
+        `${adapter.directory}: the adapter for ${target.baseTensor} is [${target.outFeatures} x ${target.inFeatures}] but the base weight is [${shape.join(' x ')}]. The adapter was trained for another base model${adapter.baseModel ? ` (${adapter.baseModel})` : ''}.`,
+        { details: { tensor: target.baseTensor } },
+      );
+    }
+  }
+}
+
 /**
  * Converts checkpoint tensors into one external data file in the graph's layout, streaming a block of
- * rows at a time (BF16/F16/F32 in; float32 or float16 out). The build is resumable: progress is recorded
- * after every weight, and a restarted build truncates the file to the last complete weight and goes on.
+ * rows at a time (BF16/F16/F32 in; float32/float16 or int4/int8 codes out), so a 70B conversion holds at
+ * most one chunk of one tensor in JS memory. LoRA is merged into the rows before quantization, or written
+ * as low-rank branches for switchable mode. The build is resumable: progress is recorded after every
+ * weight, and a restarted build truncates the file to the last complete weight and goes on.
  */
 export async function writeExternalWeights(
   checkpoint: SafetensorsCheckpoint,
@@ -102,8 +133,9 @@ export async function writeExternalWeights(
   dataPath: string,
   options: WriteExternalWeightsOptions,
 ): Promise<WeightManifest> {
-  const planned = planWeights(config, names);
-  const shapes = expectedShapes(config, names);
+  const quantization = options.quantization;
+  const planned = planWeights(config, names, quantization !== undefined);
+  const shapes = expectedTensorShapes(config, names);
   for (const [tensor, shape] of shapes) {
     if (!checkpoint.has(tensor)) {
       throw new TraitlensError(
@@ -121,57 +153,164 @@ export async function writeExternalWeights(
       );
     }
   }
+  const lora = options.lora;
+  if (lora) checkAdapterFits(lora.adapter, shapes, checkpoint.directory);
 
   const partialPath = `${dataPath}.partial`;
   const progressPath = `${dataPath}.progress.json`;
-  let progress: BuildProgress = { completed: {}, fileLength: 0 };
+  let progress: BuildProgress;
   try {
     progress = JSON.parse(await readFile(progressPath, 'utf8')) as BuildProgress;
-    const size = (await stat(partialPath)).size;
-    if (size < progress.fileLength) progress = { completed: {}, fileLength: 0 };
+    if ((await stat(partialPath)).size < progress.fileLength)
+      throw new Error('partial file shorter than recorded progress');
   } catch {
     progress = { completed: {}, fileLength: 0 };
     await writeFile(partialPath, new Uint8Array());
   }
   const handle = await open(partialPath, 'r+');
+  let position = progress.fileLength;
+  const reserve = (length: number): ExternalRegion => {
+    const alignment = length >= pageSize ? pageSize : 64;
+    position = Math.ceil(position / alignment) * alignment;
+    const region = { offset: position, length };
+    position += length;
+    return region;
+  };
+  const record = async (name: string, weight: StoredWeight, done: number, total: number) => {
+    progress.completed[name] = weight;
+    progress.fileLength = position;
+    await writeJsonAtomic(progressPath, progress);
+    options.onProgress?.({ done, total, weight: name });
+  };
   try {
     await handle.truncate(progress.fileLength);
-    let position = progress.fileLength;
     const elementBytes = options.dtype === 'float32' ? 4 : 2;
+    const extraWeights =
+      lora?.mode === 'switchable'
+        ? planned.filter(
+            (weight) => weight.matrix && weight.sources.some((source) => lora.adapter.targets.has(source)),
+          )
+        : [];
+    const total = planned.length + extraWeights.length * 2;
     let done = 0;
     for (const weight of planned) {
       done++;
       if (progress.completed[weight.name]) continue;
       const firstShape = shapes.get(weight.sources[0]!)!;
-      const rowLength = firstShape.length > 1 ? firstShape.slice(1).reduce((a, b) => a * b, 1) : 1;
-      const totalRows = weight.sources.reduce((sum, source) => sum + (shapes.get(source)![0] ?? 1), 0);
-      const dims = firstShape.length > 1 ? [totalRows, rowLength] : [totalRows];
-      const length = totalRows * rowLength * elementBytes;
-      const alignment = length >= pageSize ? pageSize : 64;
-      position = Math.ceil(position / alignment) * alignment;
-      const offset = position;
+      const columns = firstShape.length > 1 ? firstShape[1]! : 1;
+      const totalRows = weight.sources.reduce((sum, source) => sum + shapes.get(source)![0]!, 0);
+      const quantize = weight.matrix && quantization !== undefined;
+      const dims = firstShape.length > 1 ? [totalRows, columns] : [totalRows];
+      let stored: StoredWeight;
+      let regions: { codes: ExternalRegion; scales?: ExternalRegion; zeroPoints?: ExternalRegion };
+      if (quantize) {
+        const blocks = blockCount(columns, quantization.blockSize);
+        const codes = reserve(totalRows * blocks * ((quantization.blockSize * quantization.bits) / 8));
+        const scales = reserve(totalRows * blocks * 4);
+        const zeroPoints = reserve(totalRows * Math.ceil((blocks * quantization.bits) / 8));
+        regions = { codes, scales, zeroPoints };
+        stored = {
+          dims,
+          type: 'float32',
+          ...codes,
+          quantization: { bits: quantization.bits, blockSize: quantization.blockSize, scales, zeroPoints },
+        };
+      } else {
+        const codes = reserve(totalRows * columns * elementBytes);
+        regions = { codes };
+        stored = { dims, type: options.dtype, ...codes };
+      }
+      let rowsWritten = 0;
       for (const source of weight.sources) {
-        const rows = shapes.get(source)![0] ?? 1;
-        const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / (rowLength * 4)));
+        const rows = shapes.get(source)![0]!;
+        const merge = lora?.mode === 'merged' ? lora.adapter.targets.get(source) : undefined;
+        const rowsPerChunk =
+          firstShape.length > 1 ? Math.max(1, Math.floor(chunkBytes / (columns * 4))) : rows;
         for (let start = 0; start < rows; start += rowsPerChunk) {
           const end = Math.min(rows, start + rowsPerChunk);
           const values =
             firstShape.length > 1
-              ? await checkpoint.readRowsAsFloat32(source, start, end)
+              ? Float32Array.from(await checkpoint.readRowsAsFloat32(source, start, end))
               : await checkpoint.readFloat32(source);
-          const bytes =
-            options.dtype === 'float32'
-              ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
-              : new Uint8Array(float32ArrayToFloat16(values).buffer);
-          await handle.write(bytes, 0, bytes.byteLength, position);
-          position += bytes.byteLength;
-          if (firstShape.length <= 1) break;
+          if (merge) addLoraDelta(values, merge, start, end);
+          const chunkRows = end - start;
+          if (quantize) {
+            const q = quantizeBlockwise(values, chunkRows, columns, quantization);
+            const rowStart = rowsWritten + start;
+            await handle.write(
+              q.packed,
+              0,
+              q.packed.byteLength,
+              regions.codes.offset + rowStart * (q.packed.byteLength / chunkRows),
+            );
+            const scaleBytes = new Uint8Array(q.scales.buffer);
+            await handle.write(
+              scaleBytes,
+              0,
+              scaleBytes.byteLength,
+              regions.scales!.offset + rowStart * (scaleBytes.byteLength / chunkRows),
+            );
+            await handle.write(
+              q.zeroPoints,
+              0,
+              q.zeroPoints.byteLength,
+              regions.zeroPoints!.offset + rowStart * (q.zeroPoints.byteLength / chunkRows),
+            );
+          } else {
+            const bytes =
+              options.dtype === 'float32'
+                ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+                : new Uint8Array(float32ArrayToFloat16(values).buffer);
+            await handle.write(
+              bytes,
+              0,
+              bytes.byteLength,
+              regions.codes.offset + (rowsWritten + start) * columns * elementBytes,
+            );
+          }
         }
+        rowsWritten += rows;
       }
-      progress.completed[weight.name] = { dims, type: options.dtype, offset, length };
-      progress.fileLength = position;
-      await writeJsonAtomic(progressPath, progress);
-      options.onProgress?.({ done, total: planned.length, weight: weight.name });
+      await record(weight.name, stored, done, total);
+    }
+    for (const weight of extraWeights) {
+      // Low-rank branches of a fused matrix: A stacks each part's A; B is block-diagonal with the
+      // LoRA scaling folded in, zero rows for parts the adapter does not touch.
+      const parts = weight.sources.map((source) => ({
+        source,
+        rows: shapes.get(source)![0]!,
+        target: lora!.adapter.targets.get(source),
+      }));
+      const columns = shapes.get(weight.sources[0]!)![1]!;
+      const totalRank = parts.reduce((sum, part) => sum + (part.target?.rank ?? 0), 0);
+      const totalRows = parts.reduce((sum, part) => sum + part.rows, 0);
+      const a = new Float32Array(totalRank * columns);
+      const b = new Float32Array(totalRows * totalRank);
+      let rankOffset = 0;
+      let rowOffset = 0;
+      for (const part of parts) {
+        if (part.target) {
+          a.set(part.target.a, rankOffset * columns);
+          for (let row = 0; row < part.rows; row++) {
+            for (let r = 0; r < part.target.rank; r++)
+              b[(rowOffset + row) * totalRank + rankOffset + r] =
+                part.target.b[row * part.target.rank + r]! * part.target.scaling;
+          }
+          rankOffset += part.target.rank;
+        }
+        rowOffset += part.rows;
+      }
+      for (const [suffix, values, dims] of [
+        ['lora_a', a, [totalRank, columns]],
+        ['lora_b', b, [totalRows, totalRank]],
+      ] as const) {
+        done++;
+        const name = `${weight.name}.${suffix}`;
+        if (progress.completed[name]) continue;
+        const region = reserve(values.byteLength);
+        await handle.write(new Uint8Array(values.buffer), 0, values.byteLength, region.offset);
+        await record(name, { dims: [...dims], type: 'float32', ...region }, done, total);
+      }
     }
     await handle.sync();
   } finally {
@@ -179,5 +318,12 @@ export async function writeExternalWeights(
   }
   await rename(partialPath, dataPath);
   await rm(progressPath, { force: true });
-  return { dataFile: dataPath.replace(/^.*[\\/]/, ''), dtype: options.dtype, weights: progress.completed };
+  const manifest: WeightManifest = {
+    dataFile: dataPath.replace(/^.*[\\/]/, ''),
+    dtype: options.dtype,
+    weights: progress.completed,
+  };
+  if (quantization) manifest.quantization = { bits: quantization.bits, blockSize: quantization.blockSize };
+  if (lora) manifest.lora = { mode: lora.mode, hash: lora.adapter.hash };
+  return manifest;
 }
