@@ -129,18 +129,20 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
     import('cli-progress'),
     import('node:path'),
   ]);
-  const interactive = process.stderr.isTTY === true;
-  const bars = new cliProgress.MultiBar(
-    {
-      stream: process.stderr,
-      clearOnComplete: false,
-      hideCursor: true,
-      format: '{label} |{bar}| {value}/{total}',
-      autopadding: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  const log = (line: string) => (interactive ? bars.log(`${line}\n`) : process.stderr.write(`${line}\n`));
+  // Bars only on a terminal; a log file gets the per-run lines alone.
+  const bars = process.stderr.isTTY
+    ? new cliProgress.MultiBar(
+        {
+          stream: process.stderr,
+          clearOnComplete: false,
+          hideCursor: true,
+          format: '{label} |{bar}| {value}/{total}',
+          autopadding: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  const log = (line: string) => (bars ? bars.log(`${line}\n`) : process.stderr.write(`${line}\n`));
 
   const trait = await steering.loadSteeringTrait(options.trait);
   const vectors = await readTraitVectors(options.vectors);
@@ -157,8 +159,8 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
     },
     loadModelOptions: loadOptions,
   });
-  const generationBar = bars.create(0, 0, { label: 'generate' });
-  const judgingBar = bars.create(0, 0, { label: 'judge   ' });
+  const generationBar = bars?.create(0, 0, { label: 'generate' });
+  const judgingBar = bars?.create(0, 0, { label: 'judge   ' });
   try {
     const evaluation = await steering.evaluateSteering({
       model,
@@ -190,12 +192,12 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
             log(event.message);
             break;
           case 'generation':
-            generationBar.setTotal(event.rowsTotal);
-            generationBar.update(event.rowsDone);
+            generationBar?.setTotal(event.rowsTotal);
+            generationBar?.update(event.rowsDone);
             break;
           case 'judging':
-            judgingBar.setTotal(event.total);
-            judgingBar.update(event.done);
+            judgingBar?.setTotal(event.total);
+            judgingBar?.update(event.done);
             break;
           case 'run': {
             const { run, cached } = event;
@@ -211,13 +213,13 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
         }
       },
     });
-    bars.stop();
+    bars?.stop();
     process.stdout.write(`${steering.formatSteeringSummary(evaluation.results, evaluation.searches)}\n`);
     process.stderr.write(
       `results: ${evaluation.resultsPath} (${evaluation.judgeCalls} judge calls this run)\n`,
     );
   } finally {
-    bars.stop();
+    bars?.stop();
     await created.dispose();
     await model.dispose();
   }
