@@ -42,12 +42,13 @@ function compareLogits(
   return { maxAbs, top1: agree / positions };
 }
 
-describe.skipIf(!hasStories260k)('int8 and int4 weight-only quantization on stories260k', () => {
-  it('stays close to fp32: int8 top-1 agreement >= 0.95 and max abs logit error < 0.5; int4 reported', async () => {
+describe.skipIf(!hasStories260k)('fp16 weights and int8/int4 weight-only quantization on stories260k', () => {
+  it('stays close to fp32: fp16 max abs < 0.05, int8 top-1 agreement >= 0.95 and max abs logit error < 0.5; int4 reported', async () => {
     const fp32 = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
     const [reference] = await fp32.forward(text);
     const report: Record<string, { maxAbs: number; top1: number }> = {};
     for (const [dtype, blockSize] of [
+      ['fp16', 32],
       ['int8', 32],
       ['int4', 32],
       ['int4', 128],
@@ -66,6 +67,8 @@ describe.skipIf(!hasStories260k)('int8 and int4 weight-only quantization on stor
     console.info(
       `stories260k quantization error vs fp32 over ${reference!.tokenIds.length} tokens: ${JSON.stringify(report)}`,
     );
+    expect(report['fp16/b32']!.maxAbs).toBeLessThan(0.05);
+    expect(report['fp16/b32']!.top1).toBe(1);
     expect(report['int8/b32']!.top1).toBeGreaterThanOrEqual(0.95);
     expect(report['int8/b32']!.maxAbs).toBeLessThan(0.5);
     expect(report['int4/b32']!.top1).toBeGreaterThanOrEqual(0.6);

@@ -5,7 +5,7 @@ import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const decoderGraphVersion = 2;
+export const decoderGraphVersion = 3;
 
 /** Build options that depend on the execution provider rather than on the model. */
 export interface DecoderGraphOptions {
@@ -29,6 +29,12 @@ export function buildDecoderGraph(
   const g = new OnnxGraphBuilder(manifest.dataFile);
   const f32 = OnnxType.float32;
   const weightType = manifest.dtype === 'float16' ? OnnxType.float16 : OnnxType.float32;
+  // fp16 weights compute in fp16 end to end (GPU); the graph's float inputs and outputs stay float32 so
+  // the JS side is the same for every dtype, except the key/value cache, which stays in compute type.
+  const computeType = weightType;
+  const toCompute = (value: string) =>
+    computeType === f32 ? value : g.op('Cast', [value], { to: computeType });
+  const toFloat32 = (value: string) => (computeType === f32 ? value : g.op('Cast', [value], { to: f32 }));
   const { hiddenSize: d, headCount: h, kvHeadCount: kv, headDim: hd, layerCount } = config;
 
   const weight = (name: string): string => {
@@ -60,12 +66,12 @@ export function buildDecoderGraph(
     { axis: 0 },
     'rotary_shape',
   );
-  const cosGathered = g.op('Reshape', [g.op('Cos', [doubled]), rotaryShape], undefined, 'cos');
-  const sinGathered = g.op('Reshape', [g.op('Sin', [doubled]), rotaryShape], undefined, 'sin');
+  const cosGathered = toCompute(g.op('Reshape', [g.op('Cos', [doubled]), rotaryShape], undefined, 'cos'));
+  const sinGathered = toCompute(g.op('Reshape', [g.op('Sin', [doubled]), rotaryShape], undefined, 'sin'));
+  const attentionBiasCompute = toCompute(attentionBias);
 
   const flatIds = g.op('Reshape', [inputIds, flat]);
   let hidden = g.op('Gather', [weight('embedding'), flatIds], { axis: 0 }, 'embedded');
-  if (weightType !== f32) hidden = g.op('Cast', [hidden], { to: f32 });
 
   const captureSet = new Set(plan.capture.map(formatHookPoint));
   const coefficientShape = g.constant('coef_shape', [-1, 1]);
@@ -77,11 +83,10 @@ export function buildDecoderGraph(
     for (const entry of plan.steer) {
       if (entry.point.layer !== layer || entry.point.site !== site) continue;
       const names = steeringInputNames(point, entry.mode);
-      const vector = g.input(names.vector, f32, [d]);
-      const coefficient = g.op('Reshape', [
-        g.input(names.coefficient, f32, ['batch', 'sequence']),
-        coefficientShape,
-      ]);
+      const vector = toCompute(g.input(names.vector, f32, [d]));
+      const coefficient = toCompute(
+        g.op('Reshape', [g.input(names.coefficient, f32, ['batch', 'sequence']), coefficientShape]),
+      );
       if (entry.mode === 'add') {
         current = g.op(
           'Add',
@@ -102,7 +107,7 @@ export function buildDecoderGraph(
       }
     }
     const name = formatHookPoint(point);
-    if (captureSet.has(name)) g.output(current, name, f32, ['tokens', d]);
+    if (captureSet.has(name)) g.output(toFloat32(current), name, f32, ['tokens', d]);
     return current;
   };
 
@@ -116,17 +121,19 @@ export function buildDecoderGraph(
   // Switchable LoRA: a per-row scale (0 = clean model, 1 = adapted) broadcast to every token.
   const loraScale =
     manifest.lora?.mode === 'switchable'
-      ? g.op(
-          'Reshape',
-          [
-            g.op('Expand', [
-              g.op('Unsqueeze', [g.input('lora_scale', f32, ['batch']), g.constant('axis_one', [1])]),
-              batchBySequence,
-            ]),
-            coefficientShape,
-          ],
-          undefined,
-          'lora_scale_column',
+      ? toCompute(
+          g.op(
+            'Reshape',
+            [
+              g.op('Expand', [
+                g.op('Unsqueeze', [g.input('lora_scale', f32, ['batch']), g.constant('axis_one', [1])]),
+                batchBySequence,
+              ]),
+              coefficientShape,
+            ],
+            undefined,
+            'lora_scale_column',
+          ),
         )
       : undefined;
   /** x W^T for a logical weight: Gemm, or MatMulNBits when quantized, plus the LoRA branch if any. */
@@ -191,7 +198,7 @@ export function buildDecoderGraph(
   const groupedScoresShape = g.constant('grouped_scores_shape', [0, kv, -1, 0]);
   const headsShape = g.constant('heads_shape', [0, h, -1, hd]);
   const mergedShape = g.constant('merged_shape', [-1, qSize]);
-  const scale = g.constant('attention_scale', [1 / Math.sqrt(hd)], f32, []);
+  const scale = g.constant('attention_scale', [1 / Math.sqrt(hd)], computeType, []);
 
   for (let layer = 0; layer < layerCount; layer++) {
     const p = `layers.${layer}`;
@@ -213,12 +220,12 @@ export function buildDecoderGraph(
     q = g.op('Transpose', [rotate(q)], { perm: [0, 2, 1, 3] });
     k = g.op('Transpose', [rotate(k)], { perm: [0, 2, 1, 3] });
     const v = g.op('Transpose', [g.op('Reshape', [vFlat, kShape])], { perm: [0, 2, 1, 3] });
-    const pastKey = g.input(`past_key.${layer}`, f32, ['batch', kv, 'past_sequence', hd]);
-    const pastValue = g.input(`past_value.${layer}`, f32, ['batch', kv, 'past_sequence', hd]);
+    const pastKey = g.input(`past_key.${layer}`, computeType, ['batch', kv, 'past_sequence', hd]);
+    const pastValue = g.input(`past_value.${layer}`, computeType, ['batch', kv, 'past_sequence', hd]);
     const presentKey = g.op('Concat', [pastKey, k], { axis: 2 });
     const presentValue = g.op('Concat', [pastValue, v], { axis: 2 });
-    g.output(presentKey, `present_key.${layer}`, f32, ['batch', kv, 'total_sequence', hd]);
-    g.output(presentValue, `present_value.${layer}`, f32, ['batch', kv, 'total_sequence', hd]);
+    g.output(presentKey, `present_key.${layer}`, computeType, ['batch', kv, 'total_sequence', hd]);
+    g.output(presentValue, `present_value.${layer}`, computeType, ['batch', kv, 'total_sequence', hd]);
     // Query heads that share a key/value head are stacked along the sequence axis, so one batched
     // MatMul per KV head serves the whole group without materialising repeated keys.
     const grouped = g.op('Reshape', [g.op('Mul', [q, scale]), groupedShape]);
@@ -228,7 +235,7 @@ export function buildDecoderGraph(
       undefined,
       `scores_${layer}`,
     );
-    const masked = g.op('Add', [g.op('Reshape', [scores, scoresShape]), attentionBias]);
+    const masked = g.op('Add', [g.op('Reshape', [scores, scoresShape]), attentionBiasCompute]);
     const probabilities = g.op('Softmax', [masked], { axis: -1 });
     const context = g.op('MatMul', [g.op('Reshape', [probabilities, groupedScoresShape]), presentValue]);
     const merged = g.op('Reshape', [
@@ -249,10 +256,12 @@ export function buildDecoderGraph(
 
   const selected = g.op('Gather', [hidden, logitIndices], { axis: 0 }, 'selected');
   const finalNormed = rmsNorm(selected, weight('final_norm'), 'final_norm');
-  g.output(linear(finalNormed, hasWeight('lm_head') ? 'lm_head' : 'embedding', 'lm_head'), 'logits', f32, [
-    'logit_count',
-    config.vocabSize,
-  ]);
+  g.output(
+    toFloat32(linear(finalNormed, hasWeight('lm_head') ? 'lm_head' : 'embedding', 'lm_head')),
+    'logits',
+    f32,
+    ['logit_count', config.vocabSize],
+  );
   return g.toBytes({ '': 21, 'com.microsoft': 1 });
 }
 

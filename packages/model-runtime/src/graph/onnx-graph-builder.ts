@@ -1,4 +1,5 @@
 import { create, toBinary } from '@bufbuild/protobuf';
+import { numberToFloat16Bits } from '@traitlens/core';
 import {
   type AttributeProto,
   AttributeProto_AttributeType,
@@ -168,6 +169,8 @@ export class OnnxGraphBuilder {
     if (type === OnnxType.int64) tensor.int64Data = Array.from(values, (v) => BigInt(v));
     else if (type === OnnxType.float32) tensor.rawData = new Uint8Array(Float32Array.from(values).buffer);
     else if (type === OnnxType.int32) tensor.int32Data = Array.from(values);
+    else if (type === OnnxType.float16)
+      tensor.rawData = new Uint8Array(Uint16Array.from(values, numberToFloat16Bits).buffer);
     else throw new Error(`constant of type ${type} is not supported`);
     this.initializers.push(tensor);
     return name;

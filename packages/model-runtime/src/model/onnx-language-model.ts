@@ -5,7 +5,7 @@ import {
   isHookSite,
   TraitlensError,
 } from '@traitlens/core';
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import type { DecoderGraphOptions } from '../graph/build-decoder-graph';
 import { ensureGraphForPlan, type ModelArtifacts } from '../graph/graph-cache';
 import { type HookPlan, hookPlanKey, normalizeHookPlan } from '../hooks/hook-plan';
@@ -166,7 +166,11 @@ export class OnnxLanguageModel implements LanguageModel {
     const { kvHeadCount, headDim, layerCount } = this.config;
     const past: ort.Tensor[] = [];
     for (let layer = 0; layer < 2 * layerCount; layer++)
-      past.push(float32Tensor(new Float32Array(0), [batchSize, kvHeadCount, 0, headDim]));
+      past.push(
+        this.artifacts.manifest.dtype === 'float16'
+          ? new ort.Tensor('float16', new Uint16Array(0), [batchSize, kvHeadCount, 0, headDim])
+          : float32Tensor(new Float32Array(0), [batchSize, kvHeadCount, 0, headDim]),
+      );
     return past;
   }
 
