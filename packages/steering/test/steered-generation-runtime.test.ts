@@ -1,0 +1,51 @@
+import { loadModel } from '@traitlens/model-runtime';
+import { createTinyModel } from '@traitlens/model-runtime/testing';
+import { describe, expect, it } from 'vitest';
+import { generateSteered } from '../src/steered-generation/generate-steered';
+import type { SteeringConfiguration } from '../src/steered-generation/steering-configuration';
+import { testCacheDirectory } from './shared-models';
+
+function seededVector(size: number, seed: number): Float32Array {
+  return Float32Array.from({ length: size }, (_, index) => Math.sin(seed * 7.1 + index * 1.3));
+}
+
+describe('generateSteered on a real runtime model', () => {
+  it('gives every configuration of a mixed batch the same tokens as running it alone', async () => {
+    const tiny = await createTinyModel({ layerCount: 3, chatTemplate: null });
+    const model = await loadModel(tiny.directory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    try {
+      const hidden = model.config.hiddenSize;
+      const v1 = seededVector(hidden, 1);
+      const v2 = seededVector(hidden, 2);
+      const configurations: SteeringConfiguration[] = [
+        [],
+        [{ point: { layer: 0, site: 'resid_post' }, vector: v1, coefficient: 6 }],
+        [{ point: { layer: 2, site: 'resid_post' }, vector: v2, coefficient: -4, positions: 'response' }],
+        [
+          { point: { layer: 0, site: 'resid_post' }, vector: v1, coefficient: 3 },
+          { point: { layer: 1, site: 'resid_mid' }, vector: v2, coefficient: 1, mode: 'ablate' },
+        ],
+      ];
+      const prompts = ['The robot walked to the', 'One day a storm'];
+      const generation = { maxNewTokens: 8 };
+      const mixed = await generateSteered(model, { prompts, configurations, generation, batchSize: 5 });
+      for (const [index, configuration] of configurations.entries()) {
+        const [alone] = await generateSteered(model, {
+          prompts,
+          configurations: [configuration],
+          generation,
+        });
+        expect(mixed[index]!.map((result) => result.responseTokenIds)).toEqual(
+          alone!.map((result) => result.responseTokenIds),
+        );
+      }
+      // Steering changes the text: the strongest configuration differs from the unsteered one.
+      expect(mixed[1]!.map((result) => result.responseText)).not.toEqual(
+        mixed[0]!.map((result) => result.responseText),
+      );
+    } finally {
+      await model.dispose();
+      await tiny.remove();
+    }
+  });
+});
