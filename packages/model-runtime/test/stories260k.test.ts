@@ -76,6 +76,32 @@ describe.skipIf(!hasStories260k)('stories260k through the public API', () => {
     }
   });
 
+  it('projects onto a vector bank inside the graph, matching captured activations times the bank', async () => {
+    const model = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    try {
+      const point = { layer: 3, site: 'resid_post' as const };
+      const bank = [0, 1, 2].map((k) => Float32Array.from({ length: 64 }, (_, i) => Math.sin(i * (k + 1))));
+      const rows = await model.forward(['Once upon a time', 'Lily'], {
+        capture: [point],
+        project: [{ point, vectors: bank }],
+      });
+      for (const row of rows) {
+        const activations = row.captures.get('resid_post.3')!;
+        const projections = row.projections!.get('resid_post.3')!;
+        expect(projections.length).toBe(row.tokenIds.length * 3);
+        for (let t = 0; t < row.tokenIds.length; t++) {
+          bank.forEach((vector, k) => {
+            let dot = 0;
+            for (let i = 0; i < 64; i++) dot += activations[t * 64 + i]! * vector[i]!;
+            expect(projections[t * 3 + k]!).toBeCloseTo(dot, 4);
+          });
+        }
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
+
   it('scores next-token log-probabilities that sum to one', async () => {
     const model = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
     try {

@@ -1,5 +1,5 @@
 import { formatHookPoint, type HookPoint, type HookSite } from '@traitlens/core';
-import { type HookPlan, steeringInputNames } from '../hooks/hook-plan';
+import { type HookPlan, projectionNames, steeringInputNames } from '../hooks/hook-plan';
 import type { ModelConfig } from '../model/model-types';
 import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
@@ -74,6 +74,7 @@ export function buildDecoderGraph(
   let hidden = g.op('Gather', [weight('embedding'), flatIds], { axis: 0 }, 'embedded');
 
   const captureSet = new Set(plan.capture.map(formatHookPoint));
+  const projectSet = new Set(plan.project.map(formatHookPoint));
   const coefficientShape = g.constant('coef_shape', [-1, 1]);
 
   /** Applies the plan's steering at a point, then exposes the (steered) value if captured. */
@@ -108,6 +109,16 @@ export function buildDecoderGraph(
     }
     const name = formatHookPoint(point);
     if (captureSet.has(name)) g.output(toFloat32(current), name, f32, ['tokens', d]);
+    if (projectSet.has(name)) {
+      const names = projectionNames(point);
+      const bank = g.input(names.bank, f32, [`bank_size_${name}`, d]);
+      g.output(
+        g.op('MatMul', [toFloat32(current), g.op('Transpose', [bank], { perm: [1, 0] })]),
+        names.output,
+        f32,
+        ['tokens', `bank_size_${name}`],
+      );
+    }
     return current;
   };
 

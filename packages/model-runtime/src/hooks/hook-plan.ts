@@ -10,6 +10,12 @@ export type SteeringMode = 'add' | 'ablate';
 export interface HookPlan {
   capture: HookPoint[];
   steer: Array<{ point: HookPoint; mode: SteeringMode }>;
+  /**
+   * In-graph projections: at each point the activations are multiplied by a bank of K vectors given at
+   * run time, and only the [tokens, K] result leaves the graph (long runs store projections, not
+   * activations).
+   */
+  project: HookPoint[];
 }
 
 function compareHookPoints(a: HookPoint, b: HookPoint): number {
@@ -26,7 +32,11 @@ export function normalizeHookPlan(plan: Partial<HookPlan>): HookPlan {
       point: { layer: entry.point.layer, site: entry.point.site },
       mode: entry.mode,
     });
+  const project = new Map<string, HookPoint>();
+  for (const point of plan.project ?? [])
+    project.set(formatHookPoint(point), { layer: point.layer, site: point.site });
   return {
+    project: [...project.values()].sort(compareHookPoints),
     capture: [...capture.values()].sort(compareHookPoints),
     steer: [...steer.values()].sort(
       (a, b) => compareHookPoints(a.point, b.point) || a.mode.localeCompare(b.mode),
@@ -37,7 +47,8 @@ export function normalizeHookPlan(plan: Partial<HookPlan>): HookPlan {
 export function hookPlanKey(plan: HookPlan): string {
   const capture = plan.capture.map(formatHookPoint).join(',');
   const steer = plan.steer.map((entry) => `${entry.mode}:${formatHookPoint(entry.point)}`).join(',');
-  return `capture=${capture};steer=${steer}`;
+  const project = plan.project.map(formatHookPoint).join(',');
+  return `capture=${capture};steer=${steer}${project ? `;project=${project}` : ''}`;
 }
 
 /** Graph input names of a steering point. */
@@ -47,4 +58,9 @@ export function steeringInputNames(
 ): { vector: string; coefficient: string } {
   const base = `steer.${mode}.${formatHookPoint(point)}`;
   return { vector: `${base}.vector`, coefficient: `${base}.coefficient` };
+}
+
+/** Graph input (the vector bank [K, D]) and output ([tokens, K]) names of an in-graph projection. */
+export function projectionNames(point: HookPoint): { bank: string; output: string } {
+  return { bank: `project.${formatHookPoint(point)}.bank`, output: `projection.${formatHookPoint(point)}` };
 }

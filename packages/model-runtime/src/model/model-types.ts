@@ -69,6 +69,11 @@ export interface ForwardOptions {
   logits?: 'all' | 'last' | 'none';
   /** With a switchable LoRA: 1 = adapted (default), 0 = clean base model; one number or one per row. */
   loraScale?: number | readonly number[];
+  /**
+   * In-graph projections: activations at `point` times each vector (raw dot products h.v; divide by |v|
+   * or |h| yourself for scalar or cosine projections). Only the [n_tokens, K] result is copied out.
+   */
+  project?: ReadonlyArray<{ point: HookPoint; vectors: readonly Float32Array[] }>;
 }
 
 /** One row of a forward pass, padding removed. */
@@ -78,6 +83,8 @@ export interface ForwardRow {
   logits: Float32Array;
   /** `{site}.{layer}` -> [n_tokens, hidden] row-major. */
   captures: Map<string, Float32Array>;
+  /** `{site}.{layer}` -> [n_tokens, K] dot products with the projection bank, when asked. */
+  projections?: Map<string, Float32Array>;
 }
 
 export interface GenerateOptions {

@@ -8,7 +8,7 @@ import {
 import * as ort from 'onnxruntime-node';
 import type { DecoderGraphOptions } from '../graph/build-decoder-graph';
 import { ensureGraphForPlan, type ModelArtifacts } from '../graph/graph-cache';
-import { type HookPlan, hookPlanKey, normalizeHookPlan } from '../hooks/hook-plan';
+import { type HookPlan, hookPlanKey, normalizeHookPlan, projectionNames } from '../hooks/hook-plan';
 import {
   type CreatedSession,
   createInferenceSession,
@@ -39,6 +39,7 @@ export interface PromptEncoder {
 interface RunResult {
   logits: Float32Array;
   captures: Map<string, Float32Array>;
+  projections: Map<string, Float32Array>;
   presents: ort.Tensor[] | undefined;
 }
 
@@ -144,6 +145,33 @@ export class OnnxLanguageModel implements LanguageModel {
     return session;
   }
 
+  /** Checks in-graph projection banks and flattens them to [K, D] feeds. */
+  private validateProjections(
+    entries: NonNullable<ForwardOptions['project']>,
+  ): Array<{ point: HookPoint; bank: { data: Float32Array; dims: number[] } }> {
+    this.validateCapture(entries.map((entry) => entry.point));
+    const d = this.config.hiddenSize;
+    return entries.map((entry) => {
+      const vectors = entry.vectors;
+      if (vectors.length === 0)
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `The projection bank at ${formatHookPoint(entry.point)} is empty.`,
+        );
+      const data = new Float32Array(vectors.length * d);
+      vectors.forEach((vector, k) => {
+        if (vector.length !== d) {
+          throw new TraitlensError(
+            'SHAPE_MISMATCH',
+            `Projection vector ${k} at ${formatHookPoint(entry.point)} has ${vector.length} values but the model's hidden size is ${d}.`,
+          );
+        }
+        data.set(vector, k * d);
+      });
+      return { point: entry.point, bank: { data, dims: [vectors.length, d] } };
+    });
+  }
+
   private validateCapture(points: readonly HookPoint[]): void {
     for (const point of points) {
       if (!isHookSite(point.site))
@@ -155,8 +183,13 @@ export class OnnxLanguageModel implements LanguageModel {
     }
   }
 
-  private planFor(capture: readonly HookPoint[], steer: readonly SteeringSpec[]): HookPlan {
+  private planFor(
+    capture: readonly HookPoint[],
+    steer: readonly SteeringSpec[],
+    project: readonly HookPoint[] = [],
+  ): HookPlan {
     return normalizeHookPlan({
+      project: [...project],
       capture: [...capture],
       steer: steer.map((spec) => ({ point: spec.point, mode: spec.mode ?? 'add' })),
     });
@@ -200,7 +233,11 @@ export class OnnxLanguageModel implements LanguageModel {
       feeds[`past_value.${layer}`] = past[2 * layer + 1]!;
     }
     for (const [name, value] of extraFeeds) feeds[name] = float32Tensor(value.data, value.dims);
-    const fetches = ['logits', ...plan.capture.map(formatHookPoint)];
+    const fetches = [
+      'logits',
+      ...plan.capture.map(formatHookPoint),
+      ...plan.project.map((point) => projectionNames(point).output),
+    ];
     if (fetchPresents)
       for (let layer = 0; layer < this.config.layerCount; layer++)
         fetches.push(`present_key.${layer}`, `present_value.${layer}`);
@@ -220,13 +257,18 @@ export class OnnxLanguageModel implements LanguageModel {
         formatHookPoint(point),
         readFloat32(outputs[formatHookPoint(point)], formatHookPoint(point)),
       );
+    const projections = new Map<string, Float32Array>();
+    for (const point of plan.project) {
+      const name = projectionNames(point).output;
+      projections.set(formatHookPoint(point), readFloat32(outputs[name], name));
+    }
     let presents: ort.Tensor[] | undefined;
     if (fetchPresents) {
       presents = [];
       for (let layer = 0; layer < this.config.layerCount; layer++)
         presents.push(outputs[`present_key.${layer}`]!, outputs[`present_value.${layer}`]!);
     }
-    return { logits: readFloat32(outputs.logits, 'logits'), captures, presents };
+    return { logits: readFloat32(outputs.logits, 'logits'), captures, projections, presents };
   }
 
   private encodeBatch(inputs: PromptInput | readonly PromptInput[]): number[][] {
@@ -269,7 +311,12 @@ export class OnnxLanguageModel implements LanguageModel {
       valid.fill(1, 0, length);
       return valid;
     });
-    const plan = this.planFor(capture, steer);
+    const projections = this.validateProjections(options.project ?? []);
+    const plan = this.planFor(
+      capture,
+      steer,
+      projections.map((entry) => entry.point),
+    );
     const result = await this.run(
       plan,
       buildInputIds(rows, layout, this.config.padTokenId ?? 0),
@@ -289,6 +336,7 @@ export class OnnxLanguageModel implements LanguageModel {
           layout.lengths,
         ),
         ...this.loraScaleFeed(options.loraScale, rows.length),
+        ...projections.map((entry) => [projectionNames(entry.point).bank, entry.bank] as const),
       ]),
       false,
     );
@@ -303,7 +351,19 @@ export class OnnxLanguageModel implements LanguageModel {
       const captures = new Map<string, Float32Array>();
       for (const [name, values] of result.captures)
         captures.set(name, values.slice(b * width * hidden, (b * width + length) * hidden));
-      return { tokenIds, logits, captures };
+      const row: ForwardRow = { tokenIds, logits, captures };
+      if (projections.length > 0) {
+        row.projections = new Map();
+        for (const entry of projections) {
+          const name = formatHookPoint(entry.point);
+          const size = entry.bank.dims[0]!;
+          row.projections.set(
+            name,
+            result.projections.get(name)!.slice(b * width * size, (b * width + length) * size),
+          );
+        }
+      }
+      return row;
     });
   }
 
