@@ -29,7 +29,8 @@ export type TraitlensErrorCode =
   | 'JUDGE_ERROR'
   | 'JUDGE_AUTH_FAILED'
   | 'UNKNOWN_METHOD'
-  | 'INSUFFICIENT_DATA';
+  | 'INSUFFICIENT_DATA'
+  | 'TOKEN_MISMATCH';
 
 const marker = Symbol.for('traitlens.error');
 
