@@ -66,6 +66,8 @@ export interface TraitEvaluation {
   datasetHash: string;
   traitlensVersion: string;
   createdAt: string;
+  /** Stage key of the vectors and split evaluated; a rerun with the same key skips the evaluation. */
+  key: string;
   split: SplitSummary;
   methods: string[];
   sites: Record<string, SiteEvaluation>;
