@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Judge, layerConvention, readTraitVectors } from '@traitlens/core';
@@ -11,6 +11,7 @@ import { defineExtractionMethod } from '../methods/extraction-method';
 import { traitlensVersion } from '../traitlens-version';
 import type { ExtractionProgressEvent } from './extraction-progress';
 import { runTraitExtraction } from './run-trait-extraction';
+import { summarizeExtraction } from './summarize-extraction';
 
 const traitScore = (text: string): number => (text.includes('kind') ? 1 : text.includes('mean') ? -1 : 0);
 
@@ -220,5 +221,33 @@ describe('runTraitExtraction on a fake model', () => {
     expect(
       (await readTraitVectors(join(result.directory, 'vectors', 'first_axis.safetensors'))).metadata.method,
     ).toBe('first_axis');
+  });
+});
+
+describe('summarizeExtraction', () => {
+  it('compares the best vectors of several traits', async () => {
+    const experimentDirectory = await mkdtemp(join(tmpdir(), 'traitlens-experiment-'));
+    const model = new FakeLanguageModel(traitScore);
+    const first = await loadTraitDataset(await writeKindnessDataset(10));
+    await runTraitExtraction({ model, dataset: first, experimentDirectory, methods: ['mean_diff', 'probe'] });
+    const secondFolder = await writeKindnessDataset(10);
+    const renamed = join(secondFolder, '..', '..', 'other', 'kindness_again');
+    await mkdir(join(renamed, '..'), { recursive: true });
+    await rename(secondFolder, renamed);
+    await runTraitExtraction({
+      model,
+      dataset: await loadTraitDataset(renamed),
+      experimentDirectory,
+      methods: ['mean_diff'],
+    });
+    const summary = await summarizeExtraction(experimentDirectory);
+    expect(Object.keys(summary.traits)).toEqual(['other/kindness_again', 'toy/kindness']);
+    const cosines = summary.bestVectorCosines.resid_post!;
+    expect(cosines['toy/kindness']!['toy/kindness']).toBeCloseTo(1, 6);
+    // Same synthetic trait direction, so the two traits' best vectors point the same way.
+    expect(cosines['toy/kindness']!['other/kindness_again']).toBeGreaterThan(0.8);
+    expect(
+      JSON.parse(await readFile(join(experimentDirectory, 'extraction', 'summary.json'), 'utf8')),
+    ).toMatchObject({ format: 'traitlens.extraction-summary' });
   });
 });
