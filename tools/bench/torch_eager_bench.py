@@ -110,16 +110,23 @@ class Llama(torch.nn.Module):
         return F.linear(h, self.lm_head), presents
 
 
-def rates(tokens, repeats, run):
-    # Two warm-up runs: the first also pays for allocator and thread-pool start-up.
-    run()
-    run()
-    result = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def measure_interleaved(cases, repeats):
+    """Two warm-up runs per case, then `repeats` rounds in which the cases take turns (as the TS side does)."""
+    results = {}
+    for name, run in cases:
         run()
-        result.append(tokens / (time.perf_counter() - start))
-    return result
+        run()
+        results[name] = []
+    for _ in range(repeats):
+        for name, run in cases:
+            results[name].append(run())
+    return results
+
+
+def timed(tokens, run):
+    start = time.perf_counter()
+    run()
+    return tokens / (time.perf_counter() - start)
 
 
 def main():
@@ -135,39 +142,52 @@ def main():
     vocab = model.embed.shape[0]
     hidden = model.embed.shape[1]
     prefill = torch.randint(3, vocab, (8, 128))
-    results = {}
+    captured = []
+    vector = torch.sin(torch.arange(hidden).float())
+    middle = len(model.blocks) // 2
+    prompt = torch.randint(3, vocab, (8, 16))
+
+    def with_hooks(register, run):
+        handles = register()
+        try:
+            return run()
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def capture_all():
+        captured.clear()
+        return [block.register_forward_hook(lambda module, inputs, output: captured.append(output[0].detach().clone())) for block in model.blocks]
+
+    def steer_one():
+        return [model.blocks[middle].register_forward_hook(lambda module, inputs, output: (output[0] + 2.0 * vector, output[1]))]
+
+    def generate(ids, steps):
+        logits, past = model(ids)
+        for _ in range(steps - 1):
+            token = logits[:, -1].argmax(-1, keepdim=True)
+            logits, past = model(token, past)
+
+    def decode(batch):
+        ids = prompt[:batch]
+        t0 = time.perf_counter()
+        generate(ids, 1)
+        t1 = time.perf_counter()
+        generate(ids, args.decode_steps + 1)
+        t2 = time.perf_counter()
+        return batch * args.decode_steps / ((t2 - t1) - (t1 - t0))
+
     with torch.inference_mode():
-        results["prefill_no_hooks"] = rates(8 * 128, args.repeats, lambda: model(prefill))
-        captured = []
-        handles = [block.register_forward_hook(lambda module, inputs, output: captured.append(output[0].detach().clone())) for block in model.blocks]
-        results["prefill_capture_all_resid_post"] = rates(8 * 128, args.repeats, lambda: (captured.clear(), model(prefill)))
-        for handle in handles:
-            handle.remove()
-        vector = torch.sin(torch.arange(hidden).float())
-        middle = len(model.blocks) // 2
-        handle = model.blocks[middle].register_forward_hook(lambda module, inputs, output: (output[0] + 2.0 * vector, output[1]))
-        results["prefill_steer_one_layer"] = rates(8 * 128, args.repeats, lambda: model(prefill))
-        handle.remove()
-        prompt = torch.randint(3, vocab, (8, 16))
-        for batch in (1, 8):
-            ids = prompt[:batch]
-
-            def generate(steps):
-                logits, past = model(ids)
-                for _ in range(steps - 1):
-                    token = logits[:, -1].argmax(-1, keepdim=True)
-                    logits, past = model(token, past)
-
-            samples = []
-            for index in range(args.repeats + 1):
-                t0 = time.perf_counter()
-                generate(1)
-                t1 = time.perf_counter()
-                generate(args.decode_steps + 1)
-                t2 = time.perf_counter()
-                if index > 0:
-                    samples.append(batch * args.decode_steps / ((t2 - t1) - (t1 - t0)))
-            results[f"decode_batch_{batch}"] = samples
+        results = measure_interleaved(
+            [
+                ("prefill_no_hooks", lambda: timed(8 * 128, lambda: model(prefill))),
+                ("prefill_capture_all_resid_post", lambda: with_hooks(capture_all, lambda: timed(8 * 128, lambda: model(prefill)))),
+                ("prefill_steer_one_layer", lambda: with_hooks(steer_one, lambda: timed(8 * 128, lambda: model(prefill)))),
+                ("decode_batch_1", lambda: decode(1)),
+                ("decode_batch_8", lambda: decode(8)),
+            ],
+            args.repeats,
+        )
     print(json.dumps(results))
 
 

@@ -52,18 +52,33 @@ function randomIds(rows: number, length: number, vocab: number, seed: number): n
   return Array.from({ length: rows }, () => Array.from({ length }, () => 3 + (next() % (vocab - 3))));
 }
 
-/** Tokens per second of `run`, over `repeats` timed runs after warm-up. */
-async function measure(tokens: number, run: () => Promise<unknown>): Promise<number[]> {
-  // Two warm-up runs: the first also creates the session for this hook plan.
-  await run();
-  await run();
-  const rates: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await run();
-    rates.push(tokens / ((performance.now() - start) / 1000));
+interface BenchCase {
+  name: string;
+  /** Tokens per second of one run. */
+  run: () => Promise<number>;
+}
+
+/**
+ * Runs every case twice to warm up (sessions, memory-mapped weights), then `repeats` rounds in which the
+ * cases take turns, so load from other processes on a shared machine falls on every case alike.
+ */
+async function measureInterleaved(cases: BenchCase[]): Promise<Record<string, number[]>> {
+  const results: Record<string, number[]> = {};
+  for (const benchCase of cases) {
+    await benchCase.run();
+    await benchCase.run();
+    results[benchCase.name] = [];
   }
-  return rates;
+  for (let round = 0; round < repeats; round++) {
+    for (const benchCase of cases) results[benchCase.name]!.push(await benchCase.run());
+  }
+  return results;
+}
+
+async function timeTokens(tokens: number, run: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await run();
+  return tokens / ((performance.now() - start) / 1000);
 }
 
 async function benchTraitlens(
@@ -79,38 +94,49 @@ async function benchTraitlens(
   }));
   const vector = new Float32Array(hiddenSize).map((_, i) => Math.sin(i));
   const middle = Math.floor(layerCount / 2);
-  const results: Record<string, number[]> = {};
-  process.stderr.write(`[${label}] prefill\n`);
-  results.prefill_no_hooks = await measure(8 * 128, () => model.forward(prefill, { logits: 'last' }));
-  results.prefill_capture_all_resid_post = await measure(8 * 128, async () => {
-    const rows = await model.forward(prefill, { logits: 'last', capture: allResidPost });
-    if (rows[0]!.captures.get(formatHookPoint(allResidPost[0]!))!.length !== 128 * hiddenSize)
-      throw new Error('capture size');
-  });
-  results.prefill_steer_one_layer = await measure(8 * 128, () =>
-    model.forward(prefill, {
-      logits: 'last',
-      steer: [{ point: { layer: middle, site: 'resid_post' }, vector, coefficient: 2 }],
-    }),
-  );
-  process.stderr.write(`[${label}] decode\n`);
   const decodePrompt = randomIds(8, 16, vocabSize, 2);
   // Decode throughput = generated tokens / time, measured as (prefill+N) minus (prefill+1) so the prompt
   // pass is excluded, the same way the PyTorch script measures it.
-  for (const batch of [1, 8]) {
-    const prompts = decodePrompt.slice(0, batch);
-    const rates: number[] = [];
-    for (let i = 0; i <= repeats; i++) {
+  const decode = (batch: number): BenchCase => ({
+    name: `decode_batch_${batch}`,
+    run: async () => {
+      const prompts = decodePrompt.slice(0, batch);
       const t0 = performance.now();
       await model.generate(prompts, { maxNewTokens: 1, stopTokenIds: [] });
       const t1 = performance.now();
       await model.generate(prompts, { maxNewTokens: decodeSteps + 1, stopTokenIds: [] });
       const t2 = performance.now();
-      if (i > 0) rates.push((batch * decodeSteps) / ((t2 - t1 - (t1 - t0)) / 1000));
-    }
-    results[`decode_batch_${batch}`] = rates;
-  }
-  return results;
+      return (batch * decodeSteps) / ((t2 - t1 - (t1 - t0)) / 1000);
+    },
+  });
+  process.stderr.write(`[${label}] measuring\n`);
+  return measureInterleaved([
+    {
+      name: 'prefill_no_hooks',
+      run: () => timeTokens(8 * 128, () => model.forward(prefill, { logits: 'last' })),
+    },
+    {
+      name: 'prefill_capture_all_resid_post',
+      run: () =>
+        timeTokens(8 * 128, async () => {
+          const rows = await model.forward(prefill, { logits: 'last', capture: allResidPost });
+          if (rows[0]!.captures.get(formatHookPoint(allResidPost[0]!))!.length !== 128 * hiddenSize)
+            throw new Error('capture size');
+        }),
+    },
+    {
+      name: 'prefill_steer_one_layer',
+      run: () =>
+        timeTokens(8 * 128, () =>
+          model.forward(prefill, {
+            logits: 'last',
+            steer: [{ point: { layer: middle, site: 'resid_post' }, vector, coefficient: 2 }],
+          }),
+        ),
+    },
+    decode(1),
+    decode(8),
+  ]);
 }
 
 function benchTorch(directory: string, decodeSteps: number): Record<string, number[]> | undefined {
