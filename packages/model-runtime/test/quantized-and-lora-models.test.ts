@@ -75,6 +75,46 @@ describe.skipIf(!hasStories260k)('fp16 weights and int8/int4 weight-only quantiz
   });
 });
 
+describe('fp16 weights and int8/int4 weight-only quantization on a generated Llama (hidden 256, 4 layers)', () => {
+  it('reports logit error and top-1 agreement against fp32; int8 top-1 >= 0.9', async () => {
+    const tiny = await createTinyModel({
+      architecture: 'LlamaForCausalLM',
+      seed: 31,
+      hiddenSize: 256,
+      intermediateSize: 688,
+      layerCount: 4,
+      headCount: 8,
+      kvHeadCount: 2,
+    });
+    const fp32 = await loadModel(tiny.directory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    const [reference] = await fp32.forward(text);
+    const report: Record<string, { maxAbs: number; top1: number }> = {};
+    for (const [dtype, blockSize] of [
+      ['fp16', 32],
+      ['int8', 32],
+      ['int4', 32],
+      ['int4', 128],
+    ] as const) {
+      const model = await loadModel(tiny.directory, {
+        cacheDirectory: testCacheDirectory,
+        threads: 1,
+        dtype,
+        blockSize,
+      });
+      const [row] = await model.forward(text);
+      report[`${dtype}/b${blockSize}`] = compareLogits(reference!.logits, row!.logits, fp32.config.vocabSize);
+      await model.dispose();
+    }
+    await fp32.dispose();
+    await tiny.remove();
+    console.info(
+      `generated-model quantization error vs fp32 over ${reference!.tokenIds.length} tokens: ${JSON.stringify(report)}`,
+    );
+    expect(report['fp16/b32']!.maxAbs).toBeLessThan(0.05);
+    expect(report['int8/b32']!.top1).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
 describe('LoRA adapters', () => {
   let tiny: TinyModel;
   let adapterDirectory: string;
