@@ -15,8 +15,8 @@ export interface LexiconJudgeOptions {
  *   so neutral text scores ~18, 5 net trait words per 100 score ~73, 10 per 100 score ~97.
  * - coherence: 100 * repetition * vocabulary * characters, each factor in [0, 1]:
  *   repetition = distinct word trigrams / trigrams, mapped 0.4 -> 0 and 0.9 -> 1 (loops score low);
- *   vocabulary = share of words that are known story words or lexicon words, 0.5 -> 0 and 0.85 -> 1
- *   (broken word fragments score low); characters = share of letters, spaces and ordinary punctuation,
+ *   vocabulary = share of the letters that belong to known story words or lexicon words, 0.5 -> 0 and
+ *   0.85 -> 1 (broken word fragments and long letter runs score low); characters = share of letters, spaces and ordinary punctuation,
  *   0.8 -> 0 and 0.95 -> 1 (byte noise scores low). Fewer than 3 words score 0.
  * - relevance: null (it cannot tell), so it never caps coherence.
  *
@@ -79,7 +79,11 @@ export class LexiconJudge implements Judge {
       .slice(2)
       .map((word, index) => `${wordList[index]} ${wordList[index + 1]} ${word}`);
     const distinctShare = new Set(trigrams).size / trigrams.length;
-    const knownShare = wordList.filter((word) => this.vocabulary.has(word)).length / wordList.length;
+    // Weighted by length, so one long run of letters ("EEEEEEEE...") weighs as much as the words it replaced.
+    const letters = wordList.reduce((sum, word) => sum + word.length, 0);
+    const knownShare =
+      wordList.filter((word) => this.vocabulary.has(word)).reduce((sum, word) => sum + word.length, 0) /
+      letters;
     const visible = text.replace(/\s/g, '');
     const ordinary = visible.replace(/[^A-Za-z.,!?'"\-:;()]/g, '').length;
     const ordinaryShare = visible.length === 0 ? 0 : ordinary / visible.length;
