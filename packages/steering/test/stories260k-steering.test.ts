@@ -139,7 +139,13 @@ describe.skipIf(!hasStories260k)(
       let calls = 0;
       const rerun = await evaluateSteering({
         ...settings,
-        judge: { id: counting.id, score: (request) => (calls++, counting.score(request)) },
+        judge: {
+          id: counting.id,
+          score: (request) => {
+            calls++;
+            return counting.score(request);
+          },
+        },
       });
       expect(calls).toBe(0);
       expect(rerun.searches[0]!.candidates.map((candidate) => candidate.best?.runId)).toEqual(
