@@ -111,13 +111,23 @@ export function fitKernelLogisticRegression(
     const step = solveWithCholesky(lower, unknowns, negativeGradient);
     let slope = 0;
     for (let k = 0; k < unknowns; k++) slope += gradient[k]! * step[k]!;
+    // The Newton decrement -slope/2 predicts how much this step can lower the objective. Once that is
+    // below the objective's rounding error, the line search can no longer tell better from worse (a
+    // near-singular Gram matrix can keep the raw gradient a little above `tolerance` here), but the
+    // full Newton step is still accurate (quadratic convergence): take it and stop.
+    if (-slope / 2 <= 1e-15 * Math.max(1, Math.abs(objective))) {
+      for (let k = 0; k < unknowns; k++) parameters[k]! += step[k]!;
+      computeDecision(parameters, decision);
+      converged = true;
+      break;
+    }
     let length = 1;
     let accepted = false;
     for (let attempt = 0; attempt < 60; attempt++) {
       for (let k = 0; k < unknowns; k++) trial[k] = parameters[k]! + length * step[k]!;
       computeDecision(trial, trialDecision);
       const trialObjective = computeObjective(trial, trialDecision);
-      if (trialObjective <= objective + 1e-4 * length * slope) {
+      if (trialObjective <= objective + 1e-4 * length * slope && trialObjective <= objective) {
         parameters.set(trial);
         decision.set(trialDecision);
         objective = trialObjective;
