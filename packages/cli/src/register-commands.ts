@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { registerActivationsCommand } from './commands/activations';
+import { registerDatasetsCommand } from './commands/datasets';
+import { registerExtractCommand } from './commands/extract';
 import { registerGenerateCommand } from './commands/generate';
 import { registerSteerCommand } from './commands/steer';
 
@@ -12,4 +14,6 @@ export function registerCommands(program: Command): void {
   registerGenerateCommand(program);
   registerActivationsCommand(program);
   registerSteerCommand(program);
+  registerDatasetsCommand(program);
+  registerExtractCommand(program);
 }

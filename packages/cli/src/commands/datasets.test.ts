@@ -1,0 +1,84 @@
+import { cp, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { runCli } from '../main';
+
+const repositoryRoot = join(import.meta.dirname, '..', '..', '..', '..');
+const shipped = join(repositoryRoot, 'datasets', 'traits');
+const fixture = join(
+  repositoryRoot,
+  'packages',
+  'extraction',
+  'src',
+  '__fixtures__',
+  'datasets',
+  'study-format',
+  'toy',
+  'generosity',
+);
+
+async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await runCli(argv), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe('traitlens datasets validate', () => {
+  it('passes every shipped data set', async () => {
+    const result = await capture(['datasets', 'validate', shipped]);
+    expect(result.stderr).toMatch(/^\d+ data sets checked: 0 errors, \d+ warnings?\.\n$/);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('ok ');
+  });
+
+  it('fails on a broken copy with file:line messages and a non-zero exit code', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'traitlens-cli-datasets-'));
+    const folder = join(root, 'toy', 'generosity');
+    await cp(fixture, folder, { recursive: true });
+    await writeFile(join(folder, 'negative.txt'), 'one\n\ntwo\ntwo\n');
+    await writeFile(join(folder, 'steering.json'), '{"questions": ["a",]}');
+    const cwd = process.cwd();
+    process.chdir(root);
+    try {
+      const result = await capture(['datasets', 'validate', '.']);
+      expect(result.code).toBe(1);
+      expect(result.stdout.split('\n')).toEqual([
+        'toy/generosity/negative.txt:2: error: line 2 is empty; remove it (one prompt per line, and a blank line shifts the positive/negative pairing).',
+        'toy/generosity/negative.txt:4: error: line 4 repeats line 3; remove the duplicate (a repeated prompt counts twice in the class mean).',
+        'toy/generosity/positive.txt: warning: classes differ in size: 20 positive vs 3 negative prompts (fine for mean_diff and probe; pca_diff pairs only the first 3 of each).',
+        'toy/generosity/negative.txt: warning: only 3 prompts; the validation split (last 20%) would hold 1 — aim for 100+ (the study used ~150 pairs).',
+        "toy/generosity/steering.json:1:20: error: steering.json is not valid JSON: trailing comma before ']'.",
+        '',
+      ]);
+      expect(result.stderr).toContain(
+        'traitlens: 1 data set checked: 3 errors, 2 warnings. Failed: toy/generosity.',
+      );
+      expect(result.stderr).toContain('(error INVALID_DATASET; see docs/errors/INVALID_DATASET.md)');
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('--strict also fails on warnings', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'traitlens-cli-datasets-'));
+    await cp(fixture, join(root, 'toy', 'generosity'), { recursive: true });
+    await writeFile(join(root, 'toy', 'generosity', 'positive.txt'), 'only one prefix that ends with a\n');
+    await writeFile(join(root, 'toy', 'generosity', 'negative.txt'), 'only one prefix that ends without a\n');
+    expect((await capture(['datasets', 'validate', root])).code).toBe(0);
+    expect((await capture(['datasets', 'validate', '--strict', root])).code).toBe(1);
+  });
+});
