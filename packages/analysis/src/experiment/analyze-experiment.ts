@@ -24,6 +24,15 @@ import {
 import type { ProjectionTable } from '../projections/projection-table';
 import { readTokenProjectionSeries } from '../projections/summarize-token-projections';
 import { createVectorBank, type VectorBank, type VectorBankEntry } from '../projections/vector-bank';
+import type {
+  DetectionFile,
+  ModelDiffFile,
+  PredictivityFile,
+  ProjectionsFile,
+  TokenViewFile,
+  TokenViewPrompt,
+  VectorConsistencyFile,
+} from './analysis-files';
 import { findExperimentVectors } from './find-experiment-vectors';
 import { listActivationFiles } from './list-activation-files';
 import { type PromptGroup, parsePromptGroups, readTwinGroup } from './read-prompt-groups';
@@ -314,7 +323,7 @@ function projectionsJson(
   bank: VectorBank,
   prompts: PromptEntry[],
   settings: ProjectionSettings,
-) {
+): ProjectionsFile {
   const vectorCount = bank.vectors.length;
   const layerCount = bank.layers.length;
   const nested = (table: ProjectionTable) =>
@@ -333,8 +342,11 @@ function projectionsJson(
     promptIds: prompts.map((p) => p.key),
     layers: bank.layers,
     vectorIds: bank.vectors.map((v) => v.id),
-    tokenCounts: { a: projected.a.tokenCounts, ...(projected.b ? { b: projected.b.tokenCounts } : {}) },
-    paired: projected.b ? projected.paired : null,
+    tokenCounts: {
+      a: Array.from(projected.a.tokenCounts),
+      ...(projected.b ? { b: Array.from(projected.b.tokenCounts) } : {}),
+    },
+    paired: projected.b ? Array.from(projected.paired) : null,
     values: { a: nested(projected.a), ...(projected.b ? { b: nested(projected.b) } : {}) },
   };
 }
@@ -348,8 +360,8 @@ async function tokenViewJson(
   annotations: ExploitAnnotations | undefined,
   groups: Map<string, PromptGroup>,
   uniqueIds: Set<string>,
-) {
-  const entries = [];
+): Promise<TokenViewFile> {
+  const entries: TokenViewPrompt[] = [];
   for (const [index, prompt] of prompts.entries()) {
     const kept = projected.tokens.get(prompt.key);
     if (!kept) continue;
@@ -371,9 +383,12 @@ async function tokenViewJson(
     entries.push({
       promptId: prompt.key,
       promptText: typeof twin?.promptText === 'string' ? twin.promptText : null,
-      label: Number.isNaN(labels[index]!) ? null : labels[index],
+      label: Number.isNaN(labels[index]!) ? null : labels[index]!,
       group: groups.get(prompt.key)?.group ?? null,
-      exploitSpans: (lookup(annotations, prompt, uniqueIds) ?? []).map((span) => [span.start, span.end]),
+      exploitSpans: (lookup(annotations, prompt, uniqueIds) ?? []).map((span): [number, number] => [
+        span.start,
+        span.end,
+      ]),
       paired: projected.b ? projected.paired[index] === 1 : null,
       tokens,
       a: series(kept.a),
@@ -506,16 +521,17 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     for (const [name, indices] of subsetSpecs)
       if (indices.length >= 2)
         subsets.push(computeModelDiff(projected, bank, { bootstrap, subset: name, promptIndices: indices }));
-    await writeAnalysisJson(join(output, 'model-diff.json'), {
+    const modelDiffFile: ModelDiffFile = {
       format: 'traitlens.analysis.model-diff',
       formatVersion: analysisFormatVersion,
-      variants: { a: options.variantA, b: options.variantB },
+      variants: { a: options.variantA, b: options.variantB ?? '' },
       measure: settings.measure,
       aggregation: formatResponseAggregation(settings.aggregation),
       trainGroups: trainGroups ? [...trainGroups].sort((x, y) => x - y) : null,
       subsets,
       tokenLevel: projected.tokenDeltas ?? [],
-    });
+    };
+    await writeAnalysisJson(join(output, 'model-diff.json'), modelDiffFile);
     files.modelDiff = 'model-diff.json';
     options.onProgress?.('model-diff', 1, 1);
   }
@@ -556,13 +572,14 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
         ...(options.permutations !== undefined ? { permutations: options.permutations } : {}),
       },
     );
-    await writeAnalysisJson(join(output, 'detection.json'), {
+    const detectionFile: DetectionFile = {
       format: 'traitlens.analysis.detection',
       formatVersion: analysisFormatVersion,
       features: detectionFeatures,
       variant: table.variant,
       ...detection,
-    });
+    };
+    await writeAnalysisJson(join(output, 'detection.json'), detectionFile);
     files.detection = 'detection.json';
     options.onProgress?.('detection', 1, 1);
 
@@ -598,7 +615,7 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
         ),
       );
     }
-    await writeAnalysisJson(join(output, 'predictivity.json'), {
+    const predictivityFile: PredictivityFile = {
       format: 'traitlens.analysis.predictivity',
       formatVersion: analysisFormatVersion,
       measure: settings.measure,
@@ -606,15 +623,17 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
       features: detectionFeatures,
       sets,
       summary: summarizePredictivity(sets),
-    });
+    };
+    await writeAnalysisJson(join(output, 'predictivity.json'), predictivityFile);
     files.predictivity = 'predictivity.json';
   }
 
-  await writeAnalysisJson(join(output, 'vector-consistency.json'), {
+  const consistencyFile: VectorConsistencyFile = {
     format: 'traitlens.analysis.vector-consistency',
     formatVersion: analysisFormatVersion,
     layers: computeVectorConsistency(bank),
-  });
+  };
+  await writeAnalysisJson(join(output, 'vector-consistency.json'), consistencyFile);
   files.vectorConsistency = 'vector-consistency.json';
   await writeAnalysisJson(
     join(output, 'token-view.json'),

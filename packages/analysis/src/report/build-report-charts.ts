@@ -1,0 +1,354 @@
+import type { TopLevelSpec } from 'vega-lite';
+import { createCosineMatrixSpec } from '../plots/cosine-matrix-spec';
+import { createEffectSizeByLayerSpec } from '../plots/effect-size-by-layer-spec';
+import { createEffectSizeHeatmapSpec } from '../plots/effect-size-heatmap-spec';
+import { createMetricByLayerSpec } from '../plots/metric-by-layer-spec';
+import { createPromptHeatmapSpec } from '../plots/prompt-heatmap-spec';
+import { createRocCurveSpec } from '../plots/roc-curve-spec';
+import { createSteeringSweepSpec } from '../plots/steering-sweep-spec';
+import { createTrajectorySpec, type TrajectoryPoint } from '../plots/trajectory-spec';
+import type { ReportInputs } from './read-report-inputs';
+
+export type ReportSection =
+  | 'model-diff'
+  | 'token-view'
+  | 'prompts'
+  | 'detection'
+  | 'predictivity'
+  | 'consistency'
+  | 'steering'
+  | 'extraction';
+
+export interface ReportChart {
+  id: string;
+  section: ReportSection;
+  title: string;
+  caption: string;
+  spec: TopLevelSpec;
+}
+
+const finite = (value: number | null | undefined): value is number =>
+  typeof value === 'number' && Number.isFinite(value);
+
+/** The vector and layer the report opens on: the largest model-diff effect, else the first vector. */
+export function chooseFocus(inputs: ReportInputs): { vectorId: string | null; layer: number | null } {
+  const top = inputs.summary?.highlights.modelDiff[0];
+  if (top) return { vectorId: top.vectorId, layer: top.peakLayer };
+  const detection = inputs.summary?.highlights.detection;
+  const vectorId = inputs.summary?.vectors.find((vector) => !vector.isRandomBaseline)?.id ?? null;
+  return { vectorId, layer: detection?.layer ?? inputs.summary?.projection.layers[0] ?? null };
+}
+
+/** Trajectory points of one token-view prompt at a layer and vector (A and B). */
+export function buildTrajectoryPoints(
+  inputs: ReportInputs,
+  promptIndex: number,
+  vectorIndex: number,
+  layerIndex: number,
+): TrajectoryPoint[] {
+  const view = inputs.tokenView;
+  const prompt = view?.prompts[promptIndex];
+  if (!view || !prompt) return [];
+  const variants: [string, number[][][] | null][] = [
+    [inputs.summary?.variants.a ?? 'A', prompt.a],
+    [inputs.summary?.variants.b ?? 'B', prompt.b],
+  ];
+  return variants.flatMap(([variant, values]) =>
+    values
+      ? (values[layerIndex]?.[vectorIndex] ?? []).map((value, position) => ({
+          position,
+          token: prompt.tokens[position] ?? '',
+          variant,
+          value,
+        }))
+      : [],
+  );
+}
+
+/** Every chart the data supports, as Vega-Lite specs, in report order. */
+export function buildReportCharts(
+  inputs: ReportInputs,
+  options: { maximumHeatmapPrompts?: number } = {},
+): ReportChart[] {
+  const charts: ReportChart[] = [];
+  const summary = inputs.summary;
+  const randomIds = new Set(
+    summary?.vectors.filter((vector) => vector.isRandomBaseline).map((vector) => vector.id) ?? [],
+  );
+  const isTrait = (vectorId: string) => !randomIds.has(vectorId) && !vectorId.startsWith('random/');
+  const focus = chooseFocus(inputs);
+  const diff = inputs.modelDiff;
+  if (diff) {
+    const all = diff.subsets.find((subset) => subset.subset === 'all') ?? diff.subsets[0];
+    if (all) {
+      charts.push({
+        id: 'effect-size-heatmap',
+        section: 'model-diff',
+        title: "Cohen's d by vector and layer",
+        caption: `Unpaired Cohen's d of per-response ${diff.measure} projections, ${diff.variants.b} vs ${diff.variants.a}, all ${all.promptCount} prompts. Rows random/* are random unit vectors: their |d| is what chance reaches.`,
+        spec: createEffectSizeHeatmapSpec(
+          all.entries.map((entry) => ({
+            vectorId: entry.vectorId,
+            layer: entry.layer,
+            cohensD: entry.cohensD,
+            p: entry.welch.p,
+          })),
+        ),
+      });
+      const wanted = diff.subsets.some((subset) => subset.subset === 'train-groups')
+        ? ['train-groups', 'held-out-groups']
+        : diff.subsets.some((subset) => subset.subset === 'label=1')
+          ? ['label=1', 'label=0']
+          : ['all'];
+      const names: Record<string, string> = {
+        all: 'all prompts',
+        'train-groups': 'train biases',
+        'held-out-groups': 'held-out biases',
+        'label=1': 'label 1',
+        'label=0': 'label 0',
+      };
+      const points = diff.subsets
+        .filter((subset) => wanted.includes(subset.subset))
+        .flatMap((subset) =>
+          subset.entries
+            .filter((entry) => isTrait(entry.vectorId) && finite(entry.cohensD))
+            .map((entry) => ({
+              vectorId: entry.vectorId,
+              layer: entry.layer,
+              subset: names[subset.subset] ?? subset.subset,
+              cohensD: entry.cohensD,
+              low: entry.cohensDInterval[0],
+              high: entry.cohensDInterval[1],
+            })),
+        );
+      charts.push({
+        id: 'effect-size-by-layer',
+        section: 'model-diff',
+        title: 'Effect size by layer',
+        caption: `Cohen's d with ${Math.round(all.bootstrap.confidence * 100)}% bootstrap intervals (${all.bootstrap.resamples} resamples) per ${wanted.map((name) => names[name] ?? name).join(' vs ')}; grey band: the largest |d| of any random vector (chance). Click a legend entry to highlight a vector.`,
+        spec: createEffectSizeByLayerSpec(points, { chanceBand: all.randomBaselineMaxAbsD }),
+      });
+    }
+  }
+  const view = inputs.tokenView;
+  if (view && view.prompts.length > 0) {
+    const vectorIndex = Math.max(0, focus.vectorId ? view.vectorIds.indexOf(focus.vectorId) : 0);
+    const layerIndex = Math.max(0, focus.layer !== null ? view.layers.indexOf(focus.layer) : 0);
+    const prompt = view.prompts[0]!;
+    charts.push({
+      id: 'trajectory',
+      section: 'token-view',
+      title: 'Per-token trajectory',
+      caption:
+        'The selected response token by token in both variants (identical tokens); shaded: annotated exploit spans. Follows the selectors above.',
+      spec: createTrajectorySpec(buildTrajectoryPoints(inputs, 0, vectorIndex, layerIndex), {
+        title: `${prompt.promptId}: ${view.vectorIds[vectorIndex]} at layer ${view.layers[layerIndex]}`,
+        valueLabel: `${view.measure} projection`,
+        spans: prompt.exploitSpans,
+      }),
+    });
+  }
+  const projections = inputs.projections;
+  if (projections) {
+    const maximum = options.maximumHeatmapPrompts ?? 60;
+    const promptCount = Math.min(maximum, projections.promptIds.length);
+    const hasB = projections.values.b !== undefined;
+    const cells = projections.vectorIds.flatMap((vectorId, k) =>
+      isTrait(vectorId)
+        ? projections.layers.flatMap((layer, l) =>
+            Array.from({ length: promptCount }, (_, p) => {
+              const a = projections.values.a[k]?.[l]?.[p] ?? null;
+              const b = projections.values.b?.[k]?.[l]?.[p] ?? null;
+              const value = hasB ? (a === null || b === null ? null : b - a) : a;
+              return { promptId: projections.promptIds[p]!, vectorId, layer, value: value ?? Number.NaN };
+            }).filter((cell) => finite(cell.value)),
+          )
+        : [],
+    );
+    charts.push({
+      id: 'prompt-heatmap',
+      section: 'prompts',
+      title: 'Trait x prompt x layer',
+      caption: `${hasB ? 'B - A' : 'Per-response'} ${projections.measure} projection (${projections.aggregation} over ${projections.part} tokens) for the first ${promptCount} of ${projections.promptIds.length} prompts; the slider picks the layer.`,
+      spec: createPromptHeatmapSpec(cells, projections.layers, {
+        valueLabel: hasB ? 'B - A' : projections.measure,
+        ...(focus.layer !== null ? { initialLayer: focus.layer } : {}),
+      }),
+    });
+  }
+  const detection = inputs.detection;
+  if (detection) {
+    const points = detection.perLayer.flatMap((row) => [
+      {
+        layer: row.layer,
+        series: `trait vectors (${row.traitFeatures})`,
+        panel: 'cross-validated AUROC',
+        value: row.cvAuroc,
+      },
+      {
+        layer: row.layer,
+        series: `random vectors (${row.randomFeatures})`,
+        panel: 'cross-validated AUROC',
+        value: row.randomCvAuroc,
+      },
+      {
+        layer: row.layer,
+        series: `trait vectors (${row.traitFeatures})`,
+        panel: 'cross-validated accuracy',
+        value: row.cvAccuracy,
+      },
+      {
+        layer: row.layer,
+        series: `random vectors (${row.randomFeatures})`,
+        panel: 'cross-validated accuracy',
+        value: row.randomCvAccuracy,
+      },
+    ]);
+    for (const row of detection.generalization?.perLayer ?? []) {
+      points.push({
+        layer: row.layer,
+        series: 'held-out biases (trained on train biases)',
+        panel: 'cross-validated AUROC',
+        value: row.testAuroc,
+      });
+    }
+    charts.push({
+      id: 'detection-by-layer',
+      section: 'detection',
+      title: 'Detection by layer',
+      caption: `L2 logistic regression (C = ${detection.inverseRegularization}) on standardised per-response projections, ${detection.folds}-fold stratified cross-validation; ${detection.positives} positive and ${detection.negatives} negative prompts. The random-vector line is the chance level for this many features.`,
+      spec: createMetricByLayerSpec(
+        points.filter((point) => finite(point.value)),
+        { title: 'Detection by layer', independentY: false, referenceLine: 0.5 },
+      ),
+    });
+    const curves = [];
+    if (detection.best) {
+      curves.push({
+        name: `traits, layer ${detection.best.layer} (cross-validated)`,
+        curve: detection.best.roc,
+      });
+      curves.push({ name: `random vectors, layer ${detection.best.layer}`, curve: detection.best.randomRoc });
+    }
+    if (detection.generalization)
+      curves.push({
+        name: `held-out biases, layer ${detection.generalization.layer}`,
+        curve: detection.generalization.roc,
+      });
+    if (curves.length > 0) {
+      charts.push({
+        id: 'roc',
+        section: 'detection',
+        title: 'ROC curves',
+        caption:
+          'Out-of-fold ROC at the best layer, the same classifier on random vectors, and the train-bias classifier on held-out biases.',
+        spec: createRocCurveSpec(curves, { title: 'ROC' }),
+      });
+    }
+  }
+  const predictivity = inputs.predictivity;
+  if (predictivity) {
+    const points = predictivity.sets.flatMap((set) =>
+      set.entries
+        .filter((entry) => isTrait(entry.vectorId))
+        .flatMap((entry) => [
+          { layer: entry.layer, series: entry.vectorId, panel: `AUROC (${set.name})`, value: entry.auroc },
+          {
+            layer: entry.layer,
+            series: entry.vectorId,
+            panel: `point-biserial r (${set.name})`,
+            value: entry.r,
+          },
+        ]),
+    );
+    charts.push({
+      id: 'predictivity',
+      section: 'predictivity',
+      title: 'Predictivity by layer',
+      caption: `How well the ${predictivity.measure} projection (${predictivity.aggregation}) predicts the behaviour label, per layer: AUROC (0.5 = chance) and point-biserial r, in and out of distribution.`,
+      spec: createMetricByLayerSpec(
+        points.filter((point) => finite(point.value)),
+        { title: 'Predictivity by layer', seriesTitle: 'vector', columns: 2 },
+      ),
+    });
+  }
+  const consistency = inputs.consistency;
+  if (consistency?.layers.some((layer) => layer.vectorIds.length > 1)) {
+    const cells = consistency.layers.flatMap((layer) =>
+      layer.vectorIds.flatMap((row, i) =>
+        layer.vectorIds.map((column, j) => ({
+          layer: layer.layer,
+          row,
+          column,
+          cosine: layer.cosines[i]![j]!,
+        })),
+      ),
+    );
+    charts.push({
+      id: 'vector-consistency',
+      section: 'consistency',
+      title: 'Vector consistency',
+      caption:
+        'Cosine between the vectors at each layer: vectors of one trait built in different ways should agree; different traits should not collapse onto one direction.',
+      spec: createCosineMatrixSpec(
+        cells,
+        consistency.layers.map((layer) => layer.layer),
+      ),
+    });
+  }
+  inputs.steering.forEach((sweep, index) => {
+    const points = sweep.runs.flatMap((run) => [
+      ...(finite(run.traitMean)
+        ? [
+            {
+              layer: run.layer,
+              coefficient: run.coefficient,
+              metric: 'trait',
+              value: run.traitMean,
+              n: run.n ?? 0,
+            },
+          ]
+        : []),
+      ...(finite(run.coherenceMean)
+        ? [
+            {
+              layer: run.layer,
+              coefficient: run.coefficient,
+              metric: 'coherence',
+              value: run.coherenceMean,
+              n: run.n ?? 0,
+            },
+          ]
+        : []),
+    ]);
+    if (points.length === 0) return;
+    charts.push({
+      id: `steering-${index}`,
+      section: 'steering',
+      title: `Steering sweep: ${sweep.trait}`,
+      caption: `From ${sweep.source}: judge scores against the coefficient per layer (${sweep.runs.length} single-layer runs${sweep.skippedRuns > 0 ? `, ${sweep.skippedRuns} multi-layer or ablation runs not plotted` : ''}).`,
+      spec: createSteeringSweepSpec(points, sweep.baseline, {
+        title: `Steering sweep: ${sweep.trait} (dashed: unsteered)`,
+      }),
+    });
+  });
+  inputs.extraction.forEach((evaluation, index) => {
+    const sites = new Set(evaluation.rows.map((row) => row.site));
+    charts.push({
+      id: `extraction-${index}`,
+      section: 'extraction',
+      title: `Extraction metrics: ${evaluation.trait}`,
+      caption: `From ${evaluation.source}: validation metrics by layer and method${sites.size > 1 ? ' (site in the series name)' : ''}.`,
+      spec: createMetricByLayerSpec(
+        evaluation.rows.map((row) => ({
+          layer: row.layer,
+          series: sites.size > 1 ? `${row.method} @ ${row.site}` : row.method,
+          panel: row.metric,
+          value: row.value,
+        })),
+        { title: `Extraction metrics: ${evaluation.trait}`, seriesTitle: 'method' },
+      ),
+    });
+  });
+  return charts;
+}

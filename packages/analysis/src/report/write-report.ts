@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { experimentLayout, TraitlensError, writeFileAtomic } from '@traitlens/core';
+import type * as vega from 'vega';
+import { compileVegaLite, renderPlotSvg, renderSvgToPng } from '../plots/render-plot';
+import { buildReportCharts } from './build-report-charts';
+import { readReportInputs } from './read-report-inputs';
+import { renderReportHtml } from './render-report-html';
+
+export interface WriteReportOptions {
+  experiment: string;
+  /** Where the analysis JSON lives (default `<experiment>/analysis`). */
+  analysisDirectory?: string;
+  /** Where to write (default `<experiment>/report`): index.html and plots/<chart>.svg|png. */
+  outputDirectory?: string;
+  /** Also write every chart as SVG and PNG next to the report (default true). */
+  images?: boolean;
+  /** Prompts shown in the trait x prompt x layer heatmap (default 60). */
+  maximumHeatmapPrompts?: number;
+}
+
+export interface WrittenReport {
+  htmlPath: string;
+  charts: string[];
+  images: string[];
+  bytes: number;
+}
+
+const require = createRequire(import.meta.url);
+
+/** The minified Vega runtime shipped in the `vega` package, inlined so the report needs no network. */
+async function readVegaRuntime(): Promise<string> {
+  let entry: string;
+  try {
+    entry = require.resolve('vega');
+  } catch (cause) {
+    throw new TraitlensError(
+      'FILE_NOT_FOUND',
+      'The vega package is not installed next to @traitlens/analysis; reinstall dependencies (pnpm install).',
+      { cause },
+    );
+  }
+  const path = join(dirname(entry), 'vega.min.js');
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new TraitlensError(
+      'FILE_NOT_FOUND',
+      `${path} is missing from the vega package; reinstall dependencies (pnpm install).`,
+      { cause, details: { file: path } },
+    );
+  }
+}
+
+function readPackageVersion(): string | undefined {
+  try {
+    return (require('@traitlens/analysis/package.json') as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes the experiment's HTML report (self-contained: Vega runtime, data and script inlined; works from
+ * file:// without network) and, by default, every chart as SVG and PNG under `plots/`.
+ */
+export async function writeReport(options: WriteReportOptions): Promise<WrittenReport> {
+  const inputs = await readReportInputs(options.experiment, options.analysisDirectory);
+  const output = options.outputDirectory ?? experimentLayout(options.experiment).report;
+  const charts = buildReportCharts(
+    inputs,
+    options.maximumHeatmapPrompts === undefined
+      ? {}
+      : { maximumHeatmapPrompts: options.maximumHeatmapPrompts },
+  );
+  const compiled: Record<string, vega.Spec> = {};
+  for (const chart of charts) compiled[chart.id] = compileVegaLite(chart.spec);
+  const version = readPackageVersion();
+  const html = renderReportHtml(
+    inputs,
+    charts,
+    compiled,
+    await readVegaRuntime(),
+    version ? { version } : {},
+  );
+  const htmlPath = join(output, 'index.html');
+  await writeFileAtomic(htmlPath, html);
+  const images: string[] = [];
+  if (options.images ?? true) {
+    for (const chart of charts) {
+      const svg = await renderPlotSvg(chart.spec);
+      await writeFileAtomic(join(output, 'plots', `${chart.id}.svg`), svg);
+      await writeFileAtomic(join(output, 'plots', `${chart.id}.png`), renderSvgToPng(svg));
+      images.push(`plots/${chart.id}.svg`, `plots/${chart.id}.png`);
+    }
+  }
+  return { htmlPath, charts: charts.map((chart) => chart.id), images, bytes: Buffer.byteLength(html) };
+}
