@@ -3,6 +3,7 @@ import { registerActivationsCommand } from './commands/activations';
 import { registerDatasetsCommand } from './commands/datasets';
 import { registerExtractCommand } from './commands/extract';
 import { registerGenerateCommand } from './commands/generate';
+import { registerPlanCommand } from './commands/plan';
 import { registerSteerCommand } from './commands/steer';
 
 /**
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerSteerCommand(program);
   registerDatasetsCommand(program);
   registerExtractCommand(program);
+  registerPlanCommand(program);
 }
