@@ -1,0 +1,232 @@
+import {
+  type ActivationTexts,
+  assertLayerInRange,
+  formatHookPoint,
+  type HookPoint,
+  hookSites,
+  isHookSite,
+  TraitlensError,
+  writeActivationFile,
+} from '@traitlens/core';
+import type { ModelConfig } from '@traitlens/model-runtime';
+import {
+  describeProjectionColumns,
+  type ProjectionBank,
+  projectionColumnsKey,
+  projectTokenActivations,
+} from '../projection/projection-bank';
+import { type ProjectionRecord, writeProjectionFile } from '../projection/projection-file';
+import type { CapturedResponse } from '../storage/captured-response';
+import type { InferencePaths } from '../storage/inference-paths';
+import { inspectCapturedFile, sameTokenIds } from '../storage/inspect-captured-file';
+
+/** What is stored per prompt, and what the forward pass must capture for it. */
+export interface CaptureStorage {
+  /** Points whose raw activations go into `activations/<id>.safetensors` (empty: no activation files). */
+  activationPoints: HookPoint[];
+  activationDtype: 'F16' | 'F32';
+  /** When set, per-token projections go into `projections/<id>.safetensors`. */
+  projections?: ProjectionBank;
+  /** Activation points and bank points together: what the forward pass captures. */
+  capturePoints: HookPoint[];
+}
+
+export interface CaptureStorageOptions {
+  /**
+   * Hook points whose activations are saved. Default: resid_post at every layer, or none when
+   * `projections` is given (projections only, the small-storage mode).
+   */
+  points?: readonly HookPoint[];
+  projections?: ProjectionBank;
+  /** Stored dtype of activations (default F16, as the study stores them). */
+  activationDtype?: 'F16' | 'F32';
+}
+
+function sortPoints(points: Iterable<HookPoint>): HookPoint[] {
+  const unique = new Map<string, HookPoint>();
+  for (const point of points) unique.set(formatHookPoint(point), { site: point.site, layer: point.layer });
+  return [...unique.values()].sort(
+    (a, b) => hookSites.indexOf(a.site) - hookSites.indexOf(b.site) || a.layer - b.layer,
+  );
+}
+
+/** Checks points and bank against the model and settles what each prompt stores. */
+export function resolveCaptureStorage(
+  options: CaptureStorageOptions,
+  config: Pick<ModelConfig, 'layerCount' | 'hiddenSize'>,
+  modelId: string,
+): CaptureStorage {
+  const activationPoints = sortPoints(
+    options.points ??
+      (options.projections
+        ? []
+        : Array.from({ length: config.layerCount }, (_, layer) => ({ site: 'resid_post' as const, layer }))),
+  );
+  for (const point of activationPoints) {
+    if (!isHookSite(point.site))
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `"${String(point.site)}" is not a hook site; use one of ${hookSites.join(', ')}.`,
+        { details: { site: point.site } },
+      );
+    assertLayerInRange(point.layer, config.layerCount, 'Capture layer');
+  }
+  const bank = options.projections;
+  if (bank) {
+    if (bank.hiddenSize !== config.hiddenSize)
+      throw new TraitlensError(
+        'MODEL_MISMATCH',
+        `The projection vectors have width ${bank.hiddenSize} but ${modelId} has hidden size ${config.hiddenSize}; use vectors extracted from a model of the same family and size.`,
+        { details: { expected: config.hiddenSize, actual: bank.hiddenSize } },
+      );
+    for (const entry of bank.points)
+      assertLayerInRange(entry.point.layer, config.layerCount, 'Projection vector layer');
+  }
+  if (activationPoints.length === 0 && !bank)
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      'Nothing to store: give hook points for activations, a projection bank, or both.',
+    );
+  const storage: CaptureStorage = {
+    activationPoints,
+    activationDtype: options.activationDtype ?? 'F16',
+    capturePoints: sortPoints([...activationPoints, ...(bank?.points.map((entry) => entry.point) ?? [])]),
+  };
+  if (bank) storage.projections = bank;
+  return storage;
+}
+
+/**
+ * Whether a prompt's activation and projection files exist, hold everything asked for now, and carry
+ * exactly the token ids of its response record (a file from an older, different generation does not
+ * count).
+ */
+export async function isPromptOutputComplete(
+  paths: InferencePaths,
+  record: Pick<CapturedResponse, 'promptId' | 'promptTokenIds' | 'responseTokenIds'>,
+  storage: CaptureStorage,
+): Promise<boolean> {
+  const sameIds = (state: { promptTokenIds: Int32Array; responseTokenIds: Int32Array }) =>
+    sameTokenIds(state.promptTokenIds, record.promptTokenIds) &&
+    sameTokenIds(state.responseTokenIds, record.responseTokenIds);
+  if (storage.activationPoints.length > 0) {
+    const state = await inspectCapturedFile(paths.activationFile(record.promptId));
+    if (!state || !sameIds(state)) return false;
+    for (const point of storage.activationPoints)
+      for (const part of ['prompt', 'response'])
+        if (!state.tensorNames.has(`${part}.${formatHookPoint(point)}`)) return false;
+  }
+  if (storage.projections) {
+    const state = await inspectCapturedFile(paths.projectionFile(record.promptId));
+    if (!state || !sameIds(state)) return false;
+    let stored: string;
+    try {
+      stored = projectionColumnsKey(JSON.parse(state.metadata.columns ?? '{}'));
+    } catch {
+      return false;
+    }
+    if (stored !== projectionColumnsKey(describeProjectionColumns(storage.projections))) return false;
+  }
+  return true;
+}
+
+/** The `.json` twin of an activation file: texts and token strings, plus the prompt's annotations. */
+function activationTexts(record: CapturedResponse): ActivationTexts {
+  const {
+    format: _format,
+    formatVersion: _formatVersion,
+    promptTokenIds: _promptTokenIds,
+    responseTokenIds: _responseTokenIds,
+    ...texts
+  } = record;
+  return texts;
+}
+
+function fileMetadata(record: CapturedResponse): Record<string, string> {
+  const metadata: Record<string, string> = { prompt_set: record.promptSet };
+  if (record.lora !== undefined) metadata.lora = record.lora;
+  if (record.loraScale !== undefined) metadata.lora_scale = String(record.loraScale);
+  if (record.replayOf) metadata.replay_of = JSON.stringify(record.replayOf);
+  return metadata;
+}
+
+/**
+ * Writes one prompt's activation and/or projection files from the captures of one forward pass over its
+ * prompt + response ids, split at the prompt length (so the last generated token has its activation).
+ */
+export async function writePromptOutputs(
+  paths: InferencePaths,
+  record: CapturedResponse,
+  captures: ReadonlyMap<string, Float32Array>,
+  storage: CaptureStorage,
+  hiddenSize: number,
+): Promise<void> {
+  const promptCount = record.promptTokenIds.length;
+  const responseCount = record.responseTokenIds.length;
+  const promptTokenIds = Int32Array.from(record.promptTokenIds);
+  const responseTokenIds = Int32Array.from(record.responseTokenIds);
+  const split = (point: HookPoint) => {
+    const name = formatHookPoint(point);
+    const values = captures.get(name);
+    if (!values || values.length !== (promptCount + responseCount) * hiddenSize)
+      throw new TraitlensError(
+        'RUNTIME_ERROR',
+        `The forward pass returned ${values ? values.length / hiddenSize : 'no'} positions for ${name}, expected ${promptCount + responseCount} (prompt + response of "${record.promptId}").`,
+      );
+    return {
+      name,
+      prompt: values.subarray(0, promptCount * hiddenSize),
+      response: values.subarray(promptCount * hiddenSize),
+    };
+  };
+  if (storage.activationPoints.length > 0) {
+    const activations = new Map<string, Float32Array>();
+    for (const point of storage.activationPoints) {
+      const { name, prompt, response } = split(point);
+      activations.set(`prompt.${name}`, prompt);
+      activations.set(`response.${name}`, response);
+    }
+    await writeActivationFile(
+      paths.activationFile(record.promptId),
+      {
+        variant: record.variant,
+        model: record.model,
+        promptId: record.promptId,
+        promptTokenIds,
+        responseTokenIds,
+        hiddenSize,
+        activations,
+        dtype: storage.activationDtype,
+        extra: fileMetadata(record),
+      },
+      activationTexts(record),
+    );
+  }
+  const bank = storage.projections;
+  if (bank) {
+    const projection: ProjectionRecord = {
+      variant: record.variant,
+      model: record.model,
+      promptId: record.promptId,
+      promptTokenIds,
+      responseTokenIds,
+      hiddenSize,
+      columns: describeProjectionColumns(bank),
+      projections: new Map(),
+      norms: new Map(),
+      extra: fileMetadata(record),
+    };
+    for (const entry of bank.points) {
+      const { name, prompt, response } = split(entry.point);
+      for (const [part, values, count] of [
+        ['prompt', prompt, promptCount],
+        ['response', response, responseCount],
+      ] as const) {
+        const { projections, norms } = projectTokenActivations(values, count, entry, hiddenSize);
+        projection.projections.set(`${part}.${name}`, projections);
+        projection.norms.set(`${part}.${name}`, norms);
+      }
+    }
+    await writeProjectionFile(paths.projectionFile(record.promptId), projection);
+  }
+}

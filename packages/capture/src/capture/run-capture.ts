@@ -1,0 +1,156 @@
+import { type HookPoint, type HookSite, parseLayerSelection, TraitlensError } from '@traitlens/core';
+import type { LanguageModel, LoadModelOptions } from '@traitlens/model-runtime';
+import { readProjectionBank } from '../projection/projection-bank';
+import type { PromptSet } from '../prompt-set/prompt-set';
+import { limitPromptSet, resolvePromptSet } from '../prompt-set/read-prompt-set';
+import { type LoadedVariantModel, loadVariantModel } from '../variants/load-variant-model';
+import type { LoadedVariant, ModelVariant } from '../variants/model-variant';
+import { planVariantLoads, type VariantLoadPlan } from '../variants/plan-variant-loads';
+import type { CaptureProgressEvent, CaptureStageSummary } from './capture-progress-event';
+import { type ChatTemplateUse, captureVariant } from './capture-variant';
+import { replayVariant } from './replay-variant';
+
+export interface RunCaptureOptions {
+  /** The experiment folder (`experiments/<name>`). */
+  experiment: string;
+  /** A prompt-set name (`datasets/inference/<name>.json`), a JSON file path, or a parsed set. */
+  promptSet: string | PromptSet;
+  /** Folders searched for a prompt-set name (default: `datasets/inference` here and in the checkout). */
+  promptSetDirectories?: readonly string[];
+  /** Only the first n prompts of the set. */
+  limit?: number;
+  /** The variant that generates (B: e.g. the model with the LoRA). */
+  variant: ModelVariant;
+  /** The variant that replays B's token ids (A: e.g. the clean model). */
+  replayVariant?: ModelVariant;
+  /** Layers to capture: `all` (default), `0,3,5`, `2-4`, or a list. */
+  layers?: string | readonly number[];
+  /** Sites captured at those layers (default resid_post). */
+  sites?: readonly HookSite[];
+  /** Trait vector files to project onto instead of storing raw activations (`name` defaults to trait:method). */
+  vectors?: ReadonlyArray<{ path: string; name?: string }>;
+  /** With `vectors`: store raw activations at layers x sites too. */
+  keepActivations?: boolean;
+  activationDtype?: 'F16' | 'F32';
+  maxNewTokens?: number;
+  batchSize?: number;
+  chatTemplate?: ChatTemplateUse;
+  systemPrompt?: string;
+  force?: boolean;
+  maxCaptureBytes?: number;
+  /** How models load (dtype, threads, providers, cache); the adapter comes from the variants. */
+  modelOptions?: Omit<LoadModelOptions, 'lora'>;
+  onProgress?: (event: CaptureProgressEvent) => void;
+}
+
+export interface RunCaptureSummary {
+  promptSet: { id: string; name: string; prompts: number; source?: string };
+  capture: CaptureStageSummary;
+  replay?: CaptureStageSummary;
+}
+
+function planFor(plans: readonly VariantLoadPlan[], name: string): VariantLoadPlan {
+  const plan = plans.find((candidate) => candidate.variants.some((variant) => variant.name === name));
+  if (!plan) throw new TraitlensError('INVALID_ARGUMENT', `No load plan serves variant "${name}".`);
+  return plan;
+}
+
+function resolveLayers(layers: RunCaptureOptions['layers'], model: LanguageModel): number[] {
+  if (layers === undefined) return parseLayerSelection('all', model.config.layerCount);
+  if (typeof layers === 'string') return parseLayerSelection(layers, model.config.layerCount);
+  return [...layers];
+}
+
+/**
+ * The whole capture stage from a prompt set and variant definitions: generate and capture with
+ * `variant`, then (optionally) replay its token ids through `replayVariant`. A LoRA variant and a clean
+ * variant of the same base model share one loaded model (switchable adapter, LoRA scale per row);
+ * variants on different models are loaded one after the other, never both at once.
+ */
+export async function runCapture(options: RunCaptureOptions): Promise<RunCaptureSummary> {
+  const promptSet = limitPromptSet(
+    typeof options.promptSet === 'string'
+      ? await resolvePromptSet(
+          options.promptSet,
+          options.promptSetDirectories ? { directories: options.promptSetDirectories } : {},
+        )
+      : options.promptSet,
+    options.limit,
+  );
+  const variants = [options.variant, ...(options.replayVariant ? [options.replayVariant] : [])];
+  const plans = planVariantLoads(variants);
+  const load = async (plan: VariantLoadPlan): Promise<LoadedVariantModel> => {
+    for (const variant of plan.variants)
+      options.onProgress?.({
+        type: 'load',
+        variant: variant.name,
+        model: plan.model,
+        ...(plan.lora === undefined ? {} : { lora: plan.lora }),
+      });
+    return loadVariantModel(plan, options.modelOptions ?? {});
+  };
+  const storageFor = async (variant: LoadedVariant) => {
+    const explicitLayers = options.layers !== undefined;
+    const layers = resolveLayers(options.layers, variant.model);
+    const sites = options.sites ?? ['resid_post'];
+    const layerPoints: HookPoint[] = layers.flatMap((layer) => sites.map((site) => ({ site, layer })));
+    if (!options.vectors || options.vectors.length === 0) return { points: layerPoints };
+    const projections = await readProjectionBank(options.vectors, {
+      model: { ...variant.model.config, id: variant.model.id },
+      ...(explicitLayers ? { layers } : {}),
+    });
+    return options.keepActivations ? { points: layerPoints, projections } : { projections };
+  };
+  const shared = {
+    experiment: options.experiment,
+    promptSet,
+    ...(options.activationDtype === undefined ? {} : { activationDtype: options.activationDtype }),
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    ...(options.force === undefined ? {} : { force: options.force }),
+    ...(options.maxCaptureBytes === undefined ? {} : { maxCaptureBytes: options.maxCaptureBytes }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  };
+
+  const capturePlan = planFor(plans, options.variant.name);
+  let loaded: LoadedVariantModel | undefined = await load(capturePlan);
+  try {
+    const captureTarget = loaded.variants.get(options.variant.name)!;
+    const capture = await captureVariant({
+      ...shared,
+      ...(await storageFor(captureTarget)),
+      variant: captureTarget,
+      ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }),
+      ...(options.chatTemplate === undefined ? {} : { chatTemplate: options.chatTemplate }),
+      ...(options.systemPrompt === undefined ? {} : { systemPrompt: options.systemPrompt }),
+    });
+    const summary: RunCaptureSummary = {
+      promptSet: {
+        id: promptSet.id,
+        name: promptSet.name,
+        prompts: promptSet.prompts.length,
+        ...(promptSet.source === undefined ? {} : { source: promptSet.source }),
+      },
+      capture,
+    };
+    if (options.replayVariant) {
+      const replayPlan = planFor(plans, options.replayVariant.name);
+      if (replayPlan !== capturePlan) {
+        // Two different models: free the first before loading the second (70B models do not fit twice).
+        const previous = loaded;
+        loaded = undefined;
+        await previous.model.dispose();
+        loaded = await load(replayPlan);
+      }
+      const replayTarget = loaded.variants.get(options.replayVariant.name)!;
+      summary.replay = await replayVariant({
+        ...shared,
+        ...(await storageFor(replayTarget)),
+        sourceVariant: options.variant.name,
+        variant: replayTarget,
+      });
+    }
+    return summary;
+  } finally {
+    await loaded?.model.dispose();
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * Capture with a LoRA variant and replay on the clean variant, on a tiny generated Llama model with a
+ * generated PEFT adapter: identical token ids, the last generated token's activation present, clean
+ * activations equal to a direct forward pass of the base model, resumability, and projection mode.
+ */
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readActivationFile, TraitlensError, writeTraitVectors } from '@traitlens/core';
+import { type LanguageModel, loadModel } from '@traitlens/model-runtime';
+import { createTinyModel, type TinyModel } from '@traitlens/model-runtime/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CaptureProgressEvent,
+  captureVariant,
+  inferencePaths,
+  parsePromptSet,
+  readCapturedResponse,
+  readProjectionBank,
+  readProjectionFile,
+  replayVariant,
+  runCapture,
+} from '../src/index';
+import { writeTestLoraAdapter } from './write-test-lora-adapter';
+
+const promptSet = parsePromptSet(
+  {
+    name: 'tiny',
+    description: 'prompts of different lengths',
+    prompts: [
+      { id: 1, text: 'Once upon a time', bias_id: 44, note: 'short' },
+      { id: 2, text: 'The robot walked to the harbour to watch the boats every morning.', bias_id: 8 },
+      { id: 'three', text: 'She said that the answer was simple.' },
+      { id: 4, text: 'Why?' },
+      { id: 5, text: 'The keeper of the light was happy, and the town slept.' },
+    ],
+  },
+  { id: 'tiny-set' },
+);
+
+function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+async function modifiedTimes(directory: string, names: readonly string[]): Promise<number[]> {
+  return Promise.all(names.map(async (name) => (await stat(join(directory, name))).mtimeMs));
+}
+
+describe('capture with a LoRA variant, replay on the clean variant', () => {
+  let tiny: TinyModel;
+  let work: string;
+  let adapter: string;
+  let cacheDirectory: string;
+  let experiment: string;
+  let base: LanguageModel;
+  const events: CaptureProgressEvent[] = [];
+  const layers = [0, 1];
+
+  beforeAll(async () => {
+    tiny = await createTinyModel({ architecture: 'LlamaForCausalLM', seed: 3, layerCount: 2 });
+    work = await mkdtemp(join(tmpdir(), 'traitlens-capture-'));
+    adapter = join(work, 'adapter');
+    cacheDirectory = join(work, 'cache');
+    experiment = join(work, 'experiment');
+    await writeTestLoraAdapter(tiny.directory, adapter);
+    base = await loadModel(tiny.directory, { cacheDirectory, threads: 1 });
+    await runCapture({
+      experiment,
+      promptSet,
+      variant: { name: 'lora', model: tiny.directory, lora: { source: adapter } },
+      replayVariant: { name: 'clean', model: tiny.directory },
+      layers: 'all',
+      sites: ['resid_post', 'resid_pre'],
+      activationDtype: 'F32',
+      maxNewTokens: 6,
+      batchSize: 3,
+      modelOptions: { cacheDirectory, threads: 1 },
+      onProgress: (event) => events.push(event),
+    });
+  });
+
+  afterAll(async () => {
+    await base?.dispose();
+    await tiny?.remove();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('loads the model once for both variants and reports progress to the end', () => {
+    const loads = events.filter((event) => event.type === 'load');
+    expect(loads.map((event) => event.variant)).toEqual(['lora', 'clean']);
+    // Both variants are announced by the one load before the capture starts; none later.
+    expect(events.findIndex((event) => event.type === 'start')).toBe(2);
+    const last = events.filter((event) => event.type === 'prompt').at(-1);
+    expect(last).toMatchObject({ stage: 'replay', done: 5, total: 5 });
+    expect(events.some((event) => event.type === 'tokens')).toBe(true);
+  });
+
+  it('stores identical token ids and texts for both variants, the chat-templated prompt with one BOS', async () => {
+    for (const prompt of promptSet.prompts) {
+      const lora = (await readCapturedResponse(
+        inferencePaths(experiment, 'lora', 'tiny-set').responseFile(prompt.id),
+      ))!;
+      const clean = (await readCapturedResponse(
+        inferencePaths(experiment, 'clean', 'tiny-set').responseFile(prompt.id),
+      ))!;
+      expect(lora.responseTokenIds.length).toBeGreaterThan(0);
+      expect(clean.promptTokenIds).toEqual(lora.promptTokenIds);
+      expect(clean.responseTokenIds).toEqual(lora.responseTokenIds);
+      expect(clean.promptTokens).toEqual(lora.promptTokens);
+      expect(clean.responseText).toBe(lora.responseText);
+      expect(lora).toMatchObject({ variant: 'lora', loraScale: 1, promptSetText: prompt.text });
+      expect(clean).toMatchObject({ variant: 'clean', loraScale: 0, replayOf: { variant: 'lora' } });
+      expect(lora.generation).toEqual({ maxNewTokens: 6, chatTemplate: true, decoding: 'greedy' });
+      expect(lora.promptTokenIds.filter((id) => id === tiny.bosTokenId)).toHaveLength(1);
+      expect(lora.promptText).toContain(`user<|end_header_id|>\n\n${prompt.text}<|eot_id|>`);
+      if (prompt.biasId !== undefined) expect(lora.biasId).toBe(prompt.biasId);
+      for (const variant of ['lora', 'clean']) {
+        const file = await readActivationFile(
+          inferencePaths(experiment, variant, 'tiny-set').activationFile(prompt.id),
+        );
+        expect([...file.promptTokenIds]).toEqual(lora.promptTokenIds);
+        expect([...file.responseTokenIds]).toEqual(lora.responseTokenIds);
+        expect(file.variant).toBe(variant);
+      }
+    }
+    const twin = JSON.parse(
+      await readFile(
+        inferencePaths(experiment, 'clean', 'tiny-set').activationFile('1').replace('.safetensors', '.json'),
+        'utf8',
+      ),
+    );
+    expect(twin).toMatchObject({ promptId: '1', biasId: 44, note: 'short', variant: 'clean' });
+  });
+
+  it('keeps the activation of the last generated token and matches direct forward passes (max abs < 1e-5)', async () => {
+    let loraDifference = 0;
+    for (const prompt of promptSet.prompts) {
+      const response = (await readCapturedResponse(
+        inferencePaths(experiment, 'lora', 'tiny-set').responseFile(prompt.id),
+      ))!;
+      const ids = [...response.promptTokenIds, ...response.responseTokenIds];
+      const capture = layers.flatMap((layer) => [
+        { site: 'resid_post' as const, layer },
+        { site: 'resid_pre' as const, layer },
+      ]);
+      const [direct] = await base.forward([ids], { capture, logits: 'none' });
+      const clean = await readActivationFile(
+        inferencePaths(experiment, 'clean', 'tiny-set').activationFile(prompt.id),
+      );
+      const lora = await readActivationFile(
+        inferencePaths(experiment, 'lora', 'tiny-set').activationFile(prompt.id),
+      );
+      const hidden = base.config.hiddenSize;
+      const promptLength = response.promptTokenIds.length;
+      for (const point of capture) {
+        const name = `${point.site}.${point.layer}`;
+        const full = direct!.captures.get(name)!;
+        const cleanResponse = clean.activations.get(`response.${name}`)!;
+        expect(cleanResponse.length).toBe(response.responseTokenIds.length * hidden);
+        expect(
+          maxAbsDifference(clean.activations.get(`prompt.${name}`)!, full.subarray(0, promptLength * hidden)),
+        ).toBeLessThan(1e-5);
+        expect(maxAbsDifference(cleanResponse, full.subarray(promptLength * hidden))).toBeLessThan(1e-5);
+        loraDifference = Math.max(
+          loraDifference,
+          maxAbsDifference(lora.activations.get(`response.${name}`)!, cleanResponse),
+        );
+      }
+    }
+    // The adapter really changed the model, so the comparison above is not vacuous.
+    expect(loraDifference).toBeGreaterThan(1e-2);
+  });
+
+  it('writes nothing on a second run, and re-captures a lost activation file from the stored ids', async () => {
+    const activations = inferencePaths(experiment, 'lora', 'tiny-set').activations;
+    const names = promptSet.prompts.map((prompt) => `${prompt.id}.safetensors`);
+    const before = await modifiedTimes(activations, names);
+    const again = await runCapture({
+      experiment,
+      promptSet,
+      variant: { name: 'lora', model: tiny.directory, lora: { source: adapter } },
+      replayVariant: { name: 'clean', model: tiny.directory },
+      layers: 'all',
+      sites: ['resid_post', 'resid_pre'],
+      activationDtype: 'F32',
+      maxNewTokens: 6,
+      modelOptions: { cacheDirectory, threads: 1 },
+    });
+    expect(again.capture).toMatchObject({ total: 5, skipped: 5, written: 0, generated: 0 });
+    expect(again.replay).toMatchObject({ total: 5, skipped: 5, written: 0 });
+    expect(await modifiedTimes(activations, names)).toEqual(before);
+
+    const lost = inferencePaths(experiment, 'lora', 'tiny-set').activationFile('three');
+    const kept = await readActivationFile(lost);
+    await rm(lost);
+    const resumed = await runCapture({
+      experiment,
+      promptSet,
+      variant: { name: 'lora', model: tiny.directory, lora: { source: adapter } },
+      layers: 'all',
+      sites: ['resid_post', 'resid_pre'],
+      activationDtype: 'F32',
+      maxNewTokens: 6,
+      modelOptions: { cacheDirectory, threads: 1 },
+    });
+    expect(resumed.capture).toMatchObject({ skipped: 4, written: 1, generated: 0 });
+    const restored = await readActivationFile(lost);
+    expect(restored.responseTokenIds).toEqual(kept.responseTokenIds);
+    for (const [name, values] of kept.activations)
+      expect(maxAbsDifference(restored.activations.get(name)!, values)).toBeLessThan(1e-5);
+  });
+
+  it('stores per-token projections onto a vector bank instead of activations', async () => {
+    const hidden = base.config.hiddenSize;
+    const vectorFile = join(work, 'vectors.safetensors');
+    await writeTraitVectors(vectorFile, {
+      metadata: {
+        trait: 'alignment/sycophancy',
+        method: 'mean_diff',
+        model: tiny.directory,
+        site: 'resid_post',
+        tokenWindow: 'response[:5]',
+        normalisation: 'raw',
+        hiddenSize: hidden,
+      },
+      vectors: new Map(
+        layers.map((layer) => [layer, Float32Array.from({ length: hidden }, (_, i) => Math.sin(i + layer))]),
+      ),
+    });
+    const bank = await readProjectionBank([{ path: vectorFile }]);
+    const summary = await captureVariant({
+      experiment,
+      promptSet,
+      variant: { name: 'clean-projected', model: base },
+      projections: bank,
+      maxNewTokens: 6,
+    });
+    expect(summary).toMatchObject({ written: 5, generated: 5 });
+    const paths = inferencePaths(experiment, 'clean-projected', 'tiny-set');
+    await expect(stat(paths.activations)).rejects.toThrow();
+    const record = await readProjectionFile(paths.projectionFile('1'));
+    const response = (await readCapturedResponse(paths.responseFile('1')))!;
+    expect([...record.responseTokenIds]).toEqual(response.responseTokenIds);
+    expect(record.columns['resid_post.1']!.map((column) => column.name)).toEqual([
+      'alignment/sycophancy:mean_diff',
+    ]);
+    const ids = [...response.promptTokenIds, ...response.responseTokenIds];
+    const [direct] = await base.forward([ids], {
+      capture: [{ site: 'resid_post', layer: 1 }],
+      logits: 'none',
+    });
+    const activations = direct!.captures.get('resid_post.1')!;
+    const vector = Float32Array.from({ length: hidden }, (_, i) => Math.sin(i + 1));
+    const norm = Math.hypot(...vector);
+    const last = ids.length - 1;
+    let expected = 0;
+    let squares = 0;
+    for (let i = 0; i < hidden; i++) {
+      expected += (activations[last * hidden + i]! * vector[i]!) / norm;
+      squares += activations[last * hidden + i]! ** 2;
+    }
+    const projections = record.projections.get('response.resid_post.1')!;
+    expect(projections.length).toBe(response.responseTokenIds.length);
+    expect(projections.at(-1)!).toBeCloseTo(expected, 4);
+    expect(record.norms.get('response.resid_post.1')!.at(-1)!).toBeCloseTo(Math.sqrt(squares), 4);
+    // Same model, same greedy decoding: the projected run generated exactly what the clean replay saw.
+    const again = await captureVariant({
+      experiment,
+      promptSet,
+      variant: { name: 'clean-projected', model: base },
+      projections: bank,
+      maxNewTokens: 6,
+    });
+    expect(again).toMatchObject({ skipped: 5, written: 0 });
+  });
+
+  it('refuses to replay ids that the replaying tokenizer reads differently', async () => {
+    const brokenExperiment = join(work, 'broken');
+    const source = inferencePaths(experiment, 'lora', 'tiny-set').responseFile('1');
+    const record = (await readCapturedResponse(source))!;
+    record.responseTokens[0] = `${record.responseTokens[0]}?`;
+    const target = inferencePaths(brokenExperiment, 'lora', 'tiny-set').responseFile('1');
+    await writeFile(target, JSON.stringify(record)).catch(async () => {
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(inferencePaths(brokenExperiment, 'lora', 'tiny-set').responses, { recursive: true });
+      await writeFile(target, JSON.stringify(record));
+    });
+    const error = await replayVariant({
+      experiment: brokenExperiment,
+      promptSet,
+      sourceVariant: 'lora',
+      variant: { name: 'clean', model: base },
+    }).catch((caught: unknown) => caught);
+    expect(TraitlensError.hasCode(error, 'TOKEN_MISMATCH')).toBe(true);
+    expect((error as Error).message).toContain('Prompt "1"');
+    expect((error as Error).message).toContain('response token 0');
+  });
+
+  it('refuses to mix another model into an existing variant folder', async () => {
+    const error = await captureVariant({
+      experiment,
+      promptSet,
+      variant: { name: 'lora', model: base },
+      maxNewTokens: 6,
+    }).catch((caught: unknown) => caught);
+    expect(TraitlensError.hasCode(error, 'INVALID_EXPERIMENT')).toBe(true);
+    expect((error as Error).message).toMatch(/variant "lora" now runs/);
+  });
+});
