@@ -8,7 +8,7 @@ import {
   TraitlensError,
   writeSafetensors,
 } from '@traitlens/core';
-import { loadModel } from '@traitlens/model-runtime';
+import { loadModelForCli } from './load-model-for-cli';
 
 export interface WriteActivationsOptions {
   model: string;
@@ -17,7 +17,9 @@ export interface WriteActivationsOptions {
   layers: string;
   sites: string[];
   out: string;
-  dtype?: 'fp32' | 'fp16';
+  dtype?: 'fp32' | 'fp16' | 'int8' | 'int4';
+  providers?: string[];
+  lora?: string;
   threads?: number;
 }
 
@@ -49,10 +51,7 @@ export async function writeActivationsFile(
         `--sites: "${site}" is not a hook site; use resid_pre, attn_out, resid_mid, mlp_out or resid_post.`,
       );
   }
-  const model = await loadModel(options.model, {
-    dtype: options.dtype ?? 'fp32',
-    ...(options.threads ? { threads: options.threads } : {}),
-  });
+  const model = await loadModelForCli(options.model, options);
   try {
     const layers = parseLayerSelection(options.layers, model.config.layerCount);
     const capture: HookPoint[] = layers.flatMap((layer) =>

@@ -11,6 +11,15 @@ export {
 } from './architectures/index';
 export { defaultCacheDirectory } from './graph/graph-cache';
 export { type HookPlan, hookPlanKey, normalizeHookPlan, type SteeringMode } from './hooks/hook-plan';
+export type { HubProgressEvent } from './hub/hub-progress-event';
+export { defaultHubCacheDir, type HubOptions } from './hub/hub-settings';
+export { type ModelSource, parseModelSource } from './hub/parse-model-source';
+export {
+  type ResolvedModelSource,
+  type ResolveModelSourceOptions,
+  resolveModelSource,
+} from './hub/resolve-model-source';
+export { type LoraAdapter, type LoraTarget, loadLoraAdapter } from './lora/load-lora-adapter';
 export type { EncodePromptOptions, LanguageModel, TextTokenizer } from './model/language-model';
 export { type LoadModelOptions, loadModel } from './model/load-model';
 export type {
@@ -25,7 +34,32 @@ export type {
   SteeringSpec,
 } from './model/model-types';
 export { createRandom, logSoftmax, type SamplingSettings, sampleToken } from './model/sampling';
-export type { ExecutionProviderName } from './session/create-inference-session';
+export {
+  assessMemoryFit,
+  formatBytes,
+  formatMemoryPlan,
+  type MemoryPlanFit,
+} from './plan/format-memory-plan';
+export { parseByteSize } from './plan/parse-byte-size';
+export {
+  type MemoryPlan,
+  type MemoryPlanOptions,
+  type PlanFloatDtype,
+  type PlanWeightDtype,
+  planMemory,
+} from './plan/plan-memory';
+export {
+  type PlanMemoryForSourceOptions,
+  planMemoryForSource,
+  type SourceMemoryPlan,
+} from './plan/plan-memory-for-source';
+export {
+  dequantizeBlockwise,
+  type QuantizationSettings,
+  type QuantizedRows,
+  quantizeBlockwise,
+} from './quantization/quantize-blockwise';
+export type { ExecutionProviderName, SessionOptions } from './session/create-inference-session';
 export { ChatTemplate, type RenderChatOptions, selectChatTemplateSource } from './tokenizer/chat-template';
 export { encodePromptIds, type PromptTokenizer } from './tokenizer/encode-prompt-ids';
 export { HuggingFaceTokenizer } from './tokenizer/hugging-face-tokenizer';

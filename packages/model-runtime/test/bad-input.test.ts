@@ -138,3 +138,37 @@ describe('bad input gets a clear TraitlensError', () => {
     await base.remove();
   });
 });
+
+describe('execution providers', () => {
+  it('falls back in order and says so when a provider is unavailable', async () => {
+    const { existsSync, readdirSync } = await import('node:fs');
+    const { createRequire } = await import('node:module');
+    const binding = join(createRequire(import.meta.url).resolve('onnxruntime-node'), '../../bin');
+    const cudaInstalled =
+      existsSync(binding) &&
+      JSON.stringify(readdirSync(binding, { recursive: true })).includes('libonnxruntime_providers_cuda');
+    const tiny = await createTinyModel({ seed: 8 });
+    const warnings: string[] = [];
+    const model = await loadModel(tiny.directory, {
+      cacheDirectory: testCacheDirectory,
+      providers: ['cuda', 'cpu'],
+      onWarning: (message) => warnings.push(message),
+    });
+    const [result] = await model.generate('hi', { maxNewTokens: 2 });
+    expect(result!.responseTokenIds.length).toBeGreaterThan(0);
+    if (!cudaInstalled) {
+      expect(warnings.join('\n')).toMatch(
+        /execution provider "cuda" is unavailable .*; falling back to "cpu"/,
+      );
+      const only = await loadModel(tiny.directory, {
+        cacheDirectory: testCacheDirectory,
+        providers: ['cuda'],
+      });
+      const error = await only.forward('hi').catch((caught: unknown) => caught);
+      expect(TraitlensError.hasCode(error, 'PROVIDER_UNAVAILABLE')).toBe(true);
+      expect((error as Error).message).toMatch(/docs\/gpu\.md/);
+    }
+    await model.dispose();
+    await tiny.remove();
+  });
+});

@@ -8,7 +8,9 @@ interface ActivationsCommandOptions {
   layers: string;
   sites: string[];
   out: string;
-  dtype: 'fp32' | 'fp16';
+  dtype: 'fp32' | 'fp16' | 'int8' | 'int4';
+  providers?: string[];
+  lora?: string;
   threads?: number;
 }
 
@@ -26,7 +28,9 @@ export function registerActivationsCommand(program: Command): void {
       'resid_post',
     ])
     .requiredOption('--out <file>', 'output .safetensors file')
-    .option('--dtype <dtype>', 'fp32 or fp16', 'fp32')
+    .option('--dtype <dtype>', 'fp32, fp16, int8 or int4', 'fp32')
+    .option('--providers <list>', 'execution providers to try in order, e.g. cuda,cpu', parseList)
+    .option('--lora <source>', 'PEFT LoRA adapter folder or hf:org/name')
     .option('--threads <n>', 'CPU threads', parseInteger)
     .action(async (options: ActivationsCommandOptions) => {
       const { writeActivationsFile } = await import('../write-activations-file');

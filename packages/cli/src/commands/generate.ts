@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseInteger, parseNumber } from '../parse-option-values';
+import { parseInteger, parseList, parseNumber } from '../parse-option-values';
 
 interface GenerateCommandOptions {
   model: string;
@@ -11,7 +11,9 @@ interface GenerateCommandOptions {
   seed: number;
   chat?: boolean;
   system?: string;
-  dtype: 'fp32' | 'fp16';
+  dtype: 'fp32' | 'fp16' | 'int8' | 'int4';
+  providers?: string[];
+  lora?: string;
   threads?: number;
 }
 
@@ -28,14 +30,13 @@ export function registerGenerateCommand(program: Command): void {
     .option('--seed <n>', 'random seed for sampling', parseInteger, 0)
     .option('--chat', 'wrap the prompt as a user message in the chat template')
     .option('--system <text>', 'system message (with --chat)')
-    .option('--dtype <dtype>', 'fp32 or fp16', 'fp32')
+    .option('--dtype <dtype>', 'fp32, fp16, int8 or int4', 'fp32')
+    .option('--providers <list>', 'execution providers to try in order, e.g. cuda,cpu', parseList)
+    .option('--lora <source>', 'PEFT LoRA adapter folder or hf:org/name')
     .option('--threads <n>', 'CPU threads', parseInteger)
     .action(async (options: GenerateCommandOptions) => {
-      const { loadModel } = await import('@traitlens/model-runtime');
-      const model = await loadModel(options.model, {
-        dtype: options.dtype,
-        ...(options.threads ? { threads: options.threads } : {}),
-      });
+      const { loadModelForCli } = await import('../load-model-for-cli');
+      const model = await loadModelForCli(options.model, options);
       try {
         const prompt = options.chat
           ? [

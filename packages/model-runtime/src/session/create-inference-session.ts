@@ -25,6 +25,9 @@ export async function createInferenceSession(
   modelPath: string,
   options: SessionOptions = {},
 ): Promise<CreatedSession> {
+  // ORT logs a provider's load failure itself before throwing; traitlens reports it (and the fallback)
+  // through onWarning or the thrown error, so ORT's own log is limited to fatal errors.
+  ort.env.logLevel = 'fatal';
   const providers = options.providers?.length ? options.providers : (['cpu'] as const);
   const failures: string[] = [];
   for (const provider of providers) {
