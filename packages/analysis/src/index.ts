@@ -19,6 +19,15 @@ export {
   type ModelDiffPeak,
   type ModelDiffResult,
 } from './diff/compute-model-diff';
+export type {
+  DetectionFile,
+  ModelDiffFile,
+  PredictivityFile,
+  ProjectionsFile,
+  TokenViewFile,
+  TokenViewPrompt,
+  VectorConsistencyFile,
+} from './experiment/analysis-files';
 export {
   type AnalysisSummary,
   type AnalyzeExperimentOptions,
@@ -38,6 +47,19 @@ export {
   type ReadPromptLabelsOptions,
   readPromptLabels,
 } from './experiment/read-prompt-labels';
+export { type CosineCell, createCosineMatrixSpec } from './plots/cosine-matrix-spec';
+export { createEffectSizeByLayerSpec, type EffectSizeByLayerPoint } from './plots/effect-size-by-layer-spec';
+export { createEffectSizeHeatmapSpec, type EffectSizeCell } from './plots/effect-size-heatmap-spec';
+export { createMetricByLayerSpec, type MetricByLayerPoint } from './plots/metric-by-layer-spec';
+export { createPromptHeatmapSpec, type PromptHeatmapCell } from './plots/prompt-heatmap-spec';
+export { compileVegaLite, renderPlot, renderPlotSvg, renderSvgToPng } from './plots/render-plot';
+export { createRocCurveSpec } from './plots/roc-curve-spec';
+export { createSteeringSweepSpec, type SteeringSweepPoint } from './plots/steering-sweep-spec';
+export {
+  createTrajectorySpec,
+  type TrajectoryPoint,
+  type TrajectorySpecOptions,
+} from './plots/trajectory-spec';
 export {
   computeVectorConsistency,
   type VectorConsistencyLayer,
@@ -91,6 +113,20 @@ export {
   type VectorBankEntry,
   type VectorBankOptions,
 } from './projections/vector-bank';
+export { buildReportCharts, type ReportChart, type ReportSection } from './report/build-report-charts';
+export {
+  type ExtractionMetricRow,
+  parseExtractionEvaluation,
+  readExtractionEvaluations,
+} from './report/read-extraction-evaluation';
+export { type ReportInputs, readReportInputs } from './report/read-report-inputs';
+export {
+  parseSteeringResults,
+  readSteeringSweeps,
+  type SteeringSweep,
+  type SteeringSweepRun,
+} from './report/read-steering-results';
+export { type WriteReportOptions, type WrittenReport, writeReport } from './report/write-report';
 export {
   type BootstrapOptions,
   type ConfidenceInterval,

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { registerActivationsCommand } from './commands/activations';
+import { registerAnalyzeCommand } from './commands/analyze';
 import { registerDatasetsCommand } from './commands/datasets';
 import { registerExtractCommand } from './commands/extract';
 import { registerGenerateCommand } from './commands/generate';
 import { registerPlanCommand } from './commands/plan';
+import { registerReportCommand } from './commands/report';
 import { registerSteerCommand } from './commands/steer';
 
 /**
@@ -18,4 +20,6 @@ export function registerCommands(program: Command): void {
   registerDatasetsCommand(program);
   registerExtractCommand(program);
   registerPlanCommand(program);
+  registerAnalyzeCommand(program);
+  registerReportCommand(program);
 }

@@ -1,0 +1,185 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { experimentLayout, writeActivationFile, writeJsonAtomic, writeTraitVectors } from '@traitlens/core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../main';
+
+async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await runCli(argv), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+/** A small deterministic pseudo-random sequence (the test needs no statistics library). */
+function createNoise(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648 - 0.5;
+  };
+}
+
+let root: string;
+const hidden = 16;
+
+// Two traits along the first two axes; variant "lora" adds +1 along axis 0 at layer 1 on even (label 1) prompts.
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'traitlens-cli-analyze-'));
+  const layout = experimentLayout(root);
+  for (const [index, trait] of ['sycophancy', 'honesty'].entries()) {
+    const vector = new Float32Array(hidden);
+    vector[index] = 1;
+    await writeTraitVectors(join(layout.extraction('alignment', trait).vectors, 'mean_diff.safetensors'), {
+      metadata: {
+        trait,
+        method: 'mean_diff',
+        model: 'synthetic',
+        site: 'resid_post',
+        tokenWindow: 'response[:5]',
+        normalisation: 'unit',
+        hiddenSize: hidden,
+      },
+      vectors: new Map([
+        [0, vector],
+        [1, vector],
+      ]),
+    });
+  }
+  const noise = createNoise(7);
+  const labels: Record<string, number> = {};
+  for (let p = 0; p < 24; p++) {
+    const promptId = `q${p}`;
+    labels[promptId] = p % 2 === 0 ? 1 : 0;
+    const tokens = 6;
+    const promptTokenIds = Int32Array.from([1, 2]);
+    const responseTokenIds = Int32Array.from({ length: tokens }, (_, i) => 10 + i);
+    const clean = new Map<string, Float32Array>();
+    const lora = new Map<string, Float32Array>();
+    for (const layer of [0, 1]) {
+      const rows = Float32Array.from({ length: tokens * hidden }, () => noise() + 0.5);
+      clean.set(`response.resid_post.${layer}`, rows);
+      lora.set(
+        `response.resid_post.${layer}`,
+        rows.map((value, i) => (layer === 1 && p % 2 === 0 && i % hidden === 0 ? value + 1 : value)),
+      );
+    }
+    for (const [variant, activations] of [
+      ['clean', clean],
+      ['lora', lora],
+    ] as const) {
+      await writeActivationFile(
+        join(layout.inference(variant, 'demo').activations, `${promptId}.safetensors`),
+        {
+          variant,
+          model: 'synthetic',
+          promptId,
+          promptTokenIds,
+          responseTokenIds,
+          hiddenSize: hidden,
+          activations,
+        },
+        {
+          promptId,
+          promptText: `prompt ${p}`,
+          responseText: 'r',
+          promptTokens: ['a', 'b'],
+          responseTokens: Array.from({ length: tokens }, (_, i) => ` w${i}`),
+        },
+      );
+    }
+  }
+  await writeJsonAtomic(join(root, 'labels.json'), labels);
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('traitlens analyze and report', () => {
+  it('analyses an experiment, prints the peak effects and writes analysis/*.json', async () => {
+    const result = await capture([
+      'analyze',
+      '--experiment',
+      root,
+      '--a',
+      'clean',
+      '--b',
+      'lora',
+      '--prompt-set',
+      'demo',
+      '--labels',
+      join(root, 'labels.json'),
+      '--random-baselines',
+      '2',
+      '--bootstrap',
+      '50',
+      '--permutations',
+      '5',
+      '--folds',
+      '3',
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('analysed 24 prompts (24 paired, 24 labelled) x 4 vectors x 2 layers');
+    expect(result.stdout).toMatch(/sycophancy\/mean_diff\s+peak layer\s+1/);
+    expect(result.stdout).toContain('detection: layer 1');
+    for (const file of [
+      'summary',
+      'projections',
+      'model-diff',
+      'detection',
+      'predictivity',
+      'vector-consistency',
+      'token-view',
+    ]) {
+      expect(existsSync(join(root, 'analysis', `${file}.json`)), file).toBe(true);
+    }
+    const summary = JSON.parse(await readFile(join(root, 'analysis', 'summary.json'), 'utf8')) as {
+      highlights: { modelDiff: { vectorId: string; peakLayer: number; cohensD: number }[] };
+    };
+    expect(summary.highlights.modelDiff[0]).toMatchObject({ vectorId: 'sycophancy/mean_diff', peakLayer: 1 });
+    expect(summary.highlights.modelDiff[0]!.cohensD).toBeGreaterThan(0.5);
+  });
+
+  it('writes the HTML report', async () => {
+    const result = await capture(['report', '--experiment', root, '--no-images']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/wrote .*index\.html \(\d+\.\d MB, \d+ charts\)/);
+    const html = await readFile(join(root, 'report', 'index.html'), 'utf8');
+    expect(html).toContain('traitlens report');
+    expect(existsSync(join(root, 'report', 'plots'))).toBe(false);
+  });
+
+  it('names the missing folder and the fix when the variant has no activations', async () => {
+    const result = await capture([
+      'analyze',
+      '--experiment',
+      root,
+      '--a',
+      'clean',
+      '--b',
+      'nope',
+      '--prompt-set',
+      'demo',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('No activations for variant "nope" and prompt set "demo"');
+    expect(result.stderr).toContain('error FILE_NOT_FOUND');
+  });
+});
