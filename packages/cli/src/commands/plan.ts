@@ -63,7 +63,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--seq <n>', 'tokens per row, prompt plus generated', positiveInteger, 1024)
     .option(
       '--activation-dtype <dtype>',
-      'activations and quantization scales (default fp32 for fp32 weights, else fp16)',
+      'activations, int4/int8 scales and embeddings (default fp16 for fp16/bf16 weights, else fp32 as traitlens runs them)',
       oneOf<FloatDtype>(['fp32', 'fp16', 'bf16']),
     )
     .option(

@@ -80,7 +80,7 @@ describe('planMemoryForSource', () => {
     expect(config.layerCount).toBe(80);
     expect(model.files).toEqual(['config.json']);
     expect(lora?.files).toEqual(['adapter_config.json']);
-    expect(plan.weights.total).toBe(42_284_662_784);
+    expect(plan.weights.total).toBe(48_732_504_064);
     expect(plan.lora.parameters).toBe(828_375_040);
     expect(plan.captures).toBe(80 * 4096 * 8192 * 4);
     const downloaded = hub.requests

@@ -66,11 +66,12 @@ describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
     ).toBe(2 * 141_107_412_992);
   });
 
-  it('int4 block 32 (fp16 scales + 4-bit zero points = 37/64 byte per weight): 42.3 GB = 39.4 GiB', () => {
+  it('int4 block 32 with fp16 activations (fp16 scales + 4-bit zero points = 37/64 byte per weight): 42.3 GB = 39.4 GiB', () => {
     const plan = planMemory({
       config: llama70b,
       dtype: 'int4',
       blockSize: 32,
+      activationDtype: 'fp16',
       batchSize: 1,
       sequenceLength: 1,
     });
@@ -84,11 +85,12 @@ describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
     expect(plan.weights.total / 2 ** 30).toBeCloseTo(39.38, 2);
   });
 
-  it('int4 block 128 (133/256 byte per weight): 38.2 GB; int8 block 32: 75.6 GB', () => {
+  it('int4 block 128 with fp16 activations (133/256 byte per weight): 38.2 GB; int8 block 32: 75.6 GB', () => {
     const plan = planMemory({
       config: llama70b,
       dtype: 'int4',
       blockSize: 128,
+      activationDtype: 'fp16',
       batchSize: 1,
       sequenceLength: 1,
     });
@@ -103,6 +105,7 @@ describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
       config: llama70b,
       dtype: 'int8',
       blockSize: 32,
+      activationDtype: 'fp16',
       batchSize: 1,
       sequenceLength: 1,
     });
@@ -110,6 +113,22 @@ describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
     expect(int8.weights.total).toBe(
       ((80 * (attentionParameters + mlpParameters) + vocabParameters) * 35) / 32 + 2_101_346_304 + 2_637_824,
     );
+  });
+
+  it('int4 as traitlens runs it (float32 activations: fp32 scales, embeddings and norms = 41/64 byte per weight): 48.7 GB', () => {
+    const plan = planMemory({ config: llama70b, dtype: 'int4', batchSize: 1, sequenceLength: 1 });
+    expect(plan.settings).toMatchObject({
+      activationDtype: 'fp32',
+      kvDtype: 'fp32',
+      loraDtype: 'fp32',
+      blockSize: 32,
+    });
+    // Codes 1/2 + scales 4/32 + zero points 0.5/32 bytes per weight.
+    const quantizedParameters = 80 * (attentionParameters + mlpParameters) + vocabParameters;
+    expect(plan.weights.total).toBe(
+      (quantizedParameters * 41) / 64 + vocabParameters * 4 + normParameters * 4,
+    );
+    expect(plan.weights.total).toBe(48_732_504_064);
   });
 
   it('fp32 scales when activations are fp32, no zero points when symmetric, lm_head kept float on request', () => {
@@ -129,7 +148,8 @@ describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
   });
 
   it('KV cache, activations and logits at batch 8 x 512 tokens, fp16', () => {
-    const plan = planMemory({ config: llama70b, dtype: 'int4', batchSize: 8, sequenceLength: 512 });
+    const plan = planMemory({ config: llama70b, dtype: 'fp16', batchSize: 8, sequenceLength: 512 });
+    expect(plan.settings).toMatchObject({ activationDtype: 'fp16', kvDtype: 'fp16' });
     expect(plan.kvCache).toBe(2 * 80 * 8 * 512 * 8 * 128 * 2);
     expect(plan.kvCache).toBe(1_342_177_280);
     expect(plan.kvCacheStepCopy).toBe(plan.kvCache);
@@ -173,13 +193,17 @@ describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
     // Per layer r * (in + out): q, o 64 * 16384; k, v 64 * 9216; gate, up, down 64 * 36864.
     expect(plan.lora.parameters).toBe(80 * 64 * (2 * 16384 + 2 * 9216 + 3 * 36864));
     expect(plan.lora.parameters).toBe(828_375_040);
-    expect(plan.lora.bytes).toBe(828_375_040 * 2);
+    expect(plan.lora.bytes).toBe(828_375_040 * 4);
     expect(plan.lora.modules).toBe(560);
-    expect(plan.total).toBe(
-      42_284_662_784 + 1_656_750_080 + 2 * 1_342_177_280 + 973_078_528 + 8 * 128256 * 4,
-    );
+    // Everything float32 at int4: KV 2 * 80 * 8 * 512 * 8 * 128 * 4 (twice while decoding); one layer's
+    // peak = residual 4096 * 8192 * 4 + attention (4096 * 44032 * 4 + scores 2 * 8 * 64 * 512^2 * 4 + mask).
+    const kvCache = 2_684_354_560;
+    const activationPeak = 134_217_728 + 4096 * 44032 * 4 + 1_073_741_824 + 8_388_608;
+    expect(plan.kvCache).toBe(kvCache);
+    expect(plan.activations.peak).toBe(activationPeak);
+    expect(plan.total).toBe(48_732_504_064 + 3_313_500_160 + 2 * kvCache + activationPeak + 8 * 128256 * 4);
+    expect(plan.total).toBe(59_356_585_984);
     expect(assessMemoryFit(plan, 80e9)).toMatchObject({ fits: true });
-    expect(plan.total).toBeLessThan(48e9);
     expect(
       planMemory({ config: llama70b, dtype: 'fp16', batchSize: 8, sequenceLength: 512 }).total,
     ).toBeGreaterThan(80e9);
@@ -234,12 +258,19 @@ describe('planMemory on stories260k (hand-computed)', () => {
   });
 
   it('int4 block 32: K = 64 and 172 padded to 2 and 6 blocks; the tied lm_head gets a quantized copy', () => {
+    // fp16 activations: 2-byte scales, fp16 embeddings and norms.
     const layout = { bits: 4 as const, blockSize: 32, scaleBytes: 2, zeroPoints: true };
     // q [64, 64]: codes 64*2*16 + scales 64*2*2 + zero points 64*1 = 2368.
     expect(matMulNBitsBytes(64, 64, layout)).toBe(2368);
     // down [64, 172]: codes 64*6*16 + scales 64*6*2 + zero points 64*3 = 7104.
     expect(matMulNBitsBytes(64, 172, layout)).toBe(7104);
-    const plan = planMemory({ config: stories260k, dtype: 'int4', batchSize: 1, sequenceLength: 512 });
+    const plan = planMemory({
+      config: stories260k,
+      dtype: 'int4',
+      activationDtype: 'fp16',
+      batchSize: 1,
+      sequenceLength: 512,
+    });
     expect(plan.weights).toMatchObject({
       attention: 5 * (2368 + 1184 + 1184 + 2368),
       mlp: 5 * (6364 + 6364 + 7104),
@@ -247,6 +278,18 @@ describe('planMemory on stories260k (hand-computed)', () => {
       norms: 11 * 64 * 2,
       lmHead: 512 * 2 * 16 + 512 * 2 * 2 + 512,
       total: 220_568,
+    });
+    // The default (float32 activations): q 2048 + 512 + 64, k/v 1024 + 256 + 32, gate/up 5504 + 1376 + 172,
+    // down 6144 + 1536 + 192, fp32 embeddings and norms, lm_head copy 16384 + 4096 + 512.
+    expect(
+      planMemory({ config: stories260k, dtype: 'int4', batchSize: 1, sequenceLength: 512 }).weights,
+    ).toMatchObject({
+      attention: 5 * (2624 + 1312 + 1312 + 2624),
+      mlp: 5 * (7052 + 7052 + 7872),
+      embeddings: 512 * 64 * 4,
+      norms: 11 * 64 * 4,
+      lmHead: 20_992,
+      total: 304_120,
     });
   });
 
@@ -290,13 +333,15 @@ describe('planMemory input checks and the table', () => {
     });
     const text = formatMemoryPlan(plan, 80e9);
     expect(text).toMatch(
-      /^weights\s+42\.28 GB\s+int4 \(MatMulNBits, block 32, fp16 scales \+ zero points\), 70,553,706,496 parameters$/m,
+      /^weights\s+48\.73 GB\s+int4 \(MatMulNBits, block 32, fp32 scales \+ zero points\), 70,553,706,496 parameters$/m,
     );
-    expect(text).toMatch(/^ {2}lm_head\s+607\.42 MB\s+128,256 x 8,192 int4$/m);
-    expect(text).toMatch(/^lora\s+1\.66 GB\s+rank 64, 560 modules/m);
-    expect(text).toMatch(/^kv cache\s+1\.34 GB\s+2 x 80 layers x 8 x 512 x 8 KV heads x 128 fp16$/m);
-    expect(text).toMatch(/^total\s+47\.60 GB\s+44\.33 GiB$/m);
-    expect(text).toMatch(/fits in 80\.00 GB: 60% used, 32\.40 GB free\./);
+    expect(text).toMatch(/^ {2}lm_head\s+673\.09 MB\s+128,256 x 8,192 int4$/m);
+    expect(text).toMatch(
+      /^lora\s+3\.31 GB\s+rank 64, 560 modules, 828,375,040 parameters, switchable fp32 branches$/m,
+    );
+    expect(text).toMatch(/^kv cache\s+2\.68 GB\s+2 x 80 layers x 8 x 512 x 8 KV heads x 128 fp32$/m);
+    expect(text).toMatch(/^total\s+59\.36 GB\s+55\.28 GiB$/m);
+    expect(text).toMatch(/fits in 80\.00 GB: 74% used, 20\.64 GB free\./);
     expect(
       formatMemoryPlan(
         planMemory({ config: llama70b, dtype: 'fp16', batchSize: 1, sequenceLength: 512 }),

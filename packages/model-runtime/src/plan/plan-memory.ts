@@ -40,10 +40,16 @@ export interface MemoryPlanOptions {
   zeroPoints?: boolean;
   /** int4/int8: quantize lm_head too (default true); a tied lm_head then gets its own quantized copy. */
   quantizeLmHead?: boolean;
-  /** Float type of activations, norms, the embedding table and quantization scales (default fp32 for fp32 weights, else fp16). */
+  /**
+   * Float type of activations, and for int4/int8 also of the embedding table, norms and quantization
+   * scales. Default: fp16 for fp16/bf16 weights, else fp32 (traitlens runs int4/int8 with float32
+   * activations).
+   */
   activationDtype?: PlanFloatDtype;
   /** KV cache type (default: the activation type). */
   kvDtype?: PlanFloatDtype;
+  /** Type of switchable LoRA branches (default fp32: traitlens keeps them float32 at every weight dtype). */
+  loraDtype?: PlanFloatDtype;
   /**
    * The KV cache grows by concatenation, so during a decoding step the past and the present cache are
    * both alive (default true); false for a runtime that updates one buffer in place.
@@ -171,7 +177,8 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
       { details: { option: 'blockSize', value: blockSize } },
     );
   }
-  const activationDtype = options.activationDtype ?? (dtype === 'fp32' ? 'fp32' : 'fp16');
+  const activationDtype = options.activationDtype ?? (dtype === 'fp16' || dtype === 'bf16' ? 'fp16' : 'fp32');
+  const loraDtype = options.loraDtype ?? 'fp32';
   const kvDtype = options.kvDtype ?? activationDtype;
   const zeroPoints = options.zeroPoints ?? true;
   const quantizeLmHead = options.quantizeLmHead ?? true;
@@ -263,7 +270,7 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
         },
       );
     }
-    lora.bytes = (loraPlan.mode ?? 'switchable') === 'merged' ? 0 : lora.parameters * activationBytes;
+    lora.bytes = (loraPlan.mode ?? 'switchable') === 'merged' ? 0 : lora.parameters * floatBytes[loraDtype];
   }
 
   // KV cache.
@@ -347,7 +354,7 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
     rows.push({
       id: 'lora',
       label: 'lora',
-      detail: `rank ${loraPlan.rank}, ${lora.modules} modules, ${count(lora.parameters)} parameters, ${mode === 'merged' ? 'merged into the weights' : `switchable ${activationDtype} branches`}`,
+      detail: `rank ${loraPlan.rank}, ${lora.modules} modules, ${count(lora.parameters)} parameters, ${mode === 'merged' ? 'merged into the weights' : `switchable ${loraDtype} branches`}`,
       bytes: lora.bytes,
     });
   }
@@ -415,6 +422,7 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
       quantizeLmHead,
       activationDtype,
       kvDtype,
+      loraDtype,
       growingKvCache,
       batchSize,
       sequenceLength,
