@@ -45,11 +45,16 @@ export function parsePromptGroups(value: unknown, source = 'prompt set'): Map<st
   return groups;
 }
 
-/** The group of one prompt from its activation JSON twin (capture may copy prompt fields into it). */
+/**
+ * The group of one prompt from its activation JSON twin: capture copies the prompt's `biasId` and the
+ * prompt set's other fields (`promptFields`, e.g. `split`) into it.
+ */
 export function readTwinGroup(twin: Record<string, unknown>): PromptGroup | undefined {
-  const group = readGroup(twin);
+  const fields = (twin.promptFields ?? {}) as Record<string, unknown>;
+  const group = readGroup(twin) ?? readGroup(fields);
   if (group === undefined) return undefined;
   const entry: PromptGroup = { group };
-  if (typeof twin.split === 'string') entry.split = twin.split;
+  const split = twin.split ?? fields.split;
+  if (typeof split === 'string') entry.split = split;
   return entry;
 }
