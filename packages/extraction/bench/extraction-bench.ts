@@ -31,14 +31,18 @@ const hidden = argument('hidden', 8192);
 const validationPerClass = Math.round(perClass * 0.2);
 const trainPerClass = perClass - validationPerClass;
 
-function makeLayer(seed: number): { train: { positive: Matrix; negative: Matrix }; validation: { positive: Matrix; negative: Matrix } } {
+function makeLayer(seed: number): {
+  train: { positive: Matrix; negative: Matrix };
+  validation: { positive: Matrix; negative: Matrix };
+} {
   const random = createSeededRandom(seed);
   const direction = new Float32Array(hidden).map(() => random.nextNormal() / Math.sqrt(hidden));
   const offset = new Float32Array(hidden).map(() => random.nextNormal() * 2);
   const rows = (count: number, signal: number): Matrix => {
     const data = new Float32Array(count * hidden);
     for (let row = 0; row < count; row++) {
-      for (let i = 0; i < hidden; i++) data[row * hidden + i] = offset[i]! + random.nextNormal() + signal * 8 * direction[i]!;
+      for (let i = 0; i < hidden; i++)
+        data[row * hidden + i] = offset[i]! + random.nextNormal() + signal * 8 * direction[i]!;
     }
     return { rows: count, columns: hidden, data };
   };
@@ -65,7 +69,9 @@ for (let layer = 0; layer < layers; layer++) {
     const vectors = new Map<string, LayerVector>();
     for (const id of methodIds) {
       const method = extractionMethods[id] as (typeof extractionMethods)[keyof typeof extractionMethods];
-      const result = time(`method_${id}`, () => runExtractionMethod(method as never, data.train.positive, data.train.negative, {}, shared));
+      const result = time(`method_${id}`, () =>
+        runExtractionMethod(method as never, data.train.positive, data.train.negative, {}, shared),
+      );
       vectors.set(id, { vector: result.vector, details: result.details });
     }
     time('evaluate', () => evaluateLayer(data, vectors));
@@ -74,28 +80,68 @@ for (let layer = 0; layer < layers; layer++) {
 
 const summarise = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return { min: sorted[0]!, median: sorted[Math.floor(sorted.length / 2)]!, total: values.reduce((a, b) => a + b, 0) };
+  return {
+    min: sorted[0]!,
+    median: sorted[Math.floor(sorted.length / 2)]!,
+    total: values.reduce((a, b) => a + b, 0),
+  };
 };
 const samples = trainPerClass * 2;
 const results: Record<string, ReturnType<typeof summarise>> = {};
 for (const [label, values] of Object.entries(timings)) {
   results[label] = summarise(values);
-  console.log(JSON.stringify({ bench: 'extraction', measurement: label, unit: 'ms', layers, samples, hidden, ...results[label] }));
+  console.log(
+    JSON.stringify({
+      bench: 'extraction',
+      measurement: label,
+      unit: 'ms',
+      layers,
+      samples,
+      hidden,
+      ...results[label],
+    }),
+  );
 }
 const gramFlops = samples * (samples + 1) * hidden; // multiply-adds of the lower triangle, x2
-console.log(JSON.stringify({ bench: 'extraction', measurement: 'gram_gflops', value: gramFlops / (results.gram!.median * 1e6) }));
+console.log(
+  JSON.stringify({
+    bench: 'extraction',
+    measurement: 'gram_gflops',
+    value: gramFlops / (results.gram!.median * 1e6),
+  }),
+);
 
 // Same-run baseline: numpy (X X^T, means) and scikit-learn's probe on identical shapes.
 const python = '/usr/bin/python3';
 const reference = join(import.meta.dirname, '..', '..', '..', 'tools', 'extraction', 'bench-reference.py');
 let baseline: Record<string, number> | undefined;
 if (existsSync(python) && existsSync(reference)) {
-  const run = spawnSync(python, [reference, '--samples', String(samples), '--hidden', String(hidden), '--validation', String(validationPerClass * 2)], { encoding: 'utf8' });
+  const run = spawnSync(
+    python,
+    [
+      reference,
+      '--samples',
+      String(samples),
+      '--hidden',
+      String(hidden),
+      '--validation',
+      String(validationPerClass * 2),
+    ],
+    { encoding: 'utf8' },
+  );
   if (run.status === 0) {
     baseline = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
-    console.log(JSON.stringify({ bench: 'extraction', measurement: 'python_baseline', unit: 'ms', ...baseline }));
+    console.log(
+      JSON.stringify({ bench: 'extraction', measurement: 'python_baseline', unit: 'ms', ...baseline }),
+    );
   } else {
-    console.log(JSON.stringify({ bench: 'extraction', measurement: 'python_baseline', skipped: run.stderr.trim().split('\n').at(-1) }));
+    console.log(
+      JSON.stringify({
+        bench: 'extraction',
+        measurement: 'python_baseline',
+        skipped: run.stderr.trim().split('\n').at(-1),
+      }),
+    );
   }
 }
 
