@@ -11,7 +11,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  computeGramMatrix,
   createSharedComputations,
   evaluateLayer,
   extractionMethods,
