@@ -58,6 +58,18 @@ describe('traitlens extract', () => {
       'response[five]',
     ]);
     expect(window.stderr).toContain('"response[five]" is not a token window');
+    const method = await capture([
+      'extract',
+      '--model',
+      'nowhere',
+      '--traits',
+      'a/b',
+      '--methods',
+      'probe,pca',
+    ]);
+    expect(method.stderr).toContain(
+      'Unknown extraction method "pca". Available: mean_diff, probe, gradient, pca_diff, random_baseline.',
+    );
   });
 
   it.skipIf(!hasStories || !hasDataset)(

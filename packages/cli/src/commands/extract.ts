@@ -130,6 +130,7 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
       );
   }
   extraction.parseTokenWindow(options.position);
+  if (options.methods) extraction.resolveExtractionMethods(options.methods);
   // Load every data set first, so a typo in the last trait fails before hours of generation.
   const datasets = [];
   for (const trait of options.traits) {
