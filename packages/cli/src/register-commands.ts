@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerActivationsCommand } from './commands/activations';
 import { registerAnalyzeCommand } from './commands/analyze';
+import { registerCaptureCommand } from './commands/capture';
 import { registerDatasetsCommand } from './commands/datasets';
 import { registerExtractCommand } from './commands/extract';
 import { registerGenerateCommand } from './commands/generate';
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerPlanCommand(program);
   registerAnalyzeCommand(program);
   registerReportCommand(program);
+  registerCaptureCommand(program);
 }

@@ -3,7 +3,8 @@ export type CaptureStage = 'capture' | 'replay';
 
 /** Reported as capture advances, for progress bars and logs. */
 export type CaptureProgressEvent =
-  | { type: 'load'; variant: string; model: string; lora?: string }
+  /** One model load; every variant listed runs on it (a shared LoRA model serves several). */
+  | { type: 'load'; variants: string[]; model: string; lora?: string }
   | {
       type: 'start';
       stage: CaptureStage;

@@ -80,13 +80,12 @@ export async function runCapture(options: RunCaptureOptions): Promise<RunCapture
   const variants = [options.variant, ...(options.replayVariant ? [options.replayVariant] : [])];
   const plans = planVariantLoads(variants);
   const load = async (plan: VariantLoadPlan): Promise<LoadedVariantModel> => {
-    for (const variant of plan.variants)
-      options.onProgress?.({
-        type: 'load',
-        variant: variant.name,
-        model: plan.model,
-        ...(plan.lora === undefined ? {} : { lora: plan.lora }),
-      });
+    options.onProgress?.({
+      type: 'load',
+      variants: plan.variants.map((variant) => variant.name),
+      model: plan.model,
+      ...(plan.lora === undefined ? {} : { lora: plan.lora }),
+    });
     return loadVariantModel(plan, options.modelOptions ?? {});
   };
   const storageFor = async (variant: LoadedVariant) => {
