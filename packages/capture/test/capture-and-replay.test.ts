@@ -3,7 +3,7 @@
  * generated PEFT adapter: identical token ids, the last generated token's activation present, clean
  * activations equal to a direct forward pass of the base model, resumability, and projection mode.
  */
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readActivationFile, TraitlensError, writeTraitVectors } from '@traitlens/core';
@@ -211,6 +211,40 @@ describe('capture with a LoRA variant, replay on the clean variant', () => {
     expect(restored.responseTokenIds).toEqual(kept.responseTokenIds);
     for (const [name, values] of kept.activations)
       expect(maxAbsDifference(restored.activations.get(name)!, values)).toBeLessThan(1e-5);
+  });
+
+  it('replays on a separately loaded model after releasing the first, with the same numbers', async () => {
+    const copy = join(work, 'copy');
+    await cp(tiny.directory, copy, { recursive: true });
+    const loads: CaptureProgressEvent[] = [];
+    const summary = await runCapture({
+      experiment,
+      promptSet,
+      variant: { name: 'lora', model: tiny.directory, lora: { source: adapter } },
+      replayVariant: { name: 'clean-copy', model: copy },
+      layers: 'all',
+      sites: ['resid_post', 'resid_pre'],
+      activationDtype: 'F32',
+      maxNewTokens: 6,
+      modelOptions: { cacheDirectory, threads: 1 },
+      onProgress: (event) => {
+        if (event.type === 'load') loads.push(event);
+      },
+    });
+    expect(loads.map((event) => event.type === 'load' && event.variants)).toEqual([['lora'], ['clean-copy']]);
+    expect(summary.capture).toMatchObject({ skipped: 5, written: 0 });
+    expect(summary.replay).toMatchObject({ written: 5, missing: 0 });
+    for (const prompt of promptSet.prompts) {
+      const clean = await readActivationFile(
+        inferencePaths(experiment, 'clean', 'tiny-set').activationFile(prompt.id),
+      );
+      const copied = await readActivationFile(
+        inferencePaths(experiment, 'clean-copy', 'tiny-set').activationFile(prompt.id),
+      );
+      expect(copied.responseTokenIds).toEqual(clean.responseTokenIds);
+      for (const [name, values] of clean.activations)
+        expect(maxAbsDifference(copied.activations.get(name)!, values)).toBeLessThan(1e-5);
+    }
   });
 
   it('stores per-token projections onto a vector bank instead of activations', async () => {

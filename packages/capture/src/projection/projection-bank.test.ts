@@ -33,7 +33,7 @@ describe('createProjectionBank', () => {
       { site: 'resid_post', layer: 5 },
     ]);
     const layer2 = bank.points[0]!;
-    expect(layer2.columns.map((column) => [column.name, column.norm, column.baseline])).toEqual([
+    expect(layer2.columns.map((column) => [column.name, column.vectorNorm, column.baseline])).toEqual([
       ['sycophancy:mean_diff', 5, 0.25],
       ['deception', 1, 0.25],
     ]);

@@ -18,7 +18,7 @@ export interface ProjectionColumn {
   /** The model the vector was extracted from. */
   model: string;
   /** |v| of the stored vector (projections are onto v/|v|). */
-  norm: number;
+  vectorNorm: number;
   /** The vector's training baseline at this layer, when its file has one (for centring later). */
   baseline?: number;
   /** The file it was read from. */
@@ -99,7 +99,7 @@ export function createProjectionBank(
         trait: metadata.trait,
         method: metadata.method,
         model: metadata.model,
-        norm,
+        vectorNorm: norm,
       };
       const baseline = metadata.baselines?.[layer];
       if (baseline !== undefined) column.baseline = baseline;
