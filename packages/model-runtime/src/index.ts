@@ -13,7 +13,8 @@ export { defaultCacheDirectory } from './graph/graph-cache';
 export { type HookPlan, hookPlanKey, normalizeHookPlan, type SteeringMode } from './hooks/hook-plan';
 export type { HubProgressEvent } from './hub/hub-progress-event';
 export { defaultHubCacheDir, type HubOptions } from './hub/hub-settings';
-export { type ModelSource, parseModelSource } from './hub/parse-model-source';
+export type { ModelSourceKind } from './hub/model-file-selection';
+export { isCommitSha, type ModelSource, parseModelSource } from './hub/parse-model-source';
 export {
   type ResolvedModelSource,
   type ResolveModelSourceOptions,
@@ -40,7 +41,10 @@ export {
   formatMemoryPlan,
   type MemoryPlanFit,
 } from './plan/format-memory-plan';
+export { type LoraPlan, parseAdapterConfigForPlan } from './plan/lora-plan';
+export { type MatMulNBitsLayout, matMulNBitsBytes } from './plan/matmul-nbits-bytes';
 export { parseByteSize } from './plan/parse-byte-size';
+export type { ActivationMemory, MemoryPlanModelShape, MemoryPlanRow, WeightMemory } from './plan/plan-memory';
 export {
   type MemoryPlan,
   type MemoryPlanOptions,

@@ -69,6 +69,24 @@ describe.skipIf(!hasStories260k)('fp16 weights and int8/int4 weight-only quantiz
     );
     expect(report['fp16/b32']!.maxAbs).toBeLessThan(0.05);
     expect(report['fp16/b32']!.top1).toBe(1);
+    // int4 weights with fp16 activations (the GPU setting) stay close to int4 with fp32 activations.
+    const mixed = await loadModel(stories260kDirectory, {
+      cacheDirectory: testCacheDirectory,
+      threads: 1,
+      dtype: 'int4',
+      computeDtype: 'fp16',
+    });
+    const int4 = await loadModel(stories260kDirectory, {
+      cacheDirectory: testCacheDirectory,
+      threads: 1,
+      dtype: 'int4',
+    });
+    const [mixedRow] = await mixed.forward(text);
+    const [int4Row] = await int4.forward(text);
+    const drift = compareLogits(int4Row!.logits, mixedRow!.logits, 512);
+    console.info(`stories260k int4 fp16-compute vs int4 fp32-compute: ${JSON.stringify(drift)}`);
+    expect(drift.top1).toBeGreaterThanOrEqual(0.9);
+    await Promise.all([mixed.dispose(), int4.dispose()]);
     expect(report['int8/b32']!.top1).toBeGreaterThanOrEqual(0.95);
     expect(report['int8/b32']!.maxAbs).toBeLessThan(0.5);
     expect(report['int4/b32']!.top1).toBeGreaterThanOrEqual(0.6);
@@ -235,6 +253,23 @@ describe('LoRA adapters', () => {
     const [actual] = await model.forward(text);
     expect(compareLogits(expected!.logits, actual!.logits, model.config.vocabSize).maxAbs).toBeLessThan(1e-4);
     await expect(model.forward(text, { loraScale: 0 })).rejects.toThrow(/without a switchable LoRA/);
+    // The GPU setting: int4 weights, fp16 compute, switchable branches in fp16.
+    const gpuLike = await loadModel(tiny.directory, {
+      cacheDirectory: testCacheDirectory,
+      threads: 1,
+      dtype: 'int4',
+      computeDtype: 'fp16',
+      lora: { source: adapterDirectory },
+    });
+    const [gpuClean, gpuAdapted] = await gpuLike.forward([text, text], { loraScale: [0, 1] });
+    const [baseRow] = await base.forward(text);
+    expect(
+      compareLogits(baseRow!.logits, gpuClean!.logits, model.config.vocabSize).top1,
+    ).toBeGreaterThanOrEqual(0.6);
+    expect(
+      compareLogits(expected!.logits, gpuAdapted!.logits, model.config.vocabSize).top1,
+    ).toBeGreaterThanOrEqual(0.6);
+    await gpuLike.dispose();
     const quantized = await loadModel(tiny.directory, {
       cacheDirectory: testCacheDirectory,
       threads: 1,

@@ -5,7 +5,7 @@ import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const decoderGraphVersion = 3;
+export const decoderGraphVersion = 4;
 
 /** Build options that depend on the execution provider rather than on the model. */
 export interface DecoderGraphOptions {
@@ -162,7 +162,7 @@ export function buildDecoderGraph(
         [n, blocks, (blockSize * bits) / 8],
         stored,
       );
-      const scaleTensor = g.externalInitializer(`w.${name}.scales`, f32, [n * blocks], scales);
+      const scaleTensor = g.externalInitializer(`w.${name}.scales`, computeType, [n * blocks], scales);
       const zeroPointTensor = g.externalInitializer(
         `w.${name}.zero_points`,
         OnnxType.uint8,

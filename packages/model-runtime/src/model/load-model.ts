@@ -17,6 +17,11 @@ export interface LoadModelOptions {
    * activations stay fp32).
    */
   dtype?: 'fp32' | 'fp16' | 'int8' | 'int4';
+  /**
+   * Activation (compute) type for int8/int4 weights: fp32 (default, CPU) or fp16 (GPU: half the
+   * activation and KV-cache memory). fp16 weights always compute in fp16.
+   */
+  computeDtype?: 'fp32' | 'fp16';
   /** Quantization block size along the input dimension (default 32; 128 is smaller and faster). */
   blockSize?: 32 | 64 | 128;
   /**
@@ -123,7 +128,7 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
       ? { bits: dtype === 'int4' ? (4 as const) : (8 as const), blockSize: options.blockSize ?? 32 }
       : undefined;
   const artifacts = await prepareModelArtifacts(directory, config, adapter.tensorNames(config), {
-    dtype: dtype === 'fp16' ? 'float16' : 'float32',
+    dtype: dtype === 'fp16' || (quantization && options.computeDtype === 'fp16') ? 'float16' : 'float32',
     ...(quantization ? { quantization } : {}),
     ...(lora ? { lora } : {}),
     ...(options.cacheDirectory ? { cacheDirectory: options.cacheDirectory } : {}),

@@ -206,12 +206,13 @@ export async function writeExternalWeights(
       if (quantize) {
         const blocks = blockCount(columns, quantization.blockSize);
         const codes = reserve(totalRows * blocks * ((quantization.blockSize * quantization.bits) / 8));
-        const scales = reserve(totalRows * blocks * 4);
+        // Scales share the activations' type (MatMulNBits needs A and scales alike): fp16 with fp16 compute.
+        const scales = reserve(totalRows * blocks * elementBytes);
         const zeroPoints = reserve(totalRows * Math.ceil((blocks * quantization.bits) / 8));
         regions = { codes, scales, zeroPoints };
         stored = {
           dims,
-          type: 'float32',
+          type: options.dtype,
           ...codes,
           quantization: { bits: quantization.bits, blockSize: quantization.blockSize, scales, zeroPoints },
         };
@@ -243,7 +244,9 @@ export async function writeExternalWeights(
               q.packed.byteLength,
               regions.codes.offset + rowStart * (q.packed.byteLength / chunkRows),
             );
-            const scaleBytes = new Uint8Array(q.scales.buffer);
+            const scaleBytes = new Uint8Array(
+              options.dtype === 'float32' ? q.scales.buffer : float32ArrayToFloat16(q.scales).buffer,
+            );
             await handle.write(
               scaleBytes,
               0,
@@ -307,9 +310,14 @@ export async function writeExternalWeights(
         done++;
         const name = `${weight.name}.${suffix}`;
         if (progress.completed[name]) continue;
-        const region = reserve(values.byteLength);
-        await handle.write(new Uint8Array(values.buffer), 0, values.byteLength, region.offset);
-        await record(name, { dims: [...dims], type: 'float32', ...region }, done, total);
+        // Branches compute in the graph's compute type, like every other dense weight.
+        const bytes =
+          options.dtype === 'float32'
+            ? new Uint8Array(values.buffer)
+            : new Uint8Array(float32ArrayToFloat16(values).buffer);
+        const region = reserve(bytes.byteLength);
+        await handle.write(bytes, 0, bytes.byteLength, region.offset);
+        await record(name, { dims: [...dims], type: options.dtype, ...region }, done, total);
       }
     }
     await handle.sync();
