@@ -87,6 +87,8 @@ export interface AnalyzeExperimentOptions {
   /** Where to write (default `<experiment>/analysis`). */
   outputDirectory?: string;
   readAhead?: number;
+  /** Threads projecting in parallel (default: available parallelism, at most 8; 1 = no workers). */
+  threads?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -476,6 +478,7 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     ...(options.variantB ? { variantB: options.variantB } : {}),
     ...(promptAnnotations ? { annotations: promptAnnotations } : {}),
     ...(options.readAhead ? { readAhead: options.readAhead } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
     keepTokens: (key) => tokenView.has(key),
     onProgress: (done, total) => options.onProgress?.('project', done, total),
   });
@@ -604,6 +607,7 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
           bank,
           settings,
           variantA: variant,
+          ...(options.threads ? { threads: options.threads } : {}),
           onProgress: (done, total) => options.onProgress?.('project-ood', done, total),
         },
       );

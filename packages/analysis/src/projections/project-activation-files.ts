@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { TraitlensError } from '@traitlens/core';
 import { createSpanMask, type ExploitAnnotations } from './exploit-annotations';
 import { prefetchInOrder } from './prefetch-in-order';
@@ -8,6 +9,7 @@ import {
 } from './project-token-activations';
 import type { ProjectionSettings } from './projection-settings';
 import type { ProjectionTable } from './projection-table';
+import { ProjectionWorkerPool } from './projection-worker-pool';
 import { readActivationTensors } from './read-activation-tensors';
 import { readTokenProjection, summarizeTokenProjections } from './summarize-token-projections';
 import type { VectorBank } from './vector-bank';
@@ -24,8 +26,13 @@ export interface ProjectActivationFilesOptions {
   settings: ProjectionSettings;
   variantA: string;
   variantB?: string;
-  /** Files read ahead while the current one is projected (default 4). */
+  /** Files read and projected ahead of the one being aggregated (default: 2 per thread, at least 4). */
   readAhead?: number;
+  /**
+   * Threads projecting in parallel (default: the machine's available parallelism, at most 8). 1 projects
+   * on the calling thread, without workers.
+   */
+  threads?: number;
   /** Exploit spans for token-level specificity (model diff only). */
   annotations?: ExploitAnnotations;
   /** Prompts whose per-token projections are kept in the result (for trajectories and the token view). */
@@ -116,85 +123,92 @@ export async function projectActivationFiles(
   const insideSum = new Float64Array(cell);
   const outsideCount = new Float64Array(cell);
   const outsideSum = new Float64Array(cell);
-  const scratchA = createProjectionScratch();
-  const scratchB = createProjectionScratch();
+  const threads = Math.max(1, Math.floor(options.threads ?? Math.min(8, availableParallelism())));
+  const pool = threads > 1 && files.length > 1 ? ProjectionWorkerPool.create(threads) : undefined;
+  const scratch = createProjectionScratch();
+  const project = async (path: string, meanActivations: boolean): Promise<TokenProjections> => {
+    const tensors = await readActivationTensors(path, settings.part, bank.site, bank.layers);
+    return pool
+      ? pool.project(tensors, bank, { meanActivations })
+      : projectTokenActivations(tensors, bank, { meanActivations, scratch });
+  };
   const load = async (file: ActivationFilePair) => {
-    const [tensorsA, tensorsB] = await Promise.all([
-      readActivationTensors(file.pathA, settings.part, bank.site, bank.layers),
-      file.pathB === undefined
-        ? undefined
-        : readActivationTensors(file.pathB, settings.part, bank.site, bank.layers),
+    const [projectionsA, projectionsB] = await Promise.all([
+      project(file.pathA, hasB),
+      file.pathB === undefined ? undefined : project(file.pathB, true),
     ]);
-    return { tensorsA, tensorsB };
+    return { projectionsA, projectionsB };
   };
   let index = 0;
-  for await (const { item: file, value } of prefetchInOrder(files, load, options.readAhead ?? 4)) {
-    const projectionsA = projectTokenActivations(value.tensorsA, bank, {
-      meanActivations: hasB,
-      scratch: scratchA,
-    });
-    a.values.set(summarizeTokenProjections(projectionsA, bank, settings), index * cell);
-    a.tokenCounts[index] = projectionsA.tokenCount;
-    let projectionsB: TokenProjections | undefined;
-    if (b && value.tensorsB) {
-      projectionsB = projectTokenActivations(value.tensorsB, bank, {
-        meanActivations: true,
-        scratch: scratchB,
-      });
-      b.values.set(summarizeTokenProjections(projectionsB, bank, settings), index * cell);
-      b.tokenCounts[index] = projectionsB.tokenCount;
-      if (sameTokens(projectionsA.tokenIds, projectionsB.tokenIds)) {
-        paired[index] = 1;
-        meanPrompts++;
-        for (let l = 0; l < layerCount; l++) {
-          const sumA = meanA![l]!;
-          const sumB = meanB![l]!;
-          const rowA = projectionsA.meanActivations![l]!;
-          const rowB = projectionsB.meanActivations![l]!;
-          for (let j = 0; j < bank.hiddenSize; j++) {
-            sumA[j]! += rowA[j]!;
-            sumB[j]! += rowB[j]!;
+  try {
+    for await (const { item: file, value } of prefetchInOrder(
+      files,
+      load,
+      options.readAhead ?? Math.max(4, 2 * threads),
+    )) {
+      const projectionsA = value.projectionsA;
+      a.values.set(summarizeTokenProjections(projectionsA, bank, settings), index * cell);
+      a.tokenCounts[index] = projectionsA.tokenCount;
+      let projectionsB: TokenProjections | undefined;
+      if (b && value.projectionsB) {
+        projectionsB = value.projectionsB;
+        b.values.set(summarizeTokenProjections(projectionsB, bank, settings), index * cell);
+        b.tokenCounts[index] = projectionsB.tokenCount;
+        if (sameTokens(projectionsA.tokenIds, projectionsB.tokenIds)) {
+          paired[index] = 1;
+          meanPrompts++;
+          for (let l = 0; l < layerCount; l++) {
+            const sumA = meanA![l]!;
+            const sumB = meanB![l]!;
+            const rowA = projectionsA.meanActivations![l]!;
+            const rowB = projectionsB.meanActivations![l]!;
+            for (let j = 0; j < bank.hiddenSize; j++) {
+              sumA[j]! += rowA[j]!;
+              sumB[j]! += rowB[j]!;
+            }
           }
-        }
-        const spans = options.annotations?.get(file.promptId);
-        const mask = spans ? createSpanMask(spans, projectionsA.tokenCount) : undefined;
-        for (let l = 0; l < layerCount; l++) {
-          for (let k = 0; k < vectorCount; k++) {
-            if (!bank.present[l]![k]) continue;
-            const c = l * vectorCount + k;
-            for (let t = 0; t < projectionsA.tokenCount; t++) {
-              const delta =
-                readTokenProjection(projectionsB, bank, settings, l, k, t) -
-                readTokenProjection(projectionsA, bank, settings, l, k, t);
-              deltaCount[c]!++;
-              deltaSum[c]! += delta;
-              deltaSquares[c]! += delta * delta;
-              if (mask) {
-                if (mask[t]) {
-                  insideCount[c]!++;
-                  insideSum[c]! += delta;
-                } else {
-                  outsideCount[c]!++;
-                  outsideSum[c]! += delta;
+          const spans = options.annotations?.get(file.promptId);
+          const mask = spans ? createSpanMask(spans, projectionsA.tokenCount) : undefined;
+          for (let l = 0; l < layerCount; l++) {
+            for (let k = 0; k < vectorCount; k++) {
+              if (!bank.present[l]![k]) continue;
+              const c = l * vectorCount + k;
+              for (let t = 0; t < projectionsA.tokenCount; t++) {
+                const delta =
+                  readTokenProjection(projectionsB, bank, settings, l, k, t) -
+                  readTokenProjection(projectionsA, bank, settings, l, k, t);
+                deltaCount[c]!++;
+                deltaSum[c]! += delta;
+                deltaSquares[c]! += delta * delta;
+                if (mask) {
+                  if (mask[t]) {
+                    insideCount[c]!++;
+                    insideSum[c]! += delta;
+                  } else {
+                    outsideCount[c]!++;
+                    outsideSum[c]! += delta;
+                  }
                 }
               }
             }
           }
         }
       }
-    }
-    // Per-token arrays are large; keep only the prompts someone asked to look at.
-    if (options.keepTokens?.(file.promptId)) {
-      delete projectionsA.meanActivations;
-      const kept: { a: TokenProjections; b?: TokenProjections } = { a: projectionsA };
-      if (projectionsB) {
-        delete projectionsB.meanActivations;
-        kept.b = projectionsB;
+      // Per-token arrays are large; keep only the prompts someone asked to look at.
+      if (options.keepTokens?.(file.promptId)) {
+        delete projectionsA.meanActivations;
+        const kept: { a: TokenProjections; b?: TokenProjections } = { a: projectionsA };
+        if (projectionsB) {
+          delete projectionsB.meanActivations;
+          kept.b = projectionsB;
+        }
+        tokens.set(file.promptId, kept);
       }
-      tokens.set(file.promptId, kept);
+      index++;
+      options.onProgress?.(index, promptCount);
     }
-    index++;
-    options.onProgress?.(index, promptCount);
+  } finally {
+    await pool?.close();
   }
   const result: ProjectedActivations = { a, paired, tokens };
   if (b) {

@@ -21,11 +21,14 @@ export interface TokenProjections {
 
 const paddedCache = new WeakMap<VectorBank, { rows: number; unitVectors: Float32Array[] }>();
 
-/** The bank's unit vectors padded with zero rows to a multiple of 4, for the 4-wide kernel below. */
-function getPaddedVectors(bank: VectorBank): { rows: number; unitVectors: Float32Array[] } {
+/** Vectors per pass over an activation row (the kernel below is written for exactly this many). */
+const vectorsPerPass = 8;
+
+/** The bank's unit vectors padded with zero rows to a multiple of 8, for the 8-wide kernel below. */
+export function getPaddedVectors(bank: VectorBank): { rows: number; unitVectors: Float32Array[] } {
   let padded = paddedCache.get(bank);
   if (!padded) {
-    const rows = Math.ceil(bank.vectors.length / 4) * 4;
+    const rows = Math.ceil(bank.vectors.length / vectorsPerPass) * vectorsPerPass;
     padded = {
       rows,
       unitVectors: bank.unitVectors.map((unit) => {
@@ -40,10 +43,11 @@ function getPaddedVectors(bank: VectorBank): { rows: number; unitVectors: Float3
 }
 
 /**
- * dots[k * T + t] = row_t . unit_k and norms[t] = |row_t| for T rows of width D; four vectors per pass
- * over a row keep the row in registers (measured ~2.5x faster than one dot product at a time in V8).
+ * dots[k * T + t] = row_t . unit_k and norms[t] = |row_t| for T rows of width D. Eight vectors per pass
+ * over a row keep the row value in a register for eight multiply-adds (measured in V8: ~2.5 GMAC/s against
+ * ~1 for one dot product at a time and ~2 for four at a time). It references nothing outside itself.
  */
-function projectRows(
+export function projectRows(
   rows: Float32Array,
   tokenCount: number,
   width: number,
@@ -59,40 +63,55 @@ function projectRows(
   for (let t = 0; t < tokenCount; t++) {
     const rowStart = t * width;
     let squares = 0;
-    for (let k = 0; k < unitRows; k += 4) {
+    for (let k = 0; k < unitRows; k += 8) {
       const v0 = k * width;
       const v1 = v0 + width;
       const v2 = v1 + width;
       const v3 = v2 + width;
+      const v4 = v3 + width;
+      const v5 = v4 + width;
+      const v6 = v5 + width;
+      const v7 = v6 + width;
       let s0 = 0;
       let s1 = 0;
       let s2 = 0;
       let s3 = 0;
-      if (k === 0) {
-        for (let j = 0; j < width; j++) {
-          const x = rows[rowStart + j]!;
-          squares += x * x;
-          s0 += x * unit[v0 + j]!;
-          s1 += x * unit[v1 + j]!;
-          s2 += x * unit[v2 + j]!;
-          s3 += x * unit[v3 + j]!;
-        }
-      } else {
-        for (let j = 0; j < width; j++) {
-          const x = rows[rowStart + j]!;
-          s0 += x * unit[v0 + j]!;
-          s1 += x * unit[v1 + j]!;
-          s2 += x * unit[v2 + j]!;
-          s3 += x * unit[v3 + j]!;
-        }
+      let s4 = 0;
+      let s5 = 0;
+      let s6 = 0;
+      let s7 = 0;
+      for (let j = 0; j < width; j++) {
+        const x = rows[rowStart + j]!;
+        s0 += x * unit[v0 + j]!;
+        s1 += x * unit[v1 + j]!;
+        s2 += x * unit[v2 + j]!;
+        s3 += x * unit[v3 + j]!;
+        s4 += x * unit[v4 + j]!;
+        s5 += x * unit[v5 + j]!;
+        s6 += x * unit[v6 + j]!;
+        s7 += x * unit[v7 + j]!;
       }
-      if (k < vectorCount) dots[dotsOffset + k * tokenCount + t] = s0;
-      if (k + 1 < vectorCount) dots[dotsOffset + (k + 1) * tokenCount + t] = s1;
-      if (k + 2 < vectorCount) dots[dotsOffset + (k + 2) * tokenCount + t] = s2;
-      if (k + 3 < vectorCount) dots[dotsOffset + (k + 3) * tokenCount + t] = s3;
+      const out = dotsOffset + k * tokenCount + t;
+      if (k < vectorCount) dots[out] = s0;
+      if (k + 1 < vectorCount) dots[out + tokenCount] = s1;
+      if (k + 2 < vectorCount) dots[out + 2 * tokenCount] = s2;
+      if (k + 3 < vectorCount) dots[out + 3 * tokenCount] = s3;
+      if (k + 4 < vectorCount) dots[out + 4 * tokenCount] = s4;
+      if (k + 5 < vectorCount) dots[out + 5 * tokenCount] = s5;
+      if (k + 6 < vectorCount) dots[out + 6 * tokenCount] = s6;
+      if (k + 7 < vectorCount) dots[out + 7 * tokenCount] = s7;
+    }
+    // The norm and the running sum share one more pass over the row (it is in cache by now).
+    if (rowSum) {
+      for (let j = 0; j < width; j++) {
+        const x = rows[rowStart + j]!;
+        squares += x * x;
+        rowSum[j]! += x;
+      }
+    } else {
+      for (let j = 0; j < width; j++) squares += rows[rowStart + j]! * rows[rowStart + j]!;
     }
     norms[normsOffset + t] = Math.sqrt(squares);
-    if (rowSum) for (let j = 0; j < width; j++) rowSum[j]! += rows[rowStart + j]!;
   }
 }
 
@@ -105,12 +124,8 @@ export function createProjectionScratch(): ProjectionScratch {
   return { rows: new Float32Array(0) };
 }
 
-/** Projects every token of a read activation part onto every bank vector at every bank layer. */
-export function projectTokenActivations(
-  tensors: ActivationTensors,
-  bank: VectorBank,
-  options: { meanActivations?: boolean; scratch?: ProjectionScratch } = {},
-): TokenProjections {
+/** Checks that read tensors fit the bank (width, layers) with errors that name the file. */
+export function assertTensorsFitBank(tensors: ActivationTensors, bank: VectorBank): void {
   if (tensors.hiddenSize !== bank.hiddenSize && tensors.layers.length > 0) {
     throw new TraitlensError(
       'MODEL_MISMATCH',
@@ -118,6 +133,23 @@ export function projectTokenActivations(
       { details: { file: tensors.path, activationWidth: tensors.hiddenSize, vectorWidth: bank.hiddenSize } },
     );
   }
+  bank.layers.forEach((layer, position) => {
+    if (tensors.layers[position]?.layer !== layer) {
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `Activations of ${tensors.path} were read for layers [${tensors.layers.map((l) => l.layer).join(', ')}], not the bank's [${bank.layers.join(', ')}].`,
+      );
+    }
+  });
+}
+
+/** Projects every token of a read activation part onto every bank vector at every bank layer (this thread). */
+export function projectTokenActivations(
+  tensors: ActivationTensors,
+  bank: VectorBank,
+  options: { meanActivations?: boolean; scratch?: ProjectionScratch } = {},
+): TokenProjections {
+  assertTensorsFitBank(tensors, bank);
   const tokenCount = tensors.tokenIds.length;
   const width = bank.hiddenSize;
   const vectorCount = bank.vectors.length;
@@ -128,14 +160,7 @@ export function projectTokenActivations(
   const padded = getPaddedVectors(bank);
   const scratch = options.scratch ?? createProjectionScratch();
   if (scratch.rows.length < tokenCount * width) scratch.rows = new Float32Array(tokenCount * width);
-  bank.layers.forEach((layer, position) => {
-    const stored = tensors.layers[position];
-    if (!stored || stored.layer !== layer) {
-      throw new TraitlensError(
-        'INVALID_ARGUMENT',
-        `Activations of ${tensors.path} were read for layers [${tensors.layers.map((l) => l.layer).join(', ')}], not the bank's [${bank.layers.join(', ')}].`,
-      );
-    }
+  tensors.layers.forEach((stored, position) => {
     const elements = tokenCount * width;
     let rows: Float32Array;
     if (stored.dtype === 'F32') {

@@ -306,6 +306,42 @@ describe('projecting activation files', () => {
   });
 });
 
+describe('worker threads', () => {
+  it('give exactly the results of projecting on the calling thread', async () => {
+    const files: { promptId: string; pathA: string; pathB: string }[] = [];
+    for (let index = 0; index < 5; index++) {
+      const pathA = join(directory, `wa${index}.safetensors`);
+      const pathB = join(directory, `wb${index}.safetensors`);
+      await writeActivationFile(pathA, record(`w${index}`, index % 2 === 0 ? 'F16' : 'F32'));
+      await writeActivationFile(pathB, record(`w${index}`, 'F16'));
+      files.push({ promptId: `w${index}`, pathA, pathB });
+    }
+    const settings: ProjectionSettings = {
+      measure: 'cosine',
+      centred: true,
+      aggregation: { kind: 'mean' },
+      part: 'response',
+    };
+    const run = (threads: number) =>
+      projectActivationFiles(files, {
+        bank,
+        settings,
+        variantA: 'A',
+        variantB: 'B',
+        threads,
+        keepTokens: () => true,
+      });
+    const [single, pooled] = [await run(1), await run(3)];
+    expect(Array.from(pooled.a.values)).toEqual(Array.from(single.a.values));
+    expect(Array.from(pooled.b!.values)).toEqual(Array.from(single.b!.values));
+    expect(pooled.tokenDeltas).toEqual(single.tokenDeltas);
+    expect(Array.from(pooled.meanActivations!.b[1]!)).toEqual(Array.from(single.meanActivations!.b[1]!));
+    expect(Array.from(pooled.tokens.get('w3')!.b!.dots)).toEqual(
+      Array.from(single.tokens.get('w3')!.b!.dots),
+    );
+  });
+});
+
 describe('aggregation syntax', () => {
   it('parses mean, max, last and slices, and resolves slices like Python', () => {
     expect(parseResponseAggregation('mean')).toEqual({ kind: 'mean' });

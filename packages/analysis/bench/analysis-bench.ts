@@ -1,0 +1,234 @@
+/**
+ * Scale benchmark of @traitlens/analysis (run: pnpm --filter @traitlens/analysis bench [-- --prompts 1000 ...]).
+ *
+ * Writes synthetic f16 activation files with core's writeActivationFile into a temporary experiment
+ * (variants A and B, every prompt with response tokens at every layer, plus a short prompt part the
+ * analysis never reads), trait vector files for N traits, then times analyzeExperiment: projection of both
+ * variants onto every trait (and the random controls) at every layer, the model diff with bootstrap
+ * intervals, and the JSON outputs. A plain read of the same tensors (no arithmetic) is timed too, as the
+ * same-run baseline BENCHMARKING.md asks for. Prints one JSON object.
+ */
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { analyzeExperiment, createSeededRandom } from '@traitlens/analysis';
+import { experimentLayout, SafetensorsFile, writeActivationFile, writeTraitVectors } from '@traitlens/core';
+
+const { values } = parseArgs({
+  // pnpm passes its `--` separator through.
+  args: process.argv.slice(2).filter((argument) => argument !== '--'),
+  options: {
+    prompts: { type: 'string', default: '1000' },
+    tokens: { type: 'string', default: '256' },
+    'prompt-tokens': { type: 'string', default: '32' },
+    layers: { type: 'string', default: '20' },
+    traits: { type: 'string', default: '12' },
+    hidden: { type: 'string', default: '1024' },
+    'random-baselines': { type: 'string', default: '8' },
+    bootstrap: { type: 'string', default: '1000' },
+    repeats: { type: 'string', default: '1' },
+    threads: { type: 'string' },
+    /** Reuse files generated earlier (with --keep) instead of writing new ones. */
+    directory: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const prompts = Number(values.prompts);
+const tokens = Number(values.tokens);
+const promptTokens = Number(values['prompt-tokens']);
+const layerCount = Number(values.layers);
+const traitCount = Number(values.traits);
+const hidden = Number(values.hidden);
+const randomBaselines = Number(values['random-baselines']);
+const repeats = Number(values.repeats);
+
+const root = values.directory ?? (await mkdtemp(join(tmpdir(), 'traitlens-analysis-bench-')));
+const layout = experimentLayout(root);
+const random = createSeededRandom(1);
+
+async function generate(): Promise<number> {
+  const started = performance.now();
+  const planted = new Float32Array(hidden);
+  for (let t = 0; t < traitCount; t++) {
+    const vectors = new Map<number, Float32Array>();
+    for (let layer = 0; layer < layerCount; layer++)
+      vectors.set(
+        layer,
+        Float32Array.from({ length: hidden }, () => random.nextGaussian()),
+      );
+    if (t === 0) planted.set(vectors.get(Math.floor(layerCount / 2))!);
+    await writeTraitVectors(join(layout.extraction('bench', `trait${t}`).vectors, 'probe.safetensors'), {
+      metadata: {
+        trait: `trait${t}`,
+        method: 'probe',
+        model: 'synthetic',
+        site: 'resid_post',
+        tokenWindow: 'response[:5]',
+        normalisation: 'raw',
+        hiddenSize: hidden,
+      },
+      vectors,
+    });
+  }
+  // Rows come from a pool of Gaussian rows (drawing 5e9 normals would dominate the set-up, not the benchmark).
+  const poolRows = 4096;
+  const pool = Float32Array.from({ length: poolRows * hidden }, () => random.nextGaussian());
+  const norm = Math.hypot(...planted);
+  const fill = (out: Float32Array, rows: number, shift: number) => {
+    for (let r = 0; r < rows; r++) {
+      const source = random.nextInteger(poolRows) * hidden;
+      out.set(pool.subarray(source, source + hidden), r * hidden);
+      if (shift !== 0) for (let j = 0; j < hidden; j++) out[r * hidden + j]! += (shift * planted[j]!) / norm;
+    }
+    return out;
+  };
+  const promptTokenIds = Int32Array.from({ length: promptTokens }, (_, i) => i);
+  const responseTokenIds = Int32Array.from({ length: tokens }, (_, i) => 1000 + i);
+  for (let p = 0; p < prompts; p++) {
+    const promptId = `p${String(p).padStart(5, '0')}`;
+    for (const variant of ['clean', 'lora']) {
+      const activations = new Map<string, Float32Array>();
+      for (let layer = 0; layer < layerCount; layer++) {
+        activations.set(
+          `prompt.resid_post.${layer}`,
+          fill(new Float32Array(promptTokens * hidden), promptTokens, 0),
+        );
+        const shift = variant === 'lora' && p % 2 === 0 && layer === Math.floor(layerCount / 2) ? 2 : 0;
+        activations.set(
+          `response.resid_post.${layer}`,
+          fill(new Float32Array(tokens * hidden), tokens, shift),
+        );
+      }
+      await writeActivationFile(
+        join(layout.inference(variant, 'bench').activations, `${promptId}.safetensors`),
+        {
+          variant,
+          model: 'synthetic',
+          promptId,
+          promptTokenIds,
+          responseTokenIds,
+          hiddenSize: hidden,
+          activations,
+          dtype: 'F16',
+        },
+      );
+    }
+  }
+  return (performance.now() - started) / 1000;
+}
+
+async function directoryBytes(path: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(path)) total += (await stat(join(path, name))).size;
+  return total;
+}
+
+/** The same-run baseline: read every response tensor the analysis reads, and nothing else. */
+async function readOnly(): Promise<{ seconds: number; bytes: number }> {
+  const started = performance.now();
+  let bytes = 0;
+  for (const variant of ['clean', 'lora']) {
+    const directory = layout.inference(variant, 'bench').activations;
+    for (const name of (await readdir(directory)).sort()) {
+      const file = await SafetensorsFile.open(join(directory, name));
+      try {
+        for (let layer = 0; layer < layerCount; layer++)
+          bytes += (await file.readBytes(`response.resid_post.${layer}`)).byteLength;
+      } finally {
+        await file.close();
+      }
+    }
+  }
+  return { seconds: (performance.now() - started) / 1000, bytes };
+}
+
+const generateSeconds = values.directory ? 0 : await generate();
+const fileBytes =
+  (await directoryBytes(layout.inference('clean', 'bench').activations)) +
+  (await directoryBytes(layout.inference('lora', 'bench').activations));
+const runs: {
+  analyzeSeconds: number;
+  projectSeconds: number;
+  modelDiffSeconds: number;
+  readOnlySeconds: number;
+  peakRssMb: number;
+}[] = [];
+let highlights: unknown;
+for (let repeat = 0; repeat < repeats; repeat++) {
+  const baseline = await readOnly();
+  const stages = new Map<string, number>();
+  const started = performance.now();
+  let peakRss = 0;
+  const summary = await analyzeExperiment({
+    experiment: root,
+    variantA: 'clean',
+    variantB: 'lora',
+    promptSets: ['bench'],
+    randomBaselines,
+    bootstrapResamples: Number(values.bootstrap),
+    ...(values.threads ? { threads: Number(values.threads) } : {}),
+    onProgress: (stage, done) => {
+      if (!stages.has(`${stage}:start`)) stages.set(`${stage}:start`, performance.now());
+      stages.set(`${stage}:end`, performance.now());
+      if (done % 50 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    },
+  });
+  const analyzeSeconds = (performance.now() - started) / 1000;
+  const span = (stage: string) =>
+    ((stages.get(`${stage}:end`) ?? 0) - (stages.get(`${stage}:start`) ?? 0)) / 1000;
+  runs.push({
+    analyzeSeconds,
+    projectSeconds: span('project'),
+    modelDiffSeconds: span('model-diff'),
+    readOnlySeconds: baseline.seconds,
+    peakRssMb: Math.round(Math.max(peakRss, process.memoryUsage().rss) / 1e6),
+  });
+  highlights = summary.highlights.modelDiff.slice(0, 2);
+}
+const median = (key: keyof (typeof runs)[number]) => {
+  const sorted = runs.map((run) => run[key]).sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
+const responseBytes = 2 * prompts * layerCount * tokens * hidden * 2;
+const result = {
+  benchmark: 'analysis: projection + model diff',
+  config: {
+    prompts,
+    responseTokens: tokens,
+    promptTokens,
+    layers: layerCount,
+    traits: traitCount,
+    randomBaselines,
+    hiddenSize: hidden,
+    dtype: 'F16',
+    variants: 2,
+    bootstrapResamples: Number(values.bootstrap),
+  },
+  machine: {
+    cpus: cpus().length,
+    parallelism: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+  },
+  generateSeconds: Number(generateSeconds.toFixed(1)),
+  activationFileBytes: fileBytes,
+  responseTensorBytes: responseBytes,
+  runs,
+  analyzeSecondsMin: Math.min(...runs.map((run) => run.analyzeSeconds)),
+  analyzeSecondsMedian: median('analyzeSeconds'),
+  projectSecondsMedian: median('projectSeconds'),
+  modelDiffSecondsMedian: median('modelDiffSeconds'),
+  readOnlySecondsMedian: median('readOnlySeconds'),
+  analyzeOverReadOnly: Number((median('analyzeSeconds') / median('readOnlySeconds')).toFixed(2)),
+  projectedTokensPerSecond: Math.round((2 * prompts * tokens * layerCount) / median('projectSeconds')),
+  multiplyAddsPerSecond: Math.round(
+    (2 * prompts * tokens * layerCount * hidden * (traitCount + randomBaselines + 1)) /
+      median('projectSeconds'),
+  ),
+  readGigabytesPerSecond: Number((responseBytes / 1e9 / median('projectSeconds')).toFixed(3)),
+  highlights,
+  directory: values.keep || values.directory ? root : null,
+};
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+if (!values.keep && !values.directory) await rm(root, { recursive: true, force: true });
