@@ -29,6 +29,7 @@ interface AnalyzeCommandOptions {
   oodPromptSet?: string[];
   oodLabels?: string;
   output?: string;
+  threads?: number;
 }
 
 function parseChoice<T extends string>(choices: readonly T[]) {
@@ -131,6 +132,11 @@ export function registerAnalyzeCommand(program: Command): void {
     )
     .option('--ood-labels <file>', 'labels of the out-of-distribution prompts')
     .option('--output <dir>', 'where to write (default <experiment>/analysis)')
+    .option(
+      '--threads <n>',
+      'threads projecting in parallel (default: CPU parallelism, at most 8)',
+      parseInteger,
+    )
     .action(async (options: AnalyzeCommandOptions) => {
       await runAnalyzeCommand(options);
     });
@@ -202,6 +208,7 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
       ? { outOfDistribution: { promptSets: options.oodPromptSet, labelsFile: options.oodLabels } }
       : {}),
     ...(options.output ? { outputDirectory: options.output } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
     onProgress: (stage, done, total) => {
       if (!bar) return;
       if (stage !== currentStage) {
