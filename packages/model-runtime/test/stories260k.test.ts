@@ -135,3 +135,22 @@ function logSoftmaxAt(logits: Float32Array, index: number): number {
   for (const value of logits) sum += Math.exp(value - maximum);
   return logits[index]! - maximum - Math.log(sum);
 }
+
+describe.skipIf(!hasStories260k)('response text', () => {
+  it('keeps the space between prompt and response, so prompt + response reads as one text', async () => {
+    const model = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    try {
+      const [result] = await model.generate(['Lily had a red ball. She'], {
+        maxNewTokens: 8,
+        stopTokenIds: [],
+      });
+      expect(result!.responseText.startsWith(' ')).toBe(true);
+      const whole = model.tokenizer.decode([...result!.promptTokenIds, ...result!.responseTokenIds], {
+        skipSpecialTokens: true,
+      });
+      expect(`Lily had a red ball. She${result!.responseText}`).toBe(whole);
+    } finally {
+      await model.dispose();
+    }
+  });
+});

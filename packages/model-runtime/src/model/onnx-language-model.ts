@@ -62,6 +62,23 @@ export function toPromptBatch(inputs: PromptInput | readonly PromptInput[]): Pro
   return [...(inputs as readonly PromptInput[])];
 }
 
+/**
+ * Makes per-token strings concatenate to the response text: after a special token (BOS) a tokenizer
+ * shows the first word with its leading space, while the decoded text (special tokens skipped) has none.
+ * Only such a leading surplus is removed; anything else is left as the tokenizer gave it.
+ */
+export function alignPiecesToText(pieces: string[], text: string | undefined): string[] {
+  if (text === undefined) return pieces;
+  const joined = pieces.join('');
+  if (joined === text || !joined.endsWith(text)) return pieces;
+  let surplus = joined.length - text.length;
+  return pieces.map((piece) => {
+    const removed = Math.min(surplus, piece.length);
+    surplus -= removed;
+    return piece.slice(removed);
+  });
+}
+
 /** A Llama-family model running as an ONNX graph on onnxruntime-node. */
 export class OnnxLanguageModel implements LanguageModel {
   private readonly sessions = new Map<string, Promise<CreatedSession>>();
@@ -441,7 +458,7 @@ export class OnnxLanguageModel implements LanguageModel {
         if (options.logprobs) logprobs[b]!.push(logprob);
         if (stopTokenIds.has(tokenId)) finish[b] = 'stop_token';
         else if (stopStrings.length > 0) {
-          const text = this.tokenizer.decode(responses[b]!, { skipSpecialTokens: true });
+          const text = this.decodeContinuation(rows[b]!, responses[b]!);
           const hits = stopStrings.map((stop) => text.indexOf(stop)).filter((index) => index >= 0);
           if (hits.length > 0) {
             finish[b] = 'stop_string';
@@ -481,14 +498,19 @@ export class OnnxLanguageModel implements LanguageModel {
     }
     return rows.map((promptTokenIds, b) => {
       const responseTokenIds = responses[b]!;
-      let responseText = this.tokenizer.decode(responseTokenIds, { skipSpecialTokens: true });
+      let responseText = this.decodeContinuation(promptTokenIds, responseTokenIds);
+      const tokenStrings = this.tokenizer.tokenStrings([...promptTokenIds, ...responseTokenIds]);
       const cut = stopTextCut[b];
       if (cut !== undefined) responseText = responseText.slice(0, cut);
       const generation: GenerationResult = {
         promptTokenIds,
         responseTokenIds,
-        promptTokens: this.tokenizer.tokenStrings(promptTokenIds),
-        responseTokens: this.tokenizer.tokenStrings(responseTokenIds),
+        // Token strings in context, so the first response token keeps its leading space.
+        promptTokens: tokenStrings.slice(0, promptTokenIds.length),
+        responseTokens: alignPiecesToText(
+          tokenStrings.slice(promptTokenIds.length),
+          cut === undefined ? responseText : undefined,
+        ),
         promptText: this.tokenizer.decode(promptTokenIds, { skipSpecialTokens: false }),
         responseText,
         finishReason: finish[b] ?? 'length',
@@ -496,6 +518,18 @@ export class OnnxLanguageModel implements LanguageModel {
       if (options.logprobs) generation.tokenLogprobs = logprobs[b]!;
       return generation;
     });
+  }
+
+  /**
+   * The text the response adds after the prompt. Decoding the response ids alone would drop a leading
+   * space (SentencePiece strips the first one), so the prompt is decoded with and without them.
+   */
+  private decodeContinuation(promptIds: readonly number[], responseIds: readonly number[]): string {
+    const prompt = this.tokenizer.decode(promptIds, { skipSpecialTokens: true });
+    const whole = this.tokenizer.decode([...promptIds, ...responseIds], { skipSpecialTokens: true });
+    return whole.startsWith(prompt)
+      ? whole.slice(prompt.length)
+      : this.tokenizer.decode(responseIds, { skipSpecialTokens: true });
   }
 
   async dispose(): Promise<void> {
