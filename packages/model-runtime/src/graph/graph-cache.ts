@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsCheckpoint, writeFileAtomic, writeJsonAtomic } from '@traitlens/core';
@@ -103,24 +103,68 @@ export async function prepareModelArtifacts(
     return { directory, manifest: JSON.parse(await readFile(manifestPath, 'utf8')) as WeightManifest };
   }
   await mkdir(directory, { recursive: true });
-  const checkpoint = await SafetensorsCheckpoint.open(modelDirectory);
+  await withConversionLock(directory, manifestPath, async () => {
+    const checkpoint = await SafetensorsCheckpoint.open(modelDirectory);
+    try {
+      const writeOptions: Parameters<typeof writeExternalWeights>[4] = { dtype: options.dtype };
+      if (options.quantization) writeOptions.quantization = options.quantization;
+      if (options.lora) writeOptions.lora = options.lora;
+      if (options.onProgress) writeOptions.onProgress = options.onProgress;
+      const manifest = await writeExternalWeights(
+        checkpoint,
+        config,
+        names,
+        join(directory, 'weights.data'),
+        writeOptions,
+      );
+      // The manifest is written last: its presence marks a complete conversion.
+      await writeJsonAtomic(manifestPath, { ...manifest, source: modelDirectory });
+    } finally {
+      await checkpoint.close();
+    }
+  });
+  return { directory, manifest: JSON.parse(await readFile(manifestPath, 'utf8')) as WeightManifest };
+}
+
+function isProcessAlive(pid: number): boolean {
   try {
-    const writeOptions: Parameters<typeof writeExternalWeights>[4] = { dtype: options.dtype };
-    if (options.quantization) writeOptions.quantization = options.quantization;
-    if (options.lora) writeOptions.lora = options.lora;
-    if (options.onProgress) writeOptions.onProgress = options.onProgress;
-    const manifest = await writeExternalWeights(
-      checkpoint,
-      config,
-      names,
-      join(directory, 'weights.data'),
-      writeOptions,
-    );
-    // The manifest is written last: its presence marks a complete conversion.
-    await writeJsonAtomic(manifestPath, { ...manifest, source: modelDirectory });
-    return { directory, manifest };
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs a conversion while holding `conversion.lock` (created exclusively, holding the owner's pid), so
+ * two processes loading the same model convert it once: the second waits for the manifest. A lock whose
+ * owner died is taken over, and the conversion resumes from its recorded progress.
+ */
+async function withConversionLock(
+  directory: string,
+  manifestPath: string,
+  convert: () => Promise<void>,
+): Promise<void> {
+  const lockPath = join(directory, 'conversion.lock');
+  for (;;) {
+    try {
+      const handle = await open(lockPath, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (await exists(manifestPath)) return;
+      const owner = Number(await readFile(lockPath, 'utf8').catch(() => '0'));
+      // An empty lock file is one being written this instant: wait for it like a live one.
+      if (owner > 0 && !isProcessAlive(owner)) await rm(lockPath, { force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  try {
+    if (!(await exists(manifestPath))) await convert();
   } finally {
-    await checkpoint.close();
+    await rm(lockPath, { force: true });
   }
 }
 

@@ -1,0 +1,41 @@
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadModel } from '../src/index';
+import { createTinyModel } from '../src/testing/index';
+
+describe('graph cache', () => {
+  it('converts a model once when loads race, and takes over the lock of a dead process', async () => {
+    const tiny = await createTinyModel({ seed: 17 });
+    const cacheDirectory = await mkdtemp(join(tmpdir(), 'traitlens-race-'));
+    let conversions = 0;
+    const onProgress = (event: { stage: string; done: number }) => {
+      if (event.stage === 'convert' && event.done === 1) conversions++;
+    };
+    const [a, b] = await Promise.all([
+      loadModel(tiny.directory, { cacheDirectory, onProgress }),
+      loadModel(tiny.directory, { cacheDirectory, onProgress }),
+    ]);
+    expect(conversions).toBe(1);
+    const [rowA] = await a.forward('hello');
+    const [rowB] = await b.forward('hello');
+    expect(rowA!.logits).toEqual(rowB!.logits);
+    await Promise.all([a.dispose(), b.dispose()]);
+
+    // A stale lock left by a crashed process (a pid that is not running) does not block a new load.
+    const staleCache = await mkdtemp(join(tmpdir(), 'traitlens-stale-'));
+    const first = await loadModel(tiny.directory, { cacheDirectory: staleCache });
+    await first.dispose();
+    const [key] = await readdir(join(staleCache, 'graphs'));
+    const otherCache = await mkdtemp(join(tmpdir(), 'traitlens-stale2-'));
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(otherCache, 'graphs', key!), { recursive: true });
+    await writeFile(join(otherCache, 'graphs', key!, 'conversion.lock'), '2147483646');
+    const second = await loadModel(tiny.directory, { cacheDirectory: otherCache });
+    expect((await second.forward('hello'))[0]!.logits).toEqual(rowA!.logits);
+    await second.dispose();
+    expect(await readdir(join(otherCache, 'graphs', key!))).not.toContain('conversion.lock');
+    await tiny.remove();
+  });
+});
