@@ -20,7 +20,8 @@ export function compileVegaLite(spec: TopLevelSpec): vega.Spec {
 export async function renderPlotSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compileVegaLite(spec)), { renderer: 'none' });
   try {
-    return await view.toSVG();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: XML forbids them; byte-level token labels carry them.
+    return (await view.toSVG()).replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD');
   } finally {
     view.finalize();
   }
