@@ -43,6 +43,7 @@ export {
   numberToBfloat16Bits,
   numberToFloat16Bits,
 } from './numeric/float16';
+export { createSeededRandom, type SeededRandom } from './numeric/seeded-random';
 export { cosineSimilarity, dot, type FloatArray, l2Norm, normalizeVector } from './numeric/vector-math';
 export {
   type LoadedSafetensors,

@@ -1,13 +1,8 @@
-/** A small seeded PRNG (mulberry32): reproducible sampling across runs and platforms. */
+import { createSeededRandom } from '@traitlens/core';
+
+/** Uniform draws in [0, 1) from the shared seeded generator (reproducible sampling). */
 export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createSeededRandom(seed).nextUniform;
 }
 
 export interface SamplingSettings {
