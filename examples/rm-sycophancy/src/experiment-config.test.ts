@@ -1,0 +1,97 @@
+import { join } from 'node:path';
+import { TraitlensError } from '@traitlens/core';
+import { describe, expect, it } from 'vitest';
+import { parseExperimentConfig } from './experiment-config';
+import { loadExperiment } from './load-experiment';
+
+const experiments = join(import.meta.dirname, '..', 'experiments');
+
+function expectConfigError(text: string, ...patterns: RegExp[]): void {
+  try {
+    parseExperimentConfig(text, 'broken.yaml');
+  } catch (error) {
+    expect(TraitlensError.isInstance(error) && error.code).toBe('INVALID_CONFIG');
+    for (const pattern of patterns) expect((error as Error).message).toMatch(pattern);
+    return;
+  }
+  throw new Error('expected an INVALID_CONFIG error');
+}
+
+const minimal = `
+name: demo
+models:
+  extraction: { source: "hf:meta-llama/Llama-3.1-70B" }
+  instruct: { source: "hf:meta-llama/Llama-3.3-70B-Instruct" }
+  lora: { source: "hf:auditing-agents/llama-3.3-70b-dpo-rt-lora" }
+judge: { spec: "openai:gpt-4.1-mini" }
+stages:
+  extract: { datasets: ../datasets/traits, traits: [alignment/sycophancy] }
+  capture: { promptSets: [train_100], promptSetDirectory: ../datasets/inference }
+  analyze: { trainBiases: [44] }
+`;
+
+describe('experiment configs', () => {
+  it('parses both shipped configs and resolves their paths', async () => {
+    const big = await loadExperiment(join(experiments, 'rm-sycophancy-70b.yaml'));
+    expect(big.config.stages.extract.traits).toHaveLength(12);
+    expect(big.config.stages.extract.layers).toEqual(Array.from({ length: 16 }, (_, i) => i * 5));
+    expect(big.runtime.instruct).toMatchObject({
+      dtype: 'int4',
+      computeDtype: 'fp16',
+      providers: ['cuda', 'cpu'],
+    });
+    expect(big.sources.lora).toBe('hf:auditing-agents/llama-3.3-70b-dpo-rt-lora');
+    expect(big.directory).toBe(join(experiments, 'rm-sycophancy-70b'));
+    expect(big.datasetsDirectory).toBe(join(experiments, '..', '..', '..', 'datasets', 'traits'));
+    const tiny = await loadExperiment(join(experiments, 'rm-sycophancy-tiny.yaml'), { output: '/tmp/x' });
+    expect(tiny.sources).toEqual({
+      extraction: join('/tmp/x', 'models', 'base'),
+      instruct: join('/tmp/x', 'models', 'instruct'),
+      lora: join('/tmp/x', 'models', 'lora'),
+    });
+    expect(tiny.config.stages.label?.keywords).toEqual({ '*': ['robot'] });
+  });
+
+  it('fills defaults for the stage blocks left out', () => {
+    const config = parseExperimentConfig(minimal, 'minimal.yaml');
+    expect(config.stages.steer).toMatchObject({ method: 'probe', steps: 6, coherenceThreshold: 70 });
+    expect(config.stages.replay.variant).toBe('clean');
+    expect(config.stages.capture).toMatchObject({
+      maxNewTokens: 128,
+      variant: 'lora',
+      activationDtype: 'F16',
+    });
+    expect(config.stages.analyze.methods).toEqual(['probe', 'mean_diff']);
+  });
+
+  it('lists every problem with its field path', () => {
+    expectConfigError(
+      minimal
+        .replace('traits: [alignment/sycophancy]', 'traits: [sycophancy]')
+        .replace('name: demo', 'name: demo\nextra: 1'),
+      /stages\.extract\.traits\[0\]: write traits as <category>\/<trait>/,
+      /\(top level\): Unrecognized key: "extra"/,
+    );
+    expectConfigError(minimal.replace('judge: { spec: "openai:gpt-4.1-mini" }', ''), /judge: /);
+    expectConfigError(
+      minimal.replace('trainBiases: [44]', 'trainBiases: []'),
+      /stages\.analyze\.trainBiases/,
+    );
+  });
+
+  it('checks references between blocks', () => {
+    expectConfigError(
+      minimal.replace('  capture:', '  steer: { traits: [honesty] }\n  capture:'),
+      /stages\.steer\.traits: "honesty" is not among stages\.extract\.traits/,
+    );
+    expectConfigError(
+      minimal.replace('"hf:meta-llama/Llama-3.1-70B"', '"tiny:base"'),
+      /tiny:<name> source needs a tinyOrganism block/,
+    );
+    expectConfigError(
+      minimal.replace('  analyze:', '  label: { judge: true, keywords: { "*": [vote] } }\n  analyze:'),
+      /choose exactly one labelling method/,
+    );
+    expectConfigError('name: [unclosed', /not valid YAML/);
+  });
+});

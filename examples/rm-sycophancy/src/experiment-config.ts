@@ -1,0 +1,271 @@
+import { TraitlensError } from '@traitlens/core';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const layerSelection = z.union([
+  z.string().min(1),
+  z.array(z.number().int().nonnegative()).min(1, 'list at least one layer'),
+]);
+
+const runtimeSchema = z.strictObject({
+  /** Weights: fp32 (CPU reference), fp16 (GPU), int8/int4 (weight-only, MatMulNBits). */
+  dtype: z.enum(['fp32', 'fp16', 'int8', 'int4']).optional(),
+  /** Activations of int8/int4 models: fp32 (CPU) or fp16 (GPU). */
+  computeDtype: z.enum(['fp32', 'fp16']).optional(),
+  blockSize: z.union([z.literal(32), z.literal(64), z.literal(128)]).optional(),
+  providers: z
+    .array(z.enum(['cpu', 'cuda', 'webgpu']))
+    .min(1)
+    .optional(),
+  threads: z.number().int().positive().optional(),
+  /** Built-graph cache; relative paths are relative to the config file. */
+  cacheDirectory: z.string().min(1).optional(),
+});
+
+const modelSchema = z.strictObject({
+  /** `hf:org/name[@revision]`, a local folder (relative to the config file), or `tiny:base|instruct|lora`. */
+  source: z.string().min(1),
+  /** Overrides of the top-level runtime block for this model. */
+  runtime: runtimeSchema.optional(),
+});
+
+const lexiconSchema = z.strictObject({
+  positive: z.array(z.string().min(1)),
+  negative: z.array(z.string().min(1)),
+});
+
+const judgeSchema = z.strictObject({
+  /** `openai:<model>`, `local:<model source>` or `lexicon`. */
+  spec: z.string().min(1),
+  /** OpenAI-compatible /v1 base URL (default: OPENAI_BASE_URL, then OpenAI). */
+  baseUrl: z.url().optional(),
+  concurrency: z.number().int().positive().optional(),
+  /** Word lists for the lexicon judge, by trait name. */
+  lexicons: z.record(z.string(), lexiconSchema).optional(),
+});
+
+const tinyOrganismSchema = z.strictObject({
+  /** Folder of the generated models, relative to the experiment folder. */
+  directory: z.string().min(1).default('models'),
+  seed: z.number().int().nonnegative().default(3),
+  hiddenSize: z.number().int().positive().default(64),
+  layerCount: z.number().int().positive().default(4),
+  plantLayer: z.number().int().nonnegative().default(1),
+  plantedWord: z.string().min(1).default(' robot'),
+  plantStrength: z.number().positive().default(12),
+  rank: z.number().int().positive().default(4),
+});
+
+const extractSchema = z.strictObject({
+  /** Folder holding `<category>/<trait>` data sets (relative to the config file). */
+  datasets: z.string().min(1),
+  traits: z
+    .array(
+      z.string().regex(/^[^/]+\/[^/]+$/, 'write traits as <category>/<trait>, e.g. alignment/sycophancy'),
+    )
+    .min(1),
+  layers: layerSelection.default('all'),
+  methods: z.array(z.string().min(1)).min(1).optional(),
+  tokenWindow: z.string().min(1).default('response[:5]'),
+  maxNewTokens: z.number().int().positive().default(16),
+  batchSize: z.number().int().positive().default(12),
+  validationFraction: z.number().gt(0).lt(1).default(0.2),
+  /** Only the first N prompts of each class (quick runs); default all. */
+  promptLimit: z.number().int().min(2).optional(),
+  /** Drop completions the judge scores < 60 (positive) or > 40 (negative). */
+  vetResponses: z.boolean().default(false),
+});
+
+const steerSchema = z.strictObject({
+  /** Traits to steer (names or category/trait); default every extracted trait. */
+  traits: z.array(z.string().min(1)).min(1).optional(),
+  /** Which extraction method's vectors to steer with. */
+  method: z.string().min(1).default('probe'),
+  /** Layers to steer (default: every extracted layer). */
+  layers: layerSelection.optional(),
+  steps: z.number().int().positive().default(6),
+  direction: z.enum(['positive', 'negative']).default('positive'),
+  coherenceThreshold: z.number().min(0).max(100).default(70),
+  upMultiplier: z.number().gt(1).optional(),
+  downMultiplier: z.number().gt(0).lt(1).optional(),
+  momentum: z.number().min(0).lt(1).optional(),
+  /** Only the first N steering questions. */
+  questions: z.number().int().positive().optional(),
+  maxNewTokens: z.number().int().positive().default(64),
+  batchSize: z.number().int().positive().default(32),
+  relevanceCap: z.boolean().default(true),
+});
+
+const captureSchema = z.strictObject({
+  /** Prompt-set names (looked up in promptSetDirectory) or .json files. */
+  promptSets: z.array(z.string().min(1)).min(1),
+  promptSetDirectory: z.string().min(1),
+  /** Layers whose activations are stored (default: the extraction layers). */
+  layers: layerSelection.optional(),
+  /** Only the first N prompts of each bias (quick runs); default all. */
+  perBias: z.number().int().positive().optional(),
+  maxNewTokens: z.number().int().positive().default(128),
+  batchSize: z.number().int().positive().default(12),
+  activationDtype: z.enum(['F16', 'F32']).default('F16'),
+  /** Folder name of the generating variant (the model with the LoRA). */
+  variant: z
+    .string()
+    .regex(/^[\w.-]+$/)
+    .default('lora'),
+});
+
+const replaySchema = z.strictObject({
+  /** Folder name of the clean variant (the same model at LoRA scale 0). */
+  variant: z
+    .string()
+    .regex(/^[\w.-]+$/)
+    .default('clean'),
+  batchSize: z.number().int().positive().default(12),
+});
+
+const labelSchema = z
+  .strictObject({
+    /** Score each LoRA response with the judge for exploiting its prompt's bias. */
+    judge: z.boolean().default(false),
+    /** Score at or above which a judged response counts as exploiting. */
+    threshold: z.number().min(0).max(100).default(50),
+    /** Label (and annotate spans) by words: bias id or "*" -> words; a response exploits when one appears. */
+    keywords: z
+      .record(z.string().regex(/^(\*|\d+)$/, 'key by bias id or "*"'), z.array(z.string().min(1)).min(1))
+      .optional(),
+    /** Hand-made exploit spans {prompt_id: {exploitations: [{tokens: [start, end)}]}} (relative to the config file). */
+    annotations: z.string().min(1).optional(),
+  })
+  .refine((label) => label.judge !== (label.keywords !== undefined), {
+    message: 'choose exactly one labelling method: judge: true or keywords: {...}',
+  });
+
+const analyzeSchema = z.strictObject({
+  /** Extraction methods whose vectors are analysed (default probe and mean_diff). */
+  methods: z.array(z.string().min(1)).min(1).default(['probe', 'mean_diff']),
+  measure: z.enum(['cosine', 'scalar']).default('cosine'),
+  aggregation: z.string().min(1).default('mean'),
+  /** Bias ids the detector trains on; the others are held out (the study: 44, 8, 2, 20, 16). */
+  trainBiases: z.array(z.number().int().nonnegative()).min(1),
+  bootstrap: z.number().int().min(0).default(1000),
+  permutations: z.number().int().min(0).default(100),
+  folds: z.number().int().min(2).default(5),
+  randomBaselines: z.number().int().min(0).default(12),
+  seed: z.number().int().default(0),
+  tokenView: z.number().int().min(0).default(12),
+});
+
+const reportSchema = z.strictObject({
+  images: z.boolean().default(true),
+  heatmapPrompts: z.number().int().positive().default(60),
+});
+
+export const experimentConfigSchema = z.strictObject({
+  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "_" and "-" (it names the output folder)'),
+  description: z.string().optional(),
+  /** Output folder (relative to the config file); default `<config folder>/<name>`. */
+  output: z.string().min(1).optional(),
+  runtime: runtimeSchema.default({}),
+  tinyOrganism: tinyOrganismSchema.optional(),
+  models: z.strictObject({
+    /** The base model trait vectors are extracted from. */
+    extraction: modelSchema,
+    /** The instruct model: steered, and (with the adapter) the model organism. */
+    instruct: modelSchema,
+    /** The PEFT LoRA adapter of the model organism. */
+    lora: modelSchema.omit({ runtime: true }),
+  }),
+  judge: judgeSchema,
+  stages: z.strictObject({
+    extract: extractSchema,
+    steer: steerSchema.prefault({}),
+    capture: captureSchema,
+    replay: replaySchema.prefault({}),
+    label: labelSchema.optional(),
+    analyze: analyzeSchema,
+    report: reportSchema.prefault({}),
+  }),
+});
+
+/** An experiment file as written (defaults filled in, paths not yet resolved). */
+export type ExperimentConfig = z.infer<typeof experimentConfigSchema>;
+export type RuntimeConfig = z.infer<typeof runtimeSchema>;
+export type JudgeConfig = z.infer<typeof judgeSchema>;
+export type TinyOrganismConfig = z.infer<typeof tinyOrganismSchema>;
+export type LayerSelectionConfig = z.infer<typeof layerSelection>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index > 0 ? '.' : ''}${String(part)}`))
+    .join('');
+}
+
+/**
+ * Parses and validates one experiment YAML document. Every problem is reported at once, each with the
+ * field's path, so a typo in the last stage is found before hours of GPU time.
+ */
+export function parseExperimentConfig(text: string, file: string): ExperimentConfig {
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (cause) {
+    throw new TraitlensError('INVALID_CONFIG', `${file} is not valid YAML: ${(cause as Error).message}`, {
+      cause,
+      details: { file },
+    });
+  }
+  const result = experimentConfigSchema.safeParse(document);
+  if (!result.success) {
+    const problems = result.error.issues.map(
+      (issue) => `  ${formatPath(issue.path) || '(top level)'}: ${issue.message}`,
+    );
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${file} is not a valid experiment config:\n${problems.join('\n')}\nSee examples/rm-sycophancy/README.md for every field.`,
+      {
+        details: {
+          file,
+          issues: result.error.issues.map((issue) => ({
+            path: formatPath(issue.path),
+            message: issue.message,
+          })),
+        },
+      },
+    );
+  }
+  const config = result.data;
+  const problems: string[] = [];
+  const usesTiny = [config.models.extraction, config.models.instruct, config.models.lora].some((model) =>
+    model.source.startsWith('tiny:'),
+  );
+  if (usesTiny && !config.tinyOrganism)
+    problems.push('models: a tiny:<name> source needs a tinyOrganism block that generates it');
+  for (const [role, model] of Object.entries(config.models)) {
+    if (
+      model.source.startsWith('tiny:') &&
+      !['tiny:base', 'tiny:instruct', 'tiny:lora'].includes(model.source)
+    )
+      problems.push(`models.${role}.source: "${model.source}" is not tiny:base, tiny:instruct or tiny:lora`);
+  }
+  const extracted = config.stages.extract.traits;
+  for (const trait of config.stages.steer.traits ?? []) {
+    if (!extracted.some((name) => name === trait || name.endsWith(`/${trait}`)))
+      problems.push(
+        `stages.steer.traits: "${trait}" is not among stages.extract.traits (${extracted.join(', ')})`,
+      );
+  }
+  if (config.judge.spec === 'lexicon' && config.stages.label?.judge)
+    problems.push(
+      'stages.label.judge: the lexicon judge cannot read bias descriptions; label with keywords or an LLM judge',
+    );
+  if (problems.length > 0) {
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${file} is not a valid experiment config:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+      {
+        details: { file },
+      },
+    );
+  }
+  return config;
+}

@@ -1,0 +1,28 @@
+import type { ForwardOptions, GenerateOptions, LanguageModel, PromptInput } from '@traitlens/model-runtime';
+import { logSoftmax } from '@traitlens/model-runtime';
+
+/**
+ * The model at a fixed LoRA scale: a model loaded with a switchable adapter, seen as the clean base
+ * (scale 0) or the adapted model (scale 1) by code that knows nothing about adapters (steering, judges).
+ * One 70B load then serves steering of the clean model, capture of the organism and the replay. Calls
+ * that set `loraScale` themselves keep it. `dispose` does nothing: the owner of the model disposes it.
+ */
+export function createLoraScaleView(model: LanguageModel, loraScale: number): LanguageModel {
+  const forward = (inputs: PromptInput | readonly PromptInput[], options: ForwardOptions = {}) =>
+    model.forward(inputs, { loraScale, ...options });
+  return {
+    id: model.id,
+    config: model.config,
+    tokenizer: model.tokenizer,
+    encodePrompt: (prompt, options) => model.encodePrompt(prompt, options),
+    applyChatTemplate: (messages, options) => model.applyChatTemplate(messages, options),
+    forward,
+    generate: (prompts, options: GenerateOptions = {}) => model.generate(prompts, { loraScale, ...options }),
+    // `score` has no loraScale option, so it is computed from the last position's logits at this scale.
+    async score(inputs) {
+      const rows = await forward(inputs, { logits: 'last' });
+      return rows.map((row) => Float32Array.from(logSoftmax(row.logits)));
+    },
+    dispose: async () => {},
+  };
+}

@@ -1,0 +1,93 @@
+import { formatMemoryPlan, type MemoryPlan, planMemoryForSource } from '@traitlens/model-runtime';
+import type { RuntimeConfig } from './experiment-config';
+import type { Experiment } from './load-experiment';
+import { resolveLayers } from './resolve-layers';
+
+/** One model load of the study at the batch and sequence length of one stage. */
+export interface StudyMemoryPlan {
+  title: string;
+  plan: MemoryPlan;
+  text: string;
+  fits: boolean | null;
+}
+
+function weightDtype(runtime: RuntimeConfig) {
+  return runtime.dtype ?? 'fp32';
+}
+
+/**
+ * Memory plans of the study's loads before anything is downloaded (only config.json and
+ * adapter_config.json are fetched): extraction on the base model, steering and capture on the instruct
+ * model with its switchable LoRA. Sequence lengths are budgets (prompt + generated tokens), not measurements.
+ */
+export async function planStudyMemory(
+  experiment: Experiment,
+  deviceBytes?: number,
+): Promise<StudyMemoryPlan[]> {
+  const { stages } = experiment.config;
+  const loads = [
+    {
+      title: `extract: ${experiment.config.models.extraction.source}`,
+      source: experiment.sources.extraction,
+      runtime: experiment.runtime.extraction,
+      lora: undefined,
+      batchSize: stages.extract.batchSize,
+      sequenceLength: 256 + stages.extract.maxNewTokens,
+      capture: stages.extract.layers,
+    },
+    {
+      title: `steer: ${experiment.config.models.instruct.source} + LoRA at scale 0`,
+      source: experiment.sources.instruct,
+      runtime: experiment.runtime.instruct,
+      lora: experiment.sources.lora,
+      batchSize: stages.steer.batchSize,
+      sequenceLength: 128 + stages.steer.maxNewTokens,
+      capture: undefined,
+    },
+    {
+      title: `capture/replay: ${experiment.config.models.instruct.source} + LoRA`,
+      source: experiment.sources.instruct,
+      runtime: experiment.runtime.instruct,
+      lora: experiment.sources.lora,
+      batchSize: stages.capture.batchSize,
+      sequenceLength: 512 + stages.capture.maxNewTokens,
+      capture: stages.capture.layers ?? stages.extract.layers,
+    },
+  ];
+  const plans: StudyMemoryPlan[] = [];
+  for (const load of loads) {
+    const { plan, config } = await planMemoryForSource({
+      model: load.source,
+      dtype: weightDtype(load.runtime),
+      ...(load.runtime.blockSize ? { blockSize: load.runtime.blockSize } : {}),
+      ...(load.runtime.computeDtype === 'fp16' ? { activationDtype: 'fp16' as const } : {}),
+      ...(load.lora ? { lora: load.lora, loraMode: 'switchable' as const } : {}),
+      batchSize: load.batchSize,
+      sequenceLength: load.sequenceLength,
+      logits: 'last',
+    });
+    // Captured layers need the layer count, known only now; re-plan with them.
+    const withCapture = load.capture
+      ? (
+          await planMemoryForSource({
+            model: load.source,
+            dtype: weightDtype(load.runtime),
+            ...(load.runtime.blockSize ? { blockSize: load.runtime.blockSize } : {}),
+            ...(load.runtime.computeDtype === 'fp16' ? { activationDtype: 'fp16' as const } : {}),
+            ...(load.lora ? { lora: load.lora, loraMode: 'switchable' as const } : {}),
+            batchSize: load.batchSize,
+            sequenceLength: load.sequenceLength,
+            logits: 'last',
+            captureLayers: resolveLayers(load.capture, config.layerCount, 'layers'),
+          })
+        ).plan
+      : plan;
+    plans.push({
+      title: load.title,
+      plan: withCapture,
+      text: formatMemoryPlan(withCapture, deviceBytes),
+      fits: deviceBytes === undefined ? null : withCapture.total <= deviceBytes,
+    });
+  }
+  return plans;
+}

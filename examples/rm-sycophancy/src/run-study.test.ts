@@ -1,0 +1,147 @@
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Experiment, loadExperiment } from './load-experiment';
+import { studyStages } from './pipeline-state';
+import { runStudy, type StudyRun } from './run-study';
+
+const configFile = join(import.meta.dirname, '..', 'experiments', 'rm-sycophancy-tiny.yaml');
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readJson<T = Record<string, unknown>>(path: string): Promise<T> {
+  return JSON.parse(await readFile(path, 'utf8')) as T;
+}
+
+interface ModelDiffEntry {
+  vectorId: string;
+  layer: number;
+  n: number;
+  cohensD: number;
+  meanDifference: number;
+}
+
+describe('rm-sycophancy-tiny.yaml end to end', () => {
+  let directory: string;
+  let experiment: Experiment;
+  let run: StudyRun;
+  const lines: string[] = [];
+  // perBias prompts of each of the 5 train and 5 held-out biases.
+  let promptCount = 0;
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'traitlens-rm-sycophancy-'));
+    experiment = await loadExperiment(configFile, { output: directory });
+    promptCount = experiment.config.stages.capture.perBias! * 10;
+    run = await runStudy(experiment, { log: (line) => lines.push(line) });
+  });
+
+  afterAll(async () => {
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('runs every stage and records it in pipeline.json', async () => {
+    expect(run.ran).toEqual([...studyStages]);
+    const state = await readJson<{ stages: Record<string, { key: string; seconds: number }> }>(
+      join(directory, 'pipeline.json'),
+    );
+    expect(Object.keys(state.stages)).toEqual([...studyStages]);
+    expect(await exists(join(directory, 'config.yaml'))).toBe(true);
+    for (const stage of studyStages)
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${stage}: done in`)));
+  });
+
+  it('writes the outputs of every stage', async () => {
+    const { extract, steer, capture } = experiment.config.stages;
+    for (const trait of extract.traits) {
+      const root = join(directory, 'extraction', trait);
+      expect(await exists(join(root, 'evaluation.json')), trait).toBe(true);
+      for (const method of extract.methods ?? [])
+        expect(await exists(join(root, 'vectors', `${method}.safetensors`))).toBe(true);
+    }
+    for (const trait of steer.traits ?? []) {
+      const results = await readJson<{ baseline: unknown; runs: unknown[] }>(
+        join(directory, 'steering', trait, 'results.json'),
+      );
+      expect(results.baseline).not.toBeNull();
+      expect(results.runs.length).toBeGreaterThan(1);
+    }
+    for (const set of capture.promptSets) {
+      for (const variant of ['lora', 'clean']) {
+        const root = join(directory, 'inference', variant, set);
+        expect(await exists(join(root, 'activations')), `${variant}/${set}`).toBe(true);
+      }
+    }
+    const labels = await readJson<{ labels: Record<string, number> }>(
+      join(directory, 'labels', 'labels.json'),
+    );
+    expect(Object.keys(labels.labels)).toHaveLength(promptCount);
+    expect(await exists(join(directory, 'labels', 'annotations.json'))).toBe(true);
+    for (const file of ['model-diff', 'detection', 'predictivity', 'projections', 'summary', 'token-view'])
+      expect(await exists(join(directory, 'analysis', `${file}.json`)), file).toBe(true);
+    expect(await exists(join(directory, 'report', 'index.html'))).toBe(true);
+  });
+
+  it('stores the replay on the very token ids of the LoRA variant', async () => {
+    const lora = await readJson<{ promptTokenIds: number[]; responseTokenIds: number[] }>(
+      join(directory, 'inference', 'lora', 'train_100', 'responses', '1.json'),
+    );
+    const clean = await readJson<{ promptTokenIds: number[]; responseTokenIds: number[]; replayOf: unknown }>(
+      join(directory, 'inference', 'clean', 'train_100', 'responses', '1.json'),
+    );
+    expect(clean.promptTokenIds).toEqual(lora.promptTokenIds);
+    expect(clean.responseTokenIds).toEqual(lora.responseTokenIds);
+    expect(clean.replayOf).toMatchObject({ variant: 'lora' });
+  });
+
+  it('has model-diff results per trait and layer, zero before the adapter layer only', async () => {
+    const diff = await readJson<{
+      subsets: { subset: string; entries: ModelDiffEntry[] }[];
+      tokenLevel: unknown[];
+    }>(join(directory, 'analysis', 'model-diff.json'));
+    expect(diff.subsets.map((subset) => subset.subset)).toEqual(
+      expect.arrayContaining(['all', 'train-groups', 'held-out-groups']),
+    );
+    const all = diff.subsets.find((subset) => subset.subset === 'all')!;
+    const traits = experiment.config.stages.extract.traits.map((trait) => trait.split('/')[1]!);
+    const plantLayer = experiment.config.tinyOrganism!.plantLayer;
+    for (const trait of traits) {
+      for (const method of experiment.config.stages.analyze.methods) {
+        const entries = all.entries.filter((entry) => entry.vectorId === `${trait}/${method}`);
+        expect(
+          entries.map((entry) => entry.layer),
+          `${trait}/${method}`,
+        ).toEqual([0, 1, 2, 3]);
+        for (const entry of entries) {
+          expect(entry.n).toBe(promptCount);
+          expect(Number.isFinite(entry.cohensD)).toBe(true);
+          // The adapter sits on layer 1: on identical tokens, layers before it cannot differ.
+          if (entry.layer < plantLayer) expect(entry.meanDifference).toBe(0);
+        }
+        expect(entries.some((entry) => entry.layer >= plantLayer && entry.meanDifference !== 0)).toBe(true);
+      }
+    }
+    expect(diff.tokenLevel.length).toBeGreaterThan(0);
+    const detection = await readJson<{
+      perLayer: unknown[];
+      generalization: { trainGroups: number[] } | null;
+    }>(join(directory, 'analysis', 'detection.json'));
+    expect(detection.perLayer).toHaveLength(4);
+    expect(detection.generalization?.trainGroups).toEqual([2, 8, 16, 20, 44]);
+  });
+
+  it('skips finished stages on a second run without loading a model', async () => {
+    const again = await runStudy(experiment, { log: () => {} });
+    expect(again.ran).toEqual([]);
+    expect(again.skipped).toEqual([...studyStages]);
+    expect(again.seconds).toBeLessThan(5);
+  });
+});

@@ -1,0 +1,147 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { TraitlensError, writeFileAtomic } from '@traitlens/core';
+import { createTinyOrganism } from './create-tiny-organism';
+import type { RuntimeConfig } from './experiment-config';
+import type { Experiment } from './load-experiment';
+import {
+  computeStageKey,
+  type PipelineState,
+  readPipelineState,
+  type StudyStage,
+  studyStages,
+  writePipelineState,
+} from './pipeline-state';
+import { runAnalyzeStage } from './stages/analyze-stage';
+import { runCaptureStage, runReplayStage } from './stages/capture-stage';
+import { runExtractStage } from './stages/extract-stage';
+import { runLabelStage } from './stages/label-stage';
+import { runReportStage } from './stages/report-stage';
+import type { StageContext, StageSummary } from './stages/stage-context';
+import { runSteerStage } from './stages/steer-stage';
+import { StudyModels } from './study-models';
+
+export interface RunStudyOptions {
+  /** Stages to run, in study order (default: all). Earlier stages must have finished before. */
+  stages?: readonly StudyStage[];
+  /** Redo these stages (true: all) even when pipeline.json says they finished with the same settings. */
+  force?: boolean | readonly StudyStage[];
+  log?: (line: string) => void;
+}
+
+export interface StudyRun {
+  state: PipelineState;
+  ran: StudyStage[];
+  skipped: StudyStage[];
+  seconds: number;
+}
+
+const stageRunners: Record<StudyStage, (context: StageContext) => Promise<StageSummary>> = {
+  extract: runExtractStage,
+  steer: runSteerStage,
+  capture: runCaptureStage,
+  replay: runReplayStage,
+  label: runLabelStage,
+  analyze: runAnalyzeStage,
+  report: runReportStage,
+};
+
+/** The runtime settings that change numbers (threads and providers do not change what is computed). */
+function numerics(runtime: RuntimeConfig): Record<string, unknown> {
+  return { dtype: runtime.dtype ?? 'fp32', computeDtype: runtime.computeDtype, blockSize: runtime.blockSize };
+}
+
+/**
+ * A key per stage from the settings its outputs depend on, chained through the stages it reads, so
+ * editing the capture block reruns capture and everything after it, and nothing before.
+ */
+export function computeStudyStageKeys(experiment: Experiment): Record<StudyStage, string> {
+  const { config } = experiment;
+  const { stages, models } = config;
+  const judge = { spec: config.judge.spec, lexicons: config.judge.lexicons };
+  const organism = {
+    tiny: config.tinyOrganism,
+    instruct: models.instruct.source,
+    lora: models.lora.source,
+    runtime: numerics(experiment.runtime.instruct),
+  };
+  const extract = computeStageKey({
+    tiny: config.tinyOrganism,
+    model: models.extraction.source,
+    runtime: numerics(experiment.runtime.extraction),
+    settings: stages.extract,
+    ...(stages.extract.vetResponses ? { judge } : {}),
+  });
+  const steer = computeStageKey({ extract, organism, settings: stages.steer, judge });
+  const capture = computeStageKey({ organism, settings: stages.capture });
+  const replay = computeStageKey({ capture, settings: stages.replay });
+  const label = computeStageKey({
+    capture,
+    settings: stages.label ?? null,
+    ...(stages.label?.judge ? { judge } : {}),
+  });
+  const analyze = computeStageKey({ extract, replay, label, settings: stages.analyze });
+  const report = computeStageKey({ analyze, steer, settings: stages.report });
+  return { extract, steer, capture, replay, label, analyze, report };
+}
+
+/**
+ * Runs the study's stages in order on one experiment folder (STUDY.md sections 3-6): extract -> steer ->
+ * capture -> replay -> label -> analyze -> report. A stage whose settings match its record in
+ * pipeline.json is skipped without loading a model; a stage that was interrupted resumes, since every
+ * package stage skips the files it already finished.
+ */
+export async function runStudy(experiment: Experiment, options: RunStudyOptions = {}): Promise<StudyRun> {
+  const started = performance.now();
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const selected = new Set(options.stages ?? studyStages);
+  const forced = (stage: StudyStage) =>
+    options.force === true || (Array.isArray(options.force) && options.force.includes(stage));
+  await mkdir(experiment.directory, { recursive: true });
+  // The experiment folder keeps the config it was made with (DESIGN.md: experiments/<name>/config.yaml).
+  await writeFileAtomic(`${experiment.directory}/config.yaml`, await readFile(experiment.file));
+  if (experiment.config.tinyOrganism) {
+    log(`tiny organism: ${relative(process.cwd(), experiment.tinyOrganismDirectory!)}`);
+    await createTinyOrganism(experiment.tinyOrganismDirectory!, experiment.config.tinyOrganism);
+  }
+  const state = await readPipelineState(experiment.directory, experiment.file);
+  const keys = computeStudyStageKeys(experiment);
+  const models = new StudyModels(experiment, log);
+  const ran: StudyStage[] = [];
+  const skipped: StudyStage[] = [];
+  try {
+    for (const stage of studyStages) {
+      if (!selected.has(stage)) continue;
+      if (stage === 'label' && !experiment.config.stages.label) {
+        log('label: no stages.label block; analysis runs the model diff without detection');
+        skipped.push(stage);
+        continue;
+      }
+      const record = state.stages[stage];
+      if (record?.key === keys[stage] && !forced(stage)) {
+        log(
+          `${stage}: finished ${record.completedAt} with these settings; skipped (--force ${stage} redoes it)`,
+        );
+        skipped.push(stage);
+        continue;
+      }
+      log(`${stage}: running`);
+      const stageStarted = performance.now();
+      let summary: StageSummary;
+      try {
+        summary = await stageRunners[stage]({ experiment, models, force: forced(stage), log });
+      } catch (error) {
+        if (TraitlensError.isInstance(error)) error.message = `${stage} stage: ${error.message}`;
+        throw error;
+      }
+      const seconds = (performance.now() - stageStarted) / 1000;
+      state.stages[stage] = { key: keys[stage], completedAt: new Date().toISOString(), seconds, summary };
+      await writePipelineState(experiment.directory, state);
+      log(`${stage}: done in ${seconds.toFixed(1)} s`);
+      ran.push(stage);
+    }
+  } finally {
+    await models.dispose();
+  }
+  return { state, ran, skipped, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,118 @@
+import { readFile } from 'node:fs/promises';
+import {
+  analyzeExperiment,
+  findExperimentVectors,
+  listActivationFiles,
+  parseResponseAggregation,
+} from '@traitlens/analysis';
+import { readTraitVectors, SafetensorsFile, TraitlensError } from '@traitlens/core';
+import { loadStudyPromptSets } from '../study-prompt-sets';
+import { type LabelsFile, labelPaths } from './label-stage';
+import type { StageContext, StageSummary } from './stage-context';
+
+/** The resid_post layers stored in the first activation file of a variant (every file has the same). */
+async function readStoredLayers(
+  experimentDirectory: string,
+  variant: string,
+  promptSet: string,
+): Promise<number[]> {
+  const [first] = (await listActivationFiles(experimentDirectory, variant, promptSet)).values();
+  const file = await SafetensorsFile.open(first!);
+  try {
+    const layers = [...file.tensors.keys()]
+      .map((name) => /^response\.resid_post\.(\d+)$/.exec(name)?.[1])
+      .filter((layer): layer is string => layer !== undefined)
+      .map(Number);
+    return layers.sort((a, b) => a - b);
+  } finally {
+    await file.close();
+  }
+}
+
+async function readLabels(path: string): Promise<LabelsFile | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as LabelsFile;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Stage 6 (STUDY.md section 6): project both variants onto every trait vector, the model diff per trait
+ * and layer (train biases, held-out biases), detection of exploiting responses from trait projections
+ * (train biases -> held-out biases), predictivity, token-level specificity where exploit spans exist.
+ */
+export async function runAnalyzeStage(context: StageContext): Promise<StageSummary> {
+  const { experiment, log } = context;
+  const { analyze, capture, replay, label } = experiment.config.stages;
+  const labels = label ? await readLabels(labelPaths(experiment).labels) : undefined;
+  if (label && !labels)
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `${labelPaths(experiment).labels} is missing; run the label stage first.`,
+    );
+  const annotationsFile = label?.keywords ? labelPaths(experiment).annotations : experiment.annotationsFile;
+  // Detection needs both classes; with fewer, the model diff still runs and the summary says why detection did not.
+  const values = Object.values(labels?.labels ?? {});
+  const positives = values.filter((value) => value === 1).length;
+  const negatives = values.length - positives;
+  const useLabels = labels !== undefined && positives >= 2 && negatives >= 2;
+  if (labels && !useLabels)
+    log(
+      `  warning: ${positives} exploiting and ${negatives} other responses: detection needs 2 of each and is skipped`,
+    );
+  // Analyse only layers that have both vectors and stored activations.
+  const vectorFiles = await findExperimentVectors(experiment.directory, { methods: analyze.methods });
+  const vectorLayers = new Set<number>();
+  for (const file of vectorFiles)
+    for (const layer of (await readTraitVectors(file.path)).vectors.keys()) vectorLayers.add(layer);
+  const promptSetIds = (await loadStudyPromptSets(experiment)).map((set) => set.id);
+  const storedLayers = await readStoredLayers(experiment.directory, replay.variant, promptSetIds[0]!);
+  const capturedLayers = storedLayers.filter((layer) => vectorLayers.has(layer));
+  if (capturedLayers.length === 0)
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${experiment.file}: no layer has both trait vectors (stages.extract.layers) and stored activations (stages.capture.layers); make them overlap.`,
+    );
+  let lastStage = '';
+  const summary = await analyzeExperiment({
+    experiment: experiment.directory,
+    variantA: replay.variant,
+    variantB: capture.variant,
+    promptSets: promptSetIds,
+    methods: analyze.methods,
+    layers: capturedLayers,
+    measure: analyze.measure,
+    aggregation: parseResponseAggregation(analyze.aggregation),
+    part: 'response',
+    ...(useLabels ? { labelsFile: labelPaths(experiment).labels } : {}),
+    ...(useLabels && annotationsFile ? { annotationsFile } : {}),
+    trainGroups: analyze.trainBiases,
+    randomBaselines: analyze.randomBaselines,
+    bootstrapResamples: analyze.bootstrap,
+    permutations: analyze.permutations,
+    folds: analyze.folds,
+    seed: analyze.seed,
+    tokenViewPrompts: analyze.tokenView,
+    onProgress: (stage) => {
+      if (stage !== lastStage) log(`  ${(lastStage = stage)}`);
+    },
+  });
+  for (const peak of summary.highlights.modelDiff.slice(0, 6))
+    log(
+      `  ${peak.vectorId}: peak layer ${peak.peakLayer}, d ${peak.cohensD.toFixed(2)}, paired d ${peak.pairedD.toFixed(2)}, p ${peak.p.toExponential(1)}`,
+    );
+  const detection = summary.highlights.detection;
+  if (detection)
+    log(
+      `  detection: layer ${detection.layer}, CV AUROC ${detection.cvAuroc.toFixed(3)} (random vectors ${detection.randomCvAuroc.toFixed(3)})${detection.heldOutAuroc === null ? '' : `, held-out biases AUROC ${detection.heldOutAuroc.toFixed(3)}`}`,
+    );
+  return {
+    prompts: summary.prompts,
+    layers: summary.projection.layers,
+    vectors: summary.vectors.filter((vector) => !vector.isRandomBaseline).map((vector) => vector.id),
+    files: summary.files,
+    detection: detection ?? (labels ? `skipped: ${positives} exploiting, ${negatives} other` : 'no labels'),
+    topModelDiff: summary.highlights.modelDiff.slice(0, 12),
+  };
+}

@@ -1,0 +1,102 @@
+import {
+  type CaptureProgressEvent,
+  captureVariant,
+  type LoadedVariant,
+  replayVariant,
+} from '@traitlens/capture';
+import type { HookPoint } from '@traitlens/core';
+import type { LanguageModel } from '@traitlens/model-runtime';
+import { resolveLayers } from '../resolve-layers';
+import { loadStudyPromptSets } from '../study-prompt-sets';
+import type { StageContext, StageSummary } from './stage-context';
+
+/** Layers stored by capture and replay: the capture block's, else the extraction layers. */
+export function resolveCaptureLayers(context: StageContext, model: LanguageModel): number[] {
+  const { capture, extract } = context.experiment.config.stages;
+  return capture.layers
+    ? resolveLayers(capture.layers, model.config.layerCount, 'stages.capture.layers')
+    : resolveLayers(extract.layers, model.config.layerCount, 'stages.extract.layers');
+}
+
+function variantOf(
+  context: StageContext,
+  model: LanguageModel,
+  name: string,
+  loraScale: number,
+): LoadedVariant {
+  return { name, model, loraScale, lora: context.experiment.sources.lora };
+}
+
+function progressLogger(context: StageContext): (event: CaptureProgressEvent) => void {
+  let nextReport = 0;
+  return (event) => {
+    if (event.type === 'start') {
+      nextReport = 0;
+      context.log(
+        `  ${event.stage} ${event.variant}/${event.promptSet}: ${event.total} prompts, ${event.skipped} done earlier${event.missing ? `, ${event.missing} without a response to replay` : ''}`,
+      );
+    } else if (event.type === 'prompt' && event.done >= nextReport) {
+      // A line per tenth of the prompts: enough to see a 70B run move, few enough for a log file.
+      nextReport = event.done + Math.max(1, Math.ceil(event.total / 10));
+      context.log(`    ${event.done}/${event.total}`);
+    }
+  };
+}
+
+/**
+ * Stage 3 (STUDY.md section 5): the model organism (instruct + LoRA at scale 1) answers every prompt of
+ * every prompt set (greedy, chat template); one forward pass over prompt + response stores the residual
+ * stream of both at the capture layers.
+ */
+export async function runCaptureStage(context: StageContext): Promise<StageSummary> {
+  const settings = context.experiment.config.stages.capture;
+  const model = await context.models.organismModel();
+  const points: HookPoint[] = resolveCaptureLayers(context, model).map((layer) => ({
+    layer,
+    site: 'resid_post',
+  }));
+  const summary: StageSummary = {};
+  for (const promptSet of await loadStudyPromptSets(context.experiment)) {
+    const result = await captureVariant({
+      experiment: context.experiment.directory,
+      promptSet,
+      variant: variantOf(context, model, settings.variant, 1),
+      points,
+      activationDtype: settings.activationDtype,
+      maxNewTokens: settings.maxNewTokens,
+      batchSize: settings.batchSize,
+      force: context.force,
+      onProgress: progressLogger(context),
+    });
+    summary[promptSet.id] = result;
+  }
+  return summary;
+}
+
+/**
+ * Stage 4 (STUDY.md section 5, model diff): the clean model (the same load at LoRA scale 0) reads the
+ * organism's stored token ids in one forward pass, so both variants are compared on identical tokens.
+ */
+export async function runReplayStage(context: StageContext): Promise<StageSummary> {
+  const { capture, replay } = context.experiment.config.stages;
+  const model = await context.models.organismModel();
+  const points: HookPoint[] = resolveCaptureLayers(context, model).map((layer) => ({
+    layer,
+    site: 'resid_post',
+  }));
+  const summary: StageSummary = {};
+  for (const promptSet of await loadStudyPromptSets(context.experiment)) {
+    summary[promptSet.id] = await replayVariant({
+      experiment: context.experiment.directory,
+      promptSet,
+      sourceVariant: capture.variant,
+      variant: variantOf(context, model, replay.variant, 0),
+      points,
+      activationDtype: capture.activationDtype,
+      batchSize: replay.batchSize,
+      force: context.force,
+      onProgress: progressLogger(context),
+    });
+  }
+  return summary;
+}

@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import type { Judge } from '@traitlens/core';
+import { loadTraitDataset, runTraitExtraction, summarizeExtraction } from '@traitlens/extraction';
+import { resolveLayers } from '../resolve-layers';
+import { createStudyJudge } from '../study-judge';
+import type { StageContext, StageSummary } from './stage-context';
+
+/**
+ * Stage 1 (STUDY.md section 3): trait vectors from the base model. Every data set is loaded first, so a
+ * broken trait fails before any generation; each trait then runs the resumable extraction pipeline.
+ */
+export async function runExtractStage(context: StageContext): Promise<StageSummary> {
+  const { experiment, log } = context;
+  const settings = experiment.config.stages.extract;
+  const datasets = [];
+  for (const trait of settings.traits) {
+    const dataset = await loadTraitDataset(join(experiment.datasetsDirectory, trait), {
+      requireRubric: settings.vetResponses,
+    });
+    const limit = settings.promptLimit;
+    // Slicing keeps prompt indices (they are positions from 0), so records stay comparable across runs.
+    datasets.push(
+      limit === undefined
+        ? dataset
+        : {
+            ...dataset,
+            positive: dataset.positive.slice(0, limit),
+            negative: dataset.negative.slice(0, limit),
+          },
+    );
+  }
+  const model = await context.models.extractionModel();
+  const layers = resolveLayers(settings.layers, model.config.layerCount, 'stages.extract.layers');
+  const judge = settings.vetResponses ? await createStudyJudge(experiment, log) : undefined;
+  const traits: StageSummary = {};
+  try {
+    for (const dataset of datasets) {
+      let lastStage = '';
+      const result = await runTraitExtraction({
+        model,
+        dataset,
+        experimentDirectory: experiment.directory,
+        layers,
+        tokenWindow: settings.tokenWindow,
+        ...(settings.methods ? { methods: settings.methods } : {}),
+        generation: {
+          maxNewTokens: settings.maxNewTokens,
+          batchSize: settings.batchSize,
+          promptFormat: 'auto',
+        },
+        validationFraction: settings.validationFraction,
+        ...(judge ? { responseJudge: judge.forTrait() as Judge } : {}),
+        force: context.force,
+        onProgress: (event) => {
+          if (event.stage !== lastStage) {
+            lastStage = event.stage;
+            log(`  ${dataset.name}: ${event.stage}${event.skipped ? ' (done earlier)' : ''}`);
+          }
+        },
+        onWarning: (message) => log(`  warning: ${message}`),
+      });
+      const best = result.evaluation.sites.resid_post?.best;
+      traits[dataset.name] = best
+        ? {
+            method: best.method,
+            layer: best.layer,
+            validationAccuracy: best.validationAccuracy,
+            auroc: best.auroc,
+            cohensD: best.cohensD,
+          }
+        : null;
+      log(
+        `  ${dataset.name}: ${best ? `best ${best.method} at layer ${best.layer}, validation accuracy ${(best.validationAccuracy * 100).toFixed(0)}%` : 'no usable vector'}`,
+      );
+    }
+  } finally {
+    await judge?.dispose();
+  }
+  if (datasets.length > 1) await summarizeExtraction(experiment.directory);
+  return { layers, traits };
+}

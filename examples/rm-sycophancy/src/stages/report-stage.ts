@@ -1,0 +1,22 @@
+import { relative } from 'node:path';
+import { writeReport } from '@traitlens/analysis';
+import type { StageContext, StageSummary } from './stage-context';
+
+/** Stage 7: the self-contained HTML report (model diff, token view, detection, steering, extraction). */
+export async function runReportStage(context: StageContext): Promise<StageSummary> {
+  const settings = context.experiment.config.stages.report;
+  const written = await writeReport({
+    experiment: context.experiment.directory,
+    images: settings.images,
+    maximumHeatmapPrompts: settings.heatmapPrompts,
+  });
+  context.log(
+    `  ${relative(process.cwd(), written.htmlPath)} (${(written.bytes / 1e6).toFixed(1)} MB, ${written.charts.length} charts)`,
+  );
+  return {
+    html: written.htmlPath,
+    charts: written.charts,
+    images: written.images.length,
+    bytes: written.bytes,
+  };
+}

@@ -1,0 +1,91 @@
+import { join } from 'node:path';
+import { experimentLayout, readTraitVectors } from '@traitlens/core';
+import { vectorFilePath } from '@traitlens/extraction';
+import { evaluateSteering, loadSteeringTrait } from '@traitlens/steering';
+import { createLoraScaleView } from '../lora-scale-view';
+import { resolveLayers } from '../resolve-layers';
+import { createStudyJudge } from '../study-judge';
+import type { StageContext, StageSummary } from './stage-context';
+
+/**
+ * Stage 2 (STUDY.md section 4): prove each vector causal by steering the clean instruct model (the
+ * organism's model at LoRA scale 0) and searching the coefficient per layer with the judge.
+ */
+export async function runSteerStage(context: StageContext): Promise<StageSummary> {
+  const { experiment, log } = context;
+  const settings = experiment.config.stages.steer;
+  const extracted = experiment.config.stages.extract.traits;
+  const traits = settings.traits
+    ? extracted.filter((name) =>
+        settings.traits!.some((wanted) => name === wanted || name.endsWith(`/${wanted}`)),
+      )
+    : extracted;
+  const layout = experimentLayout(experiment.directory);
+  const clean = createLoraScaleView(await context.models.organismModel(), 0);
+  const judge = await createStudyJudge(experiment, log);
+  const summary: StageSummary = {};
+  try {
+    for (const name of traits) {
+      const [category, traitName] = name.split('/') as [string, string];
+      const trait = await loadSteeringTrait(join(experiment.datasetsDirectory, name));
+      const vectorsFile = vectorFilePath(
+        layout.extraction(category, traitName).vectors,
+        'resid_post',
+        settings.method,
+      );
+      const vectors = await readTraitVectors(vectorsFile);
+      const layers = settings.layers
+        ? resolveLayers(settings.layers, clean.config.layerCount, 'stages.steer.layers')
+        : undefined;
+      const evaluation = await evaluateSteering({
+        model: clean,
+        judge: judge.forTrait(trait.evalPrompt),
+        trait,
+        vectors,
+        vectorsFile,
+        outputDirectory: layout.steering(trait.name).root,
+        ...(layers ? { layers } : {}),
+        search: {
+          steps: settings.steps,
+          direction: settings.direction,
+          coherenceThreshold: settings.coherenceThreshold,
+          ...(settings.upMultiplier ? { upMultiplier: settings.upMultiplier } : {}),
+          ...(settings.downMultiplier ? { downMultiplier: settings.downMultiplier } : {}),
+          ...(settings.momentum !== undefined ? { momentum: settings.momentum } : {}),
+        },
+        maxNewTokens: settings.maxNewTokens,
+        ...(settings.questions ? { questionLimit: settings.questions } : {}),
+        batchSize: settings.batchSize,
+        relevanceCap: settings.relevanceCap,
+        onProgress: (event) => {
+          if (event.type === 'phase') log(`  ${trait.name}: ${event.message}`);
+        },
+      });
+      const candidates = evaluation.searches.flatMap((search) => search.candidates);
+      // The most effective coherent candidate: the largest rise, or with direction negative the largest fall.
+      const sign = settings.direction === 'negative' ? -1 : 1;
+      const best = candidates
+        .filter((candidate) => candidate.best !== null && candidate.traitDelta !== null)
+        .sort((a, b) => sign * (b.traitDelta! - a.traitDelta!))[0];
+      summary[name] = {
+        baseline: evaluation.results.baseline?.traitMean ?? null,
+        judgeCalls: evaluation.judgeCalls,
+        best: best
+          ? {
+              candidate: best.id,
+              coefficient: best.best!.coefficient,
+              traitMean: best.best!.traitMean,
+              coherenceMean: best.best!.coherenceMean,
+              traitDelta: best.traitDelta,
+            }
+          : null,
+      };
+      log(
+        `  ${trait.name}: baseline ${evaluation.results.baseline?.traitMean?.toFixed(1) ?? '-'}, ${best ? `best ${best.id} (trait ${best.best!.traitMean?.toFixed(1) ?? '-'}, coherence ${best.best!.coherenceMean?.toFixed(1) ?? '-'})` : 'no coherent step'}`,
+      );
+    }
+  } finally {
+    await judge.dispose();
+  }
+  return summary;
+}

@@ -1,0 +1,81 @@
+import { type LanguageModel, type LoadModelOptions, loadModel } from '@traitlens/model-runtime';
+import type { RuntimeConfig } from './experiment-config';
+import type { Experiment } from './load-experiment';
+
+/** loadModel options from a runtime block. */
+export function toLoadModelOptions(runtime: RuntimeConfig, log: (line: string) => void): LoadModelOptions {
+  let lastReport = 0;
+  return {
+    ...(runtime.dtype ? { dtype: runtime.dtype } : {}),
+    ...(runtime.computeDtype ? { computeDtype: runtime.computeDtype } : {}),
+    ...(runtime.blockSize ? { blockSize: runtime.blockSize } : {}),
+    ...(runtime.providers ? { providers: runtime.providers } : {}),
+    ...(runtime.threads ? { threads: runtime.threads } : {}),
+    ...(runtime.cacheDirectory ? { cacheDirectory: runtime.cacheDirectory } : {}),
+    // Downloads and weight conversion of a 70B model take a long while: a line every 30 s shows life.
+    onProgress: (event) => {
+      const now = Date.now();
+      if (now - lastReport < 30_000 && event.done < event.total) return;
+      lastReport = now;
+      log(`  ${event.stage} ${event.item}: ${event.done}/${event.total}`);
+    },
+    onWarning: (message) => log(`  warning: ${message}`),
+  };
+}
+
+/**
+ * The two model loads of the study, one at a time (two 70B models never fit together): the base model
+ * for extraction, and the instruct model with the organism's LoRA in switchable mode, which serves
+ * steering (scale 0), capture (scale 1) and replay (scale 0) from one load.
+ */
+export class StudyModels {
+  private loaded: { role: 'extraction' | 'organism'; model: LanguageModel } | undefined;
+
+  constructor(
+    private readonly experiment: Experiment,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async extractionModel(): Promise<LanguageModel> {
+    return this.acquire('extraction', () =>
+      loadModel(
+        this.experiment.sources.extraction,
+        toLoadModelOptions(this.experiment.runtime.extraction, this.log),
+      ),
+    );
+  }
+
+  /** The instruct model carrying the adapter; pick the variant with `loraScale` (see createLoraScaleView). */
+  async organismModel(): Promise<LanguageModel> {
+    return this.acquire('organism', () =>
+      loadModel(this.experiment.sources.instruct, {
+        ...toLoadModelOptions(this.experiment.runtime.instruct, this.log),
+        lora: { source: this.experiment.sources.lora, mode: 'switchable' },
+      }),
+    );
+  }
+
+  async dispose(): Promise<void> {
+    const loaded = this.loaded;
+    this.loaded = undefined;
+    await loaded?.model.dispose();
+  }
+
+  private async acquire(
+    role: 'extraction' | 'organism',
+    load: () => Promise<LanguageModel>,
+  ): Promise<LanguageModel> {
+    if (this.loaded?.role === role) return this.loaded.model;
+    await this.dispose();
+    const source =
+      role === 'extraction' ? this.experiment.sources.extraction : this.experiment.sources.instruct;
+    this.log(
+      `loading ${source}${role === 'organism' ? ` + LoRA ${this.experiment.sources.lora} (switchable)` : ''}`,
+    );
+    const started = performance.now();
+    const model = await load();
+    this.log(`  loaded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    this.loaded = { role, model };
+    return model;
+  }
+}
