@@ -8,6 +8,7 @@
  * intervals, and the JSON outputs. A plain read of the same tensors (no arithmetic) is timed too, as the
  * same-run baseline BENCHMARKING.md asks for. Prints one JSON object.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     /** Reuse files generated earlier (with --keep) instead of writing new ones. */
     directory: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    /** Also time tools/analysis/bench-numpy-projection.py (Debian python3 + numpy) on the same files. */
+    numpy: { type: 'boolean', default: false },
   },
 });
 const prompts = Number(values.prompts);
@@ -188,8 +191,33 @@ for (let repeat = 0; repeat < repeats; repeat++) {
 }
 const median = (key: keyof (typeof runs)[number]) => {
   const sorted = runs.map((run) => run[key]).sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
+interface NumpyBaseline {
+  numpySeconds: number;
+  bytesRead: number;
+  numpy: string;
+}
+const numpy: NumpyBaseline | null = values.numpy ? runNumpyBaseline() : null;
+function runNumpyBaseline(): NumpyBaseline {
+  // The script lives in tools/analysis; its numpy does the projection matmul with BLAS.
+  const script = join(
+    import.meta.dirname,
+    '..',
+    '..',
+    '..',
+    'tools',
+    'analysis',
+    'bench-numpy-projection.py',
+  );
+  const output = execFileSync(
+    '/usr/bin/python3',
+    [script, root, String(layerCount), String(randomBaselines)],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(output) as NumpyBaseline;
+}
 const responseBytes = 2 * prompts * layerCount * tokens * hidden * 2;
 const result = {
   benchmark: 'analysis: projection + model diff',
@@ -227,6 +255,9 @@ const result = {
       median('projectSeconds'),
   ),
   readGigabytesPerSecond: Number((responseBytes / 1e9 / median('projectSeconds')).toFixed(3)),
+  numpyBaseline: numpy
+    ? { ...numpy, projectOverNumpy: Number((median('projectSeconds') / numpy.numpySeconds).toFixed(2)) }
+    : null,
   highlights,
   directory: values.keep || values.directory ? root : null,
 };

@@ -181,3 +181,35 @@ describe('analyzeExperiment on a planted shift', () => {
     expect(Math.abs(consistency.layers[0]!.cosines[0]![1]!)).toBeLessThan(1e-6);
   });
 });
+
+describe('analyzeExperiment on one variant (the predictivity study)', () => {
+  it('projects the prompt part, skips the model diff and measures predictivity in and out of distribution', async () => {
+    const output = join(root, 'analysis-single');
+    const single = await analyzeExperiment({
+      experiment: root,
+      variantA: 'lora',
+      promptSets: ['synthetic'],
+      labelsFile: join(root, 'labels.json'),
+      part: 'prompt',
+      aggregation: { kind: 'last' },
+      randomBaselines: 2,
+      permutations: 0,
+      threads: 1,
+      outOfDistribution: { promptSets: ['synthetic'], labelsFile: join(root, 'labels.json') },
+      outputDirectory: output,
+    });
+    expect(single.variants).toEqual({ a: 'lora', b: null });
+    expect(single.projection).toMatchObject({ part: 'prompt', aggregation: 'last' });
+    expect(single.highlights.modelDiff).toEqual([]);
+    expect(Object.keys(single.files)).not.toContain('modelDiff');
+    const predictivity = JSON.parse(await readFile(join(output, 'predictivity.json'), 'utf8')) as {
+      sets: PredictivitySet[];
+      features: string;
+    };
+    expect(predictivity.features).toBe('a');
+    expect(predictivity.sets.map((set) => set.name)).toEqual(['in-distribution', 'out-of-distribution']);
+    // The prompt part carries no planted signal: every vector is near chance there.
+    for (const entry of predictivity.sets[0]!.entries) expect(Math.abs(entry.auroc - 0.5)).toBeLessThan(0.25);
+    expect(predictivity.sets[1]!.entries).toEqual(predictivity.sets[0]!.entries);
+  });
+});
