@@ -145,6 +145,11 @@ const analyzeSchema = z.strictObject({
   methods: z.array(z.string().min(1)).min(1).default(['probe', 'mean_diff']),
   measure: z.enum(['cosine', 'scalar']).default('cosine'),
   aggregation: z.string().min(1).default('mean'),
+  /**
+   * What the detector reads: the organism's projections (`b`, default), the clean model's (`a`), or their
+   * difference on the same tokens (`difference`: only what the adapter changed, not the text itself).
+   */
+  detectionFeatures: z.enum(['a', 'b', 'difference']).default('b'),
   /** Bias ids the detector trains on; the others are held out (the study: 44, 8, 2, 20, 16). */
   trainBiases: z.array(z.number().int().nonnegative()).min(1),
   bootstrap: z.number().int().min(0).default(1000),

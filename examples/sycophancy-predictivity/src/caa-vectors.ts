@@ -11,6 +11,8 @@ export const caaVectorVariants = {
   'letter-second-half': 'answer-letter token, second half of the training items',
   'letter-behaviour-A': 'answer-letter token, items whose sycophantic answer is (A)',
   'letter-behaviour-B': 'answer-letter token, items whose sycophantic answer is (B)',
+  'letter-balanced':
+    'answer-letter token, mean of the (A) and (B) subset vectors: which letter is sycophantic cancels out',
 } as const;
 
 export type CaaVectorVariant = keyof typeof caaVectorVariants;
@@ -32,7 +34,15 @@ export async function buildCaaVectors(
 ): Promise<CaaVectors> {
   const hidden = model.config.hiddenSize;
   const sums = new Map<CaaVectorVariant, { items: number; layers: Float64Array[] }>();
-  for (const variant of Object.keys(caaVectorVariants) as CaaVectorVariant[])
+  const summed: CaaVectorVariant[] = [
+    'letter',
+    'answer-end',
+    'letter-first-half',
+    'letter-second-half',
+    'letter-behaviour-A',
+    'letter-behaviour-B',
+  ];
+  for (const variant of summed)
     sums.set(variant, { items: 0, layers: layers.map(() => new Float64Array(hidden)) });
   const half = Math.ceil(items.length / 2);
   // Items go through in chunks so progress shows; each item is two rows (behaviour, other).
@@ -77,6 +87,22 @@ export async function buildCaaVectors(
       items: sum.items,
       layers: new Map(
         layers.map((layer, l) => [layer, Float32Array.from(sum.layers[l]!, (value) => value / sum.items)]),
+      ),
+    });
+  }
+  // A vector from items whose sycophantic answer is (A) also holds "the letter A minus B"; from (B) items
+  // the opposite. Averaging the two subset vectors cancels the letter and keeps what they share.
+  const fromA = vectors.get('letter-behaviour-A');
+  const fromB = vectors.get('letter-behaviour-B');
+  if (fromA && fromB) {
+    vectors.set('letter-balanced', {
+      items: fromA.items + fromB.items,
+      layers: new Map(
+        layers.map((layer) => {
+          const a = fromA.layers.get(layer)!;
+          const b = fromB.layers.get(layer)!;
+          return [layer, a.map((value, d) => (value + b[d]!) / 2)];
+        }),
       ),
     });
   }

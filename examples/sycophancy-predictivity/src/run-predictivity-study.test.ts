@@ -68,8 +68,8 @@ describe('runPredictivityStudy on a tiny generated chat model', () => {
       expect(layer.cosines).toHaveLength(layer.variants.length);
       for (const [i, row] of layer.cosines.entries()) expect(row[i]).toBeCloseTo(1, 5);
     }
-    // 2 sets x 2 positions x 6 vector variants, each with one row per layer.
-    expect(written.predictivity).toHaveLength(24);
+    // 2 sets x 2 positions x 7 vector variants, each with one row per layer.
+    expect(written.predictivity).toHaveLength(28);
     for (const table of written.predictivity) {
       expect(table.layers.map((row) => row.layer)).toEqual([0, 1, 2]);
       for (const row of table.layers) {
@@ -79,6 +79,8 @@ describe('runPredictivityStudy on a tiny generated chat model', () => {
       }
     }
     expect(written.labels.inDistribution.n).toBe(6);
+    // The fixture alternates which letter is sycophantic, so both labels occur and AUROC is defined.
+    expect(written.predictivity.every((table) => table.layers.every((row) => row.auroc !== null))).toBe(true);
     expect(written.ablation.results.map((entry) => entry.layers)).toEqual([[0], [1], [2], [0, 1, 2]]);
     expect(written.ablation.baselineAgreesWithScore).toBe(true);
     expect(collectNonFinite(written)).toEqual([]);

@@ -88,6 +88,7 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     ...(useLabels ? { labelsFile: labelPaths(experiment).labels } : {}),
     ...(useLabels && annotationsFile ? { annotationsFile } : {}),
     trainGroups: analyze.trainBiases,
+    detectionFeatures: analyze.detectionFeatures,
     randomBaselines: analyze.randomBaselines,
     bootstrapResamples: analyze.bootstrap,
     permutations: analyze.permutations,
