@@ -1,5 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { TraitlensError, writeFileAtomic } from '@traitlens/core';
 import { createTinyOrganism } from './create-tiny-organism';
 import type { RuntimeConfig } from './experiment-config';
@@ -99,7 +99,7 @@ export async function runStudy(experiment: Experiment, options: RunStudyOptions 
     options.force === true || (Array.isArray(options.force) && options.force.includes(stage));
   await mkdir(experiment.directory, { recursive: true });
   // The experiment folder keeps the config it was made with (DESIGN.md: experiments/<name>/config.yaml).
-  await writeFileAtomic(`${experiment.directory}/config.yaml`, await readFile(experiment.file));
+  await writeFileAtomic(join(experiment.directory, 'config.yaml'), await readFile(experiment.file));
   if (experiment.config.tinyOrganism) {
     log(`tiny organism: ${relative(process.cwd(), experiment.tinyOrganismDirectory!)}`);
     await createTinyOrganism(experiment.tinyOrganismDirectory!, experiment.config.tinyOrganism);

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { Judge } from '@traitlens/core';
 import { loadTraitDataset, runTraitExtraction, summarizeExtraction } from '@traitlens/extraction';
 import { resolveLayers } from '../resolve-layers';
 import { createStudyJudge } from '../study-judge';
@@ -49,7 +48,7 @@ export async function runExtractStage(context: StageContext): Promise<StageSumma
           promptFormat: 'auto',
         },
         validationFraction: settings.validationFraction,
-        ...(judge ? { responseJudge: judge.forTrait() as Judge } : {}),
+        ...(judge ? { responseJudge: judge.forTrait() } : {}),
         force: context.force,
         onProgress: (event) => {
           if (event.stage !== lastStage) {
