@@ -32,6 +32,7 @@ export type {
   ModelConfig,
   PromptInput,
   RopeScaling,
+  ScoreOptions,
   SteeringSpec,
 } from './model/model-types';
 export { createRandom, logSoftmax, type SamplingSettings, sampleToken } from './model/sampling';

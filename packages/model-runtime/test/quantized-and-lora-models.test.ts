@@ -233,6 +233,10 @@ describe('LoRA adapters', () => {
     expect(compareLogits(baseRow!.logits, clean!.logits, vocab).maxAbs).toBeLessThan(1e-5);
     expect(compareLogits(mergedRow!.logits, adapted!.logits, vocab).maxAbs).toBeLessThan(1e-4);
     expect(compareLogits(baseRow!.logits, adapted!.logits, vocab).maxAbs).toBeGreaterThan(1e-2);
+    const [cleanScores, adaptedScores] = await model.score(prompts, { loraScale: [0, 1] });
+    const [baseScores] = await base.score(prompts[0]!);
+    expect(compareLogits(baseScores!, cleanScores!, vocab).maxAbs).toBeLessThan(1e-5);
+    expect(compareLogits(baseScores!, adaptedScores!, vocab).maxAbs).toBeGreaterThan(1e-3);
     const generated = await model.generate(prompts, { loraScale: [0, 1], maxNewTokens: 5, stopTokenIds: [] });
     const mergedGenerated = await reference.generate(prompts[0]!, { maxNewTokens: 5, stopTokenIds: [] });
     const baseGenerated = await base.generate(prompts[0]!, { maxNewTokens: 5, stopTokenIds: [] });

@@ -6,6 +6,7 @@ import type {
   GenerationResult,
   ModelConfig,
   PromptInput,
+  ScoreOptions,
 } from './model-types';
 
 /** Text <-> token ids for one model. */
@@ -42,7 +43,7 @@ export interface LanguageModel {
   applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
   forward(inputs: PromptInput | readonly PromptInput[], options?: ForwardOptions): Promise<ForwardRow[]>;
   /** Log-softmax over the vocabulary of the next token after each input. */
-  score(inputs: PromptInput | readonly PromptInput[]): Promise<Float32Array[]>;
+  score(inputs: PromptInput | readonly PromptInput[], options?: ScoreOptions): Promise<Float32Array[]>;
   generate(
     prompts: PromptInput | readonly PromptInput[],
     options?: GenerateOptions,

@@ -76,6 +76,9 @@ export interface ForwardOptions {
   project?: ReadonlyArray<{ point: HookPoint; vectors: readonly Float32Array[] }>;
 }
 
+/** `score` options: steering and the LoRA scale apply as in `forward`. */
+export type ScoreOptions = Pick<ForwardOptions, 'steer' | 'loraScale'>;
+
 /** One row of a forward pass, padding removed. */
 export interface ForwardRow {
   tokenIds: number[];

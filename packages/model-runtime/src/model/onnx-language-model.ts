@@ -25,6 +25,7 @@ import type {
   GenerationResult,
   ModelConfig,
   PromptInput,
+  ScoreOptions,
   SteeringSpec,
 } from './model-types';
 import { createRandom, logSoftmax, sampleToken } from './sampling';
@@ -384,8 +385,11 @@ export class OnnxLanguageModel implements LanguageModel {
     });
   }
 
-  async score(inputs: PromptInput | readonly PromptInput[]): Promise<Float32Array[]> {
-    const rows = await this.forward(inputs, { logits: 'last' });
+  async score(
+    inputs: PromptInput | readonly PromptInput[],
+    options: ScoreOptions = {},
+  ): Promise<Float32Array[]> {
+    const rows = await this.forward(inputs, { ...options, logits: 'last' });
     return rows.map((row) => Float32Array.from(logSoftmax(row.logits)));
   }
 
