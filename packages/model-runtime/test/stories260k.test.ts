@@ -89,7 +89,11 @@ describe.skipIf(!hasStories260k)('stories260k through the public API', () => {
         const activations = row.captures.get('resid_post.3')!;
         const projections = row.projections!.get('resid_post.3')!;
         expect(projections.length).toBe(row.tokenIds.length * 3);
+        const norms = row.activationNorms!.get('resid_post.3')!;
         for (let t = 0; t < row.tokenIds.length; t++) {
+          let squared = 0;
+          for (let i = 0; i < 64; i++) squared += activations[t * 64 + i]! ** 2;
+          expect(norms[t]!).toBeCloseTo(Math.sqrt(squared), 4);
           bank.forEach((vector, k) => {
             let dot = 0;
             for (let i = 0; i < 64; i++) dot += activations[t * 64 + i]! * vector[i]!;

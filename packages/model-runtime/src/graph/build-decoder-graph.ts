@@ -5,7 +5,7 @@ import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const decoderGraphVersion = 4;
+export const decoderGraphVersion = 5;
 
 /** Build options that depend on the execution provider rather than on the model. */
 export interface DecoderGraphOptions {
@@ -75,6 +75,7 @@ export function buildDecoderGraph(
 
   const captureSet = new Set(plan.capture.map(formatHookPoint));
   const projectSet = new Set(plan.project.map(formatHookPoint));
+  const lastAxis = g.constant('last_axis', [-1]);
   const coefficientShape = g.constant('coef_shape', [-1, 1]);
 
   /** Applies the plan's steering at a point, then exposes the (steered) value if captured. */
@@ -112,12 +113,15 @@ export function buildDecoderGraph(
     if (projectSet.has(name)) {
       const names = projectionNames(point);
       const bank = g.input(names.bank, f32, [`bank_size_${name}`, d]);
+      const activations = toFloat32(current);
       g.output(
-        g.op('MatMul', [toFloat32(current), g.op('Transpose', [bank], { perm: [1, 0] })]),
+        g.op('MatMul', [activations, g.op('Transpose', [bank], { perm: [1, 0] })]),
         names.output,
         f32,
         ['tokens', `bank_size_${name}`],
       );
+      // |h| per token, so callers can turn dot products into scalar or cosine projections.
+      g.output(g.op('ReduceL2', [activations, lastAxis], { keepdims: 0 }), names.norm, f32, ['tokens']);
     }
     return current;
   };

@@ -61,6 +61,10 @@ export function steeringInputNames(
 }
 
 /** Graph input (the vector bank [K, D]) and output ([tokens, K]) names of an in-graph projection. */
-export function projectionNames(point: HookPoint): { bank: string; output: string } {
-  return { bank: `project.${formatHookPoint(point)}.bank`, output: `projection.${formatHookPoint(point)}` };
+export function projectionNames(point: HookPoint): { bank: string; output: string; norm: string } {
+  return {
+    bank: `project.${formatHookPoint(point)}.bank`,
+    output: `projection.${formatHookPoint(point)}`,
+    norm: `projection_norm.${formatHookPoint(point)}`,
+  };
 }

@@ -88,6 +88,8 @@ export interface ForwardRow {
   captures: Map<string, Float32Array>;
   /** `{site}.{layer}` -> [n_tokens, K] dot products with the projection bank, when asked. */
   projections?: Map<string, Float32Array>;
+  /** `{site}.{layer}` -> [n_tokens] activation norms |h| at each projected point (for cosines). */
+  activationNorms?: Map<string, Float32Array>;
 }
 
 export interface GenerateOptions {

@@ -41,6 +41,7 @@ interface RunResult {
   logits: Float32Array;
   captures: Map<string, Float32Array>;
   projections: Map<string, Float32Array>;
+  projectionNorms: Map<string, Float32Array>;
   presents: ort.Tensor[] | undefined;
 }
 
@@ -254,7 +255,7 @@ export class OnnxLanguageModel implements LanguageModel {
     const fetches = [
       'logits',
       ...plan.capture.map(formatHookPoint),
-      ...plan.project.map((point) => projectionNames(point).output),
+      ...plan.project.flatMap((point) => [projectionNames(point).output, projectionNames(point).norm]),
     ];
     if (fetchPresents)
       for (let layer = 0; layer < this.config.layerCount; layer++)
@@ -276,9 +277,11 @@ export class OnnxLanguageModel implements LanguageModel {
         readFloat32(outputs[formatHookPoint(point)], formatHookPoint(point)),
       );
     const projections = new Map<string, Float32Array>();
+    const projectionNorms = new Map<string, Float32Array>();
     for (const point of plan.project) {
-      const name = projectionNames(point).output;
-      projections.set(formatHookPoint(point), readFloat32(outputs[name], name));
+      const names = projectionNames(point);
+      projections.set(formatHookPoint(point), readFloat32(outputs[names.output], names.output));
+      projectionNorms.set(formatHookPoint(point), readFloat32(outputs[names.norm], names.norm));
     }
     let presents: ort.Tensor[] | undefined;
     if (fetchPresents) {
@@ -286,7 +289,13 @@ export class OnnxLanguageModel implements LanguageModel {
       for (let layer = 0; layer < this.config.layerCount; layer++)
         presents.push(outputs[`present_key.${layer}`]!, outputs[`present_value.${layer}`]!);
     }
-    return { logits: readFloat32(outputs.logits, 'logits'), captures, projections, presents };
+    return {
+      logits: readFloat32(outputs.logits, 'logits'),
+      captures,
+      projections,
+      projectionNorms,
+      presents,
+    };
   }
 
   private encodeBatch(inputs: PromptInput | readonly PromptInput[]): number[][] {
@@ -372,12 +381,17 @@ export class OnnxLanguageModel implements LanguageModel {
       const row: ForwardRow = { tokenIds, logits, captures };
       if (projections.length > 0) {
         row.projections = new Map();
+        row.activationNorms = new Map();
         for (const entry of projections) {
           const name = formatHookPoint(entry.point);
           const size = entry.bank.dims[0]!;
           row.projections.set(
             name,
             result.projections.get(name)!.slice(b * width * size, (b * width + length) * size),
+          );
+          row.activationNorms.set(
+            name,
+            result.projectionNorms.get(name)!.slice(b * width, b * width + length),
           );
         }
       }
