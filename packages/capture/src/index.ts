@@ -11,7 +11,12 @@ export {
   writePromptOutputs,
 } from './capture/capture-storage';
 export { type CaptureVariantOptions, type ChatTemplateUse, captureVariant } from './capture/capture-variant';
-export { defaultMaxCaptureBytes, forwardCaptures } from './capture/forward-captures';
+export {
+  defaultMaxCaptureBytes,
+  type ForwardCapture,
+  type ForwardCaptureRequest,
+  forwardCaptures,
+} from './capture/forward-captures';
 export { type ReplayVariantOptions, replayVariant } from './capture/replay-variant';
 export { type RunCaptureOptions, type RunCaptureSummary, runCapture } from './capture/run-capture';
 export {

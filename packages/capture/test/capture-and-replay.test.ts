@@ -6,14 +6,15 @@
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readActivationFile, TraitlensError, writeTraitVectors } from '@traitlens/core';
-import { type LanguageModel, loadModel } from '@traitlens/model-runtime';
+import { formatHookPoint, readActivationFile, TraitlensError, writeTraitVectors } from '@traitlens/core';
+import { type ForwardOptions, type LanguageModel, loadModel } from '@traitlens/model-runtime';
 import { createTinyModel, type TinyModel } from '@traitlens/model-runtime/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CaptureProgressEvent,
   captureVariant,
   inferencePaths,
+  type ProjectionBank,
   parsePromptSet,
   readCapturedResponse,
   readProjectionBank,
@@ -43,6 +44,23 @@ function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
+}
+
+/** Test-only: the model with its `forward` calls' options recorded (everything else passes through). */
+function recordForwardCalls(model: LanguageModel): { model: LanguageModel; calls: ForwardOptions[] } {
+  const calls: ForwardOptions[] = [];
+  const forward: LanguageModel['forward'] = (inputs, options = {}) => {
+    calls.push(options);
+    return model.forward(inputs, options);
+  };
+  const recording = new Proxy(model, {
+    get(target, key) {
+      if (key === 'forward') return forward;
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { model: recording, calls };
 }
 
 async function modifiedTimes(directory: string, names: readonly string[]): Promise<number[]> {
@@ -247,68 +265,177 @@ describe('capture with a LoRA variant, replay on the clean variant', () => {
     }
   });
 
-  it('stores per-token projections onto a vector bank instead of activations', async () => {
-    const hidden = base.config.hiddenSize;
-    const vectorFile = join(work, 'vectors.safetensors');
-    await writeTraitVectors(vectorFile, {
-      metadata: {
-        trait: 'alignment/sycophancy',
-        method: 'mean_diff',
-        model: tiny.directory,
-        site: 'resid_post',
-        tokenWindow: 'response[:5]',
-        normalisation: 'raw',
-        hiddenSize: hidden,
-      },
-      vectors: new Map(
-        layers.map((layer) => [layer, Float32Array.from({ length: hidden }, (_, i) => Math.sin(i + layer))]),
-      ),
+  describe('projection mode', () => {
+    const vectorAt = (k: number, layer: number, hidden: number) =>
+      Float32Array.from({ length: hidden }, (_, i) =>
+        k === 0 ? Math.sin(i + layer) : Math.cos(2 * i - layer),
+      );
+    let bank: ProjectionBank;
+
+    beforeAll(async () => {
+      const hidden = base.config.hiddenSize;
+      const files = [];
+      for (const [k, trait] of ['alignment/sycophancy', 'alignment/evil'].entries()) {
+        const path = join(work, `vectors-${k}.safetensors`);
+        await writeTraitVectors(path, {
+          metadata: {
+            trait,
+            method: 'mean_diff',
+            model: tiny.directory,
+            site: 'resid_post',
+            tokenWindow: 'response[:5]',
+            normalisation: 'raw',
+            hiddenSize: hidden,
+          },
+          vectors: new Map(layers.map((layer) => [layer, vectorAt(k, layer, hidden)])),
+        });
+        files.push({ path });
+      }
+      bank = await readProjectionBank(files);
     });
-    const bank = await readProjectionBank([{ path: vectorFile }]);
-    const summary = await captureVariant({
-      experiment,
-      promptSet,
-      variant: { name: 'clean-projected', model: base },
-      projections: bank,
-      maxNewTokens: 6,
-    });
-    expect(summary).toMatchObject({ written: 5, generated: 5 });
-    const paths = inferencePaths(experiment, 'clean-projected', 'tiny-set');
-    await expect(stat(paths.activations)).rejects.toThrow();
-    const record = await readProjectionFile(paths.projectionFile('1'));
-    const response = (await readCapturedResponse(paths.responseFile('1')))!;
-    expect([...record.responseTokenIds]).toEqual(response.responseTokenIds);
-    expect(record.columns['resid_post.1']!.map((column) => column.name)).toEqual([
-      'alignment/sycophancy:mean_diff',
-    ]);
-    const ids = [...response.promptTokenIds, ...response.responseTokenIds];
-    const [direct] = await base.forward([ids], {
-      capture: [{ site: 'resid_post', layer: 1 }],
-      logits: 'none',
-    });
-    const activations = direct!.captures.get('resid_post.1')!;
-    const vector = Float32Array.from({ length: hidden }, (_, i) => Math.sin(i + 1));
-    const norm = Math.hypot(...vector);
-    const last = ids.length - 1;
-    let expected = 0;
-    let squares = 0;
-    for (let i = 0; i < hidden; i++) {
-      expected += (activations[last * hidden + i]! * vector[i]!) / norm;
-      squares += activations[last * hidden + i]! ** 2;
+
+    /**
+     * Reads every prompt's projection file and compares it with float64 h.v/|v| and |h| computed here from
+     * the activations of a direct forward pass. The error is measured relative to |h| (the scale of every
+     * h.u with |u| = 1, so a projection near zero is not held to an impossible bound).
+     */
+    async function projectionError(variant: string): Promise<number> {
+      const hidden = base.config.hiddenSize;
+      const paths = inferencePaths(experiment, variant, 'tiny-set');
+      let worst = 0;
+      for (const prompt of promptSet.prompts) {
+        const record = await readProjectionFile(paths.projectionFile(prompt.id));
+        const response = (await readCapturedResponse(paths.responseFile(prompt.id)))!;
+        expect([...record.promptTokenIds]).toEqual(response.promptTokenIds);
+        expect([...record.responseTokenIds]).toEqual(response.responseTokenIds);
+        const ids = [...response.promptTokenIds, ...response.responseTokenIds];
+        const capture = layers.map((layer) => ({ site: 'resid_post' as const, layer }));
+        const [direct] = await base.forward([ids], { capture, logits: 'none' });
+        for (const layer of layers) {
+          const name = `resid_post.${layer}`;
+          expect(record.columns[name]!.map((column) => column.name)).toEqual([
+            'alignment/sycophancy:mean_diff',
+            'alignment/evil:mean_diff',
+          ]);
+          const vectors = [0, 1].map((k) => vectorAt(k, layer, hidden));
+          const vectorNorms = vectors.map((vector) => Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0)));
+          const activations = direct!.captures.get(name)!;
+          for (const [part, first, count] of [
+            ['prompt', 0, response.promptTokenIds.length],
+            ['response', response.promptTokenIds.length, response.responseTokenIds.length],
+          ] as const) {
+            const projections = record.projections.get(`${part}.${name}`)!;
+            const norms = record.norms.get(`${part}.${name}`)!;
+            expect(projections.length).toBe(count * 2);
+            expect(norms.length).toBe(count);
+            for (let t = 0; t < count; t++) {
+              const h = activations.subarray((first + t) * hidden, (first + t + 1) * hidden);
+              const norm = Math.sqrt(h.reduce((sum, x) => sum + x * x, 0));
+              worst = Math.max(worst, Math.abs(norms[t]! - norm) / norm);
+              vectors.forEach((vector, k) => {
+                let dot = 0;
+                for (let i = 0; i < hidden; i++) dot += h[i]! * vector[i]!;
+                worst = Math.max(worst, Math.abs(projections[t * 2 + k]! - dot / vectorNorms[k]!) / norm);
+              });
+            }
+          }
+        }
+      }
+      return worst;
     }
-    const projections = record.projections.get('response.resid_post.1')!;
-    expect(projections.length).toBe(response.responseTokenIds.length);
-    expect(projections.at(-1)!).toBeCloseTo(expected, 4);
-    expect(record.norms.get('response.resid_post.1')!.at(-1)!).toBeCloseTo(Math.sqrt(squares), 4);
-    // Same model, same greedy decoding: the projected run generated exactly what the clean replay saw.
-    const again = await captureVariant({
-      experiment,
-      promptSet,
-      variant: { name: 'clean-projected', model: base },
-      projections: bank,
-      maxNewTokens: 6,
+
+    it('projects in the graph without copying activations out, equal to float64 projections (error / |h| < 1e-5)', async () => {
+      const recording = recordForwardCalls(base);
+      const summary = await captureVariant({
+        experiment,
+        promptSet,
+        variant: { name: 'clean-projected', model: recording.model },
+        projections: bank,
+        maxNewTokens: 6,
+      });
+      expect(summary).toMatchObject({ written: 5, generated: 5 });
+      expect(recording.calls.length).toBeGreaterThan(0);
+      for (const call of recording.calls) {
+        expect(call.capture ?? []).toEqual([]);
+        expect(call.project?.map((entry) => formatHookPoint(entry.point))).toEqual([
+          'resid_post.0',
+          'resid_post.1',
+        ]);
+        for (const entry of call.project!)
+          for (const vector of entry.vectors)
+            expect(Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0))).toBeCloseTo(1, 6);
+      }
+      const paths = inferencePaths(experiment, 'clean-projected', 'tiny-set');
+      await expect(stat(paths.activations)).rejects.toThrow();
+      const error = await projectionError('clean-projected');
+      console.info(`in-graph projections vs float64: max error / |h| = ${error.toExponential(2)}`);
+      expect(error).toBeLessThan(1e-5);
+      // Same model, same greedy decoding: the projected run generated exactly what the clean replay saw.
+      const again = await captureVariant({
+        experiment,
+        promptSet,
+        variant: { name: 'clean-projected', model: base },
+        projections: bank,
+        maxNewTokens: 6,
+      });
+      expect(again).toMatchObject({ skipped: 5, written: 0 });
     });
-    expect(again).toMatchObject({ skipped: 5, written: 0 });
+
+    it('splits projection passes by the bytes they copy out, with the same values', async () => {
+      const hidden = base.config.hiddenSize;
+      const paths = inferencePaths(experiment, 'clean-projected', 'tiny-set');
+      const before = await readProjectionFile(paths.projectionFile('three'));
+      const tokens = before.promptTokenIds.length + before.responseTokenIds.length;
+      // Enough for one row's projections at one point (K + 1 floats per token) but far below one activation row.
+      const maxCaptureBytes = tokens * 3 * 4;
+      expect(maxCaptureBytes).toBeLessThan(tokens * hidden * 4);
+      const recording = recordForwardCalls(base);
+      const summary = await replayVariant({
+        experiment,
+        promptSet,
+        sourceVariant: 'clean-projected',
+        variant: { name: 'clean-projected-split', model: recording.model },
+        projections: bank,
+        maxCaptureBytes,
+      });
+      expect(summary).toMatchObject({ written: 5 });
+      const calls = recording.calls;
+      expect(calls.every((call) => call.project?.length === 1 && (call.capture ?? []).length === 0)).toBe(
+        true,
+      );
+      expect(calls.length).toBeGreaterThanOrEqual(5 * 2);
+      const after = await readProjectionFile(
+        inferencePaths(experiment, 'clean-projected-split', 'tiny-set').projectionFile('three'),
+      );
+      for (const [name, values] of before.projections)
+        expect(maxAbsDifference(after.projections.get(name)!, values)).toBeLessThan(1e-5);
+      expect(await projectionError('clean-projected-split')).toBeLessThan(1e-5);
+    });
+
+    it('captures kept points and projects them in JS, the other bank points in the graph', async () => {
+      const recording = recordForwardCalls(base);
+      const summary = await replayVariant({
+        experiment,
+        promptSet,
+        sourceVariant: 'clean-projected',
+        variant: { name: 'clean-projected-kept', model: recording.model },
+        points: [{ site: 'resid_post', layer: 0 }],
+        projections: bank,
+        activationDtype: 'F32',
+      });
+      expect(summary).toMatchObject({ written: 5 });
+      for (const call of recording.calls) {
+        expect(call.capture?.map(formatHookPoint)).toEqual(['resid_post.0']);
+        expect(call.project?.map((entry) => formatHookPoint(entry.point))).toEqual(['resid_post.1']);
+      }
+      const paths = inferencePaths(experiment, 'clean-projected-kept', 'tiny-set');
+      const activations = await readActivationFile(paths.activationFile('1'));
+      expect([...activations.activations.keys()].sort()).toEqual([
+        'prompt.resid_post.0',
+        'response.resid_post.0',
+      ]);
+      expect(await projectionError('clean-projected-kept')).toBeLessThan(1e-5);
+    });
   });
 
   it('refuses to replay ids that the replaying tokenizer reads differently', async () => {

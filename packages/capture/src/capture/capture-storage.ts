@@ -12,6 +12,7 @@ import type { ModelConfig } from '@traitlens/model-runtime';
 import {
   describeProjectionColumns,
   type ProjectionBank,
+  type ProjectionBankPoint,
   projectionColumnsKey,
   projectTokenActivations,
 } from '../projection/projection-bank';
@@ -19,6 +20,7 @@ import { type ProjectionRecord, writeProjectionFile } from '../projection/projec
 import type { CapturedResponse } from '../storage/captured-response';
 import type { InferencePaths } from '../storage/inference-paths';
 import { inspectCapturedFile, sameTokenIds } from '../storage/inspect-captured-file';
+import type { ForwardCapture } from './forward-captures';
 
 /** What is stored per prompt, and what the forward pass must capture for it. */
 export interface CaptureStorage {
@@ -27,8 +29,16 @@ export interface CaptureStorage {
   activationDtype: 'F16' | 'F32';
   /** When set, per-token projections go into `projections/<id>.safetensors`. */
   projections?: ProjectionBank;
-  /** Activation points and bank points together: what the forward pass captures. */
+  /**
+   * Points whose activations the forward pass copies out of the graph: the activation points. Bank
+   * points among them are projected from those activations.
+   */
   capturePoints: HookPoint[];
+  /**
+   * Bank points whose activations are not stored: projected inside the graph, so only [n_tokens, K]
+   * projections and [n_tokens] norms leave it (not [n_tokens, hidden] activations).
+   */
+  graphProjections: ProjectionBankPoint[];
 }
 
 export interface CaptureStorageOptions {
@@ -87,10 +97,12 @@ export function resolveCaptureStorage(
       'INVALID_ARGUMENT',
       'Nothing to store: give hook points for activations, a projection bank, or both.',
     );
+  const stored = new Set(activationPoints.map(formatHookPoint));
   const storage: CaptureStorage = {
     activationPoints,
     activationDtype: options.activationDtype ?? 'F16',
-    capturePoints: sortPoints([...activationPoints, ...(bank?.points.map((entry) => entry.point) ?? [])]),
+    capturePoints: [...activationPoints],
+    graphProjections: (bank?.points ?? []).filter((entry) => !stored.has(formatHookPoint(entry.point))),
   };
   if (bank) storage.projections = bank;
   return storage;
@@ -151,13 +163,14 @@ function fileMetadata(record: CapturedResponse): Record<string, string> {
 }
 
 /**
- * Writes one prompt's activation and/or projection files from the captures of one forward pass over its
- * prompt + response ids, split at the prompt length (so the last generated token has its activation).
+ * Writes one prompt's activation and/or projection files from one forward pass over its prompt +
+ * response ids (`storage.capturePoints` captured, `storage.graphProjections` projected in the graph),
+ * split at the prompt length (so the last generated token has its activation).
  */
 export async function writePromptOutputs(
   paths: InferencePaths,
   record: CapturedResponse,
-  captures: ReadonlyMap<string, Float32Array>,
+  forward: ForwardCapture,
   storage: CaptureStorage,
   hiddenSize: number,
 ): Promise<void> {
@@ -165,19 +178,26 @@ export async function writePromptOutputs(
   const responseCount = record.responseTokenIds.length;
   const promptTokenIds = Int32Array.from(record.promptTokenIds);
   const responseTokenIds = Int32Array.from(record.responseTokenIds);
-  const split = (point: HookPoint) => {
-    const name = formatHookPoint(point);
-    const values = captures.get(name);
-    if (!values || values.length !== (promptCount + responseCount) * hiddenSize)
+  /** Splits [n_tokens * width] values at the prompt length. */
+  const splitTokens = (
+    values: Float32Array | undefined,
+    width: number,
+    what: string,
+    name: string,
+  ): { prompt: Float32Array; response: Float32Array } => {
+    if (!values || values.length !== (promptCount + responseCount) * width)
       throw new TraitlensError(
         'RUNTIME_ERROR',
-        `The forward pass returned ${values ? values.length / hiddenSize : 'no'} positions for ${name}, expected ${promptCount + responseCount} (prompt + response of "${record.promptId}").`,
+        `The forward pass returned ${values ? values.length / width : 'no'} positions of ${what} for ${name}, expected ${promptCount + responseCount} (prompt + response of "${record.promptId}").`,
       );
     return {
-      name,
-      prompt: values.subarray(0, promptCount * hiddenSize),
-      response: values.subarray(promptCount * hiddenSize),
+      prompt: values.subarray(0, promptCount * width),
+      response: values.subarray(promptCount * width),
     };
+  };
+  const split = (point: HookPoint) => {
+    const name = formatHookPoint(point);
+    return { name, ...splitTokens(forward.activations.get(name), hiddenSize, 'activations', name) };
   };
   if (storage.activationPoints.length > 0) {
     const activations = new Map<string, Float32Array>();
@@ -216,8 +236,25 @@ export async function writePromptOutputs(
       norms: new Map(),
       extra: fileMetadata(record),
     };
+    const inGraph = new Set(storage.graphProjections.map((entry) => formatHookPoint(entry.point)));
     for (const entry of bank.points) {
-      const { name, prompt, response } = split(entry.point);
+      const name = formatHookPoint(entry.point);
+      if (inGraph.has(name)) {
+        // The graph projected onto the unit vectors, so its dot products already are h.v/|v|.
+        const projections = splitTokens(
+          forward.projections.get(name),
+          entry.columns.length,
+          'projections',
+          name,
+        );
+        const norms = splitTokens(forward.norms.get(name), 1, 'activation norms', name);
+        for (const part of ['prompt', 'response'] as const) {
+          projection.projections.set(`${part}.${name}`, projections[part]);
+          projection.norms.set(`${part}.${name}`, norms[part]);
+        }
+        continue;
+      }
+      const { prompt, response } = split(entry.point);
       for (const [part, values, count] of [
         ['prompt', prompt, promptCount],
         ['response', response, responseCount],

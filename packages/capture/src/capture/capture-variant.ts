@@ -44,7 +44,7 @@ export interface CaptureVariantOptions extends CaptureStorageOptions {
   systemPrompt?: string;
   /** Regenerate and rewrite every prompt, even complete ones. */
   force?: boolean;
-  /** Bound on activations copied out of one forward pass (bytes, default 1 GiB). */
+  /** Bound on what one forward pass copies out of the graph (bytes, default 1 GiB). */
   maxCaptureBytes?: number;
   onProgress?: (event: CaptureProgressEvent) => void;
 }
@@ -188,7 +188,7 @@ export async function captureVariant(options: CaptureVariantOptions): Promise<Ca
     const captures = await forwardCaptures(
       variant,
       records.map((record) => [...record.promptTokenIds, ...record.responseTokenIds]),
-      storage.capturePoints,
+      { capture: storage.capturePoints, project: storage.graphProjections },
       options.maxCaptureBytes ?? defaultMaxCaptureBytes,
       records.map((record) => record.promptId),
     );

@@ -1,29 +1,75 @@
 import { formatHookPoint, type HookPoint, TraitlensError } from '@traitlens/core';
+import type { ProjectionBankPoint } from '../projection/projection-bank';
 import type { LoadedVariant } from '../variants/model-variant';
 
-/** Default bound on the activations one forward pass copies out of the graph (bytes). */
+/** Default bound on what one forward pass copies out of the graph (bytes). */
 export const defaultMaxCaptureBytes = 1 << 30;
+
+/** What the forward pass over a row must hand back. */
+export interface ForwardCaptureRequest {
+  /** Points whose full activations are copied out of the graph. */
+  capture: readonly HookPoint[];
+  /**
+   * Points projected inside the graph onto the bank's unit vectors: only the projections and the
+   * activation norms are copied out, never the activations.
+   */
+  project?: readonly ProjectionBankPoint[];
+}
+
+/** One row's results, keyed `{site}.{layer}`. */
+export interface ForwardCapture {
+  /** [n_tokens * hidden] for each captured point. */
+  activations: Map<string, Float32Array>;
+  /** [n_tokens * K] row-major for each projected point: h.u with u = v/|v|, so the scalar projection. */
+  projections: Map<string, Float32Array>;
+  /** [n_tokens] for each projected point: |h|. */
+  norms: Map<string, Float32Array>;
+}
+
+/** One unit of work that can go into a pass on its own, with the bytes per token it copies out. */
+type PassItem =
+  | { kind: 'capture'; point: HookPoint; bytesPerToken: number }
+  | { kind: 'project'; entry: ProjectionBankPoint; bytesPerToken: number };
 
 /**
  * Runs each row (prompt + response token ids, used exactly as given) through the variant and returns,
- * per row, `{site}.{layer}` -> [n_tokens * hidden]. Rows are grouped so that one pass copies at most
- * `maxCaptureBytes` of activations; a row that alone exceeds it is captured a few points at a time (same
- * inputs, so the values are the same as in one pass). The ids the model ran must equal the ids given.
+ * per row, the activations of `request.capture` and the in-graph projections and norms of
+ * `request.project`. Rows are grouped so that one pass copies at most `maxCaptureBytes` out of the graph
+ * (hidden x 4 bytes per token per captured point, (K + 1) x 4 per projected point); a row that alone
+ * exceeds it is run a few points at a time (same inputs, so the values are the same as in one pass). The
+ * ids the model ran must equal the ids given.
  */
 export async function forwardCaptures(
   variant: LoadedVariant,
   rows: readonly (readonly number[])[],
-  points: readonly HookPoint[],
+  request: ForwardCaptureRequest,
   maxCaptureBytes = defaultMaxCaptureBytes,
   promptIds: readonly string[] = rows.map((_, index) => String(index)),
-): Promise<Array<Map<string, Float32Array>>> {
+): Promise<ForwardCapture[]> {
   const { model } = variant;
-  const bytesPerToken = 4 * model.config.hiddenSize * points.length;
-  const results: Array<Map<string, Float32Array>> = rows.map(() => new Map());
-  const run = async (indices: readonly number[], group: readonly HookPoint[]) => {
+  const items: PassItem[] = [
+    ...request.capture.map(
+      (point): PassItem => ({ kind: 'capture', point, bytesPerToken: 4 * model.config.hiddenSize }),
+    ),
+    ...(request.project ?? []).map(
+      (entry): PassItem => ({ kind: 'project', entry, bytesPerToken: 4 * (entry.columns.length + 1) }),
+    ),
+  ];
+  const bytesPerToken = items.reduce((sum, item) => sum + item.bytesPerToken, 0);
+  const results: ForwardCapture[] = rows.map(() => ({
+    activations: new Map(),
+    projections: new Map(),
+    norms: new Map(),
+  }));
+  const run = async (indices: readonly number[], group: readonly PassItem[]) => {
     const inputs = indices.map((index) => [...rows[index]!]);
+    const capture = group.flatMap((item) => (item.kind === 'capture' ? [item.point] : []));
+    const project = group.flatMap((item) =>
+      item.kind === 'project' ? [{ point: item.entry.point, vectors: unitVectorsOf(item.entry) }] : [],
+    );
     const outputs = await model.forward(inputs, {
-      capture: group,
+      capture,
+      ...(project.length > 0 ? { project } : {}),
       logits: 'none',
       ...(variant.loraScale === undefined ? {} : { loraScale: variant.loraScale }),
     });
@@ -37,38 +83,76 @@ export async function forwardCaptures(
           `${model.id} ran different token ids than it was given for prompt "${promptIds[index]}" (${output.tokenIds.length} ids vs ${expected.length}; first difference at position ${mismatch}). Captured activations must belong to exactly the stored ids.`,
           { details: { promptId: promptIds[index], position: mismatch } },
         );
-      for (const point of group) {
-        const name = formatHookPoint(point);
-        const values = output.captures.get(name);
-        if (!values)
-          throw new TraitlensError('RUNTIME_ERROR', `${model.id} returned no capture for ${name}.`, {
-            details: { point: name },
-          });
-        results[index]!.set(name, values);
+      const result = results[index]!;
+      for (const item of group) {
+        const name = formatHookPoint(item.kind === 'capture' ? item.point : item.entry.point);
+        if (item.kind === 'capture') {
+          result.activations.set(name, requireOutput(output.captures.get(name), model.id, 'capture', name));
+        } else {
+          result.projections.set(
+            name,
+            requireOutput(output.projections?.get(name), model.id, 'projection', name),
+          );
+          result.norms.set(name, requireOutput(output.activationNorms?.get(name), model.id, 'norm', name));
+        }
       }
     });
   };
   let group: number[] = [];
   let groupBytes = 0;
   for (let index = 0; index < rows.length; index++) {
-    const rowBytes = rows[index]!.length * bytesPerToken;
+    const tokens = rows[index]!.length;
+    const rowBytes = tokens * bytesPerToken;
     if (rowBytes > maxCaptureBytes) {
-      const pointsPerPass = Math.max(
-        1,
-        Math.floor(maxCaptureBytes / (rows[index]!.length * 4 * model.config.hiddenSize)),
-      );
-      for (let first = 0; first < points.length; first += pointsPerPass)
-        await run([index], points.slice(first, first + pointsPerPass));
+      for (const pass of splitItems(items, tokens, maxCaptureBytes)) await run([index], pass);
       continue;
     }
     if (group.length > 0 && groupBytes + rowBytes > maxCaptureBytes) {
-      await run(group, points);
+      await run(group, items);
       group = [];
       groupBytes = 0;
     }
     group.push(index);
     groupBytes += rowBytes;
   }
-  if (group.length > 0) await run(group, points);
+  if (group.length > 0) await run(group, items);
   return results;
+}
+
+/** The bank point's K unit vectors as views of its [K, hidden] matrix (no copies). */
+function unitVectorsOf(entry: ProjectionBankPoint): Float32Array[] {
+  const width = entry.unitVectors.length / entry.columns.length;
+  return entry.columns.map((_, k) => entry.unitVectors.subarray(k * width, (k + 1) * width));
+}
+
+/** Consecutive items packed into passes of at most `maxBytes` for one row (at least one item each). */
+function splitItems(items: readonly PassItem[], tokens: number, maxBytes: number): PassItem[][] {
+  const passes: PassItem[][] = [];
+  let current: PassItem[] = [];
+  let currentBytes = 0;
+  for (const item of items) {
+    const bytes = tokens * item.bytesPerToken;
+    if (current.length > 0 && currentBytes + bytes > maxBytes) {
+      passes.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(item);
+    currentBytes += bytes;
+  }
+  if (current.length > 0) passes.push(current);
+  return passes;
+}
+
+function requireOutput(
+  values: Float32Array | undefined,
+  modelId: string,
+  what: string,
+  name: string,
+): Float32Array {
+  if (!values)
+    throw new TraitlensError('RUNTIME_ERROR', `${modelId} returned no ${what} for ${name}.`, {
+      details: { point: name },
+    });
+  return values;
 }

@@ -166,7 +166,7 @@ export async function replayVariant(options: ReplayVariantOptions): Promise<Capt
     const captures = await forwardCaptures(
       variant,
       batch.map((record) => [...record.promptTokenIds, ...record.responseTokenIds]),
-      storage.capturePoints,
+      { capture: storage.capturePoints, project: storage.graphProjections },
       options.maxCaptureBytes ?? defaultMaxCaptureBytes,
       batch.map((record) => record.promptId),
     );
