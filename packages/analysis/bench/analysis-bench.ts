@@ -222,6 +222,7 @@ const responseBytes = 2 * prompts * layerCount * tokens * hidden * 2;
 const result = {
   benchmark: 'analysis: projection + model diff',
   config: {
+    threads: values.threads ? Number(values.threads) : Math.min(8, availableParallelism()),
     prompts,
     responseTokens: tokens,
     promptTokens,

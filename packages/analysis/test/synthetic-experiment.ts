@@ -1,9 +1,14 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type ActivationTexts,
   experimentLayout,
+  readActivationFile,
+  readTraitVectors,
+  type SafetensorsTensorInput,
   writeActivationFile,
   writeJsonAtomic,
+  writeSafetensors,
   writeTraitVectors,
 } from '@traitlens/core';
 import { createSeededRandom } from '../src/stats/seeded-random';
@@ -159,4 +164,76 @@ export async function writeSyntheticExperiment(
   await writeJsonAtomic(join(options.root, 'annotations.json'), annotations);
   await writeJsonAtomic(join(options.root, 'prompt-set.json'), promptSet);
   return { root: options.root, labels, annotations, promptSet, directions, trainGroups };
+}
+
+/**
+ * Test-only: writes capture-style projection files (`inference/<variant>/<set>/projections/<id>.safetensors`,
+ * the schema of capture's `writeProjectionFile`) from an experiment's activation files and vector files,
+ * as if the projections had been taken during capture instead of storing activations.
+ */
+export async function writeCaptureProjectionFiles(
+  root: string,
+  variants: readonly string[],
+  promptSet: string,
+): Promise<void> {
+  const layout = experimentLayout(root);
+  const traits = (await readdir(join(root, 'extraction', 'alignment'))).sort();
+  const sets = await Promise.all(
+    traits.map((trait) =>
+      readTraitVectors(join(layout.extraction('alignment', trait).vectors, 'mean_diff.safetensors')),
+    ),
+  );
+  for (const variant of variants) {
+    const folders = layout.inference(variant, promptSet);
+    for (const name of (await readdir(folders.activations)).filter((file) => file.endsWith('.safetensors'))) {
+      const record = await readActivationFile(join(folders.activations, name));
+      const tensors: Record<string, SafetensorsTensorInput> = {
+        prompt_ids: { dtype: 'I32', shape: [record.promptTokenIds.length], data: record.promptTokenIds },
+        response_ids: {
+          dtype: 'I32',
+          shape: [record.responseTokenIds.length],
+          data: record.responseTokenIds,
+        },
+      };
+      const columns: Record<
+        string,
+        { name: string; trait: string; method: string; model: string; norm: number }[]
+      > = {};
+      for (const [tensorName, rows] of record.activations) {
+        const [part, site, layerText] = tensorName.split('.') as [string, string, string];
+        const point = `${site}.${layerText}`;
+        const vectors = sets.map((set) => set.vectors.get(Number(layerText))!);
+        columns[point] = sets.map((set, k) => ({
+          name: `${set.metadata.trait}:mean_diff`,
+          trait: set.metadata.trait,
+          method: 'mean_diff',
+          model: 'synthetic',
+          norm: Math.hypot(...vectors[k]!),
+        }));
+        const tokenCount = rows.length / record.hiddenSize;
+        const values = new Float32Array(tokenCount * sets.length);
+        const norms = new Float32Array(tokenCount);
+        for (let t = 0; t < tokenCount; t++) {
+          const row = rows.subarray(t * record.hiddenSize, (t + 1) * record.hiddenSize);
+          norms[t] = Math.hypot(...row);
+          vectors.forEach((vector, k) => {
+            let dot = 0;
+            for (let j = 0; j < record.hiddenSize; j++) dot += row[j]! * vector[j]!;
+            values[t * sets.length + k] = dot / columns[point]![k]!.norm;
+          });
+        }
+        tensors[tensorName] = { dtype: 'F32', shape: [tokenCount, sets.length], data: values };
+        tensors[`${part}_norm.${point}`] = { dtype: 'F32', shape: [tokenCount], data: norms };
+      }
+      await writeSafetensors(join(folders.projections, name), tensors, {
+        format: 'traitlens.projections',
+        format_version: '1',
+        variant,
+        model: 'synthetic',
+        prompt_id: record.promptId,
+        hidden_size: String(record.hiddenSize),
+        columns: JSON.stringify(columns),
+      });
+    }
+  }
 }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticExperiment } from '../../test/synthetic-experiment';
+import { writeCaptureProjectionFiles, writeSyntheticExperiment } from '../../test/synthetic-experiment';
 import type { DetectionResult } from '../detection/run-detection';
 import type { ModelDiffResult } from '../diff/compute-model-diff';
 import type { PredictivitySet } from '../predictivity/measure-predictivity';
@@ -211,5 +211,51 @@ describe('analyzeExperiment on one variant (the predictivity study)', () => {
     // The prompt part carries no planted signal: every vector is near chance there.
     for (const entry of predictivity.sets[0]!.entries) expect(Math.abs(entry.auroc - 0.5)).toBeLessThan(0.25);
     expect(predictivity.sets[1]!.entries).toEqual(predictivity.sets[0]!.entries);
+  });
+});
+
+describe('analyzeExperiment on capture projection files (no activations needed)', () => {
+  it('gives the same projections and effect sizes as the activation files they were taken from', async () => {
+    await writeCaptureProjectionFiles(root, ['clean', 'lora'], 'synthetic');
+    const output = join(root, 'analysis-projections');
+    const fromProjections = await analyzeExperiment({
+      experiment: root,
+      variantA: 'clean',
+      variantB: 'lora',
+      promptSets: ['synthetic'],
+      source: 'projections',
+      annotationsFile: join(root, 'annotations.json'),
+      bootstrapResamples: 400,
+      permutations: 0,
+      outputDirectory: output,
+    });
+    expect(fromProjections.projection.source).toBe('projections');
+    expect(fromProjections.vectors.map((v) => v.id)).toEqual(['control/mean_diff', 'planted/mean_diff']);
+    expect(fromProjections.files.vectorConsistency).toBeUndefined();
+    const reference = JSON.parse(await readFile(join(root, 'analysis', 'projections.json'), 'utf8')) as {
+      vectorIds: string[];
+      values: { b: number[][][] };
+    };
+    const projected = JSON.parse(await readFile(join(output, 'projections.json'), 'utf8')) as {
+      values: { b: number[][][] };
+    };
+    const planted = reference.vectorIds.indexOf('planted/mean_diff');
+    for (let l = 0; l < 6; l++) {
+      projected.values.b[1]![l]!.forEach((value, p) => {
+        expect(value).toBeCloseTo(reference.values.b[planted]![l]![p]!, 5);
+      });
+    }
+    const top = fromProjections.highlights.modelDiff[0]!;
+    expect(top).toMatchObject({ vectorId: 'planted/mean_diff', peakLayer: 3 });
+    expect(top.cohensD).toBeCloseTo(summary.highlights.modelDiff[0]!.cohensD, 4);
+    const diff = JSON.parse(await readFile(join(output, 'model-diff.json'), 'utf8')) as {
+      subsets: ModelDiffResult[];
+      tokenLevel: TokenDeltaStatistics[];
+    };
+    expect(diff.subsets[0]!.entries.every((entry) => entry.meanActivationCosine === null)).toBe(true);
+    expect(
+      diff.tokenLevel.find((row) => row.vectorId === 'planted/mean_diff' && row.layer === 3)!.specificity!
+        .specificity,
+    ).toBeGreaterThan(0.06);
   });
 });

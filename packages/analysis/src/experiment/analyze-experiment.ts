@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { type ActivationPart, experimentLayout, readTraitVectors, TraitlensError } from '@traitlens/core';
 import { type DetectionResult, runDetection } from '../detection/run-detection';
@@ -22,8 +22,14 @@ import {
   type ResponseAggregation,
 } from '../projections/projection-settings';
 import type { ProjectionTable } from '../projections/projection-table';
+import { readProjectionFileColumns } from '../projections/read-projection-file';
 import { readTokenProjectionSeries } from '../projections/summarize-token-projections';
-import { createVectorBank, type VectorBank, type VectorBankEntry } from '../projections/vector-bank';
+import {
+  createVectorBank,
+  createVectorBankFromProjectionColumns,
+  type VectorBank,
+  type VectorBankEntry,
+} from '../projections/vector-bank';
 import type {
   DetectionFile,
   ModelDiffFile,
@@ -89,6 +95,12 @@ export interface AnalyzeExperimentOptions {
   readAhead?: number;
   /** Threads projecting in parallel (default: available parallelism, at most 8; 1 = no workers). */
   threads?: number;
+  /**
+   * `activations`: activation files (default when variant A has an activations folder). `projections`:
+   * capture's projection files (per-token projections taken during capture, when activations were not
+   * stored); the vectors are then the files' columns and random controls exist only if captured.
+   */
+  source?: 'activations' | 'projections';
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -116,6 +128,8 @@ export interface AnalysisSummary {
     part: ActivationPart;
     layers: number[];
     hiddenSize: number;
+    /** What was read: activation files, or capture's projection files. */
+    source: 'activations' | 'projections';
   };
   vectors: {
     id: string;
@@ -153,6 +167,8 @@ interface PromptEntry {
   promptId: string;
   pathA: string;
   pathB?: string;
+  /** Where the prompt's texts and token strings may be: the activation file's twin, capture's response file. */
+  twinPaths: string[];
 }
 
 /** Looks a prompt up by `set/id`, falling back to the bare id only where that id is unique across sets. */
@@ -165,7 +181,30 @@ function lookup<T>(
   return map.get(prompt.key) ?? (uniqueIds.has(prompt.promptId) ? map.get(prompt.promptId) : undefined);
 }
 
-async function loadBank(options: AnalyzeExperimentOptions): Promise<VectorBank> {
+async function loadBank(
+  options: AnalyzeExperimentOptions,
+  source: 'activations' | 'projections',
+): Promise<VectorBank> {
+  if (source === 'projections') {
+    if (options.vectorFiles && options.vectorFiles.length > 0) {
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        'Projection files carry the projections onto the vectors they were captured with; drop --vectors (or analyse activation files).',
+      );
+    }
+    const first = (
+      await listActivationFiles(options.experiment, options.variantA, options.promptSets[0]!, 'projections')
+    )
+      .values()
+      .next().value as string;
+    const { columns, hiddenSize } = await readProjectionFileColumns(first);
+    return createVectorBankFromProjectionColumns(columns, hiddenSize, {
+      ...(options.layers ? { layers: options.layers } : {}),
+      ...(options.traits ? { traits: options.traits } : {}),
+      ...(options.methods ? { methods: options.methods } : {}),
+      source: relative(options.experiment, first),
+    });
+  }
   const entries: VectorBankEntry[] = [];
   if (options.vectorFiles && options.vectorFiles.length > 0) {
     for (const path of options.vectorFiles) {
@@ -205,16 +244,18 @@ async function collectPrompts(
   options: AnalyzeExperimentOptions,
   promptSets: readonly string[],
   withB: boolean,
+  source: 'activations' | 'projections',
 ): Promise<{ prompts: PromptEntry[]; onlyInA: string[]; onlyInB: string[] }> {
   const prompts: PromptEntry[] = [];
   const onlyInA: string[] = [];
   const onlyInB: string[] = [];
   for (const promptSet of promptSets) {
-    const filesA = await listActivationFiles(options.experiment, options.variantA, promptSet);
+    const filesA = await listActivationFiles(options.experiment, options.variantA, promptSet, source);
     const filesB =
       withB && options.variantB
-        ? await listActivationFiles(options.experiment, options.variantB, promptSet)
+        ? await listActivationFiles(options.experiment, options.variantB, promptSet, source)
         : undefined;
+    const responses = experimentLayout(options.experiment).inference(options.variantA, promptSet).responses;
     const key = (id: string) => (promptSets.length > 1 ? `${promptSet}/${id}` : id);
     for (const [promptId, pathA] of filesA) {
       const pathB = filesB?.get(promptId);
@@ -222,7 +263,11 @@ async function collectPrompts(
         onlyInA.push(key(promptId));
         continue;
       }
-      const entry: PromptEntry = { key: key(promptId), promptSet, promptId, pathA };
+      const twinPaths = [
+        ...(source === 'activations' ? [pathA.replace(/\.safetensors$/, '.json')] : []),
+        join(responses, `${promptId}.json`),
+      ];
+      const entry: PromptEntry = { key: key(promptId), promptSet, promptId, pathA, twinPaths };
       if (pathB) entry.pathB = pathB;
       prompts.push(entry);
     }
@@ -238,15 +283,15 @@ async function collectPrompts(
   return { prompts, onlyInA, onlyInB };
 }
 
-async function readTwin(path: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return JSON.parse(await readFile(path.replace(/\.safetensors$/, '.json'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
-  } catch {
-    return undefined;
+async function readTwin(prompt: PromptEntry): Promise<Record<string, unknown> | undefined> {
+  for (const path of prompt.twinPaths) {
+    try {
+      return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    } catch {
+      // Not there (or not JSON): try the next place.
+    }
   }
+  return undefined;
 }
 
 async function readGroups(
@@ -276,7 +321,7 @@ async function readGroups(
     return byKey;
   }
   for (const prompt of prompts) {
-    const twin = await readTwin(prompt.pathA);
+    const twin = await readTwin(prompt);
     const group = twin ? readTwinGroup(twin) : undefined;
     if (group) byKey.set(prompt.key, group);
   }
@@ -367,7 +412,7 @@ async function tokenViewJson(
   for (const [index, prompt] of prompts.entries()) {
     const kept = projected.tokens.get(prompt.key);
     if (!kept) continue;
-    const twin = await readTwin(prompt.pathA);
+    const twin = await readTwin(prompt);
     const tokenField = settings.part === 'prompt' ? 'promptTokens' : 'responseTokens';
     const twinTokens = twin?.[tokenField];
     const tokens =
@@ -425,9 +470,10 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     part: options.part ?? 'response',
   };
   const seed = options.seed ?? 0;
-  const bank = await loadBank(options);
+  const source = options.source ?? (await detectSource(options));
+  const bank = await loadBank(options, source);
   const hasB = options.variantB !== undefined;
-  const { prompts, onlyInA, onlyInB } = await collectPrompts(options, options.promptSets, hasB);
+  const { prompts, onlyInA, onlyInB } = await collectPrompts(options, options.promptSets, hasB, source);
   const idCounts = new Map<string, number>();
   for (const prompt of prompts) idCounts.set(prompt.promptId, (idCounts.get(prompt.promptId) ?? 0) + 1);
   const uniqueIds = new Set([...idCounts].filter(([, count]) => count === 1).map(([id]) => id));
@@ -479,6 +525,7 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     ...(promptAnnotations ? { annotations: promptAnnotations } : {}),
     ...(options.readAhead ? { readAhead: options.readAhead } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
+    source,
     keepTokens: (key) => tokenView.has(key),
     onProgress: (done, total) => options.onProgress?.('project', done, total),
   });
@@ -590,8 +637,9 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     if (options.outOfDistribution) {
       const ood = options.outOfDistribution;
       const variant = detectionFeatures === 'a' ? options.variantA : (options.variantB ?? options.variantA);
-      const oodPrompts = (await collectPrompts({ ...options, variantA: variant }, ood.promptSets, false))
-        .prompts;
+      const oodPrompts = (
+        await collectPrompts({ ...options, variantA: variant }, ood.promptSets, false, source)
+      ).prompts;
       const oodLabelMap = parsePromptLabels(
         await readJsonFile(ood.labelsFile, 'Out-of-distribution labels'),
         ood.labelsFile,
@@ -608,6 +656,7 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
           settings,
           variantA: variant,
           ...(options.threads ? { threads: options.threads } : {}),
+          source,
           onProgress: (done, total) => options.onProgress?.('project-ood', done, total),
         },
       );
@@ -632,13 +681,15 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     files.predictivity = 'predictivity.json';
   }
 
-  const consistencyFile: VectorConsistencyFile = {
-    format: 'traitlens.analysis.vector-consistency',
-    formatVersion: analysisFormatVersion,
-    layers: computeVectorConsistency(bank),
-  };
-  await writeAnalysisJson(join(output, 'vector-consistency.json'), consistencyFile);
-  files.vectorConsistency = 'vector-consistency.json';
+  if (bank.hasDirections) {
+    const consistencyFile: VectorConsistencyFile = {
+      format: 'traitlens.analysis.vector-consistency',
+      formatVersion: analysisFormatVersion,
+      layers: computeVectorConsistency(bank),
+    };
+    await writeAnalysisJson(join(output, 'vector-consistency.json'), consistencyFile);
+    files.vectorConsistency = 'vector-consistency.json';
+  }
   await writeAnalysisJson(
     join(output, 'token-view.json'),
     await tokenViewJson(projected, bank, prompts, settings, labels, promptAnnotations, groups, uniqueIds),
@@ -673,6 +724,7 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
       part: settings.part,
       layers: bank.layers,
       hiddenSize: bank.hiddenSize,
+      source,
     },
     vectors: bank.vectors.map((vector) => ({
       id: vector.id,
@@ -713,6 +765,24 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
   files.summary = 'summary.json';
   await writeAnalysisJson(join(output, 'summary.json'), summary);
   return summary;
+}
+
+/** Activation files when variant A has an activations folder for the first prompt set, else projection files. */
+async function detectSource(options: AnalyzeExperimentOptions): Promise<'activations' | 'projections'> {
+  const folders = experimentLayout(options.experiment).inference(
+    options.variantA,
+    options.promptSets[0] ?? '',
+  );
+  const exists = async (path: string) => {
+    try {
+      return (await stat(path)).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  return !(await exists(folders.activations)) && (await exists(folders.projections))
+    ? 'projections'
+    : 'activations';
 }
 
 /** Train groups: given explicitly, else the bias ids whose prompts are marked split "train". */

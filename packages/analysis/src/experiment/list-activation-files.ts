@@ -3,22 +3,24 @@ import { join } from 'node:path';
 import { experimentLayout, TraitlensError } from '@traitlens/core';
 
 /**
- * The activation files of one variant and prompt set, keyed by prompt id (the file name without
- * `.safetensors`, as capture writes `activations/<prompt_id>.safetensors`).
+ * The activation files (or, with `source: 'projections'`, capture's projection files) of one variant and
+ * prompt set, keyed by prompt id: the file name without `.safetensors`, as capture writes
+ * `activations/<prompt_id>.safetensors` and `projections/<prompt_id>.safetensors`.
  */
 export async function listActivationFiles(
   experimentRoot: string,
   variant: string,
   promptSet: string,
+  source: 'activations' | 'projections' = 'activations',
 ): Promise<Map<string, string>> {
-  const directory = experimentLayout(experimentRoot).inference(variant, promptSet).activations;
+  const directory = experimentLayout(experimentRoot).inference(variant, promptSet)[source];
   let names: string[];
   try {
     names = await readdir(directory);
   } catch (cause) {
     throw new TraitlensError(
       'FILE_NOT_FOUND',
-      `No activations for variant "${variant}" and prompt set "${promptSet}": ${directory} does not exist. Capture them first (traitlens capture) or check --experiment, --a/--b and --prompt-set.`,
+      `No ${source} for variant "${variant}" and prompt set "${promptSet}": ${directory} does not exist. Capture them first (traitlens capture) or check --experiment, --a/--b and --prompt-set.`,
       { cause, details: { directory, variant, promptSet } },
     );
   }
@@ -30,7 +32,7 @@ export async function listActivationFiles(
   if (files.size === 0) {
     throw new TraitlensError(
       'INSUFFICIENT_DATA',
-      `${directory} holds no .safetensors activation files; capture activations first.`,
+      `${directory} holds no .safetensors files; capture ${source} first.`,
       { details: { directory } },
     );
   }

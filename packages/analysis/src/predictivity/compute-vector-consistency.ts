@@ -12,6 +12,8 @@ export interface VectorConsistencyLayer {
  * (methods, data sets, positions) point the same way?
  */
 export function computeVectorConsistency(bank: VectorBank): VectorConsistencyLayer[] {
+  // A bank read from capture projection files has no directions to compare.
+  if (!bank.hasDirections) return [];
   const width = bank.hiddenSize;
   return bank.layers.map((layer, l) => {
     const indices = bank.vectors

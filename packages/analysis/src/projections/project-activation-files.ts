@@ -11,6 +11,7 @@ import type { ProjectionSettings } from './projection-settings';
 import type { ProjectionTable } from './projection-table';
 import { ProjectionWorkerPool } from './projection-worker-pool';
 import { readActivationTensors } from './read-activation-tensors';
+import { readProjectionFile } from './read-projection-file';
 import { readTokenProjection, summarizeTokenProjections } from './summarize-token-projections';
 import type { VectorBank } from './vector-bank';
 
@@ -33,6 +34,11 @@ export interface ProjectActivationFilesOptions {
    * on the calling thread, without workers.
    */
   threads?: number;
+  /**
+   * `activations` (default): the paths are activation files. `projections`: they are capture projection
+   * files (per-token projections taken during capture; the bank must come from their columns).
+   */
+  source?: 'activations' | 'projections';
   /** Exploit spans for token-level specificity (model diff only). */
   annotations?: ExploitAnnotations;
   /** Prompts whose per-token projections are kept in the result (for trajectories and the token view). */
@@ -112,8 +118,12 @@ export async function projectActivationFiles(
   const b = hasB ? table(options.variantB ?? 'B') : undefined;
   const paired = new Uint8Array(promptCount);
   const tokens = new Map<string, { a: TokenProjections; b?: TokenProjections }>();
-  const meanA = hasB ? bank.layers.map(() => new Float64Array(bank.hiddenSize)) : undefined;
-  const meanB = hasB ? bank.layers.map(() => new Float64Array(bank.hiddenSize)) : undefined;
+  const fromActivations = (options.source ?? 'activations') === 'activations';
+  // Mean activations exist only where activations do (not for capture projection files).
+  const meanA =
+    hasB && fromActivations ? bank.layers.map(() => new Float64Array(bank.hiddenSize)) : undefined;
+  const meanB =
+    hasB && fromActivations ? bank.layers.map(() => new Float64Array(bank.hiddenSize)) : undefined;
   let meanPrompts = 0;
   // Token delta accumulators per (layer, vector): count, sum, sum of squares, inside/outside sums.
   const deltaCount = new Float64Array(cell);
@@ -124,9 +134,11 @@ export async function projectActivationFiles(
   const outsideCount = new Float64Array(cell);
   const outsideSum = new Float64Array(cell);
   const threads = Math.max(1, Math.floor(options.threads ?? Math.min(8, availableParallelism())));
-  const pool = threads > 1 && files.length > 1 ? ProjectionWorkerPool.create(threads) : undefined;
+  const pool =
+    fromActivations && threads > 1 && files.length > 1 ? ProjectionWorkerPool.create(threads) : undefined;
   const scratch = createProjectionScratch();
   const project = async (path: string, meanActivations: boolean): Promise<TokenProjections> => {
+    if (!fromActivations) return readProjectionFile(path, settings.part, bank);
     const tensors = await readActivationTensors(path, settings.part, bank.site, bank.layers);
     return pool
       ? pool.project(tensors, bank, { meanActivations })
@@ -156,15 +168,17 @@ export async function projectActivationFiles(
         b.tokenCounts[index] = projectionsB.tokenCount;
         if (sameTokens(projectionsA.tokenIds, projectionsB.tokenIds)) {
           paired[index] = 1;
-          meanPrompts++;
-          for (let l = 0; l < layerCount; l++) {
-            const sumA = meanA![l]!;
-            const sumB = meanB![l]!;
-            const rowA = projectionsA.meanActivations![l]!;
-            const rowB = projectionsB.meanActivations![l]!;
-            for (let j = 0; j < bank.hiddenSize; j++) {
-              sumA[j]! += rowA[j]!;
-              sumB[j]! += rowB[j]!;
+          if (meanA && meanB && projectionsA.meanActivations && projectionsB.meanActivations) {
+            meanPrompts++;
+            for (let l = 0; l < layerCount; l++) {
+              const sumA = meanA[l]!;
+              const sumB = meanB[l]!;
+              const rowA = projectionsA.meanActivations[l]!;
+              const rowB = projectionsB.meanActivations[l]!;
+              for (let j = 0; j < bank.hiddenSize; j++) {
+                sumA[j]! += rowA[j]!;
+                sumB[j]! += rowB[j]!;
+              }
             }
           }
           const spans = options.annotations?.get(file.promptId);
@@ -213,11 +227,13 @@ export async function projectActivationFiles(
   const result: ProjectedActivations = { a, paired, tokens };
   if (b) {
     result.b = b;
-    if (meanPrompts > 0) {
-      for (const sums of [...meanA!, ...meanB!])
-        for (let j = 0; j < sums.length; j++) sums[j] = sums[j]! / meanPrompts;
+    if (meanA && meanB) {
+      if (meanPrompts > 0) {
+        for (const sums of [...meanA, ...meanB])
+          for (let j = 0; j < sums.length; j++) sums[j] = sums[j]! / meanPrompts;
+      }
+      result.meanActivations = { a: meanA, b: meanB, prompts: meanPrompts };
     }
-    result.meanActivations = { a: meanA!, b: meanB!, prompts: meanPrompts };
     const statistics: TokenDeltaStatistics[] = [];
     for (let l = 0; l < layerCount; l++) {
       for (let k = 0; k < vectorCount; k++) {

@@ -1,4 +1,4 @@
-import { type HookSite, TraitlensError, type TraitVectorSet } from '@traitlens/core';
+import { type HookSite, isHookSite, TraitlensError, type TraitVectorSet } from '@traitlens/core';
 import { createSeededRandom } from '../stats/seeded-random';
 
 /** One direction the analysis projects onto: a trait vector (one method) or a random control. */
@@ -26,6 +26,11 @@ export interface VectorBank {
   hiddenSize: number;
   /** Per layer position: K x D unit vectors (a zero row where a vector has no vector at that layer). */
   unitVectors: Float32Array[];
+  /**
+   * False for a bank described by capture projection files: the projections were taken during capture,
+   * the directions themselves are not at hand (no cosine of mean differences, no consistency matrix).
+   */
+  hasDirections: boolean;
   /** Per layer position: 1 where vector k exists at that layer. */
   present: Uint8Array[];
   /** Per layer position: |v| of the stored vector (scalar projections are onto the unit vector). */
@@ -158,5 +163,108 @@ export function createVectorBank(
     vectorNorms.push(norms);
     baselines.push(centres);
   }
-  return { vectors, layers, site, hiddenSize, unitVectors, present, vectorNorms, baselines };
+  return {
+    vectors,
+    layers,
+    site,
+    hiddenSize,
+    unitVectors,
+    present,
+    vectorNorms,
+    baselines,
+    hasDirections: true,
+  };
+}
+
+/**
+ * A bank described by the columns of capture projection files (`{site}.{L}` -> columns): the vectors
+ * and layers the projections were taken for, with their baselines; `random_baseline` columns count as
+ * random controls. Only `layers` (default all) and `traits`/`methods` (default all) are kept.
+ */
+export function createVectorBankFromProjectionColumns(
+  columns: Record<
+    string,
+    { name: string; trait: string; method: string; norm?: number; baseline?: number }[]
+  >,
+  hiddenSize: number,
+  options: {
+    site?: HookSite;
+    layers?: readonly number[];
+    traits?: readonly string[];
+    methods?: readonly string[];
+    source?: string;
+  } = {},
+): VectorBank {
+  const points = Object.keys(columns).map((point) => {
+    const dot = point.lastIndexOf('.');
+    return { point, site: point.slice(0, dot), layer: Number(point.slice(dot + 1)) };
+  });
+  const sites = [...new Set(points.map((point) => point.site))];
+  const site = options.site ?? sites[0];
+  if (!site || !isHookSite(site) || (options.site === undefined && sites.length > 1)) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `${options.source ?? 'The projection files'} hold projections at sites ${sites.join(', ')}; analyse one site at a time.`,
+      { details: { sites } },
+    );
+  }
+  const available = points
+    .filter((point) => point.site === site)
+    .map((point) => point.layer)
+    .sort((a, b) => a - b);
+  const layers = options.layers ? [...options.layers].sort((a, b) => a - b) : available;
+  for (const layer of layers) {
+    if (!available.includes(layer))
+      throw new TraitlensError(
+        'LAYER_OUT_OF_RANGE',
+        `No projections were captured at ${site}.${layer}; captured layers: ${available.join(', ')}.`,
+        { details: { layer } },
+      );
+  }
+  const keep = (column: { trait: string; method: string }) =>
+    (!options.traits ||
+      options.traits.some((trait) => trait === column.trait || column.trait.endsWith(`/${trait}`))) &&
+    (!options.methods || options.methods.includes(column.method));
+  const vectors: BankVector[] = [];
+  const seen = new Set<string>();
+  for (const layer of layers) {
+    for (const column of columns[`${site}.${layer}`] ?? []) {
+      const id = `${column.trait}/${column.method}`;
+      if (seen.has(id) || !keep(column)) continue;
+      seen.add(id);
+      vectors.push({
+        id,
+        trait: column.trait,
+        method: column.method,
+        isRandomBaseline: column.method === 'random_baseline',
+      });
+    }
+  }
+  if (vectors.length === 0)
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `${options.source ?? 'The projection files'} hold no projections for the requested traits and methods.`,
+    );
+  const present: Uint8Array[] = [];
+  const vectorNorms: Float64Array[] = [];
+  const baselines: Float64Array[] = [];
+  for (const layer of layers) {
+    const byId = new Map(
+      (columns[`${site}.${layer}`] ?? []).map((column) => [`${column.trait}/${column.method}`, column]),
+    );
+    present.push(Uint8Array.from(vectors, (vector) => (byId.has(vector.id) ? 1 : 0)));
+    vectorNorms.push(Float64Array.from(vectors, (vector) => byId.get(vector.id)?.norm ?? 1));
+    baselines.push(Float64Array.from(vectors, (vector) => byId.get(vector.id)?.baseline ?? 0));
+  }
+  return {
+    vectors,
+    layers,
+    site,
+    hiddenSize,
+    unitVectors: layers.map(() => new Float32Array(0)),
+    present,
+    vectorNorms,
+    baselines,
+    hasDirections: false,
+  };
 }

@@ -30,6 +30,7 @@ interface AnalyzeCommandOptions {
   oodLabels?: string;
   output?: string;
   threads?: number;
+  source?: 'activations' | 'projections';
 }
 
 function parseChoice<T extends string>(choices: readonly T[]) {
@@ -133,6 +134,11 @@ export function registerAnalyzeCommand(program: Command): void {
     .option('--ood-labels <file>', 'labels of the out-of-distribution prompts')
     .option('--output <dir>', 'where to write (default <experiment>/analysis)')
     .option(
+      '--source <files>',
+      'activations, or projections (capture projection files, when activations were not stored); default: activations if present',
+      parseChoice(['activations', 'projections'] as const),
+    )
+    .option(
       '--threads <n>',
       'threads projecting in parallel (default: CPU parallelism, at most 8)',
       parseInteger,
@@ -209,6 +215,7 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
       : {}),
     ...(options.output ? { outputDirectory: options.output } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
+    ...(options.source ? { source: options.source } : {}),
     onProgress: (stage, done, total) => {
       if (!bar) return;
       if (stage !== currentStage) {
