@@ -31,9 +31,15 @@ export interface SyntheticExperimentOptions {
   shift?: number;
   /** Response token span [start, end) carrying the shift on label-1 prompts. */
   exploitSpan?: [number, number];
-  /** Bias ids cycled over prompts; the first half are train biases. */
+  /** Bias ids cycled over prompts; the first half are train biases unless `trainGroups` says otherwise. */
   groups?: number[];
+  trainGroups?: number[];
+  /** Prompt set name (default `synthetic`); other sets write `<set>-labels.json` etc. */
+  promptSet?: string;
+  /** Seed of the directions (vector files); the same for every prompt set of one experiment. */
   seed?: number;
+  /** Seed of the activations (default: `seed`), so two prompt sets can hold different data. */
+  dataSeed?: number;
 }
 
 export interface SyntheticExperiment {
@@ -59,7 +65,9 @@ export async function writeSyntheticExperiment(
   const shift = options.shift ?? 0.8;
   const [spanStart, spanEnd] = options.exploitSpan ?? [4, 12];
   const groups = options.groups ?? [44, 8, 17, 19];
-  const random = createSeededRandom(options.seed ?? 1);
+  let random = createSeededRandom(options.seed ?? 1);
+  const setName = options.promptSet ?? 'synthetic';
+  const prefix = setName === 'synthetic' ? '' : `${setName}-`;
   const layout = experimentLayout(options.root);
   const unit = (): Float32Array => {
     const v = Float32Array.from({ length: hiddenSize }, () => random.nextGaussian());
@@ -103,7 +111,8 @@ export async function writeSyntheticExperiment(
   const labels: SyntheticExperiment['labels'] = {};
   const annotations: SyntheticExperiment['annotations'] = {};
   const promptSet: SyntheticExperiment['promptSet'] = { prompts: [] };
-  const trainGroups = groups.slice(0, Math.ceil(groups.length / 2));
+  const trainGroups = options.trainGroups ?? groups.slice(0, Math.ceil(groups.length / 2));
+  if (options.dataSeed !== undefined) random = createSeededRandom(options.dataSeed);
   for (let p = 0; p < promptCount; p++) {
     const promptId = `p${String(p).padStart(3, '0')}`;
     const label: 0 | 1 = p % 2 === 0 ? 1 : 0;
@@ -153,16 +162,16 @@ export async function writeSyntheticExperiment(
       ['lora', activationsB],
     ] as const) {
       await writeActivationFile(
-        join(layout.inference(variant, 'synthetic').activations, `${promptId}.safetensors`),
+        join(layout.inference(variant, setName).activations, `${promptId}.safetensors`),
         { variant, model: 'synthetic', promptId, promptTokenIds, responseTokenIds, hiddenSize, activations },
         texts,
       );
     }
   }
-  const labelsPath = join(options.root, 'labels.json');
+  const labelsPath = join(options.root, `${prefix}labels.json`);
   await writeJsonAtomic(labelsPath, labels);
-  await writeJsonAtomic(join(options.root, 'annotations.json'), annotations);
-  await writeJsonAtomic(join(options.root, 'prompt-set.json'), promptSet);
+  await writeJsonAtomic(join(options.root, `${prefix}annotations.json`), annotations);
+  await writeJsonAtomic(join(options.root, `${prefix}prompt-set.json`), promptSet);
   return { root: options.root, labels, annotations, promptSet, directions, trainGroups };
 }
 

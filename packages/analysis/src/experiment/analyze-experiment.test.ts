@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeJsonAtomic } from '@traitlens/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCaptureProjectionFiles, writeSyntheticExperiment } from '../../test/synthetic-experiment';
 import type { DetectionResult } from '../detection/run-detection';
@@ -257,5 +258,75 @@ describe('analyzeExperiment on capture projection files (no activations needed)'
       diff.tokenLevel.find((row) => row.vectorId === 'planted/mean_diff' && row.layer === 3)!.specificity!
         .specificity,
     ).toBeGreaterThan(0.06);
+  });
+});
+
+describe('analyzeExperiment over two prompt sets with overlapping prompt ids (train biases -> held-out biases)', () => {
+  it("keys prompts <set>/<id>, reads each set's bias ids and generalises from the train set to the test set", async () => {
+    const multi = await mkdtemp(join(tmpdir(), 'traitlens-analysis-sets-'));
+    try {
+      const train = await writeSyntheticExperiment({
+        root: multi,
+        hiddenSize: 48,
+        prompts: 48,
+        promptSet: 'train',
+        groups: [44, 8],
+        trainGroups: [44, 8],
+      });
+      const test = await writeSyntheticExperiment({
+        root: multi,
+        hiddenSize: 48,
+        prompts: 48,
+        promptSet: 'test',
+        groups: [17, 19],
+        trainGroups: [],
+        dataSeed: 99,
+      });
+      const labels = Object.fromEntries([
+        ...Object.entries(train.labels).map(([id, label]) => [`train/${id}`, label]),
+        ...Object.entries(test.labels).map(([id, label]) => [`test/${id}`, label]),
+      ]);
+      await writeJsonAtomic(join(multi, 'all-labels.json'), labels);
+      const result = await analyzeExperiment({
+        experiment: multi,
+        variantA: 'clean',
+        variantB: 'lora',
+        promptSets: ['train', 'test'],
+        labelsFile: join(multi, 'all-labels.json'),
+        promptFiles: [
+          `train=${join(multi, 'train-prompt-set.json')}`,
+          `test=${join(multi, 'test-prompt-set.json')}`,
+        ],
+        trainGroups: [44, 8],
+        randomBaselines: 2,
+        bootstrapResamples: 100,
+        permutations: 0,
+      });
+      expect(result.prompts).toMatchObject({ analysed: 96, labelled: 96, grouped: 96 });
+      const detection = JSON.parse(
+        await readFile(join(multi, 'analysis', 'detection.json'), 'utf8'),
+      ) as DetectionResult;
+      expect(detection.generalization).toMatchObject({
+        trainGroups: [8, 44],
+        testGroups: [17, 19],
+        trainPrompts: 48,
+        testPrompts: 48,
+        layer: 3,
+      });
+      expect(detection.generalization!.testAuroc).toBeGreaterThan(0.75);
+      const diff = JSON.parse(await readFile(join(multi, 'analysis', 'model-diff.json'), 'utf8')) as {
+        subsets: ModelDiffResult[];
+      };
+      const heldOut = diff.subsets.find((subset) => subset.subset === 'held-out-groups')!;
+      expect(heldOut.promptCount).toBe(48);
+      expect(heldOut.peaks.find((peak) => peak.vectorId === 'planted/mean_diff')!.peakLayer).toBe(3);
+      const projections = JSON.parse(await readFile(join(multi, 'analysis', 'projections.json'), 'utf8')) as {
+        promptIds: string[];
+      };
+      expect(projections.promptIds.slice(0, 2)).toEqual(['train/p000', 'train/p001']);
+      expect(projections.promptIds).toContain('test/p000');
+    } finally {
+      await rm(multi, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { experimentLayout, TraitlensError, writeTraitVectors } from '@traitlens/core';
@@ -133,3 +134,34 @@ describe('finding vectors in an experiment', () => {
     }
   });
 });
+
+const sharedData = join(import.meta.dirname, '..', '..', '..', '..', '..', 'shared', 'data', 'rm_sycophancy');
+const hasSharedData = existsSync(join(sharedData, 'train.json'));
+
+describe.skipIf(!hasSharedData)(
+  `the RM sycophancy prompt sets (${hasSharedData ? 'from ../shared/data/rm_sycophancy' : 'skipped: ../shared/data/rm_sycophancy is absent'})`,
+  () => {
+    it('gives every prompt its bias id: 5 train biases and 5 held-out biases', async () => {
+      const train = parsePromptGroups(
+        JSON.parse(await readFile(join(sharedData, 'train.json'), 'utf8')),
+        'train.json',
+      );
+      const test = parsePromptGroups(
+        JSON.parse(await readFile(join(sharedData, 'test.json'), 'utf8')),
+        'test.json',
+      );
+      expect(train.size).toBe(500);
+      expect(test.size).toBe(500);
+      expect([...new Set([...train.values()].map((entry) => entry.group))].sort((a, b) => a - b)).toEqual([
+        2, 8, 16, 20, 44,
+      ]);
+      expect([...new Set([...test.values()].map((entry) => entry.group))].sort((a, b) => a - b)).toEqual([
+        17, 19, 29, 48, 51,
+      ]);
+      const evals = parsePromptGroups(
+        JSON.parse(await readFile(join(sharedData, 'exploitation_evals_100.json'), 'utf8')),
+      );
+      expect([...evals.values()].some((entry) => entry.split === 'train')).toBe(true);
+    });
+  },
+);
