@@ -209,7 +209,15 @@ async function loadBank(
   if (options.vectorFiles && options.vectorFiles.length > 0) {
     for (const path of options.vectorFiles) {
       const set = await readTraitVectors(path);
-      if (options.traits && !options.traits.includes(set.metadata.trait)) continue;
+      const trait = set.metadata.trait;
+      // Vector files may name the trait with or without its category.
+      if (
+        options.traits &&
+        !options.traits.some(
+          (wanted) => wanted === trait || trait.endsWith(`/${wanted}`) || wanted.endsWith(`/${trait}`),
+        )
+      )
+        continue;
       entries.push({ set, source: relative(options.experiment, path) });
     }
   } else {
@@ -409,6 +417,8 @@ async function tokenViewJson(
   uniqueIds: Set<string>,
 ): Promise<TokenViewFile> {
   const entries: TokenViewPrompt[] = [];
+  // Random controls are left out token by token: they matter in aggregate, and the file stays small.
+  const shown = bank.vectors.flatMap((vector, k) => (vector.isRandomBaseline ? [] : [k]));
   for (const [index, prompt] of prompts.entries()) {
     const kept = projected.tokens.get(prompt.key);
     if (!kept) continue;
@@ -421,7 +431,7 @@ async function tokenViewJson(
         : Array.from(kept.a.tokenIds, (id) => `#${id}`);
     const series = (projections: typeof kept.a) =>
       bank.layers.map((_, l) =>
-        bank.vectors.map((_, k) =>
+        shown.map((k) =>
           Array.from(readTokenProjectionSeries(projections, bank, settings, l, k), (value) =>
             roundSignificant(value, 4),
           ),
@@ -449,7 +459,7 @@ async function tokenViewJson(
     centred: settings.centred,
     part: settings.part,
     layers: bank.layers,
-    vectorIds: bank.vectors.map((v) => v.id),
+    vectorIds: shown.map((k) => bank.vectors[k]!.id),
     prompts: entries,
   };
 }
