@@ -179,7 +179,7 @@ const models: Array<{
   decodeSteps: number;
 }> = [];
 const stories = join(here, '../../../../shared/models/stories260k/hf');
-if (existsSync(stories)) models.push({ label: 'stories260k', directory: stories, decodeSteps: 32 });
+if (existsSync(stories)) models.push({ label: 'stories260k', directory: stories, decodeSteps: 64 });
 if (!args['small-only']) {
   process.stderr.write(
     'generating a 125M-parameter Llama (hidden 768, 12 layers, 12/4 heads, ffn 2048, vocab 32000)\n',

@@ -369,15 +369,17 @@ export class OnnxLanguageModel implements LanguageModel {
     );
     const vocab = this.config.vocabSize;
     const hidden = this.config.hiddenSize;
+    // Rows are views into the arrays ORT returned (each row's tokens are contiguous), not copies: a
+    // capture of every layer of a large batch is copied out of the graph once, not twice.
     let logitOffset = 0;
     return rows.map((tokenIds, b) => {
       const length = layout.lengths[b]!;
       const logitCount = logitsMode === 'all' ? length : logitsMode === 'last' ? 1 : 0;
-      const logits = result.logits.slice(logitOffset * vocab, (logitOffset + logitCount) * vocab);
+      const logits = result.logits.subarray(logitOffset * vocab, (logitOffset + logitCount) * vocab);
       logitOffset += logitCount;
       const captures = new Map<string, Float32Array>();
       for (const [name, values] of result.captures)
-        captures.set(name, values.slice(b * width * hidden, (b * width + length) * hidden));
+        captures.set(name, values.subarray(b * width * hidden, (b * width + length) * hidden));
       const row: ForwardRow = { tokenIds, logits, captures };
       if (projections.length > 0) {
         row.projections = new Map();
@@ -387,11 +389,11 @@ export class OnnxLanguageModel implements LanguageModel {
           const size = entry.bank.dims[0]!;
           row.projections.set(
             name,
-            result.projections.get(name)!.slice(b * width * size, (b * width + length) * size),
+            result.projections.get(name)!.subarray(b * width * size, (b * width + length) * size),
           );
           row.activationNorms.set(
             name,
-            result.projectionNorms.get(name)!.slice(b * width, b * width + length),
+            result.projectionNorms.get(name)!.subarray(b * width, b * width + length),
           );
         }
       }
