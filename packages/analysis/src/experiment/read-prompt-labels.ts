@@ -6,18 +6,33 @@ export interface ReadPromptLabelsOptions {
   threshold?: number;
 }
 
-function toLabel(value: unknown, threshold: number, source: string, promptId: string): 0 | 1 | undefined {
+const scoreKeys = new Set(['score', 'judgeScore', 'judge_score']);
+
+/**
+ * How a bare number is read: as a 0/1 label when every bare number in the file is 0 or 1, otherwise as a
+ * score against the threshold (so a judge score of 1 out of 100 is not mistaken for "exploiting").
+ * Numbers under a score key are always scores.
+ */
+function toLabel(
+  value: unknown,
+  threshold: number,
+  source: string,
+  promptId: string,
+  binaryNumbers: boolean,
+  isScore = false,
+): 0 | 1 | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'boolean') return value ? 1 : 0;
   if (typeof value === 'number' && Number.isFinite(value)) {
-    if (value === 0 || value === 1) return value;
+    if (!isScore && binaryNumbers && (value === 0 || value === 1)) return value;
     return value >= threshold ? 1 : 0;
   }
   if (typeof value === 'object' && value !== null) {
     const record = value as Record<string, unknown>;
     if (Array.isArray(record.exploitations)) return record.exploitations.length > 0 ? 1 : 0;
     for (const key of ['label', 'exploits', 'exploited', 'score', 'judgeScore', 'judge_score']) {
-      if (key in record) return toLabel(record[key], threshold, source, promptId);
+      if (key in record)
+        return toLabel(record[key], threshold, source, promptId, binaryNumbers, scoreKeys.has(key));
     }
   }
   throw new TraitlensError(
@@ -44,6 +59,21 @@ export function parsePromptLabels(
     typeof value === 'object' && value !== null && !Array.isArray(value) && 'labels' in value
       ? (value as { labels: unknown }).labels
       : value;
+  const entries: unknown[] = Array.isArray(body)
+    ? body
+    : typeof body === 'object' && body !== null
+      ? Object.values(body)
+      : [];
+  const bareNumbers = entries
+    .map((entry) =>
+      typeof entry === 'object' && entry !== null
+        ? ((entry as Record<string, unknown>).label ??
+          (entry as Record<string, unknown>).exploits ??
+          (entry as Record<string, unknown>).exploited)
+        : entry,
+    )
+    .filter((entry): entry is number => typeof entry === 'number');
+  const binaryNumbers = bareNumbers.every((entry) => entry === 0 || entry === 1);
   if (Array.isArray(body)) {
     body.forEach((row, index) => {
       const record = (row ?? {}) as Record<string, unknown>;
@@ -52,7 +82,7 @@ export function parsePromptLabels(
         throw new TraitlensError('INVALID_DATASET', `${source}: row ${index} has no prompt_id/promptId/id.`, {
           details: { file: source, index },
         });
-      const label = toLabel(record, threshold, source, String(id));
+      const label = toLabel(record, threshold, source, String(id), binaryNumbers);
       if (label !== undefined) labels.set(String(id), label);
     });
     return labels;
@@ -65,7 +95,7 @@ export function parsePromptLabels(
     );
   }
   for (const [id, raw] of Object.entries(body)) {
-    const label = toLabel(raw, threshold, source, id);
+    const label = toLabel(raw, threshold, source, id, binaryNumbers);
     if (label !== undefined) labels.set(id, label);
   }
   return labels;

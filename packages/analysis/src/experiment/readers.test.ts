@@ -11,15 +11,19 @@ import { parsePromptLabels } from './read-prompt-labels';
 
 describe('labels', () => {
   it('reads 0/1, booleans, judge scores, records, arrays and annotation files', () => {
-    expect([
-      ...parsePromptLabels({ a: 1, b: false, c: 73, d: 12, e: { label: 1 }, f: { score: 50 }, g: null }),
-    ]).toEqual([
+    expect([...parsePromptLabels({ a: 1, b: false, e: { label: 1 }, g: null, k: 0 })]).toEqual([
       ['a', 1],
       ['b', 0],
+      ['e', 1],
+      ['k', 0],
+    ]);
+    // A file of judge scores: every number is a score, so a score of 1 (out of 100) is not "exploiting".
+    expect([...parsePromptLabels({ c: 73, d: 12, f: { score: 50 }, h: 1, i: { score: 1 } })]).toEqual([
       ['c', 1],
       ['d', 0],
-      ['e', 1],
       ['f', 1],
+      ['h', 0],
+      ['i', 0],
     ]);
     expect([...parsePromptLabels({ labels: { x: true } })]).toEqual([['x', 1]]);
     expect([
