@@ -4,6 +4,7 @@
  * weights, same thread count, measured in the same run. Prints a table and writes JSON.
  *
  *   pnpm bench:runtime [--threads 2] [--repeats 3] [--skip-torch] [--small-only] [--out file.json]
+ *                      [--providers cuda,cpu] [--dtype fp32|fp16|int8|int4]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatHookPoint, type HookPoint } from '@traitlens/core';
-import { type LanguageModel, loadModel } from '@traitlens/model-runtime';
+import {
+  type ExecutionProviderName,
+  type LanguageModel,
+  type LoadModelOptions,
+  loadModel,
+} from '@traitlens/model-runtime';
 import { createTinyModel } from '@traitlens/model-runtime/testing';
 
 const { values: args } = parseArgs({
@@ -23,6 +29,8 @@ const { values: args } = parseArgs({
     'small-only': { type: 'boolean', default: false },
     out: { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    providers: { type: 'string', default: 'cpu' },
+    dtype: { type: 'string', default: 'fp32' },
   },
 });
 const threads = Number(args.threads);
@@ -204,7 +212,12 @@ if (!args['small-only']) {
 }
 
 for (const entry of models) {
-  const model = await loadModel(entry.directory, { cacheDirectory, threads });
+  const model = await loadModel(entry.directory, {
+    cacheDirectory,
+    threads,
+    providers: args.providers.split(',') as ExecutionProviderName[],
+    dtype: args.dtype as NonNullable<LoadModelOptions['dtype']>,
+  });
   const ours = await benchTraitlens(model, entry.label, entry.decodeSteps);
   await model.dispose();
   const theirs = benchTorch(entry.directory, entry.decodeSteps);
@@ -239,6 +252,6 @@ for (const model of new Set(rows.map((row) => row.model))) {
     );
   }
 }
-const result = { benchmark: 'runtime', threads, repeats, rows };
+const result = { benchmark: 'runtime', threads, repeats, providers: args.providers, dtype: args.dtype, rows };
 if (args.out) await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`\n${JSON.stringify(result)}`);
