@@ -58,7 +58,7 @@ async function generate(): Promise<number> {
     for (let layer = 0; layer < layerCount; layer++)
       vectors.set(
         layer,
-        Float32Array.from({ length: hidden }, () => random.nextGaussian()),
+        Float32Array.from({ length: hidden }, () => random.nextNormal()),
       );
     if (t === 0) planted.set(vectors.get(Math.floor(layerCount / 2))!);
     await writeTraitVectors(join(layout.extraction('bench', `trait${t}`).vectors, 'probe.safetensors'), {
@@ -76,7 +76,7 @@ async function generate(): Promise<number> {
   }
   // Rows come from a pool of Gaussian rows (drawing 5e9 normals would dominate the set-up, not the benchmark).
   const poolRows = 4096;
-  const pool = Float32Array.from({ length: poolRows * hidden }, () => random.nextGaussian());
+  const pool = Float32Array.from({ length: poolRows * hidden }, () => random.nextNormal());
   const norm = Math.hypot(...planted);
   const fill = (out: Float32Array, rows: number, shift: number) => {
     for (let r = 0; r < rows; r++) {

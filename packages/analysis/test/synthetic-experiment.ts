@@ -70,7 +70,7 @@ export async function writeSyntheticExperiment(
   const prefix = setName === 'synthetic' ? '' : `${setName}-`;
   const layout = experimentLayout(options.root);
   const unit = (): Float32Array => {
-    const v = Float32Array.from({ length: hiddenSize }, () => random.nextGaussian());
+    const v = Float32Array.from({ length: hiddenSize }, () => random.nextNormal());
     const norm = Math.hypot(...v);
     return v.map((x) => x / norm);
   };
@@ -131,13 +131,13 @@ export async function writeSyntheticExperiment(
     for (let layer = 0; layer < layerCount; layer++) {
       const promptRows = Float32Array.from(
         { length: promptTokens * hiddenSize },
-        (_, i) => random.nextGaussian() + offsets[layer]![i % hiddenSize]!,
+        (_, i) => random.nextNormal() + offsets[layer]![i % hiddenSize]!,
       );
       const rowsA = Float32Array.from(
         { length: responseTokens * hiddenSize },
-        (_, i) => random.nextGaussian() + offsets[layer]![i % hiddenSize]!,
+        (_, i) => random.nextNormal() + offsets[layer]![i % hiddenSize]!,
       );
-      const rowsB = rowsA.map((x) => x + 0.3 * random.nextGaussian());
+      const rowsB = rowsA.map((x) => x + 0.3 * random.nextNormal());
       if (label === 1 && layer === plantedLayer) {
         for (let t = spanStart; t < Math.min(spanEnd, responseTokens); t++)
           for (let j = 0; j < hiddenSize; j++) rowsB[t * hiddenSize + j]! += shift * planted[j]!;

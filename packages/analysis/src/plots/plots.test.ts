@@ -37,7 +37,7 @@ const specs: Record<string, TopLevelSpec> = {
       layers.map((layer) => ({
         vectorId,
         layer,
-        cohensD: k === 0 ? layer / 3 : random.nextGaussian() * 0.2,
+        cohensD: k === 0 ? layer / 3 : random.nextNormal() * 0.2,
         p: 0.01,
       })),
     ),
@@ -49,7 +49,7 @@ const specs: Record<string, TopLevelSpec> = {
           promptId: `p${p}`,
           vectorId,
           layer,
-          value: random.nextGaussian(),
+          value: random.nextNormal(),
         })),
       ),
     ),
@@ -89,7 +89,7 @@ const specs: Record<string, TopLevelSpec> = {
   extractionMetrics: createMetricByLayerSpec(
     ['mean_diff', 'probe'].flatMap((series) =>
       ['accuracy', "Cohen's d", 'AUROC'].flatMap((panel) =>
-        layers.map((layer) => ({ series, panel, layer, value: random.nextFloat() })),
+        layers.map((layer) => ({ series, panel, layer, value: random.nextUniform() })),
       ),
     ),
     { title: 'Extraction metrics', seriesTitle: 'method' },

@@ -25,7 +25,7 @@ let directory: string;
 
 function vectorSet(trait: string, layers: number[], baselines?: Record<number, number>): TraitVectorSet {
   const vectors = new Map(
-    layers.map((layer) => [layer, Float32Array.from({ length: hidden }, () => random.nextGaussian() * 2)]),
+    layers.map((layer) => [layer, Float32Array.from({ length: hidden }, () => random.nextNormal() * 2)]),
   );
   return {
     metadata: {
@@ -53,11 +53,11 @@ function activations(): Map<string, Float32Array> {
   for (const layer of [0, 1, 2]) {
     map.set(
       `prompt.resid_post.${layer}`,
-      Float32Array.from({ length: 3 * hidden }, () => random.nextGaussian()),
+      Float32Array.from({ length: 3 * hidden }, () => random.nextNormal()),
     );
     map.set(
       `response.resid_post.${layer}`,
-      Float32Array.from({ length: tokens * hidden }, () => random.nextGaussian() + 0.3),
+      Float32Array.from({ length: tokens * hidden }, () => random.nextNormal() + 0.3),
     );
   }
   return map;
@@ -227,7 +227,7 @@ describe('projecting activation files', () => {
 
   it('reads BF16 activations', async () => {
     const path = join(directory, 'bf16.safetensors');
-    const row = Float32Array.from({ length: hidden }, () => random.nextGaussian());
+    const row = Float32Array.from({ length: hidden }, () => random.nextNormal());
     await writeBfloat16File(path, row);
     const projections = projectTokenActivations(
       await readActivationTensors(path, 'response', 'resid_post', bank.layers),

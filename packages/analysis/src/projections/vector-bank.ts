@@ -149,7 +149,7 @@ export function createVectorBank(
       let squares = 0;
       const row = unit.subarray(index * hiddenSize, (index + 1) * hiddenSize);
       for (let j = 0; j < hiddenSize; j++) {
-        const value = random.nextGaussian();
+        const value = random.nextNormal();
         row[j] = value;
         squares += value * value;
       }
