@@ -4,26 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { experimentLayout, writeActivationFile, writeJsonAtomic, writeTraitVectors } from '@traitlens/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli } from '../main';
-
-async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await runCli(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+import { runCliCaptured as capture } from '../__fixtures__/run-cli-captured';
 
 /** A small deterministic pseudo-random sequence (the test needs no statistics library). */
 function createNoise(seed: number): () => number {

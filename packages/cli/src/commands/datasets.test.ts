@@ -2,7 +2,7 @@ import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { runCli } from '../main';
+import { runCliCaptured as capture } from '../__fixtures__/run-cli-captured';
 
 const repositoryRoot = join(import.meta.dirname, '..', '..', '..', '..');
 const shipped = join(repositoryRoot, 'datasets', 'traits');
@@ -17,25 +17,6 @@ const fixture = join(
   'toy',
   'generosity',
 );
-
-async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await runCli(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 describe('traitlens datasets validate', () => {
   it('passes every shipped data set', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTraitVectors } from '@traitlens/core';
 import { describe, expect, it, vi } from 'vitest';
-import { runCli } from '../main';
+import { runCliCaptured as capture } from '../__fixtures__/run-cli-captured';
 
 const repositoryRoot = join(import.meta.dirname, '..', '..', '..', '..');
 const stories = join(repositoryRoot, '..', 'shared', 'models', 'stories260k', 'hf');
@@ -13,25 +13,6 @@ const hasDataset = existsSync(
   join(repositoryRoot, 'datasets', 'traits', 'tinystories', 'happiness', 'positive.txt'),
 );
 process.env.TRAITLENS_CACHE ??= mkdtempSync(join(tmpdir(), 'traitlens-cli-cache-'));
-
-async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await runCli(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 describe('traitlens extract', () => {
   it('rejects a malformed trait name or window before loading anything', async () => {

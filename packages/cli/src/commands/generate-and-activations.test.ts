@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layerConvention, readSafetensors } from '@traitlens/core';
 import { describe, expect, it, vi } from 'vitest';
-import { runCli } from '../main';
+import { runCliCaptured as capture } from '../__fixtures__/run-cli-captured';
 
 const stories = join(import.meta.dirname, '../../../../../shared/models/stories260k/hf');
 const hasStories = existsSync(join(stories, 'model.safetensors'));
@@ -12,26 +12,6 @@ const hasStories = existsSync(join(stories, 'model.safetensors'));
 process.env.TRAITLENS_CACHE ??= mkdtempSync(join(tmpdir(), 'traitlens-cli-cache-'));
 const known =
   'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high';
-
-async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await runCli(argv);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 describe.skipIf(!hasStories)('traitlens generate / activations on stories260k', () => {
   it('generate prints the known greedy text from BOS', async () => {
