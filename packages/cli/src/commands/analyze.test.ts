@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { experimentLayout, writeActivationFile, writeJsonAtomic, writeTraitVectors } from '@traitlens/core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured as capture } from '../__fixtures__/run-cli-captured';
 
 /** A small deterministic pseudo-random sequence (the test needs no statistics library). */

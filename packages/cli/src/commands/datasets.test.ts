@@ -1,7 +1,7 @@
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCliCaptured as capture } from '../__fixtures__/run-cli-captured';
 
 const repositoryRoot = join(import.meta.dirname, '..', '..', '..', '..');

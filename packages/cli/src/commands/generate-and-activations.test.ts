@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layerConvention, readSafetensors } from '@traitlens/core';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCliCaptured as capture } from '../__fixtures__/run-cli-captured';
 
 const stories = join(import.meta.dirname, '../../../../../shared/models/stories260k/hf');
