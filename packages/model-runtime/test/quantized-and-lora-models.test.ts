@@ -42,31 +42,40 @@ function compareLogits(
   return { maxAbs, top1: agree / positions };
 }
 
+/** Logit error of fp16, int8 and int4 (block 32 and 128) against fp32 over `text`, printed for the record. */
+async function reportQuantizationError(
+  directory: string,
+  label: string,
+): Promise<Record<string, { maxAbs: number; top1: number }>> {
+  const fp32 = await loadModel(directory, { cacheDirectory: testCacheDirectory, threads: 1 });
+  const [reference] = await fp32.forward(text);
+  const report: Record<string, { maxAbs: number; top1: number }> = {};
+  for (const [dtype, blockSize] of [
+    ['fp16', 32],
+    ['int8', 32],
+    ['int4', 32],
+    ['int4', 128],
+  ] as const) {
+    const model = await loadModel(directory, {
+      cacheDirectory: testCacheDirectory,
+      threads: 1,
+      dtype,
+      blockSize,
+    });
+    const [row] = await model.forward(text);
+    report[`${dtype}/b${blockSize}`] = compareLogits(reference!.logits, row!.logits, fp32.config.vocabSize);
+    await model.dispose();
+  }
+  await fp32.dispose();
+  console.info(
+    `${label} quantization error vs fp32 over ${reference!.tokenIds.length} tokens: ${JSON.stringify(report)}`,
+  );
+  return report;
+}
+
 describe.skipIf(!hasStories260k)('fp16 weights and int8/int4 weight-only quantization on stories260k', () => {
   it('stays close to fp32: fp16 max abs < 0.05, int8 top-1 agreement >= 0.95 and max abs logit error < 0.5; int4 reported', async () => {
-    const fp32 = await loadModel(stories260kDirectory, { cacheDirectory: testCacheDirectory, threads: 1 });
-    const [reference] = await fp32.forward(text);
-    const report: Record<string, { maxAbs: number; top1: number }> = {};
-    for (const [dtype, blockSize] of [
-      ['fp16', 32],
-      ['int8', 32],
-      ['int4', 32],
-      ['int4', 128],
-    ] as const) {
-      const model = await loadModel(stories260kDirectory, {
-        cacheDirectory: testCacheDirectory,
-        threads: 1,
-        dtype,
-        blockSize,
-      });
-      const [row] = await model.forward(text);
-      report[`${dtype}/b${blockSize}`] = compareLogits(reference!.logits, row!.logits, fp32.config.vocabSize);
-      await model.dispose();
-    }
-    await fp32.dispose();
-    console.info(
-      `stories260k quantization error vs fp32 over ${reference!.tokenIds.length} tokens: ${JSON.stringify(report)}`,
-    );
+    const report = await reportQuantizationError(stories260kDirectory, 'stories260k');
     expect(report['fp16/b32']!.maxAbs).toBeLessThan(0.05);
     expect(report['fp16/b32']!.top1).toBe(1);
     // int4 weights with fp16 activations (the GPU setting) stay close to int4 with fp32 activations.
@@ -104,30 +113,8 @@ describe('fp16 weights and int8/int4 weight-only quantization on a generated Lla
       headCount: 8,
       kvHeadCount: 2,
     });
-    const fp32 = await loadModel(tiny.directory, { cacheDirectory: testCacheDirectory, threads: 1 });
-    const [reference] = await fp32.forward(text);
-    const report: Record<string, { maxAbs: number; top1: number }> = {};
-    for (const [dtype, blockSize] of [
-      ['fp16', 32],
-      ['int8', 32],
-      ['int4', 32],
-      ['int4', 128],
-    ] as const) {
-      const model = await loadModel(tiny.directory, {
-        cacheDirectory: testCacheDirectory,
-        threads: 1,
-        dtype,
-        blockSize,
-      });
-      const [row] = await model.forward(text);
-      report[`${dtype}/b${blockSize}`] = compareLogits(reference!.logits, row!.logits, fp32.config.vocabSize);
-      await model.dispose();
-    }
-    await fp32.dispose();
+    const report = await reportQuantizationError(tiny.directory, 'generated-model');
     await tiny.remove();
-    console.info(
-      `generated-model quantization error vs fp32 over ${reference!.tokenIds.length} tokens: ${JSON.stringify(report)}`,
-    );
     expect(report['fp16/b32']!.maxAbs).toBeLessThan(0.05);
     expect(report['int8/b32']!.top1).toBeGreaterThanOrEqual(0.9);
   });
