@@ -39,3 +39,28 @@ describe('graph cache', () => {
     await tiny.remove();
   });
 });
+
+describe('session limit', () => {
+  it('keeps at most maxSessions hook plans loaded and rebuilds a released one with the same results', async () => {
+    const tiny = await createTinyModel({ seed: 19 });
+    const model = await loadModel(tiny.directory, { maxSessions: 1 });
+    const point = { layer: 1, site: 'resid_post' as const };
+    const [first] = await model.forward('hello there', { capture: [point] });
+    const [steered] = await model.forward('hello there', {
+      steer: [{ point, vector: new Float32Array(model.config.hiddenSize).fill(0.1), coefficient: 1 }],
+    });
+    expect((model as unknown as { loadedSessionCount: number }).loadedSessionCount).toBe(1);
+    const [again] = await model.forward('hello there', { capture: [point] });
+    expect(again!.captures.get('resid_post.1')).toEqual(first!.captures.get('resid_post.1'));
+    expect(steered!.logits).not.toEqual(first!.logits);
+    // Concurrent calls on different plans both complete even with one slot.
+    const results = await Promise.all([
+      model.forward('a', { capture: [point] }),
+      model.forward('b'),
+      model.generate('c', { maxNewTokens: 3 }),
+    ]);
+    expect(results).toHaveLength(3);
+    await model.dispose();
+    await tiny.remove();
+  });
+});

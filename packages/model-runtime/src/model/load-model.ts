@@ -32,6 +32,11 @@ export interface LoadModelOptions {
   lora?: { source: string; mode?: 'switchable' | 'merged' };
   /** Execution providers to try in order (default ['cpu']). */
   providers?: readonly ExecutionProviderName[];
+  /**
+   * Sessions (one per hook plan: the set of captured, steered and projected points) kept loaded at
+   * once; each holds its own copy of the weights on a GPU. Default 4 on CPU, 1 on other providers.
+   */
+  maxSessions?: number;
   /** Intra-op threads for ORT. */
   threads?: number;
   /** Built-graph cache (default TRAITLENS_CACHE or ~/.cache/traitlens). */
@@ -151,5 +156,15 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
   };
   // MatMulNBits on CPU computes in int8 at accuracy level 4 (8-bit weights need it there).
   const accuracyLevel = (options.providers?.[0] ?? 'cpu') === 'cpu' ? 4 : 0;
-  return new OnnxLanguageModel(id, config, tokenizer, encoder, artifacts, sessionOptions, { accuracyLevel });
+  const maxSessions = options.maxSessions ?? ((options.providers?.[0] ?? 'cpu') === 'cpu' ? 4 : 1);
+  return new OnnxLanguageModel(
+    id,
+    config,
+    tokenizer,
+    encoder,
+    artifacts,
+    sessionOptions,
+    { accuracyLevel },
+    maxSessions,
+  );
 }

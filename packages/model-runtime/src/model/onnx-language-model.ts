@@ -37,6 +37,12 @@ export interface PromptEncoder {
   applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
 }
 
+interface SessionEntry {
+  session: Promise<CreatedSession>;
+  /** Runs using the session now; a session in use is never released. */
+  inFlight: number;
+}
+
 interface RunResult {
   logits: Float32Array;
   captures: Map<string, Float32Array>;
@@ -83,7 +89,8 @@ export function alignPiecesToText(pieces: string[], text: string | undefined): s
 
 /** A Llama-family model running as an ONNX graph on onnxruntime-node. */
 export class OnnxLanguageModel implements LanguageModel {
-  private readonly sessions = new Map<string, Promise<CreatedSession>>();
+  /** Sessions per hook plan, least recently used first. */
+  private readonly sessions = new Map<string, SessionEntry>();
 
   constructor(
     readonly id: string,
@@ -93,6 +100,7 @@ export class OnnxLanguageModel implements LanguageModel {
     private readonly artifacts: ModelArtifacts,
     private readonly sessionOptions: SessionOptions,
     private readonly graphOptions: DecoderGraphOptions = { accuracyLevel: 4 },
+    private readonly maxSessions = 4,
   ) {}
 
   /** Whether a LoRA adapter is loaded in switchable mode (then `loraScale` picks the variant per row). */
@@ -148,20 +156,57 @@ export class OnnxLanguageModel implements LanguageModel {
 
   /** The execution provider the default session runs on (after any fallback). */
   async provider(): Promise<string> {
-    return (await this.sessionFor(normalizeHookPlan({}))).provider;
+    const entry = this.acquireSession(normalizeHookPlan({}));
+    try {
+      return (await entry.session).provider;
+    } finally {
+      this.releaseSession(entry);
+    }
   }
 
-  private sessionFor(plan: HookPlan): Promise<CreatedSession> {
+  /**
+   * The session for a plan, marked in use until `releaseSession`. Each session holds its own copy of
+   * the weights on the device, so at most `maxSessions` are kept: idle ones are released, least
+   * recently used first (a plan that comes back is rebuilt from the cached graph).
+   */
+  private acquireSession(plan: HookPlan): SessionEntry {
     const key = hookPlanKey(plan);
-    let session = this.sessions.get(key);
-    if (!session) {
-      session = ensureGraphForPlan(this.artifacts, this.config, plan, this.graphOptions).then((path) =>
+    let entry = this.sessions.get(key);
+    if (entry) {
+      this.sessions.delete(key);
+    } else {
+      const created = ensureGraphForPlan(this.artifacts, this.config, plan, this.graphOptions).then((path) =>
         createInferenceSession(path, this.sessionOptions),
       );
-      session.catch(() => this.sessions.delete(key));
-      this.sessions.set(key, session);
+      const fresh: SessionEntry = { session: created, inFlight: 0 };
+      created.catch(() => {
+        if (this.sessions.get(key) === fresh) this.sessions.delete(key);
+      });
+      entry = fresh;
     }
-    return session;
+    this.sessions.set(key, entry);
+    entry.inFlight++;
+    this.releaseIdleSessions();
+    return entry;
+  }
+
+  private releaseSession(entry: SessionEntry): void {
+    entry.inFlight--;
+    this.releaseIdleSessions();
+  }
+
+  private releaseIdleSessions(): void {
+    for (const [key, entry] of this.sessions) {
+      if (this.sessions.size <= this.maxSessions) break;
+      if (entry.inFlight > 0) continue;
+      this.sessions.delete(key);
+      entry.session.then((created) => created.session.release()).catch(() => undefined);
+    }
+  }
+
+  /** How many sessions (hook plans) are loaded now. */
+  get loadedSessionCount(): number {
+    return this.sessions.size;
   }
 
   /** Checks in-graph projection banks and flattens them to [K, D] feeds. */
@@ -239,7 +284,39 @@ export class OnnxLanguageModel implements LanguageModel {
     extraFeeds: Map<string, { data: Float32Array; dims: number[] }>,
     fetchPresents: boolean,
   ): Promise<RunResult> {
-    const { session } = await this.sessionFor(plan);
+    const entry = this.acquireSession(plan);
+    try {
+      return await this.runOnSession(
+        (await entry.session).session,
+        plan,
+        inputIds,
+        positionIds,
+        attentionBias,
+        batchSize,
+        width,
+        past,
+        logitIndices,
+        extraFeeds,
+        fetchPresents,
+      );
+    } finally {
+      this.releaseSession(entry);
+    }
+  }
+
+  private async runOnSession(
+    session: ort.InferenceSession,
+    plan: HookPlan,
+    inputIds: BigInt64Array,
+    positionIds: BigInt64Array,
+    attentionBias: Float32Array,
+    batchSize: number,
+    width: number,
+    past: ort.Tensor[],
+    logitIndices: BigInt64Array,
+    extraFeeds: Map<string, { data: Float32Array; dims: number[] }>,
+    fetchPresents: boolean,
+  ): Promise<RunResult> {
     const pastLength = past[0]?.dims[2] ?? 0;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: int64Tensor(inputIds, [batchSize, width]),
@@ -553,13 +630,14 @@ export class OnnxLanguageModel implements LanguageModel {
   }
 
   async dispose(): Promise<void> {
-    for (const session of this.sessions.values()) {
+    const entries = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const entry of entries) {
       try {
-        await (await session).session.release();
+        await (await entry.session).session.release();
       } catch {
         // A session that failed to create has nothing to release.
       }
     }
-    this.sessions.clear();
   }
 }
