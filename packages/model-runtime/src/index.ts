@@ -36,6 +36,7 @@ export type {
   SteeringSpec,
 } from './model/model-types';
 export { createRandom, logSoftmax, type SamplingSettings, sampleToken } from './model/sampling';
+export { stripPadding } from './model/strip-padding';
 export {
   assessMemoryFit,
   formatBytes,

@@ -9,7 +9,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '@traitlens/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ExecutionProviderName, type LanguageModel, loadModel, type SteeringSpec } from '../src/index';
+import {
+  type ExecutionProviderName,
+  type LanguageModel,
+  loadModel,
+  type SteeringSpec,
+  stripPadding,
+} from '../src/index';
 import { testCacheDirectory } from './shared-models';
 
 const tolerance = 1e-4;
@@ -112,6 +118,32 @@ describe.each(folders)('parity with the float64 reference: %s', (folder) => {
       expect(worst).toBeLessThan(tolerance);
     });
   }
+
+  it('padded-batch: a left-padded batch with its attention mask gives the same values (stripPadding)', async () => {
+    const testCase = fixture.cases.find((c) => c.name === 'padded-batch')!;
+    const expected = (await readSafetensors(join(directory, testCase.output))).tensors;
+    const width = Math.max(...testCase.rows.map((row) => row.tokenIds.length));
+    const padded = testCase.rows.map((row) => [
+      ...new Array<number>(width - row.tokenIds.length).fill(0),
+      ...row.tokenIds,
+    ]);
+    const mask = testCase.rows.map((row) => [
+      ...new Array<number>(width - row.tokenIds.length).fill(0),
+      ...row.tokenIds.map(() => 1),
+    ]);
+    const rows = await model.forward(stripPadding(padded, mask), {
+      capture: [{ layer: fixture.layerCount - 1, site: 'resid_post' }],
+    });
+    rows.forEach((row, r) => {
+      expect(maxAbsError(row.logits, expected.get(`logits.row${r}`)!.data)).toBeLessThan(tolerance);
+      expect(
+        maxAbsError(
+          row.captures.get(`resid_post.${fixture.layerCount - 1}`)!,
+          expected.get(`resid_post.${fixture.layerCount - 1}.row${r}`)!.data,
+        ),
+      ).toBeLessThan(tolerance);
+    });
+  });
 
   for (const testCase of fixture.cases.filter((c) => c.kind === 'greedy')) {
     it(`${testCase.name}: prefill + KV-cache decode picks the reference's tokens with matching log-probabilities`, async () => {
