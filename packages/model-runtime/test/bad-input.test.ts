@@ -139,6 +139,28 @@ describe('bad input gets a clear TraitlensError', () => {
   });
 });
 
+describe('sliding attention window', () => {
+  it('refuses sequences longer than a Mistral sliding window instead of silently attending beyond it', async () => {
+    const tiny = await createTinyModel({ architecture: 'MistralForCausalLM', seed: 9 });
+    const configPath = join(tiny.directory, 'config.json');
+    const config = JSON.parse(await readFile(configPath, 'utf8'));
+    await writeFile(configPath, JSON.stringify({ ...config, sliding_window: 8 }));
+    const model = await loadModel(tiny.directory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    expect(model.config.slidingWindow).toBe(8);
+    await expect(model.forward([[1, 2, 3, 4, 5, 6, 7, 8, 9]])).rejects.toThrow(
+      /sliding attention window of 8/,
+    );
+    await expect(model.generate([[1, 2, 3]], { maxNewTokens: 6 })).rejects.toThrow(
+      /sliding attention window of 8/,
+    );
+    expect(
+      (await model.generate([[1, 2, 3]], { maxNewTokens: 5, stopTokenIds: [] }))[0]!.responseTokenIds,
+    ).toHaveLength(5);
+    await model.dispose();
+    await tiny.remove();
+  });
+});
+
 describe('execution providers', () => {
   it('falls back in order and says so when a provider is unavailable', async () => {
     const { existsSync, readdirSync } = await import('node:fs');

@@ -55,6 +55,7 @@ export class FakeLanguageModel implements LanguageModel {
       bosTokenId: 1,
       eosTokenIds: [2],
       padTokenId: undefined,
+      slidingWindow: undefined,
     };
     const random = createSeededRandom(99);
     this.direction = new Float64Array(hiddenSize).map(() => random.nextNormal());

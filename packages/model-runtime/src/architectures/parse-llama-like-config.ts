@@ -105,6 +105,11 @@ export function parseLlamaLikeConfig(
     bosTokenId: readTokenIds(json.bos_token_id)[0],
     eosTokenIds: readTokenIds(json.eos_token_id),
     padTokenId: readTokenIds(json.pad_token_id)[0],
+    // Mistral v0.1 attends within a window; Qwen2 configs carry a window but disable it (use_sliding_window).
+    slidingWindow:
+      typeof json.sliding_window === 'number' && json.use_sliding_window !== false
+        ? json.sliding_window
+        : undefined,
   };
 }
 

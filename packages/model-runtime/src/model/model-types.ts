@@ -25,6 +25,12 @@ export interface ModelConfig {
   bosTokenId: number | undefined;
   eosTokenIds: number[];
   padTokenId: number | undefined;
+  /**
+   * Sliding attention window (Mistral v0.1: 4096), when the model uses one. The runtime attends over the
+   * full context, which equals the model's computation only up to this many tokens; longer sequences are
+   * refused.
+   */
+  slidingWindow: number | undefined;
 }
 
 export type RopeScaling =

@@ -383,6 +383,12 @@ export class OnnxLanguageModel implements LanguageModel {
     rows.forEach((row, index) => {
       if (row.length === 0)
         throw new TraitlensError('INVALID_ARGUMENT', `Prompt ${index} encodes to zero tokens.`);
+      if (this.config.slidingWindow !== undefined && row.length > this.config.slidingWindow) {
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `Prompt ${index} has ${row.length} tokens, more than ${this.id}'s sliding attention window of ${this.config.slidingWindow}; traitlens attends over the full context, which matches the model only within the window. Shorten the prompt.`,
+        );
+      }
       if (row.length > this.config.maxPositionEmbeddings) {
         throw new TraitlensError(
           'INVALID_ARGUMENT',
@@ -502,6 +508,12 @@ export class OnnxLanguageModel implements LanguageModel {
     const layout = layoutBatch(rows);
     const promptLengths = layout.lengths;
     const longest = Math.max(...promptLengths) + maxNewTokens;
+    if (this.config.slidingWindow !== undefined && longest > this.config.slidingWindow) {
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `Prompt plus max_new_tokens needs ${longest} positions, more than ${this.id}'s sliding attention window of ${this.config.slidingWindow}; traitlens attends over the full context, which matches the model only within the window. Lower max_new_tokens or shorten the prompt.`,
+      );
+    }
     if (longest > this.config.maxPositionEmbeddings) {
       throw new TraitlensError(
         'INVALID_ARGUMENT',

@@ -84,6 +84,7 @@ export function createFakeLanguageModel(options: FakeModelOptions = {}): FakeLan
     bosTokenId: bos,
     eosTokenIds: [eos],
     padTokenId: undefined,
+    slidingWindow: undefined,
   };
   const applyChatTemplate = (messages: readonly { role: string; content: string }[]) =>
     messages.map((message) => `<${message.role}>${message.content}`).join('') + '<assistant>';
