@@ -153,6 +153,14 @@ describe.skipIf(!hasStories260k)('response text', () => {
         skipSpecialTokens: true,
       });
       expect(`Lily had a red ball. She${result!.responseText}`).toBe(whole);
+      const streamed: string[] = [];
+      const [again] = await model.generate(['Lily had a red ball. She'], {
+        maxNewTokens: 8,
+        stopTokenIds: [],
+        onToken: (event) => streamed.push(event.text),
+      });
+      expect(streamed).toHaveLength(8);
+      expect(streamed.join('')).toBe(again!.responseText);
     } finally {
       await model.dispose();
     }

@@ -114,7 +114,10 @@ export interface GenerateOptions {
   steer?: readonly SteeringSpec[];
   /** With a switchable LoRA: 1 = adapted (default), 0 = clean base model; one number or one per row. */
   loraScale?: number | readonly number[];
-  /** Called after each decoding step with the new token of every still-running row. */
+  /**
+   * Called after each decoding step with the new token of every still-running row; `text` is what the
+   * token adds to the response text in context (concatenated, the pieces give the response text).
+   */
   onToken?: (event: { row: number; tokenId: number; text: string; step: number }) => void;
 }
 

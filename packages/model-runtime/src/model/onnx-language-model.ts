@@ -532,6 +532,7 @@ export class OnnxLanguageModel implements LanguageModel {
     const logprobs: number[][] = rows.map(() => []);
     const finish: Array<GenerationResult['finishReason'] | undefined> = rows.map(() => undefined);
     const stopTextCut: Array<number | undefined> = rows.map(() => undefined);
+    const streamedText: string[] = rows.map(() => '');
 
     let result = await this.run(
       plan,
@@ -574,7 +575,16 @@ export class OnnxLanguageModel implements LanguageModel {
             stopTextCut[b] = Math.min(...hits);
           }
         }
-        options.onToken?.({ row: b, tokenId, text: this.tokenizer.decode([tokenId]), step });
+        if (options.onToken) {
+          // Stream the text this token adds in context (leading spaces kept, a character split across
+          // byte tokens emitted once complete), so the pieces concatenate to the response text.
+          const text = this.decodeContinuation(rows[b]!, responses[b]!);
+          const complete = text.endsWith('\uFFFD') ? text.slice(0, text.length - 1) : text;
+          const previous = streamedText[b]!;
+          const piece = complete.startsWith(previous) ? complete.slice(previous.length) : '';
+          if (complete.startsWith(previous)) streamedText[b] = complete;
+          options.onToken({ row: b, tokenId, text: piece, step });
+        }
       }
       if (step === maxNewTokens - 1 || finish.every(Boolean)) break;
       // Decode one token per row; rows that already finished feed padding that no one attends to.
