@@ -64,3 +64,44 @@ describe('session limit', () => {
     await tiny.remove();
   });
 });
+
+describe('sharded checkpoints', () => {
+  it('loads weights split over shards listed in model.safetensors.index.json, with the same results', async () => {
+    const { readSafetensors, writeSafetensors } = await import('@traitlens/core');
+    const { copyFile, mkdir } = await import('node:fs/promises');
+    const tiny = await createTinyModel({ seed: 23, dtype: 'BF16' });
+    const sharded = await mkdtemp(join(tmpdir(), 'traitlens-sharded-'));
+    await mkdir(sharded, { recursive: true });
+    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'])
+      await copyFile(join(tiny.directory, file), join(sharded, file));
+    const { tensors } = await readSafetensors(join(tiny.directory, 'model.safetensors'));
+    const names = [...tensors.keys()];
+    const shards = [names.filter((_, i) => i % 2 === 0), names.filter((_, i) => i % 2 === 1)];
+    const weightMap: Record<string, string> = {};
+    for (const [index, shard] of shards.entries()) {
+      const file = `model-0000${index + 1}-of-00002.safetensors`;
+      await writeSafetensors(
+        join(sharded, file),
+        Object.fromEntries(
+          shard.map((name) => [
+            name,
+            { dtype: 'F32' as const, shape: tensors.get(name)!.shape, data: tensors.get(name)!.data },
+          ]),
+        ),
+      );
+      for (const name of shard) weightMap[name] = file;
+    }
+    await writeFile(
+      join(sharded, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
+    const single = await loadModel(tiny.directory);
+    const split = await loadModel(sharded);
+    const [a] = await single.forward('sharded weights');
+    const [b] = await split.forward('sharded weights');
+    // BF16 values widen to float32 exactly, so both load the same numbers.
+    expect(b!.logits).toEqual(a!.logits);
+    await Promise.all([single.dispose(), split.dispose()]);
+    await tiny.remove();
+  });
+});
