@@ -1,5 +1,10 @@
-import type { ForwardOptions, GenerateOptions, LanguageModel, PromptInput } from '@traitlens/model-runtime';
-import { logSoftmax } from '@traitlens/model-runtime';
+import type {
+  ForwardOptions,
+  GenerateOptions,
+  LanguageModel,
+  PromptInput,
+  ScoreOptions,
+} from '@traitlens/model-runtime';
 
 /**
  * The model at a fixed LoRA scale: a model loaded with a switchable adapter, seen as the clean base
@@ -18,11 +23,7 @@ export function createLoraScaleView(model: LanguageModel, loraScale: number): La
     applyChatTemplate: (messages, options) => model.applyChatTemplate(messages, options),
     forward,
     generate: (prompts, options: GenerateOptions = {}) => model.generate(prompts, { loraScale, ...options }),
-    // `score` has no loraScale option, so it is computed from the last position's logits at this scale.
-    async score(inputs) {
-      const rows = await forward(inputs, { logits: 'last' });
-      return rows.map((row) => Float32Array.from(logSoftmax(row.logits)));
-    },
+    score: (inputs, options: ScoreOptions = {}) => model.score(inputs, { loraScale, ...options }),
     dispose: async () => {},
   };
 }
