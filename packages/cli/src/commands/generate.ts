@@ -44,16 +44,18 @@ export function registerGenerateCommand(program: Command): void {
               { role: 'user', content: options.prompt },
             ]
           : options.prompt;
-        const [result] = await model.generate([prompt], {
+        // Raw prompts print as one continuous text; chat answers print alone. Tokens are printed as they
+        // are generated (each piece is what the token adds in context, so the pieces form the text).
+        if (!options.chat) process.stdout.write(options.prompt);
+        await model.generate([prompt], {
           maxNewTokens: options.maxNewTokens,
           temperature: options.temperature,
           seed: options.seed,
           ...(options.topP !== undefined ? { topP: options.topP } : {}),
           ...(options.topK !== undefined ? { topK: options.topK } : {}),
+          onToken: (event) => process.stdout.write(event.text),
         });
-        // Raw prompts print as one continuous text; chat answers print alone.
-        const prefix = options.chat ? '' : options.prompt;
-        process.stdout.write(`${prefix}${result!.responseText}\n`);
+        process.stdout.write('\n');
       } finally {
         await model.dispose();
       }
