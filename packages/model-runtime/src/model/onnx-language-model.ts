@@ -286,93 +286,66 @@ export class OnnxLanguageModel implements LanguageModel {
   ): Promise<RunResult> {
     const entry = this.acquireSession(plan);
     try {
-      return await this.runOnSession(
-        (await entry.session).session,
-        plan,
-        inputIds,
-        positionIds,
-        attentionBias,
-        batchSize,
-        width,
-        past,
-        logitIndices,
-        extraFeeds,
-        fetchPresents,
-      );
+      const { session } = await entry.session;
+      const pastLength = past[0]?.dims[2] ?? 0;
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: int64Tensor(inputIds, [batchSize, width]),
+        position_ids: int64Tensor(positionIds, [batchSize, width]),
+        attention_bias: float32Tensor(attentionBias, [batchSize, 1, width, pastLength + width]),
+        logit_indices: int64Tensor(logitIndices, [logitIndices.length]),
+      };
+      for (let layer = 0; layer < this.config.layerCount; layer++) {
+        feeds[`past_key.${layer}`] = past[2 * layer]!;
+        feeds[`past_value.${layer}`] = past[2 * layer + 1]!;
+      }
+      for (const [name, value] of extraFeeds) feeds[name] = float32Tensor(value.data, value.dims);
+      const fetches = [
+        'logits',
+        ...plan.capture.map(formatHookPoint),
+        ...plan.project.flatMap((point) => [projectionNames(point).output, projectionNames(point).norm]),
+      ];
+      if (fetchPresents)
+        for (let layer = 0; layer < this.config.layerCount; layer++)
+          fetches.push(`present_key.${layer}`, `present_value.${layer}`);
+      let outputs: ort.InferenceSession.ReturnType;
+      try {
+        outputs = await session.run(feeds, fetches);
+      } catch (cause) {
+        throw new TraitlensError(
+          'RUNTIME_ERROR',
+          `onnxruntime failed while running ${this.id}: ${cause instanceof Error ? cause.message : String(cause)}`,
+          { cause },
+        );
+      }
+      const captures = new Map<string, Float32Array>();
+      for (const point of plan.capture)
+        captures.set(
+          formatHookPoint(point),
+          readFloat32(outputs[formatHookPoint(point)], formatHookPoint(point)),
+        );
+      const projections = new Map<string, Float32Array>();
+      const projectionNorms = new Map<string, Float32Array>();
+      for (const point of plan.project) {
+        const names = projectionNames(point);
+        projections.set(formatHookPoint(point), readFloat32(outputs[names.output], names.output));
+        projectionNorms.set(formatHookPoint(point), readFloat32(outputs[names.norm], names.norm));
+      }
+      let presents: ort.Tensor[] | undefined;
+      if (fetchPresents) {
+        presents = [];
+        for (let layer = 0; layer < this.config.layerCount; layer++)
+          presents.push(outputs[`present_key.${layer}`]!, outputs[`present_value.${layer}`]!);
+      }
+      return {
+        logits: readFloat32(outputs.logits, 'logits'),
+        captures,
+        projections,
+        projectionNorms,
+        presents,
+      };
     } finally {
       this.releaseSession(entry);
     }
-  }
-
-  private async runOnSession(
-    session: ort.InferenceSession,
-    plan: HookPlan,
-    inputIds: BigInt64Array,
-    positionIds: BigInt64Array,
-    attentionBias: Float32Array,
-    batchSize: number,
-    width: number,
-    past: ort.Tensor[],
-    logitIndices: BigInt64Array,
-    extraFeeds: Map<string, { data: Float32Array; dims: number[] }>,
-    fetchPresents: boolean,
-  ): Promise<RunResult> {
-    const pastLength = past[0]?.dims[2] ?? 0;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: int64Tensor(inputIds, [batchSize, width]),
-      position_ids: int64Tensor(positionIds, [batchSize, width]),
-      attention_bias: float32Tensor(attentionBias, [batchSize, 1, width, pastLength + width]),
-      logit_indices: int64Tensor(logitIndices, [logitIndices.length]),
-    };
-    for (let layer = 0; layer < this.config.layerCount; layer++) {
-      feeds[`past_key.${layer}`] = past[2 * layer]!;
-      feeds[`past_value.${layer}`] = past[2 * layer + 1]!;
-    }
-    for (const [name, value] of extraFeeds) feeds[name] = float32Tensor(value.data, value.dims);
-    const fetches = [
-      'logits',
-      ...plan.capture.map(formatHookPoint),
-      ...plan.project.flatMap((point) => [projectionNames(point).output, projectionNames(point).norm]),
-    ];
-    if (fetchPresents)
-      for (let layer = 0; layer < this.config.layerCount; layer++)
-        fetches.push(`present_key.${layer}`, `present_value.${layer}`);
-    let outputs: ort.InferenceSession.ReturnType;
-    try {
-      outputs = await session.run(feeds, fetches);
-    } catch (cause) {
-      throw new TraitlensError(
-        'RUNTIME_ERROR',
-        `onnxruntime failed while running ${this.id}: ${cause instanceof Error ? cause.message : String(cause)}`,
-        { cause },
-      );
-    }
-    const captures = new Map<string, Float32Array>();
-    for (const point of plan.capture)
-      captures.set(
-        formatHookPoint(point),
-        readFloat32(outputs[formatHookPoint(point)], formatHookPoint(point)),
-      );
-    const projections = new Map<string, Float32Array>();
-    const projectionNorms = new Map<string, Float32Array>();
-    for (const point of plan.project) {
-      const names = projectionNames(point);
-      projections.set(formatHookPoint(point), readFloat32(outputs[names.output], names.output));
-      projectionNorms.set(formatHookPoint(point), readFloat32(outputs[names.norm], names.norm));
-    }
-    let presents: ort.Tensor[] | undefined;
-    if (fetchPresents) {
-      presents = [];
-      for (let layer = 0; layer < this.config.layerCount; layer++)
-        presents.push(outputs[`present_key.${layer}`]!, outputs[`present_value.${layer}`]!);
-    }
-    return {
-      logits: readFloat32(outputs.logits, 'logits'),
-      captures,
-      projections,
-      projectionNorms,
-      presents,
-    };
   }
 
   private encodeBatch(inputs: PromptInput | readonly PromptInput[]): number[][] {
