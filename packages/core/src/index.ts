@@ -64,3 +64,15 @@ export {
   type SafetensorsTensorInput,
   writeSafetensors,
 } from './safetensors/write-safetensors';
+export {
+  formatWorkShard,
+  isUnitInShard,
+  parseWorkShard,
+  type ResolvedWorkShard,
+  resolveWorkShard,
+  shardCountVariable,
+  shardOfUnit,
+  type WorkShard,
+  type WorkShardSource,
+  workShardFromEnvironment,
+} from './shard/work-shard';
