@@ -10,6 +10,11 @@ export interface SessionOptions {
   threads?: number;
   /** Called when a provider fails and the next is tried, so the fallback is never silent. */
   onWarning?: (message: string) => void;
+  /**
+   * Outputs kept in device memory ('gpu-buffer' tensors) when the session runs on WebGPU, so they can be
+   * fed back as inputs without a host round trip (the KV cache); ignored on other providers.
+   */
+  deviceOutputs?: readonly string[];
 }
 
 export interface CreatedSession {
@@ -39,6 +44,10 @@ export async function createInferenceSession(
         logSeverityLevel: 3,
       };
       if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
+      if (provider === 'webgpu' && options.deviceOutputs?.length)
+        sessionOptions.preferredOutputLocation = Object.fromEntries(
+          options.deviceOutputs.map((name) => [name, 'gpu-buffer' as const]),
+        );
       const session = await ort.InferenceSession.create(modelPath, sessionOptions);
       return { session, provider };
     } catch (cause) {
