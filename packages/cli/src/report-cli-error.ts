@@ -1,21 +1,40 @@
 import { TraitlensError } from '@traitlens/core';
 import { CommanderError } from 'commander';
 
-/** Prints an error for a person at a terminal and returns the exit code. */
+/** Where every error code is explained (docs/errors/<CODE>.md in the repository). */
+export const errorDocsBaseUrl = 'https://github.com/traitlens/traitlens/blob/main/docs/errors';
+
+/**
+ * Prints an error for a person at a terminal and returns the exit code. No input produces a stack
+ * trace: a TraitlensError prints its message, code and docs page; anything else a one-line message.
+ * TRAITLENS_DEBUG=1 adds the stack (and causes) for a bug report.
+ */
 export function reportCliError(error: unknown): number {
   if (error instanceof CommanderError) {
-    // commander already printed usage help; help and version exits are not failures.
+    // commander already printed the message (a bad option names the option); help and version exit 0.
     return error.exitCode;
   }
+  const debug = Boolean(process.env.TRAITLENS_DEBUG);
   if (TraitlensError.isInstance(error)) {
     process.stderr.write(
-      `traitlens: ${error.message}\n  (error ${error.code}; see docs/errors/${error.code}.md)\n`,
+      `traitlens: ${error.message}\n  (error ${error.code}; see ${errorDocsBaseUrl}/${error.code}.md)\n`,
     );
-    if (process.env.TRAITLENS_DEBUG) process.stderr.write(`${error.stack ?? ''}\n`);
+    if (debug) process.stderr.write(`${describeStack(error)}\n`);
     return 1;
   }
+  const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(
-    `traitlens: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    `traitlens: unexpected error: ${message}\n  ${debug ? describeStack(error) : '(this is a bug in traitlens; run again with TRAITLENS_DEBUG=1 for the stack trace and report it)'}\n`,
   );
   return 2;
+}
+
+function describeStack(error: unknown): string {
+  const parts: string[] = [];
+  for (let current = error, depth = 0; current !== undefined && depth < 5; depth++) {
+    parts.push(current instanceof Error ? (current.stack ?? current.message) : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+    if (current !== undefined) parts.push('caused by:');
+  }
+  return parts.join('\n');
 }
