@@ -47,6 +47,7 @@ export {
   readPromptSet,
   resolvePromptSet,
 } from './prompt-set/read-prompt-set';
+export { shardPromptSet } from './prompt-set/shard-prompt-set';
 export {
   type CapturedResponse,
   capturedResponseFormat,

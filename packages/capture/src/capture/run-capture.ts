@@ -1,8 +1,15 @@
-import { type HookPoint, type HookSite, parseLayerSelection, TraitlensError } from '@traitlens/core';
+import {
+  type HookPoint,
+  type HookSite,
+  parseLayerSelection,
+  TraitlensError,
+  type WorkShard,
+} from '@traitlens/core';
 import type { LanguageModel, LoadModelOptions } from '@traitlens/model-runtime';
 import { readProjectionBank } from '../projection/projection-bank';
 import type { PromptSet } from '../prompt-set/prompt-set';
 import { limitPromptSet, resolvePromptSet } from '../prompt-set/read-prompt-set';
+import { shardPromptSet } from '../prompt-set/shard-prompt-set';
 import { type LoadedVariantModel, loadVariantModel } from '../variants/load-variant-model';
 import type { LoadedVariant, ModelVariant } from '../variants/model-variant';
 import { planVariantLoads, type VariantLoadPlan } from '../variants/plan-variant-loads';
@@ -19,6 +26,11 @@ export interface RunCaptureOptions {
   promptSetDirectories?: readonly string[];
   /** Only the first n prompts of the set. */
   limit?: number;
+  /**
+   * Only this shard's prompts (after `limit`): those whose id hashes to `shard.index` of `shard.count`.
+   * Shards write disjoint per-prompt files, so N processes can share one experiment folder.
+   */
+  shard?: WorkShard;
   /** The variant that generates (B: e.g. the model with the LoRA). */
   variant: ModelVariant;
   /** The variant that replays B's token ids (A: e.g. the clean model). */
@@ -44,7 +56,9 @@ export interface RunCaptureOptions {
 }
 
 export interface RunCaptureSummary {
+  /** `prompts`: the prompts this run covered (its shard's, with a shard). */
   promptSet: { id: string; name: string; prompts: number; source?: string };
+  shard?: WorkShard;
   capture: CaptureStageSummary;
   replay?: CaptureStageSummary;
 }
@@ -68,14 +82,17 @@ function resolveLayers(layers: RunCaptureOptions['layers'], model: LanguageModel
  * variants on different models are loaded one after the other, never both at once.
  */
 export async function runCapture(options: RunCaptureOptions): Promise<RunCaptureSummary> {
-  const promptSet = limitPromptSet(
-    typeof options.promptSet === 'string'
-      ? await resolvePromptSet(
-          options.promptSet,
-          options.promptSetDirectories ? { directories: options.promptSetDirectories } : {},
-        )
-      : options.promptSet,
-    options.limit,
+  const promptSet = shardPromptSet(
+    limitPromptSet(
+      typeof options.promptSet === 'string'
+        ? await resolvePromptSet(
+            options.promptSet,
+            options.promptSetDirectories ? { directories: options.promptSetDirectories } : {},
+          )
+        : options.promptSet,
+      options.limit,
+    ),
+    options.shard,
   );
   const variants = [options.variant, ...(options.replayVariant ? [options.replayVariant] : [])];
   const plans = planVariantLoads(variants);
@@ -129,6 +146,9 @@ export async function runCapture(options: RunCaptureOptions): Promise<RunCapture
         prompts: promptSet.prompts.length,
         ...(promptSet.source === undefined ? {} : { source: promptSet.source }),
       },
+      ...(options.shard === undefined
+        ? {}
+        : { shard: { index: options.shard.index, count: options.shard.count } }),
       capture,
     };
     if (options.replayVariant) {

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { parseInteger, parseList, parseNumber } from '../parse-option-values';
+import { addShardOption, resolveCliShard } from '../shard-option';
 
 interface CaptureCommandOptions {
   experiment: string;
@@ -25,6 +26,7 @@ interface CaptureCommandOptions {
   force?: boolean;
   threads?: number;
   providers?: string[];
+  shard?: string;
 }
 
 function parseChoice<T extends string>(choices: readonly T[]): (value: string) => T {
@@ -40,7 +42,7 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 export function registerCaptureCommand(program: Command): void {
-  program
+  const command = program
     .command('capture')
     .description(
       'Generate with a model variant and save prompt and response activations per prompt; optionally replay the same token ids through a second variant (model diff, STUDY.md section 5). Resumable: re-running skips finished prompts.',
@@ -98,10 +100,10 @@ export function registerCaptureCommand(program: Command): void {
     .option('--system-prompt <text>', 'system message before each prompt (chat template only)')
     .option('--force', 'regenerate and rewrite every prompt, even finished ones')
     .option('--threads <n>', 'CPU threads', parseInteger)
-    .option('--providers <list>', 'execution providers to try in order, e.g. cuda,cpu', parseList)
-    .action(async (options: CaptureCommandOptions) => {
-      await runCaptureCommand(options);
-    });
+    .option('--providers <list>', 'execution providers to try in order, e.g. cuda,cpu', parseList);
+  addShardOption(command).action(async (options: CaptureCommandOptions) => {
+    await runCaptureCommand(options);
+  });
 }
 
 function parseVectorArgument(value: string): { path: string; name?: string } {
@@ -161,9 +163,11 @@ async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> 
   let stageBar: Bar | undefined;
   let loadBar: Bar | undefined;
   let nextLoggedTenth = 1;
+  const shard = await resolveCliShard(options.shard);
   try {
     const summary = await capture.runCapture({
       experiment: options.experiment,
+      ...(shard === undefined ? {} : { shard }),
       promptSet: options.promptSet,
       ...(options.limit === undefined ? {} : { limit: options.limit }),
       variant: {
