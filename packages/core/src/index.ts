@@ -4,7 +4,29 @@ export {
   type TraitlensErrorOptions,
 } from './errors/traitlens-error';
 export { type ExperimentLayout, experimentLayout } from './experiment/experiment-layout';
-export { writeFileAtomic, writeJsonAtomic } from './files/write-file-atomic';
+export { ensureDirectory } from './files/ensure-directory';
+export {
+  type AcquireFileLockOptions,
+  acquireFileLock,
+  type FileLock,
+  type FileLockOwner,
+  readLockOwner,
+  withFileLock,
+} from './files/file-lock';
+export {
+  type FileSystemErrorContext,
+  fileSystemErrorCode,
+  isDiskFullError,
+  toFileSystemError,
+  withFileSystemErrors,
+} from './files/file-system-error';
+export { currentProcessIdentity, type ProcessIdentity, processState } from './files/process-identity';
+export {
+  type RemoveStaleTemporaryFilesOptions,
+  removeStaleTemporaryFiles,
+  temporaryFileName,
+} from './files/temporary-file-name';
+export { type WriteFileAtomicOptions, writeFileAtomic, writeJsonAtomic } from './files/write-file-atomic';
 export {
   type ActivationPart,
   type ActivationRecord,

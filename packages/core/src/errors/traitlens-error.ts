@@ -30,7 +30,10 @@ export type TraitlensErrorCode =
   | 'JUDGE_AUTH_FAILED'
   | 'UNKNOWN_METHOD'
   | 'INSUFFICIENT_DATA'
-  | 'TOKEN_MISMATCH';
+  | 'TOKEN_MISMATCH'
+  | 'FILE_SYSTEM_ERROR'
+  | 'DISK_FULL'
+  | 'LOCK_HELD';
 
 const marker = Symbol.for('traitlens.error');
 
