@@ -66,6 +66,13 @@ export {
   quantizeBlockwise,
 } from './quantization/quantize-blockwise';
 export type { ExecutionProviderName, SessionOptions } from './session/create-inference-session';
+export { type DeviceReport, probeDevice } from './session/probe-execution-provider';
+export {
+  type ProviderRejection,
+  type ProviderRequirements,
+  type ProviderSelection,
+  selectExecutionProvider,
+} from './session/select-execution-provider';
 export { ChatTemplate, type RenderChatOptions, selectChatTemplateSource } from './tokenizer/chat-template';
 export { encodePromptIds, type PromptTokenizer } from './tokenizer/encode-prompt-ids';
 export { HuggingFaceTokenizer } from './tokenizer/hugging-face-tokenizer';

@@ -182,11 +182,11 @@ describe('execution providers', () => {
       expect(warnings.join('\n')).toMatch(
         /execution provider "cuda" is unavailable .*; falling back to "cpu"/,
       );
-      const only = await loadModel(tiny.directory, {
+      // The provider is probed when the model loads, so the error comes before any session.
+      const error = await loadModel(tiny.directory, {
         cacheDirectory: testCacheDirectory,
         providers: ['cuda'],
-      });
-      const error = await only.forward('hi').catch((caught: unknown) => caught);
+      }).catch((caught: unknown) => caught);
       expect(TraitlensError.hasCode(error, 'PROVIDER_UNAVAILABLE')).toBe(true);
       expect((error as Error).message).toMatch(/docs\/gpu\.md/);
     }

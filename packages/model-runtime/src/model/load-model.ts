@@ -7,6 +7,7 @@ import type { HubProgressEvent } from '../hub/hub-progress-event';
 import type { HubOptions } from '../hub/hub-settings';
 import { loadLoraAdapter } from '../lora/load-lora-adapter';
 import type { ExecutionProviderName } from '../session/create-inference-session';
+import { type ProviderRequirements, selectExecutionProvider } from '../session/select-execution-provider';
 import { loadPromptTokenizer } from '../tokenizer/load-prompt-tokenizer';
 import type { LanguageModel } from './language-model';
 import { OnnxLanguageModel } from './onnx-language-model';
@@ -30,8 +31,18 @@ export interface LoadModelOptions {
    * `merged` folds the adapter into the weights before quantization.
    */
   lora?: { source: string; mode?: 'switchable' | 'merged' };
-  /** Execution providers to try in order (default ['cpu']). */
+  /**
+   * Execution providers to try in order (default ['cpu']). Each GPU provider is probed first (a tiny
+   * session whose first run must succeed, plus fp16 arithmetic when the dtype needs it and, on WebGPU,
+   * the largest weight's buffer size); one that cannot run the model is passed over with a warning, and
+   * when none can, loading fails with PROVIDER_UNAVAILABLE naming what the device lacks.
+   */
   providers?: readonly ExecutionProviderName[];
+  /**
+   * Debugging aids. `logPlacement`: ORT prints, per session, which graph nodes it placed on the CPU and
+   * which on the GPU provider (its verbose log, on stderr); `TRAITLENS_ORT_LOG=verbose` does the same.
+   */
+  debug?: { logPlacement?: boolean };
   /**
    * Sessions (one per hook plan: the set of captured, steered and projected points) kept loaded at
    * once; each holds its own copy of the weights on a GPU. Default 4 on CPU, 1 on other providers.
@@ -132,6 +143,16 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     dtype === 'int4' || dtype === 'int8'
       ? { bits: dtype === 'int4' ? (4 as const) : (8 as const), blockSize: options.blockSize ?? 32 }
       : undefined;
+  const onWarning = options.onWarning ?? ((message: string) => process.stderr.write(`${message}\n`));
+  // The provider is chosen before any weight conversion or session, so a device that lacks what the
+  // dtype needs is found out in milliseconds (not at the first forward pass of a converted 70B model)
+  // and the graph options below match the provider that will run it.
+  const float16 = float16Requirement(dtype, options.computeDtype);
+  let selection = await selectExecutionProvider({
+    ...(options.providers ? { providers: options.providers } : {}),
+    requirements: float16 ? { float16 } : {},
+    onWarning,
+  });
   const artifacts = await prepareModelArtifacts(directory, config, adapter.tensorNames(config), {
     dtype: dtype === 'fp16' || (quantization && options.computeDtype === 'fp16') ? 'float16' : 'float32',
     ...(quantization ? { quantization } : {}),
@@ -149,14 +170,24 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
         }
       : {}),
   });
+  // Buffer sizes are known once the weights are converted (probed only above WebGPU's guaranteed 256 MiB).
+  selection = await selectExecutionProvider({
+    providers: selection.providers,
+    requirements: {
+      ...(float16 ? { float16 } : {}),
+      ...largestTensor(artifacts.manifest.weights),
+    },
+    onWarning,
+  });
   const sessionOptions = {
-    ...(options.providers ? { providers: options.providers } : {}),
+    providers: selection.providers,
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
-    onWarning: options.onWarning ?? ((message: string) => process.stderr.write(`${message}\n`)),
+    ...(options.debug?.logPlacement ? { logPlacement: true } : {}),
+    onWarning,
   };
   // MatMulNBits on CPU computes in int8 at accuracy level 4 (8-bit weights need it there).
-  const accuracyLevel = (options.providers?.[0] ?? 'cpu') === 'cpu' ? 4 : 0;
-  const maxSessions = options.maxSessions ?? ((options.providers?.[0] ?? 'cpu') === 'cpu' ? 4 : 1);
+  const accuracyLevel = selection.provider === 'cpu' ? 4 : 0;
+  const maxSessions = options.maxSessions ?? (selection.provider === 'cpu' ? 4 : 1);
   return new OnnxLanguageModel(
     id,
     config,
@@ -167,4 +198,25 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     { accuracyLevel },
     maxSessions,
   );
+}
+
+/** Why the model needs fp16 arithmetic from the device, if it does. */
+function float16Requirement(
+  dtype: NonNullable<LoadModelOptions['dtype']>,
+  computeDtype: LoadModelOptions['computeDtype'],
+): ProviderRequirements['float16'] {
+  if (dtype === 'fp16') return { because: 'dtype fp16' };
+  if (computeDtype === 'fp16' && (dtype === 'int8' || dtype === 'int4'))
+    return { because: `dtype ${dtype} with computeDtype fp16` };
+  return undefined;
+}
+
+/** The largest converted weight: each becomes one buffer on the device. */
+function largestTensor(
+  weights: Record<string, { length: number }>,
+): Pick<ProviderRequirements, 'largestTensor'> {
+  let largest: ProviderRequirements['largestTensor'];
+  for (const [name, weight] of Object.entries(weights))
+    if (weight.length > (largest?.bytes ?? 0)) largest = { bytes: weight.length, name };
+  return largest ? { largestTensor: largest } : {};
 }

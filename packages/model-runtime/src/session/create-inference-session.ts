@@ -1,5 +1,6 @@
 import { TraitlensError } from '@traitlens/core';
 import * as ort from 'onnxruntime-node';
+import { ortLogSettings } from './ort-log-settings';
 
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
 
@@ -15,6 +16,12 @@ export interface SessionOptions {
    * fed back as inputs without a host round trip (the KV cache); ignored on other providers.
    */
   deviceOutputs?: readonly string[];
+  /**
+   * Lift this session's ORT log to verbose, so ORT prints its "Node placements" (which nodes run on the
+   * CPU provider instead of the GPU one) to stderr. `TRAITLENS_ORT_LOG=verbose` does the same for every
+   * session.
+   */
+  logPlacement?: boolean;
 }
 
 export interface CreatedSession {
@@ -31,8 +38,10 @@ export async function createInferenceSession(
   options: SessionOptions = {},
 ): Promise<CreatedSession> {
   // ORT logs a provider's load failure itself before throwing; traitlens reports it (and the fallback)
-  // through onWarning or the thrown error, so ORT's own log is limited to fatal errors.
-  ort.env.logLevel = 'fatal';
+  // through onWarning or the thrown error, so ORT's own log is limited to fatal errors unless asked
+  // (TRAITLENS_ORT_LOG, logPlacement).
+  const log = ortLogSettings(options.logPlacement ? { logPlacement: true } : {});
+  ort.env.logLevel = log.environmentLevel;
   const providers = options.providers?.length ? options.providers : (['cpu'] as const);
   const failures: string[] = [];
   for (const provider of providers) {
@@ -41,7 +50,7 @@ export async function createInferenceSession(
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
         enableCpuMemArena: true,
-        logSeverityLevel: 3,
+        logSeverityLevel: log.sessionSeverity,
       };
       if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
       if (provider === 'webgpu' && options.deviceOutputs?.length)
