@@ -1,4 +1,4 @@
-import { TraitlensError } from '@traitlens/core';
+import { fileSystemErrorCode, TraitlensError, toFileSystemError } from '@traitlens/core';
 import { CommanderError } from 'commander';
 
 /** Where every error code is explained (docs/errors/<CODE>.md in the repository). */
@@ -15,6 +15,7 @@ export function reportCliError(error: unknown): number {
     return error.exitCode;
   }
   const debug = Boolean(process.env.TRAITLENS_DEBUG);
+  error = asTraitlensError(error);
   if (TraitlensError.isInstance(error)) {
     process.stderr.write(
       `traitlens: ${error.message}\n  (error ${error.code}; see ${errorDocsBaseUrl}/${error.code}.md)\n`,
@@ -27,6 +28,33 @@ export function reportCliError(error: unknown): number {
     `traitlens: unexpected error: ${message}\n  ${debug ? describeStack(error) : '(this is a bug in traitlens; run again with TRAITLENS_DEBUG=1 for the stack trace and report it)'}\n`,
   );
   return 2;
+}
+
+/**
+ * The last net for errors a library call let escape: a Node file-system error (it carries the path)
+ * becomes the same TraitlensError the writers throw (read-only folder, full disk, a file in the way);
+ * a RangeError (an impossible size or count reached an array constructor) becomes INVALID_ARGUMENT.
+ */
+function asTraitlensError(error: unknown): unknown {
+  if (TraitlensError.isInstance(error)) return error;
+  const code = fileSystemErrorCode(error);
+  if (code !== undefined) {
+    const path = (error as { path?: unknown }).path;
+    const syscall = (error as { syscall?: unknown }).syscall;
+    if (typeof path === 'string')
+      return toFileSystemError(error, {
+        path,
+        action: typeof syscall === 'string' ? `${syscall}` : 'access',
+      });
+  }
+  if (error instanceof RangeError) {
+    return new TraitlensError(
+      'INVALID_ARGUMENT',
+      `a size or count is out of range (${error.message}); check the numeric options and the model config for negative or huge values.`,
+      { cause: error },
+    );
+  }
+  return error;
 }
 
 function describeStack(error: unknown): string {

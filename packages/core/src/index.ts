@@ -33,6 +33,7 @@ export {
   type ActivationTexts,
   activationFormatVersion,
   activationTensorName,
+  activationTextsPath,
   readActivationFile,
   writeActivationFile,
 } from './formats/activation-file';

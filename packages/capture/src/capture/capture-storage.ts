@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import {
   type ActivationTexts,
+  activationTextsPath,
   assertLayerInRange,
   formatHookPoint,
   type HookPoint,
@@ -124,6 +126,8 @@ export async function isPromptOutputComplete(
   if (storage.activationPoints.length > 0) {
     const state = await inspectCapturedFile(paths.activationFile(record.promptId));
     if (!state || !sameIds(state)) return false;
+    // The JSON twin is written before the activation file; check it anyway (an older version wrote it after).
+    if (!(await hasActivationTexts(paths.activationFile(record.promptId), record.promptId))) return false;
     for (const point of storage.activationPoints)
       for (const part of ['prompt', 'response'])
         if (!state.tensorNames.has(`${part}.${formatHookPoint(point)}`)) return false;
@@ -140,6 +144,17 @@ export async function isPromptOutputComplete(
     if (stored !== projectionColumnsKey(describeProjectionColumns(storage.projections))) return false;
   }
   return true;
+}
+
+async function hasActivationTexts(activationPath: string, promptId: string): Promise<boolean> {
+  try {
+    const texts = JSON.parse(await readFile(activationTextsPath(activationPath), 'utf8')) as {
+      promptId?: unknown;
+    };
+    return texts.promptId === promptId;
+  } catch {
+    return false;
+  }
 }
 
 /** The `.json` twin of an activation file: texts and token strings, plus the prompt's annotations. */

@@ -36,7 +36,11 @@ export function activationTensorName(part: ActivationPart, point: HookPoint): st
   return `${part}.${formatHookPoint(point)}`;
 }
 
-/** Writes one prompt's activations (safetensors) and, if given, its texts (JSON twin). */
+/**
+ * Writes one prompt's texts (JSON twin, if given) and then its activations (safetensors). The
+ * safetensors file is written last so that it marks the pair complete: a run killed between the two
+ * leaves no activation file (or an old one whose token ids no longer match), never a file without its twin.
+ */
 export async function writeActivationFile(
   path: string,
   record: ActivationRecord,
@@ -71,6 +75,7 @@ export async function writeActivationFile(
         ? { dtype: 'F16', shape: [tokens, record.hiddenSize], data }
         : { dtype: 'F32', shape: [tokens, record.hiddenSize], data };
   }
+  if (texts) await writeJsonAtomic(activationTextsPath(path), texts);
   await writeSafetensors(path, tensors, {
     ...record.extra,
     format: 'traitlens.activations',
@@ -83,7 +88,11 @@ export async function writeActivationFile(
     hidden_size: String(record.hiddenSize),
     layer_convention: layerConvention,
   });
-  if (texts) await writeJsonAtomic(path.replace(/\.safetensors$/, '.json'), texts);
+}
+
+/** The `.json` twin of an activation file (`<prompt id>.safetensors` -> `<prompt id>.json`). */
+export function activationTextsPath(path: string): string {
+  return path.replace(/\.safetensors$/, '.json');
 }
 
 /**
