@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import {
   assertVectorsFitModel,
+  formatWorkShard,
+  isUnitInShard,
   type Judge,
   l2Norm,
   TraitlensError,
   type TraitVectorSet,
+  type WorkShard,
 } from '@traitlens/core';
 import type { LanguageModel, PromptInput } from '@traitlens/model-runtime';
 import { measureResidualNorms } from './evaluation/measure-residual-norms';
@@ -45,6 +48,12 @@ export interface SteeringEvaluationOptions {
   outputDirectory: string;
   /** Layers to steer, each separately (default: every layer in the vector file). */
   layers?: readonly number[];
+  /**
+   * Only this shard's layers (by a hash of `<trait>/L<layer>`); the other shards, running the same
+   * command with their own index into the same folder, do the rest. The baseline is shared (whoever
+   * gets there first), and multi-layer steering runs in the shard that finds every layer finished.
+   */
+  shard?: WorkShard;
   /** A manual grid of coefficients instead of the adaptive search. */
   coefficients?: readonly number[];
   /** Adaptive search settings (defaults: STUDY.md section 4). `direction` also orders the grid's best. */
@@ -154,7 +163,8 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
   const progress = options.onProgress;
   const site = vectors.metadata.site;
 
-  const missingNorms = layers.filter((layer) => store.results.layers[String(layer)] === undefined);
+  const ownLayers = layers.filter((layer) => isUnitInShard(`${trait.name}/L${layer}`, options.shard));
+  const missingNorms = ownLayers.filter((layer) => store.results.layers[String(layer)] === undefined);
   if (missingNorms.length > 0) {
     progress?.({
       type: 'phase',
@@ -183,7 +193,7 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
     );
   }
   const residualNorms = new Map(
-    layers.map((layer) => [layer, store.results.layers[String(layer)]!.meanResidualNorm]),
+    ownLayers.map((layer) => [layer, store.results.layers[String(layer)]!.meanResidualNorm]),
   );
   const evaluator = new SteeringRunEvaluator({
     model,
@@ -213,17 +223,21 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
 
   const searches: SteeringSearchRecord[] = [];
   let perLayer: SteeringSearchRecord;
+  const shardNote = options.shard
+    ? ` (shard ${formatWorkShard(options.shard)}: ${ownLayers.length} of ${layers.length} layers)`
+    : '';
   if (coefficients !== undefined) {
     progress?.({
       type: 'phase',
       phase: 'grid',
-      message: `Grid of ${coefficients.length} coefficients on layers ${layers.join(', ')}`,
+      message: `Grid of ${coefficients.length} coefficients on layers ${ownLayers.join(', ')}${shardNote}`,
     });
     const columns: SteeringRunRecord[][] = [];
     // One coefficient across all layers per call: layers share batches, and each column is saved before the next.
     for (const coefficient of coefficients)
-      columns.push(await evaluator.evaluate(layers.map((layer) => layerRequest(layer, coefficient))));
-    const candidates = layers.map((layer, layerIndex): SearchCandidateRecord => {
+      if (ownLayers.length > 0)
+        columns.push(await evaluator.evaluate(ownLayers.map((layer) => layerRequest(layer, coefficient))));
+    const candidates = ownLayers.map((layer, layerIndex): SearchCandidateRecord => {
       const steps = coefficients.map((coefficient, step) =>
         stepRecord(step, coefficient, columns[step]![layerIndex]!, settings.coherenceThreshold),
       );
@@ -245,11 +259,11 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
     progress?.({
       type: 'phase',
       phase: 'search',
-      message: `Adaptive search, ${settings.steps} steps, layers ${layers.join(', ')} in parallel`,
+      message: `Adaptive search, ${settings.steps} steps, layers ${ownLayers.join(', ')} in parallel${shardNote}`,
     });
     const baseOf = (layer: number) => store.results.layers[String(layer)]!.baseCoefficient;
     const found = await searchCoefficients(
-      layers.map((layer) => ({
+      ownLayers.map((layer) => ({
         id: `L${layer}`,
         startCoefficient: startingCoefficient(baseOf(layer), settings),
       })),
@@ -266,7 +280,7 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
       settings,
     );
     const candidates = found.map((search, index) => {
-      const layer = layers[index]!;
+      const layer = ownLayers[index]!;
       const record = candidateRecord(
         search.id,
         [layer],
@@ -283,10 +297,24 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
       candidates,
     );
   }
-  await store.saveSearch(perLayer);
+  await store.saveSearch(
+    perLayer,
+    layers.map((layer) => `L${layer}`),
+  );
+  // With shards, the record holds every shard's finished layers (this one's and the others').
+  perLayer = (await store.readSearch(perLayer.id)) ?? perLayer;
   searches.push(perLayer);
 
-  if (options.multiLayer) {
+  if (options.multiLayer && perLayer.candidates.length < layers.length) {
+    progress?.({
+      type: 'phase',
+      phase: 'multi-layer',
+      message: `Multi-layer steering waits for the other shards: ${perLayer.candidates.length} of ${layers.length} layers are finished; the shard that finishes last runs it (or re-run any shard).`,
+    });
+  } else if (options.multiLayer) {
+    // The combined layers may include other shards' layers: their norms are on disk now.
+    for (const [layer, record] of Object.entries(store.results.layers))
+      residualNorms.set(Number(layer), record.meanResidualNorm);
     const combined = await searchMultiLayer(
       options.multiLayer,
       perLayer,

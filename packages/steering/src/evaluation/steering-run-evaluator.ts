@@ -61,6 +61,8 @@ export class SteeringRunEvaluator {
   async evaluate(requests: readonly SteeringRunRequest[]): Promise<SteeringRunRecord[]> {
     const { store, onProgress } = this.options;
     const keyed = requests.map((request) => ({ request, key: this.keyOf(request) }));
+    // Another process (a shard, or a second run on this trait) may have finished some of them meanwhile.
+    await store.refresh();
     const pending = new Map<string, SteeringRunRequest>();
     for (const { request, key } of keyed) {
       const cached = store.findRun(key);

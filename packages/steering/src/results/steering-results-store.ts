@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { link, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TraitlensError, writeJsonAtomic } from '@traitlens/core';
+import { TraitlensError, writeFileAtomic, writeJsonAtomic } from '@traitlens/core';
 import {
   type LayerNormRecord,
   type ScoredResponsesFile,
+  type SearchCandidateRecord,
   type SteeringContext,
   type SteeringResults,
   type SteeringRunRecord,
@@ -12,122 +13,317 @@ import {
   steeringResultsFormatVersion,
 } from './steering-results';
 
+/** `searches/<id>.json`: what a search is; its candidates are files of their own. */
+interface SearchHeader {
+  id: string;
+  kind: SteeringSearchRecord['kind'];
+  settings: Record<string, unknown>;
+  /** Every candidate id of the whole search, in order (a shard writes only some of them). */
+  candidates: string[];
+}
+
+type CandidateFile = SearchCandidateRecord & { updatedAt: string };
+
+const kindOrder: Record<SteeringRunRecord['kind'], number> = { baseline: 0, layer: 1, 'multi-layer': 2 };
+
+/** One order for runs, whatever order processes finished them in: kind, layers, coefficients, id. */
+function compareRuns(a: SteeringRunRecord, b: SteeringRunRecord): number {
+  if (a.kind !== b.kind) return kindOrder[a.kind] - kindOrder[b.kind];
+  const length = Math.max(a.interventions.length, b.interventions.length);
+  for (let index = 0; index < length; index++) {
+    const x = a.interventions[index];
+    const y = b.interventions[index];
+    if (!x || !y) return x ? 1 : -1;
+    if (x.layer !== y.layer) return x.layer - y.layer;
+    if (x.coefficient !== y.coefficient) return x.coefficient - y.coefficient;
+  }
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+async function listJson(directory: string): Promise<string[]> {
+  try {
+    return (await readdir(directory)).filter((name) => name.endsWith('.json')).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (cause) {
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `${path} is not valid JSON; delete it and re-run the same steering command to redo that part.`,
+      { cause, details: { file: path } },
+    );
+  }
+}
+
+/** A file name for an id that may hold `/` or `:` (multi-layer candidate ids, trait names). */
+function fileNameOf(id: string): string {
+  return `${id.replace(/[^\w.-]/g, '_')}.json`;
+}
+
 /**
- * results.json and responses/ of one trait. Every change is written at once and atomically (the
- * responses file of a run before the run enters results.json), so an interrupted search loses at
- * most the run in progress, and a re-run finds every finished run by its configuration key.
+ * The steering results of one trait, safe for several processes writing one folder at once (shards of a
+ * job array, or two `steer` runs with different layers). Every finished piece is its own file, written
+ * atomically and never rewritten by another piece:
+ *
+ *     context.json                      the settings every run here was made with (first writer wins)
+ *     runs/<run id>.json                one run record; its scored responses in responses/<run id>.json
+ *     layers/<layer>.json               one layer's residual norm and base coefficient
+ *     searches/<search id>.json         a search's kind, settings and candidate ids
+ *     searches/<search id>/<cand>.json  one finished candidate (a layer, or the multi-layer combination)
+ *
+ * results.json (the documented summary) is rebuilt from those files after every change, in one fixed
+ * order, until what was written matches what is on disk: whichever process writes last leaves every
+ * process's results in it. A re-run finds every finished run by its configuration key.
  */
 export class SteeringResultsStore {
   readonly directory: string;
   readonly resultsPath: string;
   readonly responsesDirectory: string;
-  private readonly data: SteeringResults;
-  private readonly runsByKey: Map<string, SteeringRunRecord>;
+  private readonly context: SteeringContext;
+  private readonly runsById = new Map<string, SteeringRunRecord>();
+  private readonly runsByKey = new Map<string, SteeringRunRecord>();
+  private layerNorms: Record<string, LayerNormRecord> = {};
+  private searches: SteeringSearchRecord[] = [];
+  private assembled: SteeringResults;
   private writing: Promise<void> = Promise.resolve();
 
-  private constructor(directory: string, data: SteeringResults) {
+  private constructor(directory: string, context: SteeringContext) {
     this.directory = directory;
     this.resultsPath = join(directory, 'results.json');
     this.responsesDirectory = join(directory, 'responses');
-    this.data = data;
-    this.runsByKey = new Map(data.runs.map((run) => [run.key, run]));
+    this.context = context;
+    this.assembled = this.assemble();
   }
 
   /** Opens (or starts) the results in `directory`; refuses results made in another context. */
   static async open(directory: string, context: SteeringContext): Promise<SteeringResultsStore> {
-    const path = join(directory, 'results.json');
-    let text: string | undefined;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const contextPath = join(directory, 'context.json');
+    let stored = await readJson<SteeringContext>(contextPath);
+    if (stored === undefined) {
+      await migrateSingleFileResults(directory);
+      stored = await createExclusively(contextPath, context);
     }
-    if (text === undefined) {
-      const fresh: SteeringResults = {
-        format: steeringResultsFormat,
-        formatVersion: steeringResultsFormatVersion,
-        context,
-        baseline: null,
-        layers: {},
-        runs: [],
-        searches: [],
-        updatedAt: new Date().toISOString(),
-      };
-      return new SteeringResultsStore(directory, fresh);
-    }
-    let existing: SteeringResults;
-    try {
-      existing = JSON.parse(text) as SteeringResults;
-    } catch (cause) {
-      throw new TraitlensError(
-        'INVALID_EXPERIMENT',
-        `${path} is not valid JSON; move it away to start the steering results over.`,
-        { cause, details: { file: path } },
-      );
-    }
-    if (
-      existing.format !== steeringResultsFormat ||
-      existing.formatVersion !== steeringResultsFormatVersion ||
-      !Array.isArray(existing.runs)
-    ) {
-      throw new TraitlensError(
-        'INVALID_EXPERIMENT',
-        `${path} is not a traitlens steering results file of format version ${steeringResultsFormatVersion}.`,
-        { details: { file: path } },
-      );
-    }
-    const differences = describeContextDifferences(existing.context, context);
+    const differences = describeContextDifferences(stored, context);
     if (differences.length > 0) {
       throw new TraitlensError(
         'INVALID_EXPERIMENT',
-        `${path} holds steering results made with different settings (${differences.join('; ')}). Numbers from different settings are not comparable: use another --experiment folder, or delete ${directory} to start over.`,
-        { details: { file: path, differences } },
+        `${directory} holds steering results made with different settings (${differences.join('; ')}). Numbers from different settings are not comparable: use another --experiment folder, or delete ${directory} to start over.`,
+        { details: { file: contextPath, differences } },
       );
     }
-    return new SteeringResultsStore(directory, existing);
+    const store = new SteeringResultsStore(directory, context);
+    await store.refresh();
+    return store;
   }
 
+  /** The results as last read from disk (plus this process's own writes). */
   get results(): SteeringResults {
-    return this.data;
+    return this.assembled;
   }
 
   findRun(key: string): SteeringRunRecord | undefined {
     return this.runsByKey.get(key);
   }
 
-  /** Writes the scored responses, then records the run in results.json. */
+  /**
+   * Reads what other processes have finished since the last read: new runs (run files never change once
+   * written, so only new names are read), every layer and every search.
+   */
+  async refresh(): Promise<void> {
+    for (const name of await listJson(join(this.directory, 'runs'))) {
+      const id = name.slice(0, -'.json'.length);
+      if (this.runsById.has(id)) continue;
+      const run = await readJson<SteeringRunRecord>(join(this.directory, 'runs', name));
+      if (run) this.addRun(run);
+    }
+    const layers: Record<string, LayerNormRecord> = {};
+    const layerNames = await listJson(join(this.directory, 'layers'));
+    for (const name of layerNames.sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))) {
+      const record = await readJson<LayerNormRecord>(join(this.directory, 'layers', name));
+      if (record) layers[name.slice(0, -'.json'.length)] = record;
+    }
+    this.layerNorms = layers;
+    const searches: SteeringSearchRecord[] = [];
+    for (const name of await listJson(join(this.directory, 'searches'))) {
+      const header = await readJson<SearchHeader>(join(this.directory, 'searches', name));
+      if (!header) continue;
+      const candidates: SearchCandidateRecord[] = [];
+      let updatedAt = '';
+      for (const id of header.candidates) {
+        const file = await readJson<CandidateFile>(
+          join(this.directory, 'searches', header.id, fileNameOf(id)),
+        );
+        if (!file) continue;
+        const { updatedAt: candidateUpdatedAt, ...candidate } = file;
+        candidates.push(candidate);
+        if (candidateUpdatedAt > updatedAt) updatedAt = candidateUpdatedAt;
+      }
+      if (candidates.length > 0)
+        searches.push({ id: header.id, kind: header.kind, settings: header.settings, candidates, updatedAt });
+    }
+    this.searches = searches;
+    this.assembled = this.assemble();
+  }
+
+  /** Writes the scored responses, then the run record, then results.json. */
   async saveRun(run: SteeringRunRecord, responses: ScoredResponsesFile): Promise<void> {
     await writeJsonAtomic(join(this.directory, run.responses), responses);
-    if (!this.runsByKey.has(run.key)) {
-      this.data.runs.push(run);
-      this.runsByKey.set(run.key, run);
-    }
-    if (run.kind === 'baseline')
-      this.data.baseline = { runId: run.id, traitMean: run.traitMean, coherenceMean: run.coherenceMean };
+    await writeJsonAtomic(join(this.directory, 'runs', `${run.id}.json`), run);
+    this.addRun(run);
     await this.save();
   }
 
   async saveLayerNorms(norms: Record<string, LayerNormRecord>): Promise<void> {
-    Object.assign(this.data.layers, norms);
+    for (const [layer, record] of Object.entries(norms))
+      await writeJsonAtomic(join(this.directory, 'layers', `${layer}.json`), record);
     await this.save();
   }
 
-  /** Adds a search record, replacing an earlier record of the same search. */
-  async saveSearch(search: SteeringSearchRecord): Promise<void> {
-    const index = this.data.searches.findIndex((existing) => existing.id === search.id);
-    if (index >= 0) this.data.searches.splice(index, 1);
-    this.data.searches.push(search);
+  /**
+   * Records a search's finished candidates. `allCandidates` lists every candidate id of the whole search
+   * when this process (a shard) ran only some of them; the search record then fills in as the other
+   * shards finish. Re-running the same search replaces its candidates.
+   */
+  async saveSearch(search: SteeringSearchRecord, allCandidates?: readonly string[]): Promise<void> {
+    const header: SearchHeader = {
+      id: search.id,
+      kind: search.kind,
+      settings: search.settings,
+      candidates: [...(allCandidates ?? search.candidates.map((candidate) => candidate.id))],
+    };
+    for (const candidate of search.candidates) {
+      const file: CandidateFile = { ...candidate, updatedAt: search.updatedAt };
+      await writeJsonAtomic(join(this.directory, 'searches', search.id, fileNameOf(candidate.id)), file);
+    }
+    await writeJsonAtomic(join(this.directory, 'searches', `${search.id}.json`), header);
     await this.save();
   }
 
-  /** Writes results.json; writes are serialised so concurrent saves never interleave. */
+  /** The search record with this id as on disk now (every shard's candidates), if any. */
+  async readSearch(id: string): Promise<SteeringSearchRecord | undefined> {
+    await this.refresh();
+    return this.searches.find((search) => search.id === id);
+  }
+
+  /**
+   * Rebuilds results.json from the files on disk. Each pass re-reads after writing: a pass that read
+   * before another process's last piece landed is followed by one that includes it. Writes of one
+   * process are serialised.
+   */
   save(): Promise<void> {
-    this.writing = this.writing.then(() => {
-      this.data.updatedAt = new Date().toISOString();
-      return writeJsonAtomic(this.resultsPath, this.data);
+    this.writing = this.writing.then(async () => {
+      await this.refresh();
+      for (;;) {
+        const text = `${JSON.stringify(this.assembled, null, 2)}\n`;
+        await writeFileAtomic(this.resultsPath, text);
+        await this.refresh();
+        if (`${JSON.stringify(this.assembled, null, 2)}\n` === text) return;
+      }
     });
     return this.writing;
   }
+
+  private addRun(run: SteeringRunRecord): void {
+    if (this.runsByKey.has(run.key)) return;
+    this.runsById.set(run.id, run);
+    this.runsByKey.set(run.key, run);
+  }
+
+  private assemble(): SteeringResults {
+    const runs = [...this.runsById.values()].sort(compareRuns);
+    const baselineRun = runs.find((run) => run.kind === 'baseline');
+    // The newest piece's time, so the file's bytes depend only on what is on disk.
+    let updatedAt = '';
+    for (const run of runs) if (run.createdAt > updatedAt) updatedAt = run.createdAt;
+    for (const search of this.searches) if (search.updatedAt > updatedAt) updatedAt = search.updatedAt;
+    return {
+      format: steeringResultsFormat,
+      formatVersion: steeringResultsFormatVersion,
+      context: this.context,
+      baseline: baselineRun
+        ? {
+            runId: baselineRun.id,
+            traitMean: baselineRun.traitMean,
+            coherenceMean: baselineRun.coherenceMean,
+          }
+        : null,
+      layers: this.layerNorms,
+      runs,
+      searches: this.searches,
+      updatedAt: updatedAt || new Date(0).toISOString(),
+    };
+  }
+}
+
+/**
+ * Writes `value` to `path` unless the file exists (link(2) fails on an existing name: atomic even
+ * between machines on NFS), and returns what the file holds afterwards.
+ */
+async function createExclusively<T>(path: string, value: T): Promise<T> {
+  const staging = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.partial`;
+  await writeJsonAtomic(staging, value);
+  try {
+    await link(staging, path);
+    return value;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const stored = await readJson<T>(path);
+    if (stored === undefined) throw error;
+    return stored;
+  } finally {
+    await rm(staging, { force: true });
+  }
+}
+
+/**
+ * A folder written by traitlens before per-run files (results.json only): splits it into the files
+ * above once, so its runs are reused.
+ */
+async function migrateSingleFileResults(directory: string): Promise<void> {
+  const path = join(directory, 'results.json');
+  const existing = await readJson<SteeringResults>(path);
+  if (existing === undefined) return;
+  if (
+    existing.format !== steeringResultsFormat ||
+    existing.formatVersion !== steeringResultsFormatVersion ||
+    !Array.isArray(existing.runs)
+  ) {
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `${path} is not a traitlens steering results file of format version ${steeringResultsFormatVersion}.`,
+      { details: { file: path } },
+    );
+  }
+  for (const run of existing.runs) await writeJsonAtomic(join(directory, 'runs', `${run.id}.json`), run);
+  for (const [layer, record] of Object.entries(existing.layers ?? {}))
+    await writeJsonAtomic(join(directory, 'layers', `${layer}.json`), record);
+  for (const search of existing.searches ?? []) {
+    for (const candidate of search.candidates)
+      await writeJsonAtomic(join(directory, 'searches', search.id, fileNameOf(candidate.id)), {
+        ...candidate,
+        updatedAt: search.updatedAt,
+      });
+    await writeJsonAtomic(join(directory, 'searches', `${search.id}.json`), {
+      id: search.id,
+      kind: search.kind,
+      settings: search.settings,
+      candidates: search.candidates.map((candidate) => candidate.id),
+    } satisfies SearchHeader);
+  }
+  await writeJsonAtomic(join(directory, 'context.json'), existing.context);
 }
 
 function describeContextDifferences(stored: SteeringContext, current: SteeringContext): string[] {
