@@ -95,7 +95,11 @@ export {
   type TraitExtractionResult,
 } from './pipeline/run-trait-extraction';
 export { type ClassSplit, splitTrainValidation } from './pipeline/split-train-validation';
-export { type ExtractionSummary, summarizeExtraction } from './pipeline/summarize-extraction';
+export {
+  type ExtractionSummary,
+  summarizeExtraction,
+  summarizeExtractionIfComplete,
+} from './pipeline/summarize-extraction';
 export {
   formatTokenWindowSlug,
   parseTokenWindow,

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   cosineSimilarity,
@@ -81,6 +81,28 @@ export async function summarizeExtraction(experimentDirectory: string): Promise<
   };
   await writeJsonAtomic(join(root, 'summary.json'), summary);
   return summary;
+}
+
+/**
+ * Writes extraction/summary.json when every one of `traits` (`category/trait`) has its evaluation.json,
+ * and returns it; undefined while some are missing. Shards of one extraction call this after their own
+ * traits: the one that finishes last finds every trait done and writes the summary (two finishing at
+ * once both write the same content; the write is atomic).
+ */
+export async function summarizeExtractionIfComplete(
+  experimentDirectory: string,
+  traits: readonly string[],
+): Promise<ExtractionSummary | undefined> {
+  const layout = experimentLayout(experimentDirectory);
+  for (const name of traits) {
+    const [category, trait] = name.split('/');
+    try {
+      await access(layout.extraction(category!, trait!).evaluation);
+    } catch {
+      return undefined;
+    }
+  }
+  return summarizeExtraction(experimentDirectory);
 }
 
 async function listFolders(folder: string): Promise<string[]> {
