@@ -23,6 +23,7 @@ export {
 export { type LoraAdapter, type LoraTarget, loadLoraAdapter } from './lora/load-lora-adapter';
 export type { EncodePromptOptions, LanguageModel, TextTokenizer } from './model/language-model';
 export { type LoadModelOptions, loadModel } from './model/load-model';
+export { computeModelIdentity, type ModelIdentityOptions } from './model/model-identity';
 export type {
   ChatMessage,
   ForwardOptions,
