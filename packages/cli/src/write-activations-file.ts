@@ -9,18 +9,14 @@ import {
   writeSafetensors,
 } from '@traitlens/core';
 import { loadModelForCli } from './load-model-for-cli';
+import { describeLoraScaleProblem, type ModelCommandOptions } from './shared-options';
 
-export interface WriteActivationsOptions {
-  model: string;
+export interface WriteActivationsOptions extends ModelCommandOptions {
   text?: string;
   ids?: string;
   layers: string;
   sites: string[];
-  out: string;
-  dtype?: 'fp32' | 'fp16' | 'int8' | 'int4';
-  providers?: string[];
-  lora?: string;
-  threads?: number;
+  output: string;
 }
 
 function parseTokenIds(text: string): number[] {
@@ -51,13 +47,16 @@ export async function writeActivationsFile(
         `--sites: "${site}" is not a hook site; use resid_pre, attn_out, resid_mid, mlp_out or resid_post.`,
       );
   }
-  const model = await loadModelForCli(options.model, options);
+  const loraProblem = describeLoraScaleProblem(options);
+  if (loraProblem) throw new TraitlensError('INVALID_ARGUMENT', loraProblem);
+  const tokenIds = options.ids === undefined ? undefined : parseTokenIds(options.ids);
+  const model = await loadModelForCli(options);
   try {
     const layers = parseLayerSelection(options.layers, model.config.layerCount);
     const capture: HookPoint[] = layers.flatMap((layer) =>
       options.sites.map((site) => ({ layer, site: site as HookPoint['site'] })),
     );
-    const input = options.ids !== undefined ? parseTokenIds(options.ids) : model.encodePrompt(options.text!);
+    const input = tokenIds ?? model.encodePrompt(options.text!);
     const [row] = await model.forward([input], { capture });
     const tokenCount = row!.tokenIds.length;
     const tensors: Record<string, SafetensorsTensorInput> = {
@@ -72,7 +71,7 @@ export async function writeActivationsFile(
         data: row!.captures.get(name)!,
       };
     }
-    await writeSafetensors(options.out, tensors, {
+    await writeSafetensors(options.output, tensors, {
       format: 'traitlens.forward-activations',
       format_version: '1',
       model: model.id,

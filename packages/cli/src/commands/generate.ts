@@ -1,63 +1,88 @@
 import type { Command } from 'commander';
-import { parseInteger, parseList, parseNumber } from '../parse-option-values';
+import {
+  addModelOptions,
+  addPromptFormatOptions,
+  describeLoraScaleProblem,
+  type ModelCommandOptions,
+  maxNewTokensOption,
+  type PromptFormatCommandOptions,
+  resolvePromptFormat,
+  seedOption,
+  temperatureOption,
+  topKOption,
+  topPOption,
+} from '../shared-options';
 
-interface GenerateCommandOptions {
-  model: string;
+interface GenerateCommandOptions extends ModelCommandOptions, PromptFormatCommandOptions {
   prompt: string;
   maxNewTokens: number;
   temperature: number;
   topP?: number;
   topK?: number;
   seed: number;
-  chat?: boolean;
-  system?: string;
-  dtype: 'fp32' | 'fp16' | 'int8' | 'int4';
-  providers?: string[];
-  lora?: string;
-  threads?: number;
 }
 
 export function registerGenerateCommand(program: Command): void {
-  program
+  const command = program
     .command('generate')
-    .description('Generate a continuation (greedy unless --temperature is set) and print it.')
-    .requiredOption('--model <source>', 'local model folder or hf:org/name[@revision]')
+    .description(
+      'Generate a continuation (greedy unless --temperature is set) and print it as it is produced.',
+    );
+  addModelOptions(command);
+  command
     .requiredOption('--prompt <text>', 'prompt text ("" starts from BOS alone)')
-    .option('--max-new-tokens <n>', 'tokens to generate', parseInteger, 64)
-    .option('--temperature <t>', 'sampling temperature (0 = greedy)', parseNumber, 0)
-    .option('--top-p <p>', 'nucleus sampling mass', parseNumber)
-    .option('--top-k <k>', 'sample among the k most likely tokens', parseInteger)
-    .option('--seed <n>', 'random seed for sampling', parseInteger, 0)
-    .option('--chat', 'wrap the prompt as a user message in the chat template')
-    .option('--system <text>', 'system message (with --chat)')
-    .option('--dtype <dtype>', 'fp32, fp16, int8 or int4', 'fp32')
-    .option('--providers <list>', 'execution providers to try in order, e.g. cuda,cpu', parseList)
-    .option('--lora <source>', 'PEFT LoRA adapter folder or hf:org/name')
-    .option('--threads <n>', 'CPU threads', parseInteger)
-    .action(async (options: GenerateCommandOptions) => {
-      const { loadModelForCli } = await import('../load-model-for-cli');
-      const model = await loadModelForCli(options.model, options);
-      try {
-        const prompt = options.chat
-          ? [
-              ...(options.system ? [{ role: 'system', content: options.system }] : []),
-              { role: 'user', content: options.prompt },
-            ]
-          : options.prompt;
-        // Raw prompts print as one continuous text; chat answers print alone. Tokens are printed as they
-        // are generated (each piece is what the token adds in context, so the pieces form the text).
-        if (!options.chat) process.stdout.write(options.prompt);
-        await model.generate([prompt], {
-          maxNewTokens: options.maxNewTokens,
-          temperature: options.temperature,
-          seed: options.seed,
-          ...(options.topP !== undefined ? { topP: options.topP } : {}),
-          ...(options.topK !== undefined ? { topK: options.topK } : {}),
-          onToken: (event) => process.stdout.write(event.text),
-        });
-        process.stdout.write('\n');
-      } finally {
-        await model.dispose();
-      }
-    });
+    .addOption(maxNewTokensOption())
+    .addOption(temperatureOption())
+    .addOption(topPOption())
+    .addOption(topKOption())
+    .addOption(seedOption('random seed for sampling'));
+  addPromptFormatOptions(command);
+  command.action(async (options: GenerateCommandOptions) => {
+    const [{ TraitlensError }, { loadModelForCli }] = await Promise.all([
+      import('@traitlens/core'),
+      import('../load-model-for-cli'),
+    ]);
+    const loraProblem = describeLoraScaleProblem(options);
+    if (loraProblem) throw new TraitlensError('INVALID_ARGUMENT', loraProblem);
+    const { promptFormat, systemPrompt } = resolvePromptFormat(options);
+    if (systemPrompt !== undefined && promptFormat === 'raw')
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        '--system-prompt needs the chat template: drop --prompt-format raw (or use --prompt-format chat).',
+      );
+    const model = await loadModelForCli(options);
+    try {
+      const chat = promptFormat === 'chat' || (promptFormat === 'auto' && model.tokenizer.hasChatTemplate);
+      if (chat && !model.tokenizer.hasChatTemplate)
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `--prompt-format chat: ${options.model} has no chat template; use --prompt-format raw.`,
+        );
+      if (!chat && systemPrompt !== undefined)
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `--system-prompt needs the chat template, and ${options.model} has none; drop --system-prompt.`,
+        );
+      const prompt = chat
+        ? [
+            ...(systemPrompt === undefined ? [] : [{ role: 'system', content: systemPrompt }]),
+            { role: 'user', content: options.prompt },
+          ]
+        : options.prompt;
+      // Raw prompts print as one continuous text; chat answers print alone. Tokens are printed as they
+      // are generated (each piece is what the token adds in context, so the pieces form the text).
+      if (!chat) process.stdout.write(options.prompt);
+      await model.generate([prompt], {
+        maxNewTokens: options.maxNewTokens,
+        temperature: options.temperature,
+        seed: options.seed,
+        ...(options.topP === undefined ? {} : { topP: options.topP }),
+        ...(options.topK === undefined ? {} : { topK: options.topK }),
+        onToken: (event) => process.stdout.write(event.text),
+      });
+      process.stdout.write('\n');
+    } finally {
+      await model.dispose();
+    }
+  });
 }

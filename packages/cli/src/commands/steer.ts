@@ -1,14 +1,28 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import { parseInteger, parseList, parseNumber } from '../parse-option-values';
+import { type Command, Option } from 'commander';
+import { choiceOption, integerOption, numberListOption, numberOption } from '../parse-option-values';
+import {
+  addJudgeOptions,
+  addModelOptions,
+  batchSizeOption,
+  datasetsOption,
+  describeJudgeKeyProblem,
+  describeLoraScaleProblem,
+  experimentOption,
+  type JudgeCommandOptions,
+  layersOption,
+  type ModelCommandOptions,
+  maxNewTokensOption,
+  toLoadModelOptions,
+  toOpenAiJudgeSettings,
+} from '../shared-options';
 
-interface SteerCommandOptions {
-  model: string;
-  trait: string;
-  vectors: string;
-  layers?: string;
+interface SteerCommandOptions extends ModelCommandOptions, JudgeCommandOptions {
   judge: string;
-  judgeBaseUrl?: string;
-  judgeConcurrency: number;
+  trait: string;
+  datasets: string;
+  vectors?: string;
+  method: string;
+  layers?: string;
   steps: number;
   direction: 'positive' | 'negative';
   coefficients?: number[];
@@ -24,92 +38,99 @@ interface SteerCommandOptions {
   questions?: number;
   batchSize: number;
   relevance: boolean;
-  dtype: 'fp32' | 'fp16';
-  threads?: number;
-}
-
-function parseChoice<T extends string>(choices: readonly T[]): (value: string) => T {
-  return (value) => {
-    if (!(choices as readonly string[]).includes(value))
-      throw new InvalidArgumentError(`"${value}" is not one of ${choices.join(', ')}.`);
-    return value as T;
-  };
-}
-
-function parseNumberList(value: string): number[] {
-  return parseList(value).map(parseNumber);
 }
 
 export function registerSteerCommand(program: Command): void {
-  program
+  const command = program
     .command('steer')
     .description(
-      'Validate a trait vector causally: steer the model with it, have a judge score trait and coherence, and search the coefficient per layer (STUDY.md section 4). Resumable: re-running skips finished steps.',
+      'Validate a trait vector causally (docs/steering.md): steer the model with it, have a judge score trait and coherence, and search the coefficient per layer. Resumable: re-running skips finished steps.',
+    );
+  addModelOptions(command, {
+    modelDescription: 'the model to steer: local folder or hf:org/name[@revision]',
+  });
+  command
+    .requiredOption(
+      '--trait <category/trait>',
+      'trait under --datasets (its definition.txt and steering.json), e.g. alignment/sycophancy; a folder path also works',
     )
-    .requiredOption('--model <source>', 'the model to steer: local folder or hf:org/name[@revision]')
-    .requiredOption('--trait <dir>', 'trait folder with definition.txt and steering.json')
-    .requiredOption('--vectors <file>', 'trait vector file (.safetensors)')
+    .addOption(datasetsOption())
     .option(
-      '--layers <layers>',
-      'layers to steer: all, 0,3,5 or 2-4 (default: every layer in the vector file)',
-    )
-    .option(
-      '--judge <judge>',
-      'openai:<model>, local:<model source> or lexicon (toy word-list judge)',
-      'openai:gpt-4.1-mini',
-    )
-    .option(
-      '--judge-base-url <url>',
-      'OpenAI-compatible /v1 base URL (default: OPENAI_BASE_URL, then OpenAI); key from OPENAI_API_KEY',
-    )
-    .option('--judge-concurrency <n>', 'judge requests in flight at once', parseInteger, 8)
-    .option('--steps <n>', 'adaptive search steps per layer', parseInteger, 6)
-    .option(
-      '--direction <direction>',
-      'positive (raise the trait) or negative (lower it)',
-      parseChoice(['positive', 'negative'] as const),
-      'positive',
+      '--vectors <file>',
+      'trait vector file (default: <experiment>/extraction/<category>/<trait>/vectors/<method>.safetensors)',
     )
     .option(
-      '--coefficients <list>',
-      'a manual grid of coefficients instead of the adaptive search, e.g. 2,4,8',
-      parseNumberList,
+      '--method <id>',
+      'extraction method whose vectors to use when --vectors is not given',
+      'mean_diff',
     )
-    .option('--up-multiplier <x>', 'coefficient multiplier after a coherent step', parseNumber, 1.3)
-    .option('--down-multiplier <x>', 'coefficient multiplier after an incoherent step', parseNumber, 0.85)
-    .option('--momentum <m>', 'momentum of the multiplier, 0 to <1 (0 = off)', parseNumber, 0)
-    .option('--coherence-threshold <t>', 'mean coherence that counts as coherent', parseNumber, 70)
-    .option(
-      '--multi-layer <strategy>',
-      'then combine the best layers: weighted or orthogonal',
-      parseChoice(['weighted', 'orthogonal'] as const),
+    .addOption(layersOption('layers to steer: all, 0,3,5 or 2-4 (default: every layer in the vector file)'));
+  addJudgeOptions(command, { defaultJudge: 'openai:gpt-4.1-mini' });
+  command
+    .addOption(
+      new Option('--steps <n>', 'adaptive search steps per layer')
+        .argParser(integerOption({ min: 1 }))
+        .default(6),
     )
-    .option(
-      '--mode <mode>',
-      'add (h + c v) or ablate (h - c (h.u) u)',
-      parseChoice(['add', 'ablate'] as const),
-      'add',
+    .addOption(
+      new Option('--direction <direction>', 'positive (raise the trait) or negative (lower it)')
+        .argParser(choiceOption(['positive', 'negative'] as const))
+        .default('positive'),
     )
-    .option(
-      '--positions <positions>',
-      'steer all tokens, the prompt only, or the response only',
-      parseChoice(['all', 'prompt', 'response'] as const),
-      'all',
+    .addOption(
+      new Option(
+        '--coefficients <list>',
+        'a manual grid of coefficients instead of the adaptive search, e.g. 2,4,8',
+      ).argParser(numberListOption()),
     )
-    .option(
-      '--experiment <dir>',
-      'experiment folder; results go to <dir>/steering/<trait>/',
-      'experiments/default',
+    .addOption(
+      new Option('--up-multiplier <x>', 'coefficient multiplier after a coherent step')
+        .argParser(numberOption({ min: 0, exclusiveMin: true }))
+        .default(1.3),
     )
-    .option('--max-new-tokens <n>', 'tokens generated per answer', parseInteger, 64)
-    .option('--questions <n>', 'use only the first n steering questions', parseInteger)
-    .option('--batch-size <n>', 'rows per batched generate call', parseInteger, 32)
+    .addOption(
+      new Option('--down-multiplier <x>', 'coefficient multiplier after an incoherent step')
+        .argParser(numberOption({ min: 0, exclusiveMin: true }))
+        .default(0.85),
+    )
+    .addOption(
+      new Option('--momentum <m>', 'momentum of the multiplier (0 = off)')
+        .argParser(numberOption({ min: 0, max: 1, exclusiveMax: true }))
+        .default(0),
+    )
+    .addOption(
+      new Option('--coherence-threshold <t>', 'mean coherence (0-100) that counts as coherent')
+        .argParser(numberOption({ min: 0, max: 100 }))
+        .default(70),
+    )
+    .addOption(
+      new Option(
+        '--multi-layer <strategy>',
+        'then combine the best layers: weighted or orthogonal',
+      ).argParser(choiceOption(['weighted', 'orthogonal'] as const)),
+    )
+    .addOption(
+      new Option('--mode <mode>', 'add (h + c v) or ablate (h - c (h.u) u)')
+        .argParser(choiceOption(['add', 'ablate'] as const))
+        .default('add'),
+    )
+    .addOption(
+      new Option('--positions <positions>', 'steer all tokens, the prompt only, or the response only')
+        .argParser(choiceOption(['all', 'prompt', 'response'] as const))
+        .default('all'),
+    )
+    .addOption(experimentOption('experiment folder; results go to <dir>/steering/<trait>/'))
+    .addOption(maxNewTokensOption())
+    .addOption(
+      new Option('--questions <n>', 'use only the first n steering questions').argParser(
+        integerOption({ min: 1 }),
+      ),
+    )
+    .addOption(batchSizeOption(32, 'rows per batched generate call'))
     .option(
       '--no-relevance',
       'skip the relevance check (off-topic answers otherwise get coherence capped at 50)',
     )
-    .option('--dtype <dtype>', 'fp32 or fp16', parseChoice(['fp32', 'fp16'] as const), 'fp32')
-    .option('--threads <n>', 'CPU threads', parseInteger)
     .action(async (options: SteerCommandOptions) => {
       await runSteerCommand(options);
     });
@@ -117,59 +138,63 @@ export function registerSteerCommand(program: Command): void {
 
 async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
   const [
-    { experimentLayout, parseLayerSelection, readTraitVectors },
-    { loadModel },
+    core,
     steering,
-    { default: cliProgress },
+    { loadModelForCli },
+    { createProgressDisplay },
+    { readModelShape },
+    { resolveTraitFolder },
     { join },
   ] = await Promise.all([
     import('@traitlens/core'),
-    import('@traitlens/model-runtime'),
     import('@traitlens/steering'),
-    import('cli-progress'),
+    import('../load-model-for-cli'),
+    import('../progress-display'),
+    import('../read-model-shape'),
+    import('../resolve-trait-folder'),
     import('node:path'),
   ]);
-  // Bars only on a terminal; a log file gets the per-run lines alone.
-  const bars = process.stderr.isTTY
-    ? new cliProgress.MultiBar(
-        {
-          stream: process.stderr,
-          clearOnComplete: false,
-          hideCursor: true,
-          format: '{label} |{bar}| {value}/{total}',
-          autopadding: true,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  const log = (line: string) => (bars ? bars.log(`${line}\n`) : process.stderr.write(`${line}\n`));
+  // Everything cheap first: a missing key, a bad layer or a vector file of another model must not cost
+  // a model load (minutes for a 70B model) before failing.
+  const cheapProblem = describeLoraScaleProblem(options) ?? describeJudgeKeyProblem(options);
+  if (cheapProblem) throw new core.TraitlensError('INVALID_ARGUMENT', cheapProblem);
+  const traitFolder = await resolveTraitFolder(options.trait, options.datasets);
+  const trait = await steering.loadSteeringTrait(traitFolder.folder);
+  const vectorsFile =
+    options.vectors ??
+    join(
+      core.experimentLayout(options.experiment).extraction(traitFolder.category ?? '', traitFolder.name)
+        .vectors,
+      `${options.method}.safetensors`,
+    );
+  const vectors = await core.readTraitVectors(vectorsFile);
+  const shape = await readModelShape(options.model);
+  const selected = selectSteeringLayers(vectors, vectorsFile, shape, options.layers, core);
+  steering.parseJudgeSpec(options.judge);
 
-  const trait = await steering.loadSteeringTrait(options.trait);
-  const vectors = await readTraitVectors(options.vectors);
-  const loadOptions = { dtype: options.dtype, ...(options.threads ? { threads: options.threads } : {}) };
-  log(`loading ${options.model}`);
-  const model = await loadModel(options.model, loadOptions);
-  const layout = experimentLayout(options.experiment);
-  const created = await steering.createJudge(options.judge, {
-    ...(trait.evalPrompt === undefined ? {} : { evalPrompt: trait.evalPrompt }),
-    cacheDirectory: join(options.experiment, '.traitlens-cache', 'judge'),
-    openai: {
-      concurrency: options.judgeConcurrency,
-      ...(options.judgeBaseUrl ? { baseUrl: options.judgeBaseUrl } : {}),
-    },
-    loadModelOptions: loadOptions,
-  });
-  const generationBar = bars?.create(0, 0, { label: 'generate' });
-  const judgingBar = bars?.create(0, 0, { label: 'judge   ' });
+  const display = createProgressDisplay();
+  display.log(`loading ${options.model}`);
+  const model = await loadModelForCli(options, { display });
+  const layout = core.experimentLayout(options.experiment);
+  let created: Awaited<ReturnType<typeof steering.createJudge>> | undefined;
   try {
+    created = await steering.createJudge(options.judge, {
+      ...(trait.evalPrompt === undefined ? {} : { evalPrompt: trait.evalPrompt }),
+      cacheDirectory: join(options.experiment, '.traitlens-cache', 'judge'),
+      openai: toOpenAiJudgeSettings(options),
+      // The judge model runs as released: no adapter.
+      loadModelOptions: toLoadModelOptions(options, { withLora: false }),
+    });
+    let generation: import('../progress-display').ProgressTask | undefined;
+    let judging: import('../progress-display').ProgressTask | undefined;
     const evaluation = await steering.evaluateSteering({
       model,
       judge: created.judge,
       trait,
-      vectors,
-      vectorsFile: options.vectors,
+      vectors: selected.vectors,
+      vectorsFile,
       outputDirectory: layout.steering(trait.name).root,
-      ...(options.layers ? { layers: parseLayerSelection(options.layers, model.config.layerCount) } : {}),
+      ...(selected.layers ? { layers: selected.layers } : {}),
       ...(options.coefficients ? { coefficients: options.coefficients } : {}),
       search: {
         steps: options.steps,
@@ -189,15 +214,19 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
       onProgress: (event) => {
         switch (event.type) {
           case 'phase':
-            log(event.message);
+            generation?.finish();
+            judging?.finish();
+            generation = undefined;
+            judging = undefined;
+            display.log(event.message);
             break;
           case 'generation':
-            generationBar?.setTotal(event.rowsTotal);
-            generationBar?.update(event.rowsDone);
+            generation ??= display.task('generate', { total: event.rowsTotal, unit: 'rows' });
+            generation.update(event.rowsDone, event.rowsTotal);
             break;
           case 'judging':
-            judgingBar?.setTotal(event.total);
-            judgingBar?.update(event.done);
+            judging ??= display.task('judge', { total: event.total, unit: 'answers' });
+            judging.update(event.done, event.total);
             break;
           case 'run': {
             const { run, cached } = event;
@@ -205,7 +234,7 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
               run.interventions
                 .map((intervention) => `L${intervention.layer} c=${intervention.coefficient.toPrecision(4)}`)
                 .join(' + ') || 'baseline';
-            log(
+            display.log(
               `${where}: trait ${run.traitMean?.toFixed(1) ?? '-'}, coherence ${run.coherenceMean?.toFixed(1) ?? '-'}${cached ? ' (from results.json)' : ''}`,
             );
             break;
@@ -213,14 +242,57 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
         }
       },
     });
-    bars?.stop();
+    display.stop();
     process.stdout.write(`${steering.formatSteeringSummary(evaluation.results, evaluation.searches)}\n`);
     process.stderr.write(
       `results: ${evaluation.resultsPath} (${evaluation.judgeCalls} judge calls this run)\n`,
     );
   } finally {
-    bars?.stop();
-    await created.dispose();
+    display.stop();
+    await created?.dispose();
     await model.dispose();
   }
+}
+
+/**
+ * The layers to steer, checked against the model's config before it loads. A vector file may hold
+ * more layers than the model (vectors of a deeper sibling model are still refused by hidden size):
+ * then the requested layers must exist in both, and only they are passed on.
+ */
+export function selectSteeringLayers(
+  vectors: import('@traitlens/core').TraitVectorSet,
+  vectorsFile: string,
+  shape: { layerCount: number; hiddenSize: number },
+  layerText: string | undefined,
+  core: Pick<typeof import('@traitlens/core'), 'parseLayerSelection' | 'TraitlensError'>,
+): { vectors: import('@traitlens/core').TraitVectorSet; layers: number[] | undefined } {
+  if (vectors.metadata.hiddenSize !== shape.hiddenSize)
+    throw new core.TraitlensError(
+      'MODEL_MISMATCH',
+      `${vectorsFile} has vectors of width ${vectors.metadata.hiddenSize} (extracted from ${vectors.metadata.model}) but the model has hidden size ${shape.hiddenSize}. Use vectors extracted from a model of the same family and size.`,
+      { details: { expected: shape.hiddenSize, actual: vectors.metadata.hiddenSize } },
+    );
+  const available = [...vectors.vectors.keys()].sort((a, b) => a - b);
+  const beyond = available.filter((layer) => layer >= shape.layerCount);
+  if (layerText === undefined) {
+    if (beyond.length > 0)
+      throw new core.TraitlensError(
+        'MODEL_MISMATCH',
+        `${vectorsFile} has vectors for layers ${available[0]}-${available[available.length - 1]} but the model has ${shape.layerCount} layers (0-${shape.layerCount - 1}); choose the layers to steer with --layers, e.g. --layers ${Math.floor(shape.layerCount / 3)}-${Math.floor((2 * shape.layerCount) / 3)}.`,
+        { details: { layerCount: shape.layerCount, available } },
+      );
+    return { vectors, layers: undefined };
+  }
+  const layers = core.parseLayerSelection(layerText, shape.layerCount);
+  const missing = layers.filter((layer) => !vectors.vectors.has(layer));
+  if (missing.length > 0)
+    throw new core.TraitlensError(
+      'INVALID_ARGUMENT',
+      `--layers ${layerText}: ${vectorsFile} has no vector for layer${missing.length === 1 ? '' : 's'} ${missing.join(', ')}; it has layers ${available.join(', ')}.`,
+      { details: { missing, available } },
+    );
+  return {
+    vectors: { ...vectors, vectors: new Map(layers.map((layer) => [layer, vectors.vectors.get(layer)!])) },
+    layers,
+  };
 }
