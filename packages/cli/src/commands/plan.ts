@@ -1,15 +1,15 @@
-import { type Command, CommanderError, InvalidArgumentError } from 'commander';
-import { parseInteger } from '../parse-option-values';
+import { type Command, CommanderError, Option } from 'commander';
+import { choiceOption, integerOption } from '../parse-option-values';
+import {
+  addModelOptions,
+  describeLoraScaleProblem,
+  type ModelCommandOptions,
+  parseLayerSelectionSyntax,
+} from '../shared-options';
 
-type WeightDtype = 'fp32' | 'fp16' | 'bf16' | 'int8' | 'int4';
 type FloatDtype = 'fp32' | 'fp16' | 'bf16';
 
-interface PlanCommandOptions {
-  model: string;
-  dtype: WeightDtype;
-  blockSize: number;
-  lora?: string;
-  loraMode: 'switchable' | 'merged';
+interface PlanCommandOptions extends Omit<ModelCommandOptions, 'providers' | 'threads'> {
   batch: number;
   seq: number;
   activationDtype?: FloatDtype;
@@ -24,59 +24,42 @@ interface PlanCommandOptions {
 /** Exit code when --device-memory is given and the plan does not fit, so scripts can branch on it. */
 const doesNotFitExitCode = 3;
 
-function oneOf<T extends string>(allowed: readonly T[]) {
-  return (value: string): T => {
-    if (!(allowed as readonly string[]).includes(value))
-      throw new InvalidArgumentError(`use one of ${allowed.join(', ')}.`);
-    return value as T;
-  };
-}
-
-function positiveInteger(value: string): number {
-  const parsed = parseInteger(value);
-  if (parsed <= 0) throw new InvalidArgumentError(`"${value}" must be at least 1.`);
-  return parsed;
-}
-
 export function registerPlanCommand(program: Command): void {
-  program
+  const command = program
     .command('plan')
     .description(
-      'Estimate weights, LoRA, KV cache and activation memory before downloading a model: for hf: sources only config.json (and adapter_config.json) are fetched.',
+      'Estimate weights, LoRA, KV cache and activation memory before downloading a model (docs/memory-plan.md): for hf: sources only config.json (and adapter_config.json) are fetched. Takes the same model options, with the same defaults, as the commands that run the model.',
+    );
+  // The same options and defaults as the run commands, so a plan describes what they will load.
+  addModelOptions(command, { omit: ['providers', 'threads'] });
+  command
+    .addOption(new Option('--batch <n>', 'rows per batch').argParser(integerOption({ min: 1 })).default(1))
+    .addOption(
+      new Option('--seq <n>', 'tokens per row, prompt plus generated')
+        .argParser(integerOption({ min: 1 }))
+        .default(1024),
     )
-    .requiredOption('--model <source>', 'local model folder or hf:org/name[@revision]')
-    .option(
-      '--dtype <dtype>',
-      'weights: fp32, fp16, bf16, int8 or int4',
-      oneOf<WeightDtype>(['fp32', 'fp16', 'bf16', 'int8', 'int4']),
-      'fp16',
+    .addOption(
+      new Option(
+        '--activation-dtype <dtype>',
+        'override the activation dtype (default: what --dtype/--compute-dtype run with; bf16 only to compare with other runtimes)',
+      ).argParser(choiceOption(['fp32', 'fp16', 'bf16'] as const)),
     )
-    .option('--block-size <n>', 'int4/int8 quantization block size (32 or 128)', positiveInteger, 32)
-    .option('--lora <source>', 'PEFT LoRA adapter: local folder or hf:org/name[@revision]')
-    .option(
-      '--lora-mode <mode>',
-      'switchable (runtime branches) or merged (folded into the weights)',
-      oneOf(['switchable', 'merged'] as const),
-      'switchable',
+    .addOption(
+      new Option('--kv-dtype <dtype>', 'KV cache (default: the activation dtype)').argParser(
+        choiceOption(['fp32', 'fp16', 'bf16'] as const),
+      ),
     )
-    .option('--batch <n>', 'rows per batch', positiveInteger, 1)
-    .option('--seq <n>', 'tokens per row, prompt plus generated', positiveInteger, 1024)
-    .option(
-      '--activation-dtype <dtype>',
-      'activations, int4/int8 scales and embeddings (default fp16 for fp16/bf16 weights, else fp32 as traitlens runs them)',
-      oneOf<FloatDtype>(['fp32', 'fp16', 'bf16']),
+    .addOption(
+      new Option(
+        '--capture-layers <layers>',
+        'layers whose resid_post is captured: all, 0,3,5 or 2-4',
+      ).argParser(parseLayerSelectionSyntax),
     )
-    .option(
-      '--kv-dtype <dtype>',
-      'KV cache (default: the activation dtype)',
-      oneOf<FloatDtype>(['fp32', 'fp16', 'bf16']),
-    )
-    .option('--capture-layers <layers>', 'layers whose resid_post is captured: all, 0,3,5 or 2-4')
-    .option(
-      '--logits <which>',
-      'logits fetched for every position (all) or the last per row (last)',
-      oneOf(['all', 'last'] as const),
-      'all',
+    .addOption(
+      new Option('--logits <which>', 'logits fetched for every position (all) or the last per row (last)')
+        .argParser(choiceOption(['all', 'last'] as const))
+        .default('all'),
     )
     .option(
       '--device-memory <size>',
@@ -91,6 +74,15 @@ export function registerPlanCommand(program: Command): void {
       // Parsed before any download so a typo fails fast.
       const deviceBytes =
         options.deviceMemory === undefined ? undefined : parseByteSize(options.deviceMemory);
+      const loraProblem = describeLoraScaleProblem(options);
+      if (loraProblem)
+        throw new (await import('@traitlens/core')).TraitlensError('INVALID_ARGUMENT', loraProblem);
+      // What the run commands compute in: fp16 weights in fp16, int8/int4 per --compute-dtype.
+      const activationDtype =
+        options.activationDtype ??
+        (options.dtype === 'fp16' || (options.dtype.startsWith('int') && options.computeDtype === 'fp16')
+          ? 'fp16'
+          : 'fp32');
       const { plan, model, lora } = await planMemoryForSource({
         model: options.model,
         dtype: options.dtype,
@@ -100,7 +92,7 @@ export function registerPlanCommand(program: Command): void {
         logits: options.logits,
         loraMode: options.loraMode,
         ...(options.lora ? { lora: options.lora } : {}),
-        ...(options.activationDtype ? { activationDtype: options.activationDtype } : {}),
+        activationDtype,
         ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),
         ...(options.captureLayers ? { captureLayers: options.captureLayers } : {}),
         hub: {
