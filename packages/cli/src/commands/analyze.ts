@@ -1,9 +1,13 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import { parseInteger, parseList, parseNumber } from '../parse-option-values';
+import { type Command, Option } from 'commander';
+import { choiceOption, integerOption, numberOption, parseInteger, parseList } from '../parse-option-values';
+import { parseLayerSelectionSyntax } from '../shared-options';
 
 interface AnalyzeCommandOptions {
   experiment: string;
-  a: string;
+  variant?: string;
+  baselineVariant?: string;
+  /** Deprecated spellings: --a is the baseline, --b the variant compared with it. */
+  a?: string;
   b?: string;
   promptSet: string[];
   traits?: string[];
@@ -19,7 +23,7 @@ interface AnalyzeCommandOptions {
   annotations?: string;
   promptFile?: string[];
   trainBiases?: string[];
-  detectionFeatures?: 'a' | 'b' | 'difference';
+  detectionFeatures?: 'baseline' | 'variant' | 'difference' | 'a' | 'b';
   randomBaselines: number;
   bootstrap: number;
   permutations: number;
@@ -33,29 +37,23 @@ interface AnalyzeCommandOptions {
   source?: 'activations' | 'projections';
 }
 
-function parseChoice<T extends string>(choices: readonly T[]) {
-  return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value))
-      throw new InvalidArgumentError(`"${value}" is not one of ${choices.join(', ')}.`);
-    return value as T;
-  };
-}
-
 export function registerAnalyzeCommand(program: Command): void {
   program
     .command('analyze')
     .description(
-      'Analyse saved activations (STUDY.md sections 6-7): project variants A and B onto trait vectors, model diff with bootstrap intervals, detection and predictivity against labels, token view. Writes <experiment>/analysis/*.json (docs/analysis.md).',
+      'Analyse saved activations (docs/analysis.md): project a variant (and its baseline) onto trait vectors, model diff with bootstrap intervals, detection and predictivity against labels, token view. Writes <experiment>/analysis/*.json.',
     )
     .requiredOption(
       '--experiment <dir>',
       'experiment folder (holds inference/<variant>/<prompt set>/activations/)',
     )
-    .requiredOption('--a <variant>', 'reference variant, e.g. the clean model')
+    .option('--variant <name>', 'the variant analysed, e.g. the LoRA model organism (required)')
     .option(
-      '--b <variant>',
-      'variant compared against A, e.g. the LoRA model organism (omit to analyse A alone)',
+      '--baseline-variant <name>',
+      'the reference it is compared with, e.g. the clean model (model diff = variant - baseline; omit to analyse --variant alone)',
     )
+    .addOption(new Option('--a <variant>', 'deprecated: --baseline-variant').hideHelp())
+    .addOption(new Option('--b <variant>', 'deprecated: --variant').hideHelp())
     .requiredOption(
       '--prompt-set <names>',
       'prompt set(s), comma-separated; several are keyed <set>/<prompt id>',
@@ -74,24 +72,23 @@ export function registerAnalyzeCommand(program: Command): void {
     .option(
       '--layers <layers>',
       'all, a list 0,3,5 or ranges 2-4 (default: every layer the vectors have)',
+      parseLayerSelectionSyntax,
       'all',
     )
-    .option(
-      '--measure <measure>',
-      'cosine or scalar projection',
-      parseChoice(['cosine', 'scalar'] as const),
-      'cosine',
+    .addOption(
+      new Option('--measure <measure>', 'cosine or scalar projection')
+        .argParser(choiceOption(['cosine', 'scalar'] as const))
+        .default('cosine'),
     )
     .option('--centred', "subtract each vector's baseline (projection of the class-mean midpoint) first")
     .option('--aggregation <how>', 'per-response value: mean, max, last or a token slice like [:5]', 'mean')
-    .option(
-      '--part <part>',
-      'tokens to project: response or prompt',
-      parseChoice(['response', 'prompt'] as const),
-      'response',
+    .addOption(
+      new Option('--part <part>', 'tokens to project: response or prompt')
+        .argParser(choiceOption(['response', 'prompt'] as const))
+        .default('response'),
     )
     .option('--labels <file>', 'labels per prompt id: 0/1, true/false, judge scores, or an annotation file')
-    .option('--label-threshold <score>', 'scores at or above this are label 1', parseNumber)
+    .option('--label-threshold <score>', 'scores at or above this are label 1', numberOption())
     .option(
       '--annotations <file>',
       'exploit spans {prompt_id: {exploitations: [{tokens: [start, end)}]}} (labels too, without --labels)',
@@ -105,27 +102,41 @@ export function registerAnalyzeCommand(program: Command): void {
       'bias ids to train the detector on; the other labelled biases are held out',
       parseList,
     )
-    .option(
-      '--detection-features <which>',
-      'detector input: b (default with --b), a, or difference (B - A)',
-      parseChoice(['a', 'b', 'difference'] as const),
+    .addOption(
+      new Option(
+        '--detection-features <which>',
+        'detector input: variant (the default), baseline, or difference (variant - baseline)',
+      ).argParser(choiceOption(['variant', 'baseline', 'difference', 'a', 'b'] as const)),
     )
-    .option(
-      '--random-baselines <n>',
-      'random unit vectors per layer as chance-level controls',
-      parseInteger,
-      8,
+    .addOption(
+      new Option('--random-baselines <n>', 'random unit vectors per layer as chance-level controls')
+        .argParser(integerOption({ min: 0 }))
+        .default(8),
     )
-    .option('--bootstrap <n>', 'bootstrap resamples for confidence intervals', parseInteger, 1000)
-    .option('--permutations <n>', 'label permutations for the detection p-value (0 skips)', parseInteger, 100)
-    .option('--folds <n>', 'cross-validation folds', parseInteger, 5)
+    .addOption(
+      new Option('--bootstrap <n>', 'bootstrap resamples for confidence intervals')
+        .argParser(integerOption({ min: 1 }))
+        .default(1000),
+    )
+    .addOption(
+      new Option('--permutations <n>', 'label permutations for the detection p-value (0 skips)')
+        .argParser(integerOption({ min: 0 }))
+        .default(100),
+    )
+    .addOption(
+      new Option('--folds <n>', 'cross-validation folds').argParser(integerOption({ min: 2 })).default(5),
+    )
     .option(
       '--seed <n>',
       'seed of every random draw (bootstrap, folds, permutations, random vectors)',
       parseInteger,
       0,
     )
-    .option('--token-view <n>', 'prompts kept token by token for the report', parseInteger, 12)
+    .addOption(
+      new Option('--token-view <n>', 'prompts kept token by token for the report')
+        .argParser(integerOption({ min: 0 }))
+        .default(12),
+    )
     .option(
       '--ood-prompt-set <names>',
       'out-of-distribution prompt set(s) for predictivity (needs --ood-labels)',
@@ -133,15 +144,17 @@ export function registerAnalyzeCommand(program: Command): void {
     )
     .option('--ood-labels <file>', 'labels of the out-of-distribution prompts')
     .option('--output <dir>', 'where to write (default <experiment>/analysis)')
-    .option(
-      '--source <files>',
-      'activations, or projections (capture projection files, when activations were not stored); default: activations if present',
-      parseChoice(['activations', 'projections'] as const),
+    .addOption(
+      new Option(
+        '--source <files>',
+        'activations, or projections (capture projection files, when activations were not stored); default: activations if present',
+      ).argParser(choiceOption(['activations', 'projections'] as const)),
     )
-    .option(
-      '--threads <n>',
-      'threads projecting in parallel (default: CPU parallelism, at most 8)',
-      parseInteger,
+    .addOption(
+      new Option(
+        '--threads <n>',
+        'threads projecting in parallel (default: CPU parallelism, at most 8)',
+      ).argParser(integerOption({ min: 1 })),
     )
     .action(async (options: AnalyzeCommandOptions) => {
       await runAnalyzeCommand(options);
@@ -155,6 +168,53 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
     import('cli-progress'),
     import('node:path'),
   ]);
+  // --variant/--baseline-variant, or the earlier --b/--a (a = baseline, b = the variant compared).
+  const variant = options.variant ?? options.b ?? options.a;
+  const baseline =
+    options.baselineVariant ??
+    (options.variant !== undefined || options.b !== undefined ? options.a : undefined);
+  if (variant === undefined)
+    throw new core.TraitlensError(
+      'INVALID_ARGUMENT',
+      'Name the variant to analyse: --variant <name> (and --baseline-variant <name> for a model diff), as captured under <experiment>/inference/.',
+    );
+  if (baseline === variant)
+    throw new core.TraitlensError(
+      'INVALID_ARGUMENT',
+      `--variant and --baseline-variant are both "${variant}"; compare two different variants.`,
+    );
+  const detectionFeatures =
+    options.detectionFeatures === undefined
+      ? undefined
+      : // The library calls the baseline A and the compared variant B; a variant analysed alone is A.
+        (
+          {
+            baseline: 'a',
+            a: 'a',
+            variant: baseline === undefined ? 'a' : 'b',
+            b: 'b',
+            difference: 'difference',
+          } as const
+        )[options.detectionFeatures];
+  if (
+    baseline === undefined &&
+    (options.detectionFeatures === 'baseline' || options.detectionFeatures === 'difference')
+  )
+    throw new core.TraitlensError(
+      'INVALID_ARGUMENT',
+      `--detection-features ${options.detectionFeatures} needs --baseline-variant <name>.`,
+    );
+  const aggregation = analysis.parseResponseAggregation(options.aggregation);
+  if (
+    aggregation.kind === 'window' &&
+    aggregation.end !== undefined &&
+    Math.sign(aggregation.start) === Math.sign(aggregation.end) &&
+    aggregation.end <= aggregation.start
+  )
+    throw new core.TraitlensError(
+      'INVALID_ARGUMENT',
+      `--aggregation ${options.aggregation} selects no tokens (the slice ends where or before it starts); use e.g. [:5], [2:10] or [-10:].`,
+    );
   if ((options.oodPromptSet === undefined) !== (options.oodLabels === undefined)) {
     throw new core.TraitlensError(
       'INVALID_ARGUMENT',
@@ -187,8 +247,8 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
   let currentStage = '';
   const summary = await analysis.analyzeExperiment({
     experiment: options.experiment,
-    variantA: options.a,
-    ...(options.b ? { variantB: options.b } : {}),
+    variantA: baseline ?? variant,
+    ...(baseline === undefined ? {} : { variantB: variant }),
     promptSets: options.promptSet,
     ...(options.traits ? { traits: options.traits } : {}),
     ...(options.methods ? { methods: options.methods } : {}),
@@ -196,14 +256,14 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
     ...(layers ? { layers } : {}),
     measure: options.measure,
     centred: Boolean(options.centred),
-    aggregation: analysis.parseResponseAggregation(options.aggregation),
+    aggregation,
     part: options.part,
     ...(options.labels ? { labelsFile: options.labels } : {}),
     ...(options.labelThreshold !== undefined ? { labelThreshold: options.labelThreshold } : {}),
     ...(options.annotations ? { annotationsFile: options.annotations } : {}),
     ...(options.promptFile ? { promptFiles: options.promptFile } : {}),
     ...(trainGroups ? { trainGroups } : {}),
-    ...(options.detectionFeatures ? { detectionFeatures: options.detectionFeatures } : {}),
+    ...(detectionFeatures ? { detectionFeatures } : {}),
     randomBaselines: options.randomBaselines,
     bootstrapResamples: options.bootstrap,
     permutations: options.permutations,
@@ -232,7 +292,7 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
   ];
   if (summary.prompts.onlyInA + summary.prompts.onlyInB > 0) {
     lines.push(
-      `warning: ${summary.prompts.onlyInA} prompts only in ${options.a}, ${summary.prompts.onlyInB} only in ${options.b}; they were left out`,
+      `warning: ${summary.prompts.onlyInA} prompts only in ${baseline ?? variant}, ${summary.prompts.onlyInB} only in ${variant}; they were left out`,
     );
   }
   for (const peak of summary.highlights.modelDiff.slice(0, 8)) {
