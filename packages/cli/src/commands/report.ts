@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
-import { parseInteger } from '../parse-option-values';
+import { type Command, Option } from 'commander';
+import { integerOption } from '../parse-option-values';
 
 interface ReportCommandOptions {
   experiment: string;
@@ -13,13 +13,17 @@ export function registerReportCommand(program: Command): void {
   program
     .command('report')
     .description(
-      'Write a self-contained HTML report of an experiment (works offline): model diff, token view, detection, predictivity, steering sweeps and extraction metrics, plus every chart as SVG and PNG.',
+      'Write a self-contained HTML report of an experiment (docs/report.md; works offline): model diff, token view, detection, predictivity, steering sweeps and extraction metrics, plus every chart as SVG and PNG.',
     )
     .requiredOption('--experiment <dir>', 'experiment folder (reads analysis/, steering/, extraction/)')
     .option('--analysis <dir>', 'analysis folder (default <experiment>/analysis)')
     .option('--output <dir>', 'where to write index.html and plots/ (default <experiment>/report)')
     .option('--no-images', 'skip the SVG/PNG copies of the charts')
-    .option('--heatmap-prompts <n>', 'prompts shown in the trait x prompt x layer heatmap', parseInteger, 60)
+    .addOption(
+      new Option('--heatmap-prompts <n>', 'prompts shown in the trait x prompt x layer heatmap')
+        .argParser(integerOption({ min: 1 }))
+        .default(60),
+    )
     .action(async (options: ReportCommandOptions) => {
       const [{ writeReport }, { relative }] = await Promise.all([
         import('@traitlens/analysis'),
