@@ -28,6 +28,12 @@ export interface CapturedResponse {
   model: string;
   lora?: string;
   loraScale?: number;
+  /**
+   * Model and adapter by content (`hf:org/name@<commit>` or `sha256:...`); resuming compares these, so
+   * a folder written by shards that loaded the model from different paths resumes. Absent in files
+   * written before traitlens recorded it.
+   */
+  identity?: { model: string; lora?: string } | undefined;
   /** The prompt set's text, before any chat template. */
   promptSetText: string;
   /** The prompt tokens decoded with special tokens (the chat-templated prompt for chat models). */

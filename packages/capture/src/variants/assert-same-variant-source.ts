@@ -12,14 +12,20 @@ export function assertSameVariantSource(
   path: string,
 ): void {
   const now = describeVariant(variant);
-  const differs =
-    stored.model !== now.model ||
-    stored.lora !== now.lora ||
-    (stored.loraScale ?? 1) !== (now.loraScale ?? 1);
+  // By content when both sides know it (paths differ between machines); by source otherwise.
+  const byContent = stored.identity !== undefined && now.identity !== undefined;
+  const differs = byContent
+    ? stored.identity!.model !== now.identity!.model ||
+      stored.identity!.lora !== now.identity!.lora ||
+      (stored.lora === undefined) !== (now.lora === undefined) ||
+      (stored.loraScale ?? 1) !== (now.loraScale ?? 1)
+    : stored.model !== now.model ||
+      stored.lora !== now.lora ||
+      (stored.loraScale ?? 1) !== (now.loraScale ?? 1);
   if (differs)
     throw new TraitlensError(
       'INVALID_EXPERIMENT',
-      `${path} was made by ${stored.model}${stored.lora ? ` + LoRA ${stored.lora} (scale ${stored.loraScale})` : ''}, but variant "${variant.name}" now runs ${now.model}${now.lora ? ` + LoRA ${now.lora} (scale ${now.loraScale})` : ''}. Use a new variant name for a different model, or --force to replace this variant's files.`,
+      `${path} was made by ${stored.model}${byContent ? ` (${stored.identity!.model})` : ''}${stored.lora ? ` + LoRA ${stored.lora} (scale ${stored.loraScale})` : ''}, but variant "${variant.name}" now runs ${now.model}${byContent ? ` (${now.identity!.model})` : ''}${now.lora ? ` + LoRA ${now.lora} (scale ${now.loraScale})` : ''}. Use a new variant name for a different model, or --force to replace this variant's files.`,
       { details: { file: path, storedModel: stored.model, model: now.model } },
     );
 }

@@ -1,4 +1,9 @@
-import { type LanguageModel, type LoadModelOptions, loadModel } from '@traitlens/model-runtime';
+import {
+  computeModelIdentity,
+  type LanguageModel,
+  type LoadModelOptions,
+  loadModel,
+} from '@traitlens/model-runtime';
 import type { LoadedVariant } from './model-variant';
 import type { VariantLoadPlan } from './plan-variant-loads';
 
@@ -20,6 +25,13 @@ export async function loadVariantModel(
     ...options,
     ...(plan.lora === undefined ? {} : { lora: { source: plan.lora, mode: 'switchable' as const } }),
   });
+  // By content, so shards that load the same weights from different paths can share one folder.
+  const identity = {
+    model: await computeModelIdentity(model.id, cacheOptions(options)),
+    ...(plan.lora === undefined
+      ? {}
+      : { lora: await computeModelIdentity(plan.lora, cacheOptions(options)) }),
+  };
   const variants = new Map<string, LoadedVariant>();
   for (const variant of plan.variants) {
     variants.set(variant.name, {
@@ -27,7 +39,12 @@ export async function loadVariantModel(
       model,
       ...(variant.loraScale === undefined ? {} : { loraScale: variant.loraScale }),
       ...(plan.lora === undefined ? {} : { lora: plan.lora }),
+      identity,
     });
   }
   return { model, variants };
+}
+
+function cacheOptions(options: Omit<LoadModelOptions, 'lora'>): { cacheDirectory?: string } {
+  return options.cacheDirectory === undefined ? {} : { cacheDirectory: options.cacheDirectory };
 }

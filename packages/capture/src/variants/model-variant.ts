@@ -1,5 +1,11 @@
 import type { LanguageModel } from '@traitlens/model-runtime';
 
+/** What a variant runs, by content (see computeModelIdentity): equal across machines and paths. */
+export interface VariantIdentity {
+  model: string;
+  lora?: string;
+}
+
 /**
  * A named model variant: a model source, optionally with a PEFT LoRA adapter at a scale. The name is the
  * folder under `inference/` its files go to (e.g. `lora`, `clean`).
@@ -27,6 +33,8 @@ export interface LoadedVariant {
   loraScale?: number;
   /** The adapter source, when the variant uses one (written into every file). */
   lora?: string;
+  /** Model and adapter by content; when set, resuming compares these instead of paths. */
+  identity?: VariantIdentity;
 }
 
 /**
@@ -38,10 +46,13 @@ export function describeVariant(variant: LoadedVariant): {
   model: string;
   lora?: string;
   loraScale?: number;
+  identity?: VariantIdentity | undefined;
 } {
   return {
     variant: variant.name,
     model: variant.model.id,
     ...(variant.lora !== undefined ? { lora: variant.lora, loraScale: variant.loraScale ?? 1 } : {}),
+    // Always present (undefined when unknown), so spreading it over a copied record replaces the copy's.
+    identity: variant.identity,
   };
 }
