@@ -106,8 +106,9 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Pro
       let nextTenth = 1;
       let finished = false;
       const etaSeconds = (): number | undefined => {
-        if (total === undefined || done <= startDone) return undefined;
-        const rate = (done - startDone) / Math.max(1, now() - startTime);
+        // No estimate from nothing: before a second has passed the rate is noise.
+        if (total === undefined || done <= startDone || now() - startTime < 1000) return undefined;
+        const rate = (done - startDone) / (now() - startTime);
         return (total - done) / rate / 1000;
       };
       const describe = () => {
