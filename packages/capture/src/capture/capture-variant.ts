@@ -12,6 +12,7 @@ import {
 import { inferencePaths } from '../storage/inference-paths';
 import { assertSameVariantSource } from '../variants/assert-same-variant-source';
 import { describeVariant, type LoadedVariant } from '../variants/model-variant';
+import { type CaptureLockOptions, withCaptureLock } from './capture-lock';
 import type { CaptureProgressEvent, CaptureStageSummary } from './capture-progress-event';
 import {
   type CaptureStorageOptions,
@@ -25,7 +26,7 @@ import { summarizeStage } from './summarize-stage';
 /** When to wrap the prompt text as a chat user message. */
 export type ChatTemplateUse = 'auto' | 'always' | 'never';
 
-export interface CaptureVariantOptions extends CaptureStorageOptions {
+export interface CaptureVariantOptions extends CaptureStorageOptions, CaptureLockOptions {
   /** The experiment folder (`experiments/<name>`). */
   experiment: string;
   promptSet: PromptSet;
@@ -117,6 +118,18 @@ function toResponseRecord(
  * regenerating. `force` regenerates everything.
  */
 export async function captureVariant(options: CaptureVariantOptions): Promise<CaptureStageSummary> {
+  const paths = inferencePaths(options.experiment, options.variant.name, options.promptSet.id);
+  return withCaptureLock(
+    'capture',
+    paths.root,
+    options.promptSet.prompts.map((prompt) => prompt.id),
+    `${options.variant.name}/${options.promptSet.id}`,
+    options,
+    () => captureVariantLocked(options),
+  );
+}
+
+async function captureVariantLocked(options: CaptureVariantOptions): Promise<CaptureStageSummary> {
   const started = performance.now();
   const { variant, promptSet } = options;
   const { model } = variant;

@@ -9,6 +9,7 @@ import { inferencePaths } from '../storage/inference-paths';
 import { sameTokenIds } from '../storage/inspect-captured-file';
 import { assertSameVariantSource } from '../variants/assert-same-variant-source';
 import { describeVariant, type LoadedVariant } from '../variants/model-variant';
+import { type CaptureLockOptions, withCaptureLock } from './capture-lock';
 import type { CaptureProgressEvent, CaptureStageSummary } from './capture-progress-event';
 import {
   type CaptureStorageOptions,
@@ -19,7 +20,7 @@ import {
 import { defaultMaxCaptureBytes, forwardCaptures } from './forward-captures';
 import { summarizeStage } from './summarize-stage';
 
-export interface ReplayVariantOptions extends CaptureStorageOptions {
+export interface ReplayVariantOptions extends CaptureStorageOptions, CaptureLockOptions {
   experiment: string;
   promptSet: PromptSet;
   /** The variant whose stored responses are replayed (it must have been captured first). */
@@ -87,6 +88,18 @@ function assertSameTokenization(record: CapturedResponse, variant: LoadedVariant
  * missing; complete prompts whose ids still match the source are skipped unless `force`.
  */
 export async function replayVariant(options: ReplayVariantOptions): Promise<CaptureStageSummary> {
+  const paths = inferencePaths(options.experiment, options.variant.name, options.promptSet.id);
+  return withCaptureLock(
+    'replay',
+    paths.root,
+    options.promptSet.prompts.map((prompt) => prompt.id),
+    `${options.variant.name}/${options.promptSet.id}`,
+    options,
+    () => replayVariantLocked(options),
+  );
+}
+
+async function replayVariantLocked(options: ReplayVariantOptions): Promise<CaptureStageSummary> {
   const started = performance.now();
   const { variant, promptSet } = options;
   const { model } = variant;

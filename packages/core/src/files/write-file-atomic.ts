@@ -43,6 +43,7 @@ export async function writeFileAtomic(
     if (durable) await handle.sync();
     await handle.close();
     handle = undefined;
+    killPoint(path, 'before-rename');
     await rename(temporaryPath, path);
   } catch (error) {
     await handle?.close().catch(() => undefined);
@@ -50,6 +51,27 @@ export async function writeFileAtomic(
     throw toFileSystemError(error, { path, action: 'write' });
   }
   if (durable) await syncDirectory(dirname(path));
+  killPoint(path, 'after-rename');
+}
+
+let atomicWrites = 0;
+
+/**
+ * Fault injection for the kill-and-resume tests (docs/reliability.md): with
+ * `TRAITLENS_TEST_KILL_AT_WRITE=<n>[:before-rename]` the process kills itself with SIGKILL at its n-th
+ * atomic write under `TRAITLENS_TEST_KILL_UNDER` (a folder; default: every write), either once the file
+ * is complete under its final name or (before-rename) while only its temporary file exists. A real
+ * kill -9, at a reproducible point; unset, this costs one environment lookup per write.
+ */
+function killPoint(path: string, moment: 'before-rename' | 'after-rename'): void {
+  const spec = process.env.TRAITLENS_TEST_KILL_AT_WRITE;
+  if (!spec) return;
+  const under = process.env.TRAITLENS_TEST_KILL_UNDER;
+  if (under && !path.startsWith(under)) return;
+  const [count, when = 'after-rename'] = spec.split(':');
+  if (when !== moment) return;
+  atomicWrites += 1;
+  if (atomicWrites === Number(count)) process.kill(process.pid, 'SIGKILL');
 }
 
 /** Atomically writes pretty-printed JSON with a trailing newline. */

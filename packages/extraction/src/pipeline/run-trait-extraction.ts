@@ -1,12 +1,16 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   assertLayerInRange,
   experimentLayout,
+  type FileLockOwner,
   type HookSite,
   type Judge,
   type JudgeRequest,
   layerConvention,
+  removeStaleTemporaryFiles,
   TraitlensError,
+  withFileLock,
   writeJsonAtomic,
 } from '@traitlens/core';
 import type { LanguageModel } from '@traitlens/model-runtime';
@@ -71,6 +75,14 @@ export interface TraitExtractionOptions {
   force?: boolean | readonly ExtractionStage[];
   onProgress?: (event: ExtractionProgressEvent) => void;
   onWarning?: (message: string) => void;
+  /**
+   * One process at a time extracts a trait in one experiment (a lock file `.lock` in the trait's folder;
+   * a lock whose holder died is taken over). How long to wait for another live process before failing
+   * with LOCK_HELD, in milliseconds. Default 0: fail at once.
+   */
+  lockWaitMs?: number;
+  /** Called when another process holds the trait's lock and this run starts waiting for it. */
+  onLockWait?: (owner: FileLockOwner | undefined) => void;
 }
 
 export interface TraitExtractionResult {
@@ -94,9 +106,31 @@ const scenarioQuestion =
  * a key of its inputs and is skipped when its outputs already match.
  */
 export async function runTraitExtraction(options: TraitExtractionOptions): Promise<TraitExtractionResult> {
+  const paths = experimentLayout(options.experimentDirectory).extraction(
+    options.dataset.category,
+    options.dataset.trait,
+  );
+  return withFileLock(
+    join(paths.root, '.lock'),
+    {
+      purpose: `extract ${options.dataset.name}`,
+      waitMs: options.lockWaitMs ?? 0,
+      ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
+    },
+    async () => {
+      // Temporary files of a run that was killed are no one's now; a live run's are kept.
+      await removeStaleTemporaryFiles(paths.root, { recursive: true });
+      return runLockedTraitExtraction(options, paths);
+    },
+  );
+}
+
+async function runLockedTraitExtraction(
+  options: TraitExtractionOptions,
+  paths: ReturnType<ReturnType<typeof experimentLayout>['extraction']>,
+): Promise<TraitExtractionResult> {
   const { model, dataset } = options;
   const trait = dataset.name;
-  const paths = experimentLayout(options.experimentDirectory).extraction(dataset.category, dataset.trait);
   const warnings: string[] = dataset.issues
     .filter((issue) => issue.severity === 'warning')
     .map((issue) => `${trait}/${issue.file}: ${issue.message}`);

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { removeStaleTemporaryFiles, withFileLock } from '@traitlens/core';
+
+/** Options shared by the capture and replay stages for running beside other processes. */
+export interface CaptureLockOptions {
+  /**
+   * How long to wait (ms) for another live process capturing the same prompts of the same variant before
+   * failing with LOCK_HELD. Default 0: fail at once. Disjoint shards never wait for each other.
+   */
+  lockWaitMs?: number;
+}
+
+/**
+ * Runs a capture or replay stage under a lock named after the stage and the exact prompts it covers
+ * (`<variant>/<prompt set>/.capture-<hash>.lock`): a second process on the same prompts refuses (or waits)
+ * instead of doing the work twice, while shards (disjoint prompt subsets) run side by side. Inside the
+ * lock, temporary files of killed runs are removed first.
+ */
+export async function withCaptureLock<T>(
+  stage: 'capture' | 'replay',
+  root: string,
+  promptIds: readonly string[],
+  description: string,
+  options: CaptureLockOptions,
+  body: () => Promise<T>,
+): Promise<T> {
+  const hash = createHash('sha256').update(JSON.stringify(promptIds)).digest('hex').slice(0, 12);
+  return withFileLock(
+    join(root, `.${stage}-${hash}.lock`),
+    { purpose: `${stage} ${description}`, waitMs: options.lockWaitMs ?? 0 },
+    async () => {
+      await removeStaleTemporaryFiles(root, { recursive: true });
+      return body();
+    },
+  );
+}
