@@ -9,7 +9,7 @@ import {
   type TraitVectorSet,
   type WorkShard,
 } from '@traitlens/core';
-import type { LanguageModel, PromptInput } from '@traitlens/model-runtime';
+import { computeModelIdentity, type LanguageModel, type PromptInput } from '@traitlens/model-runtime';
 import { measureResidualNorms } from './evaluation/measure-residual-norms';
 import {
   type SteeringProgressEvent,
@@ -146,6 +146,7 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
   const context: SteeringContext = {
     trait: trait.name,
     model: model.id,
+    modelIdentity: await computeModelIdentity(model.id),
     vectors: {
       hash: hashVectors(vectors),
       site: vectors.metadata.site,

@@ -329,7 +329,11 @@ async function migrateSingleFileResults(directory: string): Promise<void> {
 function describeContextDifferences(stored: SteeringContext, current: SteeringContext): string[] {
   const differences: string[] = [];
   const storedRecord = stored as unknown as Record<string, unknown>;
+  const byContent = stored.modelIdentity !== undefined && current.modelIdentity !== undefined;
   for (const [field, value] of Object.entries(current)) {
+    // The folder a model was loaded from differs between machines; its content must not.
+    if (field === 'model' && byContent) continue;
+    if (field === 'modelIdentity' && !byContent) continue;
     const before = JSON.stringify(storedRecord[field]);
     const after = JSON.stringify(value);
     if (before !== after) differences.push(`${field}: ${shorten(before)} now ${shorten(after)}`);

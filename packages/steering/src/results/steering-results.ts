@@ -16,6 +16,12 @@ export interface SteeringContext {
   trait: string;
   /** Model id (`hf:org/name@sha` or a folder). */
   model: string;
+  /**
+   * The model by content (`hf:org/name@<commit>` or `sha256:...`, see computeModelIdentity): when both
+   * sides have it, resuming compares it instead of `model`, so shards that load the model from different
+   * folders share one results folder.
+   */
+  modelIdentity?: string;
   vectors: {
     /** SHA-256 over the site and every layer's vector bytes. */
     hash: string;
