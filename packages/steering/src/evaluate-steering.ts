@@ -5,6 +5,7 @@ import {
   isUnitInShard,
   type Judge,
   l2Norm,
+  removeStaleTemporaryFiles,
   TraitlensError,
   type TraitVectorSet,
   type WorkShard,
@@ -160,6 +161,8 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
     generation,
     relevanceCap,
   };
+  // Temporary files of a killed steer run are no one's now (a live run's are kept).
+  await removeStaleTemporaryFiles(options.outputDirectory, { recursive: true });
   const store = await SteeringResultsStore.open(options.outputDirectory, context);
   const progress = options.onProgress;
   const site = vectors.metadata.site;

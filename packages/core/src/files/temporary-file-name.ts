@@ -18,8 +18,8 @@ export function parseTemporaryFileName(
 ): { target: string; pid: number; hostTag: string | undefined } | undefined {
   const withHost = /^(.+)\.(\d+)\.([0-9a-f]{8})\.([0-9a-f]+)\.partial$/.exec(name);
   if (withHost) return { target: withHost[1] as string, pid: Number(withHost[2]), hostTag: withHost[3] };
-  // Written before the host tag was added: `<name>.<pid>.<random>.partial`.
-  const withoutHost = /^(.+)\.(\d+)\.([0-9a-f]{8})\.partial$/.exec(name);
+  // Without a host tag (older files, and writers that make their own staging names): `<name>.<pid>.<random>.partial`.
+  const withoutHost = /^(.+)\.(\d+)\.([0-9a-z]{4,})\.partial$/.exec(name);
   if (withoutHost)
     return { target: withoutHost[1] as string, pid: Number(withoutHost[2]), hostTag: undefined };
   return undefined;
