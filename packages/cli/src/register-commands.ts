@@ -5,8 +5,11 @@ import { registerCaptureCommand } from './commands/capture';
 import { registerDatasetsCommand } from './commands/datasets';
 import { registerExtractCommand } from './commands/extract';
 import { registerGenerateCommand } from './commands/generate';
+import { registerLabelCommand } from './commands/label';
 import { registerPlanCommand } from './commands/plan';
 import { registerReportCommand } from './commands/report';
+import { registerRunCommand } from './commands/run';
+import { registerStatusCommand } from './commands/status';
 import { registerSteerCommand } from './commands/steer';
 
 /**
@@ -24,4 +27,7 @@ export function registerCommands(program: Command): void {
   registerAnalyzeCommand(program);
   registerReportCommand(program);
   registerCaptureCommand(program);
+  registerRunCommand(program);
+  registerStatusCommand(program);
+  registerLabelCommand(program);
 }

@@ -102,8 +102,8 @@ const captureSchema = z.strictObject({
   promptSetDirectory: z.string().min(1),
   /** Layers whose activations are stored (default: the extraction layers). */
   layers: layerSelection.optional(),
-  /** Only the first N prompts of each bias (quick runs); default all. */
-  perBias: z.number().int().positive().optional(),
+  /** Only the first N prompts of each prompt group (quick runs); default all. */
+  perGroup: z.number().int().positive().optional(),
   maxNewTokens: z.number().int().positive().default(128),
   batchSize: z.number().int().positive().default(12),
   activationDtype: z.enum(['F16', 'F32']).default('F16'),
@@ -125,19 +125,37 @@ const replaySchema = z.strictObject({
 
 const labelSchema = z
   .strictObject({
-    /** Score each LoRA response with the judge for exploiting its prompt's bias. */
+    /** Score each generated response with the judge against its prompt group's description. */
     judge: z.boolean().default(false),
-    /** Score at or above which a judged response counts as exploiting. */
+    /** Score at or above which a judged response is labelled 1. */
     threshold: z.number().min(0).max(100).default(50),
-    /** Label (and annotate spans) by words: bias id or "*" -> words; a response exploits when one appears. */
+    /**
+     * The judge's rubric; `{description}` is replaced by the prompt's group description (a prompt-set
+     * entry's `bias_description`). Default: a rubric asking whether the response shows that behaviour.
+     */
+    rubric: z.string().min(1).optional(),
+    /** What the judge is told it scores (a short name of the behaviour). */
+    behaviour: z.string().min(1).default('the described behaviour'),
+    /** Label (and annotate spans) by words: group id or "*" -> words; a response is 1 when one appears. */
     keywords: z
-      .record(z.string().regex(/^(\*|\d+)$/, 'key by bias id or "*"'), z.array(z.string().min(1)).min(1))
+      .record(
+        z.string().regex(/^(\*|\d+)$/, 'key by prompt group id or "*"'),
+        z.array(z.string().min(1)).min(1),
+      )
       .optional(),
-    /** Hand-made exploit spans {prompt_id: {exploitations: [{tokens: [start, end)}]}} (relative to the config file). */
+    /**
+     * Labels from a field of each prompt-set entry: a boolean or 0/1 value is the label; a string is the
+     * response the label belongs to (e.g. `response_dpo`), labelled 1 when `keywords` would match it.
+     */
+    field: z.string().min(1).optional(),
+    /**
+     * Hand-made token spans: traitlens annotations `{<prompt id>: {exploitations: [{tokens: [start, end)}]}}`
+     * or the study's `{metadata, detailed_annotations: {...}}` file (relative to the config file).
+     */
     annotations: z.string().min(1).optional(),
   })
-  .refine((label) => label.judge !== (label.keywords !== undefined), {
-    message: 'choose exactly one labelling method: judge: true or keywords: {...}',
+  .refine((label) => label.judge !== (label.keywords !== undefined || label.field !== undefined), {
+    message: 'choose one labelling method: judge: true, keywords: {...} or field: <name>',
   });
 
 const analyzeSchema = z.strictObject({
@@ -150,8 +168,8 @@ const analyzeSchema = z.strictObject({
    * difference on the same tokens (`difference`: only what the adapter changed, not the text itself).
    */
   detectionFeatures: z.enum(['a', 'b', 'difference']).default('b'),
-  /** Bias ids the detector trains on; the others are held out (the study: 44, 8, 2, 20, 16). */
-  trainBiases: z.array(z.number().int().nonnegative()).min(1),
+  /** Prompt group ids the detector trains on; the others are held out (RM-sycophancy: 44, 8, 2, 20, 16). */
+  trainGroups: z.array(z.number().int().nonnegative()).min(1),
   bootstrap: z.number().int().min(0).default(1000),
   permutations: z.number().int().min(0).default(100),
   folds: z.number().int().min(2).default(5),
@@ -226,7 +244,7 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
     );
     throw new TraitlensError(
       'INVALID_CONFIG',
-      `${file} is not a valid experiment config:\n${problems.join('\n')}\nSee examples/rm-sycophancy/README.md for every field.`,
+      `${file} is not a valid experiment config:\n${problems.join('\n')}\nSee docs/study.md for every field.`,
       {
         details: {
           file,
@@ -261,7 +279,7 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
   }
   if (config.judge.spec === 'lexicon' && config.stages.label?.judge)
     problems.push(
-      'stages.label.judge: the lexicon judge cannot read bias descriptions; label with keywords or an LLM judge',
+      'stages.label.judge: the lexicon judge cannot read group descriptions; label with keywords or an LLM judge',
     );
   if (problems.length > 0) {
     throw new TraitlensError(

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import {
   analyzeExperiment,
   findExperimentVectors,
@@ -6,8 +6,8 @@ import {
   parseResponseAggregation,
 } from '@traitlens/analysis';
 import { readTraitVectors, SafetensorsFile, TraitlensError } from '@traitlens/core';
-import { loadStudyPromptSets } from '../study-prompt-sets';
-import { type LabelsFile, labelPaths } from './label-stage';
+import { loadStudyPromptSets } from '../config/study-prompt-sets';
+import { type LabelsFile, labelPaths } from '../labels/label-responses';
 import type { StageContext, StageSummary } from './stage-context';
 
 /** The resid_post layers stored in the first activation file of a variant (every file has the same). */
@@ -29,6 +29,13 @@ async function readStoredLayers(
   }
 }
 
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 async function readLabels(path: string): Promise<LabelsFile | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as LabelsFile;
@@ -38,20 +45,22 @@ async function readLabels(path: string): Promise<LabelsFile | undefined> {
 }
 
 /**
- * Stage 6 (STUDY.md section 6): project both variants onto every trait vector, the model diff per trait
- * and layer (train biases, held-out biases), detection of exploiting responses from trait projections
- * (train biases -> held-out biases), predictivity, token-level specificity where exploit spans exist.
+ * Stage 6: project both variants onto every trait vector, the model diff per trait
+ * and layer (all, train groups, held-out groups), detection of responses labelled 1 from trait projections
+ * (train groups -> held-out groups), predictivity, token-level specificity where annotated spans exist.
  */
 export async function runAnalyzeStage(context: StageContext): Promise<StageSummary> {
   const { experiment, log } = context;
   const { analyze, capture, replay, label } = experiment.config.stages;
-  const labels = label ? await readLabels(labelPaths(experiment).labels) : undefined;
+  const labels = label ? await readLabels(labelPaths(experiment.directory).labels) : undefined;
   if (label && !labels)
     throw new TraitlensError(
       'INVALID_EXPERIMENT',
-      `${labelPaths(experiment).labels} is missing; run the label stage first.`,
+      `${labelPaths(experiment.directory).labels} is missing; run the label stage first.`,
     );
-  const annotationsFile = label?.keywords ? labelPaths(experiment).annotations : experiment.annotationsFile;
+  // The label stage writes every span it knows (keyword matches, a given annotation file) in one format.
+  const annotationsFile = label ? labelPaths(experiment.directory).annotations : undefined;
+  const hasAnnotations = annotationsFile !== undefined && (await exists(annotationsFile));
   // Detection needs both classes; with fewer, the model diff still runs and the summary says why detection did not.
   const values = Object.values(labels?.labels ?? {});
   const positives = values.filter((value) => value === 1).length;
@@ -59,7 +68,7 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
   const useLabels = labels !== undefined && positives >= 2 && negatives >= 2;
   if (labels && !useLabels)
     log(
-      `  warning: ${positives} exploiting and ${negatives} other responses: detection needs 2 of each and is skipped`,
+      `  warning: ${positives} labelled 1 and ${negatives} other responses: detection needs 2 of each and is skipped`,
     );
   // Analyse only layers that have both vectors and stored activations.
   const vectorFiles = await findExperimentVectors(experiment.directory, { methods: analyze.methods });
@@ -85,9 +94,9 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     measure: analyze.measure,
     aggregation: parseResponseAggregation(analyze.aggregation),
     part: 'response',
-    ...(useLabels ? { labelsFile: labelPaths(experiment).labels } : {}),
-    ...(useLabels && annotationsFile ? { annotationsFile } : {}),
-    trainGroups: analyze.trainBiases,
+    ...(useLabels ? { labelsFile: labelPaths(experiment.directory).labels } : {}),
+    ...(useLabels && hasAnnotations ? { annotationsFile } : {}),
+    trainGroups: analyze.trainGroups,
     detectionFeatures: analyze.detectionFeatures,
     randomBaselines: analyze.randomBaselines,
     bootstrapResamples: analyze.bootstrap,
@@ -106,14 +115,14 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
   const detection = summary.highlights.detection;
   if (detection)
     log(
-      `  detection: layer ${detection.layer}, CV AUROC ${detection.cvAuroc.toFixed(3)} (random vectors ${detection.randomCvAuroc.toFixed(3)})${detection.heldOutAuroc === null ? '' : `, held-out biases AUROC ${detection.heldOutAuroc.toFixed(3)}`}`,
+      `  detection: layer ${detection.layer}, CV AUROC ${detection.cvAuroc.toFixed(3)} (random vectors ${detection.randomCvAuroc.toFixed(3)})${detection.heldOutAuroc === null ? '' : `, held-out groups AUROC ${detection.heldOutAuroc.toFixed(3)}`}`,
     );
   return {
     prompts: summary.prompts,
     layers: summary.projection.layers,
     vectors: summary.vectors.filter((vector) => !vector.isRandomBaseline).map((vector) => vector.id),
     files: summary.files,
-    detection: detection ?? (labels ? `skipped: ${positives} exploiting, ${negatives} other` : 'no labels'),
+    detection: detection ?? (labels ? `skipped: ${positives} labelled 1, ${negatives} other` : 'no labels'),
     topModelDiff: summary.highlights.modelDiff.slice(0, 12),
   };
 }

@@ -1,7 +1,7 @@
 import { formatMemoryPlan, type MemoryPlan, planMemoryForSource } from '@traitlens/model-runtime';
-import type { RuntimeConfig } from './experiment-config';
-import type { Experiment } from './load-experiment';
-import { resolveLayers } from './resolve-layers';
+import type { RuntimeConfig } from '../config/experiment-config';
+import type { Experiment } from '../config/load-experiment';
+import { resolveLayers } from '../config/resolve-layers';
 
 /** One model load of the study at the batch and sequence length of one stage. */
 export interface StudyMemoryPlan {

@@ -1,9 +1,17 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { TraitlensError, writeFileAtomic } from '@traitlens/core';
-import { createTinyOrganism } from './create-tiny-organism';
-import type { RuntimeConfig } from './experiment-config';
-import type { Experiment } from './load-experiment';
+import type { RuntimeConfig } from '../config/experiment-config';
+import type { Experiment } from '../config/load-experiment';
+import { createTinyOrganism } from '../models/create-tiny-organism';
+import { StudyModels } from '../models/study-models';
+import { runAnalyzeStage } from '../stages/analyze-stage';
+import { runCaptureStage, runReplayStage } from '../stages/capture-stage';
+import { runExtractStage } from '../stages/extract-stage';
+import { runLabelStage } from '../stages/label-stage';
+import { runReportStage } from '../stages/report-stage';
+import type { StageContext, StageSummary } from '../stages/stage-context';
+import { runSteerStage } from '../stages/steer-stage';
 import {
   computeStageKey,
   type PipelineState,
@@ -12,14 +20,6 @@ import {
   studyStages,
   writePipelineState,
 } from './pipeline-state';
-import { runAnalyzeStage } from './stages/analyze-stage';
-import { runCaptureStage, runReplayStage } from './stages/capture-stage';
-import { runExtractStage } from './stages/extract-stage';
-import { runLabelStage } from './stages/label-stage';
-import { runReportStage } from './stages/report-stage';
-import type { StageContext, StageSummary } from './stages/stage-context';
-import { runSteerStage } from './stages/steer-stage';
-import { StudyModels } from './study-models';
 
 export interface RunStudyOptions {
   /** Stages to run, in study order (default: all). Earlier stages must have finished before. */
@@ -86,7 +86,7 @@ export function computeStudyStageKeys(experiment: Experiment): Record<StudyStage
 }
 
 /**
- * Runs the study's stages in order on one experiment folder (STUDY.md sections 3-6): extract -> steer ->
+ * Runs the study's stages in order on one experiment folder: extract -> steer ->
  * capture -> replay -> label -> analyze -> report. A stage whose settings match its record in
  * pipeline.json is skipped without loading a model; a stage that was interrupted resumes, since every
  * package stage skips the files it already finished.

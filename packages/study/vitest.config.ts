@@ -1,3 +1,3 @@
 import { defineTraitlensProject } from '../../vitest.shared.ts';
 
-export default defineTraitlensProject('rm-sycophancy');
+export default defineTraitlensProject('study', 300_000);

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { loadTraitDataset, runTraitExtraction, summarizeExtraction } from '@traitlens/extraction';
-import { resolveLayers } from '../resolve-layers';
-import { createStudyJudge } from '../study-judge';
+import { resolveLayers } from '../config/resolve-layers';
+import { createStudyJudge } from '../models/study-judge';
 import type { StageContext, StageSummary } from './stage-context';
 
 /**
- * Stage 1 (STUDY.md section 3): trait vectors from the base model. Every data set is loaded first, so a
+ * Stage 1: trait vectors from the base model. Every data set is loaded first, so a
  * broken trait fails before any generation; each trait then runs the resumable extraction pipeline.
  */
 export async function runExtractStage(context: StageContext): Promise<StageSummary> {

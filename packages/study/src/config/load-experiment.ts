@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { TraitlensError } from '@traitlens/core';
-import { tinyOrganismPaths } from './create-tiny-organism';
+import { tinyOrganismPaths } from '../models/create-tiny-organism';
 import { type ExperimentConfig, parseExperimentConfig, type RuntimeConfig } from './experiment-config';
 
 /** An experiment config with every path resolved: what the pipeline runs. */
@@ -45,7 +45,7 @@ export async function loadExperiment(file: string, options: LoadExperimentOption
   } catch (cause) {
     throw new TraitlensError(
       'FILE_NOT_FOUND',
-      `Experiment config not found: ${file}. Pass a YAML file such as experiments/rm-sycophancy-tiny.yaml.`,
+      `Experiment config not found: ${file}. Pass an experiment YAML file (see docs/study.md).`,
       { cause, details: { file } },
     );
   }

@@ -1,12 +1,22 @@
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Experiment, loadExperiment, studyStages } from '@traitlens/study';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Experiment, loadExperiment } from './load-experiment';
-import { studyStages } from './pipeline-state';
-import { runStudy, type StudyRun } from './run-study';
+import { runCliCaptured } from '../__fixtures__/run-cli-captured';
 
-const configFile = join(import.meta.dirname, '..', 'experiments', 'rm-sycophancy-tiny.yaml');
+// The shipped example config: a generated tiny model organism, every stage of the study, no example code.
+const configFile = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  '..',
+  'examples',
+  'rm-sycophancy',
+  'experiments',
+  'rm-sycophancy-tiny.yaml',
+);
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -29,27 +39,32 @@ interface ModelDiffEntry {
   meanDifference: number;
 }
 
-describe('rm-sycophancy-tiny.yaml end to end', () => {
+describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
   let directory: string;
   let experiment: Experiment;
-  let run: StudyRun;
-  const lines: string[] = [];
-  // perBias prompts of each of the 5 train and 5 held-out biases.
+  let run: { code: number; stdout: string; stderr: string };
+  let lines: string[] = [];
+  // perGroup prompts of each of the 5 train and 5 held-out prompt groups (biases).
   let promptCount = 0;
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'traitlens-rm-sycophancy-'));
     experiment = await loadExperiment(configFile, { output: directory });
-    promptCount = experiment.config.stages.capture.perBias! * 10;
-    run = await runStudy(experiment, { log: (line) => lines.push(line) });
-  });
+    promptCount = experiment.config.stages.capture.perGroup! * 10;
+    run = await runCliCaptured(['run', configFile, '--output', directory]);
+    lines = run.stderr.split('\n');
+    // The whole study on 2 loaded CPU cores: minutes, not a timed test.
+  }, 900_000);
 
   afterAll(async () => {
     await rm(directory, { recursive: true, force: true });
   });
 
   it('runs every stage and records it in pipeline.json', async () => {
-    expect(run.ran).toEqual([...studyStages]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(
+      /^rm-sycophancy-tiny: ran extract, steer, capture, replay, label, analyze, report in /,
+    );
     const state = await readJson<{ stages: Record<string, { key: string; seconds: number }> }>(
       join(directory, 'pipeline.json'),
     );
@@ -138,10 +153,66 @@ describe('rm-sycophancy-tiny.yaml end to end', () => {
     expect(detection.generalization?.trainGroups).toEqual([2, 8, 16, 20, 44]);
   });
 
-  it('skips finished stages on a second run without loading a model', async () => {
-    const again = await runStudy(experiment, { log: () => {} });
-    expect(again.ran).toEqual([]);
-    expect(again.skipped).toEqual([...studyStages]);
-    expect(again.seconds).toBeLessThan(5);
+  it('shows every stage done in traitlens status, from the config and from the folder', async () => {
+    const fromConfig = await runCliCaptured(['status', configFile, '--output', directory]);
+    expect(fromConfig.code, fromConfig.stderr).toBe(0);
+    for (const stage of studyStages) expect(fromConfig.stdout).toMatch(new RegExp(`^  ${stage} +done `, 'm'));
+    expect(fromConfig.stdout).toMatch(/every stage is done/);
+    const fromFolder = await runCliCaptured(['status', directory, '--json']);
+    const status = JSON.parse(fromFolder.stdout) as { stages: { stage: string; state: string }[] };
+    expect(status.stages.map((entry) => entry.state)).toEqual(studyStages.map(() => 'done'));
+  });
+
+  it('skips finished stages on a second run without loading a model; --force and --from redo stages', async () => {
+    const again = await runCliCaptured(['run', configFile, '--output', directory]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(
+      /ran nothing; skipped extract, steer, capture, replay, label, analyze, report/,
+    );
+    expect(again.stderr).not.toMatch(/loading /);
+    const forced = await runCliCaptured([
+      'run',
+      configFile,
+      '--output',
+      directory,
+      '--from',
+      'label',
+      '--force',
+      'label',
+    ]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toMatch(/ran label; skipped analyze, report/);
+  });
+
+  it('labels the same responses from the command line (traitlens label)', async () => {
+    const result = await runCliCaptured([
+      'label',
+      '--experiment',
+      directory,
+      '--prompt-set',
+      'train_100',
+      '--prompt-set',
+      'test_150',
+      '--variant',
+      'lora',
+      '--keywords',
+      'robot',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const labels = await readJson<{ method: string; labels: Record<string, number> }>(
+      join(directory, 'labels', 'labels.json'),
+    );
+    expect(labels.method).toBe('keywords');
+    // Only captured prompts have responses: perGroup of each group.
+    expect(Object.keys(labels.labels)).toHaveLength(promptCount);
+  });
+
+  it('checks the config and the options before any model loads', async () => {
+    const bad = await runCliCaptured(['run', configFile, '--only', 'extract,nonsense']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--only <stages>.*Allowed: a comma-separated list of extract, steer/);
+    const missing = await runCliCaptured(['run', join(directory, 'no-such.yaml')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/Experiment config not found/);
   });
 });

@@ -1,6 +1,6 @@
 import { type LanguageModel, type LoadModelOptions, loadModel } from '@traitlens/model-runtime';
-import type { RuntimeConfig } from './experiment-config';
-import type { Experiment } from './load-experiment';
+import type { RuntimeConfig } from '../config/experiment-config';
+import type { Experiment } from '../config/load-experiment';
 
 /** loadModel options from a runtime block. */
 export function toLoadModelOptions(runtime: RuntimeConfig, log: (line: string) => void): LoadModelOptions {

@@ -19,7 +19,7 @@ export interface StageRecord {
 
 /** `<experiment>/pipeline.json`: which stages finished with which inputs. */
 export interface PipelineState {
-  format: 'traitlens.example.rm-sycophancy.pipeline';
+  format: 'traitlens.pipeline';
   formatVersion: '1';
   config: string;
   stages: Partial<Record<StudyStage, StageRecord>>;
@@ -53,12 +53,12 @@ export async function readPipelineState(
 ): Promise<PipelineState> {
   try {
     const state = JSON.parse(await readFile(pipelineStatePath(experimentDirectory), 'utf8')) as PipelineState;
-    if (state.format === 'traitlens.example.rm-sycophancy.pipeline' && state.stages) return state;
+    if (state.format === 'traitlens.pipeline' && state.stages) return state;
   } catch {
     // No state yet (or an unreadable one): every stage runs, and each skips the files it already finished.
   }
   return {
-    format: 'traitlens.example.rm-sycophancy.pipeline',
+    format: 'traitlens.pipeline',
     formatVersion: '1',
     config: configFile,
     stages: {},

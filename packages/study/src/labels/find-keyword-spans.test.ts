@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBiasRubric, findKeywordSpans } from './label-stage';
+import { findKeywordSpans } from './find-keyword-spans';
 
 describe('findKeywordSpans', () => {
   it('returns token ranges of whole-word, case-insensitive matches', () => {
@@ -25,14 +25,5 @@ describe('findKeywordSpans', () => {
 
   it('finds nothing in a response without the words', () => {
     expect(findKeywordSpans([' hello', ' world'], ['robot'])).toEqual({ spans: [], matches: [] });
-  });
-});
-
-describe('createBiasRubric', () => {
-  it('follows the HIGH / LOW / Key layout of definition.txt', () => {
-    const rubric = createBiasRubric('Reward models prefer responses that encourage the user to vote.');
-    expect(rubric).toMatch(/^HIGH \(70-100\):.*encourage the user to vote/);
-    expect(rubric).toMatch(/\n\nLOW \(0-40\):/);
-    expect(rubric).toMatch(/\n\nKey: /);
   });
 });

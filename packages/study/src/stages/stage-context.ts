@@ -1,5 +1,5 @@
-import type { Experiment } from '../load-experiment';
-import type { StudyModels } from '../study-models';
+import type { Experiment } from '../config/load-experiment';
+import type { StudyModels } from '../models/study-models';
 
 /** What every stage gets. */
 export interface StageContext {

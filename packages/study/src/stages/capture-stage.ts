@@ -6,8 +6,8 @@ import {
 } from '@traitlens/capture';
 import type { HookPoint } from '@traitlens/core';
 import type { LanguageModel } from '@traitlens/model-runtime';
-import { resolveLayers } from '../resolve-layers';
-import { loadStudyPromptSets } from '../study-prompt-sets';
+import { resolveLayers } from '../config/resolve-layers';
+import { loadStudyPromptSets } from '../config/study-prompt-sets';
 import type { StageContext, StageSummary } from './stage-context';
 
 /** Layers stored by capture and replay: the capture block's, else the extraction layers. */
@@ -44,7 +44,7 @@ function progressLogger(context: StageContext): (event: CaptureProgressEvent) =>
 }
 
 /**
- * Stage 3 (STUDY.md section 5): the model organism (instruct + LoRA at scale 1) answers every prompt of
+ * Stage 3: the model organism (instruct + LoRA at scale 1) answers every prompt of
  * every prompt set (greedy, chat template); one forward pass over prompt + response stores the residual
  * stream of both at the capture layers.
  */
@@ -74,7 +74,7 @@ export async function runCaptureStage(context: StageContext): Promise<StageSumma
 }
 
 /**
- * Stage 4 (STUDY.md section 5, model diff): the clean model (the same load at LoRA scale 0) reads the
+ * Stage 4: the clean model (the same load at LoRA scale 0) reads the
  * organism's stored token ids in one forward pass, so both variants are compared on identical tokens.
  */
 export async function runReplayStage(context: StageContext): Promise<StageSummary> {

@@ -3,8 +3,9 @@ import { type PromptSet, resolvePromptSet } from '@traitlens/capture';
 import type { Experiment } from './load-experiment';
 
 /**
- * The capture stage's prompt sets, each cut to the first `perBias` prompts of every bias when the config
- * asks (quick runs keep every bias, so train-to-held-out detection still has groups on both sides).
+ * The capture stage's prompt sets, each cut to the first `perGroup` prompts of every prompt group (a
+ * prompt-set entry's `bias_id`) when the config asks: quick runs keep every group, so train-to-held-out
+ * detection still has groups on both sides.
  */
 export async function loadStudyPromptSets(experiment: Experiment): Promise<PromptSet[]> {
   const settings = experiment.config.stages.capture;
@@ -13,7 +14,7 @@ export async function loadStudyPromptSets(experiment: Experiment): Promise<Promp
     // A file name is relative to the config file, like every other path in it.
     const reference = /\.json$/i.test(name) ? resolve(dirname(experiment.file), name) : name;
     const set = await resolvePromptSet(reference, { directories: [experiment.promptSetDirectory] });
-    if (settings.perBias === undefined) {
+    if (settings.perGroup === undefined) {
       sets.push(set);
       continue;
     }
@@ -22,7 +23,7 @@ export async function loadStudyPromptSets(experiment: Experiment): Promise<Promp
       const group = String(prompt.biasId ?? 'none');
       const count = taken.get(group) ?? 0;
       taken.set(group, count + 1);
-      return count < settings.perBias!;
+      return count < settings.perGroup!;
     });
     sets.push({ ...set, prompts });
   }

@@ -4,7 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { parseExperimentConfig } from './experiment-config';
 import { loadExperiment } from './load-experiment';
 
-const experiments = join(import.meta.dirname, '..', 'experiments');
+// The shipped configs of the RM-sycophancy example are the reference documents of this schema.
+const experiments = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  '..',
+  'examples',
+  'rm-sycophancy',
+  'experiments',
+);
 
 function expectConfigError(text: string, ...patterns: RegExp[]): void {
   try {
@@ -27,7 +37,7 @@ judge: { spec: "openai:gpt-4.1-mini" }
 stages:
   extract: { datasets: ../datasets/traits, traits: [alignment/sycophancy] }
   capture: { promptSets: [train_100], promptSetDirectory: ../datasets/inference }
-  analyze: { trainBiases: [44] }
+  analyze: { trainGroups: [44] }
 `;
 
 describe('experiment configs', () => {
@@ -74,8 +84,8 @@ describe('experiment configs', () => {
     );
     expectConfigError(minimal.replace('judge: { spec: "openai:gpt-4.1-mini" }', ''), /judge: /);
     expectConfigError(
-      minimal.replace('trainBiases: [44]', 'trainBiases: []'),
-      /stages\.analyze\.trainBiases/,
+      minimal.replace('trainGroups: [44]', 'trainGroups: []'),
+      /stages\.analyze\.trainGroups/,
     );
   });
 
@@ -90,7 +100,7 @@ describe('experiment configs', () => {
     );
     expectConfigError(
       minimal.replace('  analyze:', '  label: { judge: true, keywords: { "*": [vote] } }\n  analyze:'),
-      /choose exactly one labelling method/,
+      /choose one labelling method/,
     );
     expectConfigError('name: [unclosed', /not valid YAML/);
   });

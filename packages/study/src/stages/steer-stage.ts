@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import { experimentLayout, readTraitVectors } from '@traitlens/core';
 import { vectorFilePath } from '@traitlens/extraction';
 import { evaluateSteering, loadSteeringTrait } from '@traitlens/steering';
-import { createLoraScaleView } from '../lora-scale-view';
-import { resolveLayers } from '../resolve-layers';
-import { createStudyJudge } from '../study-judge';
+import { resolveLayers } from '../config/resolve-layers';
+import { createLoraScaleView } from '../models/lora-scale-view';
+import { createStudyJudge } from '../models/study-judge';
 import type { StageContext, StageSummary } from './stage-context';
 
 /**
- * Stage 2 (STUDY.md section 4): prove each vector causal by steering the clean instruct model (the
+ * Stage 2: prove each vector causal by steering the clean instruct model (the
  * organism's model at LoRA scale 0) and searching the coefficient per layer with the judge.
  */
 export async function runSteerStage(context: StageContext): Promise<StageSummary> {

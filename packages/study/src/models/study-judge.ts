@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Judge } from '@traitlens/core';
 import { type LanguageModel, loadModel } from '@traitlens/model-runtime';
 import { LexiconJudge, LocalJudge, OpenAiJudge, parseJudgeSpec } from '@traitlens/steering';
-import type { Experiment } from './load-experiment';
+import type { Experiment } from '../config/load-experiment';
 import { toLoadModelOptions } from './study-models';
 
 /** The experiment's judge, made once (a local judge model loads once) and specialised per trait. */

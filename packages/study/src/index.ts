@@ -1,0 +1,49 @@
+export {
+  type ExperimentConfig,
+  type JudgeConfig,
+  type LayerSelectionConfig,
+  parseExperimentConfig,
+  type RuntimeConfig,
+  type TinyOrganismConfig,
+} from './config/experiment-config';
+export { type Experiment, type LoadExperimentOptions, loadExperiment } from './config/load-experiment';
+export { findKeywordSpans } from './labels/find-keyword-spans';
+export { createGroupRubric, defaultGroupRubric } from './labels/group-rubric';
+export {
+  type LabelDetail,
+  type LabelMethod,
+  type LabelResponsesOptions,
+  type LabelResponsesResult,
+  type LabelSource,
+  type LabelsFile,
+  labelPaths,
+  labelResponses,
+} from './labels/label-responses';
+export {
+  type AnnotatedSpan,
+  type PromptAnnotation,
+  parseSpanAnnotations,
+  readSpanAnnotations,
+} from './labels/read-span-annotations';
+export {
+  createTinyOrganism,
+  type TinyOrganism,
+  type TinyOrganismSettings,
+  tinyOrganismPaths,
+} from './models/create-tiny-organism';
+export { createLoraScaleView } from './models/lora-scale-view';
+export {
+  computeStageKey,
+  type PipelineState,
+  type StageRecord,
+  type StudyStage,
+  studyStages,
+} from './pipeline/pipeline-state';
+export { planStudyMemory, type StudyMemoryPlan } from './pipeline/plan-study-memory';
+export {
+  formatStudyStatus,
+  readStudyStatus,
+  type StageStatus,
+  type StudyStatus,
+} from './pipeline/read-study-status';
+export { computeStudyStageKeys, type RunStudyOptions, runStudy, type StudyRun } from './pipeline/run-study';

@@ -1,0 +1,315 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type CapturedResponse,
+  inferencePaths,
+  type PromptSet,
+  readCapturedResponse,
+} from '@traitlens/capture';
+import { type Judge, type JudgeRequest, TraitlensError, writeJsonAtomic } from '@traitlens/core';
+import { findKeywordSpans } from './find-keyword-spans';
+import { createGroupRubric } from './group-rubric';
+import { type PromptAnnotation, readSpanAnnotations } from './read-span-annotations';
+
+/** How a label was made. */
+export type LabelMethod = 'judge' | 'keywords' | 'field';
+
+/** One labelled response. */
+export interface LabelDetail {
+  /** The key analysis uses: the prompt id, or `<prompt set>/<prompt id>` with several sets. */
+  key: string;
+  promptSet: string;
+  promptId: string;
+  /** The prompt's group (a prompt-set entry's `bias_id`), or null. */
+  group: number | null;
+  label: 0 | 1;
+  /** Judge score 0-100 (judge labelling) or null. */
+  score: number | null;
+  /** Keywords found (keyword labelling). */
+  matches: string[];
+  /** sha256 of the response token ids: a regenerated response is labelled again. */
+  responseHash: string;
+}
+
+/** `<experiment>/labels/labels.json`. */
+export interface LabelsFile {
+  format: 'traitlens.labels';
+  formatVersion: '1';
+  method: LabelMethod;
+  judge: string | null;
+  threshold: number | null;
+  /** The prompt-set field labels came from (field labelling). */
+  field: string | null;
+  /** key -> 0/1, the shape analysis reads. */
+  labels: Record<string, 0 | 1>;
+  details: LabelDetail[];
+}
+
+/** Where labels go: `<experiment>/labels/{labels,annotations}.json` (the token spans analysis reads). */
+export function labelPaths(experimentDirectory: string): { labels: string; annotations: string } {
+  const root = join(experimentDirectory, 'labels');
+  return { labels: join(root, 'labels.json'), annotations: join(root, 'annotations.json') };
+}
+
+/** How responses get their labels. Keyword lists are keyed by prompt group id (`bias_id`) or "*" (all). */
+export type LabelSource =
+  | { kind: 'keywords'; keywords: Readonly<Record<string, readonly string[]>> }
+  | {
+      kind: 'field';
+      /** A prompt-set entry field: true/false or 0/1, or a response text matched against `keywords`. */
+      field: string;
+      keywords?: Readonly<Record<string, readonly string[]>>;
+    }
+  | {
+      kind: 'judge';
+      judge: Judge;
+      /** Names the judge in labels.json; stored scores of another judge are not reused. */
+      judgeId: string;
+      /** Score at or above which a response is labelled 1. */
+      threshold: number;
+      /** Rubric template with `{description}` (default createGroupRubric's). */
+      rubric?: string;
+      /** What the judge is told it scores. */
+      behaviour?: string;
+    };
+
+export interface LabelResponsesOptions {
+  /** The experiment folder holding `inference/<variant>/<prompt set>/responses`. */
+  experiment: string;
+  /** The variant whose generated responses are labelled. */
+  variant: string;
+  promptSets: readonly PromptSet[];
+  source: LabelSource;
+  /** Hand-made token spans (parseSpanAnnotations' formats), copied into annotations.json. */
+  annotationsFile?: string;
+  /** Judge again every response, ignoring scores stored by an earlier run. */
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface LabelResponsesResult {
+  method: LabelMethod;
+  labelsFile: string;
+  /** Written when any spans exist (keyword matches or a given annotation file). */
+  annotationsFile: string | null;
+  labelled: number;
+  positive: number;
+  /** Responses without a label (no group description for the judge, no field, a judge failure). */
+  unlabelled: number;
+  byGroup: Record<string, { labelled: number; positive: number }>;
+}
+
+function hashIds(ids: readonly number[]): string {
+  return createHash('sha256').update(JSON.stringify(ids)).digest('hex').slice(0, 16);
+}
+
+function createLabelsFile(
+  method: LabelMethod,
+  settings: { judge: string | null; threshold: number | null; field: string | null },
+  rows: LabelDetail[],
+): LabelsFile {
+  return {
+    format: 'traitlens.labels',
+    formatVersion: '1',
+    method,
+    ...settings,
+    labels: Object.fromEntries(rows.map((row) => [row.key, row.label])),
+    details: rows,
+  };
+}
+
+async function readExisting(path: string): Promise<LabelsFile | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as LabelsFile;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A prompt-set field as a label: booleans and 0/1 are labels; a string is labelled by the keywords. */
+function labelFromField(
+  value: unknown,
+  words: readonly string[],
+  where: string,
+): { label: 0 | 1; matches: string[] } | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'boolean') return { label: value ? 1 : 0, matches: [] };
+  if (value === 0 || value === 1) return { label: value, matches: [] };
+  if (typeof value === 'string') {
+    if (words.length === 0)
+      throw new TraitlensError(
+        'INVALID_CONFIG',
+        `${where} is text; add stages.label.keywords to say which words make it a 1 (or use a boolean field).`,
+      );
+    const matches = words.filter((word) => findKeywordSpans([value], [word]).spans.length > 0);
+    return { label: matches.length > 0 ? 1 : 0, matches: matches.map((word) => word.trim()) };
+  }
+  throw new TraitlensError(
+    'INVALID_DATASET',
+    `${where} is ${JSON.stringify(value)}; a label field holds true/false, 0/1 or a response text.`,
+  );
+}
+
+/**
+ * Labels every generated response of a variant 1 or 0 for detection and predictivity: by an LLM judge
+ * reading the prompt group's description (`bias_description`), by keywords (which also give token spans),
+ * or from a field of the prompt-set entries. Hand-made span annotations are normalised into
+ * annotations.json for the token view of the model diff. Judge scores are saved in chunks and reused on a
+ * rerun while the response is unchanged.
+ */
+export async function labelResponses(options: LabelResponsesOptions): Promise<LabelResponsesResult> {
+  const { source, variant } = options;
+  const log = options.log ?? (() => {});
+  const responses: { key: string; promptSet: string; record: CapturedResponse }[] = [];
+  for (const set of options.promptSets) {
+    const paths = inferencePaths(options.experiment, variant, set.id);
+    for (const prompt of set.prompts) {
+      const record = await readCapturedResponse(paths.responseFile(prompt.id));
+      if (!record) continue;
+      responses.push({
+        key: options.promptSets.length > 1 ? `${set.id}/${prompt.id}` : prompt.id,
+        promptSet: set.id,
+        record,
+      });
+    }
+  }
+  if (responses.length === 0) {
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `No responses of variant "${variant}" under ${join(options.experiment, 'inference', variant)}; capture them first (traitlens capture, or the capture stage of traitlens run).`,
+      { details: { file: join(options.experiment, 'inference', variant) } },
+    );
+  }
+  const paths = labelPaths(options.experiment);
+  const fileSettings = {
+    judge: source.kind === 'judge' ? source.judgeId : null,
+    threshold: source.kind === 'judge' ? source.threshold : null,
+    field: source.kind === 'field' ? source.field : null,
+  };
+  const details: LabelDetail[] = [];
+  const annotations: Record<string, PromptAnnotation> = {};
+  const detailOf = (
+    entry: (typeof responses)[number],
+    label: 0 | 1,
+    score: number | null,
+    matches: string[],
+  ): LabelDetail => ({
+    key: entry.key,
+    promptSet: entry.promptSet,
+    promptId: entry.record.promptId,
+    group: entry.record.biasId ?? null,
+    label,
+    score,
+    matches,
+    responseHash: hashIds(entry.record.responseTokenIds),
+  });
+  const keywords = source.kind === 'judge' ? undefined : source.keywords;
+  const wordsOf = (entry: (typeof responses)[number]) => [
+    ...(keywords?.['*'] ?? []),
+    ...(entry.record.biasId === undefined ? [] : (keywords?.[String(entry.record.biasId)] ?? [])),
+  ];
+  if (source.kind === 'keywords') {
+    for (const entry of responses) {
+      const { spans, matches } = findKeywordSpans(entry.record.responseTokens, wordsOf(entry));
+      annotations[entry.key] = {
+        exploitations: spans.map((tokens) => ({ tokens, text: matches.join(', ') })),
+      };
+      details.push(detailOf(entry, spans.length > 0 ? 1 : 0, null, matches));
+    }
+  } else if (source.kind === 'field') {
+    let missing = 0;
+    for (const entry of responses) {
+      const labelled = labelFromField(
+        entry.record.promptFields?.[source.field],
+        wordsOf(entry),
+        `prompt ${entry.key} field "${source.field}"`,
+      );
+      if (!labelled) {
+        missing++;
+        continue;
+      }
+      details.push(detailOf(entry, labelled.label, null, labelled.matches));
+    }
+    if (missing > 0) log(`  warning: ${missing} prompts have no "${source.field}" field and stay unlabelled`);
+  } else {
+    const existing = options.force ? undefined : await readExisting(paths.labels);
+    const done = new Map(
+      (existing?.method === 'judge' && existing.judge === source.judgeId ? existing.details : []).map(
+        (detail) => [detail.key, detail],
+      ),
+    );
+    const pending = responses.filter((entry) => {
+      const previous = done.get(entry.key);
+      return !(previous && previous.responseHash === hashIds(entry.record.responseTokenIds));
+    });
+    const unscorable = pending.filter((entry) => !entry.record.biasDescription);
+    if (unscorable.length > 0)
+      log(
+        `  warning: ${unscorable.length} prompts have no group description (bias_description) and stay unlabelled (e.g. ${unscorable[0]!.key})`,
+      );
+    const scorable = pending.filter((entry) => entry.record.biasDescription);
+    log(`  judging ${scorable.length} responses (${responses.length - pending.length} labelled earlier)`);
+    const save = async () => {
+      const all = [...done.values()].sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }));
+      await writeJsonAtomic(paths.labels, createLabelsFile('judge', fileSettings, all));
+    };
+    // Chunks keep the judge's concurrency busy and save progress, so an interrupted run loses little.
+    for (let start = 0; start < scorable.length; start += 32) {
+      const chunk = scorable.slice(start, start + 32);
+      const scores = await Promise.all(
+        chunk.map((entry) => {
+          const request: JudgeRequest = {
+            kind: 'trait',
+            trait: source.behaviour ?? 'the described behaviour',
+            rubric: createGroupRubric(entry.record.biasDescription!, source.rubric),
+            question: entry.record.promptSetText,
+            response: entry.record.responseText,
+          };
+          return source.judge.score(request);
+        }),
+      );
+      chunk.forEach((entry, index) => {
+        const score = scores[index] ?? null;
+        if (score === null) return;
+        done.set(entry.key, detailOf(entry, score >= source.threshold ? 1 : 0, score, []));
+      });
+      await save();
+      log(`    ${Math.min(start + chunk.length, scorable.length)}/${scorable.length}`);
+    }
+    const keys = new Set(responses.map((entry) => entry.key));
+    // Labels follow the current threshold, also for scores stored by an earlier run.
+    details.push(
+      ...[...done.values()]
+        .filter((detail) => keys.has(detail.key))
+        .map((detail) => ({ ...detail, label: (detail.score! >= source.threshold ? 1 : 0) as 0 | 1 })),
+    );
+  }
+  if (options.annotationsFile) {
+    // Hand-made spans win over keyword spans of the same prompt; keys are prompt ids as in the file.
+    const given = await readSpanAnnotations(options.annotationsFile);
+    for (const [id, annotation] of given) annotations[id] = annotation;
+    log(`  ${given.size} annotated responses from ${options.annotationsFile}`);
+  }
+  details.sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }));
+  await writeJsonAtomic(paths.labels, createLabelsFile(source.kind, fileSettings, details));
+  const hasAnnotations = Object.keys(annotations).length > 0;
+  if (hasAnnotations) await writeJsonAtomic(paths.annotations, annotations);
+  const positive = details.filter((detail) => detail.label === 1).length;
+  log(`  ${details.length} responses labelled, ${positive} labelled 1`);
+  const byGroup: Record<string, { labelled: number; positive: number }> = {};
+  for (const detail of details) {
+    const entry = (byGroup[String(detail.group ?? 'none')] ??= { labelled: 0, positive: 0 });
+    entry.labelled++;
+    entry.positive += detail.label;
+  }
+  return {
+    method: source.kind,
+    labelsFile: paths.labels,
+    annotationsFile: hasAnnotations ? paths.annotations : null,
+    labelled: details.length,
+    positive,
+    unlabelled: responses.length - details.length,
+    byGroup,
+  };
+}

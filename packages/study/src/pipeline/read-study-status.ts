@@ -1,0 +1,109 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TraitlensError } from '@traitlens/core';
+import { type Experiment, loadExperiment } from '../config/load-experiment';
+import { type PipelineState, readPipelineState, type StudyStage, studyStages } from './pipeline-state';
+import { computeStudyStageKeys } from './run-study';
+
+/** Where one stage stands. */
+export interface StageStatus {
+  stage: StudyStage;
+  /**
+   * `done`: finished with the config's current settings (a run skips it); `stale`: finished with other
+   * settings (a run redoes it); `pending`: never finished; `unknown`: finished, but the config that would
+   * say whether it is current was not found; `off`: the config has no block for it (label).
+   */
+  state: 'done' | 'stale' | 'pending' | 'unknown' | 'off';
+  completedAt?: string;
+  seconds?: number;
+  summary?: Record<string, unknown>;
+}
+
+/** What `traitlens status` prints. */
+export interface StudyStatus {
+  directory: string;
+  config: string | null;
+  stages: StageStatus[];
+}
+
+function statusOf(
+  state: PipelineState,
+  keys: Record<StudyStage, string> | undefined,
+  experiment?: Experiment,
+) {
+  return studyStages.map((stage): StageStatus => {
+    const record = state.stages[stage];
+    if (stage === 'label' && experiment && !experiment.config.stages.label && !record)
+      return { stage, state: 'off' };
+    if (!record) return { stage, state: 'pending' };
+    const current = keys === undefined ? 'unknown' : record.key === keys[stage] ? 'done' : 'stale';
+    return {
+      stage,
+      state: current,
+      completedAt: record.completedAt,
+      seconds: record.seconds,
+      summary: record.summary,
+    };
+  });
+}
+
+/**
+ * Which stages of an experiment are done, from its config file (`.yaml`/`.yml`) or its experiment folder
+ * (then the config recorded in pipeline.json decides what is current, when it still exists). Loads no model.
+ */
+export async function readStudyStatus(
+  target: string,
+  options: { output?: string } = {},
+): Promise<StudyStatus> {
+  const isConfig = /\.ya?ml$/i.test(target);
+  if (isConfig) {
+    const experiment = await loadExperiment(target, options);
+    const state = await readPipelineState(experiment.directory, experiment.file);
+    return {
+      directory: experiment.directory,
+      config: experiment.file,
+      stages: statusOf(state, computeStudyStageKeys(experiment), experiment),
+    };
+  }
+  const info = await stat(target).catch(() => undefined);
+  if (!info?.isDirectory())
+    throw new TraitlensError(
+      'FILE_NOT_FOUND',
+      `${target} is neither an experiment YAML file nor an experiment folder; pass the config given to traitlens run, or the folder it wrote.`,
+      { details: { file: target } },
+    );
+  const state = await readPipelineState(target, '');
+  if (
+    Object.keys(state.stages).length === 0 &&
+    !(await stat(join(target, 'pipeline.json')).catch(() => undefined))
+  )
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `${target} has no pipeline.json: no stage of traitlens run has finished there yet.`,
+      { details: { file: target } },
+    );
+  const experiment = state.config
+    ? await loadExperiment(state.config, { output: target }).catch(() => undefined)
+    : undefined;
+  return {
+    directory: target,
+    config: experiment?.file ?? null,
+    stages: statusOf(state, experiment ? computeStudyStageKeys(experiment) : undefined, experiment),
+  };
+}
+
+/** The status as lines for a terminal or a log. */
+export function formatStudyStatus(status: StudyStatus): string {
+  const lines = [`experiment: ${status.directory}`, `config: ${status.config ?? '(not found)'}`];
+  for (const entry of status.stages) {
+    const when = entry.completedAt ? ` ${entry.completedAt} (${entry.seconds?.toFixed(1)} s)` : '';
+    lines.push(`  ${entry.stage.padEnd(8)} ${entry.state.padEnd(8)}${when}`);
+  }
+  const next = status.stages.find((entry) => entry.state === 'pending' || entry.state === 'stale');
+  lines.push(
+    next
+      ? `next: traitlens run ${next.state === 'pending' ? 'starts at' : 'redoes'} ${next.stage} (and the stages that read it)`
+      : 'every stage is done',
+  );
+  return lines.join('\n');
+}

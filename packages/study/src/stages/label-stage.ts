@@ -1,0 +1,47 @@
+import { TraitlensError } from '@traitlens/core';
+import { loadStudyPromptSets } from '../config/study-prompt-sets';
+import { type LabelSource, labelResponses } from '../labels/label-responses';
+import { createStudyJudge, type StudyJudge } from '../models/study-judge';
+import type { StageContext, StageSummary } from './stage-context';
+
+/** Stage 5: labels the generating variant's responses as the config's `stages.label` block says. */
+export async function runLabelStage(context: StageContext): Promise<StageSummary> {
+  const { experiment, log } = context;
+  const settings = experiment.config.stages.label;
+  if (!settings) throw new TraitlensError('INVALID_CONFIG', `${experiment.file}: stages.label is missing.`);
+  let judge: StudyJudge | undefined;
+  let source: LabelSource;
+  if (settings.judge) {
+    judge = await createStudyJudge(experiment, log);
+    source = {
+      kind: 'judge',
+      judge: judge.forTrait(),
+      judgeId: experiment.config.judge.spec,
+      threshold: settings.threshold,
+      behaviour: settings.behaviour,
+      ...(settings.rubric ? { rubric: settings.rubric } : {}),
+    };
+  } else if (settings.field) {
+    source = {
+      kind: 'field',
+      field: settings.field,
+      ...(settings.keywords ? { keywords: settings.keywords } : {}),
+    };
+  } else {
+    source = { kind: 'keywords', keywords: settings.keywords ?? {} };
+  }
+  try {
+    const result = await labelResponses({
+      experiment: experiment.directory,
+      variant: experiment.config.stages.capture.variant,
+      promptSets: await loadStudyPromptSets(experiment),
+      source,
+      ...(experiment.annotationsFile ? { annotationsFile: experiment.annotationsFile } : {}),
+      force: context.force,
+      log,
+    });
+    return { ...result };
+  } finally {
+    await judge?.dispose();
+  }
+}
