@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { integerOption, numberOption, parseList } from '../parse-option-values';
+import { addShardOption, resolveCliShard } from '../shard-option';
 import {
   addJudgeOptions,
   addModelOptions,
@@ -40,6 +41,7 @@ interface ExtractCommandOptions extends ModelCommandOptions, PromptFormatCommand
   vetResponses?: boolean;
   gguf?: boolean;
   force?: boolean;
+  shard?: string;
 }
 
 /** Completion length for extraction: a short window after the prompt, not an answer (hence its own default). */
@@ -106,10 +108,10 @@ export function registerExtractCommand(program: Command): void {
     .option('--vet-scenarios', 'drop prompts the judge does not expect to elicit the trait (needs --judge)')
     .option('--vet-responses', 'drop completions scoring < 60 (positive) or > 40 (negative) (needs --judge)')
     .option('--gguf', 'also export llama.cpp GGUF control vectors')
-    .option('--force', 'redo every stage even when its outputs exist')
-    .action(async (options: ExtractCommandOptions) => {
-      await runExtractCommand(options);
-    });
+    .option('--force', 'redo every stage even when its outputs exist');
+  addShardOption(command).action(async (options: ExtractCommandOptions) => {
+    await runExtractCommand(options);
+  });
 }
 
 async function runExtractCommand(options: ExtractCommandOptions): Promise<void> {
@@ -150,6 +152,26 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
     );
   }
 
+  // Traits are the units of a shard; the last shard to finish writes extraction/summary.json.
+  const shard = await resolveCliShard(options.shard);
+  const allTraits = datasets.map((dataset) => `${dataset.category}/${dataset.trait}`);
+  const summarize = async (log: (line: string) => void) => {
+    if (allTraits.length < 2) return;
+    const summary = await extraction.summarizeExtractionIfComplete(options.experiment, allTraits);
+    log(
+      summary
+        ? `cross-trait cosines of the best vectors: ${relative(process.cwd(), join(options.experiment, 'extraction', 'summary.json'))} (${Object.keys(summary.traits).length} traits)`
+        : 'extraction/summary.json is written by the shard that finishes the last trait',
+    );
+  };
+  const ownDatasets = datasets.filter((dataset) =>
+    core.isUnitInShard(`${dataset.category}/${dataset.trait}`, shard),
+  );
+  if (ownDatasets.length === 0) {
+    process.stderr.write(`no trait of ${allTraits.join(', ')} falls into this shard\n`);
+    await summarize((line) => process.stderr.write(`${line}\n`));
+    return;
+  }
   const display = createProgressDisplay();
   display.log(`loading ${options.model}`);
   const model = await loadModelForCli(options, { display });
@@ -168,7 +190,7 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
       judges.push(created);
       judge = created.judge;
     }
-    for (const dataset of datasets) {
+    for (const dataset of ownDatasets) {
       const tasks = new Map<string, import('../progress-display').ProgressTask>();
       const result = await extraction.runTraitExtraction({
         model,
@@ -211,12 +233,7 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
       );
       process.stdout.write(`${formatLayerTable(result.evaluation, options.sites[0]!)}\n`);
     }
-    if (datasets.length > 1) {
-      const summary = await extraction.summarizeExtraction(options.experiment);
-      display.log(
-        `cross-trait cosines of the best vectors: ${relative(process.cwd(), join(options.experiment, 'extraction', 'summary.json'))} (${Object.keys(summary.traits).length} traits)`,
-      );
-    }
+    await summarize((line) => display.log(line));
   } finally {
     display.stop();
     for (const created of judges) await created.dispose();
