@@ -38,6 +38,7 @@ export type {
 } from './model/model-types';
 export { createRandom, logSoftmax, type SamplingSettings, sampleToken } from './model/sampling';
 export { stripPadding } from './model/strip-padding';
+export type { TransferCounts, TransferStats } from './model/transfer-stats';
 export {
   assessMemoryFit,
   formatBytes,

@@ -4,21 +4,30 @@ import type { ModelConfig } from '../model/model-types';
 import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
-/** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const decoderGraphVersion = 5;
+/** Bumped whenever the graph layout changes, so cached graphs are rebuilt (the weights are not). */
+export const decoderGraphVersion = 6;
 
 /** Build options that depend on the execution provider rather than on the model. */
 export interface DecoderGraphOptions {
   /** MatMulNBits accuracy level: 4 (int8 compute) on CPU, 0 elsewhere. */
   accuracyLevel: number;
+  /**
+   * Steering inputs at every hook site of every layer (an `ablate` then an `add` pair each), with
+   * defaults that leave the value unchanged, instead of only at the plan's steered points. One graph
+   * (one session, one copy of the weights on a GPU) then serves every steering plan; the plan's
+   * `steer` entries are ignored.
+   */
+  steerEverySite?: boolean;
 }
 
 /**
- * Graph inputs: input_ids [B,S], position_ids [B,S], attention_bias [B,1,S,T] (additive: 0 or -inf, T =
- * past + S), past_key.{l}/past_value.{l} [B,kvH,P,hd], logit_indices [K] (flat row-major indices into
- * B*S choosing which positions get logits), plus steering inputs of the plan.
- * Outputs: logits [K,V], present_key.{l}/present_value.{l} [B,kvH,T,hd], and `{site}.{layer}` [B*S,D]
- * for each captured point.
+ * Graph inputs: input_ids [B,S], rotary_cos/rotary_sin [B,S,hd/2] (cos and sin of each token's rotary
+ * angles, computed in float64 by the caller: see rotary-tables.ts), attention_bias [B,1,S,T] (additive:
+ * 0 or -inf, T = past + S), past_key.{l}/past_value.{l} [B,kvH,P,hd], logit_indices [K] (flat row-major
+ * indices into B*S choosing which positions get logits), plus steering inputs of the plan.
+ * Outputs: logits [K,V], next_token [K] (greedy choice, lowest id on ties) and next_logprob [K] (its
+ * log-probability), present_key.{l}/present_value.{l} [B,kvH,T,hd], and `{site}.{layer}` [B*S,D] for each
+ * captured point. Only fetched outputs leave the device.
  */
 export function buildDecoderGraph(
   config: ModelConfig,
@@ -45,29 +54,24 @@ export function buildDecoderGraph(
   const hasWeight = (name: string) => manifest.weights[name] !== undefined;
 
   const inputIds = g.input('input_ids', OnnxType.int64, ['batch', 'sequence']);
-  const positionIds = g.input('position_ids', OnnxType.int64, ['batch', 'sequence']);
+  const rotaryCos = g.input('rotary_cos', f32, ['batch', 'sequence', hd / 2]);
+  const rotarySin = g.input('rotary_sin', f32, ['batch', 'sequence', hd / 2]);
   const attentionBias = g.input('attention_bias', f32, ['batch', 1, 'sequence', 'total_sequence']);
   const logitIndices = g.input('logit_indices', OnnxType.int64, ['logit_count']);
 
   const flat = g.constant('shape_flat', [-1]);
   const batchBySequence = g.op('Shape', [inputIds], undefined, 'bs_shape');
 
-  // Rotary angles computed in the graph from position ids (as HF does, in float32), so no table sized by
-  // max_position_embeddings (131k for Llama 3.1) is stored.
-  const inverseFrequencies = g.constant('inv_freq', rotaryInverseFrequencies(config), f32, [1, hd / 2]);
-  const flatPositions = g.op('Cast', [g.op('Reshape', [positionIds, g.constant('col_shape', [-1, 1])])], {
-    to: f32,
-  });
-  const angles = g.op('MatMul', [flatPositions, inverseFrequencies], undefined, 'rotary_angles');
-  const doubled = g.op('Concat', [angles, angles], { axis: -1 });
-  const rotaryShape = g.op(
-    'Concat',
-    [batchBySequence, g.constant('one_hd', [1, hd])],
-    { axis: 0 },
-    'rotary_shape',
+  // cos/sin of the rotary angles come from the caller, computed in float64 for the positions in use:
+  // in-graph Sin/Cos of unreduced angles pos*inv_freq lose up to 1e-2 on GPUs at long positions, and no
+  // table sized by max_position_embeddings (131k for Llama 3.1) is stored. [B,S,hd/2] -> [B,S,1,hd].
+  const headAxis = g.constant('head_axis', [2]);
+  const cosGathered = toCompute(
+    g.op('Unsqueeze', [g.op('Concat', [rotaryCos, rotaryCos], { axis: -1 }), headAxis], undefined, 'cos'),
   );
-  const cosGathered = toCompute(g.op('Reshape', [g.op('Cos', [doubled]), rotaryShape], undefined, 'cos'));
-  const sinGathered = toCompute(g.op('Reshape', [g.op('Sin', [doubled]), rotaryShape], undefined, 'sin'));
+  const sinGathered = toCompute(
+    g.op('Unsqueeze', [g.op('Concat', [rotarySin, rotarySin], { axis: -1 }), headAxis], undefined, 'sin'),
+  );
   const attentionBiasCompute = toCompute(attentionBias);
 
   const flatIds = g.op('Reshape', [inputIds, flat]);
@@ -78,17 +82,31 @@ export function buildDecoderGraph(
   const lastAxis = g.constant('last_axis', [-1]);
   const coefficientShape = g.constant('coef_shape', [-1, 1]);
 
+  // Defaults of the every-site steering inputs: coefficient 0 leaves the value exactly unchanged (h + 0
+  // and h - 0); the ablate default direction is a unit vector so the normalisation stays finite.
+  const zeroCoefficient = new Float32Array(1);
+  const zeroVector = new Float32Array(d);
+  const unitVector = new Float32Array(d);
+  unitVector[0] = 1;
+  const steeringEntries = (point: HookPoint): Array<{ mode: 'add' | 'ablate' }> =>
+    options.steerEverySite
+      ? [{ mode: 'ablate' }, { mode: 'add' }]
+      : plan.steer.filter((entry) => entry.point.layer === point.layer && entry.point.site === point.site);
+
   /** Applies the plan's steering at a point, then exposes the (steered) value if captured. */
   const hook = (value: string, layer: number, site: HookSite): string => {
     const point: HookPoint = { layer, site };
     let current = value;
-    for (const entry of plan.steer) {
-      if (entry.point.layer !== layer || entry.point.site !== site) continue;
+    for (const entry of steeringEntries(point)) {
       const names = steeringInputNames(point, entry.mode);
-      const vector = toCompute(g.input(names.vector, f32, [d]));
-      const coefficient = toCompute(
-        g.op('Reshape', [g.input(names.coefficient, f32, ['batch', 'sequence']), coefficientShape]),
-      );
+      const vectorInput = options.steerEverySite
+        ? g.inputWithDefault(names.vector, [d], entry.mode === 'add' ? zeroVector : unitVector, [d])
+        : g.input(names.vector, f32, [d]);
+      const coefficientInput = options.steerEverySite
+        ? g.inputWithDefault(names.coefficient, ['batch', 'sequence'], zeroCoefficient, [1, 1])
+        : g.input(names.coefficient, f32, ['batch', 'sequence']);
+      const vector = toCompute(vectorInput);
+      const coefficient = toCompute(g.op('Reshape', [coefficientInput, coefficientShape]));
       if (entry.mode === 'add') {
         current = g.op(
           'Add',
@@ -271,17 +289,23 @@ export function buildDecoderGraph(
 
   const selected = g.op('Gather', [hidden, logitIndices], { axis: 0 }, 'selected');
   const finalNormed = rmsNorm(selected, weight('final_norm'), 'final_norm');
-  g.output(
-    toFloat32(linear(finalNormed, hasWeight('lm_head') ? 'lm_head' : 'embedding', 'lm_head')),
-    'logits',
-    f32,
-    ['logit_count', config.vocabSize],
-  );
+  const logits = toFloat32(linear(finalNormed, hasWeight('lm_head') ? 'lm_head' : 'embedding', 'lm_head'));
+  g.output(logits, 'logits', f32, ['logit_count', config.vocabSize]);
+  // Greedy decoding reads only these [K] values instead of [K, V] logits: the argmax (first index on
+  // ties, as torch.argmax) and its log-probability -log(sum(exp(logits - max))).
+  g.output(g.op('ArgMax', [logits], { axis: -1, keepdims: 0 }), 'next_token', OnnxType.int64, [
+    'logit_count',
+  ]);
+  const maximum = g.op('ReduceMax', [logits, lastAxis], { keepdims: 1 });
+  const sumExp = g.op('ReduceSum', [g.op('Exp', [g.op('Sub', [logits, maximum])]), lastAxis], {
+    keepdims: 0,
+  });
+  g.output(g.op('Neg', [g.op('Log', [sumExp])]), 'next_logprob', f32, ['logit_count']);
   return g.toBytes({ '': 21, 'com.microsoft': 1 });
 }
 
-/** Rotary inverse frequencies [hd/2], with llama3 or linear scaling applied as HF does. */
-export function rotaryInverseFrequencies(config: ModelConfig): Float32Array {
+/** Rotary inverse frequencies [hd/2] in float64, with llama3 or linear scaling applied as HF does. */
+export function rotaryInverseFrequencies(config: ModelConfig): Float64Array {
   const hd = config.headDim;
   const half = hd / 2;
   const inverseFrequencies = new Float64Array(half);
@@ -304,5 +328,5 @@ export function rotaryInverseFrequencies(config: ModelConfig): Float32Array {
   } else if (scaling?.type === 'linear') {
     for (let i = 0; i < half; i++) inverseFrequencies[i] = inverseFrequencies[i]! / scaling.factor;
   }
-  return Float32Array.from(inverseFrequencies);
+  return inverseFrequencies;
 }

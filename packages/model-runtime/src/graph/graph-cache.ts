@@ -20,6 +20,13 @@ export function defaultCacheDirectory(): string {
   );
 }
 
+/**
+ * Bumped when the converted weights' layout changes (not when only the graph does: graphs are rebuilt
+ * from `decoderGraphVersion` without converting the weights again). Graph version 5 was the last one
+ * that also keyed the weights.
+ */
+const weightsFormatVersion = 5;
+
 /** Checkpoints below this size are hashed in full; larger ones by header, size and modification. */
 const fullHashLimit = 512 * 1024 * 1024;
 
@@ -38,7 +45,7 @@ export async function computeWeightsKey(
   extra: string,
 ): Promise<string> {
   const hash = createHash('sha256');
-  hash.update(`traitlens-weights-v${decoderGraphVersion};dtype=${dtype};${extra}\n`);
+  hash.update(`traitlens-weights-v${weightsFormatVersion};dtype=${dtype};${extra}\n`);
   hash.update(await readFile(join(directory, 'config.json')));
   const files = (await readdir(directory))
     .filter((name) => name.endsWith('.safetensors') || name.endsWith('.safetensors.index.json'))
@@ -176,7 +183,9 @@ export async function ensureGraphForPlan(
   options: DecoderGraphOptions,
 ): Promise<string> {
   const planHash = createHash('sha256')
-    .update(`${hookPlanKey(plan)};accuracy=${options.accuracyLevel}`)
+    .update(
+      `${hookPlanKey(plan)};accuracy=${options.accuracyLevel};steerEverySite=${options.steerEverySite === true}`,
+    )
     .digest('hex')
     .slice(0, 16);
   const path = join(artifacts.directory, `graph-v${decoderGraphVersion}-${planHash}.onnx`);

@@ -8,6 +8,7 @@ import type {
   PromptInput,
   ScoreOptions,
 } from './model-types';
+import type { TransferStats } from './transfer-stats';
 
 /** Text <-> token ids for one model. */
 export interface TextTokenizer {
@@ -48,5 +49,12 @@ export interface LanguageModel {
     prompts: PromptInput | readonly PromptInput[],
     options?: GenerateOptions,
   ): Promise<GenerationResult[]>;
+  /**
+   * Host <-> device bytes of the runs so far, prefill and decode steps apart (models loaded with
+   * `loadModel` always have it; test doubles may not).
+   */
+  transferStats?(): TransferStats;
+  /** Zeroes the counts `transferStats` reports (e.g. after a warm-up). */
+  resetTransferStats?(): void;
   dispose(): Promise<void>;
 }

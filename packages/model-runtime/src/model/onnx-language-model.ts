@@ -6,7 +6,7 @@ import {
   TraitlensError,
 } from '@traitlens/core';
 import * as ort from 'onnxruntime-node';
-import type { DecoderGraphOptions } from '../graph/build-decoder-graph';
+import { type DecoderGraphOptions, rotaryInverseFrequencies } from '../graph/build-decoder-graph';
 import { ensureGraphForPlan, type ModelArtifacts } from '../graph/graph-cache';
 import { type HookPlan, hookPlanKey, normalizeHookPlan, projectionNames } from '../hooks/hook-plan';
 import {
@@ -28,8 +28,10 @@ import type {
   ScoreOptions,
   SteeringSpec,
 } from './model-types';
+import { rotaryTables } from './rotary-tables';
 import { createRandom, logSoftmax, sampleToken } from './sampling';
 import { buildSteeringFeeds, validateSteeringSpec } from './steering-feeds';
+import { TransferCounter, type TransferStats } from './transfer-stats';
 
 /** Renders chat messages and applies the BOS rule; provided by the tokenizer module. */
 export interface PromptEncoder {
@@ -43,12 +45,42 @@ interface SessionEntry {
   inFlight: number;
 }
 
+type FloatFeeds = Map<string, { data: Float32Array; dims: number[] }>;
+
+/** One graph run's inputs. */
+interface RunRequest {
+  plan: HookPlan;
+  /** Which TransferStats group the run counts in. */
+  phase: 'prefill' | 'decode';
+  inputIds: BigInt64Array;
+  /** Rotary position of every token, [batchSize * width] row-major. */
+  positions: readonly number[];
+  attentionBias: Float32Array;
+  batchSize: number;
+  width: number;
+  /** Key/value tensors interleaved per layer (k0, v0, k1, v1, ...), in host or device memory. */
+  past: ort.Tensor[];
+  logitIndices: BigInt64Array;
+  extraFeeds: FloatFeeds;
+  /** Return present_* (kept on the device on WebGPU) for the next decode step. */
+  fetchPresents: boolean;
+  /** `logits` [K, V], or `greedy`: only the argmax token and its log-probability per selected position. */
+  outputs: 'logits' | 'greedy';
+}
+
 interface RunResult {
-  logits: Float32Array;
+  logits: Float32Array | undefined;
+  nextTokens: BigInt64Array | undefined;
+  nextLogprobs: Float32Array | undefined;
   captures: Map<string, Float32Array>;
   projections: Map<string, Float32Array>;
   projectionNorms: Map<string, Float32Array>;
   presents: ort.Tensor[] | undefined;
+}
+
+/** Releases the device memory of tensors that live on a device (a no-op for host tensors). */
+function disposeDeviceTensors(tensors: readonly ort.Tensor[] | undefined): void {
+  for (const tensor of tensors ?? []) if (tensor.location === 'gpu-buffer') tensor.dispose();
 }
 
 function isChatMessages(value: unknown): value is readonly ChatMessage[] {
@@ -91,6 +123,12 @@ export function alignPiecesToText(pieces: string[], text: string | undefined): s
 export class OnnxLanguageModel implements LanguageModel {
   /** Sessions per hook plan, least recently used first. */
   private readonly sessions = new Map<string, SessionEntry>();
+  private readonly transfers = new TransferCounter();
+  private readonly inverseFrequencies: Float64Array;
+  /** Graph options with the provider's defaults filled in. */
+  private readonly effectiveGraphOptions: DecoderGraphOptions;
+  /** Session options plus the outputs kept on a WebGPU device (the KV cache). */
+  private readonly effectiveSessionOptions: SessionOptions;
 
   constructor(
     readonly id: string,
@@ -101,7 +139,26 @@ export class OnnxLanguageModel implements LanguageModel {
     private readonly sessionOptions: SessionOptions,
     private readonly graphOptions: DecoderGraphOptions = { accuracyLevel: 4 },
     private readonly maxSessions = 4,
-  ) {}
+  ) {
+    this.inverseFrequencies = rotaryInverseFrequencies(config);
+    // Off the CPU every session holds its own copy of the weights on the device, so one graph with
+    // steering inputs at every site serves every steering plan there (docs/decisions/0004).
+    const onDevice = (sessionOptions.providers?.[0] ?? 'cpu') !== 'cpu';
+    this.effectiveGraphOptions = { steerEverySite: onDevice, ...graphOptions };
+    const presents: string[] = [];
+    for (let layer = 0; layer < config.layerCount; layer++)
+      presents.push(`present_key.${layer}`, `present_value.${layer}`);
+    this.effectiveSessionOptions = { deviceOutputs: presents, ...sessionOptions };
+  }
+
+  /** Host <-> device bytes of the runs so far (see TransferStats). */
+  transferStats(): TransferStats {
+    return this.transfers.snapshot();
+  }
+
+  resetTransferStats(): void {
+    this.transfers.reset();
+  }
 
   /** Whether a LoRA adapter is loaded in switchable mode (then `loraScale` picks the variant per row). */
   get hasSwitchableLora(): boolean {
@@ -169,14 +226,17 @@ export class OnnxLanguageModel implements LanguageModel {
    * the weights on the device, so at most `maxSessions` are kept: idle ones are released, least
    * recently used first (a plan that comes back is rebuilt from the cached graph).
    */
-  private acquireSession(plan: HookPlan): SessionEntry {
+  private acquireSession(requested: HookPlan): SessionEntry {
+    // A graph with steering at every site serves every steering plan: only captures and projections
+    // pick the graph then.
+    const plan = this.effectiveGraphOptions.steerEverySite ? { ...requested, steer: [] } : requested;
     const key = hookPlanKey(plan);
     let entry = this.sessions.get(key);
     if (entry) {
       this.sessions.delete(key);
     } else {
-      const created = ensureGraphForPlan(this.artifacts, this.config, plan, this.graphOptions).then((path) =>
-        createInferenceSession(path, this.sessionOptions),
+      const created = ensureGraphForPlan(this.artifacts, this.config, plan, this.effectiveGraphOptions).then(
+        (path) => createInferenceSession(path, this.effectiveSessionOptions),
       );
       const fresh: SessionEntry = { session: created, inFlight: 0 };
       created.catch(() => {
@@ -271,39 +331,35 @@ export class OnnxLanguageModel implements LanguageModel {
     return past;
   }
 
-  /** One graph run. `past` holds key/value tensors interleaved per layer (k0, v0, k1, v1, ...). */
-  private async run(
-    plan: HookPlan,
-    inputIds: BigInt64Array,
-    positionIds: BigInt64Array,
-    attentionBias: Float32Array,
-    batchSize: number,
-    width: number,
-    past: ort.Tensor[],
-    logitIndices: BigInt64Array,
-    extraFeeds: Map<string, { data: Float32Array; dims: number[] }>,
-    fetchPresents: boolean,
-  ): Promise<RunResult> {
+  /** One graph run, holding the plan's session for its duration. */
+  private async run(request: RunRequest): Promise<RunResult> {
+    const { plan, batchSize, width, past } = request;
     const entry = this.acquireSession(plan);
     try {
-      const { session } = await entry.session;
+      const { session, provider } = await entry.session;
       const pastLength = past[0]?.dims[2] ?? 0;
+      const half = this.config.headDim / 2;
+      const rotary = rotaryTables(this.inverseFrequencies, request.positions);
       const feeds: Record<string, ort.Tensor> = {
-        input_ids: int64Tensor(inputIds, [batchSize, width]),
-        position_ids: int64Tensor(positionIds, [batchSize, width]),
-        attention_bias: float32Tensor(attentionBias, [batchSize, 1, width, pastLength + width]),
-        logit_indices: int64Tensor(logitIndices, [logitIndices.length]),
+        input_ids: int64Tensor(request.inputIds, [batchSize, width]),
+        rotary_cos: float32Tensor(rotary.cos, [batchSize, width, half]),
+        rotary_sin: float32Tensor(rotary.sin, [batchSize, width, half]),
+        attention_bias: float32Tensor(request.attentionBias, [batchSize, 1, width, pastLength + width]),
+        logit_indices: int64Tensor(request.logitIndices, [request.logitIndices.length]),
       };
       for (let layer = 0; layer < this.config.layerCount; layer++) {
         feeds[`past_key.${layer}`] = past[2 * layer]!;
         feeds[`past_value.${layer}`] = past[2 * layer + 1]!;
       }
-      for (const [name, value] of extraFeeds) feeds[name] = float32Tensor(value.data, value.dims);
+      for (const [name, value] of request.extraFeeds) feeds[name] = float32Tensor(value.data, value.dims);
       const fetches = [
-        'logits',
+        ...(request.outputs === 'logits' ? ['logits'] : ['next_token', 'next_logprob']),
         ...plan.capture.map(formatHookPoint),
         ...plan.project.flatMap((point) => [projectionNames(point).output, projectionNames(point).norm]),
       ];
+      // onnxruntime-node 1.30 fails a run (a wrong-shaped preallocated output) when an output it keeps
+      // on the device is not fetched, so on WebGPU present_* are always fetched, and released if unwanted.
+      const fetchPresents = request.fetchPresents || provider === 'webgpu';
       if (fetchPresents)
         for (let layer = 0; layer < this.config.layerCount; layer++)
           fetches.push(`present_key.${layer}`, `present_value.${layer}`);
@@ -317,6 +373,13 @@ export class OnnxLanguageModel implements LanguageModel {
           { cause },
         );
       }
+      this.transfers.record(
+        request.phase,
+        provider,
+        Object.values(feeds),
+        fetches.map((name) => outputs[name]!),
+        past.length > 0 && past.every((tensor) => tensor.location === 'gpu-buffer'),
+      );
       const captures = new Map<string, Float32Array>();
       for (const point of plan.capture)
         captures.set(
@@ -335,9 +398,16 @@ export class OnnxLanguageModel implements LanguageModel {
         presents = [];
         for (let layer = 0; layer < this.config.layerCount; layer++)
           presents.push(outputs[`present_key.${layer}`]!, outputs[`present_value.${layer}`]!);
+        if (!request.fetchPresents) {
+          disposeDeviceTensors(presents);
+          presents = undefined;
+        }
       }
       return {
-        logits: readFloat32(outputs.logits, 'logits'),
+        logits: request.outputs === 'logits' ? readFloat32(outputs.logits, 'logits') : undefined,
+        nextTokens: request.outputs === 'greedy' ? (outputs.next_token!.data as BigInt64Array) : undefined,
+        nextLogprobs:
+          request.outputs === 'greedy' ? readFloat32(outputs.next_logprob, 'next_logprob') : undefined,
         captures,
         projections,
         projectionNorms,
@@ -400,16 +470,17 @@ export class OnnxLanguageModel implements LanguageModel {
       steer,
       projections.map((entry) => entry.point),
     );
-    const result = await this.run(
+    const result = await this.run({
       plan,
-      buildInputIds(rows, layout, this.config.padTokenId ?? 0),
-      buildPrefillPositions(layout),
-      buildAttentionBias(keyValid, 0, width),
-      rows.length,
+      phase: 'prefill',
+      inputIds: buildInputIds(rows, layout, this.config.padTokenId ?? 0),
+      positions: Array.from(buildPrefillPositions(layout), Number),
+      attentionBias: buildAttentionBias(keyValid, 0, width),
+      batchSize: rows.length,
       width,
-      this.emptyPast(rows.length),
-      BigInt64Array.from(indices, (i) => BigInt(i)),
-      new Map([
+      past: this.emptyPast(rows.length),
+      logitIndices: BigInt64Array.from(indices, (i) => BigInt(i)),
+      extraFeeds: new Map([
         ...buildSteeringFeeds(
           steer,
           rows.length,
@@ -421,8 +492,10 @@ export class OnnxLanguageModel implements LanguageModel {
         ...this.loraScaleFeed(options.loraScale, rows.length),
         ...projections.map((entry) => [projectionNames(entry.point).bank, entry.bank] as const),
       ]),
-      false,
-    );
+      fetchPresents: false,
+      outputs: 'logits',
+    });
+    const allLogits = result.logits!;
     const vocab = this.config.vocabSize;
     const hidden = this.config.hiddenSize;
     // Rows are views into the arrays ORT returned (each row's tokens are contiguous), not copies: a
@@ -431,7 +504,7 @@ export class OnnxLanguageModel implements LanguageModel {
     return rows.map((tokenIds, b) => {
       const length = layout.lengths[b]!;
       const logitCount = logitsMode === 'all' ? length : logitsMode === 'last' ? 1 : 0;
-      const logits = result.logits.subarray(logitOffset * vocab, (logitOffset + logitCount) * vocab);
+      const logits = allLogits.subarray(logitOffset * vocab, (logitOffset + logitCount) * vocab);
       logitOffset += logitCount;
       const captures = new Map<string, Float32Array>();
       for (const [name, values] of result.captures)
@@ -507,16 +580,19 @@ export class OnnxLanguageModel implements LanguageModel {
     const stopTextCut: Array<number | undefined> = rows.map(() => undefined);
     const streamedText: string[] = rows.map(() => '');
 
-    let result = await this.run(
+    // Greedy decoding fetches only each row's argmax and its log-probability, not [rows, vocab] logits.
+    const outputs = settings.temperature <= 0 ? 'greedy' : 'logits';
+    let result = await this.run({
       plan,
-      buildInputIds(rows, layout, this.config.padTokenId ?? 0),
-      buildPrefillPositions(layout),
-      buildAttentionBias(keyValid, 0, width),
+      phase: 'prefill',
+      inputIds: buildInputIds(rows, layout, this.config.padTokenId ?? 0),
+      positions: Array.from(buildPrefillPositions(layout), Number),
+      attentionBias: buildAttentionBias(keyValid, 0, width),
       batchSize,
       width,
-      this.emptyPast(batchSize),
-      BigInt64Array.from(layout.lengths, (length, b) => BigInt(b * width + length - 1)),
-      new Map([
+      past: this.emptyPast(batchSize),
+      logitIndices: BigInt64Array.from(layout.lengths, (length, b) => BigInt(b * width + length - 1)),
+      extraFeeds: new Map([
         ...buildSteeringFeeds(
           steer,
           batchSize,
@@ -527,66 +603,78 @@ export class OnnxLanguageModel implements LanguageModel {
         ),
         ...loraFeed,
       ]),
-      maxNewTokens > 1,
-    );
+      fetchPresents: maxNewTokens > 1,
+      outputs,
+    });
     const vocab = this.config.vocabSize;
-    for (let step = 0; step < maxNewTokens; step++) {
-      const next = new Array<number>(batchSize).fill(this.config.padTokenId ?? 0);
-      for (let b = 0; b < batchSize; b++) {
-        if (finish[b]) continue;
-        const logits = result.logits.subarray(b * vocab, (b + 1) * vocab);
-        const { tokenId, logprob } = sampleToken(logits, settings, random);
-        next[b] = tokenId;
-        responses[b]!.push(tokenId);
-        if (options.logprobs) logprobs[b]!.push(logprob);
-        if (stopTokenIds.has(tokenId)) finish[b] = 'stop_token';
-        else if (stopStrings.length > 0) {
-          const text = this.decodeContinuation(rows[b]!, responses[b]!);
-          const hits = stopStrings.map((stop) => text.indexOf(stop)).filter((index) => index >= 0);
-          if (hits.length > 0) {
-            finish[b] = 'stop_string';
-            stopTextCut[b] = Math.min(...hits);
+    try {
+      for (let step = 0; step < maxNewTokens; step++) {
+        const next = new Array<number>(batchSize).fill(this.config.padTokenId ?? 0);
+        for (let b = 0; b < batchSize; b++) {
+          if (finish[b]) continue;
+          const { tokenId, logprob } = result.nextTokens
+            ? { tokenId: Number(result.nextTokens[b]!), logprob: result.nextLogprobs![b]! }
+            : sampleToken(result.logits!.subarray(b * vocab, (b + 1) * vocab), settings, random);
+          next[b] = tokenId;
+          responses[b]!.push(tokenId);
+          if (options.logprobs) logprobs[b]!.push(logprob);
+          if (stopTokenIds.has(tokenId)) finish[b] = 'stop_token';
+          else if (stopStrings.length > 0) {
+            const text = this.decodeContinuation(rows[b]!, responses[b]!);
+            const hits = stopStrings.map((stop) => text.indexOf(stop)).filter((index) => index >= 0);
+            if (hits.length > 0) {
+              finish[b] = 'stop_string';
+              stopTextCut[b] = Math.min(...hits);
+            }
+          }
+          if (options.onToken) {
+            // Stream the text this token adds in context (leading spaces kept, a character split across
+            // byte tokens emitted once complete), so the pieces concatenate to the response text.
+            const text = this.decodeContinuation(rows[b]!, responses[b]!);
+            const complete = text.endsWith('\uFFFD') ? text.slice(0, text.length - 1) : text;
+            const previous = streamedText[b]!;
+            const piece = complete.startsWith(previous) ? complete.slice(previous.length) : '';
+            if (complete.startsWith(previous)) streamedText[b] = complete;
+            options.onToken({ row: b, tokenId, text: piece, step });
           }
         }
-        if (options.onToken) {
-          // Stream the text this token adds in context (leading spaces kept, a character split across
-          // byte tokens emitted once complete), so the pieces concatenate to the response text.
-          const text = this.decodeContinuation(rows[b]!, responses[b]!);
-          const complete = text.endsWith('\uFFFD') ? text.slice(0, text.length - 1) : text;
-          const previous = streamedText[b]!;
-          const piece = complete.startsWith(previous) ? complete.slice(previous.length) : '';
-          if (complete.startsWith(previous)) streamedText[b] = complete;
-          options.onToken({ row: b, tokenId, text: piece, step });
-        }
-      }
-      if (step === maxNewTokens - 1 || finish.every(Boolean)) break;
-      // Decode one token per row; rows that already finished feed padding that no one attends to.
-      const pastLength = width + step;
-      for (let b = 0; b < batchSize; b++) keyValid[b]![pastLength] = 1;
-      const positions = BigInt64Array.from(rows, (_, b) => BigInt(promptLengths[b]! + step));
-      const stepSteering = new Map([
-        ...buildSteeringFeeds(
-          steer,
+        if (step === maxNewTokens - 1 || finish.every(Boolean)) break;
+        // Decode one token per row; rows that already finished feed padding that no one attends to.
+        const pastLength = width + step;
+        for (let b = 0; b < batchSize; b++) keyValid[b]![pastLength] = 1;
+        const positions = rows.map((_, b) => promptLengths[b]! + step);
+        const stepSteering = new Map([
+          ...buildSteeringFeeds(
+            steer,
+            batchSize,
+            1,
+            rows.map((_, b) => promptLengths[b]! + step),
+            rows.map(() => 1),
+            promptLengths,
+          ),
+          ...loraFeed,
+        ]);
+        const past = result.presents!;
+        result = await this.run({
+          plan,
+          phase: 'decode',
+          inputIds: BigInt64Array.from(next, (id) => BigInt(id)),
+          positions,
+          attentionBias: buildAttentionBias(keyValid, pastLength, 1),
           batchSize,
-          1,
-          rows.map((_, b) => promptLengths[b]! + step),
-          rows.map(() => 1),
-          promptLengths,
-        ),
-        ...loraFeed,
-      ]);
-      result = await this.run(
-        plan,
-        BigInt64Array.from(next, (id) => BigInt(id)),
-        positions,
-        buildAttentionBias(keyValid, pastLength, 1),
-        batchSize,
-        1,
-        result.presents!,
-        BigInt64Array.from(rows, (_, b) => BigInt(b)),
-        stepSteering,
-        step < maxNewTokens - 2,
-      );
+          width: 1,
+          past,
+          logitIndices: BigInt64Array.from(rows, (_, b) => BigInt(b)),
+          extraFeeds: stepSteering,
+          fetchPresents: step < maxNewTokens - 2,
+          outputs,
+        });
+        // The previous step's cache was replaced by this step's present_*.
+        disposeDeviceTensors(past);
+      }
+    } finally {
+      // The last KV cache (on a WebGPU device, device memory) is released as soon as generation ends.
+      disposeDeviceTensors(result.presents);
     }
     return rows.map((promptTokenIds, b) => {
       const responseTokenIds = responses[b]!;
