@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { choiceOption, integerOption, numberListOption, numberOption } from '../parse-option-values';
+import { addShardOption, resolveCliShard } from '../shard-option';
 import {
   addJudgeOptions,
   addModelOptions,
@@ -38,6 +39,7 @@ interface SteerCommandOptions extends ModelCommandOptions, JudgeCommandOptions {
   questions?: number;
   batchSize: number;
   relevance: boolean;
+  shard?: string;
 }
 
 export function registerSteerCommand(program: Command): void {
@@ -130,10 +132,10 @@ export function registerSteerCommand(program: Command): void {
     .option(
       '--no-relevance',
       'skip the relevance check (off-topic answers otherwise get coherence capped at 50)',
-    )
-    .action(async (options: SteerCommandOptions) => {
-      await runSteerCommand(options);
-    });
+    );
+  addShardOption(command).action(async (options: SteerCommandOptions) => {
+    await runSteerCommand(options);
+  });
 }
 
 async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
@@ -171,6 +173,8 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
   const shape = await readModelShape(options.model);
   const selected = selectSteeringLayers(vectors, vectorsFile, shape, options.layers, core);
   steering.parseJudgeSpec(options.judge);
+  // Layers (by a hash of <trait>/L<layer>) are the units of a shard; the baseline is shared.
+  const shard = await resolveCliShard(options.shard);
 
   const display = createProgressDisplay();
   display.log(`loading ${options.model}`);
@@ -195,6 +199,7 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
       vectorsFile,
       outputDirectory: layout.steering(trait.name).root,
       ...(selected.layers ? { layers: selected.layers } : {}),
+      ...(shard ? { shard } : {}),
       ...(options.coefficients ? { coefficients: options.coefficients } : {}),
       search: {
         steps: options.steps,
