@@ -4,10 +4,16 @@ export {
   crossValidateLogisticRegression,
 } from './detection/cross-validate-logistic-regression';
 export {
+  type NestedCrossValidationInput,
+  type NestedCrossValidationResult,
+  runNestedCrossValidation,
+} from './detection/nested-cross-validation';
+export {
   type DetectionInput,
   type DetectionLayerResult,
   type DetectionOptions,
   type DetectionResult,
+  type DetectionValidation,
   type GeneralizationResult,
   runDetection,
   type UnivariateDetection,
@@ -19,6 +25,11 @@ export {
   type ModelDiffPeak,
   type ModelDiffResult,
 } from './diff/compute-model-diff';
+export {
+  computeRandomDirectionNull,
+  type RandomDirectionNull,
+  type RandomDirectionNullDraws,
+} from './diff/random-direction-null';
 export type {
   DetectionFile,
   ModelDiffFile,
@@ -34,7 +45,14 @@ export {
   analysisFormatVersion,
   analyzeExperiment,
   type DetectionFeatures,
+  type ModelDiffHighlight,
 } from './experiment/analyze-experiment';
+export {
+  evaluateSuccessCriteria,
+  type SuccessCriterionVerdict,
+  summarizeTraits,
+  type TraitModelDiff,
+} from './experiment/evaluate-success-criteria';
 export {
   type ExperimentVectorFile,
   type FindExperimentVectorsOptions,
@@ -82,6 +100,7 @@ export {
   type ProjectActivationFilesOptions,
   type ProjectedActivations,
   projectActivationFiles,
+  randomDirectionsApply,
   type TokenDeltaStatistics,
 } from './projections/project-activation-files';
 export {
@@ -100,6 +119,7 @@ export {
   resolveTokenRange,
 } from './projections/projection-settings';
 export { type ProjectionTable, readProjectionColumn } from './projections/projection-table';
+export { createRandomDirections, type RandomDirections } from './projections/random-directions';
 export { type ActivationTensors, readActivationTensors } from './projections/read-activation-tensors';
 export {
   readTokenProjection,
@@ -127,6 +147,7 @@ export {
   type SteeringSweepRun,
 } from './report/read-steering-results';
 export { type WriteReportOptions, type WrittenReport, writeReport } from './report/write-report';
+export { adjustPValuesBenjaminiHochberg, adjustPValuesHolm } from './stats/adjust-p-values';
 export {
   type BootstrapOptions,
   type ConfidenceInterval,
@@ -134,6 +155,7 @@ export {
   computeBootstrapConfidenceIntervals,
 } from './stats/bootstrap-confidence-interval';
 export { computeCohensD, computePairedCohensD } from './stats/cohens-d';
+export { adjustForBestOf, computeEmpiricalPValue } from './stats/empirical-p-value';
 export {
   applyFeatureScaling,
   createFeatureMatrix,
@@ -142,6 +164,12 @@ export {
   fitFeatureScaling,
   selectRows,
 } from './stats/feature-matrix';
+export {
+  chooseGroupedFolds,
+  createGroupFolds,
+  createStratifiedGroupFolds,
+  type GroupedValidationScheme,
+} from './stats/group-folds';
 export {
   fitLogisticRegression,
   type LogisticRegressionModel,
@@ -171,3 +199,7 @@ export {
 export { createSeededRandom, type SeededRandom } from './stats/seeded-random';
 export { createStratifiedFolds } from './stats/stratified-folds';
 export { computeTwoSidedTPValue, computeWelchTTest, type TTestResult } from './stats/welch-t-test';
+export {
+  computeWilcoxonSignedRankTest,
+  type WilcoxonSignedRankResult,
+} from './stats/wilcoxon-signed-rank-test';

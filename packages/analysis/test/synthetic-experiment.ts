@@ -31,7 +31,7 @@ export interface SyntheticExperimentOptions {
   shift?: number;
   /** Response token span [start, end) carrying the shift on label-1 prompts. */
   exploitSpan?: [number, number];
-  /** Bias ids cycled over prompts; the first half are train biases unless `trainGroups` says otherwise. */
+  /** Bias ids cycled over pairs of prompts (so each bias holds both labels); the first half are train biases unless `trainGroups` says otherwise. */
   groups?: number[];
   trainGroups?: number[];
   /** Prompt set name (default `synthetic`); other sets write `<set>-labels.json` etc. */
@@ -116,7 +116,7 @@ export async function writeSyntheticExperiment(
   for (let p = 0; p < promptCount; p++) {
     const promptId = `p${String(p).padStart(3, '0')}`;
     const label: 0 | 1 = p % 2 === 0 ? 1 : 0;
-    const group = groups[p % groups.length]!;
+    const group = groups[Math.floor(p / 2) % groups.length]!;
     labels[promptId] = label;
     annotations[promptId] = { exploitations: label === 1 ? [{ tokens: [spanStart, spanEnd] }] : [] };
     promptSet.prompts.push({

@@ -4,6 +4,7 @@ import {
   fitFeatureScaling,
   selectRows,
 } from '../stats/feature-matrix';
+import { chooseGroupedFolds } from '../stats/group-folds';
 import { fitLogisticRegression, predictLogisticProbabilities } from '../stats/logistic-regression';
 import { computeAuroc } from '../stats/roc-curve';
 import { createStratifiedFolds } from '../stats/stratified-folds';
@@ -12,6 +13,13 @@ export interface CrossValidationOptions {
   folds?: number;
   seed?: number;
   inverseRegularization?: number;
+  /**
+   * Per sample: a group id. Folds then never split a group (see `chooseGroupedFolds`), so a score cannot
+   * come from recognising a group seen in training.
+   */
+  groups?: ArrayLike<number>;
+  /** With groups: leave-one-group-out up to this many groups (when each holds both classes; default 10). */
+  maximumLeaveOneOutGroups?: number;
 }
 
 export interface CrossValidationResult {
@@ -41,6 +49,24 @@ export function fitAndPredict(
   return predictLogisticProbabilities(model, applyFeatureScaling(selectRows(features, test), scaling));
 }
 
+/**
+ * fitAndPredict, except that a training set holding one class only (possible when folds follow groups)
+ * predicts 0.5 for every test row (no information) instead of fitting a degenerate model; predicting the
+ * training class would score the held-out class systematically wrong.
+ */
+export function fitAndPredictOrPrior(
+  features: FeatureMatrix,
+  labels: ArrayLike<number>,
+  train: ArrayLike<number>,
+  test: ArrayLike<number>,
+  inverseRegularization = 1,
+): Float64Array {
+  let positives = 0;
+  for (let i = 0; i < train.length; i++) positives += labels[train[i]!]!;
+  if (positives === 0 || positives === train.length) return new Float64Array(test.length).fill(0.5);
+  return fitAndPredict(features, labels, train, test, inverseRegularization);
+}
+
 export function computeAccuracy(probabilities: ArrayLike<number>, labels: ArrayLike<number>): number {
   let correct = 0;
   for (let i = 0; i < labels.length; i++) if ((probabilities[i]! >= 0.5 ? 1 : 0) === labels[i]) correct++;
@@ -48,7 +74,7 @@ export function computeAccuracy(probabilities: ArrayLike<number>, labels: ArrayL
 }
 
 /**
- * Stratified k-fold cross-validation of standardised L2 logistic regression (standardisation is fitted on
+ * Stratified (or, given groups, grouped) k-fold cross-validation of standardised L2 logistic regression (standardisation is fitted on
  * each training fold only, so nothing about the held-out fold leaks into it).
  */
 export function crossValidateLogisticRegression(
@@ -59,17 +85,29 @@ export function crossValidateLogisticRegression(
   let positives = 0;
   for (let i = 0; i < labels.length; i++) positives += labels[i]!;
   const negatives = labels.length - positives;
-  // Each fold needs both classes in training; fewer samples than folds in a class lowers k.
-  const folds = Math.max(2, Math.min(options.folds ?? 5, positives, negatives));
   const probabilities = new Float64Array(labels.length).fill(Number.NaN);
   if (positives < 2 || negatives < 2)
     return { probabilities, auroc: Number.NaN, accuracy: Number.NaN, folds: 0 };
-  const assignment = createStratifiedFolds(labels, folds, options.seed ?? 0);
+  let folds: number;
+  let assignment: Int32Array;
+  if (options.groups && new Set(Array.from(options.groups)).size >= 2) {
+    ({ assignment, folds } = chooseGroupedFolds(options.groups, labels, {
+      folds: options.folds ?? 5,
+      ...(options.maximumLeaveOneOutGroups !== undefined
+        ? { maximumLeaveOneOutGroups: options.maximumLeaveOneOutGroups }
+        : {}),
+    }));
+  } else {
+    // Each fold needs both classes in training; fewer samples than folds in a class lowers k.
+    folds = Math.max(2, Math.min(options.folds ?? 5, positives, negatives));
+    assignment = createStratifiedFolds(labels, folds, options.seed ?? 0);
+  }
   for (let fold = 0; fold < folds; fold++) {
     const train: number[] = [];
     const test: number[] = [];
     for (let i = 0; i < labels.length; i++) (assignment[i] === fold ? test : train).push(i);
-    const predicted = fitAndPredict(features, labels, train, test, options.inverseRegularization);
+    if (test.length === 0) continue;
+    const predicted = fitAndPredictOrPrior(features, labels, train, test, options.inverseRegularization);
     test.forEach((index, position) => {
       probabilities[index] = predicted[position]!;
     });

@@ -2,6 +2,8 @@ import { TraitlensError } from '@traitlens/core';
 import type { ProjectionTable } from '../projections/projection-table';
 import { readProjectionColumn } from '../projections/projection-table';
 import type { BankVector } from '../projections/vector-bank';
+import { adjustPValuesBenjaminiHochberg, adjustPValuesHolm } from '../stats/adjust-p-values';
+import { computeBootstrapConfidenceInterval } from '../stats/bootstrap-confidence-interval';
 import {
   applyFeatureScaling,
   createFeatureMatrix,
@@ -9,15 +11,18 @@ import {
   fitFeatureScaling,
   selectRows,
 } from '../stats/feature-matrix';
+import { chooseGroupedFolds, type GroupedValidationScheme } from '../stats/group-folds';
 import { fitLogisticRegression, type LogisticRegressionModel } from '../stats/logistic-regression';
 import { computePointBiserialCorrelation } from '../stats/pearson-correlation';
 import { runPermutationTest } from '../stats/permutation-test';
 import { computeAuroc, computeRocCurve, type RocCurve, thinRocCurve } from '../stats/roc-curve';
+import { createStratifiedFolds } from '../stats/stratified-folds';
 import {
   computeAccuracy,
   crossValidateLogisticRegression,
   fitAndPredict,
 } from './cross-validate-logistic-regression';
+import { runNestedCrossValidation } from './nested-cross-validation';
 
 export interface DetectionInput {
   /** Per-response projections used as features (e.g. variant B, or B - A). */
@@ -33,11 +38,18 @@ export interface DetectionInput {
 }
 
 export interface DetectionOptions {
+  /** Outer folds of stratified (group) k-fold (default 5). */
   folds?: number;
+  /** Folds of the inner cross-validation that picks the layer inside each training fold (default 3). */
+  innerFolds?: number;
   seed?: number;
   inverseRegularization?: number;
-  /** Label permutations for the p-value of the best cross-validated AUROC (default 100; 0 skips). */
+  /** Label permutations (within groups where prompts carry one) for the nested CV AUROC's p (default 100; 0 skips). */
   permutations?: number;
+  /** Bootstrap resamples of the AUROC intervals (default 1000). */
+  bootstrapResamples?: number;
+  /** Up to this many groups, each holding both classes, are validated leave-one-group-out; else stratified group k-fold (default 10). */
+  maximumLeaveOneOutGroups?: number;
   /** ROC curves are thinned to this many points (default 200). */
   maximumRocPoints?: number;
 }
@@ -45,6 +57,7 @@ export interface DetectionOptions {
 export interface DetectionLayerResult {
   layer: number;
   traitFeatures: number;
+  /** Cross-validated at this one layer (grouped folds where groups exist); the best of these is optimistic. */
   cvAuroc: number;
   cvAccuracy: number;
   /** The same classifier on random baseline vectors' projections: what chance reaches here. */
@@ -62,6 +75,9 @@ export interface UnivariateDetection {
   /** Point-biserial correlation with the label, and its two-sided p-value. */
   r: number;
   p: number;
+  /** Holm and Benjamini-Hochberg adjusted over every trait vector x layer (null for random vectors). */
+  pHolm: number;
+  pBenjaminiHochberg: number;
 }
 
 export interface GeneralizationResult {
@@ -69,9 +85,11 @@ export interface GeneralizationResult {
   testGroups: number[];
   trainPrompts: number;
   testPrompts: number;
-  /** Chosen by cross-validation on the training groups only. */
+  /** Chosen by grouped cross-validation on the training groups only. */
   layer: number;
   testAuroc: number;
+  /** Percentile bootstrap interval over held-out prompts. */
+  testAurocInterval: [number, number];
   testAccuracy: number;
   randomTestAuroc: number;
   roc: RocCurve;
@@ -86,29 +104,52 @@ export interface GeneralizationResult {
   univariate: { vectorId: string; layer: number; trainAuroc: number; testAuroc: number }[];
 }
 
+export interface DetectionValidation {
+  /** `leave-one-group-out` / `stratified-group-k-fold` when labelled prompts carry groups, else `stratified-k-fold`. */
+  scheme: GroupedValidationScheme | 'stratified-k-fold';
+  folds: number;
+  /** Distinct groups among the labelled prompts (prompts without a group count as their own); null without groups. */
+  groups: number | null;
+  innerFolds: number;
+}
+
 export interface DetectionResult {
   labelledPrompts: number;
   positives: number;
   negatives: number;
+  /** Outer folds. */
   folds: number;
+  validation: DetectionValidation;
+  /** Accuracy of always predicting the larger class: the chance line for accuracy. */
+  majorityRate: number;
   inverseRegularization: number;
   perLayer: DetectionLayerResult[];
   best: {
+    /** The layer most training folds chose (ties: the lower layer). */
     layer: number;
+    /** Per outer fold, the layer its inner cross-validation chose. */
+    selectedLayers: number[];
+    /** Nested CV: the layer picked inside each training fold, so this is not chosen on the test rows. */
     cvAuroc: number;
+    /** Percentile bootstrap over groups (over prompts without groups) of the pooled out-of-fold AUROC. */
+    cvAurocInterval: [number, number];
     cvAccuracy: number;
+    /** The identical nested procedure on the random baseline vectors' projections (NaN without them). */
+    randomCvAuroc: number;
     roc: RocCurve;
     randomRoc: RocCurve;
-    /** Standardised coefficients of a fit on all labelled prompts at the best layer. */
+    /** Standardised coefficients of a fit on all labelled prompts at `layer`. */
     coefficients: { vectorId: string; weight: number }[];
   } | null;
-  /** Permutation test of the best layer's CV AUROC; each permutation re-selects the best layer, so the selection is paid for. */
+  /** Permutation test of the nested CV AUROC (the whole nested procedure re-run per permutation). */
   permutation: {
     observed: number;
     pValue: number;
     permutations: number;
     nullMean: number;
     null95: number;
+    /** `within-group`: labels shuffled inside each group (null: nothing beyond group identity). */
+    scheme: 'within-group' | 'unrestricted';
   } | null;
   univariate: UnivariateDetection[];
   generalization: GeneralizationResult | null;
@@ -148,9 +189,11 @@ function usableVectors(
 
 /**
  * Can the label (e.g. "this response exploits a reward-model bias") be read off trait projections alone?
- * Per layer: stratified k-fold CV of L2 logistic regression on all trait projections, against the same
- * classifier on random-vector projections; ROC of the best layer; a permutation test; per-vector AUROC
- * and point-biserial r; and, given groups, training on some groups (train biases) and testing on the rest.
+ * L2 logistic regression on all trait projections of a layer, validated with grouped folds when prompts
+ * carry a group (a fold never splits a group), the layer chosen inside each training fold (nested), the
+ * same procedure on random-vector projections as a control, a within-group permutation test, a bootstrap
+ * interval of the AUROC, per-vector AUROC and point-biserial r (Holm/BH adjusted), and, given train
+ * groups, training on those groups and testing on the held-out ones.
  */
 export function runDetection(input: DetectionInput, options: DetectionOptions = {}): DetectionResult {
   const { table, vectors, labels } = input;
@@ -160,10 +203,12 @@ export function runDetection(input: DetectionInput, options: DetectionOptions = 
       `Detection got ${labels.length} labels for ${table.promptIds.length} prompts.`,
     );
   }
-  const folds = options.folds ?? 5;
+  const requestedFolds = options.folds ?? 5;
+  const innerFolds = options.innerFolds ?? 3;
   const seed = options.seed ?? 0;
   const inverseRegularization = options.inverseRegularization ?? 1;
   const maximumRocPoints = options.maximumRocPoints ?? 200;
+  const resamples = options.bootstrapResamples ?? 1000;
   const labelled: number[] = [];
   for (let i = 0; i < labels.length; i++) if (labels[i] === 0 || labels[i] === 1) labelled.push(i);
   const y = Float64Array.from(labelled, (i) => labels[i]!);
@@ -176,30 +221,51 @@ export function runDetection(input: DetectionInput, options: DetectionOptions = 
       { details: { positives, negatives } },
     );
   }
-  const cv = { folds, seed, inverseRegularization };
+  // Groups of the labelled rows; a prompt without a group is its own group (it cannot leak into another).
+  let groupIds: Int32Array | undefined;
+  if (input.groups && labelled.some((i) => input.groups![i] !== null && input.groups![i] !== undefined)) {
+    let solo = -1;
+    groupIds = Int32Array.from(labelled, (i) => {
+      const group = input.groups![i];
+      return group === null || group === undefined ? solo-- : group;
+    });
+    if (new Set(groupIds).size < 2) groupIds = undefined;
+  }
+  let assignment: Int32Array;
+  let folds: number;
+  let scheme: DetectionValidation['scheme'];
+  const groupCount = groupIds ? new Set(groupIds).size : null;
+  if (groupIds && groupCount !== null) {
+    ({ assignment, folds, scheme } = chooseGroupedFolds(groupIds, y, {
+      folds: requestedFolds,
+      maximumLeaveOneOutGroups: options.maximumLeaveOneOutGroups ?? 10,
+    }));
+  } else {
+    folds = Math.max(2, Math.min(requestedFolds, positives, negatives));
+    assignment = createStratifiedFolds(y, folds, seed);
+    scheme = 'stratified-k-fold';
+  }
+  const cv = {
+    folds: requestedFolds,
+    seed,
+    inverseRegularization,
+    maximumLeaveOneOutGroups: options.maximumLeaveOneOutGroups ?? 10,
+    ...(groupIds ? { groups: groupIds } : {}),
+  };
   const layerFeatures = table.layers.map((_, l) => {
     const traitVectors = usableVectors(table, vectors, l, labelled, false);
     const randomVectors = usableVectors(table, vectors, l, labelled, true);
     return {
       traitVectors,
-      traits: buildFeatures(table, l, traitVectors, labelled),
+      traits: traitVectors.length > 0 ? buildFeatures(table, l, traitVectors, labelled) : undefined,
       random: randomVectors.length > 0 ? buildFeatures(table, l, randomVectors, labelled) : undefined,
     };
   });
-  const perLayer: DetectionLayerResult[] = [];
-  let bestPosition = -1;
-  const outOfFold: Float64Array[] = [];
-  const randomOutOfFold: (Float64Array | undefined)[] = [];
-  let usedFolds = 0;
-  table.layers.forEach((layer, l) => {
+  const perLayer: DetectionLayerResult[] = table.layers.map((layer, l) => {
     const features = layerFeatures[l]!;
-    const traitCv =
-      features.traitVectors.length > 0 ? crossValidateLogisticRegression(features.traits, y, cv) : undefined;
+    const traitCv = features.traits ? crossValidateLogisticRegression(features.traits, y, cv) : undefined;
     const randomCv = features.random ? crossValidateLogisticRegression(features.random, y, cv) : undefined;
-    outOfFold.push(traitCv?.probabilities ?? new Float64Array(y.length).fill(Number.NaN));
-    randomOutOfFold.push(randomCv?.probabilities);
-    usedFolds = Math.max(usedFolds, traitCv?.folds ?? 0);
-    perLayer.push({
+    return {
       layer,
       traitFeatures: features.traitVectors.length,
       cvAuroc: traitCv?.auroc ?? Number.NaN,
@@ -207,26 +273,62 @@ export function runDetection(input: DetectionInput, options: DetectionOptions = 
       randomFeatures: features.random?.columns ?? 0,
       randomCvAuroc: randomCv?.auroc ?? Number.NaN,
       randomCvAccuracy: randomCv?.accuracy ?? Number.NaN,
-    });
-    if (
-      Number.isFinite(perLayer[l]!.cvAuroc) &&
-      (bestPosition < 0 || perLayer[l]!.cvAuroc > perLayer[bestPosition]!.cvAuroc)
-    )
-      bestPosition = l;
+    };
   });
+  const nested = (labelsToUse: Float64Array, which: 'traits' | 'random') =>
+    runNestedCrossValidation({
+      layerFeatures: layerFeatures.map((features) => features[which]),
+      labels: labelsToUse,
+      assignment,
+      folds,
+      ...(groupIds ? { groups: groupIds } : {}),
+      innerFolds,
+      seed,
+      inverseRegularization,
+    });
   let best: DetectionResult['best'] = null;
-  if (bestPosition >= 0) {
-    const features = layerFeatures[bestPosition]!;
+  let observed: ReturnType<typeof nested> | undefined;
+  if (layerFeatures.some((features) => features.traits)) {
+    observed = nested(y, 'traits');
+    const randomNested = layerFeatures.some((features) => features.random) ? nested(y, 'random') : undefined;
+    const chosen = observed.selectedLayerPositions.filter((position) => position >= 0);
+    const counts = new Map<number, number>();
+    for (const position of chosen) counts.set(position, (counts.get(position) ?? 0) + 1);
+    const modePosition = [...counts].sort((x, z) => z[1] - x[1] || x[0] - z[0])[0]?.[0] ?? 0;
+    const features = layerFeatures[modePosition]!;
     const all = Array.from({ length: y.length }, (_, i) => i);
-    const fit = fitStandardised(features.traits, y, all, inverseRegularization).coefficients;
-    const randomProbabilities = randomOutOfFold[bestPosition];
+    const fit = features.traits
+      ? fitStandardised(features.traits, y, all, inverseRegularization).coefficients
+      : new Float64Array(0);
+    const probabilities = observed.probabilities;
+    const units = groupIds ? [...new Set(groupIds)].sort((x, z) => x - z) : undefined;
+    const rowsOfUnit = units
+      ? units.map((unit) => all.filter((row) => groupIds![row] === unit))
+      : all.map((row) => [row]);
+    const interval = computeBootstrapConfidenceInterval(
+      rowsOfUnit.length,
+      (indices) => {
+        const rows: number[] = [];
+        for (const index of indices) rows.push(...rowsOfUnit[index]!);
+        return computeAuroc(
+          Float64Array.from(rows, (row) => probabilities[row]!),
+          Float64Array.from(rows, (row) => y[row]!),
+        );
+      },
+      { resamples, seed },
+    );
     best = {
-      layer: table.layers[bestPosition]!,
-      cvAuroc: perLayer[bestPosition]!.cvAuroc,
-      cvAccuracy: perLayer[bestPosition]!.cvAccuracy,
-      roc: thinRocCurve(computeRocCurve(outOfFold[bestPosition]!, y), maximumRocPoints),
+      layer: table.layers[modePosition]!,
+      selectedLayers: observed.selectedLayerPositions.map((position) =>
+        position >= 0 ? table.layers[position]! : Number.NaN,
+      ),
+      cvAuroc: observed.auroc,
+      cvAurocInterval: [interval.low, interval.high],
+      cvAccuracy: observed.accuracy,
+      randomCvAuroc: randomNested?.auroc ?? Number.NaN,
+      roc: thinRocCurve(computeRocCurve(probabilities, y), maximumRocPoints),
       randomRoc: thinRocCurve(
-        computeRocCurve(randomProbabilities ?? new Float64Array(y.length).fill(0.5), y),
+        computeRocCurve(randomNested?.probabilities ?? new Float64Array(y.length).fill(0.5), y),
         maximumRocPoints,
       ),
       coefficients: features.traitVectors.map((k, column) => ({
@@ -238,17 +340,13 @@ export function runDetection(input: DetectionInput, options: DetectionOptions = 
   const permutations = options.permutations ?? 100;
   let permutation: DetectionResult['permutation'] = null;
   if (permutations > 0 && best) {
-    // The statistic re-runs the whole layer selection on every permutation of the labels.
-    const statistic = (shuffled: Float64Array): number => {
-      let maximum = Number.NEGATIVE_INFINITY;
-      for (const features of layerFeatures) {
-        if (features.traitVectors.length === 0) continue;
-        const value = crossValidateLogisticRegression(features.traits, shuffled, cv).auroc;
-        if (value > maximum) maximum = value;
-      }
-      return maximum;
-    };
-    permutation = runPermutationTest(y, statistic, { permutations, seed });
+    // Every permutation re-runs the whole nested procedure, layer selection included.
+    const result = runPermutationTest(y, (shuffled) => nested(shuffled, 'traits').auroc, {
+      permutations,
+      seed,
+      ...(groupIds ? { groups: groupIds } : {}),
+    });
+    permutation = { ...result, scheme: groupIds ? 'within-group' : 'unrestricted' };
   }
   const univariate: UnivariateDetection[] = [];
   table.layers.forEach((layer, l) => {
@@ -263,18 +361,35 @@ export function runDetection(input: DetectionInput, options: DetectionOptions = 
         auroc: computeAuroc(values, y),
         r: correlation.r,
         p: correlation.p,
+        pHolm: Number.NaN,
+        pBenjaminiHochberg: Number.NaN,
       });
     });
   });
+  const family = univariate.filter((row) => !row.isRandomBaseline && !Number.isNaN(row.p));
+  const holm = adjustPValuesHolm(family.map((row) => row.p));
+  const benjaminiHochberg = adjustPValuesBenjaminiHochberg(family.map((row) => row.p));
+  family.forEach((row, i) => {
+    row.pHolm = holm[i]!;
+    row.pBenjaminiHochberg = benjaminiHochberg[i]!;
+  });
   const generalization =
     input.groups && input.trainGroups
-      ? runGeneralization(input, labelled, y, { inverseRegularization, folds, seed, maximumRocPoints })
+      ? runGeneralization(input, labelled, y, {
+          inverseRegularization,
+          folds: requestedFolds,
+          seed,
+          maximumRocPoints,
+          resamples,
+        })
       : null;
   return {
     labelledPrompts: y.length,
     positives,
     negatives,
-    folds: usedFolds,
+    folds,
+    validation: { scheme, folds, groups: groupCount, innerFolds },
+    majorityRate: Math.max(positives, negatives) / y.length,
     inverseRegularization,
     perLayer,
     best,
@@ -303,7 +418,13 @@ function runGeneralization(
   input: DetectionInput,
   labelled: number[],
   y: Float64Array,
-  options: { inverseRegularization: number; folds: number; seed: number; maximumRocPoints: number },
+  options: {
+    inverseRegularization: number;
+    folds: number;
+    seed: number;
+    maximumRocPoints: number;
+    resamples: number;
+  },
 ): GeneralizationResult | null {
   const { table, vectors } = input;
   const groups = input.groups!;
@@ -343,9 +464,10 @@ function runGeneralization(
     const yAll = Float64Array.from([...yTrain, ...yTest]);
     const trainIndex = trainPrompts.map((_, i) => i);
     const testIndex = testPrompts.map((_, i) => trainPrompts.length + i);
+    const trainGroupIds = trainPrompts.map((prompt) => groups[prompt]!);
     const trainCv =
       traitVectors.length > 0
-        ? crossValidateLogisticRegression(trainFeatures, yTrain, options).auroc
+        ? crossValidateLogisticRegression(trainFeatures, yTrain, { ...options, groups: trainGroupIds }).auroc
         : Number.NaN;
     const probabilities =
       traitVectors.length > 0
@@ -394,6 +516,16 @@ function runGeneralization(
     });
   });
   const chosen = perLayer[bestPosition]!;
+  const chosenProbabilities = testProbabilities[bestPosition]!;
+  const interval = computeBootstrapConfidenceInterval(
+    yTest.length,
+    (indices) =>
+      computeAuroc(
+        Float64Array.from(indices, (i) => chosenProbabilities[i]!),
+        Float64Array.from(indices, (i) => yTest[i]!),
+      ),
+    { resamples: options.resamples, seed: options.seed },
+  );
   return {
     trainGroups: [...trainSet].sort((x, z) => x - z),
     testGroups: [...testGroups].sort((x, z) => x - z),
@@ -401,6 +533,7 @@ function runGeneralization(
     testPrompts: testPrompts.length,
     layer: chosen.layer,
     testAuroc: chosen.testAuroc,
+    testAurocInterval: [interval.low, interval.high],
     testAccuracy: chosen.testAccuracy,
     randomTestAuroc: chosen.randomTestAuroc,
     roc: thinRocCurve(computeRocCurve(testProbabilities[bestPosition]!, yTest), options.maximumRocPoints),

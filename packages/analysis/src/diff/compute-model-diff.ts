@@ -2,14 +2,25 @@ import { TraitlensError } from '@traitlens/core';
 import type { ProjectedActivations } from '../projections/project-activation-files';
 import { readProjectionColumn } from '../projections/projection-table';
 import type { VectorBank } from '../projections/vector-bank';
+import { adjustPValuesBenjaminiHochberg, adjustPValuesHolm } from '../stats/adjust-p-values';
 import {
   type BootstrapOptions,
   computeBootstrapConfidenceIntervals,
 } from '../stats/bootstrap-confidence-interval';
 import { computeCohensD, computePairedCohensD } from '../stats/cohens-d';
+import { adjustForBestOf, computeEmpiricalPValue } from '../stats/empirical-p-value';
 import { computePairedTTest } from '../stats/paired-t-test';
 import { computeMean, computeStandardDeviation } from '../stats/sample-statistics';
 import { computeWelchTTest, type TTestResult } from '../stats/welch-t-test';
+import {
+  computeWilcoxonSignedRankTest,
+  type WilcoxonSignedRankResult,
+} from '../stats/wilcoxon-signed-rank-test';
+import {
+  computeRandomDirectionNull,
+  type RandomDirectionNull,
+  type RandomDirectionNullDraws,
+} from './random-direction-null';
 
 /** B against A for one vector at one layer, on per-response projections. */
 export interface ModelDiffEntry {
@@ -28,11 +39,25 @@ export interface ModelDiffEntry {
   /** Unpaired d, pooled sd = sqrt((sd_A^2 + sd_B^2) / 2); positive when B projects higher. */
   cohensD: number;
   cohensDInterval: [number, number];
-  /** mean(B - A) / sd(B - A) over paired prompts. */
+  /** mean(B - A) / sd(B - A) over paired prompts; null (NaN) when undefined (no pairs, or every difference 0). */
   pairedD: number;
   pairedDInterval: [number, number];
+  /** Unpaired, secondary for paired designs. */
   welch: TTestResult;
   pairedT: TTestResult;
+  /** Wilcoxon signed-rank test of the paired differences (the rank-based check on the paired t-test). */
+  wilcoxon: WilcoxonSignedRankResult;
+  /** The primary test: the paired t-test when at least 2 prompts are paired (same tokens in A and B), else Welch. */
+  primaryTest: 'paired-t' | 'welch';
+  /** The primary effect size: pairedD for paired designs, else cohensD. */
+  effectSize: number;
+  /** p of the primary test. */
+  p: number;
+  /** Holm (family-wise) and Benjamini-Hochberg (false-discovery) adjusted p over every trait x method x layer of this subset. */
+  pHolm: number;
+  pBenjaminiHochberg: number;
+  /** Share of random directions whose |effect size| at this layer reaches this one's (no layer selection). */
+  randomNullP: number | null;
   /** cos(mean activation of B - mean activation of A, v) at this layer; null without paired prompts. */
   meanActivationCosine: number | null;
 }
@@ -47,8 +72,27 @@ export interface ModelDiffPeak {
   cohensD: number;
   cohensDInterval: [number, number];
   pairedD: number;
+  /** The primary effect size at the peak (pairedD for paired designs, else cohensD): the peak maximises its |value|. */
+  effectSize: number;
+  primaryTest: 'paired-t' | 'welch';
+  /** Primary p at the peak, unadjusted; Welch p kept as a secondary number. */
   p: number;
+  welchP: number;
+  wilcoxonP: number;
+  pHolm: number;
+  pBenjaminiHochberg: number;
   meanActivationCosine: number | null;
+  /**
+   * Empirical p of the peak's |effect size| against the random directions' maximum over the same layers
+   * (the best-layer choice inside the null); null without a random null.
+   */
+  randomNullP: number | null;
+  /** randomNullP with the trait's best-of-M-methods choice paid for too: 1 - (1 - p)^M. */
+  traitRandomNullP: number | null;
+  /** Survives Holm at alpha AND beats the random null (traitRandomNullP < alpha). Random vectors are never findings. */
+  finding: boolean;
+  /** Why it is not a finding ("not distinguishable from chance: ..."); null for findings. */
+  reason: string | null;
 }
 
 export interface ModelDiffResult {
@@ -58,8 +102,14 @@ export interface ModelDiffResult {
   bootstrap: { resamples: number; confidence: number; seed: number };
   entries: ModelDiffEntry[];
   peaks: ModelDiffPeak[];
-  /** Per layer: the largest |d| any random baseline vector reached, i.e. chance level for this data. */
+  /** Per layer: the largest |d| any random baseline vector reached (few vectors: a rough look only). */
   randomBaselineMaxAbsD: { layer: number; maxAbsD: number }[];
+  /** The random-direction null of the primary effect size; null when no random directions or vectors exist. */
+  randomNull: RandomDirectionNull | null;
+  /** Significance level of the findings rule. */
+  alpha: number;
+  /** Tests in the Holm / Benjamini-Hochberg family (trait vectors x layers with a finite p). */
+  familySize: number;
 }
 
 export interface ModelDiffOptions {
@@ -67,6 +117,8 @@ export interface ModelDiffOptions {
   /** Restrict to these prompt positions (e.g. train-bias prompts) and name the subset. */
   promptIndices?: readonly number[];
   subset?: string;
+  /** Significance level for findings (default 0.05). */
+  alpha?: number;
 }
 
 /** d over resampled units with running sums; enough precision for a bootstrap distribution. */
@@ -192,10 +244,19 @@ export function computeModelDiff(
           pairedA.length > 1
             ? computePairedTTest(pairedB, pairedA)
             : { t: Number.NaN, degreesOfFreedom: Number.NaN, p: Number.NaN },
+        wilcoxon: computeWilcoxonSignedRankTest(pairedB, pairedA),
+        primaryTest: pairedA.length > 1 ? 'paired-t' : 'welch',
+        effectSize: Number.NaN,
+        p: Number.NaN,
+        pHolm: Number.NaN,
+        pBenjaminiHochberg: Number.NaN,
+        randomNullP: null,
         meanActivationCosine: difference
           ? cosineWithUnit(difference, bank.unitVectors[l]!, k * bank.hiddenSize)
           : null,
       };
+      entry.effectSize = entry.primaryTest === 'paired-t' ? entry.pairedD : entry.cohensD;
+      entry.p = entry.primaryTest === 'paired-t' ? entry.pairedT.p : entry.welch.p;
       entries.push(entry);
       if (bank.vectors[k]!.isRandomBaseline && Number.isFinite(entry.cohensD)) {
         randomMax = Number.isNaN(randomMax)
@@ -205,14 +266,53 @@ export function computeModelDiff(
     }
     if (!Number.isNaN(randomMax)) randomBaselineMaxAbsD.push({ layer, maxAbsD: randomMax });
   });
+  const alpha = options.alpha ?? 0.05;
+  const isTrait = new Map(bank.vectors.map((vector) => [vector.id, !vector.isRandomBaseline]));
+  const family = entries.filter((entry) => isTrait.get(entry.vectorId) && !Number.isNaN(entry.p));
+  const holm = adjustPValuesHolm(family.map((entry) => entry.p));
+  const benjaminiHochberg = adjustPValuesBenjaminiHochberg(family.map((entry) => entry.p));
+  family.forEach((entry, i) => {
+    entry.pHolm = holm[i]!;
+    entry.pBenjaminiHochberg = benjaminiHochberg[i]!;
+  });
+  const draws = computeNull(projected, bank, all, pairedIndices);
+  const layerPosition = new Map(bank.layers.map((layer, l) => [layer, l]));
+  if (draws) {
+    const count = draws.summary.directions;
+    for (const entry of entries) {
+      const l = layerPosition.get(entry.layer)!;
+      entry.randomNullP = computeEmpiricalPValue(
+        Math.abs(entry.effectSize),
+        draws.absolute.subarray(l * count, (l + 1) * count),
+      );
+    }
+  }
+  const methodsPerTrait = new Map<string, number>();
+  for (const vector of bank.vectors)
+    if (!vector.isRandomBaseline)
+      methodsPerTrait.set(vector.trait, (methodsPerTrait.get(vector.trait) ?? 0) + 1);
   const peaks: ModelDiffPeak[] = [];
   for (const vector of bank.vectors) {
     let best: ModelDiffEntry | undefined;
     for (const entry of entries) {
-      if (entry.vectorId !== vector.id || !Number.isFinite(entry.cohensD)) continue;
-      if (!best || Math.abs(entry.cohensD) > Math.abs(best.cohensD)) best = entry;
+      if (entry.vectorId !== vector.id || !Number.isFinite(entry.effectSize)) continue;
+      if (!best || Math.abs(entry.effectSize) > Math.abs(best.effectSize)) best = entry;
     }
     if (!best) continue;
+    const randomNullP = draws ? computeEmpiricalPValue(Math.abs(best.effectSize), draws.maxima) : null;
+    const traitRandomNullP =
+      randomNullP === null ? null : adjustForBestOf(randomNullP, methodsPerTrait.get(vector.trait) ?? 1);
+    const reasons: string[] = [];
+    if (vector.isRandomBaseline) reasons.push('a random control vector');
+    else {
+      if (!(best.pHolm < alpha))
+        reasons.push(`Holm-adjusted p ${formatP(best.pHolm)} >= ${alpha} over ${family.length} tests`);
+      if (traitRandomNullP === null) reasons.push('no random-direction null to compare with');
+      else if (!(traitRandomNullP < alpha))
+        reasons.push(
+          `random directions reach |${draws!.summary.statistic === 'pairedD' ? 'paired d' : 'd'}| ${Math.abs(best.effectSize).toFixed(2)} (null p ${formatP(traitRandomNullP)}, best of ${bank.layers.length} layers${(methodsPerTrait.get(vector.trait) ?? 1) > 1 ? ` x ${methodsPerTrait.get(vector.trait)} methods` : ''})`,
+        );
+    }
     peaks.push({
       vectorId: vector.id,
       trait: vector.trait,
@@ -222,8 +322,18 @@ export function computeModelDiff(
       cohensD: best.cohensD,
       cohensDInterval: best.cohensDInterval,
       pairedD: best.pairedD,
-      p: best.welch.p,
+      effectSize: best.effectSize,
+      primaryTest: best.primaryTest,
+      p: best.p,
+      welchP: best.welch.p,
+      wilcoxonP: best.wilcoxon.p,
+      pHolm: best.pHolm,
+      pBenjaminiHochberg: best.pBenjaminiHochberg,
       meanActivationCosine: best.meanActivationCosine,
+      randomNullP,
+      traitRandomNullP,
+      finding: reasons.length === 0,
+      reason: reasons.length === 0 ? null : `not distinguishable from chance: ${reasons.join('; ')}`,
     });
   }
   return {
@@ -234,5 +344,54 @@ export function computeModelDiff(
     entries,
     peaks,
     randomBaselineMaxAbsD,
+    randomNull: draws?.summary ?? null,
+    alpha,
+    familySize: family.length,
   };
+}
+
+function formatP(p: number): string {
+  if (Number.isNaN(p)) return 'undefined';
+  return p < 0.001 ? p.toExponential(1) : p.toPrecision(2);
+}
+
+/**
+ * The random-direction null from the projections onto random directions when they were taken, else from
+ * the bank's random baseline vectors (which are projected like traits, so any aggregation works).
+ */
+function computeNull(
+  projected: ProjectedActivations,
+  bank: VectorBank,
+  indices: readonly number[],
+  pairedIndices: readonly number[],
+): RandomDirectionNullDraws | undefined {
+  const layerCount = bank.layers.length;
+  const random = projected.random;
+  if (random?.b) {
+    const count = random.count;
+    const tables = { a: random.a, b: random.b };
+    return computeRandomDirectionNull({
+      source: 'random-directions',
+      directions: count,
+      seed: random.seed,
+      layers: bank.layers,
+      indices,
+      pairedIndices,
+      read: (variant, prompt, l, r) => tables[variant][(prompt * layerCount + l) * count + r]!,
+    });
+  }
+  const randomVectors = bank.vectors.flatMap((vector, k) => (vector.isRandomBaseline ? [k] : []));
+  if (randomVectors.length === 0 || !projected.b) return undefined;
+  const vectorCount = bank.vectors.length;
+  const tables = { a: projected.a.values, b: projected.b.values };
+  return computeRandomDirectionNull({
+    source: 'random-baseline-vectors',
+    directions: randomVectors.length,
+    seed: null,
+    layers: bank.layers,
+    indices,
+    pairedIndices,
+    read: (variant, prompt, l, r) =>
+      tables[variant][(prompt * layerCount + l) * vectorCount + randomVectors[r]!]!,
+  });
 }

@@ -65,7 +65,30 @@ describe('analyzeExperiment on a planted shift', () => {
       hiddenSize: 64,
     });
     expect(summary.vectors.filter((v) => v.isRandomBaseline)).toHaveLength(4);
-    expect(summary.highlights.modelDiff[0]).toMatchObject({ vectorId: 'planted/mean_diff', peakLayer: 3 });
+    // Only the planted trait is a finding: it survives Holm and beats 1,000 random directions.
+    expect(summary.highlights.modelDiff.map((peak) => peak.vectorId)).toEqual(['planted/mean_diff']);
+    expect(summary.highlights.modelDiff[0]).toMatchObject({
+      peakLayer: 3,
+      primaryTest: 'paired-t',
+      finding: true,
+      reason: null,
+    });
+    expect(summary.highlights.modelDiff[0]!.pHolm).toBeLessThan(1e-6);
+    expect(summary.highlights.modelDiff[0]!.traitRandomNullP).toBeCloseTo(1 / 1001, 10);
+    expect(summary.highlights.notDistinguishable.map((peak) => peak.vectorId)).toEqual(['control/mean_diff']);
+    expect(summary.highlights.notDistinguishable[0]!.reason).toMatch(/^not distinguishable from chance: /);
+    expect(summary.statistics).toMatchObject({ alpha: 0.05, familySize: 12 });
+    expect(summary.statistics.randomNull).toMatchObject({
+      source: 'random-directions',
+      directions: 1000,
+      statistic: 'pairedD',
+    });
+    expect(summary.verdict.map((row) => [row.id, row.status])).toEqual([
+      ['traits-differ', 'fail'],
+      ['label-correlation', 'pass'],
+      ['classifier-accuracy', 'pass'],
+      ['held-out-generalisation', 'pass'],
+    ]);
     expect(Object.keys(summary.files).sort()).toEqual([
       'detection',
       'modelDiff',
@@ -129,7 +152,19 @@ describe('analyzeExperiment on a planted shift', () => {
 
   it('detection: layer 3, AUROC in range, beats random vectors and permuted labels, generalises to held-out biases', async () => {
     const detection = await readJson<DetectionResult>('detection.json');
-    expect(detection).toMatchObject({ labelledPrompts: 80, positives: 40, negatives: 40, folds: 5 });
+    // Every bias holds both labels and there are 4 biases: leave-one-bias-out, layer chosen inside the folds.
+    expect(detection).toMatchObject({ labelledPrompts: 80, positives: 40, negatives: 40, folds: 4 });
+    expect(detection.validation).toEqual({
+      scheme: 'leave-one-group-out',
+      folds: 4,
+      groups: 4,
+      innerFolds: 3,
+    });
+    expect(detection.best!.selectedLayers).toEqual([3, 3, 3, 3]);
+    expect(detection.best!.cvAurocInterval[0]).toBeGreaterThan(0.5);
+    expect(detection.best!.cvAurocInterval[1]).toBeGreaterThan(detection.best!.cvAuroc);
+    expect(detection.permutation!.scheme).toBe('within-group');
+    expect(detection.best!.randomCvAuroc).toBeLessThan(0.7);
     expect(detection.best!.layer).toBe(3);
     expect(detection.best!.cvAuroc).toBeGreaterThan(expectedAuroc - 0.1);
     expect(detection.best!.cvAuroc).toBeLessThan(expectedAuroc + 0.1);
@@ -246,8 +281,12 @@ describe('analyzeExperiment on capture projection files (no activations needed)'
         expect(value).toBeCloseTo(reference.values.b[planted]![l]![p]!, 5);
       });
     }
-    const top = fromProjections.highlights.modelDiff[0]!;
+    // Capture projection files hold no random columns here: there is no null to beat, so no finding.
+    expect(fromProjections.highlights.modelDiff).toEqual([]);
+    expect(fromProjections.statistics.randomNull).toBeNull();
+    const top = fromProjections.highlights.notDistinguishable[0]!;
     expect(top).toMatchObject({ vectorId: 'planted/mean_diff', peakLayer: 3 });
+    expect(top.reason).toMatch(/no random-direction null/);
     expect(top.cohensD).toBeCloseTo(summary.highlights.modelDiff[0]!.cohensD, 4);
     const diff = JSON.parse(await readFile(join(output, 'model-diff.json'), 'utf8')) as {
       subsets: ModelDiffResult[];

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { type ActivationPart, experimentLayout, readTraitVectors, TraitlensError } from '@traitlens/core';
 import { type DetectionResult, runDetection } from '../detection/run-detection';
 import { computeModelDiff, type ModelDiffResult } from '../diff/compute-model-diff';
+import type { RandomDirectionNull } from '../diff/random-direction-null';
 import { computeVectorConsistency } from '../predictivity/compute-vector-consistency';
 import {
   measurePredictivity,
@@ -22,6 +23,7 @@ import {
   type ResponseAggregation,
 } from '../projections/projection-settings';
 import type { ProjectionTable } from '../projections/projection-table';
+import { createRandomDirections } from '../projections/random-directions';
 import { readProjectionFileColumns } from '../projections/read-projection-file';
 import { readTokenProjectionSeries } from '../projections/summarize-token-projections';
 import {
@@ -39,6 +41,12 @@ import type {
   TokenViewPrompt,
   VectorConsistencyFile,
 } from './analysis-files';
+import {
+  evaluateSuccessCriteria,
+  type SuccessCriterionVerdict,
+  summarizeTraits,
+  type TraitModelDiff,
+} from './evaluate-success-criteria';
 import { findExperimentVectors } from './find-experiment-vectors';
 import { listActivationFiles } from './list-activation-files';
 import { type PromptGroup, parsePromptGroups, readTwinGroup } from './read-prompt-groups';
@@ -82,6 +90,13 @@ export interface AnalyzeExperimentOptions {
   detectionFeatures?: DetectionFeatures;
   /** Random unit vectors per layer projected alongside as chance-level controls (default 8). */
   randomBaselines?: number;
+  /**
+   * Random directions of the model diff's null (default 1000; 0: use the random baseline vectors only).
+   * Each response's aggregated activation is projected onto them, exact for every aggregation but `max`.
+   */
+  randomDirections?: number;
+  /** Significance level of findings and verdicts (default 0.05). */
+  alpha?: number;
   bootstrapResamples?: number;
   permutations?: number;
   folds?: number;
@@ -141,24 +156,63 @@ export interface AnalysisSummary {
   }[];
   detectionFeatures: DetectionFeatures | null;
   files: Record<string, string>;
+  /** How conclusions were drawn: the significance level, the multiple-comparison family, the random null. */
+  statistics: {
+    alpha: number;
+    familySize: number | null;
+    randomNull: RandomDirectionNull | null;
+  };
   highlights: {
-    modelDiff: {
-      vectorId: string;
-      peakLayer: number;
-      cohensD: number;
-      pairedD: number;
-      p: number;
-      randomMaxAbsD: number | null;
-    }[];
+    /** Findings only: survive Holm at alpha AND beat the random-direction null; strongest first. */
+    modelDiff: ModelDiffHighlight[];
+    /** Every other trait vector, with the reason it is not distinguishable from chance. */
+    notDistinguishable: ModelDiffHighlight[];
+    /** Per trait: its strongest vector and whether it is a finding. */
+    traits: TraitModelDiff[];
     detection: {
       layer: number;
+      /** Nested (layer chosen inside the training folds), grouped where prompts carry groups. */
       cvAuroc: number;
+      cvAurocInterval: [number, number];
+      cvAccuracy: number;
+      majorityRate: number;
+      validation: string;
       randomCvAuroc: number;
       permutationP: number | null;
+      permutationScheme: string | null;
       heldOutAuroc: number | null;
+      heldOutAurocInterval: [number, number] | null;
     } | null;
   };
+  /** The study's success criteria, pass/fail with the numbers behind each. */
+  verdict: SuccessCriterionVerdict[];
   elapsedSeconds: number;
+}
+
+export interface ModelDiffHighlight {
+  vectorId: string;
+  trait: string;
+  method: string;
+  peakLayer: number;
+  cohensD: number;
+  pairedD: number;
+  /** Primary effect size (pairedD for paired designs, else cohensD). */
+  effectSize: number;
+  primaryTest: 'paired-t' | 'welch';
+  /** Primary p (paired t where paired), unadjusted. */
+  p: number;
+  pHolm: number;
+  pBenjaminiHochberg: number;
+  wilcoxonP: number;
+  welchP: number;
+  randomNullP: number | null;
+  traitRandomNullP: number | null;
+  /** 95th percentile of the random directions' best-layer |effect size|: the bar a finding clears. */
+  randomNull95: number | null;
+  /** Largest |d| of the bank's few random baseline vectors at the peak layer (a rough look). */
+  randomMaxAbsD: number | null;
+  finding: boolean;
+  reason: string | null;
 }
 
 interface PromptEntry {
@@ -527,9 +581,16 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     pathA: prompt.pathA,
     ...(prompt.pathB ? { pathB: prompt.pathB } : {}),
   }));
+  const directionCount = options.randomDirections ?? 1000;
+  const randomDirections =
+    hasB && directionCount > 0
+      ? createRandomDirections({ count: directionCount, hiddenSize: bank.hiddenSize, seed })
+      : undefined;
+  const alpha = options.alpha ?? 0.05;
   const projected = await projectActivationFiles(pairs, {
     bank,
     settings,
+    ...(randomDirections ? { randomDirections } : {}),
     variantA: options.variantA,
     ...(options.variantB ? { variantB: options.variantB } : {}),
     ...(promptAnnotations ? { annotations: promptAnnotations } : {}),
@@ -553,7 +614,7 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
   if (projected.b) {
     options.onProgress?.('model-diff', 0, 1);
     const subsets: ModelDiffResult[] = [];
-    modelDiff = computeModelDiff(projected, bank, { bootstrap, subset: 'all' });
+    modelDiff = computeModelDiff(projected, bank, { bootstrap, subset: 'all', alpha });
     subsets.push(modelDiff);
     const indicesWhere = (predicate: (index: number) => boolean) =>
       prompts.map((_, i) => i).filter(predicate);
@@ -580,7 +641,9 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     }
     for (const [name, indices] of subsetSpecs)
       if (indices.length >= 2)
-        subsets.push(computeModelDiff(projected, bank, { bootstrap, subset: name, promptIndices: indices }));
+        subsets.push(
+          computeModelDiff(projected, bank, { bootstrap, subset: name, promptIndices: indices, alpha }),
+        );
     const modelDiffFile: ModelDiffFile = {
       format: 'traitlens.analysis.model-diff',
       formatVersion: analysisFormatVersion,
@@ -630,6 +693,9 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
         seed,
         ...(options.folds ? { folds: options.folds } : {}),
         ...(options.permutations !== undefined ? { permutations: options.permutations } : {}),
+        ...(options.bootstrapResamples !== undefined
+          ? { bootstrapResamples: options.bootstrapResamples }
+          : {}),
       },
     );
     const detectionFile: DetectionFile = {
@@ -710,6 +776,30 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
   const randomMax = new Map(
     modelDiff?.randomBaselineMaxAbsD.map((entry) => [entry.layer, entry.maxAbsD]) ?? [],
   );
+  const highlights: ModelDiffHighlight[] = (modelDiff?.peaks ?? [])
+    .filter((peak) => !peak.isRandomBaseline)
+    .sort((x, y) => Math.abs(y.effectSize) - Math.abs(x.effectSize))
+    .map((peak) => ({
+      vectorId: peak.vectorId,
+      trait: peak.trait,
+      method: peak.method,
+      peakLayer: peak.peakLayer,
+      cohensD: peak.cohensD,
+      pairedD: peak.pairedD,
+      effectSize: peak.effectSize,
+      primaryTest: peak.primaryTest,
+      p: peak.p,
+      pHolm: peak.pHolm,
+      pBenjaminiHochberg: peak.pBenjaminiHochberg,
+      wilcoxonP: peak.wilcoxonP,
+      welchP: peak.welchP,
+      randomNullP: peak.randomNullP,
+      traitRandomNullP: peak.traitRandomNullP,
+      randomNull95: modelDiff?.randomNull?.maxOverLayersQ95 ?? null,
+      randomMaxAbsD: randomMax.get(peak.peakLayer) ?? null,
+      finding: peak.finding,
+      reason: peak.reason,
+    }));
   const summary: AnalysisSummary = {
     format: 'traitlens.analysis',
     formatVersion: analysisFormatVersion,
@@ -746,30 +836,32 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     })),
     detectionFeatures: labelMap ? detectionFeatures : null,
     files,
+    statistics: {
+      alpha,
+      familySize: modelDiff?.familySize ?? null,
+      randomNull: modelDiff?.randomNull ?? null,
+    },
     highlights: {
-      modelDiff: (modelDiff?.peaks ?? [])
-        .filter((peak) => !peak.isRandomBaseline)
-        .sort((x, y) => Math.abs(y.cohensD) - Math.abs(x.cohensD))
-        .map((peak) => ({
-          vectorId: peak.vectorId,
-          peakLayer: peak.peakLayer,
-          cohensD: peak.cohensD,
-          pairedD: peak.pairedD,
-          p: peak.p,
-          randomMaxAbsD: randomMax.get(peak.peakLayer) ?? null,
-        })),
+      modelDiff: highlights.filter((peak) => peak.finding),
+      notDistinguishable: highlights.filter((peak) => !peak.finding),
+      traits: modelDiff ? summarizeTraits(modelDiff.peaks) : [],
       detection: detection?.best
         ? {
             layer: detection.best.layer,
             cvAuroc: detection.best.cvAuroc,
-            randomCvAuroc:
-              detection.perLayer.find((row) => row.layer === detection.best!.layer)?.randomCvAuroc ??
-              Number.NaN,
+            cvAurocInterval: detection.best.cvAurocInterval,
+            cvAccuracy: detection.best.cvAccuracy,
+            majorityRate: detection.majorityRate,
+            validation: detection.validation.scheme,
+            randomCvAuroc: detection.best.randomCvAuroc,
             permutationP: detection.permutation?.pValue ?? null,
+            permutationScheme: detection.permutation?.scheme ?? null,
             heldOutAuroc: detection.generalization?.testAuroc ?? null,
+            heldOutAurocInterval: detection.generalization?.testAurocInterval ?? null,
           }
         : null,
     },
+    verdict: evaluateSuccessCriteria({ modelDiff, detection, alpha }),
     elapsedSeconds: (performance.now() - started) / 1000,
   };
   files.summary = 'summary.json';

@@ -7,9 +7,10 @@ import {
   projectTokenActivations,
   type TokenProjections,
 } from './project-token-activations';
-import type { ProjectionSettings } from './projection-settings';
+import { type ProjectionSettings, resolveTokenRange } from './projection-settings';
 import type { ProjectionTable } from './projection-table';
 import { ProjectionWorkerPool } from './projection-worker-pool';
+import type { RandomDirections } from './random-directions';
 import { readActivationTensors } from './read-activation-tensors';
 import { readProjectionFile } from './read-projection-file';
 import { readTokenProjection, summarizeTokenProjections } from './summarize-token-projections';
@@ -43,6 +44,12 @@ export interface ProjectActivationFilesOptions {
   annotations?: ExploitAnnotations;
   /** Prompts whose per-token projections are kept in the result (for trajectories and the token view). */
   keepTokens?: (promptId: string) => boolean;
+  /**
+   * Random directions to project each response's aggregated activation onto (the random-direction null).
+   * Exact only for linear aggregations of activation files (mean, last, token windows); ignored with
+   * `max` aggregation or capture projection files (see `randomDirectionsApply`).
+   */
+  randomDirections?: RandomDirections;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -75,6 +82,23 @@ export interface ProjectedActivations {
   tokenDeltas?: TokenDeltaStatistics[];
   /** Per-token projections of the prompts selected by `keepTokens`. */
   tokens: Map<string, { a: TokenProjections; b?: TokenProjections }>;
+  /**
+   * Per-response projections onto the random directions, index (prompt * layers + layer position) * R + r,
+   * present when `randomDirections` was given and applies.
+   */
+  random?: { count: number; seed: number; a: Float32Array; b?: Float32Array };
+}
+
+/**
+ * Whether the cheap random-direction null is exact for these settings: the per-response value must be a
+ * linear function of the (normalised) activations, which holds for every aggregation but `max`, and the
+ * activations themselves must be at hand (not capture projection files).
+ */
+export function randomDirectionsApply(
+  settings: ProjectionSettings,
+  source: 'activations' | 'projections' = 'activations',
+): boolean {
+  return source === 'activations' && settings.aggregation.kind !== 'max';
 }
 
 function sameTokens(a: Int32Array, b: Int32Array): boolean {
@@ -137,12 +161,30 @@ export async function projectActivationFiles(
   const pool =
     fromActivations && threads > 1 && files.length > 1 ? ProjectionWorkerPool.create(threads) : undefined;
   const scratch = createProjectionScratch();
+  const directions =
+    options.randomDirections && randomDirectionsApply(settings, options.source)
+      ? options.randomDirections
+      : undefined;
+  if (directions && directions.hiddenSize !== bank.hiddenSize)
+    throw new TraitlensError(
+      'SHAPE_MISMATCH',
+      `Random directions of width ${directions.hiddenSize} cannot be compared with vectors of width ${bank.hiddenSize}.`,
+    );
+  const randomCell = directions ? layerCount * directions.count : 0;
+  const randomA = directions ? new Float32Array(promptCount * randomCell) : undefined;
+  const randomB = directions && hasB ? new Float32Array(promptCount * randomCell) : undefined;
   const project = async (path: string, meanActivations: boolean): Promise<TokenProjections> => {
     if (!fromActivations) return readProjectionFile(path, settings.part, bank);
     const tensors = await readActivationTensors(path, settings.part, bank.site, bank.layers);
+    const random = directions
+      ? (() => {
+          const [start, end] = resolveTokenRange(settings.aggregation, tensors.tokenIds.length);
+          return { directions, start, end, normalise: settings.measure === 'cosine' };
+        })()
+      : undefined;
     return pool
-      ? pool.project(tensors, bank, { meanActivations })
-      : projectTokenActivations(tensors, bank, { meanActivations, scratch });
+      ? pool.project(tensors, bank, { meanActivations, ...(random ? { random } : {}) })
+      : projectTokenActivations(tensors, bank, { meanActivations, scratch, ...(random ? { random } : {}) });
   };
   const load = async (file: ActivationFilePair) => {
     const [projectionsA, projectionsB] = await Promise.all([
@@ -161,11 +203,13 @@ export async function projectActivationFiles(
       const projectionsA = value.projectionsA;
       a.values.set(summarizeTokenProjections(projectionsA, bank, settings), index * cell);
       a.tokenCounts[index] = projectionsA.tokenCount;
+      if (randomA && projectionsA.randomDots) randomA.set(projectionsA.randomDots, index * randomCell);
       let projectionsB: TokenProjections | undefined;
       if (b && value.projectionsB) {
         projectionsB = value.projectionsB;
         b.values.set(summarizeTokenProjections(projectionsB, bank, settings), index * cell);
         b.tokenCounts[index] = projectionsB.tokenCount;
+        if (randomB && projectionsB.randomDots) randomB.set(projectionsB.randomDots, index * randomCell);
         if (sameTokens(projectionsA.tokenIds, projectionsB.tokenIds)) {
           paired[index] = 1;
           if (meanA && meanB && projectionsA.meanActivations && projectionsB.meanActivations) {
@@ -211,9 +255,11 @@ export async function projectActivationFiles(
       // Per-token arrays are large; keep only the prompts someone asked to look at.
       if (options.keepTokens?.(file.promptId)) {
         delete projectionsA.meanActivations;
+        delete projectionsA.randomDots;
         const kept: { a: TokenProjections; b?: TokenProjections } = { a: projectionsA };
         if (projectionsB) {
           delete projectionsB.meanActivations;
+          delete projectionsB.randomDots;
           kept.b = projectionsB;
         }
         tokens.set(file.promptId, kept);
@@ -225,6 +271,13 @@ export async function projectActivationFiles(
     await pool?.close();
   }
   const result: ProjectedActivations = { a, paired, tokens };
+  if (directions && randomA)
+    result.random = {
+      count: directions.count,
+      seed: directions.seed,
+      a: randomA,
+      ...(randomB ? { b: randomB } : {}),
+    };
   if (b) {
     result.b = b;
     if (meanA && meanB) {

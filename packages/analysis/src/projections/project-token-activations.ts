@@ -1,5 +1,6 @@
 import { bfloat16ArrayToFloat32, TraitlensError } from '@traitlens/core';
 import { decodeFloat16 } from './float16-table';
+import { projectRowSummary, type RandomDirections } from './random-directions';
 import type { ActivationTensors } from './read-activation-tensors';
 import type { VectorBank } from './vector-bank';
 
@@ -17,6 +18,17 @@ export interface TokenProjections {
   norms: Float32Array;
   /** Per layer position: mean of the part's activation rows (only when asked for). */
   meanActivations?: Float64Array[];
+  /** The aggregated response projected onto each random direction: [layer position][direction] (when asked for). */
+  randomDots?: Float32Array;
+}
+
+/** What the random-direction null needs from one file: the directions, the aggregated token range, the measure. */
+export interface RandomSummaryRequest {
+  directions: RandomDirections;
+  start: number;
+  end: number;
+  /** Cosine measure: average rows divided by their norms. */
+  normalise: boolean;
 }
 
 const paddedCache = new WeakMap<VectorBank, { rows: number; unitVectors: Float32Array[] }>();
@@ -147,7 +159,7 @@ export function assertTensorsFitBank(tensors: ActivationTensors, bank: VectorBan
 export function projectTokenActivations(
   tensors: ActivationTensors,
   bank: VectorBank,
-  options: { meanActivations?: boolean; scratch?: ProjectionScratch } = {},
+  options: { meanActivations?: boolean; scratch?: ProjectionScratch; random?: RandomSummaryRequest } = {},
 ): TokenProjections {
   assertTensorsFitBank(tensors, bank);
   const tokenCount = tensors.tokenIds.length;
@@ -158,6 +170,8 @@ export function projectTokenActivations(
   const norms = new Float32Array(layerCount * tokenCount);
   const meanActivations: Float64Array[] | undefined = options.meanActivations ? [] : undefined;
   const padded = getPaddedVectors(bank);
+  const random = options.random;
+  const randomDots = random ? new Float32Array(layerCount * random.directions.count) : undefined;
   const scratch = options.scratch ?? createProjectionScratch();
   if (scratch.rows.length < tokenCount * width) scratch.rows = new Float32Array(tokenCount * width);
   tensors.layers.forEach((stored, position) => {
@@ -186,6 +200,22 @@ export function projectTokenActivations(
       position * tokenCount,
       rowSum,
     );
+    if (random && randomDots)
+      projectRowSummary(
+        rows,
+        width,
+        norms,
+        position * tokenCount,
+        random.start,
+        random.end,
+        random.normalise,
+        random.directions.unitVectors,
+        random.directions.rows,
+        random.directions.count,
+        randomDots,
+        position * random.directions.count,
+        projectRows,
+      );
     if (meanActivations && rowSum) {
       if (tokenCount > 0) for (let j = 0; j < width; j++) rowSum[j] = rowSum[j]! / tokenCount;
       meanActivations.push(rowSum);
@@ -201,5 +231,6 @@ export function projectTokenActivations(
     norms,
   };
   if (meanActivations) result.meanActivations = meanActivations;
+  if (randomDots) result.randomDots = randomDots;
   return result;
 }

@@ -5,8 +5,10 @@ import {
   assertTensorsFitBank,
   getPaddedVectors,
   projectRows,
+  type RandomSummaryRequest,
   type TokenProjections,
 } from './project-token-activations';
+import { projectRowSummary, type RandomDirections } from './random-directions';
 import type { ActivationTensors } from './read-activation-tensors';
 import type { VectorBank } from './vector-bank';
 
@@ -19,12 +21,18 @@ function workerSource(): string {
   return `
 const { parentPort, workerData } = require('node:worker_threads');
 const projectRows = (${projectRows.toString()});
+const projectRowSummary = (${projectRowSummary.toString()});
+const directionSets = new Map();
 const float16 = workerData.float16Table;
 const banks = new Map();
 let scratch = new Float32Array(0);
 parentPort.on('message', (message) => {
   if (message.type === 'bank') {
     banks.set(message.bankId, { unitVectors: message.unitVectors, unitRows: message.unitRows });
+    return;
+  }
+  if (message.type === 'directions') {
+    directionSets.set(message.directionsId, message.directions);
     return;
   }
   try {
@@ -35,6 +43,9 @@ parentPort.on('message', (message) => {
     const dots = new Float32Array(message.layers.length * vectorCount * tokenCount);
     const norms = new Float32Array(message.layers.length * tokenCount);
     const means = [];
+    const random = message.random;
+    const directions = random ? directionSets.get(random.directionsId) : undefined;
+    const randomDots = random ? new Float32Array(message.layers.length * directions.count) : undefined;
     message.layers.forEach((layer, position) => {
       let rows;
       if (layer.dtype === 'F32') {
@@ -51,12 +62,13 @@ parentPort.on('message', (message) => {
       }
       const rowSum = wantMean ? new Float64Array(width) : undefined;
       projectRows(rows, tokenCount, width, bank.unitVectors[position], bank.unitRows, vectorCount, dots, position * vectorCount * tokenCount, norms, position * tokenCount, rowSum);
+      if (random) projectRowSummary(rows, width, norms, position * tokenCount, random.start, random.end, random.normalise, directions.unitVectors, directions.rows, directions.count, randomDots, position * directions.count, projectRows);
       if (rowSum) {
         if (tokenCount > 0) for (let j = 0; j < width; j++) rowSum[j] /= tokenCount;
         means.push(rowSum);
       }
     });
-    parentPort.postMessage({ id: message.id, dots, norms, means: wantMean ? means : undefined }, [dots.buffer, norms.buffer, ...means.map((m) => m.buffer)]);
+    parentPort.postMessage({ id: message.id, dots, norms, means: wantMean ? means : undefined, randomDots }, [dots.buffer, norms.buffer, ...means.map((m) => m.buffer), ...(randomDots ? [randomDots.buffer] : [])]);
   } catch (error) {
     parentPort.postMessage({ id: message.id, error: String(error && error.stack || error) });
   }
@@ -64,8 +76,15 @@ parentPort.on('message', (message) => {
 `;
 }
 
+interface WorkerResult {
+  dots: Float32Array;
+  norms: Float32Array;
+  means?: Float64Array[];
+  randomDots?: Float32Array;
+}
+
 interface PendingJob {
-  resolve: (value: { dots: Float32Array; norms: Float32Array; means?: Float64Array[] }) => void;
+  resolve: (value: WorkerResult) => void;
   reject: (error: unknown) => void;
 }
 
@@ -73,6 +92,7 @@ interface PoolWorker {
   worker: Worker;
   pending: Map<number, PendingJob>;
   banks: Set<number>;
+  directions: Set<number>;
 }
 
 /**
@@ -83,6 +103,8 @@ export class ProjectionWorkerPool {
   private nextJob = 0;
   private readonly bankIds = new WeakMap<VectorBank, number>();
   private nextBank = 0;
+  private readonly directionIds = new WeakMap<RandomDirections, number>();
+  private nextDirections = 0;
 
   private constructor(private readonly workers: PoolWorker[]) {}
 
@@ -92,7 +114,7 @@ export class ProjectionWorkerPool {
     const workers: PoolWorker[] = [];
     for (let i = 0; i < size; i++) {
       const worker = new Worker(source, { eval: true, workerData: { float16Table } });
-      const entry: PoolWorker = { worker, pending: new Map(), banks: new Set() };
+      const entry: PoolWorker = { worker, pending: new Map(), banks: new Set(), directions: new Set() };
       worker.on(
         'message',
         (message: {
@@ -100,6 +122,7 @@ export class ProjectionWorkerPool {
           dots?: Float32Array;
           norms?: Float32Array;
           means?: Float64Array[];
+          randomDots?: Float32Array;
           error?: string;
         }) => {
           const job = entry.pending.get(message.id);
@@ -112,6 +135,7 @@ export class ProjectionWorkerPool {
               dots: message.dots!,
               norms: message.norms!,
               ...(message.means ? { means: message.means } : {}),
+              ...(message.randomDots ? { randomDots: message.randomDots } : {}),
             });
         },
       );
@@ -134,7 +158,7 @@ export class ProjectionWorkerPool {
   async project(
     tensors: ActivationTensors,
     bank: VectorBank,
-    options: { meanActivations?: boolean } = {},
+    options: { meanActivations?: boolean; random?: RandomSummaryRequest } = {},
   ): Promise<TokenProjections> {
     assertTensorsFitBank(tensors, bank);
     let bankId = this.bankIds.get(bank);
@@ -155,6 +179,25 @@ export class ProjectionWorkerPool {
       });
       target.banks.add(bankId);
     }
+    let random: { directionsId: number; start: number; end: number; normalise: boolean } | undefined;
+    if (options.random) {
+      const directions = options.random.directions;
+      let directionsId = this.directionIds.get(directions);
+      if (directionsId === undefined) {
+        directionsId = this.nextDirections++;
+        this.directionIds.set(directions, directionsId);
+      }
+      if (!target.directions.has(directionsId)) {
+        target.worker.postMessage({
+          type: 'directions',
+          directionsId,
+          directions: { unitVectors: directions.unitVectors, rows: directions.rows, count: directions.count },
+        });
+        target.directions.add(directionsId);
+      }
+      const { start, end, normalise } = options.random;
+      random = { directionsId, start, end, normalise };
+    }
     const id = this.nextJob++;
     const tokenCount = tensors.tokenIds.length;
     const layers = tensors.layers.map((layer) => ({
@@ -162,25 +205,24 @@ export class ProjectionWorkerPool {
       buffer: layer.bytes.buffer,
       byteOffset: layer.bytes.byteOffset,
     }));
-    const result = await new Promise<{ dots: Float32Array; norms: Float32Array; means?: Float64Array[] }>(
-      (resolve, reject) => {
-        target.pending.set(id, { resolve, reject });
-        target.worker.ref();
-        target.worker.postMessage(
-          {
-            type: 'project',
-            id,
-            bankId,
-            tokenCount,
-            width: bank.hiddenSize,
-            vectorCount: bank.vectors.length,
-            wantMean: Boolean(options.meanActivations),
-            layers,
-          },
-          [...new Set(layers.map((layer) => layer.buffer as ArrayBuffer))],
-        );
-      },
-    ).finally(() => {
+    const result = await new Promise<WorkerResult>((resolve, reject) => {
+      target.pending.set(id, { resolve, reject });
+      target.worker.ref();
+      target.worker.postMessage(
+        {
+          type: 'project',
+          id,
+          bankId,
+          tokenCount,
+          width: bank.hiddenSize,
+          vectorCount: bank.vectors.length,
+          wantMean: Boolean(options.meanActivations),
+          random,
+          layers,
+        },
+        [...new Set(layers.map((layer) => layer.buffer as ArrayBuffer))],
+      );
+    }).finally(() => {
       if (target.pending.size === 0) target.worker.unref();
     });
     const projections: TokenProjections = {
@@ -193,6 +235,7 @@ export class ProjectionWorkerPool {
       norms: result.norms,
     };
     if (result.means) projections.meanActivations = result.means;
+    if (result.randomDots) projections.randomDots = result.randomDots;
     return projections;
   }
 

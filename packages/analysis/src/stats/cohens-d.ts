@@ -13,7 +13,10 @@ export function computeCohensD(a: ArrayLike<number>, b: ArrayLike<number>): numb
   return gap / pooled;
 }
 
-/** Paired Cohen's d (d_z): mean(a - b) / sd(a - b) over matched pairs. */
+/**
+ * Paired Cohen's d (d_z): mean(a - b) / sd(a - b) over matched pairs. NaN (written as null) when every
+ * difference is 0: 0/0 is undefined, not "no effect" (identical variants carry no evidence either way).
+ */
 export function computePairedCohensD(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) {
     throw new TraitlensError(
@@ -24,6 +27,7 @@ export function computePairedCohensD(a: ArrayLike<number>, b: ArrayLike<number>)
   const differences = subtractSamples(a, b);
   const mean = computeMean(differences);
   const sd = computeStandardDeviation(differences);
-  if (sd === 0) return mean === 0 ? 0 : mean > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  if (sd === 0)
+    return mean === 0 ? Number.NaN : mean > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   return mean / sd;
 }

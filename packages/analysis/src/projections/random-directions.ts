@@ -1,0 +1,96 @@
+import { TraitlensError } from '@traitlens/core';
+import { createSeededRandom } from '../stats/seeded-random';
+
+/**
+ * Isotropic random unit directions for the random-direction null: R directions of width D, each used at
+ * every layer (a trait vector, too, is nearly the same direction across neighbouring layers; and R x D
+ * stays small where R x D x layers would not: 1,000 x 8,192 floats are 33 MB). Rows are padded with zeros
+ * to a multiple of 8 for the 8-wide projection kernel.
+ */
+export interface RandomDirections {
+  count: number;
+  hiddenSize: number;
+  seed: number;
+  /** rows x D, row-major; rows >= count (zero padding). */
+  unitVectors: Float32Array;
+  rows: number;
+}
+
+/** Seed offset so the null's directions never coincide with the bank's random baseline vectors. */
+const streamOffset = 0x5f3759df;
+
+export function createRandomDirections(options: {
+  count: number;
+  hiddenSize: number;
+  seed?: number;
+}): RandomDirections {
+  const { count, hiddenSize } = options;
+  if (!Number.isInteger(count) || count < 1)
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `The random-direction null needs a positive whole number of directions, got ${count}.`,
+    );
+  const seed = options.seed ?? 0;
+  const random = createSeededRandom((seed + streamOffset) >>> 0);
+  const rows = Math.ceil(count / 8) * 8;
+  const unitVectors = new Float32Array(rows * hiddenSize);
+  const row = new Float64Array(hiddenSize);
+  for (let r = 0; r < count; r++) {
+    let squares = 0;
+    for (let j = 0; j < hiddenSize; j++) {
+      row[j] = random.nextNormal();
+      squares += row[j]! * row[j]!;
+    }
+    const norm = Math.sqrt(squares);
+    for (let j = 0; j < hiddenSize; j++) unitVectors[r * hiddenSize + j] = row[j]! / norm;
+  }
+  return { count, hiddenSize, seed, unitVectors, rows };
+}
+
+/**
+ * Projects one response's per-layer summary onto every random direction. The summary is the mean, over
+ * the aggregation's tokens [start, end), of the activation rows (scalar measure) or of the rows divided by
+ * their norms (cosine measure): since h . u and (h/|h|) . u are linear in h/(1 or |h|), the projection of
+ * the summary equals the aggregated per-token projections exactly (up to float32 rounding). It references
+ * nothing outside itself but `project` (the 8-wide kernel), so the worker runs the same source.
+ */
+export function projectRowSummary(
+  rows: Float32Array,
+  width: number,
+  norms: Float32Array,
+  normsOffset: number,
+  start: number,
+  end: number,
+  normalise: boolean,
+  unitVectors: Float32Array,
+  unitRows: number,
+  count: number,
+  out: Float32Array,
+  outOffset: number,
+  project: (
+    rows: Float32Array,
+    tokenCount: number,
+    width: number,
+    unit: Float32Array,
+    unitRows: number,
+    vectorCount: number,
+    dots: Float32Array,
+    dotsOffset: number,
+    norms: Float32Array,
+    normsOffset: number,
+    rowSum: Float64Array | undefined,
+  ) => void,
+): void {
+  const summary = new Float64Array(width);
+  for (let t = start; t < end; t++) {
+    const norm = norms[normsOffset + t]!;
+    const weight = normalise ? (norm === 0 ? 0 : 1 / norm) : 1;
+    if (weight === 0) continue;
+    const offset = t * width;
+    for (let j = 0; j < width; j++) summary[j]! += rows[offset + j]! * weight;
+  }
+  const single = new Float32Array(width);
+  const tokens = end - start;
+  for (let j = 0; j < width; j++) single[j] = tokens > 0 ? summary[j]! / tokens : Number.NaN;
+  project(single, 1, width, unitVectors, unitRows, count, out, outOffset, new Float32Array(1), 0, undefined);
+}
