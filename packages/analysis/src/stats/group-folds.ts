@@ -21,7 +21,9 @@ export function createGroupFolds(
   const assignment = new Int32Array(groups.length);
   const foldOf = new Map<number, number>();
   if (folds >= ids.length) {
-    ids.forEach((id, position) => foldOf.set(id, position));
+    ids.forEach((id, position) => {
+      foldOf.set(id, position);
+    });
   } else {
     // Stable sort by size, descending (ties keep the larger id first, like numpy's argsort()[::-1] on ids sorted ascending).
     const bySize = ids
