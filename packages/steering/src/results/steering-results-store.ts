@@ -1,6 +1,12 @@
 import { link, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { TraitlensError, writeFileAtomic, writeJsonAtomic } from '@traitlens/core';
+import { basename, dirname, join } from 'node:path';
+import {
+  removeStaleTemporaryFiles,
+  TraitlensError,
+  temporaryFileName,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from '@traitlens/core';
 import {
   type LayerNormRecord,
   type ScoredResponsesFile,
@@ -111,6 +117,8 @@ export class SteeringResultsStore {
   /** Opens (or starts) the results in `directory`; refuses results made in another context. */
   static async open(directory: string, context: SteeringContext): Promise<SteeringResultsStore> {
     const contextPath = join(directory, 'context.json');
+    // Half-written files of killed processes (on this host) go; live writers' files stay.
+    await removeStaleTemporaryFiles(directory, { recursive: true });
     let stored = await readJson<SteeringContext>(contextPath);
     if (stored === undefined) {
       await migrateSingleFileResults(directory);
@@ -273,7 +281,10 @@ export class SteeringResultsStore {
  * between machines on NFS), and returns what the file holds afterwards.
  */
 async function createExclusively<T>(path: string, value: T): Promise<T> {
-  const staging = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.partial`;
+  const staging = join(
+    dirname(path),
+    temporaryFileName(basename(path), Math.random().toString(16).slice(2, 10).padEnd(8, '0')),
+  );
   await writeJsonAtomic(staging, value);
   try {
     await link(staging, path);
