@@ -1,0 +1,100 @@
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireFileLock } from '@traitlens/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BinaryResult,
+  createReliabilityFixture,
+  type ReliabilityFixture,
+  runBinary,
+  snapshotDirectory,
+} from './__fixtures__/reliability-fixture';
+
+// Two processes start the same stage on one experiment at once. Each either finishes or refuses with
+// LOCK_HELD naming the other (never a stack trace, a missing file or a half-written output), and after
+// one more run the outputs are byte-identical to a single uninterrupted run (docs/reliability.md).
+
+let fixture: ReliabilityFixture;
+beforeAll(async () => {
+  fixture = await createReliabilityFixture();
+});
+
+function stageArgs(stage: 'extract' | 'capture', experiment: string): string[] {
+  const common = [
+    '--model',
+    fixture.model,
+    '--threads',
+    '1',
+    '--experiment',
+    experiment,
+    '--max-new-tokens',
+    '6',
+  ];
+  if (stage === 'extract')
+    return [
+      'extract',
+      ...common,
+      '--traits',
+      'tinystories/happiness',
+      '--datasets',
+      fixture.datasets,
+      '--batch-size',
+      '5',
+    ];
+  return ['capture', ...common, '--prompt-set', fixture.promptSet, '--variant', 'base', '--batch-size', '2'];
+}
+
+function expectFinishedOrRefused(result: BinaryResult): void {
+  expect(result.stderr).not.toContain('unexpected error');
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  if (result.code !== 0) {
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('LOCK_HELD');
+    expect(result.stderr).toMatch(/process \d+ on /);
+  }
+}
+
+describe('two processes on one experiment', () => {
+  it.each(['extract', 'capture'] as const)(
+    '%s: one works, the other finishes or refuses cleanly; outputs intact',
+    { timeout: 600_000 },
+    async (stage) => {
+      const env = { TRAITLENS_CACHE: fixture.cache };
+      const reference = await mkdtemp(join(fixture.root, 'reference-'));
+      const single = await runBinary(stageArgs(stage, reference), env);
+      expect(single.code, single.stderr).toBe(0);
+      const expected = await snapshotDirectory(reference);
+
+      const experiment = await mkdtemp(join(fixture.root, 'shared-'));
+      const [a, b] = await Promise.all([
+        runBinary(stageArgs(stage, experiment), env),
+        runBinary(stageArgs(stage, experiment), env),
+      ]);
+      expectFinishedOrRefused(a!);
+      expectFinishedOrRefused(b!);
+      expect([a!.code, b!.code]).toContain(0);
+      const again = await runBinary(stageArgs(stage, experiment), env);
+      expect(again.code, again.stderr).toBe(0);
+      expect(await snapshotDirectory(experiment)).toEqual(expected);
+    },
+  );
+
+  it('a second extract refuses at once with LOCK_HELD while a live process holds the trait', {
+    timeout: 600_000,
+  }, async () => {
+    const experiment = await mkdtemp(join(fixture.root, 'held-'));
+    const lock = await acquireFileLock(join(experiment, 'extraction', 'tinystories', 'happiness', '.lock'), {
+      purpose: 'extract tinystories/happiness (test holder)',
+    });
+    try {
+      const refused = await runBinary(stageArgs('extract', experiment), { TRAITLENS_CACHE: fixture.cache });
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toContain('LOCK_HELD');
+      expect(refused.stderr).toContain(`process ${process.pid} on`);
+      expect(refused.stderr).toContain('test holder');
+      expect(refused.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await lock.release();
+    }
+  });
+});
