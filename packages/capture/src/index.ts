@@ -2,6 +2,7 @@ export type {
   CaptureProgressEvent,
   CaptureStage,
   CaptureStageSummary,
+  ReplayFailure,
 } from './capture/capture-progress-event';
 export {
   type CaptureStorage,

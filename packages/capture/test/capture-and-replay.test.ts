@@ -438,7 +438,7 @@ describe('capture with a LoRA variant, replay on the clean variant', () => {
     });
   });
 
-  it('refuses to replay ids that the replaying tokenizer reads differently', async () => {
+  it('refuses to replay when no stored response reads the same with the replaying tokenizer', async () => {
     const brokenExperiment = join(work, 'broken');
     const source = inferencePaths(experiment, 'lora', 'tiny-set').responseFile('1');
     const record = (await readCapturedResponse(source))!;
@@ -456,8 +456,49 @@ describe('capture with a LoRA variant, replay on the clean variant', () => {
       variant: { name: 'clean', model: base },
     }).catch((caught: unknown) => caught);
     expect(TraitlensError.hasCode(error, 'TOKEN_MISMATCH')).toBe(true);
-    expect((error as Error).message).toContain('Prompt "1"');
+    expect((error as Error).message).toContain('prompt "1"');
     expect((error as Error).message).toContain('response token 0');
+  });
+
+  it('replays a response that starts with a special token, and reports an unreadable prompt while the others replay', async () => {
+    const mixed = join(work, 'mixed');
+    const sourcePaths = inferencePaths(experiment, 'lora', 'tiny-set');
+    const targetPaths = inferencePaths(mixed, 'lora', 'tiny-set');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(targetPaths.responses, { recursive: true });
+    const eos = base.tokenizer.eosTokenIds[0]!;
+    for (const prompt of promptSet.prompts) {
+      const record = (await readCapturedResponse(sourcePaths.responseFile(prompt.id)))!;
+      if (prompt.id === '2') {
+        // An immediate end-of-turn: generate() reports the special token's piece as '' (it has no text).
+        record.responseTokenIds = [eos, ...record.responseTokenIds];
+        record.responseTokens = ['', ...record.responseTokens];
+      }
+      if (prompt.id === '4') record.responseTokens[1] = `${record.responseTokens[1]}?`;
+      await writeFile(targetPaths.responseFile(prompt.id), JSON.stringify(record));
+    }
+    const failedEvents: CaptureProgressEvent[] = [];
+    const summary = await replayVariant({
+      experiment: mixed,
+      promptSet,
+      sourceVariant: 'lora',
+      variant: { name: 'clean', model: base },
+      points: layers.map((layer) => ({ layer, site: 'resid_post' as const })),
+      onProgress: (event) => {
+        if (event.type === 'failed') failedEvents.push(event);
+      },
+    });
+    expect(summary).toMatchObject({ written: 4, missing: 0 });
+    expect(summary.failed).toEqual([
+      { promptId: '4', reason: expect.stringMatching(/response token 1 \(id \d+\)/) },
+    ]);
+    expect(failedEvents).toHaveLength(1);
+    const cleanPaths = inferencePaths(mixed, 'clean', 'tiny-set');
+    const replayed = (await readCapturedResponse(cleanPaths.responseFile('2')))!;
+    expect(replayed.responseTokenIds[0]).toBe(eos);
+    expect(await readCapturedResponse(cleanPaths.responseFile('4'))).toBeUndefined();
+    const failures = JSON.parse(await readFile(join(cleanPaths.root, 'replay-failures.json'), 'utf8'));
+    expect(failures.failed.map((entry: { promptId: string }) => entry.promptId)).toEqual(['4']);
   });
 
   it('refuses to mix another model into an existing variant folder', async () => {

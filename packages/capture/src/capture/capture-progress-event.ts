@@ -17,7 +17,15 @@ export type CaptureProgressEvent =
       missing: number;
     }
   | { type: 'tokens'; stage: 'capture'; variant: string; generatedTokens: number }
-  | { type: 'prompt'; stage: CaptureStage; variant: string; promptId: string; done: number; total: number };
+  | { type: 'prompt'; stage: CaptureStage; variant: string; promptId: string; done: number; total: number }
+  /** Replay only: a prompt whose stored response this variant cannot read; the others go on. */
+  | { type: 'failed'; stage: 'replay'; variant: string; promptId: string; reason: string };
+
+/** A prompt replay left out, and why (also in `<variant folder>/replay-failures.json`). */
+export interface ReplayFailure {
+  promptId: string;
+  reason: string;
+}
 
 /** What one stage did. */
 export interface CaptureStageSummary {
@@ -37,4 +45,6 @@ export interface CaptureStageSummary {
   missing: number;
   generatedTokens: number;
   seconds: number;
+  /** Replay only: prompts that could not be replayed, each with its reason. */
+  failed?: ReplayFailure[];
 }

@@ -1,4 +1,6 @@
-import { TraitlensError } from '@traitlens/core';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TraitlensError, writeJsonAtomic } from '@traitlens/core';
 import type { PromptSet } from '../prompt-set/prompt-set';
 import {
   type CapturedResponse,
@@ -10,13 +12,14 @@ import { sameTokenIds } from '../storage/inspect-captured-file';
 import { assertSameVariantSource } from '../variants/assert-same-variant-source';
 import { describeVariant, type LoadedVariant } from '../variants/model-variant';
 import { type CaptureLockOptions, withCaptureLock } from './capture-lock';
-import type { CaptureProgressEvent, CaptureStageSummary } from './capture-progress-event';
+import type { CaptureProgressEvent, CaptureStageSummary, ReplayFailure } from './capture-progress-event';
 import {
   type CaptureStorageOptions,
   isPromptOutputComplete,
   resolveCaptureStorage,
   writePromptOutputs,
 } from './capture-storage';
+import { findReplayMismatch } from './find-replay-mismatch';
 import { defaultMaxCaptureBytes, forwardCaptures } from './forward-captures';
 import { summarizeStage } from './summarize-stage';
 
@@ -33,51 +36,6 @@ export interface ReplayVariantOptions extends CaptureStorageOptions, CaptureLock
   force?: boolean;
   maxCaptureBytes?: number;
   onProgress?: (event: CaptureProgressEvent) => void;
-}
-
-function firstDifference(a: readonly string[], b: readonly string[]): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) return i;
-  return -1;
-}
-
-/**
- * Throws TOKEN_MISMATCH unless the replaying model reads the stored ids as the same tokens: every id
- * inside its vocabulary and the same per-token strings as the generating model produced.
- */
-function assertSameTokenization(record: CapturedResponse, variant: LoadedVariant, path: string): void {
-  const { tokenizer, config } = variant.model;
-  for (const part of ['prompt', 'response'] as const) {
-    const ids = part === 'prompt' ? record.promptTokenIds : record.responseTokenIds;
-    const outside = ids.findIndex((id) => id >= config.vocabSize);
-    if (outside >= 0)
-      throw new TraitlensError(
-        'TOKEN_MISMATCH',
-        `Prompt "${record.promptId}" (${path}): ${part} token ${outside} has id ${ids[outside]}, outside the ${config.vocabSize}-token vocabulary of ${variant.model.id}; replay needs a model with the generating model's tokenizer.`,
-        { details: { promptId: record.promptId, part, position: outside } },
-      );
-    const expected = part === 'prompt' ? record.promptTokens : record.responseTokens;
-    // Response tokens are read in the context of the prompt, as generate() reports them; the first one
-    // may differ only by the leading space generate() trims after a special token.
-    const actual =
-      part === 'prompt'
-        ? tokenizer.tokenStrings(ids)
-        : tokenizer.tokenStrings([...record.promptTokenIds, ...ids]).slice(record.promptTokenIds.length);
-    if (
-      part === 'response' &&
-      actual[0] !== undefined &&
-      expected[0] !== undefined &&
-      actual[0].trimStart() === expected[0].trimStart()
-    ) {
-      actual[0] = expected[0];
-    }
-    const position = firstDifference(expected, actual);
-    if (position >= 0)
-      throw new TraitlensError(
-        'TOKEN_MISMATCH',
-        `Prompt "${record.promptId}" (${path}): ${variant.model.id} reads ${part} token ${position} (id ${ids[position]}) as ${JSON.stringify(actual[position])} but ${record.model} produced ${JSON.stringify(expected[position])}; replay needs a model with the generating model's tokenizer.`,
-        { details: { promptId: record.promptId, part, position } },
-      );
-  }
 }
 
 /**
@@ -118,6 +76,7 @@ async function replayVariantLocked(options: ReplayVariantOptions): Promise<Captu
   const pending: CapturedResponse[] = [];
   let skipped = 0;
   let missing = 0;
+  const failed: ReplayFailure[] = [];
   for (const prompt of promptSet.prompts) {
     const sourceFile = sourcePaths.responseFile(prompt.id);
     const source = await readCapturedResponse(sourceFile);
@@ -131,7 +90,19 @@ async function replayVariantLocked(options: ReplayVariantOptions): Promise<Captu
         `${sourceFile} holds prompt "${source.promptId}", not "${prompt.id}"; the file was moved or edited. Re-capture variant "${options.sourceVariant}" with --force.`,
         { details: { file: sourceFile } },
       );
-    assertSameTokenization(source, variant, sourceFile);
+    const mismatch = findReplayMismatch(source, variant);
+    if (mismatch !== undefined) {
+      // One unreadable response must not cost the other prompts their replay: record it and go on.
+      failed.push({ promptId: prompt.id, reason: mismatch });
+      options.onProgress?.({
+        type: 'failed',
+        stage: 'replay',
+        variant: variant.name,
+        promptId: prompt.id,
+        reason: mismatch,
+      });
+      continue;
+    }
     const { lora: _lora, loraScale: _loraScale, replayOf: _replayOf, ...shared } = source;
     const record: CapturedResponse = {
       ...shared,
@@ -164,13 +135,24 @@ async function replayVariantLocked(options: ReplayVariantOptions): Promise<Captu
       `Variant "${options.sourceVariant}" has no responses for prompt set "${promptSet.id}" in ${sourcePaths.responses}; capture it first (traitlens capture --variant ${options.sourceVariant}), then replay.`,
       { details: { directory: sourcePaths.responses } },
     );
+  if (failed.length > 0 && failed.length === total - missing)
+    throw new TraitlensError(
+      'TOKEN_MISMATCH',
+      `No response of variant "${options.sourceVariant}" in ${sourcePaths.responses} can be replayed by ${model.id}; e.g. prompt "${failed[0]!.promptId}": ${failed[0]!.reason}.`,
+      { details: { promptId: failed[0]!.promptId, failed: failed.length } },
+    );
+  // The failures are kept beside the outputs (and dropped once every prompt replays).
+  const failuresFile = join(paths.root, 'replay-failures.json');
+  if (failed.length > 0)
+    await writeJsonAtomic(failuresFile, { sourceVariant: options.sourceVariant, failed });
+  else await rm(failuresFile, { force: true });
   let done = skipped;
   options.onProgress?.({
     type: 'start',
     stage: 'replay',
     variant: variant.name,
     promptSet: promptSet.id,
-    total: total - missing,
+    total: total - missing - failed.length,
     skipped,
     missing,
   });
@@ -194,17 +176,20 @@ async function replayVariantLocked(options: ReplayVariantOptions): Promise<Captu
         variant: variant.name,
         promptId: record.promptId,
         done,
-        total: total - missing,
+        total: total - missing - failed.length,
       });
     }
   }
-  return summarizeStage('replay', variant, promptSet, paths, {
-    total,
-    skipped,
-    written: pending.length,
-    generated: 0,
-    missing,
-    generatedTokens: 0,
-    started,
-  });
+  return {
+    ...summarizeStage('replay', variant, promptSet, paths, {
+      total,
+      skipped,
+      written: pending.length,
+      generated: 0,
+      missing,
+      generatedTokens: 0,
+      started,
+    }),
+    failed,
+  };
 }

@@ -182,6 +182,9 @@ async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> 
           case 'prompt':
             stage?.update(event.done, undefined, generatedTokens);
             break;
+          case 'failed':
+            display.log(`warning: replay skips prompt "${event.promptId}": ${event.reason}`);
+            break;
         }
       },
     });
@@ -190,10 +193,13 @@ async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> 
     for (const stage of [summary.capture, summary.replay]) {
       if (!stage) continue;
       const missing = stage.missing > 0 ? `, ${stage.missing} missing from the source variant` : '';
+      const failed = stage.failed?.length
+        ? `, ${stage.failed.length} not replayable (see replay-failures.json)`
+        : '';
       const generated =
         stage.stage === 'capture' ? `, ${stage.generated} generated (${stage.generatedTokens} tokens)` : '';
       process.stdout.write(
-        `${stage.stage} ${stage.variant}/${stage.promptSet}: ${stage.written} written, ${stage.skipped} skipped${generated}${missing} in ${stage.seconds.toFixed(1)} s -> ${stage.directory}\n`,
+        `${stage.stage} ${stage.variant}/${stage.promptSet}: ${stage.written} written, ${stage.skipped} skipped${generated}${missing}${failed} in ${stage.seconds.toFixed(1)} s -> ${stage.directory}\n`,
       );
     }
   } finally {

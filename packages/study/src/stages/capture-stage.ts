@@ -35,6 +35,8 @@ function progressLogger(context: StageContext): (event: CaptureProgressEvent) =>
       context.log(
         `  ${event.stage} ${event.variant}/${event.promptSet}: ${event.total} prompts, ${event.skipped} done earlier${event.missing ? `, ${event.missing} without a response to replay` : ''}`,
       );
+    } else if (event.type === 'failed') {
+      context.log(`  warning: replay skips prompt "${event.promptId}": ${event.reason}`);
     } else if (event.type === 'prompt' && event.done >= nextReport) {
       // A line per tenth of the prompts: enough to see a 70B run move, few enough for a log file.
       nextReport = event.done + Math.max(1, Math.ceil(event.total / 10));
