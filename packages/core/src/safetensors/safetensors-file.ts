@@ -32,6 +32,13 @@ export function parseSafetensorsHeader(
       { cause, details: { file: path } },
     );
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new TraitlensError(
+      'INVALID_SAFETENSORS',
+      `${path}: the safetensors header is not a JSON object. The file is corrupt or not a safetensors file; re-download or re-export it.`,
+      { details: { file: path } },
+    );
+  }
   const dataStart = 8 + headerLength;
   const tensors = new Map<string, SafetensorsTensorInfo>();
   let metadata: Record<string, string> = {};
@@ -42,7 +49,11 @@ export function parseSafetensorsHeader(
       );
       continue;
     }
-    const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const entry = (typeof raw === 'object' && raw !== null ? raw : {}) as {
+      dtype?: unknown;
+      shape?: unknown;
+      data_offsets?: unknown;
+    };
     if (!isSafetensorsDtype(entry.dtype)) {
       throw new TraitlensError(
         'UNSUPPORTED_DTYPE',
@@ -56,11 +67,13 @@ export function parseSafetensorsHeader(
       !Array.isArray(shape) ||
       !shape.every((d) => Number.isInteger(d) && d >= 0) ||
       !Array.isArray(offsets) ||
-      offsets.length !== 2
+      offsets.length !== 2 ||
+      !offsets.every((offset) => Number.isSafeInteger(offset) && offset >= 0) ||
+      offsets[0] > offsets[1]
     ) {
       throw new TraitlensError(
         'INVALID_SAFETENSORS',
-        `${path}: tensor "${name}" has a malformed shape or data_offsets in the header.`,
+        `${path}: tensor "${name}" has a malformed shape or data_offsets in the header (offsets must be two non-negative integers, begin <= end). The file is corrupt; re-download or re-export it.`,
         { details: { file: path, tensor: name } },
       );
     }
@@ -89,7 +102,33 @@ export function parseSafetensorsHeader(
       byteLength: expected,
     });
   }
+  assertDisjointRanges(tensors, dataStart, path);
   return { tensors, metadata };
+}
+
+/**
+ * Two tensors whose byte ranges overlap would read each other's data (garbage weights that load
+ * without complaint); refuse the file, naming both. Gaps are allowed (some writers align tensors).
+ */
+function assertDisjointRanges(
+  tensors: ReadonlyMap<string, SafetensorsTensorInfo>,
+  dataStart: number,
+  path: string,
+): void {
+  const ordered = [...tensors.values()]
+    .filter((info) => info.byteLength > 0)
+    .sort((a, b) => a.byteOffset - b.byteOffset);
+  for (let index = 1; index < ordered.length; index++) {
+    const previous = ordered[index - 1]!;
+    const current = ordered[index]!;
+    if (current.byteOffset < previous.byteOffset + previous.byteLength) {
+      throw new TraitlensError(
+        'INVALID_SAFETENSORS',
+        `${path}: tensors "${previous.name}" (bytes ${previous.byteOffset - dataStart}-${previous.byteOffset - dataStart + previous.byteLength}) and "${current.name}" (bytes ${current.byteOffset - dataStart}-${current.byteOffset - dataStart + current.byteLength}) overlap in the file, so one would read the other's data. The file is corrupt or was crafted; re-download or re-export it.`,
+        { details: { file: path, tensors: [previous.name, current.name] } },
+      );
+    }
+  }
 }
 
 /**

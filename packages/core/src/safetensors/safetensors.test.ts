@@ -138,4 +138,37 @@ describe('safetensors', () => {
       encodeSafetensors({ w: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } }),
     ).toThrow(/has 3 values but shape \[2, 2\] needs 4/);
   });
+
+  it('refuses overlapping, inverted, negative and out-of-bounds tensor ranges and non-object headers', () => {
+    const f32 = (offsets: number[], shape = [2]) => ({ dtype: 'F32', shape, data_offsets: offsets });
+    const overlap = handMadeFile({ a: f32([0, 8]), b: f32([4, 12]) }, new Uint8Array(12));
+    expect(() => parseSafetensors(overlap, 'x.safetensors')).toThrow(
+      /x\.safetensors: tensors "a" \(bytes 0-8\) and "b" \(bytes 4-12\) overlap/,
+    );
+    // The same tensor range listed twice (a crafted alias), and overlap with the header order reversed.
+    const alias = handMadeFile({ a: f32([0, 8]), b: f32([0, 8]) }, new Uint8Array(8));
+    expect(() => parseSafetensors(alias)).toThrow(/overlap/);
+    const reversed = handMadeFile({ b: f32([4, 12]), a: f32([0, 8]) }, new Uint8Array(12));
+    expect(() => parseSafetensors(reversed)).toThrow(/overlap/);
+    const inverted = handMadeFile(
+      { a: { dtype: 'F32', shape: [0], data_offsets: [8, 8] }, b: f32([8, 0]) },
+      new Uint8Array(8),
+    );
+    expect(() => parseSafetensors(inverted)).toThrow(/begin <= end/);
+    const negative = handMadeFile({ a: f32([-8, 0]) }, new Uint8Array(8));
+    expect(() => parseSafetensors(negative)).toThrow(/non-negative integers/);
+    const fractional = handMadeFile({ a: f32([0.5, 8.5]) }, new Uint8Array(9));
+    expect(() => parseSafetensors(fractional)).toThrow(/non-negative integers/);
+    const outside = handMadeFile({ a: f32([8, 16]) }, new Uint8Array(12));
+    expect(() => parseSafetensors(outside)).toThrow(/truncated/);
+    const nullEntry = handMadeFile({ a: null }, new Uint8Array(0));
+    expect(() => parseSafetensors(nullEntry)).toThrow(TraitlensError);
+    for (const header of [[], 5, null]) {
+      const bytes = handMadeFile(header as object, new Uint8Array(0));
+      expect(() => parseSafetensors(bytes)).toThrow(/not a JSON object/);
+    }
+    // In order with a gap (alignment padding) stays readable; out-of-order offsets without overlap too.
+    const gap = handMadeFile({ b: f32([16, 24]), a: f32([0, 8]) }, new Uint8Array(24));
+    expect([...parseSafetensors(gap).tensors.keys()].sort()).toEqual(['a', 'b']);
+  });
 });
