@@ -295,17 +295,7 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
       `warning: ${summary.prompts.onlyInA} prompts only in ${baseline ?? variant}, ${summary.prompts.onlyInB} only in ${variant}; they were left out`,
     );
   }
-  for (const peak of summary.highlights.modelDiff.slice(0, 8)) {
-    lines.push(
-      `  ${peak.vectorId.padEnd(32)} peak layer ${String(peak.peakLayer).padStart(3)}  d ${peak.cohensD.toFixed(2).padStart(6)}  paired d ${(peak.pairedD ?? Number.NaN).toFixed(2).padStart(6)}  p ${peak.p.toExponential(1)}  (random |d| <= ${peak.randomMaxAbsD?.toFixed(2) ?? '-'})`,
-    );
-  }
-  const detection = summary.highlights.detection;
-  if (detection) {
-    lines.push(
-      `detection: layer ${detection.layer}, CV AUROC ${detection.cvAuroc.toFixed(3)} (random vectors ${detection.randomCvAuroc.toFixed(3)})${detection.permutationP === null ? '' : `, permutation p ${detection.permutationP.toFixed(3)}`}${detection.heldOutAuroc === null ? '' : `, held-out biases AUROC ${detection.heldOutAuroc.toFixed(3)}`}`,
-    );
-  }
+  lines.push(...analysis.formatAnalysisSummary(summary));
   lines.push(
     `wrote ${Object.values(summary.files)
       .map((file) => relative(process.cwd(), join(output, file)))
