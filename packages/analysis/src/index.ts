@@ -58,6 +58,7 @@ export {
   type FindExperimentVectorsOptions,
   findExperimentVectors,
 } from './experiment/find-experiment-vectors';
+export { formatAnalysisSummary } from './experiment/format-analysis-summary';
 export { listActivationFiles } from './experiment/list-activation-files';
 export { type PromptGroup, parsePromptGroups } from './experiment/read-prompt-groups';
 export {
