@@ -162,10 +162,10 @@ export function registerAnalyzeCommand(program: Command): void {
 }
 
 async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> {
-  const [core, analysis, { default: cliProgress }, { join, relative }] = await Promise.all([
+  const [core, analysis, { createProgressDisplay }, { join, relative }] = await Promise.all([
     import('@traitlens/core'),
     import('@traitlens/analysis'),
-    import('cli-progress'),
+    import('../progress-display'),
     import('node:path'),
   ]);
   // --variant/--baseline-variant, or the earlier --b/--a (a = baseline, b = the variant compared).
@@ -230,20 +230,11 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
       );
     return value;
   });
-  // The layer count is unknown until the vectors are read; a large bound only checks the syntax here.
-  const layers =
-    options.layers === 'all' ? undefined : core.parseLayerSelection(options.layers, Number.MAX_SAFE_INTEGER);
-  const bar = process.stderr.isTTY
-    ? new cliProgress.SingleBar(
-        {
-          stream: process.stderr,
-          format: '{stage} |{bar}| {value}/{total} files',
-          hideCursor: true,
-          clearOnComplete: true,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
+  // The layer count is unknown until the vectors are read; a bound deeper than any model checks the
+  // syntax here (and keeps a typo like 0-100000000 from enumerating for minutes).
+  const layers = options.layers === 'all' ? undefined : core.parseLayerSelection(options.layers, 4096);
+  const display = createProgressDisplay();
+  let stageTask: import('../progress-display').ProgressTask | undefined;
   let currentStage = '';
   const summary = await analysis.analyzeExperiment({
     experiment: options.experiment,
@@ -277,15 +268,16 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
     ...(options.threads ? { threads: options.threads } : {}),
     ...(options.source ? { source: options.source } : {}),
     onProgress: (stage, done, total) => {
-      if (!bar) return;
       if (stage !== currentStage) {
-        if (currentStage) bar.stop();
+        stageTask?.finish();
         currentStage = stage;
-        bar.start(total, done, { stage: stage.padEnd(12) });
-      } else bar.update(done);
+        stageTask = display.task(stage, { total, unit: 'files' });
+      }
+      stageTask?.update(done, total);
     },
   });
-  bar?.stop();
+  stageTask?.finish();
+  display.stop();
   const output = options.output ?? join(options.experiment, 'analysis');
   const lines = [
     `analysed ${summary.prompts.analysed} prompts (${summary.prompts.paired} paired, ${summary.prompts.labelled} labelled) x ${summary.vectors.length} vectors x ${summary.projection.layers.length} layers in ${summary.elapsedSeconds.toFixed(1)} s`,
