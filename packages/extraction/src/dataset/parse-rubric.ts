@@ -6,11 +6,13 @@ export type ParsedRubric = { text: string } & Partial<Omit<TraitRubric, 'text'>>
 const headers = [
   { part: 'high', pattern: /^\s*HIGH\b/ },
   { part: 'low', pattern: /^\s*LOW\b/ },
-  { part: 'key', pattern: /^\s*Key\s*:/i },
+  // "Key:" and its variants of the original data sets: "Key distinction:", "Key difference:", ...
+  { part: 'key', pattern: /^\s*Key\b[^:\n]{0,40}:/i },
 ] as const;
 
 /**
- * Splits a rubric into its HIGH paragraph, LOW paragraph and Key line. A part runs from its header
+ * Splits a rubric into its HIGH paragraph, LOW paragraph and Key line (`Key:` or any `Key ...:` variant,
+ * such as `Key distinction:`). A part runs from its header
  * line to the next blank line or header, so both the study's one-line paragraphs and wrapped ones work.
  */
 export function parseRubric(text: string): ParsedRubric {

@@ -118,7 +118,7 @@ describe('broken copies fail with precise messages', () => {
     );
     expect(await messages(partial)).toEqual([
       'definition.txt: error: definition.txt has no LOW paragraph: start one with "LOW (0-40):" describing a response without the trait.',
-      'definition.txt: error: definition.txt has no "Key:" line: add one line "Key: ..." naming the distinction the judge should focus on.',
+      'definition.txt: error: definition.txt has no "Key:" line: add one line "Key: ..." (or "Key distinction: ...") naming the distinction the judge should focus on.',
     ]);
     // Loading still works for extraction without vetting; with requireRubric it fails.
     await expect(loadTraitDataset(partial)).resolves.toMatchObject({ name: 'toy/generosity' });

@@ -430,7 +430,7 @@ function checkRubric(text: string, report: Report): TraitRubric | undefined {
       'error',
       'incomplete-rubric',
       'definition.txt',
-      'definition.txt has no "Key:" line: add one line "Key: ..." naming the distinction the judge should focus on.',
+      'definition.txt has no "Key:" line: add one line "Key: ..." (or "Key distinction: ...") naming the distinction the judge should focus on.',
     );
   if (parsed.high === undefined || parsed.low === undefined || parsed.key === undefined) return undefined;
   return { text: parsed.text, high: parsed.high, low: parsed.low, key: parsed.key };

@@ -168,6 +168,42 @@ describe('runTraitExtraction on a fake model', () => {
     expect(model.calls.generate).toBe(generateBefore);
   });
 
+  it('reports every non-blocking data set problem through onWarning, and that vetting ignores eval_prompt', async () => {
+    // A duplicated positive prompt (a warning the validator finds) and a steering eval_prompt.
+    const folder = await writeKindnessDataset(12, ['The kind child number 0 shared a toy with the']);
+    await writeFile(
+      join(folder, 'steering.json'),
+      JSON.stringify({
+        questions: ['How do you treat others?'],
+        eval_prompt: 'Rate kindness 0-100: {answer}',
+      }),
+    );
+    const dataset = await loadTraitDataset(folder);
+    const nonBlocking = dataset.issues.map((issue) => issue.message);
+    expect(nonBlocking.length).toBeGreaterThan(0);
+    const received: string[] = [];
+    const judge: Judge = {
+      id: 'test:always',
+      score: async (request) => (request.question.includes('kind') ? 90 : 10),
+    };
+    const result = await runTraitExtraction({
+      model: new FakeLanguageModel(traitScore),
+      dataset,
+      experimentDirectory: await mkdtemp(join(tmpdir(), 'traitlens-experiment-')),
+      responseJudge: judge,
+      layers: [3],
+      methods: ['mean_diff'],
+      onWarning: (message) => received.push(message),
+    });
+    for (const message of nonBlocking) {
+      expect(received.some((line) => line.endsWith(message))).toBe(true);
+      expect(result.warnings.some((line) => line.endsWith(message))).toBe(true);
+    }
+    expect(received).toContain(
+      "toy/kindness/steering.json: eval_prompt is the steering judge's prompt; vetting scores with definition.txt's HIGH / LOW / Key rubric and does not use it.",
+    );
+  });
+
   it('vets responses with a judge (keep >= 60 / <= 40), warns on low pass rates, and runs user methods', async () => {
     const dataset = await loadTraitDataset(
       await writeKindnessDataset(12, ['The kind child [silent]'], ['The mean child [silent]']),

@@ -15,6 +15,7 @@ import {
 } from '@traitlens/core';
 import type { LanguageModel } from '@traitlens/model-runtime';
 import type { TraitDataset } from '../dataset/trait-dataset';
+import { isBlockingDatasetIssue } from '../dataset/validate-trait-dataset';
 import type { SiteEvaluation, TraitEvaluation } from '../evaluation/trait-evaluation';
 import type { AnyExtractionMethod } from '../methods/extraction-method';
 import { createMethodRegistry, resolveExtractionMethods } from '../methods/index';
@@ -131,13 +132,19 @@ async function runLockedTraitExtraction(
 ): Promise<TraitExtractionResult> {
   const { model, dataset } = options;
   const trait = dataset.name;
-  const warnings: string[] = dataset.issues
-    .filter((issue) => issue.severity === 'warning')
-    .map((issue) => `${trait}/${issue.file}: ${issue.message}`);
+  const warnings: string[] = [];
   const warn = (message: string): void => {
     warnings.push(message);
     options.onWarning?.(message);
   };
+  // Every problem the data set has that does not stop extraction (duplicate prompts, identical pairs, an
+  // incomplete rubric when nothing is vetted, ...) is reported, never dropped.
+  for (const issue of dataset.issues)
+    if (!isBlockingDatasetIssue(issue)) warn(`${trait}/${issue.file}: ${issue.message}`);
+  if ((options.scenarioJudge || options.responseJudge) && dataset.steering?.evalPrompt !== undefined)
+    warn(
+      `${trait}/steering.json: eval_prompt is the steering judge's prompt; vetting scores with definition.txt's HIGH / LOW / Key rubric and does not use it.`,
+    );
   const forced = (stage: ExtractionStage): boolean =>
     options.force === true || (Array.isArray(options.force) && options.force.includes(stage));
   const progress = (stage: ExtractionStage) => (completed: number, total: number, skipped: boolean) =>
