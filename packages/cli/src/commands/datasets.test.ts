@@ -48,7 +48,9 @@ describe('traitlens datasets validate', () => {
       expect(result.stderr).toContain(
         'traitlens: 1 data set checked: 3 errors, 2 warnings. Failed: toy/generosity.',
       );
-      expect(result.stderr).toContain('(error INVALID_DATASET; see https://github.com/traitlens/traitlens/blob/main/docs/errors/INVALID_DATASET.md)');
+      expect(result.stderr).toContain(
+        '(error INVALID_DATASET; see https://github.com/traitlens/traitlens/blob/main/docs/errors/INVALID_DATASET.md)',
+      );
     } finally {
       process.chdir(cwd);
     }
