@@ -202,7 +202,7 @@ export function parseLayerSelectionSyntax(value: string): string {
 }
 
 export function layersOption(
-  description = 'layers: all, a list 0,3,5 or a range 2-4',
+  description = 'layers: all, a list 0,3,5, a range 2-4 or start:end:step 20:60:2 (end excluded)',
   defaultValue?: string,
 ) {
   const option = new Option('--layers <layers>', description).argParser(parseLayerSelectionSyntax);

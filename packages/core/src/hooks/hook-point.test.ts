@@ -16,6 +16,13 @@ describe('hook points', () => {
     expect(parseLayerSelection('0,3,5', 6)).toEqual([0, 3, 5]);
     expect(parseLayerSelection('2-4', 6)).toEqual([2, 3, 4]);
     expect(parseLayerSelection('4, 0-1', 6)).toEqual([0, 1, 4]);
+    // Python-style strided ranges, end excluded (an independent expectation: range(20, 60, 2)).
+    expect(parseLayerSelection('20:60:2', 80)).toEqual(Array.from({ length: 20 }, (_, i) => 20 + 2 * i));
+    expect(parseLayerSelection('0:3', 6)).toEqual([0, 1, 2]);
+    expect(parseLayerSelection('1,10:16:5', 16)).toEqual([1, 10, 15]);
+    expect(() => parseLayerSelection('20:60:0', 80)).toThrow(/selects no layer/);
+    expect(() => parseLayerSelection('20:60:2', 40)).toThrow(/40/);
+    expect(() => parseLayerSelection('1:2:3:4', 8)).toThrow(/malformed/);
     const error = (() => {
       try {
         parseLayerSelection('0,9', 5);

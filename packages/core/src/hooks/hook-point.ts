@@ -47,23 +47,43 @@ export function parseHookPoint(text: string): HookPoint {
 }
 
 /**
- * Parses a layer selection: `all`, a list `0,3,5`, ranges `2-4`, or a mix `0,2-4`; checks each against
- * the model's layer count.
+ * Parses a layer selection: `all`, a list `0,3,5`, ranges `2-4` (both ends included), strided ranges
+ * `20:60:2` (start:end:step as in Python, end excluded: 20, 22, ..., 58; `start:end` steps by 1), or a mix
+ * `0,2-4,10:20:5`; checks each layer against the model's layer count.
  */
 export function parseLayerSelection(text: string, layerCount: number): number[] {
   const trimmed = text.trim();
   if (trimmed === 'all') return Array.from({ length: layerCount }, (_, i) => i);
   const layers = new Set<number>();
+  const malformed = (part: string) =>
+    new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Layer selection "${text}" is malformed at "${part}"; use all, 0,3,5, 2-4 or 20:60:2 (start:end:step, end excluded).`,
+      { details: { value: text } },
+    );
   for (const part of trimmed.split(',')) {
+    if (part.includes(':')) {
+      const fields = part.split(':').map((value) => value.trim());
+      const numbers = fields.map(Number);
+      if (fields.length > 3 || fields.some((value) => value === '') || !numbers.every(Number.isInteger))
+        throw malformed(part);
+      const [start, end, step = 1] = numbers as [number, number, number?];
+      if (step <= 0 || end <= start)
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          `Layer range "${part}" selects no layer; write start:end:step with start < end and a step >= 1.`,
+          { details: { value: text } },
+        );
+      for (let layer = start; layer < end; layer += step) {
+        assertLayerInRange(layer, layerCount);
+        layers.add(layer);
+      }
+      continue;
+    }
     const range = part.trim().split('-');
     const bounds = range.map((value) => Number(value.trim()));
-    if (range.length > 2 || bounds.some((value, i) => !Number.isInteger(value) || range[i]!.trim() === '')) {
-      throw new TraitlensError(
-        'INVALID_ARGUMENT',
-        `Layer selection "${text}" is malformed at "${part}"; use all, 0,3,5 or 2-4.`,
-        { details: { value: text } },
-      );
-    }
+    if (range.length > 2 || bounds.some((value, i) => !Number.isInteger(value) || range[i]!.trim() === ''))
+      throw malformed(part);
     const start = bounds[0]!;
     const end = bounds[1] ?? start;
     for (let layer = start; layer <= end; layer++) {
