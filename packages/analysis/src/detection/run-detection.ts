@@ -12,6 +12,7 @@ import {
   selectRows,
 } from '../stats/feature-matrix';
 import { chooseGroupedFolds, type GroupedValidationScheme } from '../stats/group-folds';
+import { computeGroupedAurocInterval } from '../stats/grouped-auroc-interval';
 import { fitLogisticRegression, type LogisticRegressionModel } from '../stats/logistic-regression';
 import { computePointBiserialCorrelation } from '../stats/pearson-correlation';
 import { runPermutationTest } from '../stats/permutation-test';
@@ -301,22 +302,7 @@ export function runDetection(input: DetectionInput, options: DetectionOptions = 
       ? fitStandardised(features.traits, y, all, inverseRegularization).coefficients
       : new Float64Array(0);
     const probabilities = observed.probabilities;
-    const units = groupIds ? [...new Set(groupIds)].sort((x, z) => x - z) : undefined;
-    const rowsOfUnit = units
-      ? units.map((unit) => all.filter((row) => groupIds![row] === unit))
-      : all.map((row) => [row]);
-    const interval = computeBootstrapConfidenceInterval(
-      rowsOfUnit.length,
-      (indices) => {
-        const rows: number[] = [];
-        for (const index of indices) rows.push(...rowsOfUnit[index]!);
-        return computeAuroc(
-          Float64Array.from(rows, (row) => probabilities[row]!),
-          Float64Array.from(rows, (row) => y[row]!),
-        );
-      },
-      { resamples, seed },
-    );
+    const interval = computeGroupedAurocInterval(probabilities, y, groupIds, { resamples, seed });
     best = {
       layer: table.layers[modePosition]!,
       selectedLayers: observed.selectedLayerPositions.map((position) =>
