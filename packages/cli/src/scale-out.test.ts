@@ -1,0 +1,197 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBinary, snapshotDirectory } from './__fixtures__/reliability-fixture';
+import {
+  createScaleOutFixture,
+  noSchedulerShard,
+  type ScaleOutFixture,
+} from './__fixtures__/scale-out-fixture';
+
+// Each stage as three concurrent processes into one experiment folder, the shard taken from the
+// variables a SLURM job array or a Kubernetes indexed Job sets, compared file by file with one process
+// (docs/scale-out.md). Files are compared byte for byte; in JSON files only the values of createdAt /
+// updatedAt / completedAt (when a piece was written) may differ.
+
+let fixture: ScaleOutFixture;
+let single: string;
+const shards = [0, 1, 2];
+
+/** What `sbatch --array=1-3` sets in task `index + 1`. */
+function slurmTask(index: number): Record<string, string> {
+  return {
+    ...noSchedulerShard,
+    SLURM_ARRAY_JOB_ID: '4242',
+    SLURM_ARRAY_TASK_ID: String(index + 1),
+    SLURM_ARRAY_TASK_MIN: '1',
+    SLURM_ARRAY_TASK_MAX: '3',
+    SLURM_ARRAY_TASK_COUNT: '3',
+  };
+}
+
+/** What a Kubernetes indexed Job with `completions: 3` sets in pod `index` (the count from the manifest). */
+function kubernetesPod(index: number): Record<string, string> {
+  return { ...noSchedulerShard, JOB_COMPLETION_INDEX: String(index), TRAITLENS_SHARD_COUNT: '3' };
+}
+
+function extractArgs(experiment: string): string[] {
+  return [
+    'extract',
+    '--model',
+    fixture.model,
+    '--traits',
+    fixture.traits.join(','),
+    '--datasets',
+    fixture.datasets,
+    '--experiment',
+    experiment,
+    '--methods',
+    'mean_diff',
+    '--max-new-tokens',
+    '4',
+    '--batch-size',
+    '12',
+    '--threads',
+    '1',
+  ];
+}
+
+function steerArgs(experiment: string): string[] {
+  return [
+    'steer',
+    '--model',
+    fixture.model,
+    '--trait',
+    'tinystories/happiness',
+    '--datasets',
+    fixture.datasets,
+    '--experiment',
+    experiment,
+    // The single run's vectors, so the steering comparison does not depend on the extraction one.
+    '--vectors',
+    join(single, 'extraction', 'tinystories', 'happiness', 'vectors', 'mean_diff.safetensors'),
+    '--judge',
+    'lexicon',
+    '--steps',
+    '2',
+    '--max-new-tokens',
+    '8',
+    '--multi-layer',
+    'weighted',
+    '--threads',
+    '1',
+  ];
+}
+
+function captureArgs(experiment: string): string[] {
+  return [
+    'capture',
+    '--model',
+    fixture.model,
+    '--prompt-set',
+    fixture.promptSet,
+    '--variant',
+    'base',
+    '--replay-variant',
+    'other',
+    '--replay-model',
+    fixture.replayModel,
+    '--experiment',
+    experiment,
+    '--max-new-tokens',
+    '5',
+    '--batch-size',
+    '4',
+    '--threads',
+    '1',
+  ];
+}
+
+async function runAll(runs: Array<{ args: string[]; env: Record<string, string> }>) {
+  const results = await Promise.all(runs.map(({ args, env }) => runBinary(args, env)));
+  for (const result of results) expect(result.code, result.stderr).toBe(0);
+  return results;
+}
+
+beforeAll(async () => {
+  fixture = await createScaleOutFixture();
+  single = join(fixture.root, 'single');
+  for (const args of [extractArgs(single), steerArgs(single), captureArgs(single)])
+    await runAll([{ args, env: noSchedulerShard }]);
+}, 600_000);
+
+afterAll(async () => {
+  if (fixture) await rm(fixture.root, { recursive: true, force: true });
+});
+
+describe('a stage as three concurrent shards into one folder equals one process', () => {
+  it('extract as a SLURM job array (one trait per task; the last one writes summary.json)', {
+    timeout: 600_000,
+  }, async () => {
+    const experiment = await mkdtemp(join(fixture.root, 'slurm-extract-'));
+    const results = await runAll(
+      shards.map((index) => ({ args: extractArgs(experiment), env: slurmTask(index) })),
+    );
+    expect(
+      results.map((result) => /shard (\d)\/3 \(from the SLURM job array\)/.exec(result.stderr)?.[1]),
+    ).toEqual(['0', '1', '2']);
+    const expected = await snapshotDirectory(join(single, 'extraction'));
+    expect(Object.keys(expected)).toContain('summary.json');
+    expect(await snapshotDirectory(join(experiment, 'extraction'))).toEqual(expected);
+  });
+
+  it('steer as a Kubernetes indexed Job (layers split; baseline shared; multi-layer by the last)', {
+    timeout: 600_000,
+  }, async () => {
+    const experiment = await mkdtemp(join(fixture.root, 'kubernetes-steer-'));
+    const results = await runAll(
+      shards.map((index) => ({ args: steerArgs(experiment), env: kubernetesPod(index) })),
+    );
+    expect(results.every((result) => result.stderr.includes('(from the Kubernetes indexed Job)'))).toBe(true);
+    const expected = await snapshotDirectory(join(single, 'steering'));
+    expect(
+      Object.keys(expected).filter((name) => name.startsWith('happiness/searches/')).length,
+    ).toBeGreaterThan(2);
+    expect(await snapshotDirectory(join(experiment, 'steering'))).toEqual(expected);
+  });
+
+  it('capture and replay with --shard i/n (prompts split by id)', { timeout: 600_000 }, async () => {
+    const experiment = await mkdtemp(join(fixture.root, 'option-capture-'));
+    await runAll(
+      shards.map((index) => ({
+        args: [...captureArgs(experiment), '--shard', `${index}/3`],
+        env: noSchedulerShard,
+      })),
+    );
+    const expected = await snapshotDirectory(join(single, 'inference'));
+    expect(Object.keys(expected).filter((name) => name.endsWith('.safetensors'))).toHaveLength(18);
+    expect(await snapshotDirectory(join(experiment, 'inference'))).toEqual(expected);
+  });
+});
+
+describe('a shard killed mid-run and resubmitted', () => {
+  it.each([
+    ['capture', captureArgs, 'inference'],
+    ['steer', steerArgs, 'steering'],
+  ] as const)(
+    '%s: the experiment completes with the results of one process',
+    { timeout: 600_000 },
+    async (_stage, args, folder) => {
+      const experiment = await mkdtemp(join(fixture.root, 'killed-'));
+      // Shard 1 of a SLURM array kills itself (SIGKILL) right after its third file lands in the experiment.
+      const kill = { TRAITLENS_TEST_KILL_AT_WRITE: '3', TRAITLENS_TEST_KILL_UNDER: experiment };
+      const results = await Promise.all(
+        shards.map((index) =>
+          runBinary(args(experiment), { ...slurmTask(index), ...(index === 1 ? kill : {}) }),
+        ),
+      );
+      expect(results[1]!.signal).toBe('SIGKILL');
+      for (const index of [0, 2]) expect(results[index]!.code, results[index]!.stderr).toBe(0);
+      // Resubmit the failed task (sbatch --array=2), as docs/scale-out.md says.
+      await runAll([{ args: args(experiment), env: slurmTask(1) }]);
+      expect(await snapshotDirectory(join(experiment, folder))).toEqual(
+        await snapshotDirectory(join(single, folder)),
+      );
+    },
+  );
+});
