@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +52,92 @@ describe('trait vector files', () => {
         'INVALID_VECTOR_FILE',
       ),
     ).toBe(true);
+  });
+});
+
+describe('trait vector file checks', () => {
+  const metadata = {
+    trait: 't/x',
+    method: 'mean_diff',
+    model: 'org/m',
+    site: 'resid_post' as const,
+    tokenWindow: 'response[:5]',
+    normalisation: 'unit',
+    hiddenSize: 2,
+  };
+
+  it('refuses to write NaN, infinite or all-zero vectors, leaving no file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'traitlens-vec-'));
+    const path = join(dir, 'v.safetensors');
+    for (const [bad, pattern] of [
+      [[Number.NaN, 1], /layer 4 has a non-finite component \(NaN at index 0\)/],
+      [[1, Number.POSITIVE_INFINITY], /non-finite component \(Infinity at index 1\)/],
+      [[0, 0], /layer 4 is all zeros/],
+    ] as const) {
+      const error = await writeTraitVectors(path, {
+        metadata,
+        vectors: new Map([[4, new Float32Array(bad)]]),
+      }).catch((e: unknown) => e);
+      expect(TraitlensError.hasCode(error, 'INVALID_VECTOR_FILE')).toBe(true);
+      expect((error as Error).message).toMatch(pattern);
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('refuses files naming another format, a newer version, a wrong hidden size, 2-D tensors or NaN', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'traitlens-vec-'));
+    const write = async (
+      name: string,
+      tensor: { shape: number[]; data: Float32Array },
+      meta: Record<string, string>,
+    ) => {
+      const path = join(dir, name);
+      await writeSafetensors(path, { 'layer.0': { dtype: 'F32', ...tensor } }, meta);
+      return readTraitVectors(path).catch((e: unknown) => e);
+    };
+    const good = { shape: [2], data: new Float32Array([0.6, 0.8]) };
+    const cases: [string, unknown, RegExp][] = [
+      [
+        'activations',
+        await write('a.safetensors', good, { format: 'traitlens.activations' }),
+        /metadata format is "traitlens.activations"/,
+      ],
+      [
+        'version',
+        await write('b.safetensors', good, { format: 'traitlens.trait-vectors', format_version: '9' }),
+        /format version 9 is newer/,
+      ],
+      [
+        'hidden size',
+        await write('c.safetensors', good, { hidden_size: '4096' }),
+        /metadata hidden_size is 4096 but the vectors have 2 values/,
+      ],
+      [
+        '2-D',
+        await write('d.safetensors', { shape: [2, 2], data: new Float32Array([1, 0, 0, 1]) }, {}),
+        /shape \[2, 2\], but a layer's vector must be one-dimensional/,
+      ],
+      [
+        'NaN',
+        await write('e.safetensors', { shape: [2], data: new Float32Array([Number.NaN, 1]) }, {}),
+        /tensor "layer.0" has a non-finite component/,
+      ],
+      [
+        'zero',
+        await write('f.safetensors', { shape: [2], data: new Float32Array(2) }, {}),
+        /tensor "layer.0" is all zeros/,
+      ],
+    ];
+    for (const [label, error, pattern] of cases) {
+      expect(TraitlensError.hasCode(error, 'INVALID_VECTOR_FILE'), label).toBe(true);
+      expect((error as Error).message, label).toMatch(pattern);
+    }
+    const fine = await write('g.safetensors', good, {
+      format: 'traitlens.trait-vectors',
+      format_version: '1',
+      hidden_size: '2',
+    });
+    expect(fine).toMatchObject({ metadata: { hiddenSize: 2 } });
   });
 });
 

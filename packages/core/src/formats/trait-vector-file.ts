@@ -46,6 +46,7 @@ export async function writeTraitVectors(path: string, set: TraitVectorSet): Prom
         `Vector for layer ${layer} has ${vector.length} values but hiddenSize is ${set.metadata.hiddenSize}.`,
       );
     }
+    assertUsableVector(vector, `${path}: the vector for layer ${layer}`);
     tensors[`layer.${layer}`] = { dtype: 'F32', shape: [vector.length], data: vector };
   }
   const m = set.metadata;
@@ -106,15 +107,70 @@ function parseNumberRecord(
   }
 }
 
-/** Reads a vector file written by `writeTraitVectors` (or by hand, given the same tensor names). */
+/**
+ * Refuses a vector no consumer can use: a NaN or infinite component (steering would produce NaN
+ * logits, projections NaN scores) or all zeros (no direction; cosines divide by zero).
+ */
+function assertUsableVector(vector: Float32Array, what: string): void {
+  let zero = true;
+  for (let index = 0; index < vector.length; index++) {
+    const value = vector[index]!;
+    if (!Number.isFinite(value)) {
+      throw new TraitlensError(
+        'INVALID_VECTOR_FILE',
+        `${what} has a non-finite component (${value} at index ${index}); the extraction that made it failed (e.g. identical classes or a diverged method). Re-extract it, or leave this layer or method out.`,
+        { details: { index, value: String(value) } },
+      );
+    }
+    if (value !== 0) zero = false;
+  }
+  if (zero && vector.length > 0) {
+    throw new TraitlensError(
+      'INVALID_VECTOR_FILE',
+      `${what} is all zeros, so it has no direction to steer or project onto. Re-extract it (do the two classes differ?), or leave this layer or method out.`,
+      {},
+    );
+  }
+}
+
+/**
+ * Reads a vector file written by `writeTraitVectors` (or by hand, given the same tensor names and
+ * shapes). Refuses a file whose metadata names another format or a newer format version, whose
+ * `hidden_size` disagrees with its tensors, whose `layer.{L}` tensors are not one-dimensional, or whose
+ * vectors hold NaN, infinities or only zeros.
+ */
 export async function readTraitVectors(path: string): Promise<TraitVectorSet> {
   const file = await SafetensorsFile.open(path);
   try {
     const meta = file.metadata;
+    if (meta.format !== undefined && meta.format !== 'traitlens.trait-vectors') {
+      throw new TraitlensError(
+        'INVALID_VECTOR_FILE',
+        `${path}: metadata format is "${meta.format}", not "traitlens.trait-vectors"; this is not a trait vector file (an activation or projection file?). Pass a file from extraction/<category>/<trait>/vectors/.`,
+        { details: { file: path, field: 'format', value: meta.format } },
+      );
+    }
+    if (meta.format_version !== undefined && Number(meta.format_version) > Number(traitVectorFormatVersion)) {
+      throw new TraitlensError(
+        'INVALID_VECTOR_FILE',
+        `${path}: vector file format version ${meta.format_version} is newer than this traitlens reads (${traitVectorFormatVersion}); update traitlens.`,
+        { details: { file: path, field: 'format_version', value: meta.format_version } },
+      );
+    }
     const vectors = new Map<number, Float32Array>();
     for (const info of file.tensors.values()) {
       const match = /^layer\.(\d+)$/.exec(info.name);
-      if (match) vectors.set(Number(match[1]), Float32Array.from(await file.readFloat32(info.name)));
+      if (!match) continue;
+      if (info.shape.length !== 1) {
+        throw new TraitlensError(
+          'INVALID_VECTOR_FILE',
+          `${path}: tensor "${info.name}" has shape [${info.shape.join(', ')}], but a layer's vector must be one-dimensional [hidden_size].`,
+          { details: { file: path, tensor: info.name, shape: info.shape } },
+        );
+      }
+      const vector = Float32Array.from(await file.readFloat32(info.name));
+      assertUsableVector(vector, `${path}: tensor "${info.name}"`);
+      vectors.set(Number(match[1]), vector);
     }
     if (vectors.size === 0) {
       throw new TraitlensError(
@@ -138,6 +194,13 @@ export async function readTraitVectors(path: string): Promise<TraitVectorSet> {
         { details: { file: path } },
       );
     const hiddenSize = [...widths][0]!;
+    if (meta.hidden_size !== undefined && Number(meta.hidden_size) !== hiddenSize) {
+      throw new TraitlensError(
+        'INVALID_VECTOR_FILE',
+        `${path}: metadata hidden_size is ${meta.hidden_size} but the vectors have ${hiddenSize} values; the file was edited or written wrongly. Re-extract it.`,
+        { details: { file: path, field: 'hidden_size', value: meta.hidden_size, actual: hiddenSize } },
+      );
+    }
     const extra = Object.fromEntries(Object.entries(meta).filter(([key]) => !knownKeys.has(key)));
     const metadata: TraitVectorMetadata = {
       trait: meta.trait ?? 'unknown',
