@@ -43,6 +43,7 @@ export {
   writeGgufControlVector,
 } from './gguf/gguf-control-vector';
 export { encodeGguf, type GgufFile, type GgufTensor, type GgufValue, parseGguf } from './gguf/gguf-file';
+export { caaMethod } from './methods/caa';
 export {
   type AnyExtractionMethod,
   defineExtractionMethod,
@@ -52,6 +53,7 @@ export {
 export { type GradientOptions, gradientMethod } from './methods/gradient';
 export {
   createMethodRegistry,
+  defaultExtractionMethodIds,
   type ExtractionMethodId,
   type ExtractionMethodOptions,
   type ExtractionMethodRegistry,

@@ -1,4 +1,5 @@
 import { TraitlensError } from '@traitlens/core';
+import { caaMethod } from './caa';
 import type { AnyExtractionMethod, ExtractionMethod } from './extraction-method';
 import { gradientMethod } from './gradient';
 import { meanDiffMethod } from './mean-diff';
@@ -17,9 +18,22 @@ export const extractionMethods = {
   gradient: gradientMethod,
   pca_diff: pcaDiffMethod,
   random_baseline: randomBaselineMethod,
+  caa: caaMethod,
 } satisfies Record<string, AnyExtractionMethod>;
 
 export type ExtractionMethodId = keyof typeof extractionMethods;
+
+/**
+ * The methods extraction runs when none are named: every built-in except `caa`, whose raw-scale vector
+ * on natural-elicitation data is `mean_diff` before normalisation (name it to get it).
+ */
+export const defaultExtractionMethodIds: readonly ExtractionMethodId[] = [
+  'mean_diff',
+  'probe',
+  'gradient',
+  'pca_diff',
+  'random_baseline',
+];
 
 /** The option type of a built-in method. */
 export type ExtractionMethodOptions<Id extends ExtractionMethodId> =

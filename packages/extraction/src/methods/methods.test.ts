@@ -116,6 +116,33 @@ describe('built-in extraction methods on a planted direction', () => {
   });
 });
 
+describe('caa', () => {
+  it('is the mean paired difference at raw scale (float64 reference, max abs error < 1e-5)', () => {
+    const data = createPlantedActivations({
+      positiveCount: 40,
+      negativeCount: 40,
+      dimensions: 64,
+      signal: 10,
+      seed: 5,
+    });
+    const result = runExtractionMethod(extractionMethods.caa, data.positive, data.negative);
+    // Independent reference: mean over items of (positive row i - negative row i), in float64.
+    const { rows, columns } = data.positive;
+    const reference = new Float64Array(columns);
+    for (let row = 0; row < rows; row++)
+      for (let d = 0; d < columns; d++)
+        reference[d]! +=
+          (data.positive.data[row * columns + d]! - data.negative.data[row * columns + d]!) / rows;
+    let maxError = 0;
+    for (let d = 0; d < columns; d++)
+      maxError = Math.max(maxError, Math.abs(result.vector[d]! - reference[d]!));
+    expect(maxError).toBeLessThan(1e-5);
+    expect(Math.hypot(...result.vector)).not.toBeCloseTo(1, 2);
+    expect(cosineSimilarity(result.vector, data.direction)).toBeGreaterThan(0.9);
+    expect(extractionMethods.caa.normalisation).toBe('raw');
+  });
+});
+
 describe('method registry', () => {
   const projectionOnFirstAxis = defineExtractionMethod<{ axis: number }>({
     id: 'axis',
@@ -137,6 +164,7 @@ describe('method registry', () => {
       'gradient',
       'pca_diff',
       'random_baseline',
+      'caa',
       'axis',
     ]);
     expect('axis' in extractionMethods).toBe(false);
@@ -154,7 +182,7 @@ describe('method registry', () => {
     })();
     expect(TraitlensError.hasCode(error, 'UNKNOWN_METHOD')).toBe(true);
     expect((error as Error).message).toBe(
-      'Unknown extraction method "mean_dif". Available: mean_diff, probe, gradient, pca_diff, random_baseline.',
+      'Unknown extraction method "mean_dif". Available: mean_diff, probe, gradient, pca_diff, random_baseline, caa.',
     );
     expect(() => createMethodRegistry({ other: projectionOnFirstAxis })).toThrow(
       'registered as "other" has id "axis"',

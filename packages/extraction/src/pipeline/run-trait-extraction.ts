@@ -18,7 +18,7 @@ import type { TraitDataset } from '../dataset/trait-dataset';
 import { isBlockingDatasetIssue } from '../dataset/validate-trait-dataset';
 import type { SiteEvaluation, TraitEvaluation } from '../evaluation/trait-evaluation';
 import type { AnyExtractionMethod } from '../methods/extraction-method';
-import { createMethodRegistry, resolveExtractionMethods } from '../methods/index';
+import { createMethodRegistry, defaultExtractionMethodIds, resolveExtractionMethods } from '../methods/index';
 import { traitlensVersion } from '../traitlens-version';
 import { captureWindowActivations } from './capture-window-activations';
 import { describeModelSource } from './describe-model-source';
@@ -158,7 +158,13 @@ async function runLockedTraitExtraction(
   const sites = [...new Set(options.sites ?? ['resid_post'])] as HookSite[];
   const window = parseTokenWindow(options.tokenWindow ?? 'response[:5]');
   const registry: Record<string, AnyExtractionMethod> = createMethodRegistry(options.extraMethods ?? {});
-  const methodIds = options.methods ?? Object.keys(registry);
+  // The default set plus any method the caller added in code.
+  const methodIds = options.methods ?? [
+    ...defaultExtractionMethodIds,
+    ...Object.keys(options.extraMethods ?? {}).filter(
+      (id) => !(defaultExtractionMethodIds as readonly string[]).includes(id),
+    ),
+  ];
   const methods: PlannedMethod[] = resolveExtractionMethods(methodIds, registry).map((method) => ({
     method,
     options: { ...method.defaultOptions, ...options.methodOptions?.[method.id] },

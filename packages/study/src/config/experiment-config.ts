@@ -79,7 +79,7 @@ const extractSchema = z.strictObject({
 const steerSchema = z.strictObject({
   /** Traits to steer (names or category/trait); default every extracted trait. */
   traits: z.array(z.string().min(1)).min(1).optional(),
-  /** Which extraction method's vectors to steer with. */
+  /** Which extraction method's vectors to steer with; `best`: per trait, the method extraction ranked best. */
   method: z.string().min(1).default('probe'),
   /** Layers to steer (default: every extracted layer). */
   layers: layerSelection.optional(),

@@ -1,11 +1,34 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { experimentLayout, readTraitVectors } from '@traitlens/core';
-import { vectorFilePath } from '@traitlens/extraction';
+import { experimentLayout, readTraitVectors, TraitlensError } from '@traitlens/core';
+import { type TraitEvaluation, vectorFilePath } from '@traitlens/extraction';
 import { evaluateSteering, loadSteeringTrait } from '@traitlens/steering';
 import { resolveLayers } from '../config/resolve-layers';
 import { createLoraScaleView } from '../models/lora-scale-view';
 import { createStudyJudge } from '../models/study-judge';
 import type { StageContext, StageSummary } from './stage-context';
+
+/** The method extraction ranked best for a trait (evaluation.json's resid_post best), for `method: best`. */
+async function readBestMethod(evaluationFile: string, trait: string): Promise<string> {
+  let evaluation: TraitEvaluation;
+  try {
+    evaluation = JSON.parse(await readFile(evaluationFile, 'utf8')) as TraitEvaluation;
+  } catch (cause) {
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `${evaluationFile} is missing or unreadable; stages.steer.method "best" needs the extract stage's evaluation of ${trait}.`,
+      { cause, details: { file: evaluationFile } },
+    );
+  }
+  const best = evaluation.sites.resid_post?.best;
+  if (!best)
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `${evaluationFile} names no best vector for ${trait} (no method separated the validation split); set stages.steer.method to a method id.`,
+      { details: { file: evaluationFile } },
+    );
+  return best.method;
+}
 
 /**
  * Stage 2: prove each vector causal by steering the clean instruct model (the
@@ -28,11 +51,11 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
     for (const name of traits) {
       const [category, traitName] = name.split('/') as [string, string];
       const trait = await loadSteeringTrait(join(experiment.datasetsDirectory, name));
-      const vectorsFile = vectorFilePath(
-        layout.extraction(category, traitName).vectors,
-        'resid_post',
-        settings.method,
-      );
+      const method =
+        settings.method === 'best'
+          ? await readBestMethod(layout.extraction(category, traitName).evaluation, name)
+          : settings.method;
+      const vectorsFile = vectorFilePath(layout.extraction(category, traitName).vectors, 'resid_post', method);
       const vectors = await readTraitVectors(vectorsFile);
       const layers = settings.layers
         ? resolveLayers(settings.layers, clean.config.layerCount, 'stages.steer.layers')
@@ -68,6 +91,7 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
         .filter((candidate) => candidate.best !== null && candidate.traitDelta !== null)
         .sort((a, b) => sign * (b.traitDelta! - a.traitDelta!))[0];
       summary[name] = {
+        method,
         baseline: evaluation.results.baseline?.traitMean ?? null,
         judgeCalls: evaluation.judgeCalls,
         best: best
