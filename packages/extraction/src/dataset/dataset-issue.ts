@@ -21,7 +21,11 @@ export type DatasetIssueCode =
   | 'missing-steering'
   | 'malformed-steering'
   | 'few-steering-questions'
-  | 'duplicate-steering-question';
+  | 'duplicate-steering-question'
+  | 'file-too-large'
+  | 'invalid-encoding'
+  | 'binary-content'
+  | 'line-too-long';
 
 /** One problem in a data set: errors fail validation; warnings are reported. */
 export interface DatasetIssue {

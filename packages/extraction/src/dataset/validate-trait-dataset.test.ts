@@ -108,6 +108,50 @@ describe('broken copies fail with precise messages', () => {
     ]);
   });
 
+  it('extraction refuses identical pairs, as validate does (one verdict for both)', async () => {
+    const folder = await brokenCopy(studyFormat, async (f) => {
+      const positive = (await readFile(join(f, 'positive.txt'), 'utf8')).split('\n');
+      const negative = (await readFile(join(f, 'negative.txt'), 'utf8')).split('\n');
+      positive[5] = negative[5]!;
+      await writeFile(join(f, 'positive.txt'), positive.join('\n'));
+    });
+    const error = await loadTraitDataset(folder).catch((caught: unknown) => caught);
+    expect(TraitlensError.hasCode(error, 'INVALID_DATASET')).toBe(true);
+    expect((error as Error).message).toContain(
+      'positive.txt:6: error: line 6 is identical to line 6 of negative.txt',
+    );
+  });
+
+  it('refuses invalid UTF-8, binary garbage, over-long lines and oversized files before parsing', async () => {
+    const invalidUtf8 = await brokenCopy(studyFormat, (f) =>
+      appendFile(join(f, 'negative.txt'), Buffer.from([0x0a, 0x41, 0xff, 0xfe, 0x42])),
+    );
+    expect(await messages(invalidUtf8)).toEqual([
+      'negative.txt:21: error: negative.txt is not valid UTF-8 (byte 0xff at line 21); save it as UTF-8 text.',
+    ]);
+    const binary = await brokenCopy(studyFormat, (f) =>
+      writeFile(join(f, 'positive.txt'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00])),
+    );
+    expect(await messages(binary)).toEqual([
+      'positive.txt:1: error: positive.txt holds a control character (U+007F) at line 1; it looks like a binary file, not text. Use one prompt per line of plain text.',
+    ]);
+    const longLine = await brokenCopy(studyFormat, (f) =>
+      appendFile(join(f, 'positive.txt'), `\n${'word '.repeat(2_000_000)}`),
+    );
+    const [tooLong] = await messages(longLine);
+    expect(tooLong).toBe(
+      'positive.txt:21: error: line 21 of positive.txt has 10,000,000 characters, over the 16,384 limit; a prompt is a sentence or a short paragraph. Check for missing line breaks.',
+    );
+    const error = await loadTraitDataset(longLine).catch((caught: unknown) => caught);
+    expect(TraitlensError.hasCode(error, 'INVALID_DATASET')).toBe(true);
+    const small = await validateTraitDataset(studyFormat, { limits: { maxFileBytes: 100 } });
+    expect(small.dataset).toBeUndefined();
+    expect(small.issues.map((issue) => issue.code)).toContain('file-too-large');
+    expect(small.issues.find((issue) => issue.code === 'file-too-large')?.message).toMatch(
+      /^positive\.txt has \d+ bytes, over the 100 bytes limit/,
+    );
+  });
+
   it('a missing rubric, and a rubric without its HIGH/LOW/Key parts', async () => {
     const missing = await brokenCopy(studyFormat, (f) => rm(join(f, 'definition.txt')));
     expect(await messages(missing)).toEqual([

@@ -1,10 +1,11 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TraitlensError } from '@traitlens/core';
 import { computeDatasetHash } from './compute-dataset-hash';
 import type { DatasetIssue, DatasetIssueCode } from './dataset-issue';
 import { locateJsonSyntaxError } from './locate-json-syntax-error';
 import { parseRubric } from './parse-rubric';
+import { type DatasetTextLimits, defaultDatasetTextLimits, readDatasetText } from './read-dataset-text';
 import type {
   TraitDataset,
   TraitDatasetVariant,
@@ -16,6 +17,8 @@ import type {
 export interface ValidateTraitDatasetOptions {
   /** Which prompt files to read; `auto` (default) prefers .txt when both exist. */
   variant?: TraitDatasetVariant | 'auto';
+  /** Size limits per file and line (default {@link defaultDatasetTextLimits}: 16 MiB, 16,384 characters). */
+  limits?: Partial<DatasetTextLimits>;
 }
 
 /** The validator's verdict: the data set when its prompts could be read, and every issue found. */
@@ -32,6 +35,13 @@ const blockingCodes: ReadonlySet<DatasetIssueCode> = new Set([
   'empty-class',
   'malformed-json',
   'malformed-row',
+  // A pair that does not differ contributes nothing but noise to mean_diff and pca_diff; validate
+  // reports it as an error, so extraction refuses it too.
+  'identical-pair',
+  'file-too-large',
+  'invalid-encoding',
+  'binary-content',
+  'line-too-long',
 ]);
 
 export function isBlockingDatasetIssue(issue: DatasetIssue): boolean {
@@ -56,6 +66,7 @@ export async function validateTraitDataset(
 ): Promise<TraitDatasetValidation> {
   const folder = resolve(directory);
   const entries = await readFolder(folder);
+  const limits: DatasetTextLimits = { ...defaultDatasetTextLimits, ...options.limits };
   const issues: DatasetIssue[] = [];
   const report = (
     severity: DatasetIssue['severity'],
@@ -86,7 +97,8 @@ export async function validateTraitDataset(
       );
       return undefined;
     }
-    const text = await readText(join(folder, file));
+    const text = await readText(folder, file, limits, report);
+    if (text === undefined) return undefined;
     texts.push({ name: file, text });
     const prompts =
       variant === 'text' ? parseTextPrompts(file, text, report) : parseJsonlPrompts(file, text, report);
@@ -106,9 +118,12 @@ export async function validateTraitDataset(
       'missing definition.txt: the judge rubric (a "HIGH (70-100):" paragraph, a "LOW (0-40):" paragraph and a "Key:" line) is needed for vetting and steering.',
     );
   } else {
-    const text = stripBom(await readText(join(folder, 'definition.txt')));
-    texts.push({ name: 'definition.txt', text });
-    rubric = checkRubric(text, report);
+    const raw = await readText(folder, 'definition.txt', limits, report);
+    if (raw !== undefined) {
+      const text = stripBom(raw);
+      texts.push({ name: 'definition.txt', text });
+      rubric = checkRubric(text, report);
+    }
   }
 
   let steering: TraitSteeringQuestions | undefined;
@@ -120,7 +135,8 @@ export async function validateTraitDataset(
       'missing steering.json: add {"questions": [...]} with 15-20 questions whose unsteered answers score low on the trait.',
     );
   } else {
-    steering = checkSteering(stripBom(await readText(join(folder, 'steering.json'))), report);
+    const raw = await readText(folder, 'steering.json', limits, report);
+    if (raw !== undefined) steering = checkSteering(stripBom(raw), report);
   }
 
   const blocked = issues.some(isBlockingDatasetIssue);
@@ -166,8 +182,16 @@ async function readFolder(folder: string): Promise<Set<string>> {
   return new Set(await readdir(folder));
 }
 
-async function readText(path: string): Promise<string> {
-  return readFile(path, 'utf8');
+/** The file's text, or undefined after reporting why it is not a usable text file (a blocking issue). */
+async function readText(
+  folder: string,
+  file: string,
+  limits: DatasetTextLimits,
+  report: Report,
+): Promise<string | undefined> {
+  const { text, problem } = await readDatasetText(join(folder, file), file, limits);
+  if (problem) report('error', problem.code, file, problem.message, problem.line);
+  return text;
 }
 
 function stripBom(text: string): string {
