@@ -71,14 +71,18 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Pro
           stream: stream as NodeJS.WritableStream,
           clearOnComplete: false,
           hideCursor: true,
-          format: '{label} |{bar}| {amount} {percent} {eta} {detail}',
+          // Own payload names: cli-progress fills its built-in {eta} and {percentage} itself.
+          format: '{label} |{bar}| {amount} {share} {remaining} {detail}',
           autopadding: true,
         },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
+  let barCount = 0;
+  let stopped = false;
+  // The bars' own log is flushed on their next redraw; with no bar on screen a line goes out at once.
   const log = (line: string) => {
-    if (bars) bars.log(`${line}\n`);
+    if (bars && barCount > 0 && !stopped) bars.log(`${line}\n`);
     else stream.write(`${line}\n`);
   };
 
@@ -93,7 +97,11 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Pro
       if (heartbeat) clearInterval(heartbeat);
       heartbeat = undefined;
       active.clear();
-      bars?.stop();
+      if (bars && !stopped) {
+        bars.update(); // flushes lines logged since the last redraw
+        bars.stop();
+      }
+      stopped = true;
     },
     task(label, taskOptions = {}) {
       const unit = taskOptions.unit ?? '';
@@ -116,16 +124,17 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Pro
         const eta = etaSeconds();
         return {
           amount: formatAmount(done, total, unit),
-          percent,
-          eta: done >= (total ?? Infinity) ? '' : eta === undefined ? '' : `ETA ${formatDuration(eta)}`,
+          share: percent,
+          remaining: done >= (total ?? Infinity) ? '' : eta === undefined ? '' : `ETA ${formatDuration(eta)}`,
         };
       };
       const bar = bars?.create(total ?? 0, done, { label, detail: '', ...describe() });
+      if (bar) barCount++;
       const elapsed = () => formatDuration((now() - startTime) / 1000);
       const writeLine = () => {
-        const { amount, percent, eta } = describe();
+        const { amount, share, remaining } = describe();
         log(
-          `${label}: ${amount}${percent ? ` (${percent})` : ''}, ${elapsed()} elapsed${eta ? `, ${eta}` : ''}${detail ? ` ${detail}` : ''}`,
+          `${label}: ${amount}${share ? ` (${share})` : ''}, ${elapsed()} elapsed${remaining ? `, ${remaining}` : ''}${detail ? ` ${detail}` : ''}`,
         );
         lastLineTime = now();
         if (total) nextTenth = Math.floor((10 * done) / total) + 1;
@@ -138,8 +147,10 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Pro
         finished = true;
         active.delete(beat);
         if (bar) {
-          bars?.remove(bar);
-          log(`${label}: ${formatAmount(done, total, unit)} in ${elapsed()}${detail ? ` ${detail}` : ''}`);
+          // Logged before the removal, whose redraw flushes it above the remaining bars.
+          log(`${label}: ${formatAmount(done, total, unit)} in ${elapsed()}`);
+          if (!stopped) bars?.remove(bar);
+          barCount--;
         } else if (lastLineTime !== -Infinity) {
           writeLine();
         }
