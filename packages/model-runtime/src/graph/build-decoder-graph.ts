@@ -1,21 +1,27 @@
-import { formatHookPoint, type HookPoint, type HookSite } from '@traitlens/core';
-import { type HookPlan, projectionNames, steeringInputNames } from '../hooks/hook-plan';
+import { formatHookPoint, type HookPoint, type HookSite, hookSites } from '@traitlens/core';
+import {
+  type HookPlan,
+  projectionNames,
+  steeringInputNames,
+  steeringSiteIndex,
+  steeringSlotNames,
+} from '../hooks/hook-plan';
 import type { ModelConfig } from '../model/model-types';
 import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt (the weights are not). */
-export const decoderGraphVersion = 6;
+export const decoderGraphVersion = 7;
 
 /** Build options that depend on the execution provider rather than on the model. */
 export interface DecoderGraphOptions {
   /** MatMulNBits accuracy level: 4 (int8 compute) on CPU, 0 elsewhere. */
   accuracyLevel: number;
   /**
-   * Steering inputs at every hook site of every layer (an `ablate` then an `add` pair each), with
-   * defaults that leave the value unchanged, instead of only at the plan's steered points. One graph
-   * (one session, one copy of the weights on a GPU) then serves every steering plan; the plan's
-   * `steer` entries are ignored.
+   * Steering at every hook site of every layer (an `ablate` then an `add` each, read from slot tables
+   * fed per run: see `steeringSlotNames`) instead of only at the plan's steered points. One graph (one
+   * session, one copy of the weights on a GPU) then serves every steering plan; the plan's `steer`
+   * entries are ignored.
    */
   steerEverySite?: boolean;
 }
@@ -82,14 +88,26 @@ export function buildDecoderGraph(
   const lastAxis = g.constant('last_axis', [-1]);
   const coefficientShape = g.constant('coef_shape', [-1, 1]);
 
-  // Defaults of the every-site steering inputs: coefficient 0 leaves the value exactly unchanged (h + 0
-  // and h - 0); the ablate default direction is a unit vector so the normalisation stays finite.
-  const zeroCoefficient = new Float32Array(1);
-  const zeroVector = new Float32Array(d);
-  const unitVector = new Float32Array(d);
-  unitVector[0] = 1;
+  // Every-site steering: per mode a table of vectors [slots, D] and coefficients [slots, B, S] (row 0 is
+  // "no steering": coefficient 0, so the value is exactly unchanged) and a slot index per site
+  // [layers * 5]; each site gathers its row. The caller feeds only the rows it uses.
+  const slotTables = options.steerEverySite
+    ? Object.fromEntries(
+        (['ablate', 'add'] as const).map((mode) => {
+          const names = steeringSlotNames(mode);
+          return [
+            mode,
+            {
+              vectors: g.input(names.vectors, f32, [`${mode}_slots`, d]),
+              coefficients: g.input(names.coefficients, f32, [`${mode}_slots`, 'batch', 'sequence']),
+              slots: g.input(names.slots, OnnxType.int64, [layerCount * hookSites.length]),
+            },
+          ];
+        }),
+      )
+    : undefined;
   const steeringEntries = (point: HookPoint): Array<{ mode: 'add' | 'ablate' }> =>
-    options.steerEverySite
+    slotTables
       ? [{ mode: 'ablate' }, { mode: 'add' }]
       : plan.steer.filter((entry) => entry.point.layer === point.layer && entry.point.site === point.site);
 
@@ -98,13 +116,19 @@ export function buildDecoderGraph(
     const point: HookPoint = { layer, site };
     let current = value;
     for (const entry of steeringEntries(point)) {
-      const names = steeringInputNames(point, entry.mode);
-      const vectorInput = options.steerEverySite
-        ? g.inputWithDefault(names.vector, [d], entry.mode === 'add' ? zeroVector : unitVector, [d])
-        : g.input(names.vector, f32, [d]);
-      const coefficientInput = options.steerEverySite
-        ? g.inputWithDefault(names.coefficient, ['batch', 'sequence'], zeroCoefficient, [1, 1])
-        : g.input(names.coefficient, f32, ['batch', 'sequence']);
+      let vectorInput: string;
+      let coefficientInput: string;
+      const tables = slotTables?.[entry.mode];
+      if (tables) {
+        const index = g.constant(`site_${entry.mode}`, [steeringSiteIndex(point)], OnnxType.int64, []);
+        const slot = g.op('Gather', [tables.slots, index], { axis: 0 });
+        vectorInput = g.op('Gather', [tables.vectors, slot], { axis: 0 });
+        coefficientInput = g.op('Gather', [tables.coefficients, slot], { axis: 0 });
+      } else {
+        const names = steeringInputNames(point, entry.mode);
+        vectorInput = g.input(names.vector, f32, [d]);
+        coefficientInput = g.input(names.coefficient, f32, ['batch', 'sequence']);
+      }
       const vector = toCompute(vectorInput);
       const coefficient = toCompute(g.op('Reshape', [coefficientInput, coefficientShape]));
       if (entry.mode === 'add') {

@@ -75,28 +75,6 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /**
-   * A float32 graph input with a default value (an initializer of the same name): callers may leave it
-   * out of a run's feeds, and the default, stored on the device with the weights, is used.
-   */
-  inputWithDefault(
-    name: string,
-    dims: readonly Dimension[],
-    defaultValues: Float32Array,
-    defaultDims: readonly number[],
-  ): string {
-    this.input(name, OnnxType.float32, dims);
-    this.initializers.push(
-      create(TensorProtoSchema, {
-        name,
-        dataType: OnnxType.float32,
-        dims: defaultDims.map((d) => BigInt(d)),
-        rawData: new Uint8Array(Float32Array.from(defaultValues).buffer),
-      }),
-    );
-    return name;
-  }
-
   /** Declares an existing value as a graph output (an Identity renames it when needed). */
   output(value: string, name: string, type: OnnxElementType, dims: readonly Dimension[]): void {
     if (value !== name) {

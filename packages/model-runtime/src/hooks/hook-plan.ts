@@ -60,6 +60,27 @@ export function steeringInputNames(
   return { vector: `${base}.vector`, coefficient: `${base}.coefficient` };
 }
 
+/**
+ * Graph inputs of every-site steering for one mode: `vectors` [slots, D] and `coefficients`
+ * [slots, B, S] (row 0: no steering) and `slots` [layers * 5] int64, the row each site uses.
+ */
+export function steeringSlotNames(mode: SteeringMode): {
+  vectors: string;
+  coefficients: string;
+  slots: string;
+} {
+  return {
+    vectors: `steer.${mode}.vectors`,
+    coefficients: `steer.${mode}.coefficients`,
+    slots: `steer.${mode}.slots`,
+  };
+}
+
+/** A hook point's index in the every-site slot table: layer * 5 + the site's position in hookSites. */
+export function steeringSiteIndex(point: HookPoint): number {
+  return point.layer * hookSites.length + hookSites.indexOf(point.site);
+}
+
 /** Graph input (the vector bank [K, D]) and output ([tokens, K]) names of an in-graph projection. */
 export function projectionNames(point: HookPoint): { bank: string; output: string; norm: string } {
   return {

@@ -30,7 +30,7 @@ import type {
 } from './model-types';
 import { rotaryTables } from './rotary-tables';
 import { createRandom, logSoftmax, sampleToken } from './sampling';
-import { buildSteeringFeeds, validateSteeringSpec } from './steering-feeds';
+import { buildSteeringFeeds, buildSteeringSlotFeeds, validateSteeringSpec } from './steering-feeds';
 import { TransferCounter, type TransferStats } from './transfer-stats';
 
 /** Renders chat messages and applies the BOS rule; provided by the tokenizer module. */
@@ -45,7 +45,7 @@ interface SessionEntry {
   inFlight: number;
 }
 
-type FloatFeeds = Map<string, { data: Float32Array; dims: number[] }>;
+type FloatFeeds = Map<string, { data: Float32Array | BigInt64Array; dims: number[] }>;
 
 /** One graph run's inputs. */
 interface RunRequest {
@@ -149,6 +149,29 @@ export class OnnxLanguageModel implements LanguageModel {
     for (let layer = 0; layer < config.layerCount; layer++)
       presents.push(`present_key.${layer}`, `present_value.${layer}`);
     this.effectiveSessionOptions = { deviceOutputs: presents, ...sessionOptions };
+  }
+
+  /** Steering feeds for the graph in use: per steered point, or slot tables when it steers every site. */
+  private steeringFeeds(
+    specs: readonly SteeringSpec[],
+    batchSize: number,
+    width: number,
+    startToken: readonly number[],
+    validCount: readonly number[],
+    promptLengths: readonly number[],
+  ): FloatFeeds {
+    return this.effectiveGraphOptions.steerEverySite
+      ? buildSteeringSlotFeeds(
+          specs,
+          this.config.layerCount,
+          this.config.hiddenSize,
+          batchSize,
+          width,
+          startToken,
+          validCount,
+          promptLengths,
+        )
+      : buildSteeringFeeds(specs, batchSize, width, startToken, validCount, promptLengths);
   }
 
   /** Host <-> device bytes of the runs so far (see TransferStats). */
@@ -351,7 +374,11 @@ export class OnnxLanguageModel implements LanguageModel {
         feeds[`past_key.${layer}`] = past[2 * layer]!;
         feeds[`past_value.${layer}`] = past[2 * layer + 1]!;
       }
-      for (const [name, value] of request.extraFeeds) feeds[name] = float32Tensor(value.data, value.dims);
+      for (const [name, value] of request.extraFeeds)
+        feeds[name] =
+          value.data instanceof BigInt64Array
+            ? int64Tensor(value.data, value.dims)
+            : float32Tensor(value.data, value.dims);
       const fetches = [
         ...(request.outputs === 'logits' ? ['logits'] : ['next_token', 'next_logprob']),
         ...plan.capture.map(formatHookPoint),
@@ -481,7 +508,7 @@ export class OnnxLanguageModel implements LanguageModel {
       past: this.emptyPast(rows.length),
       logitIndices: BigInt64Array.from(indices, (i) => BigInt(i)),
       extraFeeds: new Map([
-        ...buildSteeringFeeds(
+        ...this.steeringFeeds(
           steer,
           rows.length,
           width,
@@ -593,7 +620,7 @@ export class OnnxLanguageModel implements LanguageModel {
       past: this.emptyPast(batchSize),
       logitIndices: BigInt64Array.from(layout.lengths, (length, b) => BigInt(b * width + length - 1)),
       extraFeeds: new Map([
-        ...buildSteeringFeeds(
+        ...this.steeringFeeds(
           steer,
           batchSize,
           width,
@@ -644,7 +671,7 @@ export class OnnxLanguageModel implements LanguageModel {
         for (let b = 0; b < batchSize; b++) keyValid[b]![pastLength] = 1;
         const positions = rows.map((_, b) => promptLengths[b]! + step);
         const stepSteering = new Map([
-          ...buildSteeringFeeds(
+          ...this.steeringFeeds(
             steer,
             batchSize,
             1,

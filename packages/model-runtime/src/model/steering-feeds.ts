@@ -1,5 +1,5 @@
-import { assertLayerInRange, formatHookPoint, isHookSite, TraitlensError } from '@traitlens/core';
-import { steeringInputNames } from '../hooks/hook-plan';
+import { assertLayerInRange, formatHookPoint, hookSites, isHookSite, TraitlensError } from '@traitlens/core';
+import { steeringInputNames, steeringSiteIndex, steeringSlotNames } from '../hooks/hook-plan';
 import type { ModelConfig, SteeringSpec } from './model-types';
 
 /** Checks a steering spec against the model, with errors that name the offending value. */
@@ -88,6 +88,48 @@ export function buildSteeringFeeds(
           coefficients[b * width + s]! + coefficientAt(spec, b, startToken[b]! + s, promptLengths[b]!);
       }
     }
+  }
+  return feeds;
+}
+
+/**
+ * The feeds of a graph built with `steerEverySite`: per mode, the specs' vectors and coefficients as
+ * rows 1.. of slot tables (row 0, "no steering", has coefficient 0 and a unit vector, so the ablate
+ * normalisation stays finite) and each site's row (0 where nothing is steered). Same arguments as
+ * `buildSteeringFeeds`; only the steered rows cross to the device.
+ */
+export function buildSteeringSlotFeeds(
+  specs: readonly SteeringSpec[],
+  layerCount: number,
+  hiddenSize: number,
+  batchSize: number,
+  width: number,
+  startToken: readonly number[],
+  validCount: readonly number[],
+  promptLengths: readonly number[],
+): Map<string, { data: Float32Array | BigInt64Array; dims: number[] }> {
+  const perPoint = buildSteeringFeeds(specs, batchSize, width, startToken, validCount, promptLengths);
+  const feeds = new Map<string, { data: Float32Array | BigInt64Array; dims: number[] }>();
+  for (const mode of ['ablate', 'add'] as const) {
+    const points = new Map<string, SteeringSpec['point']>();
+    for (const spec of specs)
+      if ((spec.mode ?? 'add') === mode) points.set(formatHookPoint(spec.point), spec.point);
+    const rows = points.size + 1;
+    const vectors = new Float32Array(rows * hiddenSize);
+    vectors[0] = 1;
+    const coefficients = new Float32Array(rows * batchSize * width);
+    const slots = new BigInt64Array(layerCount * hookSites.length);
+    [...points.values()].forEach((point, index) => {
+      const row = index + 1;
+      const names = steeringInputNames(point, mode);
+      vectors.set(perPoint.get(names.vector)!.data, row * hiddenSize);
+      coefficients.set(perPoint.get(names.coefficient)!.data, row * batchSize * width);
+      slots[steeringSiteIndex(point)] = BigInt(row);
+    });
+    const names = steeringSlotNames(mode);
+    feeds.set(names.vectors, { data: vectors, dims: [rows, hiddenSize] });
+    feeds.set(names.coefficients, { data: coefficients, dims: [rows, batchSize, width] });
+    feeds.set(names.slots, { data: slots, dims: [slots.length] });
   }
   return feeds;
 }
