@@ -269,3 +269,42 @@ describe('evaluateSteering (fake model, lexicon judge)', () => {
     expect((mismatch as Error).message).toMatch(/judge: "lexicon" now "openai:some-model"/);
   });
 });
+
+describe('evaluateSteering with a judge that gives no usable score', () => {
+  it('fails with JUDGE_ERROR within the baseline and saves no run, instead of a table of "-"', async () => {
+    const directory = await outputDirectory();
+    let calls = 0;
+    const silent: Judge = {
+      id: 'openai:answers-in-words',
+      async score() {
+        calls++;
+        return null;
+      },
+    };
+    const error = await evaluateSteering(options({ outputDirectory: directory, judge: silent })).catch(
+      (caught: unknown) => caught,
+    );
+    expect(TraitlensError.hasCode(error, 'JUDGE_ERROR')).toBe(true);
+    expect((error as Error).message).toMatch(
+      /The judge openai:answers-in-words returned no usable score for any of its first 6 trait\/coherence judgements/,
+    );
+    // 3 baseline questions x (trait, coherence, relevance): it never got past the baseline.
+    expect(calls).toBeLessThanOrEqual(9);
+    const runs = await readdir(join(directory, 'runs')).catch(() => []);
+    expect(runs).toEqual([]);
+  });
+
+  it('counts the judgements that came back without a score when some do', async () => {
+    const directory = await outputDirectory();
+    let calls = 0;
+    const patchy: Judge = {
+      id: 'lexicon',
+      async score(request: JudgeRequest) {
+        calls++;
+        return calls % 4 === 0 ? null : new LexiconJudge().score(request);
+      },
+    };
+    const evaluation = await evaluateSteering(options({ outputDirectory: directory, judge: patchy }));
+    expect(evaluation.unscoredJudgements).toBeGreaterThan(0);
+  });
+});

@@ -17,6 +17,7 @@ import {
   SteeringRunEvaluator,
   type SteeringRunRequest,
 } from './evaluation/steering-run-evaluator';
+import { requireUsableScores } from './judges/require-usable-scores';
 import type {
   SearchCandidateRecord,
   SearchStepRecord,
@@ -86,6 +87,11 @@ export interface SteeringEvaluation {
   searches: SteeringSearchRecord[];
   /** Judge calls made by this call: 0 when everything was already in results.json. */
   judgeCalls: number;
+  /**
+   * Trait/coherence judgements of this call that came back without a score (left out of the means;
+   * each run records how many it scored). Show it when above 0.
+   */
+  unscoredJudgements: number;
   resultsPath: string;
 }
 
@@ -97,7 +103,7 @@ export interface SteeringEvaluation {
  * re-judges nothing.
  */
 export async function evaluateSteering(options: SteeringEvaluationOptions): Promise<SteeringEvaluation> {
-  const { model, judge, trait, vectors } = options;
+  const { model, trait, vectors } = options;
   assertVectorsFitModel(
     vectors,
     { hiddenSize: model.config.hiddenSize, layerCount: model.config.layerCount, id: model.id },
@@ -144,6 +150,8 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
     seed: options.seed ?? 0,
   };
   const relevanceCap = { enabled: options.relevanceCap ?? true, threshold: options.relevanceThreshold ?? 50 };
+  // A judge that never gives a number fails within the baseline, not after a search full of "-".
+  const judge = requireUsableScores(options.judge, { probe: Math.min(8, 2 * questions.length) });
   const context: SteeringContext = {
     trait: trait.name,
     model: model.id,
@@ -337,6 +345,7 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
     results: store.results,
     searches,
     judgeCalls: evaluator.judgeCalls,
+    unscoredJudgements: judge.tally.unscored,
     resultsPath: store.resultsPath,
   };
 }
