@@ -30,6 +30,21 @@ export function validateSteeringSpec(spec: SteeringSpec, config: ModelConfig, ba
       `Cannot ablate along a zero vector at ${formatHookPoint(spec.point)}.`,
     );
   }
+  const coefficients: readonly unknown[] =
+    typeof spec.coefficient === 'number'
+      ? [spec.coefficient]
+      : Array.isArray(spec.coefficient)
+        ? (spec.coefficient as readonly unknown[]).flat()
+        : [spec.coefficient];
+  const badIndex = coefficients.findIndex((value) => typeof value !== 'number' || !Number.isFinite(value));
+  if (badIndex >= 0) {
+    const bad = coefficients[badIndex];
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Steering coefficient for ${formatHookPoint(spec.point)} is ${String(bad)}; a coefficient must be a finite number (NaN or infinity would turn every logit into NaN).`,
+      { details: { point: formatHookPoint(spec.point), coefficient: String(bad) } },
+    );
+  }
   if (Array.isArray(spec.coefficient) && spec.coefficient.length !== batchSize) {
     throw new TraitlensError(
       'SHAPE_MISMATCH',
