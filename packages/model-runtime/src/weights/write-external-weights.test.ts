@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SafetensorsCheckpoint } from '@traitlens/core';
+import { SafetensorsCheckpoint, SafetensorsFile, TraitlensError } from '@traitlens/core';
 import { describe, expect, it } from 'vitest';
 import { architectureAdapters } from '../architectures/index';
 import { createTinyModel } from '../testing/index';
@@ -54,4 +54,38 @@ describe('writeExternalWeights', () => {
       await tiny.remove();
     });
   }
+
+  it('refuses a checkpoint with a NaN or infinite weight, naming the tensor and row', async () => {
+    const tiny = await createTinyModel({ seed: 5 });
+    const json = JSON.parse(await readFile(join(tiny.directory, 'config.json'), 'utf8'));
+    const adapter = architectureAdapters.LlamaForCausalLM;
+    const config = adapter.parseConfig(json, 'config.json');
+    const names = adapter.tensorNames(config);
+    const tensor = names.layer(1).down;
+    const weights = join(tiny.directory, 'model.safetensors');
+    const file = await SafetensorsFile.open(weights);
+    const info = file.info(tensor);
+    await file.close();
+    const columns = info.shape[1]!;
+    for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+      const handle = await open(weights, 'r+');
+      // Row 3, column 2 of layers.1.mlp.down_proj.
+      await handle.write(
+        new Uint8Array(new Float32Array([bad]).buffer),
+        0,
+        4,
+        info.byteOffset + (3 * columns + 2) * 4,
+      );
+      await handle.close();
+      const checkpoint = await SafetensorsCheckpoint.open(tiny.directory);
+      const output = await mkdtemp(join(tmpdir(), 'traitlens-weights-'));
+      const error = await writeExternalWeights(checkpoint, config, names, join(output, 'w.data'), {
+        dtype: 'float32',
+      }).catch((caught: unknown) => caught);
+      await checkpoint.close();
+      expect(TraitlensError.hasCode(error, 'INVALID_SAFETENSORS')).toBe(true);
+      expect((error as Error).message).toContain(`tensor "${tensor}" holds ${bad} (row 3, column 2)`);
+    }
+    await tiny.remove();
+  });
 });

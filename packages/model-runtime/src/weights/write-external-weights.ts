@@ -120,6 +120,31 @@ function checkAdapterFits(adapter: LoraAdapter, shapes: Map<string, number[]>, d
 }
 
 /**
+ * Refuses weights holding NaN or infinity: they load without complaint and generate nothing (or NaN
+ * logits) later. The check rides on the conversion pass: a float64 sum of a float32 chunk is finite
+ * exactly when every value is (it cannot overflow), and only a failing chunk is scanned for the row.
+ */
+function assertFiniteWeights(
+  values: Float32Array,
+  columns: number,
+  firstRow: number,
+  describe: () => { code: 'INVALID_SAFETENSORS' | 'INVALID_ADAPTER'; what: string; fix: string },
+): void {
+  let sum = 0;
+  for (let index = 0; index < values.length; index++) sum += values[index]!;
+  if (Number.isFinite(sum)) return;
+  let index = 0;
+  while (index < values.length && Number.isFinite(values[index]!)) index++;
+  const row = firstRow + Math.floor(index / Math.max(1, columns));
+  const { code, what, fix } = describe();
+  throw new TraitlensError(
+    code,
+    `${what} holds ${values[index]} (row ${row}, column ${index % Math.max(1, columns)}); weights must be finite. ${fix}`,
+    { details: { row, value: String(values[index]) } },
+  );
+}
+
+/**
  * Converts checkpoint tensors into one external data file in the graph's layout, streaming a block of
  * rows at a time (BF16/F16/F32 in; float32/float16 or int4/int8 codes out), so a 70B conversion holds at
  * most one chunk of one tensor in JS memory. LoRA is merged into the rows before quantization, or written
@@ -233,7 +258,19 @@ export async function writeExternalWeights(
             firstShape.length > 1
               ? Float32Array.from(await checkpoint.readRowsAsFloat32(source, start, end))
               : await checkpoint.readFloat32(source);
-          if (merge) addLoraDelta(values, merge, start, end);
+          assertFiniteWeights(values, columns, start, () => ({
+            code: 'INVALID_SAFETENSORS',
+            what: `${checkpoint.directory}: tensor "${source}"`,
+            fix: 'The checkpoint is corrupt or was saved after training diverged; re-download it or use another checkpoint.',
+          }));
+          if (merge) {
+            addLoraDelta(values, merge, start, end);
+            assertFiniteWeights(values, columns, start, () => ({
+              code: 'INVALID_ADAPTER',
+              what: `${lora!.adapter.directory}: the LoRA update of "${source}"`,
+              fix: 'The adapter holds NaN or infinite values (diverged training?); use another adapter checkpoint.',
+            }));
+          }
           const chunkRows = end - start;
           if (quantize) {
             const q = quantizeBlockwise(values, chunkRows, columns, quantization);
@@ -303,6 +340,16 @@ export async function writeExternalWeights(
         }
         rowOffset += part.rows;
       }
+      assertFiniteWeights(a, columns, 0, () => ({
+        code: 'INVALID_ADAPTER',
+        what: `${lora!.adapter.directory}: lora_A of "${weight.sources.join(', ')}"`,
+        fix: 'The adapter holds NaN or infinite values (diverged training?); use another adapter checkpoint.',
+      }));
+      assertFiniteWeights(b, totalRank, 0, () => ({
+        code: 'INVALID_ADAPTER',
+        what: `${lora!.adapter.directory}: lora_B of "${weight.sources.join(', ')}"`,
+        fix: 'The adapter holds NaN or infinite values (diverged training?); use another adapter checkpoint.',
+      }));
       for (const [suffix, values, dims] of [
         ['lora_a', a, [totalRank, columns]],
         ['lora_b', b, [totalRows, totalRank]],
