@@ -19,11 +19,12 @@ import {
 export const modelDtypes = ['fp32', 'fp16', 'int8', 'int4'] as const;
 export const computeDtypes = ['fp32', 'fp16'] as const;
 export const blockSizes = ['32', '64', '128'] as const;
-export const executionProviders = [
-  'cpu',
-  'cuda',
-  'webgpu',
-] as const satisfies readonly ExecutionProviderName[];
+// A Record, so a provider model-runtime adds fails to compile here until it is offered on the CLI.
+const executionProviderSet = { cpu: true, cuda: true, webgpu: true } satisfies Record<
+  ExecutionProviderName,
+  true
+>;
+export const executionProviders = Object.keys(executionProviderSet) as ExecutionProviderName[];
 export const loraModes = ['switchable', 'merged'] as const;
 export const promptFormats = ['auto', 'raw', 'chat'] as const;
 
