@@ -5,6 +5,7 @@ import { resolveArchitectureAdapter } from '../architectures/index';
 import { prepareModelArtifacts } from '../graph/graph-cache';
 import type { HubProgressEvent } from '../hub/hub-progress-event';
 import type { HubOptions } from '../hub/hub-settings';
+import { describeAdapterBaseModelMismatch } from '../lora/adapter-base-model-mismatch';
 import { loadLoraAdapter } from '../lora/load-lora-adapter';
 import type { ExecutionProviderName } from '../session/create-inference-session';
 import { type ProviderRequirements, selectExecutionProvider } from '../session/select-execution-provider';
@@ -144,6 +145,16 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
       ? { bits: dtype === 'int4' ? (4 as const) : (8 as const), blockSize: options.blockSize ?? 32 }
       : undefined;
   const onWarning = options.onWarning ?? ((message: string) => process.stderr.write(`${message}\n`));
+  if (lora) {
+    const mismatch = describeAdapterBaseModelMismatch({
+      adapterDirectory: lora.adapter.directory,
+      adapterBaseModel: lora.adapter.baseModel,
+      modelSource: id,
+      modelDirectory: directory,
+      modelConfig: json as Record<string, unknown>,
+    });
+    if (mismatch) onWarning(mismatch);
+  }
   // The provider is chosen before any weight conversion or session, so a device that lacks what the
   // dtype needs is found out in milliseconds (not at the first forward pass of a converted 70B model)
   // and the graph options below match the provider that will run it.

@@ -150,7 +150,7 @@ export async function createTinyOrganism(
   await writeJsonAtomic(join(paths.lora, 'adapter_config.json'), {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
-    base_model_name_or_path: 'traitlens-tiny-instruct',
+    base_model_name_or_path: paths.instruct,
     r: rank,
     lora_alpha: rank,
     lora_dropout: 0,
