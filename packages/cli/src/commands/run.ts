@@ -1,6 +1,7 @@
 import { type Command, CommanderError, InvalidArgumentError } from 'commander';
+import { addShardOption, resolveCliShard } from '../shard-option';
 
-const stages = ['extract', 'steer', 'capture', 'replay', 'label', 'analyze', 'report'] as const;
+const stages = ['extract', 'steer', 'capture', 'replay', 'label', 'intervene', 'analyze', 'report'] as const;
 type Stage = (typeof stages)[number];
 
 interface RunCommandOptions {
@@ -10,6 +11,7 @@ interface RunCommandOptions {
   from?: Stage;
   force?: Stage[] | true;
   output?: string;
+  shard?: string;
 }
 
 function parseStageList(value: string): Stage[] {
@@ -34,7 +36,7 @@ function parseForce(value: string): Stage[] | true {
 }
 
 export function registerRunCommand(program: Command): void {
-  program
+  const command = program
     .command('run')
     .description(
       `Run a study from one experiment YAML file as resumable stages (${stages.join(' -> ')}), one model in memory at a time. A stage that finished with the same settings is skipped without loading a model; run the same command again after an interruption. Config reference: docs/study.md.`,
@@ -56,12 +58,13 @@ export function registerRunCommand(program: Command): void {
     .option(
       '--device-memory <size>',
       'with --plan: the accelerator memory, e.g. 80GB; exit code 3 when a load does not fit',
-    )
-    .action(async (file: string, options: RunCommandOptions) => {
-      const code = await runStudyCommand(file, options);
-      // Exit code 3: a planned load does not fit the device (the plan itself was printed).
-      if (code !== 0) throw new CommanderError(code, 'traitlens.plan-does-not-fit', '');
-    });
+    );
+  // Sharded runs do extract, steer, capture and replay only; see docs/scale-out.md.
+  addShardOption(command).action(async (file: string, options: RunCommandOptions) => {
+    const code = await runStudyCommand(file, options);
+    // Exit code 3: a planned load does not fit the device (the plan itself was printed).
+    if (code !== 0) throw new CommanderError(code, 'traitlens.plan-does-not-fit', '');
+  });
 }
 
 async function runStudyCommand(file: string, options: RunCommandOptions): Promise<number> {
@@ -83,8 +86,10 @@ async function runStudyCommand(file: string, options: RunCommandOptions): Promis
     const later = stages.slice(stages.indexOf(options.from));
     selected = later.filter((stage) => !selected || selected.includes(stage));
   }
+  const shard = await resolveCliShard(options.shard);
   const run = await study.runStudy(experiment, {
     ...(selected ? { stages: selected } : {}),
+    ...(shard ? { shard } : {}),
     force: options.force ?? false,
   });
   const where = relative(process.cwd(), experiment.directory) || '.';

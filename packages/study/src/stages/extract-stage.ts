@@ -1,5 +1,11 @@
 import { join } from 'node:path';
-import { loadTraitDataset, runTraitExtraction, summarizeExtraction } from '@traitlens/extraction';
+import { isUnitInShard } from '@traitlens/core';
+import {
+  loadTraitDataset,
+  runTraitExtraction,
+  summarizeExtraction,
+  summarizeExtractionIfComplete,
+} from '@traitlens/extraction';
 import { resolveLayers } from '../config/resolve-layers';
 import { createStudyJudge } from '../models/study-judge';
 import type { StageContext, StageSummary } from './stage-context';
@@ -12,7 +18,8 @@ export async function runExtractStage(context: StageContext): Promise<StageSumma
   const { experiment, log } = context;
   const settings = experiment.config.stages.extract;
   const datasets = [];
-  for (const trait of settings.traits) {
+  // A shard extracts its traits only (by a hash of category/trait).
+  for (const trait of settings.traits.filter((name) => isUnitInShard(name, context.shard))) {
     const dataset = await loadTraitDataset(join(experiment.datasetsDirectory, trait), {
       requireRubric: settings.vetResponses,
     });
@@ -75,6 +82,8 @@ export async function runExtractStage(context: StageContext): Promise<StageSumma
   } finally {
     await judge?.dispose();
   }
-  if (datasets.length > 1) await summarizeExtraction(experiment.directory);
+  // With shards, the one that finishes the last trait writes the summary.
+  if (context.shard) await summarizeExtractionIfComplete(experiment.directory, settings.traits);
+  else if (datasets.length > 1) await summarizeExtraction(experiment.directory);
   return { layers, traits };
 }

@@ -1,3 +1,4 @@
+import type { WorkShard } from '@traitlens/core';
 import type { Experiment } from '../config/load-experiment';
 import type { StudyModels } from '../models/study-models';
 
@@ -7,6 +8,8 @@ export interface StageContext {
   models: StudyModels;
   /** Redo the stage's work even where its files are complete. */
   force: boolean;
+  /** Only this shard's units (traits, layers, prompts); undefined: all of them. */
+  shard?: WorkShard;
   log: (line: string) => void;
 }
 

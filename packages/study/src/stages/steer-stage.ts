@@ -55,7 +55,11 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
         settings.method === 'best'
           ? await readBestMethod(layout.extraction(category, traitName).evaluation, name)
           : settings.method;
-      const vectorsFile = vectorFilePath(layout.extraction(category, traitName).vectors, 'resid_post', method);
+      const vectorsFile = vectorFilePath(
+        layout.extraction(category, traitName).vectors,
+        'resid_post',
+        method,
+      );
       const vectors = await readTraitVectors(vectorsFile);
       const layers = settings.layers
         ? resolveLayers(settings.layers, clean.config.layerCount, 'stages.steer.layers')
@@ -68,6 +72,8 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
         vectorsFile,
         outputDirectory: layout.steering(trait.name).root,
         ...(layers ? { layers } : {}),
+        // A shard steers its layers (by a hash of <trait>/L<layer>) of every trait.
+        ...(context.shard ? { shard: context.shard } : {}),
         search: {
           steps: settings.steps,
           direction: settings.direction,
