@@ -21,6 +21,37 @@ function readNumber(json: Record<string, unknown>, field: string, source: string
   return value;
 }
 
+/** A count or size: a whole number of at least 1 (a negative layer count would reach array constructors). */
+function readCount(json: Record<string, unknown>, field: string, source: string, fallback?: number): number {
+  const value = readNumber(json, field, source, fallback);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${source}: config.json field "${field}" must be a whole number of at least 1 (got ${value}). The config is damaged or hand-edited; restore it from the model's source.`,
+      { details: { file: source, field, value } },
+    );
+  }
+  return value;
+}
+
+/** A strictly positive real (epsilon, rope theta, scaling factors). */
+function readPositive(
+  json: Record<string, unknown>,
+  field: string,
+  source: string,
+  fallback?: number,
+): number {
+  const value = readNumber(json, field, source, fallback);
+  if (!(value > 0)) {
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${source}: config.json field "${field}" must be greater than 0 (got ${value}). The config is damaged or hand-edited; restore it from the model's source.`,
+      { details: { file: source, field, value } },
+    );
+  }
+  return value;
+}
+
 function readTokenIds(value: unknown): number[] {
   if (typeof value === 'number') return [value];
   if (Array.isArray(value)) return value.filter((v): v is number => typeof v === 'number');
@@ -35,7 +66,7 @@ function parseRopeScaling(json: Record<string, unknown>, source: string): RopeSc
   if (type === 'llama3') {
     return {
       type: 'llama3',
-      factor: readNumber(raw, 'factor', `${source} rope_scaling`),
+      factor: readPositive(raw, 'factor', `${source} rope_scaling`),
       lowFreqFactor: readNumber(raw, 'low_freq_factor', `${source} rope_scaling`),
       highFreqFactor: readNumber(raw, 'high_freq_factor', `${source} rope_scaling`),
       originalMaxPositionEmbeddings: readNumber(
@@ -46,7 +77,7 @@ function parseRopeScaling(json: Record<string, unknown>, source: string): RopeSc
     };
   }
   if (type === 'linear')
-    return { type: 'linear', factor: readNumber(raw, 'factor', `${source} rope_scaling`) };
+    return { type: 'linear', factor: readPositive(raw, 'factor', `${source} rope_scaling`) };
   throw new TraitlensError(
     'INVALID_CONFIG',
     `${source}: rope_scaling type "${String(type)}" is not supported (supported: llama3, linear, default).`,
@@ -60,11 +91,11 @@ export function parseLlamaLikeConfig(
   source: string,
   features: { attentionBias: boolean; qkNorm: boolean },
 ): ModelConfig {
-  const hiddenSize = readNumber(json, 'hidden_size', source);
-  const headCount = readNumber(json, 'num_attention_heads', source);
-  const kvHeadCount = readNumber(json, 'num_key_value_heads', source, headCount);
+  const hiddenSize = readCount(json, 'hidden_size', source);
+  const headCount = readCount(json, 'num_attention_heads', source);
+  const kvHeadCount = readCount(json, 'num_key_value_heads', source, headCount);
   const headDim = readNumber(json, 'head_dim', source, hiddenSize / headCount);
-  if (!Number.isInteger(headDim) || headCount % kvHeadCount !== 0) {
+  if (!Number.isInteger(headDim) || headDim < 1 || headCount % kvHeadCount !== 0) {
     throw new TraitlensError(
       'INVALID_CONFIG',
       `${source}: ${headCount} attention heads with ${kvHeadCount} key/value heads and head_dim ${headDim} do not form a valid grouped-query layout.`,
@@ -89,16 +120,16 @@ export function parseLlamaLikeConfig(
     architecture: architectures[0]!,
     modelType: String(json.model_type ?? 'unknown'),
     hiddenSize,
-    intermediateSize: readNumber(json, 'intermediate_size', source),
-    layerCount: readNumber(json, 'num_hidden_layers', source),
+    intermediateSize: readCount(json, 'intermediate_size', source),
+    layerCount: readCount(json, 'num_hidden_layers', source),
     headCount,
     kvHeadCount,
     headDim,
-    vocabSize: readNumber(json, 'vocab_size', source),
-    rmsNormEps: readNumber(json, 'rms_norm_eps', source, 1e-6),
-    ropeTheta: readNumber(json, 'rope_theta', source, 10000),
+    vocabSize: readCount(json, 'vocab_size', source),
+    rmsNormEps: readPositive(json, 'rms_norm_eps', source, 1e-6),
+    ropeTheta: readPositive(json, 'rope_theta', source, 10000),
     ropeScaling: parseRopeScaling(json, source),
-    maxPositionEmbeddings: readNumber(json, 'max_position_embeddings', source, 4096),
+    maxPositionEmbeddings: readCount(json, 'max_position_embeddings', source, 4096),
     tieWordEmbeddings: json.tie_word_embeddings === true,
     attentionBias: features.attentionBias || json.attention_bias === true,
     qkNorm: features.qkNorm,
@@ -108,7 +139,7 @@ export function parseLlamaLikeConfig(
     // Mistral v0.1 attends within a window; Qwen2 configs carry a window but disable it (use_sliding_window).
     slidingWindow:
       typeof json.sliding_window === 'number' && json.use_sliding_window !== false
-        ? json.sliding_window
+        ? readCount(json, 'sliding_window', source)
         : undefined,
   };
 }
