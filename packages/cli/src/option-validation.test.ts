@@ -61,6 +61,7 @@ describe('every numeric option and enum is validated before any work, naming the
     [[...analyze, '--folds', '1'], '--folds', 'at least 2'],
     [[...analyze, '--bootstrap', '0'], '--bootstrap', 'at least 1'],
     [[...analyze, '--aggregation', '[5:2]'], '--aggregation', 'selects no tokens'],
+    [[...analyze, '--train-groups', '44,x'], '--train-groups', 'not a whole number'],
     [['plan', ...model, '--dtype', 'bf16'], '--dtype', 'fp32, fp16, int8, int4'],
     [['plan', ...model, '--batch', '0'], '--batch', 'at least 1'],
   ])('%j', async (argv, option, allowed) => {

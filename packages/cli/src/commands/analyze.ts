@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { choiceOption, integerOption, numberOption, parseInteger, parseList } from '../parse-option-values';
 import { parseLayerSelectionSyntax } from '../shared-options';
 
@@ -22,7 +22,9 @@ interface AnalyzeCommandOptions {
   labelThreshold?: number;
   annotations?: string;
   promptFile?: string[];
-  trainBiases?: string[];
+  trainGroups?: number[];
+  /** Deprecated spelling of --train-groups. */
+  trainBiases?: number[];
   detectionFeatures?: 'baseline' | 'variant' | 'difference' | 'a' | 'b';
   randomBaselines: number;
   bootstrap: number;
@@ -35,6 +37,14 @@ interface AnalyzeCommandOptions {
   output?: string;
   threads?: number;
   source?: 'activations' | 'projections';
+}
+
+/** Comma-separated whole numbers (prompt group ids). */
+function groupIdList(value: string): number[] {
+  const ids = parseList(value);
+  if (ids.length === 0)
+    throw new InvalidArgumentError('Allowed: comma-separated whole numbers, e.g. 44,8,2.');
+  return ids.map(integerOption());
 }
 
 export function registerAnalyzeCommand(program: Command): void {
@@ -95,12 +105,15 @@ export function registerAnalyzeCommand(program: Command): void {
     )
     .option(
       '--prompt-file <specs...>',
-      'prompt-set JSON with bias_id per prompt: <file> or <prompt set>=<file>',
+      'prompt-set JSON giving each prompt its group (bias_id in the RM-sycophancy sets): <file> or <prompt set>=<file>',
     )
     .option(
-      '--train-biases <ids>',
-      'bias ids to train the detector on; the other labelled biases are held out',
-      parseList,
+      '--train-groups <ids>',
+      'prompt groups (whole numbers) to train the detector on; the other labelled groups are held out',
+      groupIdList,
+    )
+    .addOption(
+      new Option('--train-biases <ids>', 'deprecated: --train-groups').argParser(groupIdList).hideHelp(),
     )
     .addOption(
       new Option(
@@ -221,15 +234,7 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
       '--ood-prompt-set and --ood-labels go together: name the out-of-distribution prompt set and its labels file.',
     );
   }
-  const trainGroups = options.trainBiases?.map((id) => {
-    const value = Number(id);
-    if (!Number.isInteger(value))
-      throw new core.TraitlensError(
-        'INVALID_ARGUMENT',
-        `--train-biases: "${id}" is not a bias id (a whole number).`,
-      );
-    return value;
-  });
+  const trainGroups = options.trainGroups ?? options.trainBiases;
   // The layer count is unknown until the vectors are read; a bound deeper than any model checks the
   // syntax here (and keeps a typo like 0-100000000 from enumerating for minutes).
   const layers = options.layers === 'all' ? undefined : core.parseLayerSelection(options.layers, 4096);
