@@ -51,6 +51,8 @@ export interface LoadModelOptions {
   maxSessions?: number;
   /** Intra-op threads for ORT. */
   threads?: number;
+  /** The GPU (0-based) the CUDA provider runs on (default TRAITLENS_DEVICE_INDEX, else 0); see docs/scale-out.md. */
+  deviceIndex?: number;
   /** Built-graph cache (default TRAITLENS_CACHE or ~/.cache/traitlens). */
   cacheDirectory?: string;
   /** Hub options for `hf:` sources. */
@@ -193,6 +195,7 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
   const sessionOptions = {
     providers: selection.providers,
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.deviceIndex !== undefined ? { deviceIndex: options.deviceIndex } : {}),
     ...(options.debug?.logPlacement ? { logPlacement: true } : {}),
     onWarning,
   };

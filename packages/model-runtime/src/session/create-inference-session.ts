@@ -9,6 +9,12 @@ export interface SessionOptions {
   providers?: readonly ExecutionProviderName[];
   /** Intra-op threads (default: ORT's choice, all physical cores). */
   threads?: number;
+  /**
+   * Which GPU (0-based) the CUDA provider uses, for one process per GPU on a multi-GPU machine
+   * (default: TRAITLENS_DEVICE_INDEX, else 0). WebGPU in onnxruntime-node 1.30 cannot pick an adapter
+   * by index: a value above 0 with webgpu is refused (give each process one visible GPU instead).
+   */
+  deviceIndex?: number;
   /** Called when a provider fails and the next is tried, so the fallback is never silent. */
   onWarning?: (message: string) => void;
   /**
@@ -43,11 +49,20 @@ export async function createInferenceSession(
   const log = ortLogSettings(options.logPlacement ? { logPlacement: true } : {});
   ort.env.logLevel = log.environmentLevel;
   const providers = options.providers?.length ? options.providers : (['cpu'] as const);
+  const deviceIndex = resolveDeviceIndex(options.deviceIndex);
+  if (deviceIndex > 0 && providers[0] === 'webgpu')
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Device index ${deviceIndex} was asked for with the webgpu provider, but onnxruntime-node 1.30 picks the WebGPU adapter itself; give each process one visible GPU (the scheduler's GPU isolation, e.g. SLURM --gres=gpu:1 or a Kubernetes nvidia.com/gpu: 1 limit) and leave the device index at 0, or use the cuda provider.`,
+      { details: { deviceIndex, provider: 'webgpu' } },
+    );
   const failures: string[] = [];
   for (const provider of providers) {
     try {
       const sessionOptions: ort.InferenceSession.SessionOptions = {
-        executionProviders: [provider],
+        executionProviders: [
+          provider === 'cuda' && deviceIndex > 0 ? { name: 'cuda', deviceId: deviceIndex } : provider,
+        ],
         graphOptimizationLevel: 'all',
         enableCpuMemArena: true,
         logSeverityLevel: log.sessionSeverity,
@@ -74,4 +89,21 @@ export async function createInferenceSession(
     `No execution provider could run ${modelPath}. Tried: ${failures.join('; ')}. For CUDA, see docs/gpu.md on installing onnxruntime-node's CUDA libraries.`,
     { details: { failures } },
   );
+}
+
+/** The option, else TRAITLENS_DEVICE_INDEX, else 0; anything but a whole number >= 0 is refused. */
+export function resolveDeviceIndex(
+  option: number | undefined,
+  environment: NodeJS.ProcessEnv = process.env,
+): number {
+  const raw = option ?? (environment.TRAITLENS_DEVICE_INDEX?.trim() || undefined);
+  if (raw === undefined) return 0;
+  const value = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(value) || value < 0)
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `${option === undefined ? `TRAITLENS_DEVICE_INDEX="${raw}"` : `device index ${raw}`} is not a GPU index (a whole number >= 0, e.g. 0 for the first GPU).`,
+      { details: { deviceIndex: raw } },
+    );
+  return value;
 }
