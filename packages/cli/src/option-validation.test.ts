@@ -39,6 +39,8 @@ describe('every numeric option and enum is validated before any work, naming the
     [[...generate, '--threads=-2'], '--threads', 'at least 1'],
     [[...generate, '--lora-scale', 'half'], '--lora-scale', 'not a number'],
     [[...generate, '--prompt-format', 'jinja'], '--prompt-format', 'auto, raw, chat'],
+    [['activations', ...model, '--ids', '', '--output', 'x'], '--ids', 'comma-separated token ids'],
+    [['activations', ...model, '--ids', '1,-2', '--output', 'x'], '--ids', 'at least 0'],
     [[...steer, '--questions', '0'], '--questions', 'at least 1'],
     [[...steer, '--coherence-threshold', '500'], '--coherence-threshold', 'from 0 to 100'],
     [[...steer, '--judge-concurrency', '0'], '--judge-concurrency', 'at least 1'],

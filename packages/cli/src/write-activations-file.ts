@@ -13,21 +13,11 @@ import { describeLoraScaleProblem, type ModelCommandOptions } from './shared-opt
 
 export interface WriteActivationsOptions extends ModelCommandOptions {
   text?: string;
-  ids?: string;
+  /** Token ids, used as given (checked against the vocabulary by the model). */
+  ids?: number[];
   layers: string;
   sites: string[];
   output: string;
-}
-
-function parseTokenIds(text: string): number[] {
-  const ids = text.split(',').map((part) => Number(part.trim()));
-  if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || id < 0)) {
-    throw new TraitlensError(
-      'INVALID_ARGUMENT',
-      `--ids "${text}" must be comma-separated non-negative token ids, e.g. 1,403,407.`,
-    );
-  }
-  return ids;
 }
 
 /**
@@ -49,14 +39,13 @@ export async function writeActivationsFile(
   }
   const loraProblem = describeLoraScaleProblem(options);
   if (loraProblem) throw new TraitlensError('INVALID_ARGUMENT', loraProblem);
-  const tokenIds = options.ids === undefined ? undefined : parseTokenIds(options.ids);
   const model = await loadModelForCli(options);
   try {
     const layers = parseLayerSelection(options.layers, model.config.layerCount);
     const capture: HookPoint[] = layers.flatMap((layer) =>
       options.sites.map((site) => ({ layer, site: site as HookPoint['site'] })),
     );
-    const input = tokenIds ?? model.encodePrompt(options.text!);
+    const input = options.ids ?? model.encodePrompt(options.text!);
     const [row] = await model.forward([input], { capture });
     const tokenCount = row!.tokenIds.length;
     const tensors: Record<string, SafetensorsTensorInput> = {

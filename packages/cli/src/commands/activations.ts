@@ -1,14 +1,26 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { integerOption } from '../parse-option-values';
 import { addModelOptions, layersOption, type ModelCommandOptions, sitesOption } from '../shared-options';
 
 interface ActivationsCommandOptions extends ModelCommandOptions {
   text?: string;
-  ids?: string;
+  ids?: number[];
   layers: string;
   sites: string[];
   output?: string;
   /** Deprecated spelling of --output. */
   out?: string;
+}
+
+/** `1,403,407`: non-negative whole numbers, at least one. */
+function parseTokenIds(value: string): number[] {
+  const parseId = integerOption({ min: 0 });
+  const parts = value.split(',').map((part) => part.trim());
+  if (parts.some((part) => part === ''))
+    throw new InvalidArgumentError(
+      'Allowed: comma-separated token ids (whole numbers of at least 0), e.g. 1,403,407.',
+    );
+  return parts.map(parseId);
 }
 
 export function registerActivationsCommand(program: Command): void {
@@ -20,7 +32,7 @@ export function registerActivationsCommand(program: Command): void {
   addModelOptions(command);
   command
     .option('--text <text>', 'input text (BOS is added as the tokenizer does)')
-    .option('--ids <ids>', 'comma-separated token ids, used as given')
+    .option('--ids <ids>', 'comma-separated token ids, used as given', parseTokenIds)
     .addOption(layersOption(undefined, 'all'))
     .addOption(sitesOption())
     .option('--output <file>', 'output .safetensors file (required)')
