@@ -53,6 +53,7 @@ export interface ModelCommandOptions {
   loraScale: number;
   loraMode: (typeof loraModes)[number];
   threads?: number;
+  deviceIndex?: number;
 }
 
 export type ModelOptionKey = Exclude<keyof ModelCommandOptions, 'model'>;
@@ -64,6 +65,7 @@ export const modelOptionKeys: readonly ModelOptionKey[] = [
   'blockSize',
   'providers',
   'threads',
+  'deviceIndex',
   'lora',
   'loraScale',
   'loraMode',
@@ -95,6 +97,11 @@ function modelOption(key: ModelOptionKey): Option {
       return new Option('--threads <n>', 'CPU threads (default: all physical cores)').argParser(
         integerOption({ min: 1 }),
       );
+    case 'deviceIndex':
+      return new Option(
+        '--device-index <n>',
+        'the GPU (0-based) the cuda provider runs on, one process per GPU (default: TRAITLENS_DEVICE_INDEX, else 0; docs/scale-out.md)',
+      ).argParser(integerOption({ min: 0 }));
     case 'lora':
       return new Option('--lora <source>', 'PEFT LoRA adapter: local folder or hf:org/name[@revision]');
     case 'loraScale':
@@ -137,6 +144,7 @@ export function toLoadModelOptions(
     computeDtype: options.computeDtype,
     ...(options.providers?.length ? { providers: options.providers } : {}),
     ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(options.deviceIndex === undefined ? {} : { deviceIndex: options.deviceIndex }),
     ...(options.lora && (settings.withLora ?? true)
       ? { lora: { source: options.lora, mode: options.loraMode } }
       : {}),
