@@ -6,6 +6,7 @@ import { registerDatasetsCommand } from './commands/datasets';
 import { registerExtractCommand } from './commands/extract';
 import { registerGenerateCommand } from './commands/generate';
 import { registerLabelCommand } from './commands/label';
+import { registerModelDiffCommand } from './commands/model-diff';
 import { registerPlanCommand } from './commands/plan';
 import { registerReportCommand } from './commands/report';
 import { registerRunCommand } from './commands/run';
@@ -30,4 +31,5 @@ export function registerCommands(program: Command): void {
   registerRunCommand(program);
   registerStatusCommand(program);
   registerLabelCommand(program);
+  registerModelDiffCommand(program);
 }

@@ -7,6 +7,12 @@ export {
   type TinyOrganismConfig,
 } from './config/experiment-config';
 export { type Experiment, type LoadExperimentOptions, loadExperiment } from './config/load-experiment';
+export {
+  type ModelDiffVectorsOptions,
+  type ModelDiffVectorsResult,
+  modelDiffVectorsPath,
+  writeModelDiffVectors,
+} from './diff/write-model-diff-vectors';
 export { findKeywordSpans } from './labels/find-keyword-spans';
 export { createGroupRubric, defaultGroupRubric } from './labels/group-rubric';
 export {
@@ -47,3 +53,8 @@ export {
   type StudyStatus,
 } from './pipeline/read-study-status';
 export { computeStudyStageKeys, type RunStudyOptions, runStudy, type StudyRun } from './pipeline/run-study';
+export {
+  type InterventionResponse,
+  type InterventionResults,
+  readInterventionResults,
+} from './stages/intervene-stage';

@@ -1,6 +1,7 @@
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readTraitVectors } from '@traitlens/core';
 import { type Experiment, loadExperiment, studyStages } from '@traitlens/study';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../__fixtures__/run-cli-captured';
@@ -63,7 +64,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
   it('runs every stage and records it in pipeline.json', async () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(
-      /^rm-sycophancy-tiny: ran extract, steer, capture, replay, label, analyze, report in /,
+      /^rm-sycophancy-tiny: ran extract, steer, capture, replay, label, intervene, analyze, report in /,
     );
     const state = await readJson<{ stages: Record<string, { key: string; seconds: number }> }>(
       join(directory, 'pipeline.json'),
@@ -153,6 +154,36 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
     expect(detection.generalization?.trainGroups).toEqual([2, 8, 16, 20, 44]);
   });
 
+  it('writes the model-diff vector and counts labelled answers of the steered organism', async () => {
+    const diff = await readTraitVectors(
+      join(directory, 'model-diff', 'lora-minus-clean', 'vectors', 'mean_diff.safetensors'),
+    );
+    expect(diff.metadata).toMatchObject({ trait: 'model-diff/lora-minus-clean', normalisation: 'raw' });
+    // Replay on identical ids: nothing differs before the adapter's layer, so no vector exists there.
+    expect([...diff.vectors.keys()]).toEqual([1, 2, 3]);
+    const intervention = await readJson<{
+      runs: {
+        coefficient: number;
+        labelled: number;
+        positive: number;
+        responses: { promptSet: string; promptId: string }[];
+      }[];
+    }>(join(directory, 'intervention', 'results.json'));
+    expect(intervention.runs.map((run) => run.coefficient)).toEqual([0, -1]);
+    for (const run of intervention.runs) expect(run.labelled).toBe(20);
+    // Unsteered, greedy, on the captured prompt ids with the capture's token budget: the organism's own
+    // answers again, so the count equals the label stage's on those prompts.
+    const labels = await readJson<{ labels: Record<string, number> }>(
+      join(directory, 'labels', 'labels.json'),
+    );
+    const unsteered = intervention.runs[0]!;
+    const expected = unsteered.responses.reduce(
+      (sum, response) => sum + (labels.labels[`${response.promptSet}/${response.promptId}`] ?? 0),
+      0,
+    );
+    expect(unsteered.positive).toBe(expected);
+  });
+
   it('shows every stage done in traitlens status, from the config and from the folder', async () => {
     const fromConfig = await runCliCaptured(['status', configFile, '--output', directory]);
     expect(fromConfig.code, fromConfig.stderr).toBe(0);
@@ -167,7 +198,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
     const again = await runCliCaptured(['run', configFile, '--output', directory]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(
-      /ran nothing; skipped extract, steer, capture, replay, label, analyze, report/,
+      /ran nothing; skipped extract, steer, capture, replay, label, intervene, analyze, report/,
     );
     expect(again.stderr).not.toMatch(/loading /);
     const forced = await runCliCaptured([
@@ -181,7 +212,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
       'label',
     ]);
     expect(forced.code, forced.stderr).toBe(0);
-    expect(forced.stdout).toMatch(/ran label; skipped analyze, report/);
+    expect(forced.stdout).toMatch(/ran label; skipped intervene, analyze, report/);
   });
 
   it('labels the same responses from the command line (traitlens label)', async () => {

@@ -121,6 +121,31 @@ const replaySchema = z.strictObject({
     .regex(/^[\w.-]+$/)
     .default('clean'),
   batchSize: z.number().int().positive().default(12),
+  /**
+   * Also write the model-diff vector (capture variant minus replay variant, mean over response tokens and
+   * prompts) as an ordinary vector file: `model-diff/<capture>-minus-<replay>/vectors/mean_diff.safetensors`.
+   * Reads every activation file once more.
+   */
+  modelDiffVectors: z.boolean().default(false),
+});
+
+const interveneSchema = z.strictObject({
+  /** The steering vector: an extracted trait's method, or the replay stage's model-diff vector. */
+  vector: z.union([
+    z.literal('model-diff'),
+    z.strictObject({
+      trait: z.string().regex(/^[^/]+\/[^/]+$/, 'write the trait as <category>/<trait>'),
+      method: z.string().min(1).default('probe'),
+    }),
+  ]),
+  /** The layer whose resid_post is steered. */
+  layer: z.number().int().nonnegative(),
+  /** Coefficients compared with the unsteered organism (0 is always run); negative steers against. */
+  coefficients: z.array(z.number()).min(1),
+  /** The first N captured prompts (in prompt-set order, after perGroup). */
+  prompts: z.number().int().positive().default(10),
+  maxNewTokens: z.number().int().positive().default(128),
+  batchSize: z.number().int().positive().default(8),
 });
 
 const labelSchema = z
@@ -205,6 +230,7 @@ export const experimentConfigSchema = z.strictObject({
     capture: captureSchema,
     replay: replaySchema.prefault({}),
     label: labelSchema.optional(),
+    intervene: interveneSchema.optional(),
     analyze: analyzeSchema,
     report: reportSchema.prefault({}),
   }),
@@ -277,6 +303,25 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
         `stages.steer.traits: "${trait}" is not among stages.extract.traits (${extracted.join(', ')})`,
       );
   }
+  const intervene = config.stages.intervene;
+  if (intervene && !config.stages.label)
+    problems.push(
+      'stages.intervene: counting labelled responses needs a stages.label block (keywords or judge)',
+    );
+  if (intervene && config.stages.label?.field)
+    problems.push(
+      'stages.intervene: steered responses are new text; label them with keywords or a judge, not a field',
+    );
+  if (intervene?.vector === 'model-diff' && !config.stages.replay.modelDiffVectors)
+    problems.push('stages.intervene.vector: "model-diff" needs stages.replay.modelDiffVectors: true');
+  if (
+    intervene &&
+    intervene.vector !== 'model-diff' &&
+    !config.stages.extract.traits.includes(intervene.vector.trait)
+  )
+    problems.push(
+      `stages.intervene.vector.trait: "${intervene.vector.trait}" is not among stages.extract.traits`,
+    );
   if (config.judge.spec === 'lexicon' && config.stages.label?.judge)
     problems.push(
       'stages.label.judge: the lexicon judge cannot read group descriptions; label with keywords or an LLM judge',

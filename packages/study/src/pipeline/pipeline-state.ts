@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '@traitlens/core';
 
 /** The stages of the study, in the order they run. */
-export const studyStages = ['extract', 'steer', 'capture', 'replay', 'label', 'analyze', 'report'] as const;
+export const studyStages = [
+  'extract',
+  'steer',
+  'capture',
+  'replay',
+  'label',
+  'intervene',
+  'analyze',
+  'report',
+] as const;
 
 export type StudyStage = (typeof studyStages)[number];
 

@@ -4,6 +4,7 @@ import { TraitlensError } from '@traitlens/core';
 import { type Experiment, loadExperiment } from '../config/load-experiment';
 import { type PipelineState, readPipelineState, type StudyStage, studyStages } from './pipeline-state';
 import { computeStudyStageKeys } from './run-study';
+import { completedShardCount, isShardableStage, readShardRecords } from './shard-records';
 
 /** Where one stage stands. */
 export interface StageStatus {
@@ -17,6 +18,12 @@ export interface StageStatus {
   completedAt?: string;
   seconds?: number;
   summary?: Record<string, unknown>;
+  /**
+   * Sharded runs (`traitlens run --shard i/n`) of this stage: shard indices of the largest count seen that
+   * finished with the current settings (`done`), with other settings (`stale`), or have no record
+   * (`missing`: still running, failed or never started; resubmit those).
+   */
+  shards?: { count: number; done: number[]; stale: number[]; missing: number[] };
 }
 
 /** What `traitlens status` prints. */
@@ -35,6 +42,8 @@ function statusOf(
     const record = state.stages[stage];
     if (stage === 'label' && experiment && !experiment.config.stages.label && !record)
       return { stage, state: 'off' };
+    if (stage === 'intervene' && experiment && !experiment.config.stages.intervene && !record)
+      return { stage, state: 'off' };
     if (!record) return { stage, state: 'pending' };
     const current = keys === undefined ? 'unknown' : record.key === keys[stage] ? 'done' : 'stale';
     return {
@@ -45,6 +54,39 @@ function statusOf(
       summary: record.summary,
     };
   });
+}
+
+/** Adds what shards recorded under pipeline-shards/ to each shardable stage's status. */
+async function addShardStatus(
+  directory: string,
+  stages: StageStatus[],
+  keys: Record<StudyStage, string> | undefined,
+): Promise<StageStatus[]> {
+  for (const entry of stages) {
+    if (!isShardableStage(entry.stage)) continue;
+    const records = await readShardRecords(directory, entry.stage);
+    if (records.length === 0) continue;
+    const count = Math.max(...records.map((record) => record.count));
+    const current = (key: string) => keys === undefined || key === keys[entry.stage];
+    const ofCount = records.filter((record) => record.count === count);
+    const done = ofCount.filter((record) => current(record.key)).map((record) => record.index);
+    const stale = ofCount.filter((record) => !current(record.key)).map((record) => record.index);
+    const seen = new Set(ofCount.map((record) => record.index));
+    entry.shards = {
+      count,
+      done,
+      stale,
+      missing: Array.from({ length: count }, (_, index) => index).filter((index) => !seen.has(index)),
+    };
+    // Every shard finished with the current settings: the next unsharded run skips the stage.
+    if (
+      keys !== undefined &&
+      entry.state !== 'done' &&
+      completedShardCount(records, keys[entry.stage]).count !== undefined
+    )
+      entry.state = 'done';
+  }
+  return stages;
 }
 
 /**
@@ -62,7 +104,11 @@ export async function readStudyStatus(
     return {
       directory: experiment.directory,
       config: experiment.file,
-      stages: statusOf(state, computeStudyStageKeys(experiment), experiment),
+      stages: await addShardStatus(
+        experiment.directory,
+        statusOf(state, computeStudyStageKeys(experiment), experiment),
+        computeStudyStageKeys(experiment),
+      ),
     };
   }
   const info = await stat(target).catch(() => undefined);
@@ -75,7 +121,8 @@ export async function readStudyStatus(
   const state = await readPipelineState(target, '');
   if (
     Object.keys(state.stages).length === 0 &&
-    !(await stat(join(target, 'pipeline.json')).catch(() => undefined))
+    !(await stat(join(target, 'pipeline.json')).catch(() => undefined)) &&
+    !(await stat(join(target, 'pipeline-shards')).catch(() => undefined))
   )
     throw new TraitlensError(
       'INVALID_EXPERIMENT',
@@ -88,7 +135,11 @@ export async function readStudyStatus(
   return {
     directory: target,
     config: experiment?.file ?? null,
-    stages: statusOf(state, experiment ? computeStudyStageKeys(experiment) : undefined, experiment),
+    stages: await addShardStatus(
+      target,
+      statusOf(state, experiment ? computeStudyStageKeys(experiment) : undefined, experiment),
+      experiment ? computeStudyStageKeys(experiment) : undefined,
+    ),
   };
 }
 
@@ -98,6 +149,13 @@ export function formatStudyStatus(status: StudyStatus): string {
   for (const entry of status.stages) {
     const when = entry.completedAt ? ` ${entry.completedAt} (${entry.seconds?.toFixed(1)} s)` : '';
     lines.push(`  ${entry.stage.padEnd(8)} ${entry.state.padEnd(8)}${when}`);
+    if (entry.shards) {
+      const { count, done, stale, missing } = entry.shards;
+      const list = (indices: number[]) => (indices.length > 0 ? indices.join(',') : '-');
+      lines.push(
+        `           shards of ${count}: done ${list(done)}; stale ${list(stale)}; missing ${list(missing)}${missing.length + stale.length > 0 ? ` (resubmit those: --shard <i>/${count}, or those indices of an array that starts at 0)` : ''}`,
+      );
+    }
   }
   const next = status.stages.find((entry) => entry.state === 'pending' || entry.state === 'stale');
   lines.push(

@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { TraitlensError, writeFileAtomic } from '@traitlens/core';
+import { formatWorkShard, TraitlensError, type WorkShard, writeFileAtomic } from '@traitlens/core';
 import type { RuntimeConfig } from '../config/experiment-config';
 import type { Experiment } from '../config/load-experiment';
 import { createTinyOrganism } from '../models/create-tiny-organism';
@@ -8,6 +8,7 @@ import { StudyModels } from '../models/study-models';
 import { runAnalyzeStage } from '../stages/analyze-stage';
 import { runCaptureStage, runReplayStage } from '../stages/capture-stage';
 import { runExtractStage } from '../stages/extract-stage';
+import { runInterveneStage } from '../stages/intervene-stage';
 import { runLabelStage } from '../stages/label-stage';
 import { runReportStage } from '../stages/report-stage';
 import type { StageContext, StageSummary } from '../stages/stage-context';
@@ -20,12 +21,26 @@ import {
   studyStages,
   writePipelineState,
 } from './pipeline-state';
+import {
+  completedShardCount,
+  isShardableStage,
+  readShardRecords,
+  shardableStages,
+  writeShardRecord,
+} from './shard-records';
 
 export interface RunStudyOptions {
   /** Stages to run, in study order (default: all). Earlier stages must have finished before. */
   stages?: readonly StudyStage[];
   /** Redo these stages (true: all) even when pipeline.json says they finished with the same settings. */
   force?: boolean | readonly StudyStage[];
+  /**
+   * Run only this shard of the shardable stages (extract, steer, capture, replay): its traits, layers
+   * and prompts. Each shard records its part under pipeline-shards/; a later unsharded run finds the
+   * stage complete there (every shard of one count finished with the current settings) and loads no
+   * model for it. Other stages are refused with a shard.
+   */
+  shard?: WorkShard;
   log?: (line: string) => void;
 }
 
@@ -42,6 +57,7 @@ const stageRunners: Record<StudyStage, (context: StageContext) => Promise<StageS
   capture: runCaptureStage,
   replay: runReplayStage,
   label: runLabelStage,
+  intervene: runInterveneStage,
   analyze: runAnalyzeStage,
   report: runReportStage,
 };
@@ -80,21 +96,39 @@ export function computeStudyStageKeys(experiment: Experiment): Record<StudyStage
     settings: stages.label ?? null,
     ...(stages.label?.judge ? { judge } : {}),
   });
+  const intervene = computeStageKey({
+    extract,
+    replay,
+    label,
+    organism,
+    settings: stages.intervene ?? null,
+    ...(stages.label?.judge ? { judge } : {}),
+  });
   const analyze = computeStageKey({ extract, replay, label, settings: stages.analyze });
-  const report = computeStageKey({ analyze, steer, settings: stages.report });
-  return { extract, steer, capture, replay, label, analyze, report };
+  const report = computeStageKey({ analyze, steer, intervene, settings: stages.report });
+  return { extract, steer, capture, replay, label, intervene, analyze, report };
 }
 
 /**
- * Runs the study's stages in order on one experiment folder: extract -> steer ->
- * capture -> replay -> label -> analyze -> report. A stage whose settings match its record in
+ * Runs the study's stages in order on one experiment folder: extract -> steer -> capture -> replay ->
+ * label -> intervene -> analyze -> report. A stage whose settings match its record in
  * pipeline.json is skipped without loading a model; a stage that was interrupted resumes, since every
  * package stage skips the files it already finished.
  */
 export async function runStudy(experiment: Experiment, options: RunStudyOptions = {}): Promise<StudyRun> {
   const started = performance.now();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const selected = new Set(options.stages ?? studyStages);
+  const shard = options.shard && options.shard.count > 1 ? options.shard : undefined;
+  const selected = new Set(options.stages ?? (shard ? shardableStages : studyStages));
+  if (shard) {
+    const unshardable = [...selected].filter((stage) => !isShardableStage(stage));
+    if (unshardable.length > 0)
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `--shard ${formatWorkShard(shard)}: ${unshardable.join(', ')} run${unshardable.length === 1 ? 's' : ''} in one process; shard only ${shardableStages.join(', ')} (e.g. --only capture,replay), then run the rest without --shard.`,
+        { details: { stages: unshardable } },
+      );
+  }
   const forced = (stage: StudyStage) =>
     options.force === true || (Array.isArray(options.force) && options.force.includes(stage));
   await mkdir(experiment.directory, { recursive: true });
@@ -117,26 +151,69 @@ export async function runStudy(experiment: Experiment, options: RunStudyOptions 
         skipped.push(stage);
         continue;
       }
+      if (stage === 'intervene' && !experiment.config.stages.intervene) {
+        skipped.push(stage);
+        continue;
+      }
+      if (shard) {
+        const own = (await readShardRecords(experiment.directory, stage)).find(
+          (record) => record.count === shard.count && record.index === shard.index,
+        );
+        if (own?.key === keys[stage] && !forced(stage)) {
+          log(`${stage}: shard ${formatWorkShard(shard)} finished ${own.completedAt}; skipped`);
+          skipped.push(stage);
+          continue;
+        }
+      }
       const record = state.stages[stage];
-      if (record?.key === keys[stage] && !forced(stage)) {
+      if (!shard && record?.key !== keys[stage] && !forced(stage)) {
+        // Every shard of a sharded run finished it with these settings: nothing left to do here.
+        const { count } = completedShardCount(
+          await readShardRecords(experiment.directory, stage),
+          keys[stage],
+        );
+        if (count !== undefined) {
+          state.stages[stage] = {
+            key: keys[stage],
+            completedAt: new Date().toISOString(),
+            seconds: 0,
+            summary: { shards: count },
+          };
+          await writePipelineState(experiment.directory, state);
+          log(`${stage}: finished by ${count} shards with these settings; skipped`);
+          skipped.push(stage);
+          continue;
+        }
+      }
+      if (!shard && record?.key === keys[stage] && !forced(stage)) {
         log(
           `${stage}: finished ${record.completedAt} with these settings; skipped (--force ${stage} redoes it)`,
         );
         skipped.push(stage);
         continue;
       }
-      log(`${stage}: running`);
+      log(`${stage}: running${shard ? ` shard ${formatWorkShard(shard)}` : ''}`);
       const stageStarted = performance.now();
       let summary: StageSummary;
       try {
-        summary = await stageRunners[stage]({ experiment, models, force: forced(stage), log });
+        summary = await stageRunners[stage]({
+          experiment,
+          models,
+          force: forced(stage),
+          ...(shard ? { shard } : {}),
+          log,
+        });
       } catch (error) {
         if (TraitlensError.isInstance(error)) error.message = `${stage} stage: ${error.message}`;
         throw error;
       }
       const seconds = (performance.now() - stageStarted) / 1000;
-      state.stages[stage] = { key: keys[stage], completedAt: new Date().toISOString(), seconds, summary };
-      await writePipelineState(experiment.directory, state);
+      const finished = { key: keys[stage], completedAt: new Date().toISOString(), seconds, summary };
+      if (shard) await writeShardRecord(experiment.directory, stage, shard, finished);
+      else {
+        state.stages[stage] = finished;
+        await writePipelineState(experiment.directory, state);
+      }
       log(`${stage}: done in ${seconds.toFixed(1)} s`);
       ran.push(stage);
     }

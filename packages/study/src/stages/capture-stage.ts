@@ -3,11 +3,13 @@ import {
   captureVariant,
   type LoadedVariant,
   replayVariant,
+  shardPromptSet,
 } from '@traitlens/capture';
 import type { HookPoint } from '@traitlens/core';
 import type { LanguageModel } from '@traitlens/model-runtime';
 import { resolveLayers } from '../config/resolve-layers';
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
+import { writeModelDiffVectors } from '../diff/write-model-diff-vectors';
 import type { StageContext, StageSummary } from './stage-context';
 
 /** Layers stored by capture and replay: the capture block's, else the extraction layers. */
@@ -61,7 +63,7 @@ export async function runCaptureStage(context: StageContext): Promise<StageSumma
   for (const promptSet of await loadStudyPromptSets(context.experiment)) {
     const result = await captureVariant({
       experiment: context.experiment.directory,
-      promptSet,
+      promptSet: shardPromptSet(promptSet, context.shard),
       variant: variantOf(context, model, settings.variant, 1),
       points,
       activationDtype: settings.activationDtype,
@@ -87,10 +89,11 @@ export async function runReplayStage(context: StageContext): Promise<StageSummar
     site: 'resid_post',
   }));
   const summary: StageSummary = {};
-  for (const promptSet of await loadStudyPromptSets(context.experiment)) {
+  const promptSets = await loadStudyPromptSets(context.experiment);
+  for (const promptSet of promptSets) {
     summary[promptSet.id] = await replayVariant({
       experiment: context.experiment.directory,
-      promptSet,
+      promptSet: shardPromptSet(promptSet, context.shard),
       sourceVariant: capture.variant,
       variant: variantOf(context, model, replay.variant, 0),
       points,
@@ -99,6 +102,19 @@ export async function runReplayStage(context: StageContext): Promise<StageSummar
       force: context.force,
       onProgress: progressLogger(context),
     });
+  }
+  // A shard holds part of the prompts: the model-diff vector waits for the unsharded run.
+  if (replay.modelDiffVectors && !context.shard) {
+    const written = await writeModelDiffVectors({
+      experiment: context.experiment.directory,
+      baseVariant: replay.variant,
+      changedVariant: capture.variant,
+      promptSets: promptSets.map((set) => set.id),
+    });
+    context.log(
+      `  model-diff vector of ${written.prompts} prompts at layers ${written.layers.join(', ') || 'none'}${written.identicalLayers.length > 0 ? ` (no difference at ${written.identicalLayers.join(', ')})` : ''}: ${written.file}`,
+    );
+    summary.modelDiffVectors = written;
   }
   return summary;
 }
