@@ -16,6 +16,7 @@ import {
 } from '../session/create-inference-session';
 import { float32Tensor, int64Tensor, readFloat32 } from '../session/tensors';
 import { buildAttentionBias, buildInputIds, buildPrefillPositions, layoutBatch } from './batch-layout';
+import { DeviceReadback } from './device-readback';
 import type { EncodePromptOptions, LanguageModel, TextTokenizer } from './language-model';
 import type {
   ChatMessage,
@@ -78,6 +79,11 @@ interface RunResult {
   presents: ort.Tensor[] | undefined;
 }
 
+function readTensor(tensor: ort.Tensor | undefined, name: string): ort.Tensor {
+  if (!tensor) throw new Error(`ORT returned no output "${name}"`);
+  return tensor;
+}
+
 /** Releases the device memory of tensors that live on a device (a no-op for host tensors). */
 function disposeDeviceTensors(tensors: readonly ort.Tensor[] | undefined): void {
   for (const tensor of tensors ?? []) if (tensor.location === 'gpu-buffer') tensor.dispose();
@@ -124,6 +130,8 @@ export class OnnxLanguageModel implements LanguageModel {
   /** Sessions per hook plan, least recently used first. */
   private readonly sessions = new Map<string, SessionEntry>();
   private readonly transfers = new TransferCounter();
+  private readonly readback = new DeviceReadback();
+  private sessionCreations = 0;
   private readonly inverseFrequencies: Float64Array;
   /** Graph options with the provider's defaults filled in. */
   private readonly effectiveGraphOptions: DecoderGraphOptions;
@@ -148,7 +156,7 @@ export class OnnxLanguageModel implements LanguageModel {
     const presents: string[] = [];
     for (let layer = 0; layer < config.layerCount; layer++)
       presents.push(`present_key.${layer}`, `present_value.${layer}`);
-    this.effectiveSessionOptions = { deviceOutputs: presents, ...sessionOptions };
+    this.effectiveSessionOptions = { deviceOutputs: [...presents, 'logits'], ...sessionOptions };
   }
 
   /** Steering feeds for the graph in use: per steered point, or slot tables when it steers every site. */
@@ -261,6 +269,7 @@ export class OnnxLanguageModel implements LanguageModel {
       const created = ensureGraphForPlan(this.artifacts, this.config, plan, this.effectiveGraphOptions).then(
         (path) => createInferenceSession(path, this.effectiveSessionOptions),
       );
+      this.sessionCreations++;
       const fresh: SessionEntry = { session: created, inFlight: 0 };
       created.catch(() => {
         if (this.sessions.get(key) === fresh) this.sessions.delete(key);
@@ -285,6 +294,11 @@ export class OnnxLanguageModel implements LanguageModel {
       this.sessions.delete(key);
       entry.session.then((created) => created.session.release()).catch(() => undefined);
     }
+  }
+
+  /** How many sessions this model has created so far. */
+  get createdSessionCount(): number {
+    return this.sessionCreations;
   }
 
   /** How many sessions (hook plans) are loaded now. */
@@ -379,15 +393,17 @@ export class OnnxLanguageModel implements LanguageModel {
           value.data instanceof BigInt64Array
             ? int64Tensor(value.data, value.dims)
             : float32Tensor(value.data, value.dims);
-      const fetches = [
-        ...(request.outputs === 'logits' ? ['logits'] : ['next_token', 'next_logprob']),
-        ...plan.capture.map(formatHookPoint),
-        ...plan.project.flatMap((point) => [projectionNames(point).output, projectionNames(point).norm]),
-      ];
       // onnxruntime-node 1.30 fails a run (a wrong-shaped preallocated output) when an output it keeps
-      // on the device is not fetched, so on WebGPU present_* are always fetched, and released if unwanted.
-      const fetchPresents = request.fetchPresents || provider === 'webgpu';
-      if (fetchPresents)
+      // on the device is not fetched, so on WebGPU every output is fetched, and released if unwanted.
+      const onDevice = provider === 'webgpu';
+      const fetches = onDevice
+        ? [...session.outputNames]
+        : [
+            ...(request.outputs === 'logits' ? ['logits'] : ['next_token', 'next_logprob']),
+            ...plan.capture.map(formatHookPoint),
+            ...plan.project.flatMap((point) => [projectionNames(point).output, projectionNames(point).norm]),
+          ];
+      if (!onDevice && request.fetchPresents)
         for (let layer = 0; layer < this.config.layerCount; layer++)
           fetches.push(`present_key.${layer}`, `present_value.${layer}`);
       let outputs: ort.InferenceSession.ReturnType;
@@ -400,11 +416,18 @@ export class OnnxLanguageModel implements LanguageModel {
           { cause },
         );
       }
+      let logits: Float32Array | undefined;
+      const logitsTensor = outputs.logits;
+      if (request.outputs === 'logits') logits = await this.readback.read(readTensor(logitsTensor, 'logits'));
+      if (logitsTensor) disposeDeviceTensors([logitsTensor]);
       this.transfers.record(
         request.phase,
         provider,
         Object.values(feeds),
-        fetches.map((name) => outputs[name]!),
+        [
+          ...fetches.filter((name) => name !== 'logits').map((name) => outputs[name]!),
+          ...(logits ? [float32Tensor(logits, [logits.length])] : []),
+        ],
         past.length > 0 && past.every((tensor) => tensor.location === 'gpu-buffer'),
       );
       const captures = new Map<string, Float32Array>();
@@ -421,7 +444,7 @@ export class OnnxLanguageModel implements LanguageModel {
         projectionNorms.set(formatHookPoint(point), readFloat32(outputs[names.norm], names.norm));
       }
       let presents: ort.Tensor[] | undefined;
-      if (fetchPresents) {
+      if (fetches.includes('present_key.0')) {
         presents = [];
         for (let layer = 0; layer < this.config.layerCount; layer++)
           presents.push(outputs[`present_key.${layer}`]!, outputs[`present_value.${layer}`]!);
@@ -431,7 +454,7 @@ export class OnnxLanguageModel implements LanguageModel {
         }
       }
       return {
-        logits: request.outputs === 'logits' ? readFloat32(outputs.logits, 'logits') : undefined,
+        logits,
         nextTokens: request.outputs === 'greedy' ? (outputs.next_token!.data as BigInt64Array) : undefined,
         nextLogprobs:
           request.outputs === 'greedy' ? readFloat32(outputs.next_logprob, 'next_logprob') : undefined,
@@ -740,6 +763,7 @@ export class OnnxLanguageModel implements LanguageModel {
   }
 
   async dispose(): Promise<void> {
+    await this.readback.release();
     const entries = [...this.sessions.values()];
     this.sessions.clear();
     for (const entry of entries) {
