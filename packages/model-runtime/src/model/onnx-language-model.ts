@@ -33,6 +33,7 @@ import { rotaryTables } from './rotary-tables';
 import { createRandom, logSoftmax, sampleToken } from './sampling';
 import { buildSteeringFeeds, buildSteeringSlotFeeds, validateSteeringSpec } from './steering-feeds';
 import { TransferCounter, type TransferStats } from './transfer-stats';
+import { validateGenerateOptions } from './validate-generate-options';
 
 /** Renders chat messages and applies the BOS rule; provided by the tokenizer module. */
 export interface PromptEncoder {
@@ -592,6 +593,7 @@ export class OnnxLanguageModel implements LanguageModel {
     prompts: PromptInput | readonly PromptInput[],
     options: GenerateOptions = {},
   ): Promise<GenerationResult[]> {
+    validateGenerateOptions(options);
     const rows = this.encodeBatch(prompts);
     const steer = options.steer ?? [];
     for (const spec of steer) validateSteeringSpec(spec, this.config, rows.length);
