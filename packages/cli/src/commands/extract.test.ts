@@ -49,7 +49,7 @@ describe('traitlens extract', () => {
       'probe,pca',
     ]);
     expect(method.stderr).toContain(
-      'Unknown extraction method "pca". Available: mean_diff, probe, gradient, pca_diff, random_baseline.',
+      'Unknown extraction method "pca". Available: mean_diff, probe, gradient, pca_diff, random_baseline',
     );
   });
 
