@@ -37,6 +37,7 @@ describe('every numeric option and enum is validated before any work, naming the
     [[...generate, '--max-new-tokens=-5'], '--max-new-tokens', 'at least 1'],
     [[...generate, '--max-new-tokens', '2.5'], '--max-new-tokens', 'not a whole number'],
     [[...generate, '--threads=-2'], '--threads', 'at least 1'],
+    [[...generate, '--device-index', '-1'], '--device-index', 'at least 0'],
     [[...generate, '--lora-scale', 'half'], '--lora-scale', 'not a number'],
     [[...generate, '--prompt-format', 'jinja'], '--prompt-format', 'auto, raw, chat'],
     [['activations', ...model, '--ids', '', '--output', 'x'], '--ids', 'comma-separated token ids'],
