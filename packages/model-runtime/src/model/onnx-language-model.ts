@@ -151,7 +151,7 @@ export class OnnxLanguageModel implements LanguageModel {
   ) {
     this.inverseFrequencies = rotaryInverseFrequencies(config);
     // Off the CPU every session holds its own copy of the weights on the device, so one graph with
-    // steering inputs at every site serves every steering plan there (docs/decisions/0006).
+    // steering inputs at every site serves every steering plan there (docs/decisions/0007).
     const onDevice = (sessionOptions.providers?.[0] ?? 'cpu') !== 'cpu';
     this.effectiveGraphOptions = { steerEverySite: onDevice, ...graphOptions };
     const presents: string[] = [];
