@@ -131,7 +131,7 @@ describe('OpenAiJudge against a chat-completions server on 127.0.0.1', () => {
     const second = await Promise.all(requests.map((request) => rerun.score(request)));
     expect(second).toEqual(first);
     expect(server!.requests).toHaveLength(3);
-    expect(rerun.statistics).toEqual({ requests: 0, retries: 0, cacheHits: 3 });
+    expect(rerun.statistics).toEqual({ requests: 0, retries: 0, cacheHits: 3, requestsByEndpoint: {} });
     // Another judge model is another cache entry.
     const otherModel = new OpenAiJudge({
       model: 'other-model',

@@ -25,9 +25,15 @@ export interface OpenAiJudgeOptions {
   model: string;
   /** An OpenAI-compatible `/v1` base URL (vLLM, Ollama, llama.cpp server). Default: OPENAI_BASE_URL, then OpenAI. */
   baseUrl?: string;
+  /**
+   * Several endpoints serving the same judge model (e.g. one vLLM server per GPU): each request goes to
+   * the one with the fewest requests in flight, and each retry picks again, so a failing or slow server
+   * gets less work. Replaces `baseUrl` when given.
+   */
+  baseUrls?: readonly string[];
   /** Default: OPENAI_API_KEY. Endpoints on a custom base URL may need none. */
   apiKey?: string;
-  /** Requests in flight at once (default 8). */
+  /** Requests in flight at once per endpoint (default 8). */
   concurrency?: number;
   retry?: RetryPolicy;
   /** Per-request timeout (default 60 s). */
@@ -58,6 +64,18 @@ export interface OpenAiJudgeStatistics {
   requests: number;
   retries: number;
   cacheHits: number;
+  /** HTTP requests per endpoint (base URL), retries included. */
+  requestsByEndpoint: Record<string, number>;
+}
+
+interface JudgeEndpoint {
+  baseUrl: string;
+  client: OpenAI;
+  inFlight: number;
+  /** Retryable failures in a row (reset by a success); the endpoint rests while they last. */
+  failures: number;
+  /** Until when (Date.now() ms) the endpoint gets no new requests while others are healthy. */
+  restingUntil: number;
 }
 
 /**
@@ -67,9 +85,16 @@ export interface OpenAiJudgeStatistics {
  */
 export class OpenAiJudge implements Judge {
   readonly id: string;
-  readonly statistics: OpenAiJudgeStatistics = { requests: 0, retries: 0, cacheHits: 0 };
+  readonly statistics: OpenAiJudgeStatistics = {
+    requests: 0,
+    retries: 0,
+    cacheHits: 0,
+    requestsByEndpoint: {},
+  };
+  /** The endpoints, comma-separated when there are several (for messages). */
   readonly baseUrl: string;
-  private readonly client: OpenAI;
+  private readonly endpoints: JudgeEndpoint[];
+  private nextEndpoint = 0;
   private readonly model: string;
   private readonly limit: LimitFunction;
   private readonly cache: JudgeCache<CachedJudgement> | undefined;
@@ -87,10 +112,13 @@ export class OpenAiJudge implements Judge {
         'INVALID_ARGUMENT',
         'The OpenAI judge needs a model name, e.g. --judge openai:gpt-4.1-mini.',
       );
-    const baseUrl = options.baseUrl ?? process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1';
+    const baseUrls = options.baseUrls?.length
+      ? [...new Set(options.baseUrls)]
+      : [options.baseUrl ?? process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1'];
+    const baseUrl = baseUrls.join(', ');
     let apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
     if (!apiKey) {
-      if (/^https:\/\/api\.openai\.com\b/.test(baseUrl)) {
+      if (baseUrls.some((url) => /^https:\/\/api\.openai\.com\b/.test(url))) {
         throw new TraitlensError(
           'JUDGE_AUTH_FAILED',
           `The judge endpoint ${baseUrl} needs an API key: set OPENAI_API_KEY, or point OPENAI_BASE_URL at a local OpenAI-compatible server (vLLM, Ollama, llama.cpp).`,
@@ -103,13 +131,14 @@ export class OpenAiJudge implements Judge {
     this.model = options.model;
     this.baseUrl = baseUrl;
     this.id = `openai:${options.model}`;
-    this.client = new OpenAI({
-      apiKey,
-      baseURL: baseUrl,
-      maxRetries: 0,
-      timeout: options.timeoutMs ?? 60_000,
-    });
-    this.limit = pLimit(options.concurrency ?? 8);
+    this.endpoints = baseUrls.map((url) => ({
+      baseUrl: url,
+      client: new OpenAI({ apiKey, baseURL: url, maxRetries: 0, timeout: options.timeoutMs ?? 60_000 }),
+      inFlight: 0,
+      failures: 0,
+      restingUntil: 0,
+    }));
+    this.limit = pLimit((options.concurrency ?? 8) * this.endpoints.length);
     this.cache =
       options.cacheDirectory === undefined
         ? undefined
@@ -185,15 +214,32 @@ export class OpenAiJudge implements Judge {
   private async request(prompt: string, withLogprobs: boolean): Promise<unknown> {
     const completion = await retryWithBackoff(
       async () => {
+        const endpoint = this.pickEndpoint();
         this.statistics.requests++;
-        return await this.client.chat.completions.create({
-          model: this.model,
-          messages: [{ role: 'user', content: prompt }],
-          temperature: 0,
-          // One token holds the whole number on tokenizers with multi-digit tokens; text mode leaves room for digit-wise ones.
-          max_tokens: withLogprobs ? 1 : 4,
-          ...(withLogprobs ? { logprobs: true, top_logprobs: this.topLogprobs } : {}),
-        });
+        this.statistics.requestsByEndpoint[endpoint.baseUrl] =
+          (this.statistics.requestsByEndpoint[endpoint.baseUrl] ?? 0) + 1;
+        endpoint.inFlight++;
+        try {
+          const completion = await endpoint.client.chat.completions.create({
+            model: this.model,
+            messages: [{ role: 'user', content: prompt }],
+            temperature: 0,
+            // One token holds the whole number on tokenizers with multi-digit tokens; text mode leaves room for digit-wise ones.
+            max_tokens: withLogprobs ? 1 : 4,
+            ...(withLogprobs ? { logprobs: true, top_logprobs: this.topLogprobs } : {}),
+          });
+          endpoint.failures = 0;
+          return completion;
+        } catch (error) {
+          if (decideRetry(error).retry) {
+            // A server that fails (down, overloaded) rests 1, 2, 4 ... 30 s while the others take its share.
+            endpoint.failures++;
+            endpoint.restingUntil = Date.now() + Math.min(30_000, 1000 * 2 ** (endpoint.failures - 1));
+          }
+          throw error;
+        } finally {
+          endpoint.inFlight--;
+        }
       },
       decideRetry,
       this.retry,
@@ -203,6 +249,27 @@ export class OpenAiJudge implements Judge {
     );
     assertChatCompletion(completion, this.baseUrl, this.model);
     return completion;
+  }
+
+  /**
+   * The endpoint with the fewest requests in flight; ties go round-robin, so equal servers get equal
+   * shares and a slow one (its requests pile up) gets fewer new ones.
+   */
+  private pickEndpoint(): JudgeEndpoint {
+    const count = this.endpoints.length;
+    const now = Date.now();
+    // Resting endpoints only when every endpoint rests (then the least loaded of all).
+    const rests = (endpoint: JudgeEndpoint) => endpoint.restingUntil > now;
+    const allRest = this.endpoints.every(rests);
+    let best: JudgeEndpoint | undefined;
+    for (let offset = 0; offset < count; offset++) {
+      const candidate = this.endpoints[(this.nextEndpoint + offset) % count]!;
+      if (!allRest && rests(candidate)) continue;
+      if (!best || candidate.inFlight < best.inFlight) best = candidate;
+    }
+    best ??= this.endpoints[0]!;
+    this.nextEndpoint = (this.endpoints.indexOf(best) + 1) % count;
+    return best;
   }
 
   private explain(error: unknown): Error {
