@@ -79,6 +79,59 @@ describe('two processes on one experiment', () => {
     },
   );
 
+  it('steer: two processes on one trait both finish and lose no run (per-run files)', {
+    timeout: 600_000,
+  }, async () => {
+    const env = { TRAITLENS_CACHE: fixture.cache };
+    const extraction = await mkdtemp(join(fixture.root, 'vectors-'));
+    const extracted = await runBinary(stageArgs('extract', extraction), env);
+    expect(extracted.code, extracted.stderr).toBe(0);
+    const vectors = join(
+      extraction,
+      'extraction',
+      'tinystories',
+      'happiness',
+      'vectors',
+      'mean_diff.safetensors',
+    );
+    const steer = (experiment: string) => [
+      'steer',
+      '--model',
+      fixture.model,
+      '--threads',
+      '1',
+      '--trait',
+      'tinystories/happiness',
+      '--datasets',
+      fixture.datasets,
+      '--vectors',
+      vectors,
+      '--layers',
+      '1,2',
+      '--judge',
+      'lexicon',
+      '--coefficients',
+      '2,8',
+      '--max-new-tokens',
+      '6',
+      '--questions',
+      '3',
+      '--experiment',
+      experiment,
+    ];
+    const reference = await mkdtemp(join(fixture.root, 'steer-reference-'));
+    const single = await runBinary(steer(reference), env);
+    expect(single.code, single.stderr).toBe(0);
+    const expected = await snapshotDirectory(reference);
+    const experiment = await mkdtemp(join(fixture.root, 'steer-shared-'));
+    const [a, b] = await Promise.all([runBinary(steer(experiment), env), runBinary(steer(experiment), env)]);
+    expect(a!.code, a!.stderr).toBe(0);
+    expect(b!.code, b!.stderr).toBe(0);
+    const again = await runBinary(steer(experiment), env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await snapshotDirectory(experiment)).toEqual(expected);
+  });
+
   it('a second extract refuses at once with LOCK_HELD while a live process holds the trait', {
     timeout: 600_000,
   }, async () => {
