@@ -1,10 +1,14 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { choiceOption } from '../parse-option-values';
 import { experimentOption } from '../shared-options';
 
 interface ModelDiffCommandOptions {
   experiment: string;
-  base: string;
-  changed: string;
+  variant?: string;
+  baselineVariant?: string;
+  /** Earlier spellings of --baseline-variant and --variant. */
+  base?: string;
+  changed?: string;
   promptSet: string[];
   part: 'prompt' | 'response';
   output?: string;
@@ -23,10 +27,17 @@ export function registerModelDiffCommand(program: Command): void {
     .addOption(
       experimentOption('experiment folder holding inference/<variant>/<prompt set>/activations', true),
     )
-    .requiredOption('--base <variant>', 'the reference variant, e.g. clean (the base model)')
-    .requiredOption('--changed <variant>', 'the changed variant, e.g. lora (the fine-tuned model)')
+    // The names analyze uses for the same pair: the vector is variant - baseline.
+    .option('--variant <name>', 'the changed variant, e.g. lora (the fine-tuned model; required)')
+    .option('--baseline-variant <name>', 'the reference variant, e.g. clean (the base model; required)')
+    .addOption(new Option('--changed <variant>', 'deprecated: --variant').hideHelp())
+    .addOption(new Option('--base <variant>', 'deprecated: --baseline-variant').hideHelp())
     .requiredOption('--prompt-set <name>', 'a captured prompt set; repeat for several', collect)
-    .option('--part <part>', 'tokens averaged: response or prompt', 'response')
+    .addOption(
+      new Option('--part <part>', 'tokens averaged: response or prompt')
+        .argParser(choiceOption(['response', 'prompt'] as const))
+        .default('response'),
+    )
     .option(
       '--output <file>',
       'vector file (default <experiment>/model-diff/<changed>-minus-<base>/vectors/mean_diff.safetensors)',
@@ -37,12 +48,17 @@ export function registerModelDiffCommand(program: Command): void {
         import('@traitlens/core'),
         import('node:path'),
       ]);
-      if (options.part !== 'response' && options.part !== 'prompt')
-        throw new TraitlensError('INVALID_ARGUMENT', `--part ${options.part}: use response or prompt.`);
+      const changedVariant = options.variant ?? options.changed;
+      const baseVariant = options.baselineVariant ?? options.base;
+      if (changedVariant === undefined || baseVariant === undefined)
+        throw new TraitlensError(
+          'INVALID_ARGUMENT',
+          'Name both variants: --variant <changed, e.g. lora> --baseline-variant <reference, e.g. clean>.',
+        );
       const result = await study.writeModelDiffVectors({
         experiment: options.experiment,
-        baseVariant: options.base,
-        changedVariant: options.changed,
+        baseVariant,
+        changedVariant,
         promptSets: options.promptSet,
         part: options.part,
         ...(options.output ? { file: options.output } : {}),
