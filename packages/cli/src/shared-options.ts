@@ -292,7 +292,8 @@ export function resolvePromptFormat(options: PromptFormatCommandOptions): {
 
 export interface JudgeCommandOptions {
   judge?: string;
-  judgeBaseUrl?: string;
+  /** Repeatable (and comma-separated): several endpoints serving one judge model share its requests. */
+  judgeBaseUrl?: string[];
   judgeConcurrency: number;
   judgeTimeout: number;
   judgeAttempts: number;
@@ -313,8 +314,14 @@ export function addJudgeOptions(
   command.addOption(
     new Option(
       '--judge-base-url <url>',
-      'OpenAI-compatible /v1 base URL (default: OPENAI_BASE_URL, then OpenAI); key from OPENAI_API_KEY',
-    ),
+      'OpenAI-compatible /v1 base URL (default: OPENAI_BASE_URL, then OpenAI); key from OPENAI_API_KEY; repeat it (or list with commas) for several servers of one judge model: requests go to the least busy',
+    ).argParser((value: string, previous: string[] | undefined) => [
+      ...(previous ?? []),
+      ...value
+        .split(',')
+        .map((url) => url.trim())
+        .filter(Boolean),
+    ]),
   );
   command.addOption(
     new Option('--judge-concurrency <n>', 'judge requests in flight at once')
@@ -340,7 +347,7 @@ export function toOpenAiJudgeSettings(options: JudgeCommandOptions) {
     concurrency: options.judgeConcurrency,
     timeoutMs: Math.round(options.judgeTimeout * 1000),
     retry: { maxRetries: options.judgeAttempts - 1 },
-    ...(options.judgeBaseUrl ? { baseUrl: options.judgeBaseUrl } : {}),
+    ...(options.judgeBaseUrl?.length ? { baseUrls: options.judgeBaseUrl } : {}),
   };
 }
 
@@ -350,8 +357,11 @@ export function toOpenAiJudgeSettings(options: JudgeCommandOptions) {
  */
 export function describeJudgeKeyProblem(options: JudgeCommandOptions): string | undefined {
   if (!options.judge?.startsWith('openai:')) return undefined;
-  const baseUrl = options.judgeBaseUrl ?? process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1';
-  if (/^https:\/\/api\.openai\.com\b/.test(baseUrl) && !process.env.OPENAI_API_KEY)
+  const baseUrls = options.judgeBaseUrl?.length
+    ? options.judgeBaseUrl
+    : [process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1'];
+  const baseUrl = baseUrls.find((url) => /^https:\/\/api\.openai\.com\b/.test(url));
+  if (baseUrl && !process.env.OPENAI_API_KEY)
     return `--judge ${options.judge} calls ${baseUrl}, which needs an API key: set OPENAI_API_KEY, or pass --judge-base-url for a local OpenAI-compatible server (vLLM, Ollama, llama.cpp), or --judge local:<model> / lexicon.`;
   return undefined;
 }
