@@ -67,6 +67,26 @@ describe('every numeric option and enum is validated before any work, naming the
     [[...analyze, '--train-groups', '44,x'], '--train-groups', 'not a whole number'],
     [['plan', ...model, '--dtype', 'bf16'], '--dtype', 'fp32, fp16, int8, int4'],
     [['plan', ...model, '--batch', '0'], '--batch', 'at least 1'],
+    [
+      ['model-diff', '--experiment', missingModel, '--prompt-set', 'p', '--variant', 'a', '--part', 'tokens'],
+      '--part',
+      'response, prompt',
+    ],
+    [
+      [
+        'label',
+        '--experiment',
+        missingModel,
+        '--prompt-set',
+        'p',
+        '--judge',
+        'lexicon',
+        '--threshold',
+        '150',
+      ],
+      '--threshold',
+      'from 0 to 100',
+    ],
   ])('%j', async (argv, option, allowed) => {
     const result = await capture(argv);
     expect(result.code, result.stderr).toBe(1);
