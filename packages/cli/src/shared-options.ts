@@ -1,6 +1,7 @@
 import { hookSites, parseLayerSelection, TraitlensError } from '@traitlens/core';
 import type { ExecutionProviderName, LoadModelOptions } from '@traitlens/model-runtime';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { defaultDatasetsRoot } from './default-datasets-root';
 import {
   choiceListOption,
   choiceOption,
@@ -233,7 +234,7 @@ export function datasetsOption(): Option {
   return new Option(
     '--datasets <root>',
     'folder holding <category>/<trait> data sets (docs/extraction.md)',
-  ).default('datasets/traits');
+  ).default(defaultDatasetsRoot(), 'datasets/traits, else the installed @traitlens/datasets');
 }
 
 // ---- prompt format -------------------------------------------------------------------------------

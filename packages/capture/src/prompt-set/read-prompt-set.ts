@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TraitlensError } from '@traitlens/core';
 import { isSafeFileName, parsePromptSet } from './parse-prompt-set';
@@ -32,7 +33,8 @@ export async function readPromptSet(path: string, options: { id?: string } = {})
 /**
  * The folders searched for a prompt set given by name: `<cwd>/datasets/inference`, then the
  * `datasets/inference` folder of the traitlens checkout this package runs from (found by walking up
- * from this file), so `train_100` works from any directory of a clone.
+ * from this file), so `train_100` works from any directory of a clone, then the installed
+ * `@traitlens/datasets` package's prompt sets.
  */
 export function defaultPromptSetDirectories(): string[] {
   const directories = [resolve('datasets', 'inference')];
@@ -46,6 +48,14 @@ export function defaultPromptSetDirectories(): string[] {
     const parent = dirname(current);
     if (parent === current) break;
     current = parent;
+  }
+  // Installed from npm: the prompt sets of the @traitlens/datasets package.
+  try {
+    const manifest = createRequire(import.meta.url).resolve('@traitlens/datasets/package.json');
+    const candidate = join(dirname(manifest), 'inference');
+    if (!directories.includes(candidate)) directories.push(candidate);
+  } catch {
+    // Not installed: the folders above are all there is.
   }
   return directories;
 }

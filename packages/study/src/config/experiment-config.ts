@@ -57,8 +57,8 @@ const tinyOrganismSchema = z.strictObject({
 });
 
 const extractSchema = z.strictObject({
-  /** Folder holding `<category>/<trait>` data sets (relative to the config file). */
-  datasets: z.string().min(1),
+  /** Folder holding `<category>/<trait>` data sets (relative to the config file); default: @traitlens/datasets. */
+  datasets: z.string().min(1).optional(),
   traits: z
     .array(
       z.string().regex(/^[^/]+\/[^/]+$/, 'write traits as <category>/<trait>, e.g. alignment/sycophancy'),
@@ -99,7 +99,8 @@ const steerSchema = z.strictObject({
 const captureSchema = z.strictObject({
   /** Prompt-set names (looked up in promptSetDirectory) or .json files. */
   promptSets: z.array(z.string().min(1)).min(1),
-  promptSetDirectory: z.string().min(1),
+  /** Folder of named prompt sets (relative to the config file); default: @traitlens/datasets. */
+  promptSetDirectory: z.string().min(1).optional(),
   /** Layers whose activations are stored (default: the extraction layers). */
   layers: layerSelection.optional(),
   /** Only the first N prompts of each prompt group (quick runs); default all. */

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { TraitlensError } from '@traitlens/core';
+import { promptSetsDirectory, traitDatasetsDirectory } from '@traitlens/datasets';
 import { tinyOrganismPaths } from '../models/create-tiny-organism';
 import { type ExperimentConfig, parseExperimentConfig, type RuntimeConfig } from './experiment-config';
 
@@ -73,8 +74,13 @@ export async function loadExperiment(file: string, options: LoadExperimentOption
       extraction: withCache({ ...config.runtime, ...config.models.extraction.runtime }),
       instruct: withCache({ ...config.runtime, ...config.models.instruct.runtime }),
     },
-    datasetsDirectory: relative(config.stages.extract.datasets),
-    promptSetDirectory: relative(config.stages.capture.promptSetDirectory),
+    // Left out, the data sets are those of the installed @traitlens/datasets package.
+    datasetsDirectory: config.stages.extract.datasets
+      ? relative(config.stages.extract.datasets)
+      : traitDatasetsDirectory,
+    promptSetDirectory: config.stages.capture.promptSetDirectory
+      ? relative(config.stages.capture.promptSetDirectory)
+      : promptSetsDirectory,
   };
   if (tinyOrganismDirectory) experiment.tinyOrganismDirectory = tinyOrganismDirectory;
   if (config.stages.label?.annotations)
