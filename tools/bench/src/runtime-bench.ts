@@ -1,7 +1,9 @@
 /**
  * Runtime benchmark: traitlens (onnxruntime-node, CPU) against a PyTorch eager implementation of the same
  * model with forward hooks (tools/bench/torch_eager_bench.py, Debian python3-torch + OpenBLAS), same
- * weights, same thread count, measured in the same run. Prints a table and writes JSON.
+ * weights, same thread count, measured in the same run. Prints a table and writes JSON. Decode rows also
+ * give the host <-> device bytes of one decode step (model-runtime's transfer counter): on WebGPU the KV
+ * cache stays on the device, on the CPU provider the figure is what would cross on a device.
  *
  *   pnpm bench:runtime [--threads 2] [--repeats 3] [--skip-torch] [--small-only] [--out file.json]
  *                      [--providers cuda,cpu] [--dtype fp32|fp16|int8|int4]
@@ -44,6 +46,11 @@ interface Row {
   traitlens: { min: number; median: number };
   torch?: { min: number; median: number };
   ratio?: number;
+  /** Decode cases: bytes fed from / fetched into host memory per decode step (all rows together). */
+  hostToDeviceBytesPerStep?: number;
+  deviceToHostBytesPerStep?: number;
+  /** Decode cases: whether the KV cache stayed on the device. */
+  kvCacheOnDevice?: boolean;
 }
 
 function summarise(samples: number[]): { min: number; median: number } {
@@ -89,11 +96,35 @@ async function timeTokens(tokens: number, run: () => Promise<unknown>): Promise<
   return tokens / ((performance.now() - start) / 1000);
 }
 
+/** Host <-> device bytes of one decode step (all rows), from the runtime's transfer counter. */
+interface DecodeTransfer {
+  hostToDeviceBytesPerStep: number;
+  deviceToHostBytesPerStep: number;
+  kvCacheOnDevice?: boolean;
+}
+
+async function measureDecodeTransfer(
+  model: LanguageModel,
+  prompts: number[][],
+  decodeSteps: number,
+): Promise<DecodeTransfer | undefined> {
+  if (!model.transferStats || !model.resetTransferStats) return undefined;
+  model.resetTransferStats();
+  await model.generate(prompts, { maxNewTokens: decodeSteps + 1, stopTokenIds: [] });
+  const { decode, kvCacheOnDevice } = model.transferStats();
+  if (decode.runs === 0) return undefined;
+  return {
+    hostToDeviceBytesPerStep: decode.hostToDeviceBytes / decode.runs,
+    deviceToHostBytesPerStep: decode.deviceToHostBytes / decode.runs,
+    ...(kvCacheOnDevice !== undefined ? { kvCacheOnDevice } : {}),
+  };
+}
+
 async function benchTraitlens(
   model: LanguageModel,
   label: string,
   decodeSteps: number,
-): Promise<Record<string, number[]>> {
+): Promise<{ samples: Record<string, number[]>; transfers: Record<string, DecodeTransfer | undefined> }> {
   const { layerCount, hiddenSize, vocabSize } = model.config;
   const prefill = randomIds(8, 128, vocabSize, 1);
   const allResidPost: HookPoint[] = Array.from({ length: layerCount }, (_, layer) => ({
@@ -118,7 +149,7 @@ async function benchTraitlens(
     },
   });
   process.stderr.write(`[${label}] measuring\n`);
-  return measureInterleaved([
+  const samples = await measureInterleaved([
     {
       name: 'prefill_no_hooks',
       run: () => timeTokens(8 * 128, () => model.forward(prefill, { logits: 'last' })),
@@ -145,6 +176,14 @@ async function benchTraitlens(
     decode(1),
     decode(8),
   ]);
+  const transfers: Record<string, DecodeTransfer | undefined> = {};
+  for (const batch of [1, 8])
+    transfers[`decode_batch_${batch}`] = await measureDecodeTransfer(
+      model,
+      decodePrompt.slice(0, batch),
+      decodeSteps,
+    );
+  return { samples, transfers };
 }
 
 function benchTorch(directory: string, decodeSteps: number): Record<string, number[]> | undefined {
@@ -221,8 +260,10 @@ for (const entry of models) {
   const ours = await benchTraitlens(model, entry.label, entry.decodeSteps);
   await model.dispose();
   const theirs = benchTorch(entry.directory, entry.decodeSteps);
-  for (const [name, samples] of Object.entries(ours)) {
+  for (const [name, samples] of Object.entries(ours.samples)) {
     const row: Row = { model: entry.label, case: name, unit: 'tokens/s', traitlens: summarise(samples) };
+    const transfer = ours.transfers[name];
+    if (transfer) Object.assign(row, transfer);
     const baseline = theirs?.[name];
     if (baseline) {
       row.torch = summarise(baseline);
@@ -234,16 +275,29 @@ for (const entry of models) {
 }
 rmSync(cacheDirectory, { recursive: true, force: true });
 
-const header = `| model | case | traitlens tok/s (median, min) | PyTorch eager tok/s (median, min) | ratio |`;
+const formatBytes = (bytes: number | undefined) =>
+  bytes === undefined
+    ? ''
+    : bytes >= 1024 * 1024
+      ? `${(bytes / 2 ** 20).toFixed(2)} MiB`
+      : `${(bytes / 1024).toFixed(1)} KiB`;
+const header = `| model | case | traitlens tok/s (median, min) | PyTorch eager tok/s (median, min) | ratio | host→device per decode step | device→host per decode step | KV cache on device |`;
 console.log(
-  `\nthreads=${threads} repeats=${repeats} node=${process.version}\n\n${header}\n|---|---|---|---|---|`,
+  `\nproviders=${args.providers} dtype=${args.dtype} threads=${threads} repeats=${repeats} node=${process.version}\n\n${header}\n|---|---|---|---|---|---|---|---|`,
 );
 for (const row of rows) {
   const torch = row.torch ? `${row.torch.median.toFixed(1)} (${row.torch.min.toFixed(1)})` : 'n/a';
+  const kv = row.kvCacheOnDevice === undefined ? '' : row.kvCacheOnDevice ? 'yes' : 'no';
   console.log(
-    `| ${row.model} | ${row.case} | ${row.traitlens.median.toFixed(1)} (${row.traitlens.min.toFixed(1)}) | ${torch} | ${row.ratio?.toFixed(2) ?? 'n/a'} |`,
+    `| ${row.model} | ${row.case} | ${row.traitlens.median.toFixed(1)} (${row.traitlens.min.toFixed(1)}) | ${torch} | ${row.ratio?.toFixed(2) ?? 'n/a'} | ${formatBytes(row.hostToDeviceBytesPerStep)} | ${formatBytes(row.deviceToHostBytesPerStep)} | ${kv} |`,
   );
 }
+// WebGPU on SwiftShader (Debian chromium's CPU Vulkan driver) runs shaders on the CPU.
+const vulkanDriver = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES ?? '';
+if (args.providers.split(',')[0] === 'webgpu' && /swiftshader/i.test(vulkanDriver))
+  console.log(
+    '\nWebGPU ran on SwiftShader, a CPU implementation of Vulkan: the tok/s figures say nothing about GPU speed; the bytes per decode step are what a GPU would move too.',
+  );
 for (const model of new Set(rows.map((row) => row.model))) {
   const base = rows.find((row) => row.model === model && row.case === 'prefill_no_hooks')!;
   for (const row of rows.filter((r) => r.model === model && r.case.startsWith('prefill_') && r !== base)) {
@@ -252,6 +306,14 @@ for (const model of new Set(rows.map((row) => row.model))) {
     );
   }
 }
-const result = { benchmark: 'runtime', threads, repeats, providers: args.providers, dtype: args.dtype, rows };
+const result = {
+  benchmark: 'runtime',
+  threads,
+  repeats,
+  providers: args.providers,
+  dtype: args.dtype,
+  ...(vulkanDriver ? { vulkanDriver } : {}),
+  rows,
+};
 if (args.out) await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`\n${JSON.stringify(result)}`);
