@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Submits the RM-sycophancy 70B study as SLURM job arrays chained by dependencies (docs/scale-out.md):
+#   extract (traits split)  ->  steer (layers of every trait split)
+#   capture + replay (prompts split), at the same time as extract
+#   then one unsharded process: label, intervene, analyze, report (it finds the sharded stages done).
+# Usage: TRAITLENS_CHECKOUT=... EXPERIMENT=... [SHARDS=8] ./submit.sh [extra sbatch options]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+job="$here/rm-sycophancy-70b.sbatch"
+shards="${SHARDS:-8}"
+array="--array=0-$((shards - 1))"
+
+extract=$(sbatch --parsable "$array" --export=ALL,STAGES=extract "$@" "$job")
+steer=$(sbatch --parsable "$array" --dependency="afterok:$extract" --export=ALL,STAGES=steer "$@" "$job")
+capture=$(sbatch --parsable "$array" --export=ALL,STAGES=capture+replay "$@" "$job")
+rest=$(sbatch --parsable --dependency="afterok:$steer:$capture" --export=ALL,STAGES=all "$@" "$job")
+
+echo "extract: $extract  steer: $steer  capture+replay: $capture  label..report: $rest"
+echo "progress: pnpm traitlens status \$CONFIG --output \$EXPERIMENT (per stage and shard)"
