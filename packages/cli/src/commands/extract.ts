@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { integerOption, numberOption, parseList } from '../parse-option-values';
+import { collectValues, integerOption, numberOption, parseList } from '../parse-option-values';
 import { addShardOption, resolveCliShard } from '../shard-option';
 import {
   addJudgeOptions,
@@ -64,7 +64,7 @@ export function registerExtractCommand(program: Command): void {
     )
     .addOption(
       new Option('--trait <category/trait>', 'one trait (repeatable; same as --traits)').argParser(
-        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+        collectValues,
       ),
     )
     .addOption(datasetsOption())

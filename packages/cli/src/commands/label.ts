@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { numberOption, parseList } from '../parse-option-values';
+import { collectValues, numberOption, parseList } from '../parse-option-values';
 import {
   addJudgeOptions,
   describeJudgeKeyProblem,
@@ -7,10 +7,6 @@ import {
   type JudgeCommandOptions,
   toOpenAiJudgeSettings,
 } from '../shared-options';
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
 
 interface LabelCommandOptions extends JudgeCommandOptions {
   experiment: string;
@@ -35,7 +31,7 @@ export function registerLabelCommand(program: Command): void {
     .requiredOption(
       '--prompt-set <name|file>',
       'a prompt set name from datasets/inference (e.g. train_100) or a .json file; repeat for several',
-      collect,
+      collectValues,
     )
     .option('--variant <name>', 'the variant whose responses are labelled', 'lora')
     .option('--keywords <words>', 'comma-separated words; a response containing one is labelled 1', parseList)

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { choiceOption } from '../parse-option-values';
+import { choiceOption, collectValues } from '../parse-option-values';
 import { experimentOption } from '../shared-options';
 
 interface ModelDiffCommandOptions {
@@ -12,10 +12,6 @@ interface ModelDiffCommandOptions {
   promptSet: string[];
   part: 'prompt' | 'response';
   output?: string;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 export function registerModelDiffCommand(program: Command): void {
@@ -32,7 +28,7 @@ export function registerModelDiffCommand(program: Command): void {
     .option('--baseline-variant <name>', 'the reference variant, e.g. clean (the base model; required)')
     .addOption(new Option('--changed <variant>', 'deprecated: --variant').hideHelp())
     .addOption(new Option('--base <variant>', 'deprecated: --baseline-variant').hideHelp())
-    .requiredOption('--prompt-set <name>', 'a captured prompt set; repeat for several', collect)
+    .requiredOption('--prompt-set <name>', 'a captured prompt set; repeat for several', collectValues)
     .addOption(
       new Option('--part <part>', 'tokens averaged: response or prompt')
         .argParser(choiceOption(['response', 'prompt'] as const))
