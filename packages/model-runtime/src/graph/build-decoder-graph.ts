@@ -58,6 +58,48 @@ export function buildDecoderGraph(
     return g.externalInitializer(`w.${name}`, weightType, stored.dims, stored);
   };
   const hasWeight = (name: string) => manifest.weights[name] !== undefined;
+  const declared = new Set<string>();
+  /** The codes, scales and zero points of a quantized weight (declared once, shared by every user). */
+  const quantizedParts = (name: string): { codes: string; scales: string; zeroPoints: string } => {
+    const stored = manifest.weights[name]!;
+    const { bits, blockSize, scales, zeroPoints } = stored.quantization!;
+    const [n, k] = stored.dims as [number, number];
+    const blocks = Math.ceil(k / blockSize);
+    const codesName = `w.${name}.codes`;
+    if (!declared.has(codesName)) {
+      declared.add(codesName);
+      g.externalInitializer(codesName, OnnxType.uint8, [n, blocks, (blockSize * bits) / 8], stored);
+      g.externalInitializer(`w.${name}.scales`, computeType, [n * blocks], scales);
+      g.externalInitializer(`w.${name}.zero_points`, OnnxType.uint8, [zeroPoints.length], zeroPoints);
+    }
+    return { codes: codesName, scales: `w.${name}.scales`, zeroPoints: `w.${name}.zero_points` };
+  };
+  /**
+   * Rows of the int8/int4 embedding (GatherBlockQuantized, MatMulNBits conventions: low nibble first,
+   * (q - zero point) * scale): the same codes viewed as [vocab, hidden * bits / 8] with [vocab, blocks]
+   * scales and [vocab, ceil(blocks * bits / 8)] zero points.
+   */
+  const quantizedEmbeddingGather = (ids: string): string => {
+    const stored = manifest.weights.embedding!;
+    const { bits, blockSize } = stored.quantization!;
+    const [vocab, hidden] = stored.dims as [number, number];
+    const blocks = hidden / blockSize;
+    const parts = quantizedParts('embedding');
+    const view = (value: string, dims: number[], hint: string) =>
+      g.op('Reshape', [value, g.constant(`${hint}_shape`, dims)], undefined, hint);
+    return g.op(
+      'GatherBlockQuantized',
+      [
+        view(parts.codes, [vocab, (hidden * bits) / 8], 'embedding_codes'),
+        ids,
+        view(parts.scales, [vocab, blocks], 'embedding_scales'),
+        view(parts.zeroPoints, [vocab, Math.ceil((blocks * bits) / 8)], 'embedding_zero_points'),
+      ],
+      { gather_axis: 0, quantize_axis: 1, block_size: blockSize, bits },
+      'embedded',
+      'com.microsoft',
+    );
+  };
 
   const inputIds = g.input('input_ids', OnnxType.int64, ['batch', 'sequence']);
   const rotaryCos = g.input('rotary_cos', f32, ['batch', 'sequence', hd / 2]);
@@ -81,7 +123,9 @@ export function buildDecoderGraph(
   const attentionBiasCompute = toCompute(attentionBias);
 
   const flatIds = g.op('Reshape', [inputIds, flat]);
-  let hidden = g.op('Gather', [weight('embedding'), flatIds], { axis: 0 }, 'embedded');
+  let hidden = manifest.weights.embedding?.quantization
+    ? quantizedEmbeddingGather(flatIds)
+    : g.op('Gather', [weight('embedding'), flatIds], { axis: 0 }, 'embedded');
 
   const captureSet = new Set(plan.capture.map(formatHookPoint));
   const projectSet = new Set(plan.project.map(formatHookPoint));
@@ -200,24 +244,11 @@ export function buildDecoderGraph(
     let output: string;
     if (stored.quantization) {
       const [n, k] = stored.dims as [number, number];
-      const { bits, blockSize, scales, zeroPoints } = stored.quantization;
-      const blocks = Math.ceil(k / blockSize);
-      const codes = g.externalInitializer(
-        `w.${name}.codes`,
-        OnnxType.uint8,
-        [n, blocks, (blockSize * bits) / 8],
-        stored,
-      );
-      const scaleTensor = g.externalInitializer(`w.${name}.scales`, computeType, [n * blocks], scales);
-      const zeroPointTensor = g.externalInitializer(
-        `w.${name}.zero_points`,
-        OnnxType.uint8,
-        [zeroPoints.length],
-        zeroPoints,
-      );
+      const { bits, blockSize } = stored.quantization;
+      const parts = quantizedParts(name);
       output = g.op(
         'MatMulNBits',
-        [value, codes, scaleTensor, zeroPointTensor],
+        [value, parts.codes, parts.scales, parts.zeroPoints],
         { K: k, N: n, bits, block_size: blockSize, accuracy_level: options.accuracyLevel },
         hint,
         'com.microsoft',

@@ -10,7 +10,7 @@ import type { LoraAdapter } from '../lora/load-lora-adapter';
 import type { ModelConfig } from '../model/model-types';
 import type { QuantizationSettings } from '../quantization/quantize-blockwise';
 import type { StoredWeightType, WeightManifest } from '../weights/weight-manifest';
-import { writeExternalWeights } from '../weights/write-external-weights';
+import { embeddingIsQuantized, writeExternalWeights } from '../weights/write-external-weights';
 import { buildDecoderGraph, type DecoderGraphOptions, decoderGraphVersion } from './build-decoder-graph';
 
 /** Where built graphs live: TRAITLENS_CACHE, else ~/.cache/traitlens. */
@@ -95,8 +95,9 @@ export async function prepareModelArtifacts(
   names: ModelTensorNames,
   options: PrepareArtifactsOptions,
 ): Promise<ModelArtifacts> {
+  // `-qemb`: the embedding is quantized too (GatherBlockQuantized); older caches had a float embedding.
   const quantization = options.quantization
-    ? `int${options.quantization.bits}-b${options.quantization.blockSize}`
+    ? `int${options.quantization.bits}-b${options.quantization.blockSize}${embeddingIsQuantized(config, options.quantization) ? '-qemb' : ''}`
     : 'none';
   const lora = options.lora ? `${options.lora.mode}-${options.lora.adapter.hash}` : 'none';
   const key = await computeWeightsKey(

@@ -20,18 +20,35 @@ interface PlannedWeight {
   name: string;
   /** Checkpoint tensors concatenated along rows (fused projections), in order. */
   sources: string[];
-  /** A projection matrix: may be quantized and may carry LoRA. */
+  /** A projection matrix (or a quantized embedding): may be quantized and may carry LoRA. */
   matrix: boolean;
 }
 
-function planWeights(config: ModelConfig, names: ModelTensorNames, quantized: boolean): PlannedWeight[] {
+/**
+ * Whether the embedding is stored quantized: with int8/int4 weights when the hidden size is a whole
+ * number of blocks (GatherBlockQuantized reads the MatMulNBits layout as [vocab, hidden * bits / 8]).
+ * A 70B-class embedding (128256 x 8192) is 4 GiB in fp32, over a GPU's largest single buffer.
+ */
+export function embeddingIsQuantized(
+  config: ModelConfig,
+  quantization: QuantizationSettings | undefined,
+): boolean {
+  return quantization !== undefined && config.hiddenSize % quantization.blockSize === 0;
+}
+
+function planWeights(
+  config: ModelConfig,
+  names: ModelTensorNames,
+  quantization: QuantizationSettings | undefined,
+): PlannedWeight[] {
+  const quantizedEmbedding = embeddingIsQuantized(config, quantization);
   const planned: PlannedWeight[] = [
-    { name: 'embedding', sources: [names.embedding], matrix: false },
+    { name: 'embedding', sources: [names.embedding], matrix: quantizedEmbedding },
     { name: 'final_norm', sources: [names.finalNorm], matrix: false },
   ];
-  // A tied output projection is the embedding itself, except when quantized: the Gather needs floats
-  // and MatMulNBits needs codes, so a quantized copy is written.
-  if (names.lmHead || quantized)
+  // A tied output projection is the embedding itself. A float embedding with quantized projections
+  // gets a quantized copy for MatMulNBits; a quantized embedding serves both (same codes).
+  if (names.lmHead || (quantization && !quantizedEmbedding))
     planned.push({ name: 'lm_head', sources: [names.lmHead ?? names.embedding], matrix: true });
   for (let layer = 0; layer < config.layerCount; layer++) {
     const n = names.layer(layer);
@@ -159,7 +176,7 @@ export async function writeExternalWeights(
   options: WriteExternalWeightsOptions,
 ): Promise<WeightManifest> {
   const quantization = options.quantization;
-  const planned = planWeights(config, names, quantization !== undefined);
+  const planned = planWeights(config, names, quantization);
   const shapes = expectedTensorShapes(config, names);
   for (const [tensor, shape] of shapes) {
     if (!checkpoint.has(tensor)) {
