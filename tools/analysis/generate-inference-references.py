@@ -124,11 +124,26 @@ def fit_predict(features, labels, train, test):
     return model.predict_proba(scaler.transform(features[test]))[:, 1]
 
 
+def within_group_auroc(scores, labels, groups):
+    """Pairs within one group only: sklearn's AUROC per group, weighted by positives x negatives."""
+    weighted, pairs = 0.0, 0
+    for g in sorted(set(groups)):
+        mask = np.asarray(groups) == g
+        y = np.asarray(labels)[mask]
+        positives = int(y.sum())
+        negatives = len(y) - positives
+        if positives == 0 or negatives == 0:
+            continue
+        weighted += roc_auc_score(y, np.asarray(scores)[mask]) * positives * negatives
+        pairs += positives * negatives
+    return weighted / pairs if pairs else float('nan')
+
+
 def logo_cv_auroc(features, labels, groups):
     probabilities = np.full(len(labels), np.nan)
     for train, test in LeaveOneGroupOut().split(features, labels, groups):
         probabilities[test] = fit_predict(features, labels, train, test)
-    return roc_auc_score(labels, probabilities), probabilities
+    return within_group_auroc(probabilities, labels, groups), probabilities
 
 
 def main():
@@ -164,8 +179,20 @@ def main():
     directions = np.array([[generator.next_gaussian() for _ in range(width)] for _ in range(count)])
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     directions = directions.astype(np.float32).astype(np.float64)  # traitlens stores them as float32
-    proj_a = summaries_a @ directions.T  # n x L x R
-    proj_b = summaries_b @ directions.T
+    # Per layer a signed permutation M_l (Fisher-Yates from the end, then one sign per coordinate):
+    # direction r at layer l is M_l u_r, with (M_l u)[perm[j]] = signs[j] u[j].
+    proj_a = np.empty((n, layers, count))
+    proj_b = np.empty((n, layers, count))
+    for l in range(layers):
+        perm = list(range(width))
+        for i in range(width - 1, 0, -1):
+            j = generator.next_integer(i + 1)
+            perm[i], perm[j] = perm[j], perm[i]
+        signs = np.array([-1.0 if generator.next_float() < 0.5 else 1.0 for _ in range(width)])
+        layer_directions = np.zeros_like(directions)
+        layer_directions[:, perm] = directions * signs
+        proj_a[:, l, :] = summaries_a[:, l, :] @ layer_directions.T
+        proj_b[:, l, :] = summaries_b[:, l, :] @ layer_directions.T
     differences = proj_b - proj_a
     paired_d = np.abs(differences.mean(axis=0) / differences.std(axis=0, ddof=1))  # L x R
     maxima = paired_d.max(axis=0)
@@ -217,7 +244,8 @@ def main():
         'groups': [int(g) for g in cv_groups], 'labels': [int(v) for v in cv_labels],
         'layers': [[floats(row) for row in f] for f in cv_layers],
         'perLayerAuroc': floats(per_layer), 'selected': selected,
-        'probabilities': floats(nested_probabilities), 'auroc': float(roc_auc_score(cv_labels, nested_probabilities)),
+        'probabilities': floats(nested_probabilities),
+        'auroc': float(within_group_auroc(nested_probabilities, cv_labels, cv_groups)),
     }
 
     # Within-group permutation test of a fixed score's AUROC (labels shuffled inside groups, ascending ids).
@@ -238,16 +266,23 @@ def main():
                    'pValue': float((1 + np.sum(null_values >= observed_auroc)) / 201), 'nullMean': float(np.mean(null_values)),
                    'null95': float(null_values[math.ceil(0.95 * 200) - 1])}
 
-    # Cluster bootstrap of the pooled AUROC: groups resampled with replacement (ported draws), sklearn AUROC.
+    # Two-stage cluster bootstrap of the within-group AUROC: groups drawn with replacement, then prompts
+    # inside each drawn group (ported draws, in that order); each drawn copy its own group; sklearn AUROC.
     generator = Mulberry32(17)
     units = sorted(set(cv_groups))
+    members = [np.flatnonzero(cv_groups == g) for g in units]
     values = []
     for _ in range(300):
-        picked = [units[generator.next_integer(len(units))] for _ in units]
-        rows_picked = np.concatenate([np.flatnonzero(cv_groups == g) for g in picked])
-        y = cv_labels[rows_picked]
-        if y.min() != y.max():
-            values.append(roc_auc_score(y, nested_probabilities[rows_picked]))
+        rows_picked, copies = [], []
+        for draw in range(len(units)):
+            group_rows = members[generator.next_integer(len(units))]
+            for _ in range(len(group_rows)):
+                rows_picked.append(group_rows[generator.next_integer(len(group_rows))])
+                copies.append(draw)
+        rows_picked = np.array(rows_picked)
+        value = within_group_auroc(nested_probabilities[rows_picked], cv_labels[rows_picked], copies)
+        if np.isfinite(value):
+            values.append(value)
     bootstrap = {'seed': 17, 'resamples': 300, 'interval': floats(np.quantile(values, [0.025, 0.975]))}
 
     out = {

@@ -8,6 +8,7 @@ import { chooseGroupedFolds } from '../stats/group-folds';
 import { fitLogisticRegression, predictLogisticProbabilities } from '../stats/logistic-regression';
 import { computeAuroc } from '../stats/roc-curve';
 import { createStratifiedFolds } from '../stats/stratified-folds';
+import { computeWithinGroupAuroc } from '../stats/within-group-auroc';
 
 export interface CrossValidationOptions {
   folds?: number;
@@ -25,6 +26,7 @@ export interface CrossValidationOptions {
 export interface CrossValidationResult {
   /** Out-of-fold P(label = 1) per sample. */
   probabilities: Float64Array;
+  /** AUROC of the out-of-fold probabilities; with groups, over pairs within a group (computeWithinGroupAuroc). */
   auroc: number;
   /** Accuracy of out-of-fold predictions at probability 0.5. */
   accuracy: number;
@@ -114,7 +116,10 @@ export function crossValidateLogisticRegression(
   }
   return {
     probabilities,
-    auroc: computeAuroc(probabilities, labels),
+    // With groups, pairs are counted within groups only (see computeWithinGroupAuroc).
+    auroc: options.groups
+      ? computeWithinGroupAuroc(probabilities, labels, options.groups)
+      : computeAuroc(probabilities, labels),
     accuracy: computeAccuracy(probabilities, labels),
     folds,
   };

@@ -1,5 +1,5 @@
 import { type FeatureMatrix, selectRows } from '../stats/feature-matrix';
-import { computeAuroc } from '../stats/roc-curve';
+import { computeWithinGroupAuroc } from '../stats/within-group-auroc';
 import {
   computeAccuracy,
   crossValidateLogisticRegression,
@@ -23,6 +23,7 @@ export interface NestedCrossValidationInput {
 export interface NestedCrossValidationResult {
   /** Out-of-fold P(1), each fold predicted by the layer its own training rows chose. */
   probabilities: Float64Array;
+  /** With groups: over pairs within a group (computeWithinGroupAuroc); else the pooled AUROC. */
   auroc: number;
   accuracy: number;
   /** Per outer fold: the layer position its inner cross-validation chose (-1: none usable). */
@@ -83,7 +84,7 @@ export function runNestedCrossValidation(input: NestedCrossValidationInput): Nes
   }
   return {
     probabilities,
-    auroc: computeAuroc(probabilities, labels),
+    auroc: computeWithinGroupAuroc(probabilities, labels, input.groups),
     accuracy: computeAccuracy(probabilities, labels),
     selectedLayerPositions,
   };

@@ -3,7 +3,6 @@ import type { ProjectionTable } from '../projections/projection-table';
 import { readProjectionColumn } from '../projections/projection-table';
 import type { BankVector } from '../projections/vector-bank';
 import { adjustPValuesBenjaminiHochberg, adjustPValuesHolm } from '../stats/adjust-p-values';
-import { computeBootstrapConfidenceInterval } from '../stats/bootstrap-confidence-interval';
 import {
   applyFeatureScaling,
   createFeatureMatrix,
@@ -18,6 +17,7 @@ import { computePointBiserialCorrelation } from '../stats/pearson-correlation';
 import { runPermutationTest } from '../stats/permutation-test';
 import { computeAuroc, computeRocCurve, type RocCurve, thinRocCurve } from '../stats/roc-curve';
 import { createStratifiedFolds } from '../stats/stratified-folds';
+import { computeWithinGroupAuroc } from '../stats/within-group-auroc';
 import {
   computeAccuracy,
   crossValidateLogisticRegression,
@@ -89,7 +89,8 @@ export interface GeneralizationResult {
   /** Chosen by grouped cross-validation on the training groups only. */
   layer: number;
   testAuroc: number;
-  /** Percentile bootstrap interval over held-out prompts. */
+  /** Within-group AUROC on the held-out groups (pairs inside one held-out group), see computeWithinGroupAuroc. */
+  /** Two-stage bootstrap interval (held-out groups, then prompts within them), see computeGroupedAurocInterval. */
   testAurocInterval: [number, number];
   testAccuracy: number;
   randomTestAuroc: number;
@@ -132,7 +133,7 @@ export interface DetectionResult {
     selectedLayers: number[];
     /** Nested CV: the layer picked inside each training fold, so this is not chosen on the test rows. */
     cvAuroc: number;
-    /** Percentile bootstrap over groups (over prompts without groups) of the pooled out-of-fold AUROC. */
+    /** Two-stage bootstrap (groups, then prompts within them; prompts without groups) of cvAuroc. */
     cvAurocInterval: [number, number];
     cvAccuracy: number;
     /** The identical nested procedure on the random baseline vectors' projections (NaN without them). */
@@ -469,16 +470,21 @@ function runGeneralization(
           ...buildFeatures(table, l, randomVectors, testPrompts).values,
         ]),
       );
-      randomTestAuroc = computeAuroc(
+      randomTestAuroc = computeWithinGroupAuroc(
         fitAndPredict(randomAll, yAll, trainIndex, testIndex, options.inverseRegularization),
         yTest,
+        testPrompts.map((prompt) => groups[prompt]!),
       );
     }
     testProbabilities.push(probabilities);
     perLayer.push({
       layer,
       trainCvAuroc: trainCv,
-      testAuroc: computeAuroc(probabilities, yTest),
+      testAuroc: computeWithinGroupAuroc(
+        probabilities,
+        yTest,
+        testPrompts.map((prompt) => groups[prompt]!),
+      ),
       testAccuracy: computeAccuracy(probabilities, yTest),
       randomTestAuroc,
     });
@@ -503,15 +509,11 @@ function runGeneralization(
   });
   const chosen = perLayer[bestPosition]!;
   const chosenProbabilities = testProbabilities[bestPosition]!;
-  const interval = computeBootstrapConfidenceInterval(
-    yTest.length,
-    (indices) =>
-      computeAuroc(
-        Float64Array.from(indices, (i) => chosenProbabilities[i]!),
-        Float64Array.from(indices, (i) => yTest[i]!),
-      ),
-    { resamples: options.resamples, seed: options.seed },
-  );
+  const testGroupIds = testPrompts.map((prompt) => groups[prompt]!);
+  const interval = computeGroupedAurocInterval(chosenProbabilities, yTest, testGroupIds, {
+    resamples: options.resamples,
+    seed: options.seed,
+  });
   return {
     trainGroups: [...trainSet].sort((x, z) => x - z),
     testGroups: [...testGroups].sort((x, z) => x - z),

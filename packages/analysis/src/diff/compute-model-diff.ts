@@ -89,7 +89,15 @@ export interface ModelDiffPeak {
   randomNullP: number | null;
   /** randomNullP with the trait's best-of-M-methods choice paid for too: 1 - (1 - p)^M. */
   traitRandomNullP: number | null;
-  /** Survives Holm at alpha AND beats the random null (traitRandomNullP < alpha). Random vectors are never findings. */
+  /**
+   * The trait's null p (its smallest traitRandomNullP) Holm-adjusted over all traits, so that with many
+   * traits the chance that any of them beats the null by luck stays below alpha.
+   */
+  traitRandomNullPHolm: number | null;
+  /**
+   * Holm-adjusted parametric p < alpha AND traitRandomNullP < alpha AND traitRandomNullPHolm < alpha.
+   * Random vectors are never findings.
+   */
   finding: boolean;
   /** Why it is not a finding ("not distinguishable from chance: ..."); null for findings. */
   reason: string | null;
@@ -302,17 +310,6 @@ export function computeModelDiff(
     const randomNullP = draws ? computeEmpiricalPValue(Math.abs(best.effectSize), draws.maxima) : null;
     const traitRandomNullP =
       randomNullP === null ? null : adjustForBestOf(randomNullP, methodsPerTrait.get(vector.trait) ?? 1);
-    const reasons: string[] = [];
-    if (vector.isRandomBaseline) reasons.push('a random control vector');
-    else {
-      if (!(best.pHolm < alpha))
-        reasons.push(`Holm-adjusted p ${formatP(best.pHolm)} >= ${alpha} over ${family.length} tests`);
-      if (traitRandomNullP === null) reasons.push('no random-direction null to compare with');
-      else if (!(traitRandomNullP < alpha))
-        reasons.push(
-          `random directions reach |${draws!.summary.statistic === 'pairedD' ? 'paired d' : 'd'}| ${Math.abs(best.effectSize).toFixed(2)} (null p ${formatP(traitRandomNullP)}, best of ${bank.layers.length} layers${(methodsPerTrait.get(vector.trait) ?? 1) > 1 ? ` x ${methodsPerTrait.get(vector.trait)} methods` : ''})`,
-        );
-    }
     peaks.push({
       vectorId: vector.id,
       trait: vector.trait,
@@ -332,9 +329,39 @@ export function computeModelDiff(
       meanActivationCosine: best.meanActivationCosine,
       randomNullP,
       traitRandomNullP,
-      finding: reasons.length === 0,
-      reason: reasons.length === 0 ? null : `not distinguishable from chance: ${reasons.join('; ')}`,
+      traitRandomNullPHolm: null,
+      finding: false,
+      reason: null,
     });
+  }
+  // The null p of each trait (its best method), Holm-adjusted over the traits.
+  const traitP = new Map<string, number>();
+  for (const peak of peaks)
+    if (!peak.isRandomBaseline && peak.traitRandomNullP !== null)
+      traitP.set(peak.trait, Math.min(traitP.get(peak.trait) ?? 1, peak.traitRandomNullP));
+  const traitNames = [...traitP.keys()];
+  const traitHolm = new Map(
+    Array.from(adjustPValuesHolm(traitNames.map((trait) => traitP.get(trait)!)), (p, i) => [
+      traitNames[i]!,
+      p,
+    ]),
+  );
+  for (const peak of peaks) {
+    peak.traitRandomNullPHolm = traitHolm.get(peak.trait) ?? null;
+    const reasons: string[] = [];
+    const methods = methodsPerTrait.get(peak.trait) ?? 1;
+    if (peak.isRandomBaseline) reasons.push('a random control vector');
+    else {
+      if (!(peak.pHolm < alpha))
+        reasons.push(`Holm-adjusted p ${formatP(peak.pHolm)} >= ${alpha} over ${family.length} tests`);
+      if (peak.traitRandomNullP === null) reasons.push('no random-direction null to compare with');
+      else if (!(peak.traitRandomNullP < alpha) || !(peak.traitRandomNullPHolm! < alpha))
+        reasons.push(
+          `random directions reach |${draws!.summary.statistic === 'pairedD' ? 'paired d' : 'd'}| ${Math.abs(peak.effectSize).toFixed(2)} (null p ${formatP(peak.traitRandomNullP)}, best of ${bank.layers.length} layers${methods > 1 ? ` x ${methods} methods` : ''}; ${formatP(peak.traitRandomNullPHolm!)} after Holm over ${traitNames.length} traits)`,
+        );
+    }
+    peak.finding = reasons.length === 0;
+    peak.reason = reasons.length === 0 ? null : `not distinguishable from chance: ${reasons.join('; ')}`;
   }
   return {
     subset: options.subset ?? 'all',

@@ -207,6 +207,7 @@ export interface ModelDiffHighlight {
   welchP: number;
   randomNullP: number | null;
   traitRandomNullP: number | null;
+  traitRandomNullPHolm: number | null;
   /** 95th percentile of the random directions' best-layer |effect size|: the bar a finding clears. */
   randomNull95: number | null;
   /** Largest |d| of the bank's few random baseline vectors at the peak layer (a rough look). */
@@ -584,7 +585,12 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
   const directionCount = options.randomDirections ?? 1000;
   const randomDirections =
     hasB && directionCount > 0
-      ? createRandomDirections({ count: directionCount, hiddenSize: bank.hiddenSize, seed })
+      ? createRandomDirections({
+          count: directionCount,
+          hiddenSize: bank.hiddenSize,
+          layers: bank.layers.length,
+          seed,
+        })
       : undefined;
   const alpha = options.alpha ?? 0.05;
   const projected = await projectActivationFiles(pairs, {
@@ -795,6 +801,7 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
       welchP: peak.welchP,
       randomNullP: peak.randomNullP,
       traitRandomNullP: peak.traitRandomNullP,
+      traitRandomNullPHolm: peak.traitRandomNullPHolm,
       randomNull95: modelDiff?.randomNull?.maxOverLayersQ95 ?? null,
       randomMaxAbsD: randomMax.get(peak.peakLayer) ?? null,
       finding: peak.finding,

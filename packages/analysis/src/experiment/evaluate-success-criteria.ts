@@ -21,6 +21,8 @@ export interface TraitModelDiff {
   pHolm: number;
   /** The trait's empirical p against random directions, best layer and best method inside the null. */
   traitRandomNullP: number | null;
+  /** traitRandomNullP Holm-adjusted over the traits. */
+  traitRandomNullPHolm: number | null;
   finding: boolean;
   reason: string | null;
 }
@@ -46,6 +48,7 @@ export function summarizeTraits(peaks: readonly ModelDiffPeak[]): TraitModelDiff
       effectSize: best.effectSize,
       pHolm: best.pHolm,
       traitRandomNullP: best.traitRandomNullP,
+      traitRandomNullPHolm: best.traitRandomNullPHolm,
       finding: findings.length > 0,
       reason: findings.length > 0 ? null : best.reason,
     });
@@ -96,7 +99,7 @@ export function evaluateSuccessCriteria(options: {
           ? `: ${significant
               .map(
                 (trait) =>
-                  `${trait.vectorId} (${modelDiff.randomNull?.statistic === 'cohensD' ? 'd' : 'paired d'} ${fixed(trait.effectSize)} at layer ${trait.peakLayer}, Holm p ${formatP(trait.pHolm)}, null p ${formatP(trait.traitRandomNullP)})`,
+                  `${trait.vectorId} (${modelDiff.randomNull?.statistic === 'cohensD' ? 'd' : 'paired d'} ${fixed(trait.effectSize)} at layer ${trait.peakLayer}, Holm p ${formatP(trait.pHolm)}, null p ${formatP(trait.traitRandomNullPHolm)} Holm over traits)`,
               )
               .join(', ')}`
           : ''

@@ -30,7 +30,7 @@ export function formatAnalysisSummary(
     for (const peak of summary.highlights.modelDiff.slice(0, maximumRows)) {
       const effect = peak.primaryTest === 'paired-t' ? 'paired d' : 'd';
       lines.push(
-        `  ${peak.vectorId.padEnd(32)} layer ${String(peak.peakLayer).padStart(3)}  ${effect} ${fixed(peak.effectSize).padStart(6)}  Holm p ${formatP(peak.pHolm)}  null p ${formatP(peak.traitRandomNullP)} (random 95% ${fixed(peak.randomNull95)})`,
+        `  ${peak.vectorId.padEnd(32)} layer ${String(peak.peakLayer).padStart(3)}  ${effect} ${fixed(peak.effectSize).padStart(6)}  Holm p ${formatP(peak.pHolm)}  null p ${formatP(peak.traitRandomNullPHolm)} (random 95% ${fixed(peak.randomNull95)})`,
       );
     }
     const chance = summary.highlights.notDistinguishable;

@@ -165,10 +165,10 @@ export async function projectActivationFiles(
     options.randomDirections && randomDirectionsApply(settings, options.source)
       ? options.randomDirections
       : undefined;
-  if (directions && directions.hiddenSize !== bank.hiddenSize)
+  if (directions && (directions.hiddenSize !== bank.hiddenSize || directions.layerMaps.length < layerCount))
     throw new TraitlensError(
       'SHAPE_MISMATCH',
-      `Random directions of width ${directions.hiddenSize} cannot be compared with vectors of width ${bank.hiddenSize}.`,
+      `Random directions of width ${directions.hiddenSize} for ${directions.layerMaps.length} layers cannot be used with vectors of width ${bank.hiddenSize} at ${layerCount} layers; create them with hiddenSize and layers of the bank.`,
     );
   const randomCell = directions ? layerCount * directions.count : 0;
   const randomA = directions ? new Float32Array(promptCount * randomCell) : undefined;

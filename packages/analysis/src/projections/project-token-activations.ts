@@ -209,6 +209,8 @@ export function projectTokenActivations(
         random.start,
         random.end,
         random.normalise,
+        random.directions.layerMaps[position]!.permutation,
+        random.directions.layerMaps[position]!.signs,
         random.directions.unitVectors,
         random.directions.rows,
         random.directions.count,

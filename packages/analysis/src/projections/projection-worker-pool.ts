@@ -62,7 +62,7 @@ parentPort.on('message', (message) => {
       }
       const rowSum = wantMean ? new Float64Array(width) : undefined;
       projectRows(rows, tokenCount, width, bank.unitVectors[position], bank.unitRows, vectorCount, dots, position * vectorCount * tokenCount, norms, position * tokenCount, rowSum);
-      if (random) projectRowSummary(rows, width, norms, position * tokenCount, random.start, random.end, random.normalise, directions.unitVectors, directions.rows, directions.count, randomDots, position * directions.count, projectRows);
+      if (random) projectRowSummary(rows, width, norms, position * tokenCount, random.start, random.end, random.normalise, directions.layerMaps[position].permutation, directions.layerMaps[position].signs, directions.unitVectors, directions.rows, directions.count, randomDots, position * directions.count, projectRows);
       if (rowSum) {
         if (tokenCount > 0) for (let j = 0; j < width; j++) rowSum[j] /= tokenCount;
         means.push(rowSum);
@@ -191,7 +191,12 @@ export class ProjectionWorkerPool {
         target.worker.postMessage({
           type: 'directions',
           directionsId,
-          directions: { unitVectors: directions.unitVectors, rows: directions.rows, count: directions.count },
+          directions: {
+            unitVectors: directions.unitVectors,
+            rows: directions.rows,
+            count: directions.count,
+            layerMaps: directions.layerMaps,
+          },
         });
         target.directions.add(directionsId);
       }

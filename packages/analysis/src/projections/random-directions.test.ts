@@ -4,7 +4,7 @@ import { createSeededRandom } from '../stats/seeded-random';
 import { projectTokenActivations } from './project-token-activations';
 import { type ProjectionSettings, type ResponseAggregation, resolveTokenRange } from './projection-settings';
 import { ProjectionWorkerPool } from './projection-worker-pool';
-import { createRandomDirections } from './random-directions';
+import { createRandomDirections, type RandomDirections } from './random-directions';
 import type { ActivationTensors } from './read-activation-tensors';
 import { createVectorBank } from './vector-bank';
 
@@ -47,7 +47,12 @@ function tensors(): ActivationTensors {
 }
 
 /** Float64 reference: the aggregation of per-token projections onto each direction. */
-function reference(settings: ProjectionSettings, unit: Float32Array, count: number): Float64Array {
+function reference(
+  settings: ProjectionSettings,
+  directions: RandomDirections,
+  unit: Float32Array,
+  count: number,
+): Float64Array {
   const out = new Float64Array(2 * count);
   const [start, end] = resolveTokenRange(settings.aggregation, tokenCount);
   for (let l = 0; l < 2; l++)
@@ -56,9 +61,10 @@ function reference(settings: ProjectionSettings, unit: Float32Array, count: numb
       for (let t = start; t < end; t++) {
         let dot = 0;
         let squares = 0;
+        const { permutation, signs } = directions.layerMaps[l]!;
         for (let j = 0; j < hidden; j++) {
           const x = rows[l]![t * hidden + j]!;
-          dot += x * unit[r * hidden + j]!;
+          dot += rows[l]![t * hidden + permutation[j]!]! * signs[j]! * unit[r * hidden + j]!;
           squares += x * x;
         }
         sum += settings.measure === 'cosine' ? dot / Math.sqrt(squares) : dot;
@@ -69,7 +75,7 @@ function reference(settings: ProjectionSettings, unit: Float32Array, count: numb
 }
 
 describe('projections onto random directions through the aggregated activation', () => {
-  const directions = createRandomDirections({ count: 13, hiddenSize: hidden, seed: 2 });
+  const directions = createRandomDirections({ count: 13, hiddenSize: hidden, layers: 2, seed: 2 });
   const aggregations: ResponseAggregation[] = [
     { kind: 'mean' },
     { kind: 'last' },
@@ -85,7 +91,7 @@ describe('projections onto random directions through the aggregated activation',
         const projections = projectTokenActivations(tensors(), bank, {
           random: { directions, start, end, normalise: measure === 'cosine' },
         });
-        const expected = reference(settings, directions.unitVectors, directions.count);
+        const expected = reference(settings, directions, directions.unitVectors, directions.count);
         const scale = Math.max(...Array.from(expected, Math.abs));
         expected.forEach((value, i) =>
           expect(Math.abs(projections.randomDots![i]! - value) / scale).toBeLessThan(1e-5),
@@ -107,8 +113,13 @@ describe('projections onto random directions through the aggregated activation',
   });
 
   it('draw unit directions, reproducibly, padded to a multiple of 8 rows', () => {
-    const again = createRandomDirections({ count: 13, hiddenSize: hidden, seed: 2 });
+    const again = createRandomDirections({ count: 13, hiddenSize: hidden, layers: 2, seed: 2 });
     expect(again.unitVectors).toEqual(directions.unitVectors);
+    expect(again.layerMaps).toEqual(directions.layerMaps);
+    expect([...directions.layerMaps[1]!.permutation].sort((x, y) => x - y)).toEqual(
+      Array.from({ length: hidden }, (_, j) => j),
+    );
+    expect(directions.layerMaps[0]!.permutation).not.toEqual(directions.layerMaps[1]!.permutation);
     expect(directions.rows).toBe(16);
     let squares = 0;
     for (let j = 0; j < hidden; j++) squares += directions.unitVectors[5 * hidden + j]! ** 2;

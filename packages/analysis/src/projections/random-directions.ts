@@ -2,10 +2,13 @@ import { TraitlensError } from '@traitlens/core';
 import { createSeededRandom } from '../stats/seeded-random';
 
 /**
- * Isotropic random unit directions for the random-direction null: R directions of width D, each used at
- * every layer (a trait vector, too, is nearly the same direction across neighbouring layers; and R x D
- * stays small where R x D x layers would not: 1,000 x 8,192 floats are 33 MB). Rows are padded with zeros
- * to a multiple of 8 for the 8-wide projection kernel.
+ * Isotropic random unit directions for the random-direction null: R base directions u_r of width D, and
+ * per layer position a random signed permutation M_l, so direction r at layer l is M_l u_r: again an
+ * isotropic unit vector, and (nearly) independent of its draw at other layers, as if every layer had drawn
+ * its own directions. That makes the null's maximum over layers at least as extreme as a trait's (trait
+ * vectors agree across neighbouring layers), i.e. conservative, while storing R x D + L x D numbers instead
+ * of R x D x L (1,000 x 8,192 x 80 floats would be 2.6 GB). Rows are zero-padded to a multiple of 8 for the
+ * 8-wide projection kernel.
  */
 export interface RandomDirections {
   count: number;
@@ -14,6 +17,8 @@ export interface RandomDirections {
   /** rows x D, row-major; rows >= count (zero padding). */
   unitVectors: Float32Array;
   rows: number;
+  /** Per layer position: the signed permutation, (M_l u)[permutation[j]] = signs[j] u[j]. */
+  layerMaps: { permutation: Int32Array; signs: Float32Array }[];
 }
 
 /** Seed offset so the null's directions never coincide with the bank's random baseline vectors. */
@@ -22,6 +27,8 @@ const streamOffset = 0x5f3759df;
 export function createRandomDirections(options: {
   count: number;
   hiddenSize: number;
+  /** Layer positions to draw a signed permutation for (default 1: the identity-free single map). */
+  layers?: number;
   seed?: number;
 }): RandomDirections {
   const { count, hiddenSize } = options;
@@ -44,15 +51,28 @@ export function createRandomDirections(options: {
     const norm = Math.sqrt(squares);
     for (let j = 0; j < hiddenSize; j++) unitVectors[r * hiddenSize + j] = row[j]! / norm;
   }
-  return { count, hiddenSize, seed, unitVectors, rows };
+  const layerMaps: RandomDirections['layerMaps'] = [];
+  for (let l = 0; l < (options.layers ?? 1); l++) {
+    const permutation = Int32Array.from({ length: hiddenSize }, (_, j) => j);
+    for (let i = hiddenSize - 1; i > 0; i--) {
+      const j = random.nextInteger(i + 1);
+      const held = permutation[i]!;
+      permutation[i] = permutation[j]!;
+      permutation[j] = held;
+    }
+    const signs = Float32Array.from({ length: hiddenSize }, () => (random.nextUniform() < 0.5 ? -1 : 1));
+    layerMaps.push({ permutation, signs });
+  }
+  return { count, hiddenSize, seed, unitVectors, rows, layerMaps };
 }
 
 /**
- * Projects one response's per-layer summary onto every random direction. The summary is the mean, over
- * the aggregation's tokens [start, end), of the activation rows (scalar measure) or of the rows divided by
- * their norms (cosine measure): since h . u and (h/|h|) . u are linear in h/(1 or |h|), the projection of
- * the summary equals the aggregated per-token projections exactly (up to float32 rounding). It references
- * nothing outside itself but `project` (the 8-wide kernel), so the worker runs the same source.
+ * Projects one response's per-layer summary onto every random direction of that layer. The summary s is
+ * the mean, over the aggregation's tokens [start, end), of the activation rows (scalar measure) or of the
+ * rows divided by their norms (cosine measure): since h . u and (h/|h|) . u are linear in h/(1 or |h|), the
+ * projection of the summary equals the aggregated per-token projections exactly (up to float32 rounding).
+ * s . (M_l u) = (M_l^T s) . u, so the summary is mapped once and projected onto the base directions. It
+ * references nothing outside itself but `project` (the 8-wide kernel), so the worker runs the same source.
  */
 export function projectRowSummary(
   rows: Float32Array,
@@ -62,6 +82,8 @@ export function projectRowSummary(
   start: number,
   end: number,
   normalise: boolean,
+  permutation: Int32Array,
+  signs: Float32Array,
   unitVectors: Float32Array,
   unitRows: number,
   count: number,
@@ -91,6 +113,7 @@ export function projectRowSummary(
   }
   const single = new Float32Array(width);
   const tokens = end - start;
-  for (let j = 0; j < width; j++) single[j] = tokens > 0 ? summary[j]! / tokens : Number.NaN;
+  for (let j = 0; j < width; j++)
+    single[j] = tokens > 0 ? (signs[j]! * summary[permutation[j]!]!) / tokens : Number.NaN;
   project(single, 1, width, unitVectors, unitRows, count, out, outOffset, new Float32Array(1), 0, undefined);
 }

@@ -93,6 +93,7 @@ describe('random-direction null', () => {
   const directions = createRandomDirections({
     count: reference.count,
     hiddenSize: reference.width,
+    layers: reference.layers,
     seed: reference.seed,
   });
   it('draws the same unit directions as the Python port of the generator (float32)', () => {
@@ -106,9 +107,14 @@ describe('random-direction null', () => {
       for (let p = 0; p < prompts; p++)
         for (let l = 0; l < layers; l++)
           for (let r = 0; r < count; r++) {
+            // Direction r at layer l is the layer's signed permutation of the base direction.
+            const { permutation, signs } = directions.layerMaps[l]!;
             let dot = 0;
             for (let j = 0; j < width; j++)
-              dot += summaries[(p * layers + l) * width + j]! * directions.unitVectors[r * width + j]!;
+              dot +=
+                summaries[(p * layers + l) * width + permutation[j]!]! *
+                signs[j]! *
+                directions.unitVectors[r * width + j]!;
             out[(p * layers + l) * count + r] = dot;
           }
       return out;
@@ -136,7 +142,7 @@ describe('random-direction null', () => {
   });
 });
 
-describe('grouped folds, nested cross-validation, within-group permutations, cluster bootstrap (sklearn)', () => {
+describe('grouped folds, nested cross-validation, within-group AUROC and permutations, cluster bootstrap (sklearn)', () => {
   it('leave-one-group-out and GroupKFold assign folds as sklearn does; stratified group folds as ported', () => {
     const { groups, labels } = references.folds;
     expect(Array.from(createGroupFolds(groups, 6).assignment)).toEqual(references.folds.leaveOneGroupOut);
@@ -188,7 +194,7 @@ describe('grouped folds, nested cross-validation, within-group permutations, clu
     expect(result.null95).toBeCloseTo(references.permutation.null95, 12);
   });
 
-  it('cluster bootstrap interval of the pooled AUROC, groups resampled (1e-12)', () => {
+  it('two-stage cluster bootstrap interval of the within-group AUROC (1e-12)', () => {
     const interval = computeGroupedAurocInterval(
       references.nested.probabilities,
       references.nested.labels,
