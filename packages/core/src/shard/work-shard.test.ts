@@ -57,6 +57,15 @@ describe('parseWorkShard / resolveWorkShard', () => {
         SLURM_ARRAY_TASK_STEP: '2',
       }),
     ).toEqual({ index: 2, count: 3, source: 'slurm' });
+    // A resubmission of some shards (--array=3,5) names the count itself.
+    expect(
+      workShardFromEnvironment({
+        SLURM_ARRAY_TASK_ID: '5',
+        SLURM_ARRAY_TASK_COUNT: '2',
+        SLURM_ARRAY_TASK_MIN: '3',
+        TRAITLENS_SHARD_COUNT: '8',
+      }),
+    ).toEqual({ index: 5, count: 8, source: 'slurm' });
     expect(workShardFromEnvironment({ JOB_COMPLETION_INDEX: '5', TRAITLENS_SHARD_COUNT: '6' })).toEqual({
       index: 5,
       count: 6,

@@ -64,6 +64,8 @@ function integerVariable(environment: NodeJS.ProcessEnv, name: string): number |
  * The shard a scheduler assigned through the environment, if any:
  * - SLURM job array (`sbatch --array=0-7` or `1-8` or `0-14:2`): index
  *   `(SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP`, count `SLURM_ARRAY_TASK_COUNT`;
+ *   with `TRAITLENS_SHARD_COUNT` set, the task id is the shard index itself and that variable the count,
+ *   so `sbatch --array=3,5` re-runs shards 3 and 5 of 8;
  * - Kubernetes indexed Job (`completionMode: Indexed`): index `JOB_COMPLETION_INDEX`, count
  *   `TRAITLENS_SHARD_COUNT` (set it to the Job's `completions`; Kubernetes does not export it).
  */
@@ -72,6 +74,16 @@ export function workShardFromEnvironment(
 ): ResolvedWorkShard | undefined {
   const slurmId = integerVariable(environment, 'SLURM_ARRAY_TASK_ID');
   if (slurmId !== undefined) {
+    const declared = integerVariable(environment, shardCountVariable);
+    if (declared !== undefined)
+      return {
+        ...assertShard(
+          slurmId,
+          declared,
+          `SLURM_ARRAY_TASK_ID with ${shardCountVariable}=${declared} (array indices are shard indices, from 0)`,
+        ),
+        source: 'slurm',
+      };
     const count = integerVariable(environment, 'SLURM_ARRAY_TASK_COUNT');
     if (count === undefined)
       throw new TraitlensError(
