@@ -93,9 +93,9 @@ describe('projections onto random directions through the aggregated activation',
         });
         const expected = reference(settings, directions, directions.unitVectors, directions.count);
         const scale = Math.max(...Array.from(expected, Math.abs));
-        expected.forEach((value, i) =>
-          expect(Math.abs(projections.randomDots![i]! - value) / scale).toBeLessThan(1e-5),
-        );
+        expected.forEach((value, i) => {
+          expect(Math.abs(projections.randomDots![i]! - value) / scale).toBeLessThan(1e-5);
+        });
       }
     }
   });

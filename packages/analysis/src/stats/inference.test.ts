@@ -79,8 +79,12 @@ describe('paired rank test and multiple comparisons (scipy / statsmodels algorit
   it('Holm and Benjamini-Hochberg (1e-14), NaN entries left out of the family', () => {
     const holm = adjustPValuesHolm(references.adjusted.p);
     const bh = adjustPValuesBenjaminiHochberg(references.adjusted.p);
-    references.adjusted.holm.forEach((value, i) => expect(holm[i]).toBeCloseTo(value, 14));
-    references.adjusted.benjaminiHochberg.forEach((value, i) => expect(bh[i]).toBeCloseTo(value, 14));
+    references.adjusted.holm.forEach((value, i) => {
+      expect(holm[i]).toBeCloseTo(value, 14);
+    });
+    references.adjusted.benjaminiHochberg.forEach((value, i) => {
+      expect(bh[i]).toBeCloseTo(value, 14);
+    });
     const withGap = adjustPValuesHolm([0.01, Number.NaN, 0.04]);
     expect(withGap[1]).toBeNaN();
     expect(withGap[0]).toBeCloseTo(0.02, 15);
@@ -97,7 +101,9 @@ describe('random-direction null', () => {
     seed: reference.seed,
   });
   it('draws the same unit directions as the Python port of the generator (float32)', () => {
-    reference.firstDirection.forEach((value, j) => expect(directions.unitVectors[j]).toBeCloseTo(value, 6));
+    reference.firstDirection.forEach((value, j) => {
+      expect(directions.unitVectors[j]).toBeCloseTo(value, 6);
+    });
   });
 
   it('per-layer chance band, best-layer quantile and empirical p match numpy (1e-5)', () => {
@@ -175,9 +181,9 @@ describe('grouped folds, nested cross-validation, within-group AUROC and permuta
       inverseRegularization: 1,
     });
     expect(nested.selectedLayerPositions).toEqual(references.nested.selected);
-    references.nested.probabilities.forEach((value, i) =>
-      expect(nested.probabilities[i]).toBeCloseTo(value, 6),
-    );
+    references.nested.probabilities.forEach((value, i) => {
+      expect(nested.probabilities[i]).toBeCloseTo(value, 6);
+    });
     expect(nested.auroc).toBeCloseTo(references.nested.auroc, 10);
   });
 
