@@ -82,9 +82,9 @@ describe('SLURM templates', () => {
     expect(steer).toContain('--dependency=afterok:1001');
     expect(rest).toContain('--dependency=afterok:1002:1003');
     expect(calls.map((call) => call.find((arg) => arg.startsWith('--export='))!)).toEqual([
-      '--export=ALL,STAGES=extract',
-      '--export=ALL,STAGES=steer',
-      '--export=ALL,STAGES=capture+replay',
+      '--export=ALL,STAGES=extract,TRAITLENS_SHARD_COUNT=8',
+      '--export=ALL,STAGES=steer,TRAITLENS_SHARD_COUNT=8',
+      '--export=ALL,STAGES=capture+replay,TRAITLENS_SHARD_COUNT=8',
       '--export=ALL,STAGES=all',
     ]);
     for (const call of calls) expect(call.at(-1)).toBe(join(deploy, 'slurm', 'rm-sycophancy-70b.sbatch'));
@@ -107,7 +107,7 @@ describe('SLURM templates', () => {
       EXPERIMENT: experiment,
       STAGES: stages,
       SLURM_ARRAY_TASK_ID: '3',
-      SLURM_ARRAY_TASK_COUNT: '8',
+      TRAITLENS_SHARD_COUNT: '8',
     });
     expect(result.status, result.stderr).toBe(0);
     const [call] = await readCalls('pnpm');

@@ -3,16 +3,19 @@
 #   extract (traits split)  ->  steer (layers of every trait split)
 #   capture + replay (prompts split), at the same time as extract
 #   then one unsharded process: label, intervene, analyze, report (it finds the sharded stages done).
-# Usage: TRAITLENS_CHECKOUT=... EXPERIMENT=... [SHARDS=8] ./submit.sh [extra sbatch options]
+# Usage: TRAITLENS_CHECKOUT=... EXPERIMENT=... [SHARDS=8] [PARALLEL=8] ./submit.sh [extra sbatch options]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 job="$here/rm-sycophancy-70b.sbatch"
 shards="${SHARDS:-8}"
-array="--array=0-$((shards - 1))"
+# PARALLEL caps the tasks running at once (more shards than GPUs even out the hash split).
+array="--array=0-$((shards - 1))${PARALLEL:+%$PARALLEL}"
 
-extract=$(sbatch --parsable "$array" --export=ALL,STAGES=extract "$@" "$job")
-steer=$(sbatch --parsable "$array" --dependency="afterok:$extract" --export=ALL,STAGES=steer "$@" "$job")
-capture=$(sbatch --parsable "$array" --export=ALL,STAGES=capture+replay "$@" "$job")
+# TRAITLENS_SHARD_COUNT makes the array index the shard index, so a failed task is resubmitted alone.
+count="TRAITLENS_SHARD_COUNT=$shards"
+extract=$(sbatch --parsable "$array" --export="ALL,STAGES=extract,$count" "$@" "$job")
+steer=$(sbatch --parsable "$array" --dependency="afterok:$extract" --export="ALL,STAGES=steer,$count" "$@" "$job")
+capture=$(sbatch --parsable "$array" --export="ALL,STAGES=capture+replay,$count" "$@" "$job")
 rest=$(sbatch --parsable --dependency="afterok:$steer:$capture" --export=ALL,STAGES=all "$@" "$job")
 
 echo "extract: $extract  steer: $steer  capture+replay: $capture  label..report: $rest"

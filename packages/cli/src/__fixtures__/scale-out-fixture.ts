@@ -21,6 +21,7 @@ export interface ScaleOutFixture {
 export const noSchedulerShard: Record<string, string> = {
   SLURM_ARRAY_TASK_ID: '',
   JOB_COMPLETION_INDEX: '',
+  TRAITLENS_SHARD_COUNT: '',
 };
 
 export async function createScaleOutFixture(): Promise<ScaleOutFixture> {
