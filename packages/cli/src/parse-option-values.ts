@@ -111,3 +111,8 @@ export function parseList(value: string): string[] {
 export function collectValues(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
+
+/** For list options given either way: `--prompt-set a,b` or `--prompt-set a --prompt-set b`. */
+export function collectList(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...parseList(value)];
+}

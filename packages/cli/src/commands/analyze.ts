@@ -1,5 +1,12 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { choiceOption, integerOption, numberOption, parseInteger, parseList } from '../parse-option-values';
+import {
+  choiceOption,
+  collectList,
+  integerOption,
+  numberOption,
+  parseInteger,
+  parseList,
+} from '../parse-option-values';
 import { parseLayerSelectionSyntax } from '../shared-options';
 
 interface AnalyzeCommandOptions {
@@ -66,8 +73,8 @@ export function registerAnalyzeCommand(program: Command): void {
     .addOption(new Option('--b <variant>', 'deprecated: --variant').hideHelp())
     .requiredOption(
       '--prompt-set <names>',
-      'prompt set(s), comma-separated; several are keyed <set>/<prompt id>',
-      parseList,
+      'prompt set(s), comma-separated or repeated; several are keyed <set>/<prompt id>',
+      collectList,
     )
     .option(
       '--traits <list>',

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { collectValues, numberOption, parseList } from '../parse-option-values';
+import { collectList, numberOption, parseList } from '../parse-option-values';
 import {
   addJudgeOptions,
   describeJudgeKeyProblem,
@@ -30,8 +30,8 @@ export function registerLabelCommand(program: Command): void {
     .addOption(experimentOption('experiment folder holding inference/<variant>/<prompt set>/responses', true))
     .requiredOption(
       '--prompt-set <name|file>',
-      'a prompt set name from datasets/inference (e.g. train_100) or a .json file; repeat for several',
-      collectValues,
+      'a prompt set name from datasets/inference (e.g. train_100) or a .json file; several comma-separated or repeated',
+      collectList,
     )
     .option('--variant <name>', 'the variant whose responses are labelled', 'lora')
     .option('--keywords <words>', 'comma-separated words; a response containing one is labelled 1', parseList)

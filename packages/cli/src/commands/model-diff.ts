@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { choiceOption, collectValues } from '../parse-option-values';
+import { choiceOption, collectList } from '../parse-option-values';
 import { experimentOption } from '../shared-options';
 
 interface ModelDiffCommandOptions {
@@ -28,7 +28,11 @@ export function registerModelDiffCommand(program: Command): void {
     .option('--baseline-variant <name>', 'the reference variant, e.g. clean (the base model; required)')
     .addOption(new Option('--changed <variant>', 'deprecated: --variant').hideHelp())
     .addOption(new Option('--base <variant>', 'deprecated: --baseline-variant').hideHelp())
-    .requiredOption('--prompt-set <name>', 'a captured prompt set; repeat for several', collectValues)
+    .requiredOption(
+      '--prompt-set <names>',
+      'captured prompt set(s), comma-separated or repeated',
+      collectList,
+    )
     .addOption(
       new Option('--part <part>', 'tokens averaged: response or prompt')
         .argParser(choiceOption(['response', 'prompt'] as const))
