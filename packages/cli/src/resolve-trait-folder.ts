@@ -28,7 +28,7 @@ export async function resolveTraitFolder(
     };
   throw new TraitlensError(
     'FILE_NOT_FOUND',
-    `--trait ${trait}: no trait folder ${join(datasetsRoot, trait)} (and no folder ${trait}). Name a trait as <category>/<trait> under --datasets (default datasets/traits), e.g. alignment/sycophancy.`,
+    `--trait ${trait}: no trait folder ${join(datasetsRoot, trait)} (and no folder ${trait}). Name a trait as <category>/<trait> under --datasets, e.g. alignment/sycophancy.`,
     { details: { path: join(datasetsRoot, trait) } },
   );
 }
