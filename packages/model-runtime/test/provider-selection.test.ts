@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, probeDevice } from '../src/index';
 import { createTinyModel, type TinyModel } from '../src/testing/index';
 import { testCacheDirectory } from './shared-models';
+import { prepareWebGpu } from './webgpu-environment';
 
+await prepareWebGpu();
 const webgpu = await probeDevice('webgpu');
-if (!webgpu.available)
-  console.warn(`provider-selection: WebGPU cases skipped (${webgpu.failures.join('; ')})`);
 
 describe('provider selection in loadModel', () => {
   let tiny: TinyModel;

@@ -1,16 +1,13 @@
 import { TraitlensError } from '@traitlens/core';
 import { describe, expect, it } from 'vitest';
+import { prepareWebGpu } from '../../test/webgpu-environment';
 import { probeDevice } from './probe-execution-provider';
 import { selectExecutionProvider } from './select-execution-provider';
 
-// WebGPU needs a Vulkan driver: on a CPU-only Linux machine, Debian's chromium (SwiftShader) with
-// XDG_RUNTIME_DIR=/tmp VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
-// LD_LIBRARY_PATH=/usr/lib/chromium (docs/gpu.md).
+// WebGPU needs a Vulkan driver: SwiftShader from Debian's chromium on machines without a GPU (set up by
+// webgpu-environment.ts, which says so when it skips); the WebGPU cases skip where none exists.
+await prepareWebGpu();
 const webgpu = await probeDevice('webgpu');
-if (!webgpu.available)
-  console.warn(
-    `select-execution-provider: WebGPU cases skipped, no WebGPU adapter (${webgpu.failures.join('; ')})`,
-  );
 
 describe('selectExecutionProvider', () => {
   it('takes the CPU without probing', async () => {
