@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTraitVectors } from '@traitlens/core';
@@ -258,6 +258,34 @@ describe('steer checks its cheap arguments before loading the model', () => {
       const accepted = await steer(deeper, '--judge', 'lexicon', '--layers', '1-3');
       expect(accepted.code).toBe(1);
       expect(accepted.stderr).not.toMatch(/layer|width/i);
+
+      // Without --vectors: the file extract wrote, for the method its evaluation ranked best.
+      const experiment = await mkdtemp(join(tmpdir(), 'traitlens-steer-best-'));
+      const extracted = join(experiment, 'extraction', 'tinystories', 'happiness');
+      await mkdir(join(extracted, 'vectors'), { recursive: true });
+      await writeFile(
+        join(extracted, 'evaluation.json'),
+        JSON.stringify({ sites: { resid_post: { best: { method: 'probe', layer: 2 } } } }),
+      );
+      await copyFile(deeper, join(extracted, 'vectors', 'probe.safetensors'));
+      const best = await capture([
+        'steer',
+        '--model',
+        modelFolder,
+        '--datasets',
+        datasets,
+        '--trait',
+        'tinystories/happiness',
+        '--experiment',
+        experiment,
+        '--method',
+        'best',
+        '--judge',
+        'lexicon',
+      ]);
+      expect(best.stderr).toContain(
+        `${join(extracted, 'vectors', 'probe.safetensors')} has vectors for layers 0-7 but the model has 5 layers`,
+      );
     },
   );
 });

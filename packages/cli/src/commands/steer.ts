@@ -62,8 +62,8 @@ export function registerSteerCommand(program: Command): void {
       'trait vector file (default: <experiment>/extraction/<category>/<trait>/vectors/<method>.safetensors)',
     )
     .option(
-      '--method <id>',
-      'extraction method whose vectors to use when --vectors is not given',
+      '--method <id|best>',
+      'extraction method whose vectors to use when --vectors is not given; best = the method extract ranked best',
       'mean_diff',
     )
     .addOption(layersOption('layers to steer: all, 0,3,5 or 2-4 (default: every layer in the vector file)'));
@@ -146,6 +146,7 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
     { createProgressDisplay },
     { readModelShape },
     { resolveTraitFolder },
+    { resolveSteeringVectors },
     { join },
   ] = await Promise.all([
     import('@traitlens/core'),
@@ -154,6 +155,7 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
     import('../progress-display'),
     import('../read-model-shape'),
     import('../resolve-trait-folder'),
+    import('../resolve-steering-vectors'),
     import('node:path'),
   ]);
   // Everything cheap first: a missing key, a bad layer or a vector file of another model must not cost
@@ -164,11 +166,12 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
   const trait = await steering.loadSteeringTrait(traitFolder.folder);
   const vectorsFile =
     options.vectors ??
-    join(
-      core.experimentLayout(options.experiment).extraction(traitFolder.category ?? '', traitFolder.name)
-        .vectors,
-      `${options.method}.safetensors`,
-    );
+    (await resolveSteeringVectors({
+      experiment: options.experiment,
+      category: traitFolder.category,
+      trait: traitFolder.name,
+      method: options.method,
+    }));
   const vectors = await core.readTraitVectors(vectorsFile);
   const shape = await readModelShape(options.model);
   const selected = selectSteeringLayers(vectors, vectorsFile, shape, options.layers, core);
