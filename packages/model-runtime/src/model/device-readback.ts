@@ -13,6 +13,7 @@ export class DeviceReadback {
   /** The values of a [rows, columns] float32 tensor. */
   async read(tensor: ort.Tensor): Promise<Float32Array> {
     if (tensor.location === 'cpu') return tensor.data as Float32Array;
+    if (tensor.size === 0) return new Float32Array(0);
     this.session ??= (() => {
       const g = new OnnxGraphBuilder('unused.data');
       const x = g.input('x', OnnxType.float32, ['rows', 'columns']);
