@@ -1,13 +1,21 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import {
   type CapturedResponse,
   inferencePaths,
   type PromptSet,
   readCapturedResponse,
 } from '@traitlens/capture';
-import { type Judge, type JudgeRequest, TraitlensError, writeJsonAtomic } from '@traitlens/core';
+import {
+  formatWorkShard,
+  isUnitInShard,
+  type Judge,
+  type JudgeRequest,
+  TraitlensError,
+  type WorkShard,
+  writeJsonAtomic,
+} from '@traitlens/core';
 import { findKeywordSpans } from './find-keyword-spans';
 import { createGroupRubric } from './group-rubric';
 import { type PromptAnnotation, readSpanAnnotations } from './read-span-annotations';
@@ -85,6 +93,12 @@ export interface LabelResponsesOptions {
   annotationsFile?: string;
   /** Judge again every response, ignoring scores stored by an earlier run. */
   force?: boolean;
+  /**
+   * Judge only this shard's responses (by a hash of `<prompt set>/<prompt id>`, as capture splits them)
+   * and store the scores in `labels/shards/<index>-of-<count>.json`, not labels.json; the unsharded run
+   * afterwards merges every shard's scores into labels.json without asking the judge again.
+   */
+  shard?: WorkShard;
   log?: (line: string) => void;
 }
 
@@ -117,6 +131,16 @@ function createLabelsFile(
     labels: Object.fromEntries(rows.map((row) => [row.key, row.label])),
     details: rows,
   };
+}
+
+async function readShardFiles(folder: string): Promise<Array<LabelsFile | undefined>> {
+  let names: string[];
+  try {
+    names = (await readdir(folder)).filter((name) => /^\d+-of-\d+\.json$/.test(name)).sort();
+  } catch {
+    return [];
+  }
+  return Promise.all(names.map((name) => readExisting(join(folder, name))));
 }
 
 async function readExisting(path: string): Promise<LabelsFile | undefined> {
@@ -165,6 +189,7 @@ export async function labelResponses(options: LabelResponsesOptions): Promise<La
   for (const set of options.promptSets) {
     const paths = inferencePaths(options.experiment, variant, set.id);
     for (const prompt of set.prompts) {
+      if (!isUnitInShard(`${set.id}/${prompt.id}`, options.shard)) continue;
       const record = await readCapturedResponse(paths.responseFile(prompt.id));
       if (!record) continue;
       responses.push({
@@ -182,6 +207,9 @@ export async function labelResponses(options: LabelResponsesOptions): Promise<La
     );
   }
   const paths = labelPaths(options.experiment);
+  const shardFile = options.shard
+    ? join(dirname(paths.labels), 'shards', `${formatWorkShard(options.shard).replace('/', '-of-')}.json`)
+    : undefined;
   const fileSettings = {
     judge: source.kind === 'judge' ? source.judgeId : null,
     threshold: source.kind === 'judge' ? source.threshold : null,
@@ -233,11 +261,17 @@ export async function labelResponses(options: LabelResponsesOptions): Promise<La
     }
     if (missing > 0) log(`  warning: ${missing} prompts have no "${source.field}" field and stay unlabelled`);
   } else {
-    const existing = options.force ? undefined : await readExisting(paths.labels);
+    // Scores stored earlier: labels.json and, from sharded runs, labels/shards/*.json.
+    const stored = options.force
+      ? []
+      : [
+          await readExisting(shardFile ?? paths.labels),
+          ...(shardFile ? [] : await readShardFiles(join(dirname(paths.labels), 'shards'))),
+        ];
     const done = new Map(
-      (existing?.method === 'judge' && existing.judge === source.judgeId ? existing.details : []).map(
-        (detail) => [detail.key, detail],
-      ),
+      stored
+        .flatMap((file) => (file?.method === 'judge' && file.judge === source.judgeId ? file.details : []))
+        .map((detail) => [detail.key, detail]),
     );
     const pending = responses.filter((entry) => {
       const previous = done.get(entry.key);
@@ -252,7 +286,7 @@ export async function labelResponses(options: LabelResponsesOptions): Promise<La
     log(`  judging ${scorable.length} responses (${responses.length - pending.length} labelled earlier)`);
     const save = async () => {
       const all = [...done.values()].sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }));
-      await writeJsonAtomic(paths.labels, createLabelsFile('judge', fileSettings, all));
+      await writeJsonAtomic(shardFile ?? paths.labels, createLabelsFile('judge', fileSettings, all));
     };
     // Chunks keep the judge's concurrency busy and save progress, so an interrupted run loses little.
     for (let start = 0; start < scorable.length; start += 32) {
@@ -292,6 +326,20 @@ export async function labelResponses(options: LabelResponsesOptions): Promise<La
     log(`  ${given.size} annotated responses from ${options.annotationsFile}`);
   }
   details.sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }));
+  if (shardFile) {
+    // A shard's scores wait in its own file for the unsharded run, which writes labels.json.
+    await writeJsonAtomic(shardFile, createLabelsFile(source.kind, fileSettings, details));
+    log(`  shard ${formatWorkShard(options.shard!)}: ${details.length} responses scored into ${shardFile}`);
+    return {
+      method: source.kind,
+      labelsFile: shardFile,
+      annotationsFile: null,
+      labelled: details.length,
+      positive: details.filter((detail) => detail.label === 1).length,
+      unlabelled: responses.length - details.length,
+      byGroup: {},
+    };
+  }
   await writeJsonAtomic(paths.labels, createLabelsFile(source.kind, fileSettings, details));
   const hasAnnotations = Object.keys(annotations).length > 0;
   if (hasAnnotations) await writeJsonAtomic(paths.annotations, annotations);

@@ -4,7 +4,12 @@ import { TraitlensError } from '@traitlens/core';
 import { type Experiment, loadExperiment } from '../config/load-experiment';
 import { type PipelineState, readPipelineState, type StudyStage, studyStages } from './pipeline-state';
 import { computeStudyStageKeys } from './run-study';
-import { completedShardCount, isShardableStage, readShardRecords } from './shard-records';
+import {
+  completedShardCount,
+  isCompletedByShards,
+  isShardableStage,
+  readShardRecords,
+} from './shard-records';
 
 /** Where one stage stands. */
 export interface StageStatus {
@@ -81,6 +86,7 @@ async function addShardStatus(
     // Every shard finished with the current settings: the next unsharded run skips the stage.
     if (
       keys !== undefined &&
+      isCompletedByShards(entry.stage) &&
       entry.state !== 'done' &&
       completedShardCount(records, keys[entry.stage]).count !== undefined
     )

@@ -23,6 +23,7 @@ import {
 } from './pipeline-state';
 import {
   completedShardCount,
+  isCompletedByShards,
   isShardableStage,
   readShardRecords,
   shardableStages,
@@ -166,7 +167,7 @@ export async function runStudy(experiment: Experiment, options: RunStudyOptions 
         }
       }
       const record = state.stages[stage];
-      if (!shard && record?.key !== keys[stage] && !forced(stage)) {
+      if (!shard && isCompletedByShards(stage) && record?.key !== keys[stage] && !forced(stage)) {
         // Every shard of a sharded run finished it with these settings: nothing left to do here.
         const { count } = completedShardCount(
           await readShardRecords(experiment.directory, stage),

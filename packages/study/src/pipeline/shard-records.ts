@@ -9,10 +9,19 @@ export const shardableStages = [
   'steer',
   'capture',
   'replay',
+  'label',
 ] as const satisfies readonly StudyStage[];
 
 export function isShardableStage(stage: StudyStage): boolean {
   return (shardableStages as readonly StudyStage[]).includes(stage);
+}
+
+/**
+ * Stages whose shards leave finished outputs: once every shard is done, the stage is. Label shards only
+ * store judge scores; the unsharded run still writes labels.json from them (without judging again).
+ */
+export function isCompletedByShards(stage: StudyStage): boolean {
+  return isShardableStage(stage) && stage !== 'label';
 }
 
 /** One shard's record: `<experiment>/pipeline-shards/<stage>/<index>-of-<count>.json`. */

@@ -38,6 +38,8 @@ export async function runLabelStage(context: StageContext): Promise<StageSummary
       source,
       ...(experiment.annotationsFile ? { annotationsFile: experiment.annotationsFile } : {}),
       force: context.force,
+      // A shard only judges (its prompts); the unsharded run merges the scores into labels.json.
+      ...(context.shard ? { shard: context.shard } : {}),
       log,
     });
     return { ...result };
