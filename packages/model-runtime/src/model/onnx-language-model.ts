@@ -145,8 +145,8 @@ export class OnnxLanguageModel implements LanguageModel {
     readonly tokenizer: TextTokenizer,
     private readonly promptEncoder: PromptEncoder,
     private readonly artifacts: ModelArtifacts,
-    private readonly sessionOptions: SessionOptions,
-    private readonly graphOptions: DecoderGraphOptions = { accuracyLevel: 4 },
+    sessionOptions: SessionOptions,
+    graphOptions: DecoderGraphOptions = { accuracyLevel: 4 },
     private readonly maxSessions = 4,
   ) {
     this.inverseFrequencies = rotaryInverseFrequencies(config);
