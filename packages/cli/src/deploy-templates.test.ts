@@ -84,7 +84,7 @@ describe('SLURM templates', () => {
     expect(calls.map((call) => call.find((arg) => arg.startsWith('--export='))!)).toEqual([
       '--export=ALL,STAGES=extract,TRAITLENS_SHARD_COUNT=8',
       '--export=ALL,STAGES=steer,TRAITLENS_SHARD_COUNT=8',
-      '--export=ALL,STAGES=capture+replay,TRAITLENS_SHARD_COUNT=8',
+      '--export=ALL,STAGES=capture+replay+label,TRAITLENS_SHARD_COUNT=8',
       '--export=ALL,STAGES=all',
     ]);
     for (const call of calls) expect(call.at(-1)).toBe(join(deploy, 'slurm', 'rm-sycophancy-70b.sbatch'));
@@ -93,7 +93,7 @@ describe('SLURM templates', () => {
   it.each([
     ['extract', ['extract']],
     ['steer', ['steer']],
-    ['capture+replay', ['capture', 'replay']],
+    ['capture+replay+label', ['capture', 'replay', 'label']],
     ['all', undefined],
   ] as const)('the job script with STAGES=%s runs a valid traitlens run command', async (stages, only) => {
     await rm(join(work, 'pnpm.log'), { force: true });
@@ -171,7 +171,7 @@ describe('Kubernetes manifest', () => {
     expect(onlyByStep).toEqual({
       extract: ['extract'],
       steer: ['steer'],
-      capture: ['capture', 'replay'],
+      capture: ['capture', 'replay', 'label'],
       finish: undefined,
     });
     // The header's kubectl lines select these steps.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Submits the RM-sycophancy 70B study as SLURM job arrays chained by dependencies (docs/scale-out.md):
 #   extract (traits split)  ->  steer (layers of every trait split)
-#   capture + replay (prompts split), at the same time as extract
-#   then one unsharded process: label, intervene, analyze, report (it finds the sharded stages done).
+#   capture + replay + label (prompts split), at the same time as extract
+#   then one unsharded process: every stage; it finds the sharded ones done, merges the label shards
+#   into labels.json and runs intervene, analyze and report.
 # Usage: TRAITLENS_CHECKOUT=... EXPERIMENT=... [SHARDS=8] [PARALLEL=8] ./submit.sh [extra sbatch options]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,8 +16,8 @@ array="--array=0-$((shards - 1))${PARALLEL:+%$PARALLEL}"
 count="TRAITLENS_SHARD_COUNT=$shards"
 extract=$(sbatch --parsable "$array" --export="ALL,STAGES=extract,$count" "$@" "$job")
 steer=$(sbatch --parsable "$array" --dependency="afterok:$extract" --export="ALL,STAGES=steer,$count" "$@" "$job")
-capture=$(sbatch --parsable "$array" --export="ALL,STAGES=capture+replay,$count" "$@" "$job")
+capture=$(sbatch --parsable "$array" --export="ALL,STAGES=capture+replay+label,$count" "$@" "$job")
 rest=$(sbatch --parsable --dependency="afterok:$steer:$capture" --export=ALL,STAGES=all "$@" "$job")
 
-echo "extract: $extract  steer: $steer  capture+replay: $capture  label..report: $rest"
+echo "extract: $extract  steer: $steer  capture+replay+label: $capture  the rest: $rest"
 echo "progress: pnpm traitlens status \$CONFIG --output \$EXPERIMENT (per stage and shard)"
