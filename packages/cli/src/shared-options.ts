@@ -55,6 +55,7 @@ export interface ModelCommandOptions {
   loraMode: (typeof loraModes)[number];
   threads?: number;
   deviceIndex?: number;
+  logPlacement?: boolean;
 }
 
 export type ModelOptionKey = Exclude<keyof ModelCommandOptions, 'model'>;
@@ -67,6 +68,7 @@ export const modelOptionKeys: readonly ModelOptionKey[] = [
   'providers',
   'threads',
   'deviceIndex',
+  'logPlacement',
   'lora',
   'loraScale',
   'loraMode',
@@ -103,6 +105,11 @@ function modelOption(key: ModelOptionKey): Option {
         '--device-index <n>',
         'the GPU (0-based) the cuda provider runs on, one process per GPU (default: TRAITLENS_DEVICE_INDEX, else 0; docs/scale-out.md)',
       ).argParser(integerOption({ min: 0 }));
+    case 'logPlacement':
+      return new Option(
+        '--log-placement',
+        'print which graph nodes run on the CPU and which on the GPU provider (as TRAITLENS_ORT_LOG=verbose; docs/gpu.md)',
+      );
     case 'lora':
       return new Option('--lora <source>', 'PEFT LoRA adapter: local folder or hf:org/name[@revision]');
     case 'loraScale':
@@ -146,6 +153,7 @@ export function toLoadModelOptions(
     ...(options.providers?.length ? { providers: options.providers } : {}),
     ...(options.threads === undefined ? {} : { threads: options.threads }),
     ...(options.deviceIndex === undefined ? {} : { deviceIndex: options.deviceIndex }),
+    ...(options.logPlacement ? { debug: { logPlacement: true } } : {}),
     ...(options.lora && (settings.withLora ?? true)
       ? { lora: { source: options.lora, mode: options.loraMode } }
       : {}),

@@ -31,7 +31,7 @@ export function registerPlanCommand(program: Command): void {
       'Estimate weights, LoRA, KV cache and activation memory before downloading a model (docs/memory-plan.md): for hf: sources only config.json (and adapter_config.json) are fetched. Takes the same model options, with the same defaults, as the commands that run the model.',
     );
   // The same options and defaults as the run commands, so a plan describes what they will load.
-  addModelOptions(command, { omit: ['providers', 'threads', 'deviceIndex'] });
+  addModelOptions(command, { omit: ['providers', 'threads', 'deviceIndex', 'logPlacement'] });
   command
     .addOption(new Option('--batch <n>', 'rows per batch').argParser(integerOption({ min: 1 })).default(1))
     .addOption(
