@@ -44,7 +44,8 @@ EOF
 
 # 2. node
 node_binary="$(readlink -f "$(command -v node)")"
-xz -T0 -6 -c "$node_binary" > "$out/node.xz"
+# Compressing takes minutes on a small machine: an up-to-date copy from an earlier pack is kept.
+if [ ! -f "$out/node.xz" ] || [ "$node_binary" -nt "$out/node.xz" ]; then xz -T0 -6 -c "$node_binary" > "$out/node.xz"; fi
 node --version > "$out/node.version"
 
 # 3. onnxruntime-node for linux/x64
@@ -53,7 +54,10 @@ common="$(readlink -f "$ort/../onnxruntime-common")"
 mkdir -p "$out/node_modules/onnxruntime-node/bin/napi-v6/linux/x64" "$out/node_modules/onnxruntime-common"
 cp -r "$ort/package.json" "$ort/dist" "$out/node_modules/onnxruntime-node/"
 cp "$ort/bin/napi-v6/linux/x64/onnxruntime_binding.node" "$out/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/"
-xz -T0 -6 -c "$ort/bin/napi-v6/linux/x64/libonnxruntime.so.1" > "$out/libonnxruntime.so.1.xz"
+library="$ort/bin/napi-v6/linux/x64/libonnxruntime.so.1"
+if [ ! -f "$out/libonnxruntime.so.1.xz" ] || [ "$library" -nt "$out/libonnxruntime.so.1.xz" ]; then
+  xz -T0 -6 -c "$library" > "$out/libonnxruntime.so.1.xz"
+fi
 cp -r "$common/package.json" "$common/dist" "$out/node_modules/onnxruntime-common/"
 find "$out/node_modules" -name '*.map' -delete
 

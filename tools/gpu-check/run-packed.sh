@@ -38,7 +38,7 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 {
   echo "node $("$work/node" --version)"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  echo "vulkan icd: ${icd:-none found}"
+  echo "vulkan icd: ${icd:-no NVIDIA ICD found; VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-unset}}"
   [ -n "$icd" ] && cat "$icd"
   echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 } > "$out/env.txt" 2>&1
