@@ -97,7 +97,13 @@ export function formatReport(report: GpuCheckReport): string {
         lines.push('', 'n/a: this model-runtime has no host<->device transfer counter.');
     }
     if (check.placement.length) {
-      lines.push('', '### Op placement (ORT verbose log, llama fixture)', '');
+      lines.push(
+        '',
+        '### Op placement (ORT verbose log, llama fixture)',
+        '',
+        'One row per session created; a step without a row (often `generate`) reused an earlier session.',
+        '',
+      );
       lines.push(
         '| dtype | session | nodes per provider | CPU ops | MemcpyFromHost | MemcpyToHost |',
         '|---|---|---|---|---|---|',
