@@ -101,6 +101,7 @@ export class SteeringResultsStore {
   private readonly context: SteeringContext;
   private readonly runsById = new Map<string, SteeringRunRecord>();
   private readonly runsByKey = new Map<string, SteeringRunRecord>();
+  private readonly pieces = new Map<string, unknown>();
   private layerNorms: Record<string, LayerNormRecord> = {};
   private searches: SteeringSearchRecord[] = [];
   private assembled: SteeringResults;
@@ -160,20 +161,20 @@ export class SteeringResultsStore {
     const layers: Record<string, LayerNormRecord> = {};
     const layerNames = await listJson(join(this.directory, 'layers'));
     for (const name of layerNames.sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))) {
-      const record = await readJson<LayerNormRecord>(join(this.directory, 'layers', name));
+      const record = await this.readPiece<LayerNormRecord>(join('layers', name));
       if (record) layers[name.slice(0, -'.json'.length)] = record;
     }
     this.layerNorms = layers;
     const searches: SteeringSearchRecord[] = [];
     for (const name of await listJson(join(this.directory, 'searches'))) {
-      const header = await readJson<SearchHeader>(join(this.directory, 'searches', name));
+      const header = await this.readPiece<SearchHeader>(join('searches', name));
       if (!header) continue;
+      const present = new Set(await listJson(join(this.directory, 'searches', header.id)));
       const candidates: SearchCandidateRecord[] = [];
       let updatedAt = '';
       for (const id of header.candidates) {
-        const file = await readJson<CandidateFile>(
-          join(this.directory, 'searches', header.id, fileNameOf(id)),
-        );
+        if (!present.has(fileNameOf(id))) continue;
+        const file = await this.readPiece<CandidateFile>(join('searches', header.id, fileNameOf(id)));
         if (!file) continue;
         const { updatedAt: candidateUpdatedAt, ...candidate } = file;
         candidates.push(candidate);
@@ -184,6 +185,17 @@ export class SteeringResultsStore {
     }
     this.searches = searches;
     this.assembled = this.assemble();
+  }
+
+  /**
+   * A piece file, read once: layer, search and candidate files are written once per content (a re-run
+   * of a search writes the same candidates again), so each refresh reads only new names and lists folders.
+   */
+  private async readPiece<T>(relativePath: string): Promise<T | undefined> {
+    if (this.pieces.has(relativePath)) return this.pieces.get(relativePath) as T;
+    const value = await readJson<T>(join(this.directory, relativePath));
+    if (value !== undefined) this.pieces.set(relativePath, value);
+    return value;
   }
 
   /** Writes the scored responses, then the run record, then results.json. */
@@ -214,9 +226,12 @@ export class SteeringResultsStore {
     };
     for (const candidate of search.candidates) {
       const file: CandidateFile = { ...candidate, updatedAt: search.updatedAt };
-      await writeJsonAtomic(join(this.directory, 'searches', search.id, fileNameOf(candidate.id)), file);
+      const path = join('searches', search.id, fileNameOf(candidate.id));
+      await writeJsonAtomic(join(this.directory, path), file);
+      this.pieces.set(path, file);
     }
     await writeJsonAtomic(join(this.directory, 'searches', `${search.id}.json`), header);
+    this.pieces.set(join('searches', `${search.id}.json`), header);
     await this.save();
   }
 
