@@ -67,6 +67,7 @@ describe('every numeric option and enum is validated before any work, naming the
     [[...analyze, '--train-groups', '44,x'], '--train-groups', 'not a whole number'],
     [['plan', ...model, '--dtype', 'bf16'], '--dtype', 'fp32, fp16, int8, int4'],
     [['plan', ...model, '--batch', '0'], '--batch', 'at least 1'],
+    [['datasets', 'validate', missingModel, '--variant', 'csv'], '--variant', 'auto, text, jsonl'],
     [
       ['model-diff', '--experiment', missingModel, '--prompt-set', 'p', '--variant', 'a', '--part', 'tokens'],
       '--part',

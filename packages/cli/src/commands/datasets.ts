@@ -1,15 +1,9 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { choiceOption } from '../parse-option-values';
 
 interface DatasetsValidateOptions {
   strict?: boolean;
   variant: 'auto' | 'text' | 'jsonl';
-}
-
-function parseVariant(value: string): DatasetsValidateOptions['variant'] {
-  if (value !== 'auto' && value !== 'text' && value !== 'jsonl') {
-    throw new InvalidArgumentError(`"${value}" is not one of auto, text, jsonl.`);
-  }
-  return value;
 }
 
 export function registerDatasetsCommand(program: Command): void {
@@ -23,7 +17,12 @@ export function registerDatasetsCommand(program: Command): void {
     )
     .argument('<dir>', 'a trait folder, or a folder holding trait folders (searched recursively)')
     .option('--strict', 'treat warnings as errors too')
-    .option('--variant <variant>', 'prompt files to check: auto, text (.txt) or jsonl', parseVariant, 'auto')
+    .option(
+      '--variant <variant>',
+      'prompt files to check: auto, text (.txt) or jsonl',
+      choiceOption(['auto', 'text', 'jsonl'] as const),
+      'auto',
+    )
     .action(async (directory: string, options: DatasetsValidateOptions) => {
       await runDatasetsValidate(directory, options);
     });
