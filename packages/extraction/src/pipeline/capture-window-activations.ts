@@ -1,5 +1,5 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import {
   formatHookPoint,
   type HookPoint,
@@ -80,6 +80,12 @@ export async function captureWindowActivations(
     `${formatTokenWindowSlug(window)}-${options.key}`,
   );
   if (options.force) await rm(partialDirectory, { recursive: true, force: true });
+  // Staging of this window for other inputs (other layers, records or model) can never be finished now;
+  // the caller holds the trait's lock, so no live process is using it.
+  const slug = `${formatTokenWindowSlug(window)}-`;
+  for (const name of await readdir(dirname(partialDirectory)).catch(() => [] as string[]))
+    if (name.startsWith(slug) && join(dirname(partialDirectory), name) !== partialDirectory)
+      await rm(join(dirname(partialDirectory), name), { recursive: true, force: true });
   await mkdir(partialDirectory, { recursive: true });
   const finished = new Set(await readdir(partialDirectory));
   const points: HookPoint[] = sites.flatMap((site) => layers.map((layer) => ({ site, layer })));
@@ -160,6 +166,8 @@ export async function captureWindowActivations(
     bySite.set(site, activations);
   }
   await rm(partialDirectory, { recursive: true, force: true });
+  // The staging parent goes too once empty (another window's staging keeps it).
+  await rmdir(dirname(partialDirectory)).catch(() => undefined);
   return { bySite, skipped: false };
 }
 

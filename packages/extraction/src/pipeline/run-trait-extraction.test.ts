@@ -1,7 +1,13 @@
-import { mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Judge, layerConvention, readTraitVectors } from '@traitlens/core';
+import {
+  acquireFileLock,
+  type Judge,
+  layerConvention,
+  readTraitVectors,
+  TraitlensError,
+} from '@traitlens/core';
 import { describe, expect, it } from 'vitest';
 import { FakeLanguageModel } from '../__fixtures__/fake-language-model';
 import { loadTraitDataset } from '../dataset/load-trait-dataset';
@@ -166,6 +172,38 @@ describe('runTraitExtraction on a fake model', () => {
     await runTraitExtraction(settings);
     expect(model.calls.forward - forwardBefore).toBe(4);
     expect(model.calls.generate).toBe(generateBefore);
+    // Finished: no staging, lock or temporary file is left in the trait's folder.
+    const left = await readdir(join(experimentDirectory, 'extraction', 'toy', 'kindness'), {
+      recursive: true,
+    });
+    expect(left.filter((name) => /\.partial|\.lock/.test(name))).toEqual([]);
+  });
+
+  it('drops staging for superseded inputs and stale temporary files, and refuses a second live run', async () => {
+    const dataset = await loadTraitDataset(await writeKindnessDataset());
+    const experimentDirectory = await mkdtemp(join(tmpdir(), 'traitlens-experiment-'));
+    const trait = join(experimentDirectory, 'extraction', 'toy', 'kindness');
+    const staging = join(trait, 'activations', '.partial', 'response__5-0000superseded');
+    await mkdir(staging, { recursive: true });
+    await writeFile(join(staging, 'positive-000000.safetensors'), 'old');
+    // A temporary file of a writer that no longer runs (pid far beyond any pid_max).
+    const stale = join(trait, 'responses', 'positive.json.999999999.0badf00d.partial');
+    await mkdir(join(trait, 'responses'), { recursive: true });
+    await writeFile(stale, '{');
+    const settings = {
+      model: new FakeLanguageModel(traitScore),
+      dataset,
+      experimentDirectory,
+      methods: ['mean_diff'],
+    };
+    const held = await acquireFileLock(join(trait, '.lock'), { purpose: 'another extraction' });
+    const refused = await runTraitExtraction(settings).catch((error: unknown) => error);
+    expect(TraitlensError.hasCode(refused, 'LOCK_HELD')).toBe(true);
+    expect((refused as Error).message).toContain('another extraction');
+    await held.release();
+    await runTraitExtraction(settings);
+    const left = await readdir(trait, { recursive: true });
+    expect(left.filter((name) => /\.partial|\.lock/.test(name))).toEqual([]);
   });
 
   it('reports every non-blocking data set problem through onWarning, and that vetting ignores eval_prompt', async () => {
