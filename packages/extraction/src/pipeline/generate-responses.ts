@@ -1,6 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { TraitlensError, writeJsonAtomic } from '@traitlens/core';
-import type { ChatMessage, LanguageModel, PromptInput } from '@traitlens/model-runtime';
+import {
+  type ChatMessage,
+  computeModelIdentity,
+  type LanguageModel,
+  type PromptInput,
+} from '@traitlens/model-runtime';
 import type { TraitDataset, TraitPrompt } from '../dataset/trait-dataset';
 import type { TraitPolarity } from './extraction-progress';
 import { compareResponseRecords, formatResponseRecordId, type ResponseRecord } from './response-record';
@@ -103,7 +108,13 @@ export interface GenerateResponsesOptions {
 export async function generateResponses(options: GenerateResponsesOptions): Promise<ResponseRecord[]> {
   const { model, dataset, polarity, settings } = options;
   const format = resolvePromptFormat(settings.promptFormat, dataset, model);
-  const settingsRecord = { ...settings, promptFormat: format, model: model.id, dataset: dataset.hash };
+  // The model by content: a shard that loads it from another folder reuses these records.
+  const settingsRecord = {
+    ...settings,
+    promptFormat: format,
+    model: await computeModelIdentity(model.id),
+    dataset: dataset.hash,
+  };
   const key = computeStageKey({ settingsRecord, polarity });
   const existing = options.force ? undefined : await readResponsesFile(options.file);
   const done = new Map<string, ResponseRecord>();

@@ -13,7 +13,7 @@ import {
   withFileLock,
   writeJsonAtomic,
 } from '@traitlens/core';
-import type { LanguageModel } from '@traitlens/model-runtime';
+import { computeModelIdentity, type LanguageModel } from '@traitlens/model-runtime';
 import type { TraitDataset } from '../dataset/trait-dataset';
 import { isBlockingDatasetIssue } from '../dataset/validate-trait-dataset';
 import type { SiteEvaluation, TraitEvaluation } from '../evaluation/trait-evaluation';
@@ -273,7 +273,8 @@ async function runLockedTraitExtraction(
   // 4. Window-averaged activations on the stored token ids.
   const activationBatchSize = options.activationBatchSize ?? generation.batchSize;
   const activationsKey = computeStageKey({
-    model: model.id,
+    // By content, so activations made from a copy of the model at another path are reused.
+    model: await computeModelIdentity(model.id),
     layers,
     sites,
     window: window.text,
