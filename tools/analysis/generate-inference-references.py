@@ -196,6 +196,8 @@ def main():
     differences = proj_b - proj_a
     paired_d = np.abs(differences.mean(axis=0) / differences.std(axis=0, ddof=1))  # L x R
     maxima = paired_d.max(axis=0)
+    pooled = np.sqrt((proj_a.var(axis=0, ddof=1) + proj_b.var(axis=0, ddof=1)) / 2)
+    cohens_d = np.abs((proj_b.mean(axis=0) - proj_a.mean(axis=0)) / pooled)  # L x R
     observed = 1.1
     null = {
         'seed': seed, 'count': count, 'width': width, 'layers': layers, 'prompts': n,
@@ -207,6 +209,11 @@ def main():
         'observed': observed,
         'empiricalP': float((1 + np.sum(maxima >= observed)) / (1 + count)),
         'bestOfThree': float(1 - (1 - (1 + np.sum(maxima >= observed)) / (1 + count)) ** 3),
+        'cohensD': {
+            'perLayerQ95': floats(np.quantile(cohens_d, 0.95, axis=1)),
+            'maxOverLayersQ95': float(np.quantile(cohens_d.max(axis=0), 0.95)),
+            'empiricalP': float((1 + np.sum(cohens_d.max(axis=0) >= 0.3)) / (1 + count)),
+        },
     }
 
     # Folds: leave-one-group-out and GroupKFold from sklearn (group sizes distinct, so no tie order).

@@ -106,11 +106,13 @@ export function createNullStudy(options: NullStudyOptions): NullStudy {
     const rowB: Float64Array[] = [];
     for (let l = 0; l < layers; l++) {
       const topic = topics[groups[p]! - 100]![l]!;
-      const a = Float64Array.from(
-        { length: width },
-        (_, j) => scales[j]! * (0.8 * persistent[j]! + 0.6 * random.nextNormal()) + topic[j]!,
-      );
-      const b = Float64Array.from(a, (value, j) => value + shifts[l]![j]! + 0.3 * random.nextNormal());
+      const a = new Float64Array(width);
+      const b = new Float64Array(width);
+      const shift = shifts[l]!;
+      for (let j = 0; j < width; j++) {
+        a[j] = scales[j]! * (0.8 * persistent[j]! + 0.6 * random.nextNormal()) + topic[j]!;
+        b[j] = a[j]! + shift[j]! + 0.3 * random.nextNormal();
+      }
       rowA.push(a);
       rowB.push(b);
     }
@@ -125,12 +127,13 @@ export function createNullStudy(options: NullStudyOptions): NullStudy {
       for (let j = 0; j < width; j++) activationsB[p]![layer]![j]! += effect * 0.3 * direction[j]!;
   }
   const vectorCount = bank.vectors.length;
+  const bankUnits = bank.unitVectors.map((units) => Float64Array.from(units));
   const project = (activations: Float64Array[][]) => {
     const values = new Float64Array(prompts * layers * vectorCount);
     for (let p = 0; p < prompts; p++)
       for (let l = 0; l < layers; l++) {
         const h = activations[p]![l]!;
-        const units = bank.unitVectors[l]!;
+        const units = bankUnits[l]!;
         for (let k = 0; k < vectorCount; k++) {
           let dot = 0;
           for (let j = 0; j < width; j++) dot += h[j]! * units[k * width + j]!;
@@ -144,7 +147,7 @@ export function createNullStudy(options: NullStudyOptions): NullStudy {
   const projectRandom = (activations: Float64Array[][]) => {
     const values = new Float32Array(prompts * layers * count);
     const mapped = new Float64Array(width);
-    const units = random_.unitVectors;
+    const units = Float64Array.from(random_.unitVectors);
     for (let p = 0; p < prompts; p++)
       for (let l = 0; l < layers; l++) {
         const { permutation, signs } = random_.layerMaps[l]!;

@@ -49,14 +49,20 @@ export interface ModelDiffEntry {
   wilcoxon: WilcoxonSignedRankResult;
   /** The primary test: the paired t-test when at least 2 prompts are paired (same tokens in A and B), else Welch. */
   primaryTest: 'paired-t' | 'welch';
-  /** The primary effect size: pairedD for paired designs, else cohensD. */
+  /**
+   * The effect size findings are ranked by and the random null is of: cohensD, i.e. for paired prompts
+   * mean(B - A) over the pooled sd of the projections (d_av). Unlike pairedD (d_z) it grows with the size
+   * of the shift along the vector relative to how the vector's projection varies across prompts; d_z is
+   * the same for every direction a rank-one change moves (a LoRA that shifts everything by a per-prompt
+   * amount gives random directions as large a d_z as the trait).
+   */
   effectSize: number;
   /** p of the primary test. */
   p: number;
   /** Holm (family-wise) and Benjamini-Hochberg (false-discovery) adjusted p over every trait x method x layer of this subset. */
   pHolm: number;
   pBenjaminiHochberg: number;
-  /** Share of random directions whose |effect size| at this layer reaches this one's (no layer selection). */
+  /** Share of random directions whose |cohensD| at this layer reaches this one's (no layer selection). */
   randomNullP: number | null;
   /** cos(mean activation of B - mean activation of A, v) at this layer; null without paired prompts. */
   meanActivationCosine: number | null;
@@ -72,7 +78,7 @@ export interface ModelDiffPeak {
   cohensD: number;
   cohensDInterval: [number, number];
   pairedD: number;
-  /** The primary effect size at the peak (pairedD for paired designs, else cohensD): the peak maximises its |value|. */
+  /** cohensD at the peak (the layer of largest |cohensD|), the statistic of the random null. */
   effectSize: number;
   primaryTest: 'paired-t' | 'welch';
   /** Primary p at the peak, unadjusted; Welch p kept as a secondary number. */
@@ -263,7 +269,7 @@ export function computeModelDiff(
           ? cosineWithUnit(difference, bank.unitVectors[l]!, k * bank.hiddenSize)
           : null,
       };
-      entry.effectSize = entry.primaryTest === 'paired-t' ? entry.pairedD : entry.cohensD;
+      entry.effectSize = entry.cohensD;
       entry.p = entry.primaryTest === 'paired-t' ? entry.pairedT.p : entry.welch.p;
       entries.push(entry);
       if (bank.vectors[k]!.isRandomBaseline && Number.isFinite(entry.cohensD)) {

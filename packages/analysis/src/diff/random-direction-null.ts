@@ -13,7 +13,10 @@ export interface RandomDirectionNull {
   source: 'random-directions' | 'random-baseline-vectors';
   directions: number;
   seed: number | null;
-  /** Which |statistic| the null is of: the paired d where pairs exist, else the unpaired d. */
+  /**
+   * Which |statistic| the null is of: `cohensD`, the mean difference over the pooled sd of the projections
+   * (d_av for paired prompts), the effect size findings are ranked by; `pairedD` (d_z) on request.
+   */
   statistic: 'pairedD' | 'cohensD';
   /** Per layer: median and 95th percentile of |statistic| over the directions (the chance band). */
   perLayer: { layer: number; median: number; q95: number }[];
@@ -30,10 +33,12 @@ export interface RandomDirectionNullDraws {
 }
 
 /**
- * Per direction and layer: |paired d| of B - A over `pairedIndices` when there are at least 2, else
- * |Cohen's d| over `indices`. `read(variant, prompt, layerPosition, direction)` returns a projection.
+ * Per direction and layer: |Cohen's d| of B against A over `indices` (default), or |paired d| of B - A
+ * over `pairedIndices` (`statistic: 'pairedD'`, at least 2 pairs). `read(variant, prompt, layerPosition,
+ * direction)` returns a projection.
  */
 export function computeRandomDirectionNull(options: {
+  statistic?: 'pairedD' | 'cohensD';
   source: RandomDirectionNull['source'];
   directions: number;
   seed: number | null;
@@ -43,7 +48,7 @@ export function computeRandomDirectionNull(options: {
   read: (variant: 'a' | 'b', prompt: number, layerPosition: number, direction: number) => number;
 }): RandomDirectionNullDraws {
   const { layers, directions, read } = options;
-  const paired = options.pairedIndices.length >= 2;
+  const paired = options.statistic === 'pairedD' && options.pairedIndices.length >= 2;
   const absolute = new Float64Array(layers.length * directions);
   const maxima = new Float64Array(directions).fill(Number.NaN);
   for (let l = 0; l < layers.length; l++) {

@@ -81,7 +81,7 @@ describe('analyzeExperiment on a planted shift', () => {
     expect(summary.statistics.randomNull).toMatchObject({
       source: 'random-directions',
       directions: 1000,
-      statistic: 'pairedD',
+      statistic: 'cohensD',
     });
     expect(summary.verdict.map((row) => [row.id, row.status])).toEqual([
       ['traits-differ', 'fail'],

@@ -28,7 +28,7 @@ export function formatAnalysisSummary(
       `findings (Holm p < ${alpha} over ${familySize ?? 0} tests AND beyond ${nullText}): ${summary.highlights.modelDiff.length}`,
     );
     for (const peak of summary.highlights.modelDiff.slice(0, maximumRows)) {
-      const effect = peak.primaryTest === 'paired-t' ? 'paired d' : 'd';
+      const effect = 'd';
       lines.push(
         `  ${peak.vectorId.padEnd(32)} layer ${String(peak.peakLayer).padStart(3)}  ${effect} ${fixed(peak.effectSize).padStart(6)}  Holm p ${formatP(peak.pHolm)}  null p ${formatP(peak.traitRandomNullPHolm)} (random 95% ${fixed(peak.randomNull95)})`,
       );

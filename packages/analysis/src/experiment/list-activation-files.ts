@@ -25,7 +25,8 @@ export async function listActivationFiles(
     );
   }
   const files = new Map<string, string>();
-  for (const name of names.sort()) {
+  // Numeric-aware order (1, 2, ..., 10, not 1, 10, 11, ..., 2): prompt ids are usually numbers.
+  for (const name of names.sort(new Intl.Collator('en', { numeric: true }).compare)) {
     if (name.endsWith('.safetensors'))
       files.set(name.slice(0, -'.safetensors'.length), join(directory, name));
   }

@@ -19,7 +19,10 @@ export function createCosineMatrixSpec(
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     config: plotConfig,
-    title: options.title ?? 'Cosine between vectors (choose the layer below)',
+    // The title names the layer shown (an exported image has no slider to say it).
+    title: {
+      text: { expr: `'${(options.title ?? 'Cosine between vectors').replace(/'/g, "\\'")}, layer ' + layer` },
+    },
     params: [
       {
         name: 'layer',

@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { plotConfig } from './plot-theme';
+import { categoricalScale, plotConfig } from './plot-theme';
 
 export interface EffectSizeByLayerPoint {
   vectorId: string;
@@ -16,8 +16,15 @@ export interface EffectSizeByLayerPoint {
  */
 export function createEffectSizeByLayerSpec(
   points: readonly EffectSizeByLayerPoint[],
-  options: { title?: string; chanceBand?: readonly { layer: number; maxAbsD: number }[] } = {},
+  options: {
+    title?: string;
+    /** Per layer: the |d| chance stays within (the random null's 95th percentile), drawn as a grey band. */
+    chanceBand?: readonly { layer: number; maxAbsD: number }[];
+    /** Tooltip name of the band (default "random 95% |d|"). */
+    chanceLabel?: string;
+  } = {},
 ): TopLevelSpec {
+  const colourScale = categoricalScale(new Set(points.map((point) => point.vectorId)).size);
   const chance = (options.chanceBand ?? []).map((row) => ({
     layer: row.layer,
     low: -row.maxAbsD,
@@ -39,7 +46,15 @@ export function createEffectSizeByLayerSpec(
           x: { field: 'layer', type: 'quantitative' },
           y: { field: 'low', type: 'quantitative' },
           y2: { field: 'high' },
-          tooltip: [{ field: 'high', type: 'quantitative', format: '.3f', title: 'random-vector max |d|' }],
+          tooltip: [
+            { field: 'layer', type: 'quantitative' },
+            {
+              field: 'high',
+              type: 'quantitative',
+              format: '.3f',
+              title: options.chanceLabel ?? 'random 95% |d|',
+            },
+          ],
         },
       },
       {
@@ -48,7 +63,12 @@ export function createEffectSizeByLayerSpec(
           x: { field: 'layer', type: 'quantitative' },
           y: { field: 'low', type: 'quantitative', title: "Cohen's d" },
           y2: { field: 'high' },
-          color: { field: 'vectorId', type: 'nominal', title: 'vector' },
+          color: {
+            field: 'vectorId',
+            type: 'nominal',
+            title: 'vector',
+            ...(colourScale ? { scale: colourScale } : {}),
+          },
           detail: { field: 'subset', type: 'nominal' },
         },
       },
@@ -58,7 +78,12 @@ export function createEffectSizeByLayerSpec(
         encoding: {
           x: { field: 'layer', type: 'quantitative', title: 'layer', axis: { tickMinStep: 1 } },
           y: { field: 'cohensD', type: 'quantitative', title: "Cohen's d" },
-          color: { field: 'vectorId', type: 'nominal', title: 'vector' },
+          color: {
+            field: 'vectorId',
+            type: 'nominal',
+            title: 'vector',
+            ...(colourScale ? { scale: colourScale } : {}),
+          },
           strokeDash: { field: 'subset', type: 'nominal', title: 'prompts' },
           opacity: { condition: { param: 'highlight', value: 1 }, value: 0.15 },
           tooltip: [

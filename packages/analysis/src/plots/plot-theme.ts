@@ -12,3 +12,19 @@ export const plotConfig: Config = {
 
 /** Categorical colours for variants: A (reference) grey-blue, B (the model under audit) orange. */
 export const variantColors = { range: ['#4c78a8', '#f58518'] };
+
+/**
+ * A colour scale for `count` categories: Vega's default 10 colours up to 10, tableau20 up to 20, beyond
+ * that evenly spaced hues (golden-angle steps, alternating lightness) so 24 vectors get 24 colours.
+ */
+export function categoricalScale(count: number): { scheme: string } | { range: string[] } | undefined {
+  if (count <= 10) return undefined;
+  if (count <= 20) return { scheme: 'tableau20' };
+  return {
+    range: Array.from(
+      { length: count },
+      (_, i) =>
+        `hsl(${Math.round((i * 137.508) % 360)}, ${i % 2 === 0 ? 65 : 50}%, ${i % 3 === 0 ? 38 : i % 3 === 1 ? 50 : 62}%)`,
+    ),
+  };
+}

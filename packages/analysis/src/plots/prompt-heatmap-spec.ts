@@ -26,7 +26,12 @@ export function createPromptHeatmapSpec(
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     config: plotConfig,
-    title: options.title ?? 'Per-prompt projection by vector (choose the layer below)',
+    // The title names the layer shown (an exported image has no slider to say it).
+    title: {
+      text: {
+        expr: `'${(options.title ?? 'Per-prompt projection by vector').replace(/'/g, "\\'")}, layer ' + layer`,
+      },
+    },
     params: [
       {
         name: 'layer',

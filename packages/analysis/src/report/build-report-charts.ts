@@ -85,13 +85,13 @@ export function buildReportCharts(
         id: 'effect-size-heatmap',
         section: 'model-diff',
         title: "Cohen's d by vector and layer",
-        caption: `Unpaired Cohen's d of per-response ${diff.measure} projections, ${diff.variants.b} vs ${diff.variants.a}, all ${all.promptCount} prompts. Rows random/* are random unit vectors: their |d| is what chance reaches.`,
+        caption: `Cohen's d of per-response ${diff.measure} projections, ${diff.variants.b} vs ${diff.variants.a}, all ${all.promptCount} prompts; the tooltip's p is Holm-adjusted over every trait x method x layer. Rows random/* are random unit vectors: their |d| is what chance reaches.`,
         spec: createEffectSizeHeatmapSpec(
           all.entries.map((entry) => ({
             vectorId: entry.vectorId,
             layer: entry.layer,
             cohensD: entry.cohensD,
-            p: entry.welch.p,
+            p: Number.isFinite(entry.pHolm) ? entry.pHolm : entry.p,
           })),
         ),
       });
@@ -125,8 +125,13 @@ export function buildReportCharts(
         id: 'effect-size-by-layer',
         section: 'model-diff',
         title: 'Effect size by layer',
-        caption: `Cohen's d with ${Math.round(all.bootstrap.confidence * 100)}% bootstrap intervals (${all.bootstrap.resamples} resamples) per ${wanted.map((name) => names[name] ?? name).join(' vs ')}; grey band: the largest |d| of any random vector (chance). Click a legend entry to highlight a vector.`,
-        spec: createEffectSizeByLayerSpec(points, { chanceBand: all.randomBaselineMaxAbsD }),
+        caption: `Cohen's d with ${Math.round(all.bootstrap.confidence * 100)}% bootstrap intervals (${all.bootstrap.resamples} resamples) per ${wanted.map((name) => names[name] ?? name).join(' vs ')}; grey band: chance, ${all.randomNull ? `the |d| that 95% of ${all.randomNull.directions} ${all.randomNull.source === 'random-directions' ? 'random directions' : 'random baseline vectors'} stay within at each layer (a finding must also beat their best layer: |d| ${all.randomNull.maxOverLayersQ95.toFixed(2)} at the 95th percentile)` : 'the largest |d| of any random vector'}. Click a legend entry to highlight a vector.`,
+        spec: createEffectSizeByLayerSpec(points, {
+          chanceBand: all.randomNull
+            ? all.randomNull.perLayer.map((row) => ({ layer: row.layer, maxAbsD: row.q95 }))
+            : all.randomBaselineMaxAbsD,
+          chanceLabel: all.randomNull ? 'random 95% |d|' : 'random-vector max |d|',
+        }),
       });
     }
   }
@@ -212,23 +217,40 @@ export function buildReportCharts(
         value: row.testAuroc,
       });
     }
+    const n = detection.positives + detection.negatives;
+    // Chance for a fixed score: AUROC 0.5 with the Mann-Whitney null sd sqrt((P + N + 1) / (12 P N));
+    // accuracy: the majority-class rate with its binomial sd.
+    const aurocHalfWidth = 1.96 * Math.sqrt((n + 1) / (12 * detection.positives * detection.negatives));
+    const majority = detection.majorityRate ?? 0.5;
+    const accuracyHalfWidth = 1.96 * Math.sqrt((majority * (1 - majority)) / n);
     charts.push({
       id: 'detection-by-layer',
       section: 'detection',
       title: 'Detection by layer',
-      caption: `L2 logistic regression (C = ${detection.inverseRegularization}) on standardised per-response projections, ${detection.folds}-fold stratified cross-validation; ${detection.positives} positive and ${detection.negatives} negative prompts. The random-vector line is the chance level for this many features.`,
+      caption: `L2 logistic regression (C = ${detection.inverseRegularization}) on standardised per-response projections, ${detection.validation ? `${detection.validation.scheme} (${detection.validation.folds} folds${detection.validation.groups ? `, ${detection.validation.groups} groups; AUROC over pairs within a group` : ''})` : `${detection.folds}-fold`} cross-validation at each layer; ${detection.positives} positive and ${detection.negatives} negative prompts. Picking the best of these layers is optimistic: the reported detection AUROC chooses the layer inside the training folds. Grey bands: chance (AUROC 0.5, accuracy ${majority.toFixed(2)} = majority class) +- 1.96 null sd; the random-vector line is the same classifier on random features.`,
       spec: createMetricByLayerSpec(
         points.filter((point) => finite(point.value)),
-        { title: 'Detection by layer', independentY: false, referenceLine: 0.5 },
+        {
+          title: 'Detection by layer',
+          independentY: false,
+          chance: {
+            'cross-validated AUROC': { value: 0.5, low: 0.5 - aurocHalfWidth, high: 0.5 + aurocHalfWidth },
+            'cross-validated accuracy': {
+              value: majority,
+              low: majority - accuracyHalfWidth,
+              high: majority + accuracyHalfWidth,
+            },
+          },
+        },
       ),
     });
     const curves = [];
     if (detection.best) {
       curves.push({
-        name: `traits, layer ${detection.best.layer} (cross-validated)`,
+        name: `traits (nested CV, AUROC ${detection.best.cvAuroc.toFixed(2)})`,
         curve: detection.best.roc,
       });
-      curves.push({ name: `random vectors, layer ${detection.best.layer}`, curve: detection.best.randomRoc });
+      curves.push({ name: 'random vectors (same procedure)', curve: detection.best.randomRoc });
     }
     if (detection.generalization)
       curves.push({
@@ -241,7 +263,7 @@ export function buildReportCharts(
         section: 'detection',
         title: 'ROC curves',
         caption:
-          'Out-of-fold ROC at the best layer, the same classifier on random vectors, and the train-bias classifier on held-out biases.',
+          'Out-of-fold ROC of the nested procedure (pooled over folds; with groups the reported AUROC counts pairs within a group only), the same procedure on random vectors, and the train-bias classifier on held-out biases; the diagonal is chance.',
         spec: createRocCurveSpec(curves, { title: 'ROC' }),
       });
     }
@@ -261,14 +283,25 @@ export function buildReportCharts(
           },
         ]),
     );
+    const chance: Record<string, { value: number; low: number; high: number }> = {};
+    for (const set of predictivity.sets) {
+      const first = set.entries.find((entry) => entry.n > 0);
+      if (!first) continue;
+      const positives = first.positives;
+      const negatives = first.n - first.positives;
+      const aurocHalfWidth = 1.96 * Math.sqrt((first.n + 1) / (12 * positives * negatives));
+      const rHalfWidth = 1.96 / Math.sqrt(Math.max(1, first.n - 1));
+      chance[`AUROC (${set.name})`] = { value: 0.5, low: 0.5 - aurocHalfWidth, high: 0.5 + aurocHalfWidth };
+      chance[`point-biserial r (${set.name})`] = { value: 0, low: -rHalfWidth, high: rHalfWidth };
+    }
     charts.push({
       id: 'predictivity',
       section: 'predictivity',
       title: 'Predictivity by layer',
-      caption: `How well the ${predictivity.measure} projection (${predictivity.aggregation}) predicts the behaviour label, per layer: AUROC (0.5 = chance) and point-biserial r, in and out of distribution.`,
+      caption: `How well the ${predictivity.measure} projection (${predictivity.aggregation}) predicts the behaviour label, per layer: AUROC and point-biserial r, in and out of distribution. Grey bands: chance (AUROC 0.5, r 0) +- 1.96 null sd for one vector at one layer; with many vectors and layers some lines leave the band by chance.`,
       spec: createMetricByLayerSpec(
         points.filter((point) => finite(point.value)),
-        { title: 'Predictivity by layer', seriesTitle: 'vector', columns: 2 },
+        { title: 'Predictivity by layer', seriesTitle: 'vector', columns: 2, chance },
       ),
     });
   }
@@ -306,6 +339,8 @@ export function buildReportCharts(
               metric: 'trait',
               value: run.traitMean,
               n: run.n ?? 0,
+              low: run.traitInterval?.[0] ?? null,
+              high: run.traitInterval?.[1] ?? null,
             },
           ]
         : []),
@@ -317,6 +352,8 @@ export function buildReportCharts(
               metric: 'coherence',
               value: run.coherenceMean,
               n: run.n ?? 0,
+              low: run.coherenceInterval?.[0] ?? null,
+              high: run.coherenceInterval?.[1] ?? null,
             },
           ]
         : []),
@@ -326,9 +363,10 @@ export function buildReportCharts(
       id: `steering-${index}`,
       section: 'steering',
       title: `Steering sweep: ${sweep.trait}`,
-      caption: `From ${sweep.source}: judge scores against the coefficient per layer (${sweep.runs.length} single-layer runs${sweep.skippedRuns > 0 ? `, ${sweep.skippedRuns} multi-layer or ablation runs not plotted` : ''}).`,
+      caption: `From ${sweep.source}: mean judge scores against the coefficient per layer with 95% t-intervals over the questions (${sweep.runs.length} single-layer runs${sweep.skippedRuns > 0 ? `, ${sweep.skippedRuns} multi-layer or ablation runs not plotted` : ''}); dashed: unsteered baseline; dotted red: the coherence threshold (${sweep.coherenceThreshold ?? 70}) below which a run does not count.`,
       spec: createSteeringSweepSpec(points, sweep.baseline, {
-        title: `Steering sweep: ${sweep.trait} (dashed: unsteered)`,
+        title: `Steering sweep: ${sweep.trait} (dashed: unsteered, dotted: coherence threshold)`,
+        coherenceThreshold: sweep.coherenceThreshold ?? 70,
       }),
     });
   });
@@ -338,7 +376,7 @@ export function buildReportCharts(
       id: `extraction-${index}`,
       section: 'extraction',
       title: `Extraction metrics: ${evaluation.trait}`,
-      caption: `From ${evaluation.source}: validation metrics by layer and method${sites.size > 1 ? ' (site in the series name)' : ''}.`,
+      caption: `From ${evaluation.source}: validation metrics by layer and method${sites.size > 1 ? ' (site in the series name)' : ''}; dashed: chance (accuracy and AUROC 0.5; random_baseline is the random-vector method). Combined score = (accuracy + |d| / the trait's largest |d|) / 2 when the polarity is right, else 0.`,
       spec: createMetricByLayerSpec(
         evaluation.rows.map((row) => ({
           layer: row.layer,
@@ -346,7 +384,11 @@ export function buildReportCharts(
           panel: row.metric,
           value: row.value,
         })),
-        { title: `Extraction metrics: ${evaluation.trait}`, seriesTitle: 'method' },
+        {
+          title: `Extraction metrics: ${evaluation.trait}`,
+          seriesTitle: 'method',
+          chance: { accuracy: { value: 0.5 }, AUROC: { value: 0.5 } },
+        },
       ),
     });
   });

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { experimentLayout } from '@traitlens/core';
 import { readJsonFile } from '../experiment/read-prompt-labels';
+import { computeMeanConfidenceInterval } from '../stats/mean-confidence-interval';
 
 export interface SteeringSweepRun {
   layer: number;
@@ -10,6 +11,11 @@ export interface SteeringSweepRun {
   coherenceMean: number | null;
   n: number | null;
   perturbationRatio: number | null;
+  /** 95% t-intervals of the means over questions, from the run's scored responses (null where unreadable). */
+  traitInterval: [number, number] | null;
+  coherenceInterval: [number, number] | null;
+  /** The run's scored-responses file, relative to the trait's steering folder. */
+  responses: string | null;
 }
 
 /** What the report reads from one `steering/<trait>/results.json` (see docs/report.md). */
@@ -20,6 +26,8 @@ export interface SteeringSweep {
   runs: SteeringSweepRun[];
   /** Runs left out of the sweep plot: multi-layer, ablation, or without a single layer and coefficient. */
   skippedRuns: number;
+  /** The coherence threshold the coefficient search used (its first search's setting), else null. */
+  coherenceThreshold: number | null;
 }
 
 function numberOrNull(value: unknown): number | null {
@@ -82,9 +90,19 @@ export function parseSteeringResults(value: unknown, source: string, traitFallba
       coherenceMean: numberOrNull(run.coherenceMean ?? run.coherence_mean),
       n: numberOrNull(run.n),
       perturbationRatio: numberOrNull(run.perturbationRatio ?? single?.perturbationRatio),
+      traitInterval: null,
+      coherenceInterval: null,
+      responses: typeof run.responses === 'string' ? run.responses : null,
     });
   }
-  return { trait, source, baseline, runs, skippedRuns };
+  const searches = Array.isArray(record.searches) ? (record.searches as Record<string, unknown>[]) : [];
+  const coherenceThreshold =
+    searches
+      .map((search) =>
+        numberOrNull((search?.settings as Record<string, unknown> | undefined)?.coherenceThreshold),
+      )
+      .find((value) => value !== null) ?? null;
+  return { trait, source, baseline, runs, skippedRuns, coherenceThreshold };
 }
 
 /** Every `steering/<trait>/results.json` of an experiment, in trait order. */
@@ -108,7 +126,28 @@ export async function readSteeringSweeps(experimentRoot: string): Promise<Steeri
     } catch {
       continue;
     }
-    sweeps.push(parseSteeringResults(value, `steering/${trait}/results.json`, trait));
+    const sweep = parseSteeringResults(value, `steering/${trait}/results.json`, trait);
+    for (const run of sweep.runs) {
+      if (!run.responses) continue;
+      try {
+        const file = (await readJsonFile(
+          join(experimentRoot, 'steering', trait, run.responses),
+          'Steering responses',
+        )) as {
+          responses?: { trait?: unknown; coherence?: unknown }[];
+        };
+        const scores = (key: 'trait' | 'coherence') =>
+          (file.responses ?? []).map((response) => numberOrNull(response[key]) ?? Number.NaN);
+        const traitInterval = computeMeanConfidenceInterval(scores('trait'));
+        const coherenceInterval = computeMeanConfidenceInterval(scores('coherence'));
+        if (Number.isFinite(traitInterval.low)) run.traitInterval = [traitInterval.low, traitInterval.high];
+        if (Number.isFinite(coherenceInterval.low))
+          run.coherenceInterval = [coherenceInterval.low, coherenceInterval.high];
+      } catch {
+        // Responses not kept (or unreadable): the sweep shows means without intervals.
+      }
+    }
+    sweeps.push(sweep);
   }
   return sweeps;
 }

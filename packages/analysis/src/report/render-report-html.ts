@@ -71,36 +71,76 @@ function renderCharts(charts: readonly ReportChart[], section: ReportSection): s
     .join('\n');
 }
 
-function findingsList(inputs: ReportInputs): string[] {
+interface FindingsLists {
+  findings: string[];
+  chance: string[];
+}
+
+/**
+ * The report's findings: only effects that survive the multiple-comparison correction AND beat the random
+ * null (model diff), or whose detection beats its permutation null with an AUROC interval above 0.5;
+ * everything else goes to "not distinguishable from chance" with its reason.
+ */
+function findingsLists(inputs: ReportInputs): FindingsLists {
   const findings: string[] = [];
-  const summary = inputs.summary;
+  const chance: string[] = [];
   const diff = inputs.modelDiff?.subsets.find((subset) => subset.subset === 'all');
-  if (summary && diff) {
-    const chance = new Map(diff.randomBaselineMaxAbsD.map((row) => [row.layer, row.maxAbsD]));
-    for (const peak of diff.peaks
+  if (diff) {
+    const band = new Map((diff.randomNull?.perLayer ?? []).map((row) => [row.layer, row.q95]));
+    const peaks = diff.peaks
       .filter((p) => !p.isRandomBaseline)
-      .sort((x, y) => Math.abs(y.cohensD) - Math.abs(x.cohensD))
-      .slice(0, 5)) {
-      const random = chance.get(peak.peakLayer);
-      findings.push(
-        `${peak.vectorId}: d = ${formatNumber(peak.cohensD, 2)} [${formatNumber(peak.cohensDInterval[0], 2)}, ${formatNumber(peak.cohensDInterval[1], 2)}] at layer ${peak.peakLayer} (paired d ${formatNumber(peak.pairedD, 2)}, Welch p ${formatP(peak.p)})${random === undefined ? '' : `; random vectors reach |d| <= ${formatNumber(random, 2)} there`}.`,
-      );
+      .sort((x, y) => Math.abs(y.cohensD) - Math.abs(x.cohensD));
+    for (const peak of peaks) {
+      if (peak.finding) {
+        findings.push(
+          `${peak.vectorId}: d = ${formatNumber(peak.cohensD, 2)} [${formatNumber(peak.cohensDInterval[0], 2)}, ${formatNumber(peak.cohensDInterval[1], 2)}] at layer ${peak.peakLayer} (paired d ${formatNumber(peak.pairedD, 2)}; ${peak.primaryTest} p ${formatP(peak.p)}, Holm ${formatP(peak.pHolm)}, BH ${formatP(peak.pBenjaminiHochberg)}; random-direction null p ${formatP(peak.traitRandomNullPHolm)} with layer, method and trait choice paid for${band.has(peak.peakLayer) ? `; 95% of random directions stay within |d| ${formatNumber(band.get(peak.peakLayer), 2)} at this layer` : ''}).`,
+        );
+      } else {
+        chance.push(
+          `${peak.vectorId} (d ${formatNumber(peak.cohensD, 2)} at layer ${peak.peakLayer}): ${(peak.reason ?? 'not distinguishable from chance').replace(/^not distinguishable from chance: /, '')}.`,
+        );
+      }
     }
   }
   const detection = inputs.detection;
   if (detection?.best) {
-    const layer = detection.perLayer.find((row) => row.layer === detection.best!.layer);
-    findings.push(
-      `Detection: best layer ${detection.best.layer}, cross-validated AUROC ${formatNumber(detection.best.cvAuroc)} and accuracy ${formatNumber(detection.best.cvAccuracy)} (random vectors: AUROC ${formatNumber(layer?.randomCvAuroc)})` +
-        (detection.permutation
-          ? `; permutation p = ${formatP(detection.permutation.pValue)} (${detection.permutation.permutations} permutations, chance 95th percentile ${formatNumber(detection.permutation.null95)})`
-          : '') +
-        (detection.generalization
-          ? `; trained on biases ${detection.generalization.trainGroups.join(', ')}, AUROC ${formatNumber(detection.generalization.testAuroc)} on held-out biases ${detection.generalization.testGroups.join(', ')}`
-          : '') +
-        '.',
-    );
+    const alpha = inputs.summary?.statistics?.alpha ?? 0.05;
+    const [low, high] = detection.best.cvAurocInterval ?? [Number.NaN, Number.NaN];
+    const permutationP = detection.permutation?.pValue;
+    const line =
+      `Detection (nested ${detection.validation?.scheme ?? 'cross-validation'}, layer chosen inside the training folds; most often layer ${detection.best.layer}): AUROC ${formatNumber(detection.best.cvAuroc)} [${formatNumber(low)}, ${formatNumber(high)}], accuracy ${formatNumber(detection.best.cvAccuracy)} (majority class ${formatNumber(detection.majorityRate)}); random vectors through the same procedure ${formatNumber(detection.best.randomCvAuroc)}` +
+      (detection.permutation
+        ? `; ${detection.permutation.scheme ?? ''} permutation p = ${formatP(detection.permutation.pValue)} (${detection.permutation.permutations} permutations, chance 95th percentile ${formatNumber(detection.permutation.null95)})`
+        : '') +
+      (detection.generalization
+        ? `; trained on groups ${detection.generalization.trainGroups.join(', ')}, AUROC ${formatNumber(detection.generalization.testAuroc)} [${formatNumber(detection.generalization.testAurocInterval?.[0])}, ${formatNumber(detection.generalization.testAurocInterval?.[1])}] on held-out groups ${detection.generalization.testGroups.join(', ')}`
+        : '');
+    const beats = low > 0.5 && (permutationP === undefined || permutationP < alpha);
+    if (beats) findings.push(`${line}.`);
+    else
+      chance.push(
+        `${line}: ${!(low > 0.5) ? 'the AUROC interval reaches 0.5' : `permutation p ${formatP(permutationP)} >= ${alpha}`}.`,
+      );
   }
+  return { findings, chance };
+}
+
+function verdictTable(inputs: ReportInputs): string {
+  const verdict = inputs.summary?.verdict ?? [];
+  if (verdict.length === 0) return '';
+  return renderTable(
+    ['criterion', 'verdict', 'the numbers'],
+    verdict.map((row) => [text(row.criterion), text(row.status.toUpperCase()), text(row.evidence)]),
+    {
+      caption:
+        "The study's success criteria, judged on the corrected statistics (see Definitions). NOT-RUN: the data for it was not given.",
+      id: 'verdict-table',
+    },
+  );
+}
+
+function predictivityList(inputs: ReportInputs): string {
+  const lines: string[] = [];
   for (const row of inputs.predictivity?.summary.slice(0, 6) ?? []) {
     if (row.vectorId.startsWith('random/')) continue;
     const best = row.best
@@ -113,9 +153,58 @@ function findingsList(inputs: ReportInputs): string[] {
       row.signFlips.length > 0
         ? `; r changes sign between layers ${row.signFlips.map((flip) => `${flip.fromLayer}->${flip.toLayer}`).join(', ')}`
         : '';
-    findings.push(`Predictivity of ${row.vectorId}: ${best}${flips}.`);
+    lines.push(`${row.vectorId}: ${best}${flips}.`);
   }
-  return findings;
+  return lines.length === 0
+    ? ''
+    : `<p class="note">Best layer per vector (chosen on these data, uncorrected: descriptive, not findings).</p><ul class="findings">${lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`;
+}
+
+const definitions: [string, string][] = [
+  [
+    'd',
+    "Cohen's d of per-response projections, B vs A: (mean B - mean A) / sqrt((sd_A^2 + sd_B^2) / 2). For paired prompts this is d_av; it ranks effects and is the statistic of the random-direction null.",
+  ],
+  [
+    'paired d',
+    'mean(B - A) / sd(B - A) over prompts with identical tokens in both variants (d_z); null (-) when every difference is 0.',
+  ],
+  [
+    'p (paired t)',
+    'The primary test: paired t-test of B - A on identical tokens (Welch when prompts are not paired); Wilcoxon signed-rank p is its rank-based check, Welch p the unpaired secondary.',
+  ],
+  [
+    'Holm p / BH p',
+    'The primary p adjusted over every trait x method x layer tested: Holm controls the chance of any false positive (family-wise), Benjamini-Hochberg the expected share of false positives (false-discovery rate).',
+  ],
+  [
+    'null p',
+    "Share of 1,000 random directions (independent at each layer) whose best |d| over the searched layers reaches the trait's, raised for the best of the trait's methods (1 - (1 - p)^M) and Holm-adjusted over traits.",
+  ],
+  [
+    'finding',
+    'An effect whose Holm p < alpha (0.05) AND whose null p < alpha: it survives the correction and random directions do not explain it. Everything else is "not distinguishable from chance".',
+  ],
+  [
+    'chance',
+    'What random directions, random vectors or shuffled labels reach on the same data: grey bands and dashed lines on the charts (0.5 for AUROC and accuracy, the majority-class rate where classes are unbalanced).',
+  ],
+  [
+    'detection AUROC',
+    'Nested cross-validation: folds never split a group (bias), the layer is chosen inside each training fold, and with groups the AUROC counts (positive, negative) pairs within a group only, so telling groups apart earns nothing. Its interval is a two-stage bootstrap (groups, then prompts).',
+  ],
+  [
+    'combined score',
+    'Extraction: (validation accuracy + |d| / the largest |d| of any method and layer of the trait) / 2 when the polarity is correct, else 0; it picks the default vector.',
+  ],
+  [
+    'coherence threshold',
+    'Steering: runs whose mean coherence falls below it (70 unless the search set another) are not counted as successful steering; the dotted line on the sweep.',
+  ],
+];
+
+function definitionsList(): string {
+  return `<dl class="definitions">${definitions.map(([term, meaning]) => `<dt>${escapeHtml(term)}</dt><dd>${escapeHtml(meaning)}</dd>`).join('')}</dl>`;
 }
 
 function modelDiffTable(inputs: ReportInputs): string {
@@ -127,19 +216,26 @@ function modelDiffTable(inputs: ReportInputs): string {
   const entryAt = (vectorId: string, layer: number): ModelDiffEntry | undefined =>
     all.entries.find((entry) => entry.vectorId === vectorId && entry.layer === layer);
   const otherSubsets = file.subsets.filter((subset) => subset.subset !== 'all');
+  const band = new Map((all.randomNull?.perLayer ?? []).map((row) => [row.layer, row.q95]));
   const rows = all.peaks.map((peak) => {
     const entry = entryAt(peak.vectorId, peak.peakLayer);
     const tokenRow = token.get(`${peak.vectorId}@${peak.peakLayer}`);
     return [
       text(peak.vectorId + (peak.isRandomBaseline ? ' (random)' : '')),
+      text(peak.isRandomBaseline ? '-' : peak.finding ? 'finding' : 'chance'),
       number(peak.peakLayer, 0),
       number(peak.cohensD, 2),
       text(`[${formatNumber(peak.cohensDInterval[0], 2)}, ${formatNumber(peak.cohensDInterval[1], 2)}]`),
       number(peak.pairedD, 2),
       { text: formatP(peak.p), value: peak.p },
+      { text: formatP(peak.pHolm), value: peak.pHolm },
+      { text: formatP(peak.pBenjaminiHochberg), value: peak.pBenjaminiHochberg },
+      { text: formatP(peak.wilcoxonP), value: peak.wilcoxonP },
+      { text: formatP(peak.welchP), value: peak.welchP },
+      { text: formatP(peak.traitRandomNullPHolm), value: peak.traitRandomNullPHolm },
+      number(band.get(peak.peakLayer) ?? chance.get(peak.peakLayer), 2),
       number(entry?.meanDifference, 4),
       number(peak.meanActivationCosine, 3),
-      number(chance.get(peak.peakLayer), 2),
       ...otherSubsets.map((subset) =>
         number(
           subset.entries.find((e) => e.vectorId === peak.vectorId && e.layer === peak.peakLayer)?.cohensD,
@@ -153,21 +249,27 @@ function modelDiffTable(inputs: ReportInputs): string {
   return renderTable(
     [
       'vector',
+      'verdict',
       'peak layer',
       'd',
       'CI',
       'paired d',
+      `p (${all.peaks[0]?.primaryTest ?? 'paired-t'})`,
+      'Holm p',
+      'BH p',
+      'Wilcoxon p',
       'Welch p',
+      'null p',
+      'random 95% |d|',
       'mean B - A',
       'cos(mean diff, v)',
-      'chance |d|',
       ...otherSubsets.map((subset) => `d (${subset.subset}, n=${subset.promptCount})`),
       'per-token d',
       'specificity',
     ],
     rows,
     {
-      caption: `Per vector at its peak layer (largest |d|), all ${all.promptCount} prompts (${all.pairedCount} on identical tokens). Specificity = mean token delta on exploit spans minus elsewhere.`,
+      caption: `Per vector at its peak layer (largest |d|), all ${all.promptCount} prompts (${all.pairedCount} on identical tokens). Holm and BH adjust over the ${all.familySize ?? '-'} trait x method x layer tests; null p: against ${all.randomNull ? `${all.randomNull.directions} ${all.randomNull.source === 'random-directions' ? 'random directions' : 'random baseline vectors'}` : 'no random null'}, best layer and method inside the null, Holm over traits; random 95% |d|: what 95% of random directions stay within at that layer. Specificity = mean token delta on exploit spans minus elsewhere.`,
       id: 'model-diff-table',
     },
   );
@@ -236,7 +338,10 @@ function steeringTable(inputs: ReportInputs): string {
   if (inputs.steering.length === 0) return '';
   const rows = inputs.steering.map((sweep) => {
     const coherent = sweep.runs.filter(
-      (run) => run.coherenceMean !== null && run.coherenceMean >= 70 && run.traitMean !== null,
+      (run) =>
+        run.coherenceMean !== null &&
+        run.coherenceMean >= (sweep.coherenceThreshold ?? 70) &&
+        run.traitMean !== null,
     );
     const best = coherent.sort((x, y) => y.traitMean! - x.traitMean!)[0];
     return [
@@ -252,7 +357,10 @@ function steeringTable(inputs: ReportInputs): string {
   return renderTable(
     ['trait', 'baseline trait', 'baseline coherence', 'runs', 'best coherent run', 'trait', 'coherence'],
     rows,
-    { caption: 'Best run with coherence >= 70 (STUDY.md threshold).' },
+    {
+      caption:
+        'Best run whose mean coherence reaches the coefficient search threshold (70 unless the search set another).',
+    },
   );
 }
 
@@ -292,7 +400,11 @@ th, td { border-bottom: 1px solid #e5e5e5; padding: 3px 8px; text-align: right; 
 th { background: #f2f4f7; cursor: pointer; }
 th[data-order=ascending]::after { content: ' \\25B2'; } th[data-order=descending]::after { content: ' \\25BC'; }
 td:first-child, th:first-child { text-align: left; }
-ul.findings li { margin: 4px 0; }
+ul.findings li, ul.chance li { margin: 4px 0; }
+ul.chance { color: #555; }
+h3 { font-size: 14px; margin: 12px 0 4px; }
+dl.definitions dt { font-weight: bold; font-size: 13px; margin-top: 6px; }
+dl.definitions dd { font-size: 12px; color: #444; margin: 2px 0 4px 16px; max-width: 900px; }
 .note, .legend { font-size: 12px; color: #555; }
 .controls label { margin-right: 14px; font-size: 13px; }
 .controls select { margin-left: 4px; max-width: 340px; }
@@ -332,23 +444,30 @@ export function renderReportHtml(
       `projection: ${summary.projection.measure}${summary.projection.centred ? ' (centred)' : ''}, ${summary.projection.aggregation} over ${summary.projection.part} tokens at ${summary.projection.site}, layers ${summary.projection.layers.join(', ')}; ${summary.vectors.filter((v) => !v.isRandomBaseline).length} vectors + ${summary.vectors.filter((v) => v.isRandomBaseline).length} random controls`,
     );
   }
-  const findings = findingsList(inputs);
+  const { findings, chance } = findingsLists(inputs);
+  const alpha = summary?.statistics?.alpha ?? 0.05;
+  const findingsBody =
+    findings.length > 0 || chance.length > 0
+      ? `<p class="note">A finding survives the multiple-comparison correction (Holm, alpha ${alpha}) AND beats the random-direction null; see Definitions.</p>` +
+        (findings.length > 0
+          ? `<ul class="findings" id="findings-list">${findings.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`
+          : '<p id="findings-list">No finding: nothing here is distinguishable from chance.</p>') +
+        (chance.length > 0
+          ? `<h3>Not distinguishable from chance</h3><ul class="chance" id="chance-list">${chance.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`
+          : '') +
+        verdictTable(inputs)
+      : verdictTable(inputs);
   const body = [
-    findings.length > 0
-      ? section(
-          'findings',
-          'Findings',
-          `<ul class="findings">${findings.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`,
-        )
-      : '',
+    section('findings', 'Findings', findingsBody),
     section('model-diff', 'Model diff', renderCharts(charts, 'model-diff') + modelDiffTable(inputs)),
     tokenViewSection(inputs, charts),
     section('prompts', 'Prompts x traits x layers', renderCharts(charts, 'prompts')),
     section('detection', 'Detection', renderCharts(charts, 'detection') + detectionTables(inputs)),
-    section('predictivity', 'Predictivity', renderCharts(charts, 'predictivity')),
+    section('predictivity', 'Predictivity', renderCharts(charts, 'predictivity') + predictivityList(inputs)),
     section('consistency', 'Vector consistency', renderCharts(charts, 'consistency')),
     section('steering', 'Steering', renderCharts(charts, 'steering') + steeringTable(inputs)),
     section('extraction', 'Extraction', renderCharts(charts, 'extraction')),
+    section('definitions', 'Definitions', definitionsList()),
   ].join('\n');
   const navigation = [
     ['findings', 'Findings'],
@@ -360,6 +479,7 @@ export function renderReportHtml(
     ['consistency', 'Consistency'],
     ['steering', 'Steering'],
     ['extraction', 'Extraction'],
+    ['definitions', 'Definitions'],
   ]
     .filter(([id]) => body.includes(`<section id="${id}"`))
     .map(([id, title]) => `<a href="#${id}">${title}</a>`)

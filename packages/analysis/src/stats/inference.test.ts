@@ -32,6 +32,7 @@ interface References {
     observed: number;
     empiricalP: number;
     bestOfThree: number;
+    cohensD: { perLayerQ95: number[]; maxOverLayersQ95: number; empiricalP: number };
   };
   folds: {
     groups: number[];
@@ -106,7 +107,7 @@ describe('random-direction null', () => {
     });
   });
 
-  it('per-layer chance band, best-layer quantile and empirical p match numpy (1e-5)', () => {
+  it('per-layer chance band, best-layer quantile and empirical p of paired d and of d match numpy (1e-5)', () => {
     const { prompts, layers, width, count } = reference;
     const project = (summaries: number[]) => {
       const out = new Float64Array(prompts * layers * count);
@@ -128,6 +129,7 @@ describe('random-direction null', () => {
     const tables = { a: project(reference.summariesA), b: project(reference.summariesB) };
     const all = Array.from({ length: prompts }, (_, i) => i);
     const draws = computeRandomDirectionNull({
+      statistic: 'pairedD',
       source: 'random-directions',
       directions: count,
       seed: reference.seed,
@@ -145,6 +147,21 @@ describe('random-direction null', () => {
     const p = computeEmpiricalPValue(reference.observed, draws.maxima);
     expect(p).toBeCloseTo(reference.empiricalP, 12);
     expect(adjustForBestOf(p, 3)).toBeCloseTo(reference.bestOfThree, 12);
+    const unpaired = computeRandomDirectionNull({
+      source: 'random-directions',
+      directions: count,
+      seed: reference.seed,
+      layers: [0, 1, 2],
+      indices: all,
+      pairedIndices: all,
+      read: (variant, prompt, l, r) => tables[variant][(prompt * layers + l) * count + r]!,
+    });
+    expect(unpaired.summary.statistic).toBe('cohensD');
+    unpaired.summary.perLayer.forEach((row, l) => {
+      expect(row.q95).toBeCloseTo(reference.cohensD.perLayerQ95[l]!, 5);
+    });
+    expect(unpaired.summary.maxOverLayersQ95).toBeCloseTo(reference.cohensD.maxOverLayersQ95, 5);
+    expect(computeEmpiricalPValue(0.3, unpaired.maxima)).toBeCloseTo(reference.cohensD.empiricalP, 12);
   });
 });
 
