@@ -26,14 +26,29 @@ describe.skipIf(!existsSync(stories))('the quick-start demo (README: pnpm demo)'
     expect(existsSync(report)).toBe(true);
     const summary = JSON.parse(await readFile(join(experiment, 'analysis/summary.json'), 'utf8')) as {
       highlights: {
-        modelDiff: Array<{ vectorId: string; peakLayer: number; cohensD: number; randomMaxAbsD: number }>;
+        modelDiff: Array<{
+          vectorId: string;
+          peakLayer: number;
+          cohensD: number;
+          randomNull95: number;
+          pHolm: number;
+          traitRandomNullPHolm: number;
+        }>;
+        notDistinguishable: Array<{ vectorId: string; reason: string }>;
       };
     };
     const top = summary.highlights.modelDiff[0]!;
     // The toy LoRA pushes layer 2 along the happiness direction: the strongest shift must be happiness,
-    // at layer 2, and larger than any random direction's.
+    // at layer 2, a finding (Holm and beyond 1,000 random directions' best layer).
     expect(top.vectorId.startsWith('happiness/')).toBe(true);
     expect(top.peakLayer).toBe(2);
-    expect(Math.abs(top.cohensD)).toBeGreaterThan(top.randomMaxAbsD);
+    expect(Math.abs(top.cohensD)).toBeGreaterThan(top.randomNull95);
+    expect(top.pHolm).toBeLessThan(0.05);
+    expect(top.traitRandomNullPHolm).toBeLessThan(0.05);
+    // Kindness moves no more than random directions do: listed as chance, never as a finding.
+    expect(summary.highlights.modelDiff.every((peak) => peak.vectorId.startsWith('happiness/'))).toBe(true);
+    expect(summary.highlights.notDistinguishable.some((peak) => peak.vectorId.startsWith('kindness/'))).toBe(
+      true,
+    );
   });
 });

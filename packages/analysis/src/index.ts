@@ -171,12 +171,14 @@ export {
   createStratifiedGroupFolds,
   type GroupedValidationScheme,
 } from './stats/group-folds';
+export { computeGroupedAurocInterval } from './stats/grouped-auroc-interval';
 export {
   fitLogisticRegression,
   type LogisticRegressionModel,
   type LogisticRegressionOptions,
   predictLogisticProbabilities,
 } from './stats/logistic-regression';
+export { computeMeanConfidenceInterval, computeTQuantile } from './stats/mean-confidence-interval';
 export { computePairedTTest } from './stats/paired-t-test';
 export {
   type CorrelationResult,
@@ -204,3 +206,4 @@ export {
   computeWilcoxonSignedRankTest,
   type WilcoxonSignedRankResult,
 } from './stats/wilcoxon-signed-rank-test';
+export { computeWithinGroupAuroc } from './stats/within-group-auroc';

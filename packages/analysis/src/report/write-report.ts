@@ -68,22 +68,31 @@ function readPackageVersion(): string | undefined {
 export async function writeReport(options: WriteReportOptions): Promise<WrittenReport> {
   const inputs = await readReportInputs(options.experiment, options.analysisDirectory);
   const output = options.outputDirectory ?? experimentLayout(options.experiment).report;
-  const charts = buildReportCharts(
-    inputs,
-    options.maximumHeatmapPrompts === undefined
-      ? {}
-      : { maximumHeatmapPrompts: options.maximumHeatmapPrompts },
-  );
-  const compiled: Record<string, vega.Spec> = {};
-  for (const chart of charts) compiled[chart.id] = compileVegaLite(chart.spec);
+  const vegaRuntime = await readVegaRuntime();
   const version = readPackageVersion();
-  const html = renderReportHtml(
-    inputs,
-    charts,
-    compiled,
-    await readVegaRuntime(),
-    version ? { version } : {},
-  );
+  let charts: ReturnType<typeof buildReportCharts>;
+  let html: string;
+  try {
+    charts = buildReportCharts(
+      inputs,
+      options.maximumHeatmapPrompts === undefined
+        ? {}
+        : { maximumHeatmapPrompts: options.maximumHeatmapPrompts },
+    );
+    const compiled: Record<string, vega.Spec> = {};
+    for (const chart of charts) compiled[chart.id] = compileVegaLite(chart.spec);
+    html = renderReportHtml(inputs, charts, compiled, vegaRuntime, version ? { version } : {});
+  } catch (error) {
+    // The input files are read as they are; one edited by hand or written by another version can lack a
+    // field or hold the wrong type, which surfaces here as a TypeError, not as a bug of the report.
+    if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+    const analysis = options.analysisDirectory ?? experimentLayout(options.experiment).analysis;
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `The files the report reads (${analysis}/*.json, steering/*/results.json, extraction/*/*/evaluation.json) do not have the shape this traitlens version writes (${error.message}). Were they edited or written by another version? Re-run traitlens analyze (and extract/steer) to rewrite them.`,
+      { cause: error, details: { experiment: options.experiment } },
+    );
+  }
   const htmlPath = join(output, 'index.html');
   await writeFileAtomic(htmlPath, html);
   const images: string[] = [];
