@@ -88,6 +88,8 @@ export interface ParitySuiteOptions {
   folders: readonly string[];
   /** Case names to run (default all, including the stripPadding check as `padded-batch-stripped`). */
   cases?: readonly string[];
+  /** Per test and per hook (default: the project's); SwiftShader needs minutes on a loaded machine. */
+  timeout?: number;
   /** Called with each folder's worst error per case once its cases ran. */
   onErrors?: (folder: string, errors: Record<string, number>) => void;
 }
@@ -97,6 +99,7 @@ export function describeParity(label: string, options: ParitySuiteOptions): void
   const wanted = (name: string) => !options.cases || options.cases.includes(name);
   describe.each(options.folders.map((folder) => [folder.split('/').slice(-2).join('/'), folder]))(
     `${label}: %s`,
+    { ...(options.timeout ? { timeout: options.timeout } : {}) },
     (_name, directory) => {
       const fixture = JSON.parse(readFileSync(join(directory, 'cases.json'), 'utf8')) as FixtureFile;
       const loraScale = fixture.adapter ? 1 : undefined;
@@ -116,7 +119,7 @@ export function describeParity(label: string, options: ParitySuiteOptions): void
             : {}),
         });
         expect(model.config.architecture).toBe(fixture.architecture);
-      });
+      }, options.timeout);
       afterAll(async () => {
         await model?.dispose();
         options.onErrors?.(directory, errors);

@@ -22,7 +22,10 @@ const cases = JSON.parse(readFileSync(join(directory, 'cases.json'), 'utf8')) as
 const prompts = cases.cases.find((c) => c.name === 'greedy')!.rows.map((row) => row.tokenIds);
 const maxNewTokens = 6;
 
-describe.skipIf(!webgpu.available)('device-resident decoding on WebGPU', () => {
+// SwiftShader runs shaders on the CPU: generous limits for loaded CI machines (nothing here is timed).
+const webgpuTimeout = 10 * 60 * 1000;
+
+describe.skipIf(!webgpu.available)('device-resident decoding on WebGPU', { timeout: webgpuTimeout }, () => {
   let gpu: LanguageModel;
   let cpu: LanguageModel;
 
@@ -30,7 +33,7 @@ describe.skipIf(!webgpu.available)('device-resident decoding on WebGPU', () => {
     const options = { cacheDirectory: testCacheDirectory, threads: 1 };
     gpu = await loadModel(join(directory, 'model'), { ...options, providers: ['webgpu'] });
     cpu = await loadModel(join(directory, 'model'), { ...options, providers: ['cpu'] });
-  });
+  }, webgpuTimeout);
   afterAll(async () => {
     await gpu?.dispose();
     await cpu?.dispose();
@@ -80,6 +83,24 @@ describe.skipIf(!webgpu.available)('device-resident decoding on WebGPU', () => {
     expect(stats.kvCacheOnDevice).toBe(true);
     // The rows' logits, plus the greedy token and log-probability every run returns.
     expect(stats.lastDecodeStep!.deviceToHostBytes).toBe(prompts.length * (gpu.config.vocabSize * 4 + 12));
+  });
+
+  it('forward and score copy back only the logits asked for', async () => {
+    gpu.resetTransferStats!();
+    const none = await gpu.forward(prompts, { logits: 'none' });
+    expect(none.every((row) => row.logits.length === 0)).toBe(true);
+    const afterNone = gpu.transferStats!().prefill.deviceToHostBytes;
+    // Without logits only the greedy token and log-probability of one position come back.
+    expect(afterNone).toBe(12);
+    const scores = await gpu.score(prompts);
+    const onHost = await cpu.score(prompts);
+    scores.forEach((row, r) => {
+      for (let i = 0; i < row.length; i++) expect(Math.abs(row[i]! - onHost[r]![i]!)).toBeLessThan(1e-4);
+    });
+    const vocab = gpu.config.vocabSize;
+    expect(gpu.transferStats!().prefill.deviceToHostBytes - afterNone).toBe(
+      prompts.length * (vocab * 4 + 12),
+    );
   });
 
   it('switching between steering plans reuses one session (no weight reload) and matches the CPU', async () => {

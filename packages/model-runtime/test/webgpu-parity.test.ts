@@ -24,6 +24,8 @@ const all = process.env.TRAITLENS_WEBGPU_PARITY === 'all';
 if (webgpu.available) {
   describeParity('WebGPU parity with the float64 reference', {
     providers: ['webgpu'],
+    // SwiftShader runs shaders on the CPU: generous limits for loaded CI machines (nothing is timed).
+    timeout: 10 * 60 * 1000,
     folders: all
       ? parityFixtureFolders()
       : [

@@ -530,7 +530,9 @@ export class OnnxLanguageModel implements LanguageModel {
       batchSize: rows.length,
       width,
       past: this.emptyPast(rows.length),
-      logitIndices: BigInt64Array.from(indices, (i) => BigInt(i)),
+      // Reductions over an empty selection fail on WebGPU: without logits one position is selected and
+      // only its greedy token (12 bytes) is read.
+      logitIndices: BigInt64Array.from(indices.length > 0 ? indices : [0], (i) => BigInt(i)),
       extraFeeds: new Map([
         ...this.steeringFeeds(
           steer,
@@ -544,9 +546,9 @@ export class OnnxLanguageModel implements LanguageModel {
         ...projections.map((entry) => [projectionNames(entry.point).bank, entry.bank] as const),
       ]),
       fetchPresents: false,
-      outputs: 'logits',
+      outputs: indices.length > 0 ? 'logits' : 'greedy',
     });
-    const allLogits = result.logits!;
+    const allLogits = result.logits ?? new Float32Array(0);
     const vocab = this.config.vocabSize;
     const hidden = this.config.hiddenSize;
     // Rows are views into the arrays ORT returned (each row's tokens are contiguous), not copies: a
