@@ -179,8 +179,14 @@ async function captureVariantLocked(options: CaptureVariantOptions): Promise<Cap
     if (promptTokenIds.length + maxNewTokens > model.config.maxPositionEmbeddings)
       throw new TraitlensError(
         'INVALID_ARGUMENT',
-        `Prompt "${prompt.id}" of ${promptSet.id} has ${promptTokenIds.length} tokens; with maxNewTokens ${maxNewTokens} it needs more than the ${model.config.maxPositionEmbeddings} positions of ${model.id}. Lower maxNewTokens or shorten the prompt.`,
-        { details: { promptId: prompt.id, promptTokens: promptTokenIds.length } },
+        `Prompt "${prompt.id}" of ${promptSet.source ?? promptSet.id} has ${promptTokenIds.length} tokens; with maxNewTokens ${maxNewTokens} it needs more than the ${model.config.maxPositionEmbeddings} positions of ${model.id}. Lower maxNewTokens or shorten the prompt.`,
+        {
+          details: {
+            promptId: prompt.id,
+            promptTokens: promptTokenIds.length,
+            ...(promptSet.source ? { file: promptSet.source } : {}),
+          },
+        },
       );
     toGenerate.push({ prompt, promptTokenIds });
   }
