@@ -1,9 +1,21 @@
-import type { Tokenizer } from '@huggingface/tokenizers';
 import type { TextTokenizer } from '../model/language-model';
 import type { ChatTemplate } from './chat-template';
 
+/**
+ * The part of `@huggingface/tokenizers`' `Tokenizer` this class calls. Declared here, not imported, so the
+ * published d.ts does not reference that package's types (which do not type-check under
+ * `moduleResolution: nodenext` without skipLibCheck); its `Tokenizer` satisfies this structurally.
+ */
+export interface TokenizerBackend {
+  encode(text: string, options?: { add_special_tokens?: boolean }): { ids: number[] };
+  decode(ids: number[], options?: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean }): string;
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+}
+
 export interface HuggingFaceTokenizerParts {
-  tokenizer: Tokenizer;
+  tokenizer: TokenizerBackend;
   bosToken: string | undefined;
   bosTokenId: number | undefined;
   eosTokenIds: readonly number[];
@@ -24,7 +36,7 @@ export class HuggingFaceTokenizer implements TextTokenizer {
   readonly eosTokenIds: readonly number[];
   readonly vocabSize: number;
   readonly chatTemplate: ChatTemplate | undefined;
-  private readonly tokenizer: Tokenizer;
+  private readonly tokenizer: TokenizerBackend;
   private readonly addBosToken: boolean | undefined;
   private readonly addEosToken: boolean | undefined;
   private readonly cleanUpTokenizationSpaces: boolean;
