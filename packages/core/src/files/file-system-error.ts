@@ -13,7 +13,7 @@ const advice: Record<string, string> = {
     'the disk is full: free space (or point the experiment at another disk) and re-run; finished work is kept',
   EDQUOT: 'the disk quota is used up: free space and re-run; finished work is kept',
   EROFS:
-    'the file system is read-only: choose a writable folder (for example --experiment or --out elsewhere)',
+    'the file system is read-only: choose a writable folder (for example another --experiment or --output)',
   EACCES: 'permission denied: make the folder writable for this user or choose another folder',
   EPERM: 'the operation is not permitted: make the folder writable for this user or choose another folder',
   ENOTDIR:
