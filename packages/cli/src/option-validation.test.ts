@@ -177,7 +177,7 @@ describe('the option vocabulary', () => {
   });
 });
 
-describe('steer checks its cheap arguments before loading the model', () => {
+describe('steer and capture check their cheap arguments before loading the model', () => {
   // A model folder with config.json alone: any attempt to load it fails on the missing weights, so an
   // argument error (not a weights error) shows the check ran first.
   let modelFolder: string;
@@ -286,6 +286,24 @@ describe('steer checks its cheap arguments before loading the model', () => {
       ]);
       expect(best.stderr).toContain(
         `${join(extracted, 'vectors', 'probe.safetensors')} has vectors for layers 0-7 but the model has 5 layers`,
+      );
+
+      const captureWith = (...extra: string[]) =>
+        capture([
+          'capture',
+          '--experiment',
+          experiment,
+          '--prompt-set',
+          join(repositoryRoot, 'datasets', 'inference', 'tinystories-demo.json'),
+          '--model',
+          modelFolder,
+          '--variant',
+          'base',
+          ...extra,
+        ]);
+      expect((await captureWith('--layers', '9')).stderr).toContain('Layer 9 is out of range');
+      expect((await captureWith('--vectors', await vectorsFor(5, 32))).stderr).toContain(
+        'has vectors of width 32',
       );
     },
   );

@@ -94,17 +94,19 @@ function parseVectorArgument(value: string): { path: string; name?: string } {
 
 async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> {
   const [
-    { TraitlensError },
+    { TraitlensError, parseLayerSelection, readTraitVectors },
     capture,
     { createProgressDisplay },
     { modelLoadProgress },
     { toLoadModelOptions },
+    { readModelShape },
   ] = await Promise.all([
     import('@traitlens/core'),
     import('@traitlens/capture'),
     import('../progress-display'),
     import('../load-model-for-cli'),
     import('../shared-options'),
+    import('../read-model-shape'),
   ]);
   const sites = options.sites as import('@traitlens/core').HookSite[];
   const loraProblem = describeLoraScaleProblem(options);
@@ -120,6 +122,18 @@ async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> 
       'INVALID_ARGUMENT',
       `--replay-variant ${options.replayVariant} needs --replay-model <source>, or --lora so that the replay runs the same model with the adapter at scale 0.`,
     );
+  // Layers and vector files against the model's config.json, before minutes of loading a large model.
+  const shape = await readModelShape(options.model);
+  parseLayerSelection(options.layers, shape.layerCount);
+  for (const { path } of options.vectors.map(parseVectorArgument)) {
+    const set = await readTraitVectors(path);
+    if (set.metadata.hiddenSize !== shape.hiddenSize)
+      throw new TraitlensError(
+        'MODEL_MISMATCH',
+        `--vectors ${path} has vectors of width ${set.metadata.hiddenSize} (extracted from ${set.metadata.model}) but ${options.model} has hidden size ${shape.hiddenSize}. Use vectors extracted from a model of the same family and size.`,
+        { details: { file: path, expected: shape.hiddenSize, actual: set.metadata.hiddenSize } },
+      );
+  }
   const shard = await resolveCliShard(options.shard);
   const display = createProgressDisplay();
   const loadProgress = modelLoadProgress(display);
