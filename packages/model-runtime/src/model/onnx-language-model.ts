@@ -394,8 +394,9 @@ export class OnnxLanguageModel implements LanguageModel {
           value.data instanceof BigInt64Array
             ? int64Tensor(value.data, value.dims)
             : float32Tensor(value.data, value.dims);
-      // onnxruntime-node 1.30 fails a run (a wrong-shaped preallocated output) when an output it keeps
-      // on the device is not fetched, so on WebGPU every output is fetched, and released if unwanted.
+      // onnxruntime-node 1.30 keeps an output bound once a run fetched it, and a later run that fetches
+      // another set fails (stale, wrongly shaped bindings): on WebGPU every output is fetched every run;
+      // present_* and logits stay on the device and are released when unwanted (decision 0007).
       const onDevice = provider === 'webgpu';
       const fetches = onDevice
         ? [...session.outputNames]
@@ -419,7 +420,13 @@ export class OnnxLanguageModel implements LanguageModel {
       }
       let logits: Float32Array | undefined;
       const logitsTensor = outputs.logits;
-      if (request.outputs === 'logits') logits = await this.readback.read(readTensor(logitsTensor, 'logits'));
+      try {
+        if (request.outputs === 'logits')
+          logits = await this.readback.read(readTensor(logitsTensor, 'logits'));
+      } catch (error) {
+        disposeDeviceTensors(Object.values(outputs));
+        throw error;
+      }
       if (logitsTensor) disposeDeviceTensors([logitsTensor]);
       this.transfers.record(
         request.phase,
