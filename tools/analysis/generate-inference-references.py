@@ -292,8 +292,14 @@ def main():
             values.append(value)
     bootstrap = {'seed': 17, 'resamples': 300, 'interval': floats(np.quantile(values, [0.025, 0.975]))}
 
+    # t-interval of a mean over questions (steering sweep intervals).
+    scores = rng.normal(60, 15, 18)
+    low, high = st.t.interval(0.95, len(scores) - 1, loc=np.mean(scores), scale=st.sem(scores))
+    mean_interval = {'values': floats(scores), 'low': float(low), 'high': float(high)}
+
     out = {
         'generator': 'tools/analysis/generate-inference-references.py',
+        'meanInterval': mean_interval,
         'versions': {'numpy': np.__version__, 'scipy': scipy.__version__, 'sklearn': sklearn.__version__},
         'wilcoxon': wilcoxon, 'adjusted': adjusted, 'randomNull': null, 'folds': folds, 'nested': nested,
         'permutation': permutation, 'clusterBootstrap': bootstrap,

@@ -170,8 +170,19 @@ describe('writeReport', () => {
       'trait',
     );
     expect(simple.runs).toEqual([
-      { layer: 3, coefficient: 1.5, traitMean: 40, coherenceMean: 80, n: 5, perturbationRatio: null },
+      {
+        layer: 3,
+        coefficient: 1.5,
+        traitMean: 40,
+        coherenceMean: 80,
+        n: 5,
+        perturbationRatio: null,
+        traitInterval: null,
+        coherenceInterval: null,
+        responses: null,
+      },
     ]);
+    expect(simple.coherenceThreshold).toBeNull();
     expect(simple.skippedRuns).toBe(1);
     const rows = parseExtractionEvaluation(evaluation('alignment/planted'), 'fallback');
     expect(rows.filter((row) => row.method === 'probe' && row.layer === 2).map((row) => row.metric)).toEqual([

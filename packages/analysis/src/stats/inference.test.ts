@@ -10,6 +10,7 @@ import { adjustForBestOf, computeEmpiricalPValue } from './empirical-p-value';
 import { createFeatureMatrix } from './feature-matrix';
 import { createGroupFolds, createStratifiedGroupFolds } from './group-folds';
 import { computeGroupedAurocInterval } from './grouped-auroc-interval';
+import { computeMeanConfidenceInterval } from './mean-confidence-interval';
 import { runPermutationTest } from './permutation-test';
 import { computeAuroc } from './roc-curve';
 import { computeWilcoxonSignedRankTest } from './wilcoxon-signed-rank-test';
@@ -60,6 +61,7 @@ interface References {
     null95: number;
   };
   clusterBootstrap: { seed: number; resamples: number; interval: number[] };
+  meanInterval: { values: number[]; low: number; high: number };
 }
 
 // Generated once by tools/analysis/generate-inference-references.py (numpy, scipy 1.10, sklearn 1.2).
@@ -75,6 +77,13 @@ describe('paired rank test and multiple comparisons (scipy / statsmodels algorit
       expect(result.statistic, reference.name).toBeCloseTo(reference.statistic, 9);
       expect(Math.abs(result.p - reference.p) / reference.p, reference.name).toBeLessThan(1e-10);
     }
+  });
+
+  it('t-interval of a mean (scipy t.interval, 1e-9)', () => {
+    const interval = computeMeanConfidenceInterval(references.meanInterval.values);
+    expect(interval.low).toBeCloseTo(references.meanInterval.low, 9);
+    expect(interval.high).toBeCloseTo(references.meanInterval.high, 9);
+    expect(computeMeanConfidenceInterval([3]).low).toBeNaN();
   });
 
   it('Holm and Benjamini-Hochberg (1e-14), NaN entries left out of the family', () => {
