@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireFileLock } from '@traitlens/core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +130,27 @@ describe('two processes on one experiment', () => {
     const again = await runBinary(steer(experiment), env);
     expect(again.code, again.stderr).toBe(0);
     expect(await snapshotDirectory(experiment)).toEqual(expected);
+  });
+
+  it('analyze: two processes on one experiment both finish; analysis files equal a single run', {
+    timeout: 600_000,
+  }, async () => {
+    const env = { TRAITLENS_CACHE: fixture.cache };
+    const experiment = await mkdtemp(join(fixture.root, 'analyze-'));
+    for (const stage of ['extract', 'capture'] as const) {
+      const done = await runBinary(stageArgs(stage, experiment), env);
+      expect(done.code, done.stderr).toBe(0);
+    }
+    const analyze = ['analyze', '--experiment', experiment, '--variant', 'base', '--prompt-set', 'prompts'];
+    const single = await runBinary(analyze, env);
+    expect(single.code, single.stderr).toBe(0);
+    const expected = await snapshotDirectory(join(experiment, 'analysis'));
+    expect(Object.keys(expected).length).toBeGreaterThan(0);
+    await rm(join(experiment, 'analysis'), { recursive: true });
+    const [a, b] = await Promise.all([runBinary(analyze, env), runBinary(analyze, env)]);
+    expect(a!.code, a!.stderr).toBe(0);
+    expect(b!.code, b!.stderr).toBe(0);
+    expect(await snapshotDirectory(join(experiment, 'analysis'))).toEqual(expected);
   });
 
   it('a second extract refuses at once with LOCK_HELD while a live process holds the trait', {

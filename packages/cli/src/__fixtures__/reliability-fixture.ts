@@ -92,11 +92,12 @@ export async function createReliabilityFixture(): Promise<ReliabilityFixture> {
 }
 
 const timestampField = /"(createdAt|updatedAt|completedAt)": "[^"]*"/g;
+const durationField = /"(elapsedSeconds|seconds)": [0-9.e+-]+/g;
 
 /**
  * Every file under `directory` by relative path, as a SHA-256 of its bytes. In JSON files the values of
- * the documented timestamp fields (createdAt, updatedAt, completedAt) are blanked first; nothing else is
- * normalised, so equal snapshots mean byte-identical outputs.
+ * the documented timestamp and duration fields (createdAt, updatedAt, completedAt, elapsedSeconds,
+ * seconds) are blanked first; nothing else is normalised, so equal snapshots mean byte-identical outputs.
  */
 export async function snapshotDirectory(directory: string): Promise<Record<string, string>> {
   const snapshot: Record<string, string> = {};
@@ -106,7 +107,11 @@ export async function snapshotDirectory(directory: string): Promise<Record<strin
       if (entry.isDirectory()) await walk(path);
       else {
         let bytes: Buffer | string = await readFile(path);
-        if (entry.name.endsWith('.json')) bytes = bytes.toString('utf8').replace(timestampField, '"$1": ""');
+        if (entry.name.endsWith('.json'))
+          bytes = bytes
+            .toString('utf8')
+            .replace(timestampField, '"$1": ""')
+            .replace(durationField, '"$1": 0');
         snapshot[relative(directory, path)] = createHash('sha256').update(bytes).digest('hex');
       }
     }
