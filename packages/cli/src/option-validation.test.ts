@@ -302,6 +302,20 @@ describe('steer and capture check their cheap arguments before loading the model
           ...extra,
         ]);
       expect((await captureWith('--layers', '9')).stderr).toContain('Layer 9 is out of range');
+      const extractLayers = await capture([
+        'extract',
+        '--model',
+        modelFolder,
+        '--datasets',
+        datasets,
+        '--traits',
+        'tinystories/happiness',
+        '--experiment',
+        experiment,
+        '--layers',
+        '2-9',
+      ]);
+      expect(extractLayers.stderr).toContain('Layer 5 is out of range');
       expect((await captureWith('--vectors', await vectorsFor(5, 32))).stderr).toContain(
         'has vectors of width 32',
       );

@@ -115,14 +115,21 @@ export function registerExtractCommand(program: Command): void {
 }
 
 async function runExtractCommand(options: ExtractCommandOptions): Promise<void> {
-  const [core, extraction, { loadModelForCli }, { createProgressDisplay }, { join, relative }] =
-    await Promise.all([
-      import('@traitlens/core'),
-      import('@traitlens/extraction'),
-      import('../load-model-for-cli'),
-      import('../progress-display'),
-      import('node:path'),
-    ]);
+  const [
+    core,
+    extraction,
+    { loadModelForCli },
+    { createProgressDisplay },
+    { readModelShape },
+    { join, relative },
+  ] = await Promise.all([
+    import('@traitlens/core'),
+    import('@traitlens/extraction'),
+    import('../load-model-for-cli'),
+    import('../progress-display'),
+    import('../read-model-shape'),
+    import('node:path'),
+  ]);
   const invalid = (message: string) => new core.TraitlensError('INVALID_ARGUMENT', message);
   const traits = [...(options.traits ?? []), ...(options.trait ?? [])];
   if (traits.length === 0)
@@ -172,6 +179,8 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
     await summarize((line) => process.stderr.write(`${line}\n`));
     return;
   }
+  // The layers against the model's config.json, before minutes of loading a large model.
+  core.parseLayerSelection(options.layers, (await readModelShape(options.model)).layerCount);
   const display = createProgressDisplay();
   display.log(`loading ${options.model}`);
   const model = await loadModelForCli(options, { display });
