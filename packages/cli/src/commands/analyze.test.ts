@@ -117,8 +117,9 @@ describe('traitlens analyze and report', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('analysed 24 prompts (24 paired, 24 labelled) x 4 vectors x 2 layers');
-    expect(result.stdout).toMatch(/sycophancy\/mean_diff\s+peak layer\s+1/);
-    expect(result.stdout).toContain('detection: layer 1');
+    // The planted sycophancy difference is a finding at layer 1; detection picks layer 1.
+    expect(result.stdout).toMatch(/findings [^\n]*: 1\n {2}sycophancy\/mean_diff\s+layer\s+1\s+d\s/);
+    expect(result.stdout).toMatch(/detection \([^)]*\): layer 1,/);
     for (const file of [
       'summary',
       'projections',
