@@ -58,7 +58,7 @@ export function formatReport(report: GpuCheckReport): string {
   );
   lines.push(
     '',
-    `**${report.summary.passed}/${report.summary.cases} parity cases passed**${report.summary.skippedConfigs ? `, ${report.summary.skippedConfigs} dtype configs skipped` : ''}.`,
+    `**${report.summary.passed}/${report.summary.cases} parity cases passed**${report.summary.skippedConfigs ? `, ${report.summary.skippedConfigs} dtype configs skipped` : ''}${report.summary.unavailableProviders.length ? `; **unavailable: ${report.summary.unavailableProviders.join(', ')}**` : ''}.`,
   );
   for (const check of report.checks) {
     lines.push('', `## ${check.provider}`, '');

@@ -2,7 +2,8 @@
  * pnpm gpu:check — on the execution provider(s) you name: probes the device, runs the parity cases
  * against the float64 fixtures at every dtype the device supports (with switchable LoRA, capture and
  * steering), a decode benchmark (tok/s and host <-> device bytes per step) and op placement, and prints
- * one markdown report (JSON and markdown to --out). Exit code 1 when a parity case fails. See
+ * one markdown report (JSON and markdown to --out). Exit code 1 when a parity case fails or a named
+ * provider cannot run at all. See
  * tools/gpu-check/README.md and docs/gpu.md.
  */
 import { existsSync } from 'node:fs';
@@ -140,4 +141,4 @@ if (args.out) {
   await writeFileAtomic(out.replace(/\.json$/, '') + '.md', markdown);
   process.stderr.write(`wrote ${out} and ${out.replace(/\.json$/, '')}.md\n`);
 }
-process.exit(report.summary.failed > 0 ? 1 : 0);
+process.exit(report.summary.failed > 0 || report.summary.unavailableProviders.length > 0 ? 1 : 0);

@@ -61,7 +61,14 @@ export interface GpuCheckReport {
   /** WebGPU ran on SwiftShader, a CPU implementation of Vulkan: its speeds say nothing about a GPU. */
   softwareVulkan: boolean;
   checks: ProviderCheck[];
-  summary: { cases: number; passed: number; failed: number; skippedConfigs: number };
+  summary: {
+    cases: number;
+    passed: number;
+    failed: number;
+    skippedConfigs: number;
+    /** Providers that could not run at all (the check fails). */
+    unavailableProviders: ExecutionProviderName[];
+  };
 }
 
 function onnxruntimeVersion(): string {
@@ -226,6 +233,7 @@ export async function runGpuCheck(options: GpuCheckOptions): Promise<GpuCheckRep
       passed,
       failed: all.length - passed,
       skippedConfigs: checks.flatMap((check) => check.configs).filter((config) => !config.ran).length,
+      unavailableProviders: checks.filter((check) => !check.device.available).map((check) => check.provider),
     },
   };
 }
