@@ -21,18 +21,38 @@ const configFile = join(
   'rm-sycophancy-tiny.yaml',
 );
 
-/** Every file under a folder as SHA-256 of its bytes, JSON timestamps (createdAt/updatedAt) blanked. */
-async function snapshot(directory: string): Promise<Record<string, string>> {
+/**
+ * Every file under a folder as SHA-256, after blanking JSON timestamps (createdAt/updatedAt) and the
+ * experiment folder's own path (the tiny organism is generated inside each experiment, so the `model`
+ * path recorded in response files and safetensors metadata names a different folder; its content
+ * identity is the same). Safetensors files are hashed as their normalised header plus their data bytes.
+ */
+async function snapshot(directory: string, experiment: string): Promise<Record<string, string>> {
+  const normalise = (text: string) =>
+    text.replaceAll(experiment, '<experiment>').replace(/"(createdAt|updatedAt)": "[^"]*"/g, '"$1": ""');
   const files: Record<string, string> = {};
   const walk = async (folder: string) => {
     for (const entry of await readdir(folder, { withFileTypes: true })) {
       const path = join(folder, entry.name);
       if (entry.isDirectory()) await walk(path);
       else {
-        let bytes: Buffer | string = await readFile(path);
-        if (entry.name.endsWith('.json'))
-          bytes = bytes.toString('utf8').replace(/"(createdAt|updatedAt)": "[^"]*"/g, '"$1": ""');
-        files[relative(directory, path)] = createHash('sha256').update(bytes).digest('hex');
+        const bytes = await readFile(path);
+        const hash = createHash('sha256');
+        if (entry.name.endsWith('.json')) hash.update(normalise(bytes.toString('utf8')));
+        else if (entry.name.endsWith('.safetensors')) {
+          const headerLength = Number(bytes.readBigUInt64LE(0));
+          // The header is padded with spaces to 8 bytes, so its length follows the path's.
+          hash.update(
+            normalise(
+              bytes
+                .subarray(8, 8 + headerLength)
+                .toString('utf8')
+                .trimEnd(),
+            ),
+          );
+          hash.update(bytes.subarray(8 + headerLength));
+        } else hash.update(bytes);
+        files[relative(directory, path)] = hash.digest('hex');
       }
     }
   };
@@ -91,8 +111,8 @@ describe('traitlens run --shard on the tiny study (capture and replay)', () => {
     const rest = await runStudy(sharded, { stages: ['capture', 'replay'], log: (line) => lines.push(line) });
     expect(rest.ran).toEqual([]);
     expect(lines.filter((line) => line.includes('finished by 2 shards'))).toHaveLength(2);
-    expect(await snapshot(join(sharded.directory, 'inference'))).toEqual(
-      await snapshot(join(single.directory, 'inference')),
+    expect(await snapshot(join(sharded.directory, 'inference'), sharded.directory)).toEqual(
+      await snapshot(join(single.directory, 'inference'), single.directory),
     );
   });
 
