@@ -8,6 +8,13 @@ export {
 } from './config/experiment-config';
 export { type Experiment, type LoadExperimentOptions, loadExperiment } from './config/load-experiment';
 export {
+  analyzeDecompositionPairs,
+  type DecompositionPair,
+  type DecompositionPairResult,
+  type DecompositionPairsOptions,
+  type DecompositionSide,
+} from './decomposition/analyze-decomposition-pairs';
+export {
   type ModelDiffVectorsOptions,
   type ModelDiffVectorsResult,
   modelDiffVectorsPath,

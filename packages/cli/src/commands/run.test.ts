@@ -101,6 +101,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
     );
     expect(Object.keys(labels.labels)).toHaveLength(promptCount);
     expect(await exists(join(directory, 'labels', 'annotations.json'))).toBe(true);
+    expect(await exists(join(directory, 'analysis', 'decomposition-pairs', 'decomposition-pairs.json'))).toBe(true);
     for (const file of ['model-diff', 'detection', 'predictivity', 'projections', 'summary', 'token-view'])
       expect(await exists(join(directory, 'analysis', `${file}.json`)), file).toBe(true);
     expect(await exists(join(directory, 'report', 'index.html'))).toBe(true);

@@ -202,6 +202,18 @@ const analyzeSchema = z.strictObject({
   randomBaselines: z.number().int().min(0).default(12),
   seed: z.number().int().default(0),
   tokenView: z.number().int().min(0).default(12),
+  /**
+   * Predicted decomposition pairs, each two "<trait> high|low" entries, e.g. [compliance high,
+   * helpfulness_intent low]: per-prompt shifts, a paired statistic and a scatter plot per pair, on the
+   * vectors of the first of `methods`.
+   */
+  decompositionPairs: z
+    .array(
+      z
+        .array(z.string().regex(/^[\w.-]+ (high|low)$/, 'write "<trait> high" or "<trait> low"'))
+        .length(2, 'a pair has two entries'),
+    )
+    .default([]),
 });
 
 const reportSchema = z.strictObject({

@@ -1,4 +1,5 @@
 import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   analyzeExperiment,
   findExperimentVectors,
@@ -7,6 +8,10 @@ import {
 } from '@traitlens/analysis';
 import { readTraitVectors, SafetensorsFile, TraitlensError } from '@traitlens/core';
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
+import {
+  analyzeDecompositionPairs,
+  type DecompositionSide,
+} from '../decomposition/analyze-decomposition-pairs';
 import { type LabelsFile, labelPaths } from '../labels/label-responses';
 import type { StageContext, StageSummary } from './stage-context';
 
@@ -117,7 +122,36 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     log(
       `  detection: layer ${detection.layer}, CV AUROC ${detection.cvAuroc.toFixed(3)} (random vectors ${detection.randomCvAuroc.toFixed(3)})${detection.heldOutAuroc === null ? '' : `, held-out groups AUROC ${detection.heldOutAuroc.toFixed(3)}`}`,
     );
+  let decomposition: Awaited<ReturnType<typeof analyzeDecompositionPairs>> | undefined;
+  if (analyze.decompositionPairs.length > 0) {
+    const method = analyze.methods[0]!;
+    const side = (entry: string): DecompositionSide => {
+      const [trait, direction] = entry.split(' ') as [string, 'high' | 'low'];
+      return { vector: `${trait}/${method}`, direction };
+    };
+    decomposition = await analyzeDecompositionPairs({
+      projectionsFile: join(experiment.directory, 'analysis', 'projections.json'),
+      pairs: analyze.decompositionPairs.map(([first, second]) => ({
+        first: side(first!),
+        second: side(second!),
+      })),
+      outputDirectory: join(experiment.directory, 'analysis', 'decomposition-pairs'),
+    });
+    for (const pair of analyze.decompositionPairs) {
+      const name = `${side(pair[0]!).vector} ${pair[0]!.split(' ')[1]} + ${side(pair[1]!).vector} ${pair[1]!.split(' ')[1]}`;
+      const best = decomposition.results
+        .filter((result) => result.pair === name)
+        .sort((a, b) => b.meanDivergence - a.meanDivergence)[0];
+      if (best)
+        log(
+          `  decomposition ${name}: layer ${best.layer}, divergence ${best.meanDivergence.toFixed(2)} sd, paired t p ${best.pairedT.p.toExponential(1)}, r ${best.correlation.r.toFixed(2)}`,
+        );
+    }
+  }
   return {
+    ...(decomposition
+      ? { decompositionPairs: { file: decomposition.file, plots: decomposition.plots } }
+      : {}),
     prompts: summary.prompts,
     layers: summary.projection.layers,
     vectors: summary.vectors.filter((vector) => !vector.isRandomBaseline).map((vector) => vector.id),
