@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { collectList, numberOption, parseList } from '../parse-option-values';
+import { addShardOption, resolveCliShard } from '../shard-option';
 import {
   addJudgeOptions,
   describeJudgeKeyProblem,
@@ -19,6 +20,7 @@ interface LabelCommandOptions extends JudgeCommandOptions {
   behaviour: string;
   annotations?: string;
   force?: boolean;
+  shard?: string;
 }
 
 export function registerLabelCommand(program: Command): void {
@@ -58,7 +60,8 @@ export function registerLabelCommand(program: Command): void {
   addJudgeOptions(command, {
     judgeDescription: 'openai:<model>, local:<model source> or lexicon: score each response 0-100',
   });
-  command.action(async (options: LabelCommandOptions) => {
+  // A shard judges its prompts into labels/shards/; the same command without a shard merges them.
+  addShardOption(command).action(async (options: LabelCommandOptions) => {
     await runLabelCommand(options);
   });
 }
@@ -92,6 +95,7 @@ async function runLabelCommand(options: LabelCommandOptions): Promise<void> {
   const promptSets = [];
   for (const reference of options.promptSet) promptSets.push(await resolvePromptSet(reference));
   const keywords = options.keywords ? { '*': options.keywords } : undefined;
+  const shard = await resolveCliShard(options.shard);
   const created = options.judge
     ? await steering.createJudge(options.judge, {
         cacheDirectory: join(options.experiment, '.traitlens-cache', 'judge'),
@@ -117,6 +121,7 @@ async function runLabelCommand(options: LabelCommandOptions): Promise<void> {
           : { kind: 'keywords', keywords: keywords! },
       ...(options.annotations ? { annotationsFile: options.annotations } : {}),
       force: options.force ?? false,
+      ...(shard ? { shard } : {}),
       log: (line) => process.stderr.write(`${line}\n`),
     });
     process.stdout.write(
