@@ -66,14 +66,13 @@ export async function readDatasetText(
       },
     };
   }
-  // Tab, line feed, carriage return and form feed occur in real text; other C0 controls and DEL do not.
-  const control = /[\u0000-\u0008\u000B\u000E-\u001F\u007F]/.exec(text);
-  if (control) {
-    const line = text.slice(0, control.index).split('\n').length;
+  const control = findControlCharacter(text);
+  if (control >= 0) {
+    const line = text.slice(0, control).split('\n').length;
     return {
       problem: {
         code: 'binary-content',
-        message: `${file} holds a control character (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}) at line ${line}; it looks like a binary file, not text. Use one prompt per line of plain text.`,
+        message: `${file} holds a control character (U+${text.charCodeAt(control).toString(16).toUpperCase().padStart(4, '0')}) at line ${line}; it looks like a binary file, not text. Use one prompt per line of plain text.`,
         line,
       },
     };
@@ -97,6 +96,19 @@ export async function readDatasetText(
     lineNumber++;
   }
   return { text };
+}
+
+/**
+ * Index of the first C0 control character or DEL that text editors do not write (tab, line feed,
+ * carriage return and form feed occur in real text), or -1.
+ */
+function findControlCharacter(text: string): number {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0c && code !== 0x0d) || code === 0x7f)
+      return index;
+  }
+  return -1;
 }
 
 function firstInvalidUtf8Offset(bytes: Uint8Array): number {
