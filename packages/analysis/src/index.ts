@@ -136,6 +136,7 @@ export {
 } from './projections/vector-bank';
 export { buildReportCharts, type ReportChart, type ReportSection } from './report/build-report-charts';
 export {
+  type ExtractionEvaluationSummary,
   type ExtractionMetricRow,
   parseExtractionEvaluation,
   readExtractionEvaluations,

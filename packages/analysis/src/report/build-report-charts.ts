@@ -376,7 +376,7 @@ export function buildReportCharts(
       id: `extraction-${index}`,
       section: 'extraction',
       title: `Extraction metrics: ${evaluation.trait}`,
-      caption: `From ${evaluation.source}: validation metrics by layer and method${sites.size > 1 ? ' (site in the series name)' : ''}; dashed: chance (accuracy and AUROC 0.5; random_baseline is the random-vector method). Combined score = (accuracy + |d| / the trait's largest |d|) / 2 when the polarity is right, else 0.`,
+      caption: `From ${evaluation.source}: validation metrics by layer and method${sites.size > 1 ? ' (site in the series name)' : ''}; dashed: chance (accuracy and AUROC 0.5${evaluation.validation ? `, grey: +- 1.96 null sd for ${evaluation.validation.positive} + ${evaluation.validation.negative} validation prompts, one method at one layer` : ''}; random_baseline is the random-vector method). Combined score = (accuracy + |d| / the trait's largest |d|) / 2 when the polarity is right, else 0.`,
       spec: createMetricByLayerSpec(
         evaluation.rows.map((row) => ({
           layer: row.layer,
@@ -387,7 +387,18 @@ export function buildReportCharts(
         {
           title: `Extraction metrics: ${evaluation.trait}`,
           seriesTitle: 'method',
-          chance: { accuracy: { value: 0.5 }, AUROC: { value: 0.5 } },
+          chance: (() => {
+            // A fixed direction at chance: accuracy 0.5 +- 1.96 sqrt(0.25 / n), AUROC 0.5 +- 1.96 x its null sd.
+            const split = evaluation.validation;
+            if (!split) return { accuracy: { value: 0.5 }, AUROC: { value: 0.5 } };
+            const n = split.positive + split.negative;
+            const accuracy = 1.96 * Math.sqrt(0.25 / n);
+            const auroc = 1.96 * Math.sqrt((n + 1) / (12 * split.positive * split.negative));
+            return {
+              accuracy: { value: 0.5, low: 0.5 - accuracy, high: 0.5 + accuracy },
+              AUROC: { value: 0.5, low: 0.5 - auroc, high: 0.5 + auroc },
+            };
+          })(),
         },
       ),
     });

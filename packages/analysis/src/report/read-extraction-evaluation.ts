@@ -112,12 +112,20 @@ export function parseExtractionEvaluation(value: unknown, traitFallback: string)
   return rows;
 }
 
+export interface ExtractionEvaluationSummary {
+  trait: string;
+  source: string;
+  rows: ExtractionMetricRow[];
+  /** Validation class sizes (`split.validation`), for the chance intervals; null when not recorded. */
+  validation: { positive: number; negative: number } | null;
+}
+
 /** Every `extraction/<category>/<trait>/evaluation.json` of an experiment. */
 export async function readExtractionEvaluations(
   experimentRoot: string,
-): Promise<{ trait: string; source: string; rows: ExtractionMetricRow[] }[]> {
+): Promise<ExtractionEvaluationSummary[]> {
   const layout = experimentLayout(experimentRoot);
-  const found: { trait: string; source: string; rows: ExtractionMetricRow[] }[] = [];
+  const found: ExtractionEvaluationSummary[] = [];
   const directories = async (path: string) => {
     try {
       return (await readdir(path, { withFileTypes: true }))
@@ -137,11 +145,17 @@ export async function readExtractionEvaluations(
         continue;
       }
       const rows = parseExtractionEvaluation(value, `${category}/${trait}`);
+      const validation = (
+        (value as Record<string, unknown> | null)?.split as Record<string, unknown> | undefined
+      )?.validation as Record<string, unknown> | undefined;
+      const positive = Number(validation?.positive);
+      const negative = Number(validation?.negative);
       if (rows.length > 0)
         found.push({
           trait: `${category}/${trait}`,
           source: `extraction/${category}/${trait}/evaluation.json`,
           rows,
+          validation: positive > 0 && negative > 0 ? { positive, negative } : null,
         });
     }
   }

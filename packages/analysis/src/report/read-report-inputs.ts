@@ -10,7 +10,7 @@ import type {
   VectorConsistencyFile,
 } from '../experiment/analysis-files';
 import type { AnalysisSummary } from '../experiment/analyze-experiment';
-import { type ExtractionMetricRow, readExtractionEvaluations } from './read-extraction-evaluation';
+import { type ExtractionEvaluationSummary, readExtractionEvaluations } from './read-extraction-evaluation';
 import { readSteeringSweeps, type SteeringSweep } from './read-steering-results';
 
 /** Everything a report shows, read from an experiment directory; absent parts are null or empty. */
@@ -24,7 +24,7 @@ export interface ReportInputs {
   tokenView: TokenViewFile | null;
   projections: ProjectionsFile | null;
   steering: SteeringSweep[];
-  extraction: { trait: string; source: string; rows: ExtractionMetricRow[] }[];
+  extraction: ExtractionEvaluationSummary[];
 }
 
 async function readOptionalJson<T>(path: string): Promise<T | null> {
