@@ -275,12 +275,11 @@ for (const entry of models) {
 }
 rmSync(cacheDirectory, { recursive: true, force: true });
 
-const formatBytes = (bytes: number | undefined) =>
-  bytes === undefined
-    ? ''
-    : bytes >= 1024 * 1024
-      ? `${(bytes / 2 ** 20).toFixed(2)} MiB`
-      : `${(bytes / 1024).toFixed(1)} KiB`;
+const formatBytes = (bytes: number | undefined) => {
+  if (bytes === undefined) return '';
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+  return bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${Math.round(bytes)} B`;
+};
 const header = `| model | case | traitlens tok/s (median, min) | PyTorch eager tok/s (median, min) | ratio | host→device per decode step | device→host per decode step | KV cache on device |`;
 console.log(
   `\nproviders=${args.providers} dtype=${args.dtype} threads=${threads} repeats=${repeats} node=${process.version}\n\n${header}\n|---|---|---|---|---|---|---|---|`,
