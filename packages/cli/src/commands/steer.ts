@@ -255,6 +255,10 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
     process.stderr.write(
       `results: ${evaluation.resultsPath} (${evaluation.judgeCalls} judge calls this run)\n`,
     );
+    if (evaluation.unscoredJudgements > 0)
+      process.stderr.write(
+        `warning: the judge returned no usable score for ${evaluation.unscoredJudgements} of ${evaluation.judgeCalls} judgements this run; those responses are left out of the means (each run's traitScored / coherenceScored in results.json says how many counted).\n`,
+      );
   } finally {
     display.stop();
     await created?.dispose();
