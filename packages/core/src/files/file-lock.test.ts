@@ -139,7 +139,7 @@ describe('acquireFileLock', () => {
     const refused = await acquireFileLock(path, { purpose: 'local' }).catch((error: unknown) => error);
     expect(TraitlensError.hasCode(refused, 'LOCK_HELD')).toBe(true);
     expect((refused as Error).message).toContain('another-host.example');
-    const old = new Date(Date.now() - 10 * 60_000);
+    const old = new Date(Date.now() - 20 * 60_000);
     await utimes(path, old, old);
     const lock = await acquireFileLock(path, { purpose: 'local' });
     expect(await readLockOwner(path)).toMatchObject({ purpose: 'local' });

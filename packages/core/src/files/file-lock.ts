@@ -31,7 +31,8 @@ export interface AcquireFileLockOptions {
   /**
    * A lock held by a process on another host (a shared network folder) cannot be checked directly; the
    * holder refreshes the lock file's time every `heartbeatMs`, and a lock not refreshed for `staleAfterMs`
-   * is taken over. Defaults 10 s and 2 minutes.
+   * is taken over. Defaults 10 s and 10 minutes (long enough for a forward pass that blocks the event
+   * loop, and so the heartbeat, of a large model).
    */
   heartbeatMs?: number;
   staleAfterMs?: number;
@@ -64,7 +65,7 @@ export async function acquireFileLock(path: string, options: AcquireFileLockOpti
   const waitMs = options.waitMs ?? 0;
   const pollMs = options.pollMs ?? 250;
   const heartbeatMs = options.heartbeatMs ?? 10_000;
-  const staleAfterMs = options.staleAfterMs ?? 120_000;
+  const staleAfterMs = options.staleAfterMs ?? 600_000;
   const deadline = Date.now() + waitMs;
   const owner: FileLockOwner = {
     ...currentProcessIdentity(),
