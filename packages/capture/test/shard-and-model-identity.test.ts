@@ -52,7 +52,9 @@ describe('capture shards and model identity by content', () => {
 
   it("shard 0 writes only its prompts; shard 1 from another folder finishes the set and skips shard 0's", async () => {
     const first = await runCapture(settings({ shard: { index: 0, count: 2 } }));
-    const own = promptSet.prompts.filter((prompt) => isUnitInShard(`shard-set/${prompt.id}`, { index: 0, count: 2 }));
+    const own = promptSet.prompts.filter((prompt) =>
+      isUnitInShard(`shard-set/${prompt.id}`, { index: 0, count: 2 }),
+    );
     expect(own.length).toBeGreaterThan(0);
     expect(own.length).toBeLessThan(promptSet.prompts.length);
     expect(first.promptSet.prompts).toBe(own.length);
