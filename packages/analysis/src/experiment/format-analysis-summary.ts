@@ -46,8 +46,15 @@ export function formatAnalysisSummary(
   }
   const detection = summary.highlights.detection;
   if (detection) {
+    // Like the model diff: a finding only when the interval clears 0.5 and the permutation null is beaten.
+    const beats =
+      detection.cvAurocInterval[0] > 0.5 &&
+      (detection.permutationP === null || detection.permutationP < alpha);
+    const why = !(detection.cvAurocInterval[0] > 0.5)
+      ? 'the AUROC interval reaches 0.5'
+      : `permutation p ${formatP(detection.permutationP)} >= ${alpha}`;
     lines.push(
-      `detection (nested ${detection.validation} CV): layer ${detection.layer}, AUROC ${fixed(detection.cvAuroc, 3)} [${fixed(detection.cvAurocInterval[0], 3)}, ${fixed(detection.cvAurocInterval[1], 3)}], accuracy ${fixed(detection.cvAccuracy * 100, 1)}% (majority ${fixed(detection.majorityRate * 100, 1)}%), random vectors ${fixed(detection.randomCvAuroc, 3)}${detection.permutationP === null ? '' : `, ${detection.permutationScheme} permutation p ${formatP(detection.permutationP)}`}${detection.heldOutAuroc === null ? '' : `, held-out groups AUROC ${fixed(detection.heldOutAuroc, 3)} [${fixed(detection.heldOutAurocInterval?.[0], 3)}, ${fixed(detection.heldOutAurocInterval?.[1], 3)}]`}`,
+      `detection (nested ${detection.validation} CV): layer ${detection.layer}, AUROC ${fixed(detection.cvAuroc, 3)} [${fixed(detection.cvAurocInterval[0], 3)}, ${fixed(detection.cvAurocInterval[1], 3)}], accuracy ${fixed(detection.cvAccuracy * 100, 1)}% (majority ${fixed(detection.majorityRate * 100, 1)}%), random vectors ${fixed(detection.randomCvAuroc, 3)}${detection.permutationP === null ? '' : `, ${detection.permutationScheme} permutation p ${formatP(detection.permutationP)}`}${detection.heldOutAuroc === null ? '' : `, held-out groups AUROC ${fixed(detection.heldOutAuroc, 3)} [${fixed(detection.heldOutAurocInterval?.[0], 3)}, ${fixed(detection.heldOutAurocInterval?.[1], 3)}]`}${beats ? ': a finding' : `: not distinguishable from chance (${why})`}`,
     );
   }
   if (summary.verdict.length > 0) {
