@@ -56,6 +56,9 @@ export function runNestedCrossValidation(input: NestedCrossValidationInput): Nes
       if (!features) return;
       const score = crossValidateLogisticRegression(selectRows(features, train), trainLabels, {
         folds: input.innerFolds,
+        // Inner folds stay few (leave-one-group-out only up to innerFolds groups): the inner loop runs
+        // for every outer fold, layer and permutation.
+        maximumLeaveOneOutGroups: input.innerFolds,
         seed: input.seed,
         inverseRegularization: input.inverseRegularization,
         ...(trainGroups ? { groups: trainGroups } : {}),
