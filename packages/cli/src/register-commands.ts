@@ -8,6 +8,7 @@ import { registerGenerateCommand } from './commands/generate';
 import { registerLabelCommand } from './commands/label';
 import { registerModelDiffCommand } from './commands/model-diff';
 import { registerPlanCommand } from './commands/plan';
+import { registerPredictivityCommand } from './commands/predictivity';
 import { registerReportCommand } from './commands/report';
 import { registerRunCommand } from './commands/run';
 import { registerStatusCommand } from './commands/status';
@@ -32,4 +33,5 @@ export function registerCommands(program: Command): void {
   registerStatusCommand(program);
   registerLabelCommand(program);
   registerModelDiffCommand(program);
+  registerPredictivityCommand(program);
 }

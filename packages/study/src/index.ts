@@ -61,6 +61,12 @@ export {
 } from './pipeline/read-study-status';
 export { computeStudyStageKeys, type RunStudyOptions, runStudy, type StudyRun } from './pipeline/run-study';
 export {
+  type ContrastPredictivityLayer,
+  type ContrastPredictivityOptions,
+  measureContrastPredictivity,
+} from './predictivity/measure-contrast-predictivity';
+export { type ContrastItem, parseContrastSet, readContrastSet } from './predictivity/read-contrast-set';
+export {
   type InterventionResponse,
   type InterventionResults,
   readInterventionResults,

@@ -101,7 +101,9 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
     );
     expect(Object.keys(labels.labels)).toHaveLength(promptCount);
     expect(await exists(join(directory, 'labels', 'annotations.json'))).toBe(true);
-    expect(await exists(join(directory, 'analysis', 'decomposition-pairs', 'decomposition-pairs.json'))).toBe(true);
+    expect(await exists(join(directory, 'analysis', 'decomposition-pairs', 'decomposition-pairs.json'))).toBe(
+      true,
+    );
     for (const file of ['model-diff', 'detection', 'predictivity', 'projections', 'summary', 'token-view'])
       expect(await exists(join(directory, 'analysis', `${file}.json`)), file).toBe(true);
     expect(await exists(join(directory, 'report', 'index.html'))).toBe(true);
@@ -183,6 +185,33 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
       0,
     );
     expect(unsteered.positive).toBe(expected);
+  });
+
+  it('measures predictivity of an extracted vector on a free-text contrast set (traitlens predictivity)', async () => {
+    const output = join(directory, 'predictivity');
+    const result = await runCliCaptured([
+      'predictivity',
+      '--model',
+      join(directory, 'models', 'instruct'),
+      '--vectors',
+      join(directory, 'extraction', 'alignment', 'sycophancy', 'vectors', 'probe.safetensors'),
+      '--contrast-set',
+      join(import.meta.dirname, '..', '__fixtures__', 'sycophancy-contrast-set.json'),
+      '--output',
+      output,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const written = await readJson<{
+      items: number;
+      layers: { layer: number; auroc: number; pairedAccuracy: number }[];
+    }>(join(output, 'predictivity.json'));
+    expect(written.items).toBe(6);
+    expect(written.layers.map((entry) => entry.layer)).toEqual([0, 1, 2, 3]);
+    for (const entry of written.layers) {
+      expect(entry.auroc).toBeGreaterThanOrEqual(0);
+      expect(entry.auroc).toBeLessThanOrEqual(1);
+    }
+    expect(await exists(join(output, 'predictivity.svg'))).toBe(true);
   });
 
   it('shows every stage done in traitlens status, from the config and from the folder', async () => {
