@@ -76,6 +76,17 @@ describe('capture shards and model identity by content', () => {
     expect(whole.replay).toMatchObject({ total: 8, skipped: own.length, written: 8 - own.length });
   });
 
+  it('a shard that holds no prompt of the set captures and replays nothing, without an error', async () => {
+    const one = parsePromptSet({ name: 'one', prompts: [{ id: 'only', text: 'Story:' }] }, { id: 'one-set' });
+    const empty = [0, 1].find((index) => !isUnitInShard('one-set/only', { index, count: 2 }))!;
+    const summary = await runCapture(
+      settings({ promptSet: one, experiment: join(work, 'empty-shard'), shard: { index: empty, count: 2 } }),
+    );
+    expect(summary.promptSet.prompts).toBe(0);
+    expect(summary.capture).toMatchObject({ total: 0, written: 0 });
+    expect(summary.replay).toMatchObject({ total: 0, written: 0, missing: 0 });
+  });
+
   it('refuses other weights under the same variant name (INVALID_EXPERIMENT)', async () => {
     const options = settings({ variant: { name: 'clean', model: other.directory } });
     delete options.replayVariant;

@@ -129,7 +129,8 @@ async function replayVariantLocked(options: ReplayVariantOptions): Promise<Captu
     }
     pending.push(record);
   }
-  if (missing === total)
+  // A shard may hold no prompt of a small set: nothing to replay is not an error then.
+  if (total > 0 && missing === total)
     throw new TraitlensError(
       'INVALID_EXPERIMENT',
       `Variant "${options.sourceVariant}" has no responses for prompt set "${promptSet.id}" in ${sourcePaths.responses}; capture it first (traitlens capture --variant ${options.sourceVariant}), then replay.`,
