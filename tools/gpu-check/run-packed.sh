@@ -48,5 +48,5 @@ cd "$work"
 timeout "${GPU_CHECK_SECONDS:-540}" "$work/node" "$work/gpu-check.bundle.mjs" --out "$out/gpu-check.json" "$@" \
   > "$out/gpu-check.md" 2> "$out/gpu-check.log"
 status=$?
-echo "gpu:check exit $status (0 all passed, 1 a case failed, 2 usage, 124 time limit)" | tee -a "$out/gpu-check.log"
+echo "gpu:check exit $status (0 all passed, 1 a case failed or a provider unavailable, 2 usage, 124 time limit)" | tee -a "$out/gpu-check.log"
 exit $status
