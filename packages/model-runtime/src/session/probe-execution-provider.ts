@@ -60,9 +60,10 @@ async function runOnce(
   feed: ort.Tensor,
   expected: readonly number[],
 ): Promise<ProviderProbe> {
+  // Outside the try: a bad TRAITLENS_ORT_LOG is the user's error, not the provider's.
+  const log = ortLogSettings();
   let session: ort.InferenceSession | undefined;
   try {
-    const log = ortLogSettings();
     ort.env.logLevel = log.environmentLevel;
     session = await ort.InferenceSession.create(graph, {
       executionProviders: [provider],
