@@ -176,6 +176,21 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
   const site = vectors.metadata.site;
 
   const ownLayers = layers.filter((layer) => isUnitInShard(`${trait.name}/L${layer}`, options.shard));
+  if (ownLayers.length === 0) {
+    // This shard has no layer of the trait: nothing to generate (the baseline belongs to the others).
+    progress?.({
+      type: 'phase',
+      phase: 'search',
+      message: `No layer of ${trait.name} falls into this shard; nothing to do`,
+    });
+    return {
+      results: store.results,
+      searches: [],
+      judgeCalls: 0,
+      unscoredJudgements: 0,
+      resultsPath: store.resultsPath,
+    };
+  }
   const missingNorms = ownLayers.filter((layer) => store.results.layers[String(layer)] === undefined);
   if (missingNorms.length > 0) {
     progress?.({

@@ -35,6 +35,12 @@ export async function runExtractStage(context: StageContext): Promise<StageSumma
           },
     );
   }
+  if (datasets.length === 0) {
+    // A shard without a trait loads no model (with 12 traits over 8 shards, some get none).
+    log('  no trait of stages.extract.traits falls into this shard');
+    await summarizeExtractionIfComplete(experiment.directory, settings.traits);
+    return { layers: [], traits: {} };
+  }
   const model = await context.models.extractionModel();
   const layers = resolveLayers(settings.layers, model.config.layerCount, 'stages.extract.layers');
   const judge = settings.vetResponses ? await createStudyJudge(experiment, log) : undefined;
