@@ -148,6 +148,9 @@ describe('a stage as three concurrent shards into one folder equals one process'
       shards.map((index) => ({ args: steerArgs(experiment), env: kubernetesPod(index) })),
     );
     expect(results.every((result) => result.stderr.includes('(from the Kubernetes indexed Job)'))).toBe(true);
+    // SHA-256("happiness/L<layer>") mod 3 is 1, 2, 1, 1 for layers 0-3: pod 0 has nothing to do and
+    // loads no model.
+    expect(results[0]!.stderr).toContain('no layer of happiness (0, 1, 2, 3) falls into this shard');
     const expected = await snapshotDirectory(join(single, 'steering'));
     expect(
       Object.keys(expected).filter((name) => name.startsWith('happiness/searches/')).length,

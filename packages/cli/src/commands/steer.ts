@@ -178,6 +178,12 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
   steering.parseJudgeSpec(options.judge);
   // Layers (by a hash of <trait>/L<layer>) are the units of a shard; the baseline is shared.
   const shard = await resolveCliShard(options.shard);
+  const steered = selected.layers ?? [...selected.vectors.vectors.keys()];
+  if (shard && !steered.some((layer) => core.isUnitInShard(`${trait.name}/L${layer}`, shard))) {
+    // Nothing of this trait falls into the shard: no model load (minutes for a 70B model).
+    process.stderr.write(`no layer of ${trait.name} (${steered.join(', ')}) falls into this shard\n`);
+    return;
+  }
 
   const display = createProgressDisplay();
   display.log(`loading ${options.model}`);
