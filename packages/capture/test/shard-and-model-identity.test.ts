@@ -79,9 +79,17 @@ describe('capture shards and model identity by content', () => {
   it('a shard that holds no prompt of the set captures and replays nothing, without an error', async () => {
     const one = parsePromptSet({ name: 'one', prompts: [{ id: 'only', text: 'Story:' }] }, { id: 'one-set' });
     const empty = [0, 1].find((index) => !isUnitInShard('one-set/only', { index, count: 2 }))!;
-    const summary = await runCapture(
-      settings({ promptSet: one, experiment: join(work, 'empty-shard'), shard: { index: empty, count: 2 } }),
-    );
+    const events: string[] = [];
+    const summary = await runCapture({
+      ...settings({
+        promptSet: one,
+        experiment: join(work, 'empty-shard'),
+        shard: { index: empty, count: 2 },
+      }),
+      onProgress: (event) => events.push(event.type),
+    });
+    // No model load: a shard with nothing to do costs nothing.
+    expect(events).toEqual([]);
     expect(summary.promptSet.prompts).toBe(0);
     expect(summary.capture).toMatchObject({ total: 0, written: 0 });
     expect(summary.replay).toMatchObject({ total: 0, written: 0, missing: 0 });

@@ -10,6 +10,7 @@ import { readProjectionBank } from '../projection/projection-bank';
 import type { PromptSet } from '../prompt-set/prompt-set';
 import { limitPromptSet, resolvePromptSet } from '../prompt-set/read-prompt-set';
 import { shardPromptSet } from '../prompt-set/shard-prompt-set';
+import { inferencePaths } from '../storage/inference-paths';
 import { type LoadedVariantModel, loadVariantModel } from '../variants/load-variant-model';
 import type { LoadedVariant, ModelVariant } from '../variants/model-variant';
 import { planVariantLoads, type VariantLoadPlan } from '../variants/plan-variant-loads';
@@ -94,6 +95,7 @@ export async function runCapture(options: RunCaptureOptions): Promise<RunCapture
     ),
     options.shard,
   );
+  if (promptSet.prompts.length === 0) return emptySummary(options, promptSet);
   const variants = [options.variant, ...(options.replayVariant ? [options.replayVariant] : [])];
   const plans = planVariantLoads(variants);
   const load = async (plan: VariantLoadPlan): Promise<LoadedVariantModel> => {
@@ -172,4 +174,34 @@ export async function runCapture(options: RunCaptureOptions): Promise<RunCapture
   } finally {
     await loaded?.model.dispose();
   }
+}
+
+/** A shard that holds no prompt of the set: nothing to load or write (a 70B load takes minutes). */
+function emptySummary(options: RunCaptureOptions, promptSet: PromptSet): RunCaptureSummary {
+  const stage = (name: CaptureStageSummary['stage'], variant: string): CaptureStageSummary => ({
+    stage: name,
+    variant,
+    promptSet: promptSet.id,
+    directory: inferencePaths(options.experiment, variant, promptSet.id).root,
+    total: 0,
+    skipped: 0,
+    written: 0,
+    generated: 0,
+    missing: 0,
+    generatedTokens: 0,
+    seconds: 0,
+  });
+  return {
+    promptSet: {
+      id: promptSet.id,
+      name: promptSet.name,
+      prompts: 0,
+      ...(promptSet.source === undefined ? {} : { source: promptSet.source }),
+    },
+    ...(options.shard === undefined
+      ? {}
+      : { shard: { index: options.shard.index, count: options.shard.count } }),
+    capture: stage('capture', options.variant.name),
+    ...(options.replayVariant ? { replay: stage('replay', options.replayVariant.name) } : {}),
+  };
 }
