@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsCheckpoint, writeFileAtomic, writeJsonAtomic } from '@traitlens/core';
@@ -12,58 +11,13 @@ import type { QuantizationSettings } from '../quantization/quantize-blockwise';
 import type { StoredWeightType, WeightManifest } from '../weights/weight-manifest';
 import { embeddingIsQuantized, writeExternalWeights } from '../weights/write-external-weights';
 import { buildDecoderGraph, type DecoderGraphOptions, decoderGraphVersion } from './build-decoder-graph';
+import { computeWeightsKey } from './weights-key';
 
 /** Where built graphs live: TRAITLENS_CACHE, else ~/.cache/traitlens. */
 export function defaultCacheDirectory(): string {
   return (
     process.env.TRAITLENS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'traitlens')
   );
-}
-
-/**
- * Bumped when the converted weights' layout changes (not when only the graph does: graphs are rebuilt
- * from `decoderGraphVersion` without converting the weights again). Graph version 5 was the last one
- * that also keyed the weights.
- */
-const weightsFormatVersion = 5;
-
-/** Checkpoints below this size are hashed in full; larger ones by header, size and modification. */
-const fullHashLimit = 512 * 1024 * 1024;
-
-async function hashFile(path: string, hash: ReturnType<typeof createHash>): Promise<void> {
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-}
-
-/**
- * A content key for the converted weights: config.json, every safetensors header (names, dtypes, shapes,
- * offsets) and size, the full bytes for small checkpoints, the storage dtype and the converter version.
- * Hub snapshots are additionally pinned by their commit sha in the directory name.
- */
-export async function computeWeightsKey(
-  directory: string,
-  dtype: StoredWeightType,
-  extra: string,
-): Promise<string> {
-  const hash = createHash('sha256');
-  hash.update(`traitlens-weights-v${weightsFormatVersion};dtype=${dtype};${extra}\n`);
-  hash.update(await readFile(join(directory, 'config.json')));
-  const files = (await readdir(directory))
-    .filter((name) => name.endsWith('.safetensors') || name.endsWith('.safetensors.index.json'))
-    .sort();
-  let total = 0;
-  for (const file of files) total += (await stat(join(directory, file))).size;
-  for (const file of files) {
-    const path = join(directory, file);
-    const info = await stat(path);
-    hash.update(`${file}:${info.size}\n`);
-    if (total <= fullHashLimit) await hashFile(path, hash);
-    else {
-      const head = await readFile(path).catch(() => Buffer.alloc(0));
-      hash.update(head.subarray(0, Math.min(head.length, 8 + 16 * 1024 * 1024)));
-      hash.update(String(info.mtimeMs));
-    }
-  }
-  return hash.digest('hex').slice(0, 32);
 }
 
 export interface ModelArtifacts {
