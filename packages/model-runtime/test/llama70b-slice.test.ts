@@ -128,15 +128,15 @@ describe.runIf(enabled)('Llama-3-70B-shaped slice (int4, quantized embedding) on
       await prepareSlice();
       const options = { dtype: 'int4' as const, blockSize: 32 as const, threads: 2 };
       const prompts = [
-        [304, 40, 41, 42, 43, 44, 45, 46],
-        [304, 100, 101, 102],
+        [304, 40, 41, 42],
+        [304, 100],
       ];
       const results: Record<string, { tokens: number[][]; logits: Float32Array; seconds: number }> = {};
       for (const provider of ['cpu', 'webgpu'] as const) {
         const t0 = performance.now();
         const model = await loadModel(directory, { ...options, providers: [provider] });
         const [first] = await model.forward([prompts[0]!], { logits: 'last' });
-        const generated = await model.generate(prompts, { maxNewTokens: 4, stopTokenIds: [] });
+        const generated = await model.generate(prompts, { maxNewTokens: 3, stopTokenIds: [] });
         const stats = model.transferStats!();
         if (provider === 'webgpu') expect(stats.kvCacheOnDevice).toBe(true);
         results[provider] = {
