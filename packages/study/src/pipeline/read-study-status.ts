@@ -8,6 +8,7 @@ import {
   completedShardCount,
   isCompletedByShards,
   isShardableStage,
+  readShardFailures,
   readShardRecords,
 } from './shard-records';
 
@@ -28,7 +29,15 @@ export interface StageStatus {
    * finished with the current settings (`done`), with other settings (`stale`), or have no record
    * (`missing`: still running, failed or never started; resubmit those).
    */
-  shards?: { count: number; done: number[]; stale: number[]; missing: number[] };
+  shards?: {
+    count: number;
+    done: number[];
+    stale: number[];
+    /** Threw (the last run of that shard failed); `failures` says why. */
+    failed: number[];
+    missing: number[];
+    failures: Array<{ index: number; failedAt: string; message: string }>;
+  };
 }
 
 /** What `traitlens status` prints. */
@@ -70,18 +79,29 @@ async function addShardStatus(
   for (const entry of stages) {
     if (!isShardableStage(entry.stage)) continue;
     const records = await readShardRecords(directory, entry.stage);
-    if (records.length === 0) continue;
-    const count = Math.max(...records.map((record) => record.count));
+    const failures = await readShardFailures(directory, entry.stage);
+    if (records.length === 0 && failures.length === 0) continue;
+    const count = Math.max(
+      ...records.map((record) => record.count),
+      ...failures.map((failure) => failure.count),
+    );
     const current = (key: string) => keys === undefined || key === keys[entry.stage];
     const ofCount = records.filter((record) => record.count === count);
     const done = ofCount.filter((record) => current(record.key)).map((record) => record.index);
     const stale = ofCount.filter((record) => !current(record.key)).map((record) => record.index);
     const seen = new Set(ofCount.map((record) => record.index));
+    // A failure counts once the shard has no newer success (a success removes its failure record).
+    const failedNow = failures.filter((failure) => failure.count === count && !done.includes(failure.index));
+    const failed = failedNow.map((failure) => failure.index);
     entry.shards = {
       count,
       done,
-      stale,
-      missing: Array.from({ length: count }, (_, index) => index).filter((index) => !seen.has(index)),
+      stale: stale.filter((index) => !failed.includes(index)),
+      failed,
+      missing: Array.from({ length: count }, (_, index) => index).filter(
+        (index) => !seen.has(index) && !failed.includes(index),
+      ),
+      failures: failedNow.map(({ index, failedAt, message }) => ({ index, failedAt, message })),
     };
     // Every shard finished with the current settings: the next unsharded run skips the stage.
     if (
@@ -156,11 +176,16 @@ export function formatStudyStatus(status: StudyStatus): string {
     const when = entry.completedAt ? ` ${entry.completedAt} (${entry.seconds?.toFixed(1)} s)` : '';
     lines.push(`  ${entry.stage.padEnd(8)} ${entry.state.padEnd(8)}${when}`);
     if (entry.shards) {
-      const { count, done, stale, missing } = entry.shards;
+      const { count, done, stale, failed, missing, failures } = entry.shards;
       const list = (indices: number[]) => (indices.length > 0 ? indices.join(',') : '-');
+      const redo = missing.length + stale.length + failed.length > 0;
       lines.push(
-        `           shards of ${count}: done ${list(done)}; stale ${list(stale)}; missing ${list(missing)}${missing.length + stale.length > 0 ? ` (resubmit those: --shard <i>/${count}, or those indices of an array that starts at 0)` : ''}`,
+        `           shards of ${count}: done ${list(done)}; stale ${list(stale)}; failed ${list(failed)}; missing ${list(missing)}${redo ? ` (resubmit those: --shard <i>/${count}, or those indices of an array that starts at 0)` : ''}`,
       );
+      for (const failure of failures)
+        lines.push(
+          `           shard ${failure.index} failed ${failure.failedAt}: ${failure.message.split('\n')[0]}`,
+        );
     }
   }
   const next = status.stages.find((entry) => entry.state === 'pending' || entry.state === 'stale');

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadExperiment } from '../config/load-experiment';
 import { createTinyOrganism } from '../models/create-tiny-organism';
-import { readStudyStatus } from './read-study-status';
+import { formatStudyStatus, readStudyStatus } from './read-study-status';
 import { runStudy } from './run-study';
 import { completedShardCount, type ShardRecord } from './shard-records';
 
@@ -104,7 +104,14 @@ describe('traitlens run --shard on the tiny study (capture and replay)', () => {
     for (const run of runs) expect(run.ran).toEqual(['capture', 'replay']);
     const status = await readStudyStatus(configFile, { output: sharded.directory });
     const capture = status.stages.find((entry) => entry.stage === 'capture')!;
-    expect(capture.shards).toEqual({ count: 2, done: [0, 1], stale: [], missing: [] });
+    expect(capture.shards).toEqual({
+      count: 2,
+      done: [0, 1],
+      stale: [],
+      failed: [],
+      missing: [],
+      failures: [],
+    });
     expect(capture.state).toBe('done');
 
     const lines: string[] = [];
@@ -114,6 +121,19 @@ describe('traitlens run --shard on the tiny study (capture and replay)', () => {
     expect(await snapshot(join(sharded.directory, 'inference'), sharded.directory)).toEqual(
       await snapshot(join(single.directory, 'inference'), single.directory),
     );
+  });
+
+  it('status lists a shard whose stage threw as failed, with the reason, and the others as missing', async () => {
+    const experiment = await loadExperiment(configFile, { output: join(root, 'failing') });
+    // Replay before capture: the shard finds no responses to replay and fails.
+    await expect(
+      runStudy(experiment, { stages: ['replay'], shard: { index: 1, count: 3 }, log: () => {} }),
+    ).rejects.toThrow(/has no responses/);
+    const status = await readStudyStatus(configFile, { output: experiment.directory });
+    const replay = status.stages.find((entry) => entry.stage === 'replay')!;
+    expect(replay.shards).toMatchObject({ count: 3, done: [], failed: [1], missing: [0, 2] });
+    expect(replay.shards!.failures[0]!.message).toMatch(/replay stage: .*has no responses/);
+    expect(formatStudyStatus(status)).toMatch(/shards of 3: done -; stale -; failed 1; missing 0,2/);
   });
 
   it('refuses stages that do not shard', async () => {

@@ -27,6 +27,7 @@ import {
   isShardableStage,
   readShardRecords,
   shardableStages,
+  writeShardFailure,
   writeShardRecord,
 } from './shard-records';
 
@@ -206,6 +207,13 @@ export async function runStudy(experiment: Experiment, options: RunStudyOptions 
         });
       } catch (error) {
         if (TraitlensError.isInstance(error)) error.message = `${stage} stage: ${error.message}`;
+        // `traitlens status` then lists this shard as failed, with the reason (a killed one is missing).
+        if (shard)
+          await writeShardFailure(experiment.directory, stage, shard, {
+            key: keys[stage],
+            failedAt: new Date().toISOString(),
+            message: error instanceof Error ? error.message : String(error),
+          }).catch(() => undefined);
         throw error;
       }
       const seconds = (performance.now() - stageStarted) / 1000;

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type WorkShard, writeJsonAtomic } from '@traitlens/core';
 import type { StageRecord, StudyStage } from './pipeline-state';
@@ -46,6 +46,56 @@ export async function writeShardRecord(
 ): Promise<void> {
   const file = join(folderOf(experimentDirectory, stage), `${shard.index}-of-${shard.count}.json`);
   await writeJsonAtomic(file, { ...record, index: shard.index, count: shard.count } satisfies ShardRecord);
+  await rm(failurePath(experimentDirectory, stage, shard), { force: true });
+}
+
+/** Why a shard's stage failed: `<experiment>/pipeline-shards/<stage>/<index>-of-<count>.failed.json`. */
+export interface ShardFailure {
+  index: number;
+  count: number;
+  key: string;
+  failedAt: string;
+  message: string;
+}
+
+function failurePath(experimentDirectory: string, stage: StudyStage, shard: WorkShard): string {
+  return join(folderOf(experimentDirectory, stage), `${shard.index}-of-${shard.count}.failed.json`);
+}
+
+/** Records that a shard's stage threw (a later success of the shard removes the record). */
+export async function writeShardFailure(
+  experimentDirectory: string,
+  stage: StudyStage,
+  shard: WorkShard,
+  failure: Omit<ShardFailure, 'index' | 'count'>,
+): Promise<void> {
+  await writeJsonAtomic(failurePath(experimentDirectory, stage, shard), {
+    ...failure,
+    index: shard.index,
+    count: shard.count,
+  } satisfies ShardFailure);
+}
+
+/** Every recorded failure of a stage's shards. */
+export async function readShardFailures(
+  experimentDirectory: string,
+  stage: StudyStage,
+): Promise<ShardFailure[]> {
+  let names: string[];
+  try {
+    names = await readdir(folderOf(experimentDirectory, stage));
+  } catch {
+    return [];
+  }
+  const failures: ShardFailure[] = [];
+  for (const name of names.filter((entry) => /^\d+-of-\d+\.failed\.json$/.test(entry)).sort()) {
+    try {
+      failures.push(JSON.parse(await readFile(join(folderOf(experimentDirectory, stage), name), 'utf8')));
+    } catch {
+      // Being replaced: read again next time.
+    }
+  }
+  return failures;
 }
 
 /** Every shard record of a stage, by shard count then index. */
