@@ -53,8 +53,10 @@ export {
   type MemoryPlan,
   type MemoryPlanOptions,
   type PlanFloatDtype,
+  type PlanProvider,
   type PlanWeightDtype,
   planMemory,
+  type SessionMemory,
 } from './plan/plan-memory';
 export {
   type PlanMemoryForSourceOptions,

@@ -17,6 +17,8 @@ interface PlanCommandOptions extends Omit<ModelCommandOptions, 'providers' | 'th
   captureLayers?: string;
   logits: 'all' | 'last';
   deviceMemory?: string;
+  provider: 'cpu' | 'gpu';
+  hookPlans: number;
   json?: boolean;
   offline?: boolean;
 }
@@ -61,6 +63,22 @@ export function registerPlanCommand(program: Command): void {
         .argParser(choiceOption(['all', 'last'] as const))
         .default('all'),
     )
+    .addOption(
+      new Option(
+        '--provider <where>',
+        'where the model runs: cpu keeps up to 4 sessions, gpu one (each session holds its own copy of the weights)',
+      )
+        .argParser(choiceOption(['cpu', 'gpu'] as const))
+        .default('cpu'),
+    )
+    .addOption(
+      new Option(
+        '--hook-plans <n>',
+        'distinct capture/steering plans in use at once (off the CPU, plans differing only in steering count once)',
+      )
+        .argParser(integerOption({ min: 1 }))
+        .default(1),
+    )
     .option(
       '--device-memory <size>',
       `device memory to check against, e.g. 80GB or 81559MiB (exit code ${doesNotFitExitCode} when it does not fit)`,
@@ -90,6 +108,8 @@ export function registerPlanCommand(program: Command): void {
         batchSize: options.batch,
         sequenceLength: options.seq,
         logits: options.logits,
+        provider: options.provider,
+        hookPlans: options.hookPlans,
         loraMode: options.loraMode,
         ...(options.lora ? { lora: options.lora } : {}),
         activationDtype,

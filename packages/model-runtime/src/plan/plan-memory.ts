@@ -63,6 +63,31 @@ export interface MemoryPlanOptions {
   captureLayers?: number | readonly number[];
   /** Logits fetched for every position (`all`, default: what `forward` returns) or only each row's last (`last`). */
   logits?: 'all' | 'last';
+  /**
+   * Where the model runs (default `cpu`). Sets the default session pool: 4 sessions on the CPU, 1 off it
+   * (decision 0007: there one graph with steering at every site serves every steering plan).
+   */
+  provider?: PlanProvider;
+  /**
+   * Distinct hook plans (combinations of captured and steered points) kept in use at once (default 1).
+   * Off the CPU, plans that differ only in what they steer share one graph and count once.
+   */
+  hookPlans?: number;
+  /** Sessions the runtime keeps at most (`loadModel`'s `maxSessions`; default 4 on the CPU, 1 off it). */
+  maxSessions?: number;
+}
+
+/** The CPU, or a device provider (WebGPU, CUDA, DirectML, CoreML). */
+export type PlanProvider = 'cpu' | 'gpu';
+
+/** The onnxruntime sessions held at once: each holds its own copy of the weights and its own arena. */
+export interface SessionMemory {
+  /** min(hook plans, maxSessions). */
+  count: number;
+  /** Bytes each session holds beyond the first: weights, LoRA branches and one layer's activation peak. */
+  perSession: number;
+  /** (count - 1) x perSession. */
+  extra: number;
 }
 
 /** One line of the plan. Rows with `partOf` break down their parent and are not added to the total again. */
@@ -104,7 +129,8 @@ export interface ActivationMemory {
 
 export interface MemoryPlan {
   /** The options with every default filled in. */
-  settings: Required<Omit<MemoryPlanOptions, 'config' | 'lora' | 'captureLayers'>> & {
+  settings: Required<Omit<MemoryPlanOptions, 'config' | 'lora' | 'captureLayers' | 'maxSessions'>> & {
+    maxSessions: number;
     captureCount: number;
     lora: LoraPlan | undefined;
   };
@@ -120,6 +146,7 @@ export interface MemoryPlan {
   logits: number;
   /** Captured activations fetched as float32. */
   captures: number;
+  sessions: SessionMemory;
   total: number;
   rows: MemoryPlanRow[];
 }
@@ -183,6 +210,18 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
   const zeroPoints = options.zeroPoints ?? true;
   const quantizeLmHead = options.quantizeLmHead ?? true;
   const growingKvCache = options.growingKvCache ?? true;
+  const provider = options.provider ?? 'cpu';
+  if (provider !== 'cpu' && provider !== 'gpu') {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Memory plan: provider "${provider}" is not one of cpu, gpu.`,
+      {
+        details: { option: 'provider', value: provider },
+      },
+    );
+  }
+  const hookPlans = positiveInteger('hookPlans', options.hookPlans ?? 1);
+  const maxSessions = positiveInteger('maxSessions', options.maxSessions ?? (provider === 'cpu' ? 4 : 1));
   const logitsMode = options.logits ?? 'all';
   const captureCount =
     typeof options.captureLayers === 'number' ? options.captureLayers : (options.captureLayers?.length ?? 0);
@@ -299,7 +338,20 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
   const logitRows = logitsMode === 'all' ? tokens : batchSize;
   const logits = logitRows * vocab * float32Bytes;
   const captures = captureCount * tokens * d * float32Bytes;
-  const total = weights.total + lora.bytes + kvCache + kvCacheStepCopy + activations.peak + logits + captures;
+  // Every onnxruntime session loads the weights into its own buffers and keeps its own arena, so each
+  // hook plan held beside the first costs another copy (measured: +650 MB per plan for a 125M model in fp32).
+  const sessionCount = Math.min(hookPlans, maxSessions);
+  const perSession = weights.total + lora.bytes + activations.peak;
+  const sessions: SessionMemory = { count: sessionCount, perSession, extra: (sessionCount - 1) * perSession };
+  const total =
+    weights.total +
+    lora.bytes +
+    kvCache +
+    kvCacheStepCopy +
+    activations.peak +
+    logits +
+    captures +
+    sessions.extra;
 
   const shape = `${heads} heads / ${kvHeads} KV heads x ${hd}`;
   const rows: MemoryPlanRow[] = [
@@ -413,6 +465,15 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
       detail: `${captureCount} x ${count(tokens)} x ${count(d)} fp32`,
       bytes: captures,
     });
+  rows.push({
+    id: 'sessions',
+    label: 'other sessions',
+    detail:
+      sessionCount > 1
+        ? `${sessionCount - 1} more of ${sessionCount} sessions (${hookPlans} hook plans, at most ${maxSessions} kept on ${provider}), each with its own weights and arena`
+        : `1 session (${hookPlans} hook plan${hookPlans > 1 ? 's' : ''}, at most ${maxSessions} kept on ${provider}${hookPlans > maxSessions ? ': plans beyond it are rebuilt when used' : ''})`,
+    bytes: sessions.extra,
+  });
 
   return {
     settings: {
@@ -429,6 +490,9 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
       logits: logitsMode,
       captureCount,
       lora: loraPlan,
+      provider,
+      hookPlans,
+      maxSessions,
     },
     config,
     weights,
@@ -438,6 +502,7 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
     activations,
     logits,
     captures,
+    sessions,
     total,
     rows,
   };
