@@ -62,6 +62,29 @@ describe('experiment configs', () => {
     expect(tiny.config.stages.label?.keywords).toEqual({ '*': ['robot'] });
   });
 
+  it('takes one judge base URL or a list of servers, and refuses a non-URL in the list', () => {
+    const list = minimal.replace(
+      'judge: { spec: "openai:gpt-4.1-mini" }',
+      'judge: { spec: "openai:judge", baseUrl: ["http://gpu1:8000/v1", "http://gpu2:8000/v1"] }',
+    );
+    expect(parseExperimentConfig(list, 'list.yaml').judge.baseUrl).toEqual([
+      'http://gpu1:8000/v1',
+      'http://gpu2:8000/v1',
+    ]);
+    const one = minimal.replace(
+      'judge: { spec: "openai:gpt-4.1-mini" }',
+      'judge: { spec: "openai:judge", baseUrl: "http://gpu1:8000/v1" }',
+    );
+    expect(parseExperimentConfig(one, 'one.yaml').judge.baseUrl).toBe('http://gpu1:8000/v1');
+    expectConfigError(
+      minimal.replace(
+        'judge: { spec: "openai:gpt-4.1-mini" }',
+        'judge: { spec: "openai:judge", baseUrl: [gpu1] }',
+      ),
+      /judge\.baseUrl/,
+    );
+  });
+
   it('fills defaults for the stage blocks left out', () => {
     const config = parseExperimentConfig(minimal, 'minimal.yaml');
     expect(config.stages.steer).toMatchObject({ method: 'probe', steps: 6, coherenceThreshold: 70 });

@@ -37,8 +37,11 @@ const lexiconSchema = z.strictObject({
 const judgeSchema = z.strictObject({
   /** `openai:<model>`, `local:<model source>` or `lexicon`. */
   spec: z.string().min(1),
-  /** OpenAI-compatible /v1 base URL (default: OPENAI_BASE_URL, then OpenAI). */
-  baseUrl: z.url().optional(),
+  /**
+   * OpenAI-compatible /v1 base URL (default: OPENAI_BASE_URL, then OpenAI), or a list of servers of the
+   * same judge model: each request goes to the least busy one (docs/scale-out.md).
+   */
+  baseUrl: z.union([z.url(), z.array(z.url()).min(1)]).optional(),
   concurrency: z.number().int().positive().optional(),
   /** Word lists for the lexicon judge, by trait name. */
   lexicons: z.record(z.string(), lexiconSchema).optional(),

@@ -35,7 +35,8 @@ export async function createStudyJudge(
             prompts: prompts(evalPrompt),
             // Judgements are cached on disk, so a resumed run pays for no request twice.
             cacheDirectory: join(experiment.directory, '.traitlens-cache', 'judge'),
-            ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
+            ...(typeof settings.baseUrl === 'string' ? { baseUrl: settings.baseUrl } : {}),
+            ...(Array.isArray(settings.baseUrl) ? { baseUrls: settings.baseUrl } : {}),
             ...(settings.concurrency ? { concurrency: settings.concurrency } : {}),
           }),
         dispose: async () => {},
