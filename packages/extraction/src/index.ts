@@ -42,7 +42,16 @@ export {
   readGgufControlVector,
   writeGgufControlVector,
 } from './gguf/gguf-control-vector';
-export { encodeGguf, type GgufFile, type GgufTensor, type GgufValue, parseGguf } from './gguf/gguf-file';
+export {
+  encodeGguf,
+  encodeGgufHeader,
+  type GgufFile,
+  type GgufHeader,
+  type GgufTensor,
+  type GgufTensorInfo,
+  type GgufValue,
+  parseGguf,
+} from './gguf/gguf-file';
 export { caaMethod } from './methods/caa';
 export {
   type AnyExtractionMethod,

@@ -51,11 +51,32 @@ export interface GgufFile {
 const magic = 0x46554747; // "GGUF" little-endian
 const defaultAlignment = 32;
 
-/** Writes a GGUF v3 file image: header, metadata, tensor infos, padding, then each tensor padded to the alignment. */
-export function encodeGguf(
+/** A tensor's entry in a GGUF header; its bytes follow in the data section, at its offset. */
+export interface GgufTensorInfo {
+  name: string;
+  /** ggml order: ne[0] is the fastest-varying (for a `[out, in]` matrix: `[in, out]`). */
+  dimensions: readonly (number | bigint)[];
+  ggmlType: number;
+  /** Size of the tensor's data in bytes (padded to the alignment in the file). */
+  byteLength: number;
+}
+
+export interface GgufHeader {
+  /** Header, metadata and tensor infos, padded to the alignment: the data section starts right after. */
+  bytes: Uint8Array;
+  /** Each tensor's offset from the start of the data section. */
+  offsets: bigint[];
+  alignment: number;
+}
+
+/**
+ * Encodes a GGUF v3 header for tensors whose data is written separately (streamed, for files larger
+ * than memory): write `bytes`, then each tensor's data padded to `alignment`, in the given order.
+ */
+export function encodeGgufHeader(
   metadata: ReadonlyArray<readonly [string, GgufValue]>,
-  tensors: ReadonlyArray<{ name: string; data: Float32Array }>,
-): Uint8Array {
+  tensors: ReadonlyArray<GgufTensorInfo>,
+): GgufHeader {
   const writer = new ByteWriter();
   writer.uint32(magic);
   writer.uint32(3);
@@ -69,18 +90,39 @@ export function encodeGguf(
     if (key === 'general.alignment' && value.type === 'uint32') alignment = value.value;
   }
   let offset = 0n;
+  const offsets: bigint[] = [];
   for (const tensor of tensors) {
     writer.string(tensor.name);
-    writer.uint32(1);
-    writer.uint64(BigInt(tensor.data.length));
-    writer.uint32(ggmlTypeF32);
+    writer.uint32(tensor.dimensions.length);
+    for (const dimension of tensor.dimensions) writer.uint64(BigInt(dimension));
+    writer.uint32(tensor.ggmlType);
     writer.uint64(offset);
-    offset += BigInt(padTo(tensor.data.byteLength, alignment));
+    offsets.push(offset);
+    offset += BigInt(padTo(tensor.byteLength, alignment));
   }
   writer.pad(alignment);
+  return { bytes: writer.finish(), offsets, alignment };
+}
+
+/** Writes a GGUF v3 file image: header, metadata, tensor infos, padding, then each tensor padded to the alignment. */
+export function encodeGguf(
+  metadata: ReadonlyArray<readonly [string, GgufValue]>,
+  tensors: ReadonlyArray<{ name: string; data: Float32Array }>,
+): Uint8Array {
+  const header = encodeGgufHeader(
+    metadata,
+    tensors.map((tensor) => ({
+      name: tensor.name,
+      dimensions: [tensor.data.length],
+      ggmlType: ggmlTypeF32,
+      byteLength: tensor.data.byteLength,
+    })),
+  );
+  const writer = new ByteWriter();
+  writer.bytes(header.bytes);
   for (const tensor of tensors) {
     writer.bytes(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
-    writer.pad(alignment);
+    writer.pad(header.alignment);
   }
   return writer.finish();
 }
