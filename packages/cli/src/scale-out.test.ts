@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBinary, snapshotDirectory } from './__fixtures__/reliability-fixture';
@@ -107,6 +107,20 @@ function captureArgs(experiment: string): string[] {
   ];
 }
 
+function labelArgs(experiment: string): string[] {
+  return [
+    'label',
+    '--experiment',
+    experiment,
+    '--prompt-set',
+    fixture.promptSet,
+    '--variant',
+    'base',
+    '--keywords',
+    'she,he,they',
+  ];
+}
+
 async function runAll(runs: Array<{ args: string[]; env: Record<string, string> }>) {
   const results = await Promise.all(runs.map(({ args, env }) => runBinary(args, env)));
   for (const result of results) expect(result.code, result.stderr).toBe(0);
@@ -116,7 +130,7 @@ async function runAll(runs: Array<{ args: string[]; env: Record<string, string> 
 beforeAll(async () => {
   fixture = await createScaleOutFixture();
   single = join(fixture.root, 'single');
-  for (const args of [extractArgs(single), steerArgs(single), captureArgs(single)])
+  for (const args of [extractArgs(single), steerArgs(single), captureArgs(single), labelArgs(single)])
     await runAll([{ args, env: noSchedulerShard }]);
 }, 600_000);
 
@@ -169,6 +183,27 @@ describe('a stage as three concurrent shards into one folder equals one process'
     const expected = await snapshotDirectory(join(single, 'inference'));
     expect(Object.keys(expected).filter((name) => name.endsWith('.safetensors'))).toHaveLength(18);
     expect(await snapshotDirectory(join(experiment, 'inference'))).toEqual(expected);
+  });
+});
+
+describe('label as three concurrent shards, then the merge', () => {
+  it('SLURM tasks write their shards; the unsharded label writes the labels of one process', {
+    timeout: 600_000,
+  }, async () => {
+    const experiment = await mkdtemp(join(fixture.root, 'slurm-label-'));
+    await cp(join(single, 'inference'), join(experiment, 'inference'), { recursive: true });
+    await runAll(shards.map((index) => ({ args: labelArgs(experiment), env: slurmTask(index) })));
+    const shardFiles = await snapshotDirectory(join(experiment, 'labels'));
+    expect(Object.keys(shardFiles).sort()).toEqual([
+      'shards/0-of-3.json',
+      'shards/1-of-3.json',
+      'shards/2-of-3.json',
+    ]);
+    await runAll([{ args: labelArgs(experiment), env: noSchedulerShard }]);
+    for (const file of ['labels.json', 'annotations.json'])
+      expect(await readFile(join(experiment, 'labels', file), 'utf8')).toBe(
+        await readFile(join(single, 'labels', file), 'utf8'),
+      );
   });
 });
 
