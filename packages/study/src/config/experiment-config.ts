@@ -139,6 +139,7 @@ const interveneSchema = z.strictObject({
     z.literal('model-diff'),
     z.strictObject({
       trait: z.string().regex(/^[^/]+\/[^/]+$/, 'write the trait as <category>/<trait>'),
+      /** A method id, or `best`: the method extraction ranked best for this trait. */
       method: z.string().min(1).default('probe'),
     }),
   ]),

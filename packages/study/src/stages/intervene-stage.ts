@@ -17,6 +17,7 @@ import { createGroupRubric } from '../labels/group-rubric';
 import { createLoraScaleView } from '../models/lora-scale-view';
 import { createStudyJudge, type StudyJudge } from '../models/study-judge';
 import type { StageContext, StageSummary } from './stage-context';
+import { readBestMethod } from './steer-stage';
 
 /** One steered (or unsteered) answer of the organism, labelled like the label stage labels. */
 export interface InterventionResponse {
@@ -83,11 +84,11 @@ export async function runInterveneStage(context: StageContext): Promise<StageSum
     );
   } else {
     const [category, trait] = settings.vector.trait.split('/') as [string, string];
-    vectorFile = vectorFilePath(
-      layout.extraction(category, trait).vectors,
-      'resid_post',
-      settings.vector.method,
-    );
+    const method =
+      settings.vector.method === 'best'
+        ? await readBestMethod(layout.extraction(category, trait).evaluation, settings.vector.trait)
+        : settings.vector.method;
+    vectorFile = vectorFilePath(layout.extraction(category, trait).vectors, 'resid_post', method);
   }
   const vectors = await readTraitVectors(vectorFile);
   const vector = vectors.vectors.get(settings.layer);

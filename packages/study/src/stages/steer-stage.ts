@@ -9,7 +9,7 @@ import { createStudyJudge } from '../models/study-judge';
 import type { StageContext, StageSummary } from './stage-context';
 
 /** The method extraction ranked best for a trait (evaluation.json's resid_post best), for `method: best`. */
-async function readBestMethod(evaluationFile: string, trait: string): Promise<string> {
+export async function readBestMethod(evaluationFile: string, trait: string): Promise<string> {
   let evaluation: TraitEvaluation;
   try {
     evaluation = JSON.parse(await readFile(evaluationFile, 'utf8')) as TraitEvaluation;
