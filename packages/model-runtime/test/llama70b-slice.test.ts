@@ -9,8 +9,15 @@
  * device.
  *
  * Too large for CI (6 GB checkpoint, about 3.5 GB converted): runs only with TRAITLENS_LARGE_SLICE=1
- * (checkpoint cached in TRAITLENS_LARGE_SLICE_DIR, default the temp dir). Run once on a 2-core CPU-only
- * machine with SwiftShader: see the report below.
+ * (checkpoint cached in TRAITLENS_LARGE_SLICE_DIR, default the temp dir).
+ *
+ * Run 2026-12-07 on a shared 2-core CPU-only machine, WebGPU through SwiftShader (1 GiB buffer limit),
+ * onnxruntime-node 1.30: passed. Greedy tokens identical ([122777, 259, 11863] and [122102, 53532,
+ * 69257]); last-position logits max |cpu - webgpu| 0.025 with max |logit| 5.19 (0.5%); KV cache on the
+ * device; a decode step (2 rows) moved 66,736 B host->device (64 KiB of it the every-site steering
+ * tables) and 24 B back, against 83,024 B host->device on the CPU provider, whose cache goes through
+ * host memory. Checkpoint 5.9 GB, int4 conversion ~2.0 GB; CPU 639 s (conversion included), WebGPU
+ * 714 s (SwiftShader; the time says nothing about a GPU).
  */
 import { existsSync } from 'node:fs';
 import { open, readFile, rename, stat, writeFile } from 'node:fs/promises';
