@@ -10,7 +10,8 @@ Hook sites per decoder layer L (0-based), in order:
   attn_out   = o_proj output
   resid_mid  = resid_pre + attn_out
   mlp_out    = down_proj output
-  resid_post = resid_mid + mlp_out (HF hidden_states[L+1])
+  resid_post = resid_mid + mlp_out (HF hidden_states[L+1], except for the last layer: HF's last
+               hidden state is taken after the final norm, resid_post before it)
 Steering at a site is applied right after the site is computed and the modified value flows on:
   add:    h + c * v
   ablate: h - c * (h . u) u,  u = v / |v|
@@ -35,8 +36,10 @@ import torch
 
 SITES = ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post")
 LAYER_CONVENTION = (
-    "traitlens-v1: 0-based decoder layers; resid_post of layer L = HF hidden_states[L+1]; "
-    "resid_pre of layer L = HF hidden_states[L]"
+    "traitlens-v1: 0-based decoder layers; resid_pre of layer L = HF hidden_states[L]; "
+    "resid_post of layer L = HF hidden_states[L+1] for L < n_layers-1; "
+    "resid_post of the last layer is the block output before the final norm "
+    "(HF hidden_states[n_layers] is after the final norm)"
 )
 SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM")
 

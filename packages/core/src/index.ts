@@ -52,6 +52,7 @@ export {
   type HookSite,
   hookSites,
   isHookSite,
+  isKnownLayerConvention,
   layerConvention,
   parseHookPoint,
   parseLayerSelection,

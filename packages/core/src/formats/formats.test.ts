@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TraitlensError } from '../errors/traitlens-error';
+import { legacyLayerConventions } from '../hooks/hook-point';
 import { writeSafetensors } from '../safetensors/write-safetensors';
 import { readActivationFile, writeActivationFile } from './activation-file';
 import { assertVectorsFitModel, readTraitVectors, writeTraitVectors } from './trait-vector-file';
@@ -52,6 +53,33 @@ describe('trait vector files', () => {
         'INVALID_VECTOR_FILE',
       ),
     ).toBe(true);
+  });
+});
+
+describe('trait vector files written by earlier versions', () => {
+  it('reads a file carrying the legacy layer-convention wording like a current one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'traitlens-vec-legacy-'));
+    const path = join(dir, 'mean_diff.safetensors');
+    await writeSafetensors(
+      path,
+      { 'layer.1': { dtype: 'F32', shape: [2], data: new Float32Array([0.6, 0.8]) } },
+      {
+        format: 'traitlens.trait-vectors',
+        format_version: '1',
+        trait: 't/x',
+        method: 'mean_diff',
+        model: 'org/m',
+        site: 'resid_post',
+        layer_convention: legacyLayerConventions[0]!,
+        token_window: 'response[:5]',
+        normalisation: 'unit',
+        hidden_size: '2',
+        layers: '[1]',
+      },
+    );
+    const set = await readTraitVectors(path);
+    expect(Array.from(set.vectors.get(1)!)).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+    expect(set.metadata.extra ?? {}).not.toHaveProperty('layer_convention');
   });
 });
 

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { TraitlensError } from '../errors/traitlens-error';
-import { formatHookPoint, parseHookPoint, parseLayerSelection } from './hook-point';
+import {
+  formatHookPoint,
+  isKnownLayerConvention,
+  layerConvention,
+  legacyLayerConventions,
+  parseHookPoint,
+  parseLayerSelection,
+} from './hook-point';
 
 describe('hook points', () => {
   it('formats and parses the {site}.{layer} form', () => {
@@ -33,5 +40,19 @@ describe('hook points', () => {
     expect(TraitlensError.hasCode(error, 'LAYER_OUT_OF_RANGE')).toBe(true);
     expect((error as Error).message).toMatch(/Layer 9 is out of range: the model has 5 layers \(0-4\)/);
     expect(() => parseLayerSelection('a-b', 5)).toThrow(/malformed/);
+  });
+});
+
+describe('layer convention', () => {
+  it('states that HF hidden_states[n_layers] is after the final norm, not resid_post of the last layer', () => {
+    expect(layerConvention).toMatch(/resid_post of layer L = HF hidden_states\[L\+1\] for L < n_layers-1/);
+    expect(layerConvention).toMatch(/hidden_states\[n_layers\] is after the final norm/);
+  });
+
+  it('accepts the current and the legacy wording, nothing else', () => {
+    expect(isKnownLayerConvention(layerConvention)).toBe(true);
+    expect(isKnownLayerConvention(legacyLayerConventions[0]!)).toBe(true);
+    expect(legacyLayerConventions[0]).toContain('resid_post of layer L = HF hidden_states[L+1];');
+    expect(isKnownLayerConvention('traitlens-v2: 1-based')).toBe(false);
   });
 });

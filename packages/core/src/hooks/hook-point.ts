@@ -16,10 +16,25 @@ export interface HookPoint {
 
 /**
  * The layer convention written into every file that stores vectors or activations, so a reader in any
- * language knows how layer indices map onto Hugging Face's `output_hidden_states`.
+ * language knows how layer indices map onto Hugging Face's `output_hidden_states`. HF's last entry
+ * `hidden_states[n_layers]` is taken after the model's final norm, so it is not resid_post of the last
+ * layer (which is the block output before that norm).
  */
 export const layerConvention =
-  'traitlens-v1: 0-based decoder layers; resid_post of layer L = HF hidden_states[L+1]; resid_pre of layer L = HF hidden_states[L]';
+  'traitlens-v1: 0-based decoder layers; resid_pre of layer L = HF hidden_states[L]; resid_post of layer L = HF hidden_states[L+1] for L < n_layers-1; resid_post of the last layer is the block output before the final norm (HF hidden_states[n_layers] is after the final norm)';
+
+/**
+ * Convention strings earlier traitlens versions wrote. They describe the same layer numbering (only the
+ * wording for the last layer was wrong), so files carrying them are read exactly as current ones.
+ */
+export const legacyLayerConventions: readonly string[] = [
+  'traitlens-v1: 0-based decoder layers; resid_post of layer L = HF hidden_states[L+1]; resid_pre of layer L = HF hidden_states[L]',
+];
+
+/** Whether a file's `layer_convention` metadata names the numbering this version uses (current or legacy wording). */
+export function isKnownLayerConvention(text: string): boolean {
+  return text === layerConvention || legacyLayerConventions.includes(text);
+}
 
 export function isHookSite(value: unknown): value is HookSite {
   return typeof value === 'string' && (hookSites as readonly string[]).includes(value);
