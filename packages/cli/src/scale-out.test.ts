@@ -186,6 +186,37 @@ describe('a stage as three concurrent shards into one folder equals one process'
   });
 });
 
+describe('two steer processes on one trait with different --layers', () => {
+  it('both exit 0 and results.json keeps both searches and every run (the lost write)', {
+    timeout: 600_000,
+  }, async () => {
+    const experiment = await mkdtemp(join(fixture.root, 'two-steer-'));
+    const args = steerArgs(experiment).filter(
+      (arg, index, all) => arg !== '--multi-layer' && all[index - 1] !== '--multi-layer',
+    );
+    await runAll([
+      { args: [...args, '--layers', '0,1'], env: noSchedulerShard },
+      { args: [...args, '--layers', '2,3'], env: noSchedulerShard },
+    ]);
+    const results = JSON.parse(
+      await readFile(join(experiment, 'steering', 'happiness', 'results.json'), 'utf8'),
+    ) as {
+      runs: { kind: string; interventions: { layer: number }[] }[];
+      searches: { settings: { layers: number[] } }[];
+    };
+    expect(results.searches.map((search) => search.settings.layers).sort()).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+    const steeredLayers = new Set(
+      results.runs.filter((run) => run.kind === 'layer').map((run) => run.interventions[0]!.layer),
+    );
+    expect([...steeredLayers].sort()).toEqual([0, 1, 2, 3]);
+    // 2 adaptive steps per layer, 4 layers, one shared baseline.
+    expect(results.runs).toHaveLength(1 + 4 * 2);
+  });
+});
+
 describe('label as three concurrent shards, then the merge', () => {
   it('SLURM tasks write their shards; the unsharded label writes the labels of one process', {
     timeout: 600_000,

@@ -309,8 +309,14 @@ export function selectSteeringLayers(
       `--layers ${layerText}: ${vectorsFile} has no vector for layer${missing.length === 1 ? '' : 's'} ${missing.join(', ')}; it has layers ${available.join(', ')}.`,
       { details: { missing, available } },
     );
+  // Every layer the model has, not only the chosen ones: the vectors' hash is part of the results'
+  // context, so runs with different --layers (or shards) share one results folder.
+  const fitting = available.filter((layer) => layer < shape.layerCount);
   return {
-    vectors: { ...vectors, vectors: new Map(layers.map((layer) => [layer, vectors.vectors.get(layer)!])) },
+    vectors:
+      beyond.length === 0
+        ? vectors
+        : { ...vectors, vectors: new Map(fitting.map((layer) => [layer, vectors.vectors.get(layer)!])) },
     layers,
   };
 }
