@@ -1,0 +1,3 @@
+import { defineTraitlensProject } from '../../vitest.shared.ts';
+
+export default defineTraitlensProject('bench');
