@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsFile, TraitlensError } from '@traitlens/core';
+import {
+  type AdapterConfig,
+  adapterAlphaFor,
+  adapterRankFor,
+  parseAdapterConfig,
+  selectsModule,
+} from './adapter-config';
 
 /** One adapted projection: delta W = scaling * B @ A. */
 export interface LoraTarget {
@@ -37,17 +44,10 @@ function adapterError(directory: string, message: string, field?: string): Trait
   });
 }
 
-/**
- * Loads a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors, F32/F16/BF16). Supports
- * `r`, `lora_alpha`, `use_rslora` (scaling alpha/sqrt(r) instead of alpha/r), `rank_pattern` and
- * `alpha_pattern` overrides; refuses `fan_in_fan_out`, biases and DoRA, which change the math.
- */
-export async function loadLoraAdapter(directory: string): Promise<LoraAdapter> {
-  const configPath = join(directory, 'adapter_config.json');
-  const weightsPath = join(directory, 'adapter_model.safetensors');
-  let configBytes: Buffer;
+async function readAdapterConfig(configPath: string): Promise<{ bytes: Buffer; config: AdapterConfig }> {
+  let bytes: Buffer;
   try {
-    configBytes = await readFile(configPath);
+    bytes = await readFile(configPath);
   } catch (cause) {
     throw new TraitlensError(
       'FILE_NOT_FOUND',
@@ -55,48 +55,69 @@ export async function loadLoraAdapter(directory: string): Promise<LoraAdapter> {
       { cause, details: { file: configPath } },
     );
   }
-  let config: Record<string, unknown>;
+  let json: unknown;
   try {
-    config = JSON.parse(configBytes.toString('utf8')) as Record<string, unknown>;
+    json = JSON.parse(bytes.toString('utf8'));
   } catch (cause) {
     throw new TraitlensError('INVALID_ADAPTER', `${configPath} is not valid JSON.`, {
       cause,
       details: { file: configPath },
     });
   }
-  const rank = config.r;
-  const alpha = config.lora_alpha ?? rank;
-  if (typeof rank !== 'number' || !Number.isInteger(rank) || rank <= 0)
-    throw adapterError(
-      directory,
-      `adapter_config.json "r" must be a positive integer (got ${JSON.stringify(rank)}).`,
-      'r',
-    );
-  if (typeof alpha !== 'number')
-    throw adapterError(directory, `adapter_config.json "lora_alpha" must be a number.`, 'lora_alpha');
-  if (config.fan_in_fan_out === true)
-    throw adapterError(
-      directory,
-      'fan_in_fan_out=true adapters (GPT-2 Conv1D layout) are not supported.',
-      'fan_in_fan_out',
-    );
-  if (config.use_dora === true)
-    throw adapterError(directory, 'DoRA adapters (use_dora=true) are not supported.', 'use_dora');
-  if (config.bias !== undefined && config.bias !== 'none')
-    throw adapterError(
-      directory,
-      `adapters that train biases (bias="${String(config.bias)}") are not supported.`,
-      'bias',
-    );
-  const useRslora = config.use_rslora === true;
-  const rankPattern = (config.rank_pattern ?? {}) as Record<string, number>;
-  const alphaPattern = (config.alpha_pattern ?? {}) as Record<string, number>;
-  const targetModules = Array.isArray(config.target_modules)
-    ? (config.target_modules as string[])
-    : typeof config.target_modules === 'string'
-      ? [config.target_modules]
-      : [];
+  return { bytes, config: parseAdapterConfig(json, configPath) };
+}
 
+/** Why a tensor that is not a lora_A/lora_B weight cannot be applied (PEFT would use it; we refuse it). */
+function unsupportedTensorReason(name: string): string {
+  if (/\.lora_embedding_[AB]\b/.test(name)) return 'an embedding LoRA (lora_embedding_A/B)';
+  if (/\.lora_magnitude_vector\b/.test(name)) return 'a DoRA magnitude vector';
+  if (/\.lora_[AB](?:\.default)?\.bias$/.test(name)) return 'a lora bias (lora_bias=true)';
+  if (/\.modules_to_save\b/.test(name) || !/\.lora_/.test(name))
+    return 'a whole trained module (modules_to_save)';
+  return 'a LoRA tensor of a kind traitlens does not apply';
+}
+
+/** Pairs lora_A/lora_B tensor names per module; refuses any other tensor, which a plain LoRA does not have. */
+function pairLoraTensors(
+  directory: string,
+  names: Iterable<string>,
+): Map<string, { a?: string; b?: string }> {
+  const pairs = new Map<string, { a?: string; b?: string }>();
+  for (const name of names) {
+    const match = keyPattern.exec(name);
+    if (!match) {
+      throw adapterError(
+        directory,
+        `adapter_model.safetensors holds "${name}", ${unsupportedTensorReason(name)}, which traitlens does not apply. Merge the adapter into the weights with PEFT (merge_and_unload) and load the merged model instead.`,
+      );
+    }
+    const module = match[1]!;
+    const entry = pairs.get(module) ?? {};
+    if (match[2] === 'A') entry.a = name;
+    else entry.b = name;
+    pairs.set(module, entry);
+  }
+  if (pairs.size === 0)
+    throw adapterError(
+      directory,
+      'adapter_model.safetensors has no lora_A/lora_B tensors (expected names like base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight).',
+    );
+  return pairs;
+}
+
+/**
+ * Loads a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors, F32/F16/BF16). The config is
+ * read by `parseAdapterConfig` (shared with the memory planner): `r`, `lora_alpha`, `use_rslora` (scaling
+ * alpha/sqrt(r) instead of alpha/r), `rank_pattern`/`alpha_pattern` (matched as PEFT does),
+ * `target_modules`, `layers_to_transform`, `layers_pattern`, `exclude_modules` are honoured; DoRA,
+ * lora_bias, modules_to_save, embedding LoRA, trained biases, `fan_in_fan_out` and non-LoRA PEFT types
+ * are refused. A module with tensors in the file that the config does not select is refused too (PEFT
+ * would silently skip it).
+ */
+export async function loadLoraAdapter(directory: string): Promise<LoraAdapter> {
+  const configPath = join(directory, 'adapter_config.json');
+  const weightsPath = join(directory, 'adapter_model.safetensors');
+  const { bytes: configBytes, config } = await readAdapterConfig(configPath);
   const file = await SafetensorsFile.open(weightsPath).catch((error: unknown) => {
     if (TraitlensError.hasCode(error, 'FILE_NOT_FOUND'))
       throw new TraitlensError(
@@ -108,26 +129,20 @@ export async function loadLoraAdapter(directory: string): Promise<LoraAdapter> {
   });
   const targets = new Map<string, LoraTarget>();
   try {
-    const pairs = new Map<string, { a?: string; b?: string }>();
-    for (const name of file.tensors.keys()) {
-      const match = keyPattern.exec(name);
-      if (!match) continue;
-      const module = match[1]!;
-      const entry = pairs.get(module) ?? {};
-      if (match[2] === 'A') entry.a = name;
-      else entry.b = name;
-      pairs.set(module, entry);
-    }
-    if (pairs.size === 0)
-      throw adapterError(
-        directory,
-        'adapter_model.safetensors has no lora_A/lora_B tensors (expected names like base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight).',
-      );
-    for (const [module, { a, b }] of pairs) {
+    for (const [module, { a, b }] of pairLoraTensors(directory, file.tensors.keys())) {
       if (!a || !b)
         throw adapterError(
           directory,
           `module ${module} has ${a ? 'lora_A' : 'lora_B'} but not ${a ? 'lora_B' : 'lora_A'}; the file is incomplete.`,
+        );
+      if (
+        config.targetModules !== undefined &&
+        !selectsModule({ ...config, targetModules: config.targetModules }, module)
+      )
+        throw adapterError(
+          directory,
+          `adapter_model.safetensors has weights for ${module}, which adapter_config.json's target_modules/layers_to_transform/exclude_modules do not select (PEFT would skip them). Fix adapter_config.json or re-save the adapter.`,
+          'target_modules',
         );
       const aInfo = file.info(a);
       const bInfo = file.info(b);
@@ -138,16 +153,15 @@ export async function loadLoraAdapter(directory: string): Promise<LoraAdapter> {
           `module ${module}: lora_A [${aInfo.shape.join(', ')}] and lora_B [${bInfo.shape.join(', ')}] do not form a rank-r pair.`,
         );
       }
-      const patternKey = Object.keys(rankPattern).find((key) => module.endsWith(key));
-      const expectedRank = patternKey ? rankPattern[patternKey]! : rank;
+      const expectedRank = adapterRankFor(config, module);
       if (moduleRank !== expectedRank)
         throw adapterError(
           directory,
           `module ${module} has rank ${moduleRank} but adapter_config.json says ${expectedRank}.`,
+          'rank_pattern',
         );
-      const alphaKey = Object.keys(alphaPattern).find((key) => module.endsWith(key));
-      const moduleAlpha = alphaKey ? alphaPattern[alphaKey]! : alpha;
-      const scaling = useRslora ? moduleAlpha / Math.sqrt(moduleRank) : moduleAlpha / moduleRank;
+      const moduleAlpha = adapterAlphaFor(config, module);
+      const scaling = config.useRslora ? moduleAlpha / Math.sqrt(moduleRank) : moduleAlpha / moduleRank;
       targets.set(`${module}.weight`, {
         baseTensor: `${module}.weight`,
         rank: moduleRank,
@@ -168,12 +182,16 @@ export async function loadLoraAdapter(directory: string): Promise<LoraAdapter> {
     .slice(0, 16);
   return {
     directory,
-    rank,
-    alpha,
-    useRslora,
-    baseModel:
-      typeof config.base_model_name_or_path === 'string' ? config.base_model_name_or_path : undefined,
-    targetModules,
+    rank: config.rank,
+    alpha: config.alpha,
+    useRslora: config.useRslora,
+    baseModel: config.baseModel,
+    targetModules:
+      config.targetModules === undefined
+        ? []
+        : typeof config.targetModules === 'string'
+          ? [config.targetModules]
+          : [...config.targetModules],
     targets,
     hash,
   };

@@ -1,14 +1,16 @@
 import { TraitlensError } from '@traitlens/core';
+import {
+  type AdapterModuleSelection,
+  adapterRankFor,
+  parseAdapterConfig,
+  selectsModule,
+} from '../lora/adapter-config';
 import type { MemoryPlanModelShape } from './plan-memory';
 
 /** What the memory plan needs to know about a LoRA adapter (the PEFT adapter_config.json fields that size it). */
-export interface LoraPlan {
+export interface LoraPlan extends AdapterModuleSelection {
   rank: number;
-  /** PEFT `target_modules`: module names (`q_proj`, ...), `all-linear`, or one regular expression matched against full module names. */
-  targetModules: readonly string[] | string;
-  /** PEFT `layers_to_transform`: only these layers get branches (default: all). */
-  layers?: readonly number[];
-  /** PEFT `rank_pattern`: rank overrides keyed by module name or a suffix of the full name. */
+  /** PEFT `rank_pattern`: rank overrides, keys matched as PEFT does (a regular expression full-matching the module name or a `.`-suffix of it). */
   rankPattern?: Readonly<Record<string, number>>;
   /** `switchable` (default) keeps the low-rank branches in the graph; `merged` folds them into the weights (no extra memory). */
   mode?: 'switchable' | 'merged';
@@ -57,73 +59,40 @@ export function loraModulePath(layer: number, module: LoraModuleName): string {
 
 /** Does PEFT's target_modules select this module? Names match the last path components; a string is a full-match regex. */
 export function isLoraTarget(targetModules: readonly string[] | string, path: string): boolean {
-  if (typeof targetModules === 'string') {
-    if (targetModules === 'all-linear') return true;
-    return new RegExp(`^(?:${targetModules})$`).test(path);
-  }
-  return targetModules.some((target) => path === target || path.endsWith(`.${target}`));
+  return selectsModule({ targetModules }, path);
 }
 
-/** The rank of one module: a rank_pattern entry matching its path (or a suffix of it), else the adapter rank. */
+/** Does the plan's adapter adapt this module (target_modules, layers_to_transform, layers_pattern, exclude_modules, as PEFT)? */
+export function planSelectsModule(plan: LoraPlan, path: string): boolean {
+  return selectsModule(plan, path);
+}
+
+/** The rank of one module: a rank_pattern entry matching it as PEFT does, else the adapter rank. */
 export function loraRankFor(plan: LoraPlan, path: string): number {
-  for (const [key, rank] of Object.entries(plan.rankPattern ?? {})) {
-    if (path === key || path.endsWith(`.${key}`)) return rank;
-  }
-  return plan.rank;
+  return adapterRankFor({ rank: plan.rank, rankPattern: plan.rankPattern ?? {} }, path);
 }
 
 /**
  * Reads the sizing fields of a PEFT adapter_config.json (`r`, `target_modules`, `layers_to_transform`,
- * `rank_pattern`). It does not check the adapter can be applied; loading it does that.
+ * `layers_pattern`, `exclude_modules`, `rank_pattern`) with the same parser the loader uses, so a config
+ * the loader refuses is refused here too.
  */
 export function parseAdapterConfigForPlan(json: unknown, source: string): LoraPlan {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new TraitlensError('INVALID_ADAPTER', `${source}: adapter_config.json is not a JSON object.`, {
-      details: { file: source },
-    });
-  }
-  const config = json as Record<string, unknown>;
-  const rank = config.r;
-  if (typeof rank !== 'number' || !Number.isInteger(rank) || rank <= 0) {
+  const config = parseAdapterConfig(json, source);
+  const { rank, targetModules, layers, layersPattern, excludeModules, rankPattern } = config;
+  if (targetModules === undefined) {
     throw new TraitlensError(
       'INVALID_ADAPTER',
-      `${source}: adapter_config.json "r" must be a positive integer (got ${JSON.stringify(rank)}).`,
-      { details: { file: source, field: 'r' } },
+      `${source}: adapter_config.json "target_modules" must be a list of module names or a pattern (got undefined); the plan needs it to size the adapter.`,
+      { details: { file: source, field: 'target_modules' } },
     );
-  }
-  const targets = config.target_modules;
-  const targetModules =
-    typeof targets === 'string'
-      ? targets
-      : Array.isArray(targets) && targets.every((target) => typeof target === 'string')
-        ? (targets as string[])
-        : undefined;
-  if (targetModules === undefined || targetModules.length === 0) {
-    throw new TraitlensError(
-      'INVALID_ADAPTER',
-      `${source}: adapter_config.json "target_modules" must be a list of module names or a pattern (got ${JSON.stringify(targets)}).`,
-      {
-        details: { file: source, field: 'target_modules' },
-      },
-    );
-  }
-  const layersField = config.layers_to_transform;
-  const layers =
-    typeof layersField === 'number'
-      ? [layersField]
-      : Array.isArray(layersField)
-        ? layersField.filter((layer): layer is number => Number.isInteger(layer))
-        : undefined;
-  const patternField = config.rank_pattern;
-  const rankPattern: Record<string, number> = {};
-  if (typeof patternField === 'object' && patternField !== null) {
-    for (const [key, value] of Object.entries(patternField))
-      if (typeof value === 'number') rankPattern[key] = value;
   }
   return {
     rank,
     targetModules,
     ...(layers ? { layers } : {}),
+    ...(layersPattern ? { layersPattern } : {}),
+    ...(excludeModules ? { excludeModules } : {}),
     ...(Object.keys(rankPattern).length > 0 ? { rankPattern } : {}),
   };
 }

@@ -1,12 +1,12 @@
 import { TraitlensError } from '@traitlens/core';
 import type { ModelConfig } from '../model/model-types';
 import {
-  isLoraTarget,
   type LoraPlan,
   loraModuleNames,
   loraModulePath,
   loraModuleShape,
   loraRankFor,
+  planSelectsModule,
 } from './lora-plan';
 import { type MatMulNBitsLayout, matMulNBitsBytes } from './matmul-nbits-bytes';
 
@@ -290,11 +290,10 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
   const loraPlan = options.lora;
   if (loraPlan) {
     positiveInteger('lora.rank', loraPlan.rank);
-    const loraLayers = loraPlan.layers ?? Array.from({ length: layers }, (_, layer) => layer);
-    for (const layer of loraLayers) {
+    for (let layer = 0; layer < layers; layer++) {
       for (const module of loraModuleNames) {
         const path = loraModulePath(layer, module);
-        if (!isLoraTarget(loraPlan.targetModules, path)) continue;
+        if (!planSelectsModule(loraPlan, path)) continue;
         const { inFeatures, outFeatures } = loraModuleShape(config, module);
         lora.parameters += loraRankFor(loraPlan, path) * (inFeatures + outFeatures);
         lora.modules++;
