@@ -2,19 +2,31 @@
 """PyTorch eager baseline for `pnpm bench:runtime`.
 
 Loads the same model.safetensors the traitlens benchmark uses, runs an eager Llama-family forward pass
-written directly against the Hugging Face weight layout, and times the same cases: prefill 8x128 with no
-hooks, with forward hooks capturing every block output (copied out, as traitlens copies captures into
-JS), and with a steering hook at one layer; greedy decode with a KV cache at batch 1 and 8.
-Prints JSON {case: [tokens/s, ...]} on stdout.
+written directly against the Hugging Face weight layout, and times the same cases on the same token ids
+(read from --inputs, written by the TypeScript harness): prefill 8x128 with no hooks, with forward hooks
+capturing every block output (copied out, as traitlens copies captures into JS), and with a steering hook
+at one layer; greedy decode with a KV cache at batch 1 and 8, and at batch 1 after contexts of 128 to
+2048 tokens.
 
-Run with Debian's python3-torch and OpenBLAS (see shared BENCHMARKING.md):
-    /usr/bin/python3 tools/bench/torch_eager_bench.py --model <dir> --threads 2
+It serves the harness so that the engines take turns case by case within each round: after loading it
+prints one JSON line {"ready": {...configuration}}, then answers each stdin line {"case": name} with
+{"case": name, "value": tokens_per_second}.
+
+Configured the way a PyTorch user on this machine would get the most out of it: the harness starts it
+without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (which force OpenBLAS's AVX2 kernels), with
+OPENBLAS_NUM_THREADS = --threads, and the script picks torch.set_num_threads between 1 and --threads by
+timing a 1024x768 @ 768x2048 product under each (with the pthread OpenBLAS, 1 usually wins: OpenBLAS
+keeps its own threads and a second torch pool oversubscribes the cores).
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 \
+      /usr/bin/python3 tools/bench/torch_eager_bench.py --model <dir> --threads 2 --inputs inputs.json
 """
 import argparse
 import json
 import math
 import os
 import struct
+import sys
 import time
 
 import torch
@@ -110,42 +122,53 @@ class Llama(torch.nn.Module):
         return F.linear(h, self.lm_head), presents
 
 
-def measure_interleaved(cases, repeats):
-    """Two warm-up runs per case, then `repeats` rounds in which the cases take turns (as the TS side does)."""
-    results = {}
-    for name, run in cases:
-        run()
-        run()
-        results[name] = []
-    for _ in range(repeats):
-        for name, run in cases:
-            results[name].append(run())
-    return results
-
-
 def timed(tokens, run):
     start = time.perf_counter()
     run()
     return tokens / (time.perf_counter() - start)
 
 
+def matmul_gflops(repeats=5):
+    a = torch.randn(1024, 768)
+    b = torch.randn(768, 2048)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * 1024 * 768 * 2048 / best / 1e9
+
+
+def choose_torch_threads(threads):
+    """The faster of torch.set_num_threads(1) and (threads) on the reference product, with both figures."""
+    figures = {}
+    for candidate in sorted({1, threads}):
+        torch.set_num_threads(candidate)
+        figures[candidate] = matmul_gflops()
+    best = max(figures, key=figures.get)
+    torch.set_num_threads(best)
+    return best, figures
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--inputs", required=True, help="JSON with prefill, decodePrompt, contextPrompt token ids")
     parser.add_argument("--decode-steps", type=int, default=16)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    torch_threads, gflops = choose_torch_threads(args.threads)
+    with open(args.inputs) as handle:
+        inputs = json.load(handle)
     model = Llama(args.model).eval()
-    vocab = model.embed.shape[0]
     hidden = model.embed.shape[1]
-    prefill = torch.randint(3, vocab, (8, 128))
+    prefill = torch.tensor(inputs["prefill"])
+    prompt = torch.tensor(inputs["decodePrompt"])
+    context_prompt = torch.tensor(inputs["contextPrompt"])
     captured = []
     vector = torch.sin(torch.arange(hidden).float())
     middle = len(model.blocks) // 2
-    prompt = torch.randint(3, vocab, (8, 16))
 
     def with_hooks(register, run):
         handles = register()
@@ -168,27 +191,41 @@ def main():
             token = logits[:, -1].argmax(-1, keepdim=True)
             logits, past = model(token, past)
 
-    def decode(batch):
-        ids = prompt[:batch]
+    def decode(ids):
+        """Decode throughput = generated tokens / time, (prompt + N steps) minus (prompt + 1), as the TS side."""
         t0 = time.perf_counter()
         generate(ids, 1)
         t1 = time.perf_counter()
         generate(ids, args.decode_steps + 1)
         t2 = time.perf_counter()
-        return batch * args.decode_steps / ((t2 - t1) - (t1 - t0))
+        return ids.shape[0] * args.decode_steps / ((t2 - t1) - (t1 - t0))
 
+    cases = {
+        "prefill_no_hooks": lambda: timed(prefill.numel(), lambda: model(prefill)),
+        "prefill_capture_all_resid_post": lambda: with_hooks(capture_all, lambda: timed(prefill.numel(), lambda: model(prefill))),
+        "prefill_steer_one_layer": lambda: with_hooks(steer_one, lambda: timed(prefill.numel(), lambda: model(prefill))),
+        "decode_batch_1": lambda: decode(prompt[:1]),
+        "decode_batch_8": lambda: decode(prompt[:8]),
+    }
+    for length in inputs.get("contextLengths", []):
+        cases[f"decode_context_{length}"] = (lambda n: lambda: decode(context_prompt[:, :n]))(length)
+
+    print(json.dumps({"ready": {
+        "torch": torch.__version__,
+        "torchThreads": torch_threads,
+        "openblasThreads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "openblasCoretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "matmulGflops": {str(k): round(v, 1) for k, v in gflops.items()},
+        "cases": list(cases),
+    }}), flush=True)
     with torch.inference_mode():
-        results = measure_interleaved(
-            [
-                ("prefill_no_hooks", lambda: timed(8 * 128, lambda: model(prefill))),
-                ("prefill_capture_all_resid_post", lambda: with_hooks(capture_all, lambda: timed(8 * 128, lambda: model(prefill)))),
-                ("prefill_steer_one_layer", lambda: with_hooks(steer_one, lambda: timed(8 * 128, lambda: model(prefill)))),
-                ("decode_batch_1", lambda: decode(1)),
-                ("decode_batch_8", lambda: decode(8)),
-            ],
-            args.repeats,
-        )
-    print(json.dumps(results))
+        for line in sys.stdin:
+            request = json.loads(line)
+            name = request["case"]
+            if name not in cases:
+                print(json.dumps({"case": name, "error": "unknown case"}), flush=True)
+                continue
+            print(json.dumps({"case": name, "value": cases[name]()}), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,102 +1,85 @@
 /**
- * Runtime benchmark: traitlens (onnxruntime-node, CPU) against a PyTorch eager implementation of the same
- * model with forward hooks (tools/bench/torch_eager_bench.py, Debian python3-torch + OpenBLAS), same
- * weights, same thread count, measured in the same run. Prints a table and writes JSON. Decode rows also
- * give the host <-> device bytes of one decode step (model-runtime's transfer counter): on WebGPU the KV
- * cache stays on the device, on the CPU provider the figure is what would cross on a device.
+ * Runtime benchmark: traitlens (onnxruntime-node) against llama.cpp (node-llama-cpp, on GGUF files the
+ * project converts from the same safetensors) and a PyTorch eager implementation with forward hooks
+ * (tools/bench/torch_eager_bench.py, Debian python3-torch + OpenBLAS), on the same token ids, measured in
+ * the same run with the engines taking turns case by case, at each thread count. Prints tables and writes
+ * JSON. Decode rows also give traitlens' host <-> device bytes of one decode step (model-runtime's transfer
+ * counter): on WebGPU the KV cache stays on the device, on the CPU provider the figure is what would cross
+ * on a device. `decode_context_<n>` cases decode at batch 1 after an n-token prompt (the context curve).
  *
- *   pnpm bench:runtime [--threads 2] [--repeats 3] [--skip-torch] [--small-only] [--out file.json]
- *                      [--providers cuda,cpu] [--dtype fp32|fp16|int8|int4]
+ *   pnpm bench:runtime [--threads 1,2] [--repeats 3] [--dtype fp32|fp16|int8|int4] [--providers cuda,cpu]
+ *                      [--context-lengths 128,256,512,1024,2048] [--skip-torch] [--skip-llama-cpp]
+ *                      [--small-only] [--out file.json]
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatHookPoint, type HookPoint } from '@traitlens/core';
 import {
   type ExecutionProviderName,
   type LanguageModel,
   type LoadModelOptions,
   loadModel,
+  parseModelConfig,
 } from '@traitlens/model-runtime';
 import { createTinyModel } from '@traitlens/model-runtime/testing';
+import { callerPath } from './caller-path';
+import { type BenchEngine, type BenchInputs, measureTakingTurns, randomIds } from './engines/bench-engine';
+import { llamaCppEngine } from './engines/llama-cpp-engine-cases';
+import { torchEngine } from './engines/torch-engine';
+import { traitlensEngine } from './engines/traitlens-engine';
+import { convertLlamaToGguf } from './gguf/convert-llama-to-gguf';
+import type { GgmlTypeName } from './gguf/ggml-quantize';
+import { type LlamaCppEngine, openLlamaCpp } from './llama-cpp/llama-cpp-engine';
 
 const { values: args } = parseArgs({
   options: {
-    threads: { type: 'string', default: '2' },
+    threads: { type: 'string', default: '1,2' },
     repeats: { type: 'string', default: '3' },
     'skip-torch': { type: 'boolean', default: false },
+    'skip-llama-cpp': { type: 'boolean', default: false },
     'small-only': { type: 'boolean', default: false },
+    'context-lengths': { type: 'string', default: '128,256,512,1024,2048' },
     out: { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
     providers: { type: 'string', default: 'cpu' },
     dtype: { type: 'string', default: 'fp32' },
   },
 });
-const threads = Number(args.threads);
+const threadCounts = args.threads.split(',').map(Number);
 const repeats = Number(args.repeats);
+const contextLengths = args['context-lengths']
+  .split(',')
+  .filter((value) => value !== '')
+  .map(Number);
 const here = import.meta.dirname;
+const log = (message: string) => process.stderr.write(`${message}\n`);
+/** The GGUF type holding the same weights as each traitlens dtype (f16 is not converted). */
+const ggufTypes: Partial<Record<string, GgmlTypeName>> = { fp32: 'f32', int8: 'q8_0', int4: 'q4_0' };
 
+interface Summary {
+  min: number;
+  median: number;
+}
 interface Row {
   model: string;
+  threads: number;
   case: string;
   unit: 'tokens/s';
-  traitlens: { min: number; median: number };
-  torch?: { min: number; median: number };
-  ratio?: number;
-  /** Decode cases: bytes fed from / fetched into host memory per decode step (all rows together). */
+  engines: Record<string, Summary>;
+  /** traitlens median / the other engine's median. */
+  ratios: Record<string, number>;
   hostToDeviceBytesPerStep?: number;
   deviceToHostBytesPerStep?: number;
-  /** Decode cases: whether the KV cache stayed on the device. */
   kvCacheOnDevice?: boolean;
 }
 
-function summarise(samples: number[]): { min: number; median: number } {
+function summarise(samples: number[]): Summary {
   const sorted = [...samples].sort((a, b) => a - b);
   return { min: sorted[0]!, median: sorted[Math.floor(sorted.length / 2)]! };
 }
 
-function randomIds(rows: number, length: number, vocab: number, seed: number): number[][] {
-  let state = seed;
-  const next = () => {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    return state;
-  };
-  return Array.from({ length: rows }, () => Array.from({ length }, () => 3 + (next() % (vocab - 3))));
-}
-
-interface BenchCase {
-  name: string;
-  /** Tokens per second of one run. */
-  run: () => Promise<number>;
-}
-
-/**
- * Runs every case twice to warm up (sessions, memory-mapped weights), then `repeats` rounds in which the
- * cases take turns, so load from other processes on a shared machine falls on every case alike.
- */
-async function measureInterleaved(cases: BenchCase[]): Promise<Record<string, number[]>> {
-  const results: Record<string, number[]> = {};
-  for (const benchCase of cases) {
-    await benchCase.run();
-    await benchCase.run();
-    results[benchCase.name] = [];
-  }
-  for (let round = 0; round < repeats; round++) {
-    for (const benchCase of cases) results[benchCase.name]!.push(await benchCase.run());
-  }
-  return results;
-}
-
-async function timeTokens(tokens: number, run: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await run();
-  return tokens / ((performance.now() - start) / 1000);
-}
-
-/** Host <-> device bytes of one decode step (all rows), from the runtime's transfer counter. */
 interface DecodeTransfer {
   hostToDeviceBytesPerStep: number;
   deviceToHostBytesPerStep: number;
@@ -120,105 +103,11 @@ async function measureDecodeTransfer(
   };
 }
 
-async function benchTraitlens(
-  model: LanguageModel,
-  label: string,
-  decodeSteps: number,
-): Promise<{ samples: Record<string, number[]>; transfers: Record<string, DecodeTransfer | undefined> }> {
-  const { layerCount, hiddenSize, vocabSize } = model.config;
-  const prefill = randomIds(8, 128, vocabSize, 1);
-  const allResidPost: HookPoint[] = Array.from({ length: layerCount }, (_, layer) => ({
-    layer,
-    site: 'resid_post',
-  }));
-  const vector = new Float32Array(hiddenSize).map((_, i) => Math.sin(i));
-  const middle = Math.floor(layerCount / 2);
-  const decodePrompt = randomIds(8, 16, vocabSize, 2);
-  // Decode throughput = generated tokens / time, measured as (prefill+N) minus (prefill+1) so the prompt
-  // pass is excluded, the same way the PyTorch script measures it.
-  const decode = (batch: number): BenchCase => ({
-    name: `decode_batch_${batch}`,
-    run: async () => {
-      const prompts = decodePrompt.slice(0, batch);
-      const t0 = performance.now();
-      await model.generate(prompts, { maxNewTokens: 1, stopTokenIds: [] });
-      const t1 = performance.now();
-      await model.generate(prompts, { maxNewTokens: decodeSteps + 1, stopTokenIds: [] });
-      const t2 = performance.now();
-      return (batch * decodeSteps) / ((t2 - t1 - (t1 - t0)) / 1000);
-    },
-  });
-  process.stderr.write(`[${label}] measuring\n`);
-  const samples = await measureInterleaved([
-    {
-      name: 'prefill_no_hooks',
-      run: () => timeTokens(8 * 128, () => model.forward(prefill, { logits: 'last' })),
-    },
-    {
-      name: 'prefill_capture_all_resid_post',
-      run: () =>
-        timeTokens(8 * 128, async () => {
-          const rows = await model.forward(prefill, { logits: 'last', capture: allResidPost });
-          if (rows[0]!.captures.get(formatHookPoint(allResidPost[0]!))!.length !== 128 * hiddenSize)
-            throw new Error('capture size');
-        }),
-    },
-    {
-      name: 'prefill_steer_one_layer',
-      run: () =>
-        timeTokens(8 * 128, () =>
-          model.forward(prefill, {
-            logits: 'last',
-            steer: [{ point: { layer: middle, site: 'resid_post' }, vector, coefficient: 2 }],
-          }),
-        ),
-    },
-    decode(1),
-    decode(8),
-  ]);
-  const transfers: Record<string, DecodeTransfer | undefined> = {};
-  for (const batch of [1, 8])
-    transfers[`decode_batch_${batch}`] = await measureDecodeTransfer(
-      model,
-      decodePrompt.slice(0, batch),
-      decodeSteps,
-    );
-  return { samples, transfers };
-}
-
-function benchTorch(directory: string, decodeSteps: number): Record<string, number[]> | undefined {
-  if (args['skip-torch']) return undefined;
-  if (!existsSync(args.python)) {
-    process.stderr.write(
-      `no ${args.python}: skipping the PyTorch baseline (apt-get install python3-torch libopenblas0-pthread)\n`,
-    );
-    return undefined;
-  }
-  process.stderr.write('[torch] running PyTorch eager baseline\n');
-  const output = execFileSync(
-    args.python,
-    [
-      join(here, '..', 'torch_eager_bench.py'),
-      '--model',
-      directory,
-      '--threads',
-      String(threads),
-      '--repeats',
-      String(repeats),
-      '--decode-steps',
-      String(decodeSteps),
-    ],
-    {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 1 << 24,
-    },
-  );
-  return JSON.parse(output) as Record<string, number[]>;
-}
-
 const rows: Row[] = [];
-const cacheDirectory = mkdtempSync(join(tmpdir(), 'traitlens-bench-cache-'));
+const engineConfigurations: Record<string, unknown>[] = [];
+const notes: string[] = [];
+const workDirectory = mkdtempSync(join(tmpdir(), 'traitlens-bench-'));
+const cacheDirectory = join(workDirectory, 'cache');
 const models: Array<{
   label: string;
   directory: string;
@@ -228,9 +117,7 @@ const models: Array<{
 const stories = join(here, '../../../../shared/models/stories260k/hf');
 if (existsSync(stories)) models.push({ label: 'stories260k', directory: stories, decodeSteps: 64 });
 if (!args['small-only']) {
-  process.stderr.write(
-    'generating a 125M-parameter Llama (hidden 768, 12 layers, 12/4 heads, ffn 2048, vocab 32000)\n',
-  );
+  log('generating a 125M-parameter Llama (hidden 768, 12 layers, 12/4 heads, ffn 2048, vocab 32000)');
   const big = await createTinyModel({
     architecture: 'LlamaForCausalLM',
     seed: 11,
@@ -240,7 +127,7 @@ if (!args['small-only']) {
     kvHeadCount: 4,
     intermediateSize: 2048,
     vocabSize: 32000,
-    maxPositionEmbeddings: 1024,
+    maxPositionEmbeddings: 4096,
   });
   models.push({
     label: 'llama-125m',
@@ -250,46 +137,162 @@ if (!args['small-only']) {
   });
 }
 
+let llamaCpp: LlamaCppEngine | undefined;
+const ggufType = ggufTypes[args.dtype];
+if (!args['skip-llama-cpp']) {
+  const opened = await openLlamaCpp();
+  if (typeof opened === 'string') notes.push(`llama.cpp skipped: ${opened}`);
+  else if (!ggufType) notes.push(`llama.cpp skipped: no GGUF type converted for --dtype ${args.dtype}`);
+  else llamaCpp = opened;
+}
+const torchScript = join(here, '..', 'torch_eager_bench.py');
+const runTorch = !args['skip-torch'] && existsSync(args.python);
+if (!args['skip-torch'] && !runTorch)
+  notes.push(`PyTorch skipped: no ${args.python} (apt-get install python3-torch libopenblas0-pthread)`);
+
 for (const entry of models) {
-  const model = await loadModel(entry.directory, {
-    cacheDirectory,
-    threads,
-    providers: args.providers.split(',') as ExecutionProviderName[],
-    dtype: args.dtype as NonNullable<LoadModelOptions['dtype']>,
-  });
-  const ours = await benchTraitlens(model, entry.label, entry.decodeSteps);
-  await model.dispose();
-  const theirs = benchTorch(entry.directory, entry.decodeSteps);
-  for (const [name, samples] of Object.entries(ours.samples)) {
-    const row: Row = { model: entry.label, case: name, unit: 'tokens/s', traitlens: summarise(samples) };
-    const transfer = ours.transfers[name];
-    if (transfer) Object.assign(row, transfer);
-    const baseline = theirs?.[name];
-    if (baseline) {
-      row.torch = summarise(baseline);
-      row.ratio = row.traitlens.median / row.torch.median;
+  const config = parseModelConfig(
+    JSON.parse(
+      await (await import('node:fs/promises')).readFile(join(entry.directory, 'config.json'), 'utf8'),
+    ),
+    entry.directory,
+  );
+  // Contexts the model's positions allow, with room for the decoded tokens.
+  const lengths = contextLengths.filter(
+    (length) => length + entry.decodeSteps + 1 <= config.maxPositionEmbeddings,
+  );
+  const inputs: BenchInputs = {
+    prefill: randomIds(8, 128, config.vocabSize, 1),
+    decodePrompt: randomIds(8, 16, config.vocabSize, 2),
+    contextPrompt: randomIds(1, Math.max(0, ...lengths), config.vocabSize, 3),
+    contextLengths: lengths,
+  };
+  const inputsPath = join(workDirectory, `${entry.label}-inputs.json`);
+  await writeFile(inputsPath, JSON.stringify(inputs));
+  let ggufPath: string | undefined;
+  if (llamaCpp && ggufType) {
+    ggufPath = join(workDirectory, `${entry.label}-${ggufType}.gguf`);
+    log(`[${entry.label}] converting to GGUF ${ggufType}`);
+    await convertLlamaToGguf({ modelDirectory: entry.directory, outputPath: ggufPath, type: ggufType });
+  }
+  for (const threads of threadCounts) {
+    const engines: BenchEngine[] = [];
+    const model = await loadModel(entry.directory, {
+      cacheDirectory,
+      threads,
+      providers: args.providers.split(',') as ExecutionProviderName[],
+      dtype: args.dtype as NonNullable<LoadModelOptions['dtype']>,
+    });
+    engines.push(
+      traitlensEngine(model, inputs, entry.decodeSteps, {
+        engine: 'traitlens',
+        threads,
+        dtype: args.dtype,
+        providers: args.providers,
+      }),
+    );
+    if (llamaCpp && ggufPath)
+      engines.push(
+        await llamaCppEngine(llamaCpp, ggufPath, inputs, {
+          threads,
+          decodeSteps: entry.decodeSteps,
+          configuration: { engine: 'llama.cpp', threads, type: ggufType, nodeLlamaCpp: '3.21.1' },
+        }),
+      );
+    if (runTorch)
+      engines.push(
+        await torchEngine({
+          python: args.python,
+          script: torchScript,
+          modelDirectory: entry.directory,
+          inputsPath,
+          threads,
+          decodeSteps: entry.decodeSteps,
+        }),
+      );
+    for (const engine of engines)
+      engineConfigurations.push({ model: entry.label, threads, name: engine.name, ...engine.configuration });
+    const caseNames = engines[0]!.cases;
+    const results = await measureTakingTurns(caseNames, engines, repeats, (message) =>
+      log(`[${entry.label} threads=${threads}] ${message}`),
+    );
+    for (const caseName of caseNames) {
+      const row: Row = {
+        model: entry.label,
+        threads,
+        case: caseName,
+        unit: 'tokens/s',
+        engines: {},
+        ratios: {},
+      };
+      for (const [engineName, byCase] of results) {
+        const samples = byCase.get(caseName);
+        if (samples?.length) row.engines[engineName] = summarise(samples);
+      }
+      const ours = row.engines.traitlens!.median;
+      for (const [engineName, summary] of Object.entries(row.engines))
+        if (engineName !== 'traitlens') row.ratios[engineName] = ours / summary.median;
+      if (caseName === 'decode_batch_1' || caseName === 'decode_batch_8') {
+        const transfer = await measureDecodeTransfer(
+          model,
+          inputs.decodePrompt.slice(0, caseName === 'decode_batch_1' ? 1 : 8),
+          entry.decodeSteps,
+        );
+        if (transfer) Object.assign(row, transfer);
+      }
+      rows.push(row);
     }
-    rows.push(row);
+    for (const engine of engines) await engine.dispose();
   }
   await entry.cleanup?.();
 }
-rmSync(cacheDirectory, { recursive: true, force: true });
+await llamaCpp?.dispose();
+rmSync(workDirectory, { recursive: true, force: true });
 
+const engineNames = ['traitlens', 'llama.cpp', 'PyTorch eager'];
+const cell = (summary: Summary | undefined) =>
+  summary ? `${summary.median.toFixed(1)} (${summary.min.toFixed(1)})` : 'n/a';
 const formatBytes = (bytes: number | undefined) => {
   if (bytes === undefined) return '';
   if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
   return bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${Math.round(bytes)} B`;
 };
-const header = `| model | case | traitlens tok/s (median, min) | PyTorch eager tok/s (median, min) | ratio | host→device per decode step | device→host per decode step | KV cache on device |`;
 console.log(
-  `\nproviders=${args.providers} dtype=${args.dtype} threads=${threads} repeats=${repeats} node=${process.version}\n\n${header}\n|---|---|---|---|---|---|---|---|`,
+  `\nproviders=${args.providers} dtype=${args.dtype} (llama.cpp: ${ggufType ?? 'n/a'}) threads=${args.threads} repeats=${repeats} node=${process.version}\n`,
 );
-for (const row of rows) {
-  const torch = row.torch ? `${row.torch.median.toFixed(1)} (${row.torch.min.toFixed(1)})` : 'n/a';
-  const kv = row.kvCacheOnDevice === undefined ? '' : row.kvCacheOnDevice ? 'yes' : 'no';
+console.log(
+  '| model | threads | case | traitlens tok/s (median, min) | llama.cpp | PyTorch eager | vs llama.cpp | vs PyTorch | host→device per decode step | device→host per decode step |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const row of rows.filter((r) => !r.case.startsWith('decode_context_'))) {
+  const ratio = (name: string) => row.ratios[name]?.toFixed(2) ?? 'n/a';
   console.log(
-    `| ${row.model} | ${row.case} | ${row.traitlens.median.toFixed(1)} (${row.traitlens.min.toFixed(1)}) | ${torch} | ${row.ratio?.toFixed(2) ?? 'n/a'} | ${formatBytes(row.hostToDeviceBytesPerStep)} | ${formatBytes(row.deviceToHostBytesPerStep)} | ${kv} |`,
+    `| ${row.model} | ${row.threads} | ${row.case} | ${engineNames.map((name) => cell(row.engines[name])).join(' | ')} | ${ratio('llama.cpp')} | ${ratio('PyTorch eager')} | ${formatBytes(row.hostToDeviceBytesPerStep)} | ${formatBytes(row.deviceToHostBytesPerStep)} |`,
   );
+}
+const curve = rows.filter((r) => r.case.startsWith('decode_context_'));
+if (curve.length > 0) {
+  console.log('\nDecode at batch 1 after a prompt of n tokens, ms per token (median):\n');
+  console.log('| model | threads | context | traitlens | llama.cpp | PyTorch eager |');
+  console.log('|---|---|---|---|---|---|');
+  const ms = (summary: Summary | undefined) => (summary ? (1000 / summary.median).toFixed(2) : 'n/a');
+  for (const row of curve)
+    console.log(
+      `| ${row.model} | ${row.threads} | ${row.case.slice('decode_context_'.length)} | ${engineNames.map((name) => ms(row.engines[name])).join(' | ')} |`,
+    );
+  for (const model of new Set(curve.map((row) => row.model)))
+    for (const threads of threadCounts) {
+      const mine = curve.filter((row) => row.model === model && row.threads === threads);
+      if (mine.length < 2) continue;
+      const [first, last] = [mine[0]!, mine[mine.length - 1]!];
+      for (const name of engineNames) {
+        if (!first.engines[name] || !last.engines[name]) continue;
+        const growth = first.engines[name]!.median / last.engines[name]!.median;
+        console.log(
+          `${model} threads=${threads} ${name}: ms/token at ${last.case.slice(15)} is ${growth.toFixed(2)}x that at ${first.case.slice(15)}`,
+        );
+      }
+    }
 }
 // WebGPU on SwiftShader (Debian chromium's CPU Vulkan driver) runs shaders on the CPU.
 const vulkanDriver = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES ?? '';
@@ -297,22 +300,30 @@ if (args.providers.split(',')[0] === 'webgpu' && /swiftshader/i.test(vulkanDrive
   console.log(
     '\nWebGPU ran on SwiftShader, a CPU implementation of Vulkan: the tok/s figures say nothing about GPU speed; the bytes per decode step are what a GPU would move too.',
   );
-for (const model of new Set(rows.map((row) => row.model))) {
-  const base = rows.find((row) => row.model === model && row.case === 'prefill_no_hooks')!;
-  for (const row of rows.filter((r) => r.model === model && r.case.startsWith('prefill_') && r !== base)) {
-    console.log(
-      `${model}: ${row.case} costs ${((1 - row.traitlens.median / base.traitlens.median) * 100).toFixed(1)}% over no hooks`,
-    );
-  }
+for (const row of rows.filter((r) => r.case.startsWith('prefill_') && r.case !== 'prefill_no_hooks')) {
+  const base = rows.find(
+    (r) => r.model === row.model && r.threads === row.threads && r.case === 'prefill_no_hooks',
+  )!;
+  console.log(
+    `${row.model} threads=${row.threads}: ${row.case} costs ${((1 - row.engines.traitlens!.median / base.engines.traitlens!.median) * 100).toFixed(1)}% over no hooks`,
+  );
 }
+for (const note of notes) console.log(note);
 const result = {
   benchmark: 'runtime',
-  threads,
+  threads: threadCounts,
   repeats,
   providers: args.providers,
   dtype: args.dtype,
+  ggufType: ggufType ?? null,
   ...(vulkanDriver ? { vulkanDriver } : {}),
+  engines: engineConfigurations,
+  notes,
   rows,
 };
-if (args.out) await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
+if (args.out) {
+  const outPath = callerPath(args.out);
+  await writeFile(outPath, `${JSON.stringify(result, null, 2)}\n`);
+  log(`wrote ${outPath}`);
+}
 console.log(`\n${JSON.stringify(result)}`);

@@ -11,7 +11,7 @@ import {
 import { parseGguf } from '@traitlens/extraction';
 import { loadModel } from '@traitlens/model-runtime';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateGreedy, openLlamaCpp } from '../llama-cpp/llama-cpp-engine';
+import { allSequences, generateGreedy, openLlamaCpp } from '../llama-cpp/llama-cpp-engine';
 import { convertLlamaToGguf, permuteForInterleavedRotary } from './convert-llama-to-gguf';
 import { encodeGgmlRows, type GgmlTypeName, quantizeRowQ4_0, quantizeRowQ8_0 } from './ggml-quantize';
 
@@ -170,7 +170,7 @@ describe.skipIf(!existsSync(stories))('convertLlamaToGguf on stories260k', () =>
       sequences: prompts.length,
       threads: 1,
     });
-    const theirs = await generateGreedy(llamaContext, prompts, newTokens);
+    const theirs = await generateGreedy(allSequences(llamaContext), prompts, newTokens);
     await llamaContext.dispose();
     await model.dispose();
     await engine.dispose();
@@ -202,7 +202,7 @@ describe.skipIf(!existsSync(stories))('convertLlamaToGguf on stories260k', () =>
       await reference.dispose();
       const model = await engine.loadModel(path);
       const llamaContext = await model.createContext({ contextSize: 64, sequences: 1, threads: 1 });
-      const theirs = await generateGreedy(llamaContext, prompts, newTokens);
+      const theirs = await generateGreedy(allSequences(llamaContext), prompts, newTokens);
       await llamaContext.dispose();
       await model.dispose();
       await engine.dispose();

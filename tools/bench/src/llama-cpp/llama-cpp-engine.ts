@@ -3,7 +3,7 @@
  * from the npm package @node-llama-cpp/linux-x64 and friends). Loaded lazily so the benchmark runs
  * without it; nothing is downloaded or built at run time (`build: 'never'`, `skipDownload`).
  */
-import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 
 export interface LlamaCppEngine {
   llama: Llama;
@@ -38,25 +38,32 @@ export async function openLlamaCpp(): Promise<LlamaCppEngine | string> {
   }
 }
 
-/** Greedy continuation of each prompt (token ids in, token ids out), all rows decoded in one context. */
+/**
+ * Greedy continuation of each prompt (token ids in, token ids out) on its own sequence, all rows decoded
+ * together in their context. Each sequence's history is cleared first, so sequences can be reused.
+ */
 export async function generateGreedy(
-  context: LlamaContext,
+  sequences: readonly LlamaContextSequence[],
   prompts: readonly (readonly number[])[],
   newTokens: number,
 ): Promise<number[][]> {
+  if (sequences.length < prompts.length)
+    throw new Error(`generateGreedy: ${prompts.length} prompts but ${sequences.length} sequences`);
   return Promise.all(
-    prompts.map(async (prompt) => {
-      const sequence = context.getSequence();
-      try {
-        const out: number[] = [];
-        for await (const token of sequence.evaluate([...prompt] as never[], { temperature: 0 })) {
-          out.push(token as unknown as number);
-          if (out.length >= newTokens) break;
-        }
-        return out;
-      } finally {
-        sequence.dispose();
+    prompts.map(async (prompt, row) => {
+      const sequence = sequences[row]!;
+      await sequence.clearHistory();
+      const out: number[] = [];
+      for await (const token of sequence.evaluate([...prompt] as never[], { temperature: 0 })) {
+        out.push(token as unknown as number);
+        if (out.length >= newTokens) break;
       }
+      return out;
     }),
   );
+}
+
+/** Every sequence of a context, taken once and reused (a disposed sequence is not handed out again at once). */
+export function allSequences(context: LlamaContext): LlamaContextSequence[] {
+  return Array.from({ length: context.totalSequences }, () => context.getSequence());
 }
