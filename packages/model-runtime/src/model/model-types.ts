@@ -56,7 +56,11 @@ export interface ChatMessage {
 export interface SteeringSpec {
   point: HookPoint;
   vector: Float32Array;
-  /** `add`: h + c*v. `ablate`: h - c*(h.u)u with u = v/|v| (c = 1 removes the direction fully). */
+  /**
+   * `add`: h + c*v. `ablate`: h - c*(h.u)u with u = v/|v| (c = 1 removes the direction fully). Several
+   * specs at one point apply in sequence: adds sum; ablations of the same vector compose as projections,
+   * leaving (1-a)(1-b) of the component along u (ablating twice at c = 1 equals once).
+   */
   mode?: 'add' | 'ablate';
   /**
    * A number for every position of every row; one number per row; or per row one number per token

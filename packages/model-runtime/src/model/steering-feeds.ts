@@ -71,8 +71,19 @@ export function coefficientAt(spec: SteeringSpec, row: number, token: number, pr
 }
 
 /**
+ * Folds one more spec's coefficient into the coefficient already fed at a position. Steering specs at
+ * the same point apply one after the other: `add` specs sum (h + a*v + b*v), while an ablation
+ * h - c*(h.u)u leaves (1-c) of the component along u, so two ablations of the same direction leave
+ * (1-a)(1-b) of it, i.e. one ablation with c = 1 - (1-a)(1-b). Ablating twice at c = 1 is ablating once.
+ */
+export function composeCoefficients(mode: 'add' | 'ablate', current: number, next: number): number {
+  return mode === 'add' ? current + next : 1 - (1 - current) * (1 - next);
+}
+
+/**
  * Graph feeds for every spec, for a window of `width` positions per row starting at absolute token
- * `startToken[row]`; positions beyond a row's `validCount[row]` (padding) get 0.
+ * `startToken[row]`; positions beyond a row's `validCount[row]` (padding) get 0. Specs at the same point
+ * and mode (same vector) are composed as sequential interventions (`composeCoefficients`).
  */
 export function buildSteeringFeeds(
   specs: readonly SteeringSpec[],
@@ -99,8 +110,11 @@ export function buildSteeringFeeds(
     }
     for (let b = 0; b < batchSize; b++) {
       for (let s = 0; s < Math.min(width, validCount[b]!); s++) {
-        coefficients[b * width + s] =
-          coefficients[b * width + s]! + coefficientAt(spec, b, startToken[b]! + s, promptLengths[b]!);
+        coefficients[b * width + s] = composeCoefficients(
+          mode,
+          coefficients[b * width + s]!,
+          coefficientAt(spec, b, startToken[b]! + s, promptLengths[b]!),
+        );
       }
     }
   }

@@ -10,7 +10,8 @@ import type { SteeringConfiguration, SteeringIntervention } from './steering-con
  *
  * Vectors are told apart by object identity: the same Float32Array used in many rows shares a spec.
  * An intervention repeated inside one configuration gets a second spec rather than a summed
- * coefficient, because ablation is not additive.
+ * coefficient, because ablation is not additive; the runtime applies the specs in sequence (two
+ * ablations of one direction at c = 1 equal one, see docs/hook-sites.md).
  */
 export function buildSteeringSpecs(rows: readonly SteeringConfiguration[]): SteeringSpec[] {
   const vectorIds = new Map<Float32Array, number>();
