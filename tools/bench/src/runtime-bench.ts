@@ -152,9 +152,7 @@ if (!args['skip-torch'] && !runTorch)
 
 for (const entry of models) {
   const config = parseModelConfig(
-    JSON.parse(
-      await (await import('node:fs/promises')).readFile(join(entry.directory, 'config.json'), 'utf8'),
-    ),
+    JSON.parse(await readFile(join(entry.directory, 'config.json'), 'utf8')),
     entry.directory,
   );
   // Contexts the model's positions allow, with room for the decoded tokens.
