@@ -12,6 +12,7 @@ import {
   type ExecutionProviderName,
   type LanguageModel,
   loadModel,
+  type SteeringMode,
   type SteeringSpec,
   stripPadding,
 } from '../src/index';
@@ -25,7 +26,7 @@ export const loraParityDirectory = join(import.meta.dirname, '../src/__fixtures_
 interface FixtureSteer {
   layer: number;
   site: SteeringSpec['point']['site'];
-  mode: 'add' | 'ablate';
+  mode: SteeringMode;
   vector: number[];
   coefficient: number[] | number[][];
 }

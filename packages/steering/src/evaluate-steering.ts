@@ -10,7 +10,12 @@ import {
   type TraitVectorSet,
   type WorkShard,
 } from '@traitlens/core';
-import { computeModelIdentity, type LanguageModel, type PromptInput } from '@traitlens/model-runtime';
+import {
+  computeModelIdentity,
+  type LanguageModel,
+  type PromptInput,
+  type SteeringMode,
+} from '@traitlens/model-runtime';
 import { measureResidualNorms } from './evaluation/measure-residual-norms';
 import {
   type SteeringProgressEvent,
@@ -62,7 +67,7 @@ export interface SteeringEvaluationOptions {
   search?: Partial<CoefficientSearchSettings>;
   /** After the per-layer search, combine the best layers and search one common scale. */
   multiLayer?: { strategy: 'weighted' | 'orthogonal'; maxLayers?: number };
-  mode?: 'add' | 'ablate';
+  mode?: SteeringMode;
   positions?: 'all' | 'prompt' | 'response';
   /** Default 64. */
   maxNewTokens?: number;

@@ -5,6 +5,7 @@ import {
   type ExecutionProviderName,
   type LanguageModel,
   loadModel,
+  type SteeringMode,
   type SteeringSpec,
   stripPadding,
 } from '@traitlens/model-runtime';
@@ -38,7 +39,7 @@ export interface ParityCaseResult {
 interface FixtureSteer {
   layer: number;
   site: HookSite;
-  mode: 'add' | 'ablate';
+  mode: SteeringMode;
   vector: number[];
   coefficient: number[] | number[][];
 }

@@ -1,4 +1,10 @@
-import { type ActivationPart, type HookSite, SafetensorsFile, TraitlensError } from '@traitlens/core';
+import {
+  type ActivationPart,
+  activationTensorName,
+  type HookSite,
+  SafetensorsFile,
+  TraitlensError,
+} from '@traitlens/core';
 
 /** The raw bytes of one part's activations at some layers, as stored (F16, BF16 or F32). */
 export interface ActivationTensors {
@@ -48,7 +54,7 @@ export async function readActivationTensors(
     let hiddenSize = Number(meta.hidden_size ?? 0);
     const read: ActivationTensors['layers'] = [];
     for (const layer of layers) {
-      const name = `${part}.${site}.${layer}`;
+      const name = activationTensorName(part, { site, layer });
       const info = file.tensors.get(name);
       if (!info) {
         const stored = [...file.tensors.keys()]

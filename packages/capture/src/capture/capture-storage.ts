@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import {
   type ActivationTexts,
+  activationTensorName,
   activationTextsPath,
   assertLayerInRange,
   formatHookPoint,
@@ -129,8 +130,8 @@ export async function isPromptOutputComplete(
     // The JSON twin is written before the activation file; check it anyway (an older version wrote it after).
     if (!(await hasActivationTexts(paths.activationFile(record.promptId), record.promptId))) return false;
     for (const point of storage.activationPoints)
-      for (const part of ['prompt', 'response'])
-        if (!state.tensorNames.has(`${part}.${formatHookPoint(point)}`)) return false;
+      for (const part of ['prompt', 'response'] as const)
+        if (!state.tensorNames.has(activationTensorName(part, point))) return false;
   }
   if (storage.projections) {
     const state = await inspectCapturedFile(paths.projectionFile(record.promptId));
@@ -217,9 +218,9 @@ export async function writePromptOutputs(
   if (storage.activationPoints.length > 0) {
     const activations = new Map<string, Float32Array>();
     for (const point of storage.activationPoints) {
-      const { name, prompt, response } = split(point);
-      activations.set(`prompt.${name}`, prompt);
-      activations.set(`response.${name}`, response);
+      const { prompt, response } = split(point);
+      activations.set(activationTensorName('prompt', point), prompt);
+      activations.set(activationTensorName('response', point), response);
     }
     await writeActivationFile(
       paths.activationFile(record.promptId),

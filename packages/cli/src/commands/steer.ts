@@ -1,3 +1,4 @@
+import type { SteeringMode } from '@traitlens/model-runtime';
 import { type Command, Option } from 'commander';
 import { choiceOption, integerOption, numberListOption, numberOption } from '../parse-option-values';
 import { addShardOption, resolveCliShard } from '../shard-option';
@@ -32,7 +33,7 @@ interface SteerCommandOptions extends ModelCommandOptions, JudgeCommandOptions {
   momentum: number;
   coherenceThreshold: number;
   multiLayer?: 'weighted' | 'orthogonal';
-  mode: 'add' | 'ablate';
+  mode: SteeringMode;
   positions: 'all' | 'prompt' | 'response';
   experiment: string;
   maxNewTokens: number;

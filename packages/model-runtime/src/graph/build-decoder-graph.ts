@@ -2,6 +2,7 @@ import { formatHookPoint, type HookPoint, type HookSite, hookSites } from '@trai
 import {
   type HookPlan,
   projectionNames,
+  type SteeringMode,
   steeringInputNames,
   steeringSiteIndex,
   steeringSlotNames,
@@ -150,7 +151,7 @@ export function buildDecoderGraph(
         }),
       )
     : undefined;
-  const steeringEntries = (point: HookPoint): Array<{ mode: 'add' | 'ablate' }> =>
+  const steeringEntries = (point: HookPoint): Array<{ mode: SteeringMode }> =>
     slotTables
       ? [{ mode: 'ablate' }, { mode: 'add' }]
       : plan.steer.filter((entry) => entry.point.layer === point.layer && entry.point.site === point.site);

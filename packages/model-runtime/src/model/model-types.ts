@@ -1,4 +1,5 @@
 import type { HookPoint } from '@traitlens/core';
+import type { SteeringMode } from '../hooks/hook-plan';
 
 /** The parts of a Hugging Face config.json traitlens uses, normalised across architectures. */
 export interface ModelConfig {
@@ -61,7 +62,7 @@ export interface SteeringSpec {
    * specs at one point apply in sequence: adds sum; ablations of the same vector compose as projections,
    * leaving (1-a)(1-b) of the component along u (ablating twice at c = 1 equals once).
    */
-  mode?: 'add' | 'ablate';
+  mode?: SteeringMode;
   /**
    * A number for every position of every row; one number per row; or per row one number per token
    * (the row's unpadded tokens, prompt then generated).

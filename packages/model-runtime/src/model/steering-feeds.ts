@@ -1,5 +1,10 @@
 import { assertLayerInRange, formatHookPoint, hookSites, isHookSite, TraitlensError } from '@traitlens/core';
-import { steeringInputNames, steeringSiteIndex, steeringSlotNames } from '../hooks/hook-plan';
+import {
+  type SteeringMode,
+  steeringInputNames,
+  steeringSiteIndex,
+  steeringSlotNames,
+} from '../hooks/hook-plan';
 import type { ModelConfig, SteeringSpec } from './model-types';
 
 /** Checks a steering spec against the model, with errors that name the offending value. */
@@ -76,7 +81,7 @@ export function coefficientAt(spec: SteeringSpec, row: number, token: number, pr
  * h - c*(h.u)u leaves (1-c) of the component along u, so two ablations of the same direction leave
  * (1-a)(1-b) of it, i.e. one ablation with c = 1 - (1-a)(1-b). Ablating twice at c = 1 is ablating once.
  */
-export function composeCoefficients(mode: 'add' | 'ablate', current: number, next: number): number {
+export function composeCoefficients(mode: SteeringMode, current: number, next: number): number {
   return mode === 'add' ? current + next : 1 - (1 - current) * (1 - next);
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type HookSite, type Judge, type JudgeRequest, l2Norm } from '@traitlens/core';
-import type { LanguageModel, PromptInput } from '@traitlens/model-runtime';
+import type { LanguageModel, PromptInput, SteeringMode } from '@traitlens/model-runtime';
 import {
   type RunInterventionRecord,
   type ScoredResponse,
@@ -32,7 +32,7 @@ export interface SteeringRunEvaluatorOptions {
   questions: readonly string[];
   prompts: readonly PromptInput[];
   site: HookSite;
-  mode: 'add' | 'ablate';
+  mode: SteeringMode;
   positions: 'all' | 'prompt' | 'response';
   generation: { maxNewTokens: number; temperature: number; seed: number };
   /** Rows per generate call. */

@@ -1,4 +1,5 @@
 import type { HookSite } from '@traitlens/core';
+import type { SteeringMode } from '@traitlens/model-runtime';
 
 /**
  * The schema of `steering/<trait>/results.json` and `steering/<trait>/responses/<run id>.json`
@@ -59,7 +60,7 @@ export interface SteeringRunRecord {
   key: string;
   kind: 'baseline' | 'layer' | 'multi-layer';
   interventions: RunInterventionRecord[];
-  mode: 'add' | 'ablate';
+  mode: SteeringMode;
   positions: 'all' | 'prompt' | 'response';
   /** Means over the responses the judge could score (nulls left out). */
   traitMean: number | null;
@@ -98,7 +99,7 @@ export interface ScoredResponsesFile {
   trait: string;
   judge: string;
   interventions: RunInterventionRecord[];
-  mode: 'add' | 'ablate';
+  mode: SteeringMode;
   positions: 'all' | 'prompt' | 'response';
   responses: ScoredResponse[];
 }

@@ -1,4 +1,5 @@
 import type { HookPoint } from '@traitlens/core';
+import type { SteeringMode } from '@traitlens/model-runtime';
 
 /** One vector acting on one hook point with one coefficient. */
 export interface SteeringIntervention {
@@ -6,7 +7,7 @@ export interface SteeringIntervention {
   vector: Float32Array;
   coefficient: number;
   /** `add` (default): h + c*v. `ablate`: h - c*(h.u)u, u = v/|v|. */
-  mode?: 'add' | 'ablate';
+  mode?: SteeringMode;
   /** Which tokens are steered: all (default), prompt only, or generated tokens only. */
   positions?: 'all' | 'prompt' | 'response';
 }
