@@ -1,4 +1,4 @@
-import tCdf from '@stdlib/stats-base-dists-t-cdf';
+import { computeStudentTCdf } from '@traitlens/core/internal';
 import { computeMean, computeStandardDeviation } from './sample-statistics';
 
 /** The t quantile of `probability` with the given degrees of freedom, by bisection on the CDF (1e-12). */
@@ -7,7 +7,7 @@ export function computeTQuantile(probability: number, degreesOfFreedom: number):
   let high = 1e3;
   for (let i = 0; i < 200 && high - low > 1e-12; i++) {
     const middle = (low + high) / 2;
-    if (tCdf(middle, degreesOfFreedom) < probability) low = middle;
+    if (computeStudentTCdf(middle, degreesOfFreedom) < probability) low = middle;
     else high = middle;
   }
   return (low + high) / 2;

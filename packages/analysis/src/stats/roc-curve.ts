@@ -1,4 +1,5 @@
 import { TraitlensError } from '@traitlens/core';
+import { computeAurocOfClasses } from '@traitlens/core/internal';
 
 export interface RocCurve {
   /** False-positive rates, from 0 up to 1, one point per distinct score plus the origin. */
@@ -36,19 +37,11 @@ function assertBinaryLabels(
  * negative (ties count one half); equal to sklearn's `roc_auc_score`. NaN when one class is empty.
  */
 export function computeAuroc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  const { positives, negatives } = assertBinaryLabels(scores, labels);
-  if (positives === 0 || negatives === 0) return Number.NaN;
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((i, j) => scores[i]! - scores[j]!);
-  let positiveRankSum = 0;
-  for (let start = 0; start < order.length; ) {
-    let end = start + 1;
-    while (end < order.length && scores[order[end]!]! === scores[order[start]!]!) end++;
-    // Tied scores share the average of their 1-based ranks.
-    const averageRank = (start + 1 + end) / 2;
-    for (let k = start; k < end; k++) if (labels[order[k]!] === 1) positiveRankSum += averageRank;
-    start = end;
-  }
-  return (positiveRankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+  assertBinaryLabels(scores, labels);
+  const positive: number[] = [];
+  const negative: number[] = [];
+  for (let i = 0; i < scores.length; i++) (labels[i] === 1 ? positive : negative).push(scores[i]!);
+  return computeAurocOfClasses(positive, negative);
 }
 
 /** The full ROC curve (every distinct threshold, as sklearn's `roc_curve(drop_intermediate=False)`). */

@@ -1,4 +1,4 @@
-import tCdf from '@stdlib/stats-base-dists-t-cdf';
+import { computeStudentTTwoSidedPValue } from '@traitlens/core/internal';
 import { computeMean, computeVariance } from './sample-statistics';
 
 export interface TTestResult {
@@ -8,11 +8,9 @@ export interface TTestResult {
   p: number;
 }
 
-/** Two-sided p-value of a t statistic (survival function on |t|, as scipy computes it). */
+/** Two-sided p-value of a t statistic (core's Student t: scipy's survival function on |t|, doubled). */
 export function computeTwoSidedTPValue(t: number, degreesOfFreedom: number): number {
-  if (Number.isNaN(t) || !(degreesOfFreedom > 0)) return Number.NaN;
-  if (!Number.isFinite(t)) return 0;
-  return 2 * tCdf(-Math.abs(t), degreesOfFreedom);
+  return computeStudentTTwoSidedPValue(t, degreesOfFreedom);
 }
 
 /** Welch's unequal-variance t-test of mean(a) against mean(b) (scipy `ttest_ind(equal_var=False)`). */

@@ -1,4 +1,4 @@
-import { computeAuroc } from '../numeric/auroc';
+import { computeAurocOfClasses as computeAuroc } from '@traitlens/core/internal';
 import { computeStudentTTest } from '../numeric/student-t-test';
 import { computeSummaryStatistics } from '../numeric/summary-statistics';
 

@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  computeAurocOfClasses as computeAuroc,
+  computeStudentTTwoSidedPValue,
+} from '@traitlens/core/internal';
 import { describe, expect, it } from 'vitest';
 import type { AnyExtractionMethod } from '../methods/extraction-method';
 import { extractionMethods } from '../methods/index';
 import { runExtractionMethod } from '../methods/run-extraction-method';
-import { computeAuroc } from '../numeric/auroc';
 import { createMatrixFromRows, type Matrix } from '../numeric/matrix';
-import { computeStudentTTest, computeStudentTTwoSidedPValue } from '../numeric/student-t-test';
+import { computeStudentTTest } from '../numeric/student-t-test';
 import { evaluateLayer, type LayerVector } from './evaluate-layer';
 
 /**

@@ -1,8 +1,10 @@
 /**
  * Area under the ROC curve for scores where positives should be higher: P(pos > neg) + P(pos = neg)/2,
- * the Mann-Whitney statistic, computed from average ranks in O(n log n). NaN when a class is empty.
+ * the Mann-Whitney statistic, computed from average ranks in O(n log n); equal to sklearn's
+ * `roc_auc_score`. NaN when a class is empty. The one AUROC in traitlens (analysis' `computeAuroc` over
+ * scores and 0/1 labels calls it).
  */
-export function computeAuroc(positive: ArrayLike<number>, negative: ArrayLike<number>): number {
+export function computeAurocOfClasses(positive: ArrayLike<number>, negative: ArrayLike<number>): number {
   const positiveCount = positive.length;
   const negativeCount = negative.length;
   if (positiveCount === 0 || negativeCount === 0) return Number.NaN;
