@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, stat, statfs } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { type ListFileEntry, listFiles, modelInfo } from '@huggingface/hub';
 import { TraitlensError } from '@traitlens/core';
+import { assertLocalModelFolder } from './assert-local-model-folder';
 import { type BlobDownload, downloadBlob } from './download-blob';
 import { createHubFetch, type HubRequestContext } from './hub-http';
 import { HubRepoCache } from './hub-repo-cache';
@@ -268,26 +269,7 @@ async function resolveLocalDirectory(
   source: Extract<ModelSource, { kind: 'local' }>,
   request: ModelFileRequest,
 ): Promise<ResolvedModelSource> {
-  let isDirectory: boolean;
-  try {
-    isDirectory = (await stat(source.path)).isDirectory();
-  } catch (error) {
-    throw new TraitlensError(
-      'FILE_NOT_FOUND',
-      `Model folder ${source.path} does not exist. Pass a folder with config.json and safetensors weights, or hf:org/name for the Hugging Face Hub.`,
-      {
-        cause: error,
-        details: { path: source.path },
-      },
-    );
-  }
-  if (!isDirectory) {
-    throw new TraitlensError(
-      'INVALID_ARGUMENT',
-      `${source.path} is a file; pass the folder that contains it (with config.json and the safetensors weights).`,
-      { details: { path: source.path } },
-    );
-  }
+  await assertLocalModelFolder(source.path);
   const topLevel = new Set<string>();
   for (const entry of await readdir(source.path)) {
     try {

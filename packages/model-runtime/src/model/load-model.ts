@@ -1,8 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TraitlensError } from '@traitlens/core';
 import { resolveArchitectureAdapter } from '../architectures/index';
 import { prepareModelArtifacts } from '../graph/graph-cache';
+import { assertLocalModelFolder } from '../hub/assert-local-model-folder';
 import type { HubProgressEvent } from '../hub/hub-progress-event';
 import type { HubOptions } from '../hub/hub-settings';
 import { describeAdapterBaseModelMismatch } from '../lora/adapter-base-model-mismatch';
@@ -91,15 +92,7 @@ async function resolveSourceDirectory(
     return { directory: resolved.directory, id: `hf:${resolved.repo}@${resolved.revision}` };
   }
   const directory = resolve(source);
-  try {
-    if (!(await stat(directory)).isDirectory()) throw new Error('not a directory');
-  } catch (cause) {
-    throw new TraitlensError(
-      'FILE_NOT_FOUND',
-      `Model folder not found: ${source}. Pass a local Hugging Face model folder or hf:org/name[@revision].`,
-      { cause, details: { path: source } },
-    );
-  }
+  await assertLocalModelFolder(directory, source);
   return { directory, id: directory };
 }
 
