@@ -6,6 +6,12 @@ export {
   tinyModelArchitectures,
 } from './create-tiny-model';
 export type { TinyModelDtype } from './encode-weights-safetensors';
+export {
+  createFakeLanguageModel,
+  type FakeLanguageModel,
+  type FakeModelOptions,
+  type RowSteering,
+} from './fake-language-model';
 export { createSeededRandom, type SeededRandom } from './seeded-random';
 export { tinyChatTemplate } from './tiny-chat-template';
 export {

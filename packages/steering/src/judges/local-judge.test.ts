@@ -1,5 +1,5 @@
+import { createFakeLanguageModel } from '@traitlens/model-runtime/testing';
 import { describe, expect, it } from 'vitest';
-import { createFakeLanguageModel } from '../__fixtures__/fake-language-model';
 import { LocalJudge } from './local-judge';
 
 const vocabSize = 300;

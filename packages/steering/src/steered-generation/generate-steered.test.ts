@@ -1,6 +1,6 @@
 import { TraitlensError } from '@traitlens/core';
+import { createFakeLanguageModel } from '@traitlens/model-runtime/testing';
 import { describe, expect, it } from 'vitest';
-import { createFakeLanguageModel } from '../__fixtures__/fake-language-model';
 import { buildSteeringSpecs } from './build-steering-specs';
 import { generateSteered } from './generate-steered';
 import type { SteeringConfiguration } from './steering-configuration';

@@ -1,21 +1,22 @@
 /**
- * TEST-ONLY fake of the runtime's `LanguageModel`, for unit tests that must not depend on a real
- * model. Tokens are characters (id = char code + 3, BOS = 1); `generate` answers through a function the
- * test supplies, which sees the steering each row received; `forward` returns residual activations of
- * a fixed norm (the BOS position gets a much larger norm, as real attention sinks do).
+ * TEST-ONLY fake of the runtime's `LanguageModel` (the one fake every package's unit tests use), for
+ * tests that must not depend on a real model. Tokens are characters (id = char code + 3, BOS = 1,
+ * EOS = 2); `generate` answers through a function the test supplies, which sees the steering each row
+ * received; `forward` returns the activations the test supplies, by default residual vectors of a
+ * fixed norm (the BOS position gets a much larger norm, as real attention sinks do). Every call is
+ * recorded, and `failOnForwardCall` simulates a crash.
  */
-import { formatHookPoint } from '@traitlens/core';
+import { formatHookPoint, type HookPoint } from '@traitlens/core';
+import type { LanguageModel, TextTokenizer } from '../model/language-model';
 import type {
   ForwardOptions,
   ForwardRow,
   GenerateOptions,
   GenerationResult,
-  LanguageModel,
   ModelConfig,
   PromptInput,
   SteeringSpec,
-  TextTokenizer,
-} from '@traitlens/model-runtime';
+} from '../model/model-types';
 
 export interface RowSteering {
   spec: SteeringSpec;
@@ -24,8 +25,15 @@ export interface RowSteering {
 }
 
 export interface FakeModelOptions {
+  /** Model id (default `fake:model`). */
+  id?: string;
   hiddenSize?: number;
   layerCount?: number;
+  /**
+   * The activations `forward` returns at a captured point, [tokens, hidden] row-major; by default a
+   * vector of norm `residualNorm` per token (20x that at BOS).
+   */
+  activations?: (context: { tokenIds: readonly number[]; point: HookPoint }) => Float32Array;
   /** Norm of every non-BOS residual vector returned by `forward`. */
   residualNorm?: number;
   /** The response text for one row. */
@@ -37,7 +45,10 @@ export interface FakeModelOptions {
 
 export interface FakeLanguageModel extends LanguageModel {
   readonly generateCalls: { rows: number; steer: readonly SteeringSpec[] }[];
-  readonly forwardCalls: { rows: number; options: ForwardOptions | undefined }[];
+  /** Every forward call (counted before `failOnForwardCall` throws), with each row's token ids. */
+  readonly forwardCalls: { rows: number; options: ForwardOptions | undefined; tokenIds: number[][] }[];
+  /** Throw on this forward call (1-based), to simulate an interrupted run. */
+  failOnForwardCall: number | undefined;
 }
 
 const bos = 1;
@@ -107,8 +118,18 @@ export function createFakeLanguageModel(options: FakeModelOptions = {}): FakeLan
     (inputs.length > 0 && isMessage(inputs[0]))
       ? [inputs as PromptInput]
       : [...(inputs as readonly PromptInput[])];
-  return {
-    id: 'fake:model',
+  const activations =
+    options.activations ??
+    (({ tokenIds }: { tokenIds: readonly number[] }) => {
+      const values = new Float32Array(tokenIds.length * hiddenSize);
+      tokenIds.forEach((id, position) => {
+        values[position * hiddenSize] = id === bos ? residualNorm * 20 : residualNorm;
+      });
+      return values;
+    });
+  const model: FakeLanguageModel = {
+    id: options.id ?? 'fake:model',
+    failOnForwardCall: undefined,
     config,
     tokenizer,
     generateCalls,
@@ -116,18 +137,13 @@ export function createFakeLanguageModel(options: FakeModelOptions = {}): FakeLan
     encodePrompt,
     applyChatTemplate,
     async forward(inputs, forwardOptions) {
-      const rows = asList(inputs);
-      forwardCalls.push({ rows: rows.length, options: forwardOptions });
-      return rows.map((prompt): ForwardRow => {
-        const tokenIds = encodePrompt(prompt);
+      const rows = asList(inputs).map(encodePrompt);
+      forwardCalls.push({ rows: rows.length, options: forwardOptions, tokenIds: rows });
+      if (model.failOnForwardCall === forwardCalls.length) throw new Error('simulated crash during forward');
+      return rows.map((tokenIds): ForwardRow => {
         const captures = new Map<string, Float32Array>();
-        for (const point of forwardOptions?.capture ?? []) {
-          const values = new Float32Array(tokenIds.length * hiddenSize);
-          tokenIds.forEach((id, position) => {
-            values[position * hiddenSize] = id === bos ? residualNorm * 20 : residualNorm;
-          });
-          captures.set(formatHookPoint(point), values);
-        }
+        for (const point of forwardOptions?.capture ?? [])
+          captures.set(formatHookPoint(point), activations({ tokenIds, point }));
         return { tokenIds, logits: new Float32Array(0), captures };
       });
     },
@@ -163,6 +179,7 @@ export function createFakeLanguageModel(options: FakeModelOptions = {}): FakeLan
     },
     async dispose() {},
   };
+  return model;
 }
 
 function isMessage(value: unknown): boolean {
