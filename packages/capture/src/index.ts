@@ -28,7 +28,6 @@ export {
   type ProjectionBankSource,
   type ProjectionColumn,
   projectionColumnsKey,
-  projectTokenActivations,
   readProjectionBank,
 } from './projection/projection-bank';
 export {

@@ -16,8 +16,8 @@ import {
   describeProjectionColumns,
   type ProjectionBank,
   type ProjectionBankPoint,
+  projectCapturedTokens,
   projectionColumnsKey,
-  projectTokenActivations,
 } from '../projection/projection-bank';
 import { type ProjectionRecord, writeProjectionFile } from '../projection/projection-file';
 import type { CapturedResponse } from '../storage/captured-response';
@@ -275,7 +275,7 @@ export async function writePromptOutputs(
         ['prompt', prompt, promptCount],
         ['response', response, responseCount],
       ] as const) {
-        const { projections, norms } = projectTokenActivations(values, count, entry, hiddenSize);
+        const { projections, norms } = projectCapturedTokens(values, count, entry, hiddenSize);
         projection.projections.set(`${part}.${name}`, projections);
         projection.norms.set(`${part}.${name}`, norms);
       }

@@ -1,6 +1,6 @@
 import type { TraitVectorSet } from '@traitlens/core';
 import { describe, expect, it } from 'vitest';
-import { createProjectionBank, describeProjectionColumns, projectTokenActivations } from './projection-bank';
+import { createProjectionBank, describeProjectionColumns, projectCapturedTokens } from './projection-bank';
 
 function vectorSet(trait: string, method: string, vectors: Record<number, number[]>): TraitVectorSet {
   const width = Object.values(vectors)[0]!.length;
@@ -43,7 +43,7 @@ describe('createProjectionBank', () => {
 
   it('projects each token onto every unit vector and records |h|', () => {
     // Two tokens at layer 2: h0 = (3, 4, 0), h1 = (1, -2, 2).
-    const { projections, norms } = projectTokenActivations(
+    const { projections, norms } = projectCapturedTokens(
       Float32Array.from([3, 4, 0, 1, -2, 2]),
       2,
       bank.points[0]!,

@@ -169,7 +169,7 @@ export function projectionColumnsKey(columns: Readonly<Record<string, readonly P
  * Per token: the scalar projection of its activation onto every unit vector of the point, and |h|
  * (so cosine = projection / |h| can be computed later without the activations).
  */
-export function projectTokenActivations(
+export function projectCapturedTokens(
   activations: Float32Array,
   tokenCount: number,
   entry: ProjectionBankPoint,
