@@ -52,6 +52,9 @@ describe('every numeric option and enum is validated before any work, naming the
     [[...steer, '--coefficients', '2,x'], '--coefficients', 'not a number'],
     [[...steer, '--layers', '3-x'], '--layers', 'malformed'],
     [[...extract, '--rollouts', '0'], '--rollouts', 'at least 1'],
+    [[...extract, '--lock-wait=-1'], '--lock-wait', 'from 0 to 86400'],
+    [[...capture_, '--lock-wait', 'soon'], '--lock-wait', 'not a number'],
+    [[...capture_, '--lock-wait', '100000'], '--lock-wait', 'from 0 to 86400'],
     [
       [...extract, '--validation-fraction', '1.5'],
       '--validation-fraction',

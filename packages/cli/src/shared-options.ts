@@ -233,6 +233,27 @@ export function sitesOption(description = `hook sites: ${hookSites.join(',')} (d
     .default(['resid_post']);
 }
 
+/** The longest `--lock-wait`: one day. Waits are always bounded (docs/reliability.md). */
+export const lockWaitMaxSeconds = 86_400;
+
+/**
+ * `--lock-wait <seconds>`: how long a stage that takes a lock (extract, capture and its replay) waits
+ * for another live process holding it before failing with LOCK_HELD. Default 0: refuse at once.
+ */
+export function lockWaitOption(): Option {
+  return new Option(
+    '--lock-wait <seconds>',
+    `wait up to this long for another process working on the same outputs before failing with LOCK_HELD (0 = refuse at once, at most ${lockWaitMaxSeconds}; docs/reliability.md)`,
+  )
+    .argParser(numberOption({ min: 0, max: lockWaitMaxSeconds }))
+    .default(0);
+}
+
+/** The library's `lockWaitMs` for the parsed `--lock-wait`. */
+export function toLockWaitMs(seconds: number): number {
+  return Math.round(seconds * 1000);
+}
+
 export function experimentOption(description: string, mandatory = false): Option {
   const option = new Option('--experiment <dir>', description);
   return mandatory ? option.makeOptionMandatory() : option.default('experiments/default');

@@ -171,4 +171,37 @@ describe('two processes on one experiment', () => {
       await lock.release();
     }
   });
+
+  it('extract --lock-wait waits for the holder and then runs; a short wait ends in LOCK_HELD', {
+    timeout: 600_000,
+  }, async () => {
+    const env = { TRAITLENS_CACHE: fixture.cache };
+    const experiment = await mkdtemp(join(fixture.root, 'lock-wait-'));
+    const lock = await acquireFileLock(join(experiment, 'extraction', 'tinystories', 'happiness', '.lock'), {
+      purpose: 'extract tinystories/happiness (test holder)',
+    });
+    let released = false;
+    try {
+      const short = await runBinary([...stageArgs('extract', experiment), '--lock-wait', '1'], env);
+      expect(short.code, short.stderr).toBe(1);
+      expect(short.stderr).toContain('waiting up to 1 s (--lock-wait)');
+      expect(short.stderr).toContain('LOCK_HELD');
+      expect(short.stderr).not.toMatch(/\n\s+at /);
+
+      // Released only once the second process says it is waiting, so it must have waited to succeed.
+      const waited = await runBinary([...stageArgs('extract', experiment), '--lock-wait', '600'], env, {
+        onStderr: (stderr) => {
+          if (!released && stderr.includes('waiting up to 600 s (--lock-wait)')) {
+            released = true;
+            void lock.release();
+          }
+        },
+      });
+      expect(released, waited.stderr).toBe(true);
+      expect(waited.code, waited.stderr).toBe(0);
+      expect(waited.stderr).toContain(`process ${process.pid} on`);
+    } finally {
+      await lock.release();
+    }
+  });
 });

@@ -50,6 +50,11 @@ export interface RunCaptureOptions {
   chatTemplate?: ChatTemplateUse;
   systemPrompt?: string;
   force?: boolean;
+  /**
+   * How long (ms) capture and replay wait for another live process capturing the same prompts of the same
+   * variant before failing with LOCK_HELD. Default 0: fail at once.
+   */
+  lockWaitMs?: number;
   maxCaptureBytes?: number;
   /** How models load (dtype, threads, providers, cache); the adapter comes from the variants. */
   modelOptions?: Omit<LoadModelOptions, 'lora'>;
@@ -125,6 +130,7 @@ export async function runCapture(options: RunCaptureOptions): Promise<RunCapture
     ...(options.activationDtype === undefined ? {} : { activationDtype: options.activationDtype }),
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     ...(options.force === undefined ? {} : { force: options.force }),
+    ...(options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs }),
     ...(options.maxCaptureBytes === undefined ? {} : { maxCaptureBytes: options.maxCaptureBytes }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   };

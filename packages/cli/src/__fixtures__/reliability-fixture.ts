@@ -15,8 +15,15 @@ export interface BinaryResult {
   stderr: string;
 }
 
-/** Runs the traitlens binary in its own process (as `pnpm traitlens` does), so it can be killed. */
-export function runBinary(args: string[], env: Record<string, string> = {}): Promise<BinaryResult> {
+/**
+ * Runs the traitlens binary in its own process (as `pnpm traitlens` does), so it can be killed.
+ * `onStderr` sees the standard error collected so far after each chunk (to act once a line appears).
+ */
+export function runBinary(
+  args: string[],
+  env: Record<string, string> = {},
+  settings: { onStderr?: (stderr: string) => void } = {},
+): Promise<BinaryResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -30,6 +37,7 @@ export function runBinary(args: string[], env: Record<string, string> = {}): Pro
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
+      settings.onStderr?.(stderr);
     });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));

@@ -8,6 +8,7 @@ import {
   describeLoraScaleProblem,
   experimentOption,
   layersOption,
+  lockWaitOption,
   type ModelCommandOptions,
   maxNewTokensOption,
   type PromptFormatCommandOptions,
@@ -30,6 +31,7 @@ interface CaptureCommandOptions extends ModelCommandOptions, PromptFormatCommand
   vectors: string[];
   keepActivations?: boolean;
   force?: boolean;
+  lockWait: number;
   shard?: string;
 }
 
@@ -79,6 +81,7 @@ export function registerCaptureCommand(program: Command): void {
     .option('--keep-activations', 'with --vectors: store the activations at --layers/--sites too');
   addPromptFormatOptions(command);
   command.option('--force', 'regenerate and rewrite every prompt, even finished ones');
+  command.addOption(lockWaitOption());
   addShardOption(command).action(async (options: CaptureCommandOptions) => {
     await runCaptureCommand(options);
   });
@@ -98,7 +101,7 @@ async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> 
     capture,
     { createProgressDisplay },
     { modelLoadProgress },
-    { toLoadModelOptions },
+    { toLoadModelOptions, toLockWaitMs },
     { readModelShape },
   ] = await Promise.all([
     import('@traitlens/core'),
@@ -163,6 +166,7 @@ async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> 
       chatTemplate: ({ auto: 'auto', raw: 'never', chat: 'always' } as const)[promptFormat],
       ...(systemPrompt === undefined ? {} : { systemPrompt }),
       ...(options.force ? { force: true } : {}),
+      lockWaitMs: toLockWaitMs(options.lockWait),
       modelOptions: {
         ...toLoadModelOptions(options, { withLora: false }),
         onProgress: loadProgress.onProgress,

@@ -12,6 +12,7 @@ import {
   experimentOption,
   type JudgeCommandOptions,
   layersOption,
+  lockWaitOption,
   type ModelCommandOptions,
   maxNewTokensOption,
   type PromptFormatCommandOptions,
@@ -19,6 +20,7 @@ import {
   sitesOption,
   temperatureOption,
   toLoadModelOptions,
+  toLockWaitMs,
   toOpenAiJudgeSettings,
 } from '../shared-options';
 
@@ -41,6 +43,7 @@ interface ExtractCommandOptions extends ModelCommandOptions, PromptFormatCommand
   vetResponses?: boolean;
   gguf?: boolean;
   force?: boolean;
+  lockWait: number;
   shard?: string;
 }
 
@@ -108,7 +111,8 @@ export function registerExtractCommand(program: Command): void {
     .option('--vet-scenarios', 'drop prompts the judge does not expect to elicit the trait (needs --judge)')
     .option('--vet-responses', 'drop completions scoring < 60 (positive) or > 40 (negative) (needs --judge)')
     .option('--gguf', 'also export llama.cpp GGUF control vectors')
-    .option('--force', 'redo every stage even when its outputs exist');
+    .option('--force', 'redo every stage even when its outputs exist')
+    .addOption(lockWaitOption());
   addShardOption(command).action(async (options: ExtractCommandOptions) => {
     await runExtractCommand(options);
   });
@@ -221,6 +225,11 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
         ...(judge && options.vetResponses ? { responseJudge: judge } : {}),
         ...(options.gguf ? { exportGguf: true } : {}),
         ...(options.force ? { force: true } : {}),
+        lockWaitMs: toLockWaitMs(options.lockWait),
+        onLockWait: (owner) =>
+          display.log(
+            `waiting up to ${options.lockWait} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to release ${dataset.name}`,
+          ),
         onProgress: (event) => {
           let task = tasks.get(event.stage);
           if (!task) {
