@@ -150,6 +150,31 @@ const runTorch = !args['skip-torch'] && existsSync(args.python);
 if (!args['skip-torch'] && !runTorch)
   notes.push(`PyTorch skipped: no ${args.python} (apt-get install python3-torch libopenblas0-pthread)`);
 
+const vulkanDriver = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES ?? '';
+
+function resultObject(complete: boolean) {
+  return {
+    benchmark: 'runtime',
+    complete,
+    threads: threadCounts,
+    repeats,
+    providers: args.providers,
+    dtype: args.dtype,
+    ggufType: ggufType ?? null,
+    ...(vulkanDriver ? { vulkanDriver } : {}),
+    engines: engineConfigurations,
+    notes,
+    rows,
+  };
+}
+
+async function writeResult(complete: boolean): Promise<void> {
+  if (!args.out) return;
+  const outPath = callerPath(args.out);
+  await writeFile(outPath, `${JSON.stringify(resultObject(complete), null, 2)}\n`);
+  if (complete) log(`wrote ${outPath}`);
+}
+
 for (const entry of models) {
   const config = parseModelConfig(
     JSON.parse(await readFile(join(entry.directory, 'config.json'), 'utf8')),
@@ -241,6 +266,8 @@ for (const entry of models) {
       rows.push(row);
     }
     for (const engine of engines) await engine.dispose();
+    // A long run keeps what it measured so far: the JSON is rewritten after each model and thread count.
+    await writeResult(false);
   }
   await entry.cleanup?.();
 }
@@ -293,7 +320,6 @@ if (curve.length > 0) {
     }
 }
 // WebGPU on SwiftShader (Debian chromium's CPU Vulkan driver) runs shaders on the CPU.
-const vulkanDriver = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES ?? '';
 if (args.providers.split(',')[0] === 'webgpu' && /swiftshader/i.test(vulkanDriver))
   console.log(
     '\nWebGPU ran on SwiftShader, a CPU implementation of Vulkan: the tok/s figures say nothing about GPU speed; the bytes per decode step are what a GPU would move too.',
@@ -307,21 +333,5 @@ for (const row of rows.filter((r) => r.case.startsWith('prefill_') && r.case !==
   );
 }
 for (const note of notes) console.log(note);
-const result = {
-  benchmark: 'runtime',
-  threads: threadCounts,
-  repeats,
-  providers: args.providers,
-  dtype: args.dtype,
-  ggufType: ggufType ?? null,
-  ...(vulkanDriver ? { vulkanDriver } : {}),
-  engines: engineConfigurations,
-  notes,
-  rows,
-};
-if (args.out) {
-  const outPath = callerPath(args.out);
-  await writeFile(outPath, `${JSON.stringify(result, null, 2)}\n`);
-  log(`wrote ${outPath}`);
-}
-console.log(`\n${JSON.stringify(result)}`);
+await writeResult(true);
+console.log(`\n${JSON.stringify(resultObject(true))}`);
