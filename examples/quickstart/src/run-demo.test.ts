@@ -2,16 +2,18 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runCli } from '@traitlens/cli';
 import { describe, expect, it } from 'vitest';
 
 const stories = resolve(import.meta.dirname, '../../../../shared/models/stories260k/hf/model.safetensors');
+const config = resolve(import.meta.dirname, '../experiments/quickstart.yaml');
 
 describe.skipIf(!existsSync(stories))('the quick-start demo (README: pnpm demo)', () => {
-  it('runs every stage on stories260k and the model diff finds the planted trait at its layer', async () => {
-    process.env.TRAITLENS_DEMO_EXPERIMENT = mkdtempSync(join(tmpdir(), 'traitlens-demo-'));
+  it('runs every stage of experiments/quickstart.yaml on stories260k and the model diff finds the planted trait at its layer', async () => {
+    const experiment = mkdtempSync(join(tmpdir(), 'traitlens-demo-'));
     process.env.TRAITLENS_CACHE ??= mkdtempSync(join(tmpdir(), 'traitlens-demo-cache-'));
-    const { runDemo } = await import('./run-demo');
-    const { experiment, report } = await runDemo();
+    // The same command `pnpm demo` runs, into a temporary folder.
+    expect(await runCli(['run', config, '--output', experiment])).toBe(0);
     expect(existsSync(join(experiment, 'extraction/tinystories/happiness/evaluation.json'))).toBe(true);
     expect(existsSync(join(experiment, 'extraction/tinystories/happiness/vectors/probe.safetensors'))).toBe(
       true,
@@ -23,7 +25,7 @@ describe.skipIf(!existsSync(stories))('the quick-start demo (README: pnpm demo)'
     expect(existsSync(join(experiment, 'inference/clean/tinystories-demo/activations/1.safetensors'))).toBe(
       true,
     );
-    expect(existsSync(report)).toBe(true);
+    expect(existsSync(join(experiment, 'report/index.html'))).toBe(true);
     const summary = JSON.parse(await readFile(join(experiment, 'analysis/summary.json'), 'utf8')) as {
       highlights: {
         modelDiff: Array<{
@@ -49,6 +51,14 @@ describe.skipIf(!existsSync(stories))('the quick-start demo (README: pnpm demo)'
     expect(summary.highlights.modelDiff.every((peak) => peak.vectorId.startsWith('happiness/'))).toBe(true);
     expect(summary.highlights.notDistinguishable.some((peak) => peak.vectorId.startsWith('kindness/'))).toBe(
       true,
+    );
+    // A second run finds every stage done and loads no model.
+    expect(await runCli(['run', config, '--output', experiment])).toBe(0);
+    const pipeline = JSON.parse(await readFile(join(experiment, 'pipeline.json'), 'utf8')) as {
+      stages: Record<string, { key: string }>;
+    };
+    expect(Object.keys(pipeline.stages)).toEqual(
+      expect.arrayContaining(['extract', 'steer', 'capture', 'replay', 'analyze', 'report']),
     );
   });
 });

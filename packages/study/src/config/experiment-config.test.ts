@@ -112,6 +112,15 @@ describe('experiment configs', () => {
     );
   });
 
+  it('accepts an analyze block without trainGroups (prompt sets without groups)', () => {
+    const config = parseExperimentConfig(
+      minimal.replace('analyze: { trainGroups: [44] }', 'analyze: {}'),
+      'x.yaml',
+    );
+    expect(config.stages.analyze.trainGroups).toBeUndefined();
+    expect(config.stages.analyze.methods).toEqual(['probe', 'mean_diff']);
+  });
+
   it('checks references between blocks', () => {
     expectConfigError(
       minimal.replace('  capture:', '  steer: { traits: [honesty] }\n  capture:'),

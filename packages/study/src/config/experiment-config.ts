@@ -198,8 +198,11 @@ const analyzeSchema = z.strictObject({
    * difference on the same tokens (`difference`: only what the adapter changed, not the text itself).
    */
   detectionFeatures: z.enum(['a', 'b', 'difference']).default('b'),
-  /** Prompt group ids the detector trains on; the others are held out (RM-sycophancy: 44, 8, 2, 20, 16). */
-  trainGroups: z.array(z.number().int().nonnegative()).min(1),
+  /**
+   * Prompt group ids the detector trains on; the others are held out (RM-sycophancy: 44, 8, 2, 20, 16).
+   * Optional: without it detection reports cross-validation only (no held-out groups).
+   */
+  trainGroups: z.array(z.number().int().nonnegative()).min(1).optional(),
   bootstrap: z.number().int().min(0).default(1000),
   permutations: z.number().int().min(0).default(100),
   folds: z.number().int().min(2).default(5),

@@ -101,7 +101,7 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     part: 'response',
     ...(useLabels ? { labelsFile: labelPaths(experiment.directory).labels } : {}),
     ...(useLabels && hasAnnotations ? { annotationsFile } : {}),
-    trainGroups: analyze.trainGroups,
+    ...(analyze.trainGroups ? { trainGroups: analyze.trainGroups } : {}),
     detectionFeatures: analyze.detectionFeatures,
     randomBaselines: analyze.randomBaselines,
     bootstrapResamples: analyze.bootstrap,
