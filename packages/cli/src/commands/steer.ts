@@ -176,7 +176,7 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
   const vectors = await core.readTraitVectors(vectorsFile);
   const shape = await readModelShape(options.model);
   const selected = selectSteeringLayers(vectors, vectorsFile, shape, options.layers, core);
-  steering.parseJudgeSpec(options.judge);
+  (await import('@traitlens/steering/internal')).parseJudgeSpec(options.judge);
   // Layers (by a hash of <trait>/L<layer>) are the units of a shard; the baseline is shared.
   const shard = await resolveCliShard(options.shard);
   const steered = selected.layers ?? [...selected.vectors.vectors.keys()];

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Judge } from '@traitlens/core';
 import { type LanguageModel, loadModel } from '@traitlens/model-runtime';
-import { LexiconJudge, LocalJudge, OpenAiJudge, parseJudgeSpec } from '@traitlens/steering';
+import { LexiconJudge, LocalJudge, OpenAiJudge } from '@traitlens/steering';
+import { parseJudgeSpec } from '@traitlens/steering/internal';
 import type { Experiment } from '../config/load-experiment';
 import { toLoadModelOptions } from './study-models';
 
