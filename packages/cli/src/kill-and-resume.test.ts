@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -75,11 +75,23 @@ async function freshExperiment(): Promise<string> {
   return mkdtemp(join(fixture.root, 'experiment-'));
 }
 
+/**
+ * Runs `args` once uninterrupted, then once per kill point killed there and run again. `prepared`, when
+ * given, is an experiment folder holding the earlier stages' outputs: each run starts from a copy of it.
+ */
 async function killAndResume(
   args: (experiment: string) => string[],
   killPoints: readonly string[],
+  prepared?: string,
 ): Promise<void> {
   const env = { TRAITLENS_CACHE: fixture.cache };
+  // One folder name for every copy: the report's title names the experiment folder.
+  const freshExperiment = async () => {
+    const experiment = join(await mkdtemp(join(fixture.root, 'run-')), 'experiment');
+    if (prepared) await cp(prepared, experiment, { recursive: true });
+    else await mkdir(experiment);
+    return experiment;
+  };
   const reference = await freshExperiment();
   const first = await runBinary(args(reference), env);
   expect(first.code, first.stderr).toBe(0);
@@ -125,5 +137,67 @@ describe('kill -9 and resume gives byte-identical outputs', () => {
     );
     expect(existsSync(vectors)).toBe(true);
     await killAndResume((experiment) => steerArgs(experiment, vectors), ['1', '3:before-rename', '6']);
+  });
+
+  describe('later stages, each from a copy of an experiment with extract and capture done', () => {
+    let prepared: string;
+    beforeAll(async () => {
+      prepared = await freshExperiment();
+      for (const args of [extractArgs(prepared), captureArgs(prepared)]) {
+        const done = await runBinary(args, { TRAITLENS_CACHE: fixture.cache });
+        expect(done.code, done.stderr).toBe(0);
+      }
+    }, 600_000);
+
+    it('replay (capture --replay-variant)', { timeout: 600_000 }, async () => {
+      const replayArgs = (experiment: string) => [
+        ...captureArgs(experiment),
+        '--replay-variant',
+        'clean',
+        '--replay-model',
+        fixture.model,
+      ];
+      await killAndResume(replayArgs, ['1', '3:before-rename', '7'], prepared);
+    });
+
+    it('label', { timeout: 600_000 }, async () => {
+      const labelArgs = (experiment: string) => [
+        'label',
+        '--experiment',
+        experiment,
+        '--prompt-set',
+        fixture.promptSet,
+        '--variant',
+        'base',
+        '--keywords',
+        'the,and,a',
+      ];
+      await killAndResume(labelArgs, ['1:before-rename', '1', '2:before-rename'], prepared);
+    });
+
+    it('analyze', { timeout: 600_000 }, async () => {
+      const analyzeArgs = (experiment: string) => [
+        'analyze',
+        '--experiment',
+        experiment,
+        '--variant',
+        'base',
+        '--prompt-set',
+        'prompts',
+      ];
+      await killAndResume(analyzeArgs, ['1', '2:before-rename', '4'], prepared);
+    });
+
+    it('report', { timeout: 600_000 }, async () => {
+      const analyzed = await freshExperiment();
+      await cp(prepared, analyzed, { recursive: true });
+      const done = await runBinary(
+        ['analyze', '--experiment', analyzed, '--variant', 'base', '--prompt-set', 'prompts'],
+        { TRAITLENS_CACHE: fixture.cache },
+      );
+      expect(done.code, done.stderr).toBe(0);
+      const reportArgs = (experiment: string) => ['report', '--experiment', experiment];
+      await killAndResume(reportArgs, ['1:before-rename', '2', '4:before-rename'], analyzed);
+    });
   });
 });

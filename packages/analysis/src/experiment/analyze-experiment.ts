@@ -1,6 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { type ActivationPart, experimentLayout, readTraitVectors, TraitlensError } from '@traitlens/core';
+import {
+  type ActivationPart,
+  experimentLayout,
+  readTraitVectors,
+  removeStaleTemporaryFiles,
+  TraitlensError,
+} from '@traitlens/core';
 import { type DetectionResult, runDetection } from '../detection/run-detection';
 import { computeModelDiff, type ModelDiffResult } from '../diff/compute-model-diff';
 import type { RandomDirectionNull } from '../diff/random-direction-null';
@@ -528,6 +534,8 @@ async function tokenViewJson(
 export async function analyzeExperiment(options: AnalyzeExperimentOptions): Promise<AnalysisSummary> {
   const started = performance.now();
   const output = options.outputDirectory ?? experimentLayout(options.experiment).analysis;
+  // Temporary files of an analysis that was killed are no one's now (a live writer's are kept).
+  await removeStaleTemporaryFiles(output, { recursive: true });
   const settings: ProjectionSettings = {
     measure: options.measure ?? 'cosine',
     centred: options.centred ?? false,

@@ -425,7 +425,11 @@ export function renderReportHtml(
   charts: readonly ReportChart[],
   compiled: Record<string, vega.Spec>,
   vegaRuntime: string,
-  options: { generatedAt?: string; version?: string } = {},
+  options: {
+    /** Shown as "generated <time>"; by default the report carries no clock time of its own. */
+    generatedAt?: string;
+    version?: string;
+  } = {},
 ): string {
   const summary = inputs.summary;
   const focus = chooseFocus(inputs);
@@ -495,7 +499,7 @@ export function renderReportHtml(
 <body>
 <header><h1>traitlens report: ${escapeHtml(inputs.experimentName)}</h1>
 ${meta.map((line) => `<p>${escapeHtml(line)}</p>`).join('\n')}
-<p>generated ${escapeHtml(options.generatedAt ?? new Date().toISOString())}${options.version ? ` by @traitlens/analysis ${escapeHtml(options.version)}` : ''}; works offline; data in analysis/*.json</p></header>
+<p>${escapeHtml(describeWhen(options.generatedAt, summary?.createdAt))}${options.version ? ` by @traitlens/analysis ${escapeHtml(options.version)}` : ''}; works offline; data in analysis/*.json</p></header>
 <nav>${navigation}</nav>
 <main>
 ${body}
@@ -506,4 +510,14 @@ ${body}
 </body>
 </html>
 `;
+}
+
+/**
+ * The header's time: an explicit `generatedAt`, else when the analysis it shows was written. Never the
+ * current time, so the same inputs give a byte-identical report (docs/reliability.md, section 4).
+ */
+function describeWhen(generatedAt: string | undefined, analysedAt: string | undefined): string {
+  if (generatedAt !== undefined) return `generated ${generatedAt}`;
+  if (analysedAt !== undefined) return `analysis of ${analysedAt}`;
+  return 'generated';
 }

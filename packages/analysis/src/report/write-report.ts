@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { experimentLayout, TraitlensError, writeFileAtomic } from '@traitlens/core';
+import {
+  experimentLayout,
+  removeStaleTemporaryFiles,
+  TraitlensError,
+  writeFileAtomic,
+} from '@traitlens/core';
 import type * as vega from 'vega';
 import { compileVegaLite, renderPlotSvg, renderSvgToPng } from '../plots/render-plot';
 import { buildReportCharts } from './build-report-charts';
@@ -93,6 +98,8 @@ export async function writeReport(options: WriteReportOptions): Promise<WrittenR
       { cause: error, details: { experiment: options.experiment } },
     );
   }
+  // Temporary files of a report run that was killed are no one's now (a live writer's are kept).
+  await removeStaleTemporaryFiles(output, { recursive: true });
   const htmlPath = join(output, 'index.html');
   await writeFileAtomic(htmlPath, html);
   const images: string[] = [];

@@ -12,6 +12,7 @@ import {
   isUnitInShard,
   type Judge,
   type JudgeRequest,
+  removeStaleTemporaryFiles,
   TraitlensError,
   type WorkShard,
   writeJsonAtomic,
@@ -207,6 +208,8 @@ export async function labelResponses(options: LabelResponsesOptions): Promise<La
     );
   }
   const paths = labelPaths(options.experiment);
+  // Temporary files of a labelling run that was killed are no one's now (a live writer's are kept).
+  await removeStaleTemporaryFiles(dirname(paths.labels), { recursive: true });
   const shardFile = options.shard
     ? join(dirname(paths.labels), 'shards', `${formatWorkShard(options.shard).replace('/', '-of-')}.json`)
     : undefined;
@@ -340,9 +343,10 @@ export async function labelResponses(options: LabelResponsesOptions): Promise<La
       byGroup: {},
     };
   }
-  await writeJsonAtomic(paths.labels, createLabelsFile(source.kind, fileSettings, details));
+  // labels.json last: it is what later stages look for, so it marks a finished labelling.
   const hasAnnotations = Object.keys(annotations).length > 0;
   if (hasAnnotations) await writeJsonAtomic(paths.annotations, annotations);
+  await writeJsonAtomic(paths.labels, createLabelsFile(source.kind, fileSettings, details));
   const positive = details.filter((detail) => detail.label === 1).length;
   log(`  ${details.length} responses labelled, ${positive} labelled 1`);
   const byGroup: Record<string, { labelled: number; positive: number }> = {};
