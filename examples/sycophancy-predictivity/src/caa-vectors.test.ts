@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { caaMethod, createMatrixFromRows, runExtractionMethod } from '@traitlens/extraction';
+import { runExtractionMethod } from '@traitlens/extraction';
+import { caaMethod, createMatrixFromRows } from '@traitlens/extraction/internal';
 import { type LanguageModel, loadModel } from '@traitlens/model-runtime';
 import { createTinyModel, type TinyModel } from '@traitlens/model-runtime/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -12,7 +12,7 @@ export async function resolveSteeringVectors(options: {
   trait: string;
   method: string;
 }): Promise<string> {
-  const { vectorFilePath } = await import('@traitlens/extraction');
+  const { vectorFilePath } = await import('@traitlens/extraction/internal');
   const folder = experimentLayout(options.experiment).extraction(options.category ?? '', options.trait);
   let method = options.method;
   if (method === 'best') {

@@ -11,13 +11,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  createSharedComputations,
   evaluateLayer,
   extractionMethods,
   type LayerVector,
   type Matrix,
   runExtractionMethod,
 } from '../src/index';
+import { createSharedComputations } from '../src/internal';
 import { createSeededRandom } from '../src/numeric/seeded-random';
 
 const argument = (name: string, fallback: number): number => {

@@ -1,8 +1,7 @@
-export { computeDatasetHash, normalizeDatasetText } from './dataset/compute-dataset-hash';
-export { type DatasetIssue, type DatasetIssueCode, formatDatasetIssue } from './dataset/dataset-issue';
+export type { DatasetIssue, DatasetIssueCode } from './dataset/dataset-issue';
 export { findTraitDatasets } from './dataset/find-trait-datasets';
 export { type LoadTraitDatasetOptions, loadTraitDataset } from './dataset/load-trait-dataset';
-export { type ParsedRubric, parseRubric } from './dataset/parse-rubric';
+export type { ParsedRubric } from './dataset/parse-rubric';
 export type {
   TraitDataset,
   TraitDatasetVariant,
@@ -11,20 +10,12 @@ export type {
   TraitSteeringQuestions,
 } from './dataset/trait-dataset';
 export {
-  isBlockingDatasetIssue,
   type TraitDatasetValidation,
   type ValidateTraitDatasetOptions,
   validateTraitDataset,
 } from './dataset/validate-trait-dataset';
-export { computeCosineProjections } from './evaluation/cosine-projections';
-export {
-  computeProjectionBaseline,
-  evaluateLayer,
-  type LayerActivationSplit,
-  type LayerVector,
-} from './evaluation/evaluate-layer';
+export { evaluateLayer, type LayerActivationSplit, type LayerVector } from './evaluation/evaluate-layer';
 export { computeProjectionMetrics, type ProjectionMetrics } from './evaluation/projection-metrics';
-export { scoreSiteEvaluation } from './evaluation/score-site-evaluation';
 export type {
   BestVector,
   LayerEvaluation,
@@ -34,9 +25,6 @@ export type {
   TraitEvaluation,
 } from './evaluation/trait-evaluation';
 export {
-  computeLlamaCppDirectionIndex,
-  decodeGgufControlVector,
-  encodeGgufControlVector,
   type GgufControlVector,
   type GgufControlVectorInput,
   readGgufControlVector,
@@ -52,7 +40,6 @@ export {
   type GgufValue,
   parseGguf,
 } from './gguf/gguf-file';
-export { caaMethod } from './methods/caa';
 export {
   type AnyExtractionMethod,
   defineExtractionMethod,
@@ -74,54 +61,25 @@ export { type PcaDiffOptions, pcaDiffMethod } from './methods/pca-diff';
 export { type ProbeOptions, probeMethod } from './methods/probe';
 export { type RandomBaselineOptions, randomBaselineMethod } from './methods/random-baseline';
 export { runExtractionMethod } from './methods/run-extraction-method';
-export { createSharedComputations, type SharedComputations } from './methods/shared-computations';
-export { computeGramMatrix } from './numeric/gram-matrix';
-export {
-  computeColumnMeans,
-  computeRowNorms,
-  createMatrix,
-  createMatrixFromRows,
-  getMatrixRow,
-  type Matrix,
-  selectMatrixRows,
-} from './numeric/matrix';
-export { windowActivationsPath } from './pipeline/capture-window-activations';
-export {
-  type ExtractedVectors,
-  type PlannedMethod,
-  type VectorProvenance,
-  vectorFilePath,
-} from './pipeline/extract-vector-files';
-export {
-  type ExtractionProgressEvent,
-  type ExtractionStage,
-  extractionStages,
-  type TraitPolarity,
-} from './pipeline/extraction-progress';
-export { defaultGenerationSettings, type GenerationSettings } from './pipeline/generate-responses';
+export type { SharedComputations } from './methods/shared-computations';
+export type { Matrix } from './numeric/matrix';
+export type { ExtractedVectors, PlannedMethod, VectorProvenance } from './pipeline/extract-vector-files';
+export type { ExtractionProgressEvent, ExtractionStage, TraitPolarity } from './pipeline/extraction-progress';
+export type { GenerationSettings } from './pipeline/generate-responses';
 export type { ResponseRecord } from './pipeline/response-record';
 export {
   runTraitExtraction,
   type TraitExtractionOptions,
   type TraitExtractionResult,
 } from './pipeline/run-trait-extraction';
-export { type ClassSplit, splitTrainValidation } from './pipeline/split-train-validation';
+export type { ClassSplit } from './pipeline/split-train-validation';
 export {
   type ExtractionSummary,
   summarizeExtraction,
   summarizeExtractionIfComplete,
 } from './pipeline/summarize-extraction';
-export {
-  formatTokenWindowSlug,
-  parseTokenWindow,
-  resolveTokenWindow,
-  type TokenWindow,
-} from './pipeline/token-window';
-export {
-  defaultVettingThresholds,
-  type VettingSummary,
-  type VettingThresholds,
-} from './pipeline/vet-with-judge';
+export type { TokenWindow } from './pipeline/token-window';
+export type { VettingSummary, VettingThresholds } from './pipeline/vet-with-judge';
 export {
   type ActivationRowSource,
   type ClassWindowActivations,

@@ -29,9 +29,10 @@ export function registerDatasetsCommand(program: Command): void {
 }
 
 async function runDatasetsValidate(directory: string, options: DatasetsValidateOptions): Promise<void> {
-  const [{ TraitlensError }, extraction, { relative }] = await Promise.all([
+  const [{ TraitlensError }, extraction, extractionInternal, { relative }] = await Promise.all([
     import('@traitlens/core'),
     import('@traitlens/extraction'),
+    import('@traitlens/extraction/internal'),
     import('node:path'),
   ]);
   const folders = await extraction.findTraitDatasets(directory).catch((cause: unknown) => {
@@ -55,7 +56,8 @@ async function runDatasetsValidate(directory: string, options: DatasetsValidateO
     const folderErrors = issues.filter((issue) => issue.severity === 'error' || options.strict).length;
     errors += issues.filter((issue) => issue.severity === 'error').length;
     warnings += issues.filter((issue) => issue.severity === 'warning').length;
-    for (const issue of issues) process.stdout.write(`${extraction.formatDatasetIssue(folder, issue)}\n`);
+    for (const issue of issues)
+      process.stdout.write(`${extractionInternal.formatDatasetIssue(folder, issue)}\n`);
     const name = relative(process.cwd(), folder) || folder;
     if (folderErrors > 0) failed.push(name);
     else process.stdout.write(`ok ${name}\n`);

@@ -148,7 +148,7 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
   const cheapProblem = describeLoraScaleProblem(options) ?? describeJudgeKeyProblem(options);
   if (cheapProblem) throw invalid(cheapProblem);
   const { promptFormat } = resolvePromptFormat(options);
-  extraction.parseTokenWindow(options.position);
+  (await import('@traitlens/extraction/internal')).parseTokenWindow(options.position);
   if (options.methods) extraction.resolveExtractionMethods(options.methods);
   // Load every data set first, so a typo in the last trait fails before hours of generation.
   const datasets = [];

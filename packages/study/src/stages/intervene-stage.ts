@@ -8,7 +8,7 @@ import {
   TraitlensError,
   writeJsonAtomic,
 } from '@traitlens/core';
-import { vectorFilePath } from '@traitlens/extraction';
+import { vectorFilePath } from '@traitlens/extraction/internal';
 import { generateSteered } from '@traitlens/steering';
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
 import { modelDiffVectorsPath } from '../diff/write-model-diff-vectors';

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { experimentLayout, readTraitVectors, TraitlensError } from '@traitlens/core';
-import { type TraitEvaluation, vectorFilePath } from '@traitlens/extraction';
+import type { TraitEvaluation } from '@traitlens/extraction';
+import { vectorFilePath } from '@traitlens/extraction/internal';
 import { evaluateSteering, loadSteeringTrait } from '@traitlens/steering';
 import { resolveLayers } from '../config/resolve-layers';
 import { createLoraScaleView } from '../models/lora-scale-view';
