@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireFileLock } from '@traitlens/core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -203,5 +203,74 @@ describe('two processes on one experiment', () => {
     } finally {
       await lock.release();
     }
+  });
+
+  describe('replay, label and report, each from a copy of an experiment with extract and capture done', () => {
+    const env = () => ({ TRAITLENS_CACHE: fixture.cache });
+    let prepared: string;
+    beforeAll(async () => {
+      prepared = await mkdtemp(join(fixture.root, 'prepared-'));
+      for (const stage of ['extract', 'capture'] as const) {
+        const done = await runBinary(stageArgs(stage, prepared), env());
+        expect(done.code, done.stderr).toBe(0);
+      }
+      const analyzed = await runBinary(
+        ['analyze', '--experiment', prepared, '--variant', 'base', '--prompt-set', 'prompts'],
+        env(),
+      );
+      expect(analyzed.code, analyzed.stderr).toBe(0);
+    }, 600_000);
+    // One folder name for every copy: the report's title names the experiment folder.
+    const copyOfPrepared = async () => {
+      const experiment = join(await mkdtemp(join(fixture.root, 'copy-')), 'experiment');
+      await mkdir(experiment);
+      await cp(prepared, experiment, { recursive: true });
+      return experiment;
+    };
+    const commands = {
+      replay: (experiment: string) => [
+        ...stageArgs('capture', experiment),
+        '--replay-variant',
+        'clean',
+        '--replay-model',
+        fixture.model,
+      ],
+      label: (experiment: string) => [
+        'label',
+        '--experiment',
+        experiment,
+        '--prompt-set',
+        fixture.promptSet,
+        '--variant',
+        'base',
+        '--keywords',
+        'the,and,a',
+      ],
+      report: (experiment: string) => ['report', '--experiment', experiment],
+    };
+
+    it.each(['replay', 'label', 'report'] as const)(
+      '%s: two processes at once finish or refuse cleanly; after one more run the files equal a single run',
+      { timeout: 600_000 },
+      async (stage) => {
+        const reference = await copyOfPrepared();
+        const single = await runBinary(commands[stage](reference), env());
+        expect(single.code, single.stderr).toBe(0);
+        const expected = await snapshotDirectory(reference);
+        const experiment = await copyOfPrepared();
+        const [a, b] = await Promise.all([
+          runBinary(commands[stage](experiment), env()),
+          runBinary(commands[stage](experiment), env()),
+        ]);
+        expectFinishedOrRefused(a!);
+        expectFinishedOrRefused(b!);
+        expect([a!.code, b!.code]).toContain(0);
+        // Only the replay takes a lock; label and report both finish.
+        if (stage !== 'replay') expect([a!.code, b!.code], `${a!.stderr}\n${b!.stderr}`).toEqual([0, 0]);
+        const again = await runBinary(commands[stage](experiment), env());
+        expect(again.code, again.stderr).toBe(0);
+        expect(await snapshotDirectory(experiment)).toEqual(expected);
+      },
+    );
   });
 });
