@@ -40,10 +40,14 @@ export function collectExports(file: string): ExportedName[] {
   const names: ExportedName[] = [];
   for (const statement of source.statements) {
     if (ts.isExportDeclaration(statement)) {
-      if (!statement.exportClause) throw new Error(`${file}: "export *" hides the API; export names explicitly.`);
+      if (!statement.exportClause)
+        throw new Error(`${file}: "export *" hides the API; export names explicitly.`);
       if (!ts.isNamedExports(statement.exportClause)) throw new Error(`${file}: export namespaces by name.`);
       for (const element of statement.exportClause.elements) {
-        names.push({ name: element.name.text, kind: statement.isTypeOnly || element.isTypeOnly ? 'type' : 'value' });
+        names.push({
+          name: element.name.text,
+          kind: statement.isTypeOnly || element.isTypeOnly ? 'type' : 'value',
+        });
       }
       continue;
     }
@@ -54,7 +58,9 @@ export function collectExports(file: string): ExportedName[] {
       for (const declaration of statement.declarationList.declarations)
         if (ts.isIdentifier(declaration.name)) names.push({ name: declaration.name.text, kind: 'value' });
     } else if (
-      (ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isEnumDeclaration(statement)) &&
+      (ts.isFunctionDeclaration(statement) ||
+        ts.isClassDeclaration(statement) ||
+        ts.isEnumDeclaration(statement)) &&
       statement.name
     ) {
       names.push({ name: statement.name.text, kind: 'value' });
