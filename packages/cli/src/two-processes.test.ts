@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireFileLock } from '@traitlens/core';
@@ -172,38 +173,50 @@ describe('two processes on one experiment', () => {
     }
   });
 
-  it('extract --lock-wait waits for the holder and then runs; a short wait ends in LOCK_HELD', {
-    timeout: 600_000,
-  }, async () => {
-    const env = { TRAITLENS_CACHE: fixture.cache };
-    const experiment = await mkdtemp(join(fixture.root, 'lock-wait-'));
-    const lock = await acquireFileLock(join(experiment, 'extraction', 'tinystories', 'happiness', '.lock'), {
-      purpose: 'extract tinystories/happiness (test holder)',
-    });
-    let released = false;
-    try {
-      const short = await runBinary([...stageArgs('extract', experiment), '--lock-wait', '1'], env);
-      expect(short.code, short.stderr).toBe(1);
-      expect(short.stderr).toContain('waiting up to 1 s (--lock-wait)');
-      expect(short.stderr).toContain('LOCK_HELD');
-      expect(short.stderr).not.toMatch(/\n\s+at /);
+  // The lock each stage takes: extract per trait, capture per variant, prompt set and exact prompts.
+  const lockPaths = {
+    extract: (experiment: string) => join(experiment, 'extraction', 'tinystories', 'happiness', '.lock'),
+    capture: (experiment: string) => {
+      const ids = JSON.stringify(['1', '2', '3', '4', '5', '6']);
+      const hash = createHash('sha256').update(ids).digest('hex').slice(0, 12);
+      return join(experiment, 'inference', 'base', 'prompts', `.capture-${hash}.lock`);
+    },
+  };
 
-      // Released only once the second process says it is waiting, so it must have waited to succeed.
-      const waited = await runBinary([...stageArgs('extract', experiment), '--lock-wait', '600'], env, {
-        onStderr: (stderr) => {
-          if (!released && stderr.includes('waiting up to 600 s (--lock-wait)')) {
-            released = true;
-            void lock.release();
-          }
-        },
+  it.each(['extract', 'capture'] as const)(
+    '%s --lock-wait waits for the holder and then runs; a short wait ends in LOCK_HELD',
+    { timeout: 600_000 },
+    async (stage) => {
+      const env = { TRAITLENS_CACHE: fixture.cache };
+      const experiment = await mkdtemp(join(fixture.root, 'lock-wait-'));
+      const lock = await acquireFileLock(lockPaths[stage](experiment), {
+        purpose: `${stage} (test holder)`,
       });
-      expect(released, waited.stderr).toBe(true);
-      expect(waited.code, waited.stderr).toBe(0);
-      expect(waited.stderr).toContain(`process ${process.pid} on`);
-    } finally {
-      await lock.release();
-    }
-  });
+      let released = false;
+      try {
+        const short = await runBinary([...stageArgs(stage, experiment), '--lock-wait', '1'], env);
+        expect(short.code, short.stderr).toBe(1);
+        expect(short.stderr).toContain('waiting up to 1 s (--lock-wait)');
+        expect(short.stderr).toContain('LOCK_HELD');
+        expect(short.stderr).not.toMatch(/\n\s+at /);
+
+        // Released only once the second process says it is waiting, so it must have waited to succeed.
+        const waited = await runBinary([...stageArgs(stage, experiment), '--lock-wait', '600'], env, {
+          onStderr: (stderr) => {
+            if (!released && stderr.includes('waiting up to 600 s (--lock-wait)')) {
+              released = true;
+              void lock.release();
+            }
+          },
+        });
+        expect(released, waited.stderr).toBe(true);
+        expect(waited.code, waited.stderr).toBe(0);
+        expect(waited.stderr).toContain(`process ${process.pid} on`);
+      } finally {
+        await lock.release();
+      }
+    },
+  );
 
   describe('replay, label and report, each from a copy of an experiment with extract and capture done', () => {
     const env = () => ({ TRAITLENS_CACHE: fixture.cache });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { removeStaleTemporaryFiles, withFileLock } from '@traitlens/core';
+import { type FileLockOwner, removeStaleTemporaryFiles, withFileLock } from '@traitlens/core';
 
 /** Options shared by the capture and replay stages for running beside other processes. */
 export interface CaptureLockOptions {
@@ -9,6 +9,8 @@ export interface CaptureLockOptions {
    * failing with LOCK_HELD. Default 0: fail at once. Disjoint shards never wait for each other.
    */
   lockWaitMs?: number;
+  /** Called when another process holds the lock and this stage starts waiting for it (`lockWaitMs` > 0). */
+  onLockWait?: (owner: FileLockOwner | undefined) => void;
 }
 
 /**
@@ -28,7 +30,11 @@ export async function withCaptureLock<T>(
   const hash = createHash('sha256').update(JSON.stringify(promptIds)).digest('hex').slice(0, 12);
   return withFileLock(
     join(root, `.${stage}-${hash}.lock`),
-    { purpose: `${stage} ${description}`, waitMs: options.lockWaitMs ?? 0 },
+    {
+      purpose: `${stage} ${description}`,
+      waitMs: options.lockWaitMs ?? 0,
+      ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
+    },
     async () => {
       await removeStaleTemporaryFiles(root, { recursive: true });
       return body();

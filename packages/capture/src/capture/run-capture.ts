@@ -1,4 +1,5 @@
 import {
+  type FileLockOwner,
   type HookPoint,
   type HookSite,
   parseLayerSelection,
@@ -55,6 +56,8 @@ export interface RunCaptureOptions {
    * variant before failing with LOCK_HELD. Default 0: fail at once.
    */
   lockWaitMs?: number;
+  /** Called when another process holds the lock and capture or replay starts waiting for it. */
+  onLockWait?: (owner: FileLockOwner | undefined) => void;
   maxCaptureBytes?: number;
   /** How models load (dtype, threads, providers, cache); the adapter comes from the variants. */
   modelOptions?: Omit<LoadModelOptions, 'lora'>;
@@ -131,6 +134,7 @@ export async function runCapture(options: RunCaptureOptions): Promise<RunCapture
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     ...(options.force === undefined ? {} : { force: options.force }),
     ...(options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs }),
+    ...(options.onLockWait === undefined ? {} : { onLockWait: options.onLockWait }),
     ...(options.maxCaptureBytes === undefined ? {} : { maxCaptureBytes: options.maxCaptureBytes }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   };

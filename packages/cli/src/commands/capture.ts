@@ -167,6 +167,10 @@ async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> 
       ...(systemPrompt === undefined ? {} : { systemPrompt }),
       ...(options.force ? { force: true } : {}),
       lockWaitMs: toLockWaitMs(options.lockWait),
+      onLockWait: (owner) =>
+        display.log(
+          `waiting up to ${options.lockWait} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to finish the same prompts`,
+        ),
       modelOptions: {
         ...toLoadModelOptions(options, { withLora: false }),
         onProgress: loadProgress.onProgress,
