@@ -42,7 +42,6 @@ export type {
 export {
   type AnalysisSummary,
   type AnalyzeExperimentOptions,
-  analysisFormatVersion,
   analyzeExperiment,
   type DetectionFeatures,
   type ModelDiffHighlight,
@@ -61,17 +60,13 @@ export {
 export { formatAnalysisSummary } from './experiment/format-analysis-summary';
 export { listActivationFiles } from './experiment/list-activation-files';
 export { type PromptGroup, parsePromptGroups } from './experiment/read-prompt-groups';
-export {
-  parsePromptLabels,
-  type ReadPromptLabelsOptions,
-  readPromptLabels,
-} from './experiment/read-prompt-labels';
+export { parsePromptLabels, type ReadPromptLabelsOptions } from './experiment/read-prompt-labels';
 export { type CosineCell, createCosineMatrixSpec } from './plots/cosine-matrix-spec';
 export { createEffectSizeByLayerSpec, type EffectSizeByLayerPoint } from './plots/effect-size-by-layer-spec';
 export { createEffectSizeHeatmapSpec, type EffectSizeCell } from './plots/effect-size-heatmap-spec';
 export { createMetricByLayerSpec, type MetricByLayerPoint } from './plots/metric-by-layer-spec';
 export { createPromptHeatmapSpec, type PromptHeatmapCell } from './plots/prompt-heatmap-spec';
-export { compileVegaLite, renderPlot, renderPlotSvg, renderSvgToPng } from './plots/render-plot';
+export { renderPlot, renderPlotSvg, renderSvgToPng } from './plots/render-plot';
 export { createRocCurveSpec } from './plots/roc-curve-spec';
 export { createSteeringSweepSpec, type SteeringSweepPoint } from './plots/steering-sweep-spec';
 export {
@@ -91,7 +86,6 @@ export {
   summarizePredictivity,
 } from './predictivity/measure-predictivity';
 export {
-  createSpanMask,
   type ExploitAnnotations,
   parseExploitAnnotations,
   type TokenSpan,
@@ -105,28 +99,19 @@ export {
   type TokenDeltaStatistics,
 } from './projections/project-activation-files';
 export {
-  createProjectionScratch,
   type ProjectionScratch,
   projectTokenActivations,
   type TokenProjections,
 } from './projections/project-token-activations';
-export {
-  defaultProjectionSettings,
-  formatResponseAggregation,
-  type ProjectionMeasure,
-  type ProjectionSettings,
-  parseResponseAggregation,
-  type ResponseAggregation,
-  resolveTokenRange,
+export type {
+  ProjectionMeasure,
+  ProjectionSettings,
+  ResponseAggregation,
 } from './projections/projection-settings';
-export { type ProjectionTable, readProjectionColumn } from './projections/projection-table';
+export type { ProjectionTable } from './projections/projection-table';
 export { createRandomDirections, type RandomDirections } from './projections/random-directions';
-export { type ActivationTensors, readActivationTensors } from './projections/read-activation-tensors';
-export {
-  readTokenProjection,
-  readTokenProjectionSeries,
-  summarizeTokenProjections,
-} from './projections/summarize-token-projections';
+export type { ActivationTensors } from './projections/read-activation-tensors';
+export { summarizeTokenProjections } from './projections/summarize-token-projections';
 export {
   type BankVector,
   createVectorBank,
@@ -139,12 +124,10 @@ export {
   type ExtractionEvaluationSummary,
   type ExtractionMetricRow,
   parseExtractionEvaluation,
-  readExtractionEvaluations,
 } from './report/read-extraction-evaluation';
 export { type ReportInputs, readReportInputs } from './report/read-report-inputs';
 export {
   parseSteeringResults,
-  readSteeringSweeps,
   type SteeringSweep,
   type SteeringSweepRun,
 } from './report/read-steering-results';
@@ -154,18 +137,10 @@ export {
   type BootstrapOptions,
   type ConfidenceInterval,
   computeBootstrapConfidenceInterval,
-  computeBootstrapConfidenceIntervals,
 } from './stats/bootstrap-confidence-interval';
 export { computeCohensD, computePairedCohensD } from './stats/cohens-d';
 export { adjustForBestOf, computeEmpiricalPValue } from './stats/empirical-p-value';
-export {
-  applyFeatureScaling,
-  createFeatureMatrix,
-  type FeatureMatrix,
-  type FeatureScaling,
-  fitFeatureScaling,
-  selectRows,
-} from './stats/feature-matrix';
+export type { FeatureMatrix, FeatureScaling } from './stats/feature-matrix';
 export {
   chooseGroupedFolds,
   createGroupFolds,
@@ -177,7 +152,6 @@ export {
   fitLogisticRegression,
   type LogisticRegressionModel,
   type LogisticRegressionOptions,
-  predictLogisticProbabilities,
 } from './stats/logistic-regression';
 export { computeMeanConfidenceInterval, computeTQuantile } from './stats/mean-confidence-interval';
 export { computePairedTTest } from './stats/paired-t-test';
@@ -191,18 +165,12 @@ export {
   type PermutationTestResult,
   runPermutationTest,
 } from './stats/permutation-test';
-export { computeQuantile, computeSortedQuantile } from './stats/quantile';
-export { computeAuroc, computeRocCurve, type RocCurve, thinRocCurve } from './stats/roc-curve';
-export {
-  computeMean,
-  computeStandardDeviation,
-  computeVariance,
-  type SampleSummary,
-  summarizeSample,
-} from './stats/sample-statistics';
+export { computeQuantile } from './stats/quantile';
+export { computeAuroc, computeRocCurve, type RocCurve } from './stats/roc-curve';
+export type { SampleSummary } from './stats/sample-statistics';
 export { createSeededRandom, type SeededRandom } from './stats/seeded-random';
 export { createStratifiedFolds } from './stats/stratified-folds';
-export { computeTwoSidedTPValue, computeWelchTTest, type TTestResult } from './stats/welch-t-test';
+export { computeWelchTTest, type TTestResult } from './stats/welch-t-test';
 export {
   computeWilcoxonSignedRankTest,
   type WilcoxonSignedRankResult,

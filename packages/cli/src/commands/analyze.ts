@@ -224,7 +224,9 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
       'INVALID_ARGUMENT',
       `--detection-features ${options.detectionFeatures} needs --baseline-variant <name>.`,
     );
-  const aggregation = analysis.parseResponseAggregation(options.aggregation);
+  const aggregation = (await import('@traitlens/analysis/internal')).parseResponseAggregation(
+    options.aggregation,
+  );
   if (
     aggregation.kind === 'window' &&
     aggregation.end !== undefined &&

@@ -1,11 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  analyzeExperiment,
-  findExperimentVectors,
-  listActivationFiles,
-  parseResponseAggregation,
-} from '@traitlens/analysis';
+import { analyzeExperiment, findExperimentVectors, listActivationFiles } from '@traitlens/analysis';
+import { parseResponseAggregation } from '@traitlens/analysis/internal';
 import { readTraitVectors, SafetensorsFile, TraitlensError } from '@traitlens/core';
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
 import {
