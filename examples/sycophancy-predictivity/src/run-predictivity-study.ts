@@ -1,12 +1,6 @@
 import { join } from 'node:path';
-import {
-  assertLayerInRange,
-  cosineSimilarity,
-  l2Norm,
-  TraitlensError,
-  writeJsonAtomic,
-  writeTraitVectors,
-} from '@traitlens/core';
+import { cosineSimilarity, TraitlensError, writeJsonAtomic, writeTraitVectors } from '@traitlens/core';
+import { assertLayerInRange, l2Norm } from '@traitlens/core/internal';
 import type { LanguageModel } from '@traitlens/model-runtime';
 import { type AbDatasetName, type AbItem, loadAbDataset, sampleItems } from './ab-dataset';
 import { type AbPromptFormat, type AbSequences, buildAbSequences } from './ab-sequences';

@@ -1,4 +1,5 @@
-import { fileSystemErrorCode, TraitlensError, toFileSystemError } from '@traitlens/core';
+import { TraitlensError, toFileSystemError } from '@traitlens/core';
+import { fileSystemErrorCode } from '@traitlens/core/internal';
 import { CommanderError } from 'commander';
 
 /** Where every error code is explained (docs/errors/<CODE>.md in the repository). */

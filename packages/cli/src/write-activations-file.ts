@@ -1,13 +1,13 @@
 import {
   formatHookPoint,
   type HookPoint,
-  isHookSite,
   layerConvention,
   parseLayerSelection,
   type SafetensorsTensorInput,
   TraitlensError,
   writeSafetensors,
 } from '@traitlens/core';
+import { isHookSite } from '@traitlens/core/internal';
 import { loadModelForCli } from './load-model-for-cli';
 import { describeLoraScaleProblem, type ModelCommandOptions } from './shared-options';
 

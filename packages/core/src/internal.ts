@@ -2,6 +2,20 @@
  * `@traitlens/core/internal`: what the sibling traitlens packages share but users do not need. Not a
  * public API: anything here may change in any release without notice (see CONTRIBUTING.md).
  */
+
+export { fileSystemErrorCode } from './files/file-system-error';
+export { temporaryFileName } from './files/temporary-file-name';
+export { activationTensorName, activationTextsPath } from './formats/activation-file';
+export { assertLayerInRange, isHookSite } from './hooks/hook-point';
+export {
+  bfloat16ArrayToFloat32,
+  float16BitsToNumber,
+  float32ArrayToFloat16,
+  numberToBfloat16Bits,
+  numberToFloat16Bits,
+} from './numeric/float16';
+export { l2Norm } from './numeric/vector-math';
+export { encodeSafetensors } from './safetensors/write-safetensors';
 export { computeAurocOfClasses } from './stats/auroc';
 export {
   computeLogGamma,

@@ -4,12 +4,12 @@ import {
   formatWorkShard,
   isUnitInShard,
   type Judge,
-  l2Norm,
   removeStaleTemporaryFiles,
   TraitlensError,
   type TraitVectorSet,
   type WorkShard,
 } from '@traitlens/core';
+import { l2Norm } from '@traitlens/core/internal';
 import {
   computeModelIdentity,
   type LanguageModel,

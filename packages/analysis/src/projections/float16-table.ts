@@ -1,4 +1,4 @@
-import { float16BitsToNumber } from '@traitlens/core';
+import { float16BitsToNumber } from '@traitlens/core/internal';
 
 let table: Float32Array | undefined;
 

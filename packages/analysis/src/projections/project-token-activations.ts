@@ -1,4 +1,5 @@
-import { bfloat16ArrayToFloat32, TraitlensError } from '@traitlens/core';
+import { TraitlensError } from '@traitlens/core';
+import { bfloat16ArrayToFloat32 } from '@traitlens/core/internal';
 import { decodeFloat16 } from './float16-table';
 import { projectRowSummary, type RandomDirections } from './random-directions';
 import type { ActivationTensors } from './read-activation-tensors';

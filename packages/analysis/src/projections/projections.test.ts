@@ -2,12 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  numberToBfloat16Bits,
   readActivationFile,
   TraitlensError,
   type TraitVectorSet,
   writeActivationFile,
 } from '@traitlens/core';
+import { numberToBfloat16Bits } from '@traitlens/core/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSeededRandom } from '../stats/seeded-random';
 import { projectActivationFiles } from './project-activation-files';

@@ -1,10 +1,5 @@
-import {
-  type ActivationPart,
-  activationTensorName,
-  type HookSite,
-  SafetensorsFile,
-  TraitlensError,
-} from '@traitlens/core';
+import { type ActivationPart, type HookSite, SafetensorsFile, TraitlensError } from '@traitlens/core';
+import { activationTensorName } from '@traitlens/core/internal';
 
 /** The raw bytes of one part's activations at some layers, as stored (F16, BF16 or F32). */
 export interface ActivationTensors {

@@ -1,4 +1,5 @@
-import { type HookSite, isHookSite, TraitlensError, type TraitVectorSet } from '@traitlens/core';
+import { type HookSite, TraitlensError, type TraitVectorSet } from '@traitlens/core';
+import { isHookSite } from '@traitlens/core/internal';
 import { createSeededRandom } from '../stats/seeded-random';
 
 /** One direction the analysis projects onto: a trait vector (one method) or a random control. */

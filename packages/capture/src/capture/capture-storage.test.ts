@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { activationTextsPath, writeActivationFile } from '@traitlens/core';
+import { writeActivationFile } from '@traitlens/core';
+import { activationTextsPath } from '@traitlens/core/internal';
 import { describe, expect, it } from 'vitest';
 import { inferencePaths } from '../storage/inference-paths';
 import { isPromptOutputComplete, resolveCaptureStorage } from './capture-storage';

@@ -1,16 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import {
   type ActivationTexts,
-  activationTensorName,
-  activationTextsPath,
-  assertLayerInRange,
   formatHookPoint,
   type HookPoint,
   hookSites,
-  isHookSite,
   TraitlensError,
   writeActivationFile,
 } from '@traitlens/core';
+import {
+  activationTensorName,
+  activationTextsPath,
+  assertLayerInRange,
+  isHookSite,
+} from '@traitlens/core/internal';
 import type { ModelConfig } from '@traitlens/model-runtime';
 import {
   describeProjectionColumns,

@@ -3,11 +3,11 @@ import {
   formatHookPoint,
   type HookPoint,
   hookSites,
-  l2Norm,
   readTraitVectors,
   TraitlensError,
   type TraitVectorSet,
 } from '@traitlens/core';
+import { l2Norm } from '@traitlens/core/internal';
 
 /** One vector of the bank at one hook point. */
 export interface ProjectionColumn {

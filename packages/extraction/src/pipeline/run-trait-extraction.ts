@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  assertLayerInRange,
   experimentLayout,
   type FileLockOwner,
   type HookSite,
@@ -13,6 +12,7 @@ import {
   withFileLock,
   writeJsonAtomic,
 } from '@traitlens/core';
+import { assertLayerInRange } from '@traitlens/core/internal';
 import { computeModelIdentity, type LanguageModel } from '@traitlens/model-runtime';
 import type { TraitDataset } from '../dataset/trait-dataset';
 import { isBlockingDatasetIssue } from '../dataset/validate-trait-dataset';

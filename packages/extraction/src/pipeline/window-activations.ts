@@ -1,12 +1,12 @@
 import {
   type HookSite,
-  isHookSite,
   layerConvention,
   SafetensorsFile,
   type SafetensorsTensorInput,
   TraitlensError,
   writeSafetensors,
 } from '@traitlens/core';
+import { isHookSite } from '@traitlens/core/internal';
 import type { Matrix } from '../numeric/matrix';
 import type { TraitPolarity } from './extraction-progress';
 

@@ -1,5 +1,5 @@
 import { create, toBinary } from '@bufbuild/protobuf';
-import { numberToFloat16Bits } from '@traitlens/core';
+import { numberToFloat16Bits } from '@traitlens/core/internal';
 import {
   type AttributeProto,
   AttributeProto_AttributeType,

@@ -1,10 +1,5 @@
-import {
-  assertLayerInRange,
-  formatHookPoint,
-  type HookPoint,
-  isHookSite,
-  TraitlensError,
-} from '@traitlens/core';
+import { formatHookPoint, type HookPoint, TraitlensError } from '@traitlens/core';
+import { assertLayerInRange, isHookSite } from '@traitlens/core/internal';
 import * as ort from 'onnxruntime-node';
 import { type DecoderGraphOptions, rotaryInverseFrequencies } from '../graph/build-decoder-graph';
 import { ensureGraphForPlan, type ModelArtifacts } from '../graph/graph-cache';

@@ -1,4 +1,5 @@
-import { assertLayerInRange, formatHookPoint, hookSites, isHookSite, TraitlensError } from '@traitlens/core';
+import { formatHookPoint, hookSites, TraitlensError } from '@traitlens/core';
+import { assertLayerInRange, isHookSite } from '@traitlens/core/internal';
 import {
   type SteeringMode,
   steeringInputNames,

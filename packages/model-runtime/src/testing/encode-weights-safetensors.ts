@@ -1,4 +1,4 @@
-import { float32ArrayToFloat16, numberToBfloat16Bits } from '@traitlens/core';
+import { float32ArrayToFloat16, numberToBfloat16Bits } from '@traitlens/core/internal';
 import type { TinyTensor } from './tiny-weights';
 
 export type TinyModelDtype = 'F32' | 'BF16' | 'F16';

@@ -1,10 +1,6 @@
 import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import {
-  float32ArrayToFloat16,
-  type SafetensorsCheckpoint,
-  TraitlensError,
-  writeJsonAtomic,
-} from '@traitlens/core';
+import { type SafetensorsCheckpoint, TraitlensError, writeJsonAtomic } from '@traitlens/core';
+import { float32ArrayToFloat16 } from '@traitlens/core/internal';
 import type { ModelTensorNames } from '../architectures/architecture-adapter';
 import { addLoraDelta, type LoraAdapter } from '../lora/load-lora-adapter';
 import type { ModelConfig } from '../model/model-types';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type HookSite, type Judge, type JudgeRequest, l2Norm } from '@traitlens/core';
+import type { HookSite, Judge, JudgeRequest } from '@traitlens/core';
+import { l2Norm } from '@traitlens/core/internal';
 import type { LanguageModel, PromptInput, SteeringMode } from '@traitlens/model-runtime';
 import {
   type RunInterventionRecord,

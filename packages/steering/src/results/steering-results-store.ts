@@ -1,12 +1,7 @@
 import { link, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import {
-  removeStaleTemporaryFiles,
-  TraitlensError,
-  temporaryFileName,
-  writeFileAtomic,
-  writeJsonAtomic,
-} from '@traitlens/core';
+import { removeStaleTemporaryFiles, TraitlensError, writeFileAtomic, writeJsonAtomic } from '@traitlens/core';
+import { temporaryFileName } from '@traitlens/core/internal';
 import {
   type LayerNormRecord,
   type ScoredResponsesFile,

@@ -1,4 +1,5 @@
-import { cosineSimilarity, l2Norm } from '@traitlens/core';
+import { cosineSimilarity } from '@traitlens/core';
+import { l2Norm } from '@traitlens/core/internal';
 import { describe, expect, it } from 'vitest';
 import { combineLayerSteering } from './multi-layer-steering';
 

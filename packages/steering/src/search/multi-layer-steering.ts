@@ -1,4 +1,5 @@
-import { dot, l2Norm, TraitlensError } from '@traitlens/core';
+import { dot, TraitlensError } from '@traitlens/core';
+import { l2Norm } from '@traitlens/core/internal';
 
 /** A layer's vector with the coefficient its own search found best. */
 export interface LayerBest {

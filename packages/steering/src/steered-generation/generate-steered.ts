@@ -1,4 +1,5 @@
-import { assertLayerInRange, TraitlensError } from '@traitlens/core';
+import { TraitlensError } from '@traitlens/core';
+import { assertLayerInRange } from '@traitlens/core/internal';
 import type {
   GenerateOptions,
   GenerationResult,

@@ -1,4 +1,5 @@
-import { assertLayerInRange, parseLayerSelection } from '@traitlens/core';
+import { parseLayerSelection } from '@traitlens/core';
+import { assertLayerInRange } from '@traitlens/core/internal';
 import type { LayerSelectionConfig } from './experiment-config';
 
 /** A config's layer selection (`all`, `0,5,10`, `20-40`, or a YAML list) checked against the model. */

@@ -2,12 +2,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  float16BitsToNumber,
-  readSafetensors,
-  type SafetensorsTensorInput,
-  writeSafetensors,
-} from '@traitlens/core';
+import { readSafetensors, type SafetensorsTensorInput, writeSafetensors } from '@traitlens/core';
+import { float16BitsToNumber } from '@traitlens/core/internal';
 import { parseGguf } from '@traitlens/extraction';
 import { loadModel } from '@traitlens/model-runtime';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -1,12 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import {
-  SafetensorsCheckpoint,
-  TraitlensError,
-  temporaryFileName,
-  withFileSystemErrors,
-} from '@traitlens/core';
+import { SafetensorsCheckpoint, TraitlensError, withFileSystemErrors } from '@traitlens/core';
+import { temporaryFileName } from '@traitlens/core/internal';
 import { encodeGgufHeader, type GgufTensorInfo, type GgufValue } from '@traitlens/extraction';
 import { parseModelConfig } from '@traitlens/model-runtime';
 import { encodeGgmlRows, type GgmlTypeName, ggmlMatrixBytes, ggmlTypes } from './ggml-quantize';

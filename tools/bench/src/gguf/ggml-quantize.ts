@@ -1,4 +1,4 @@
-import { numberToFloat16Bits } from '@traitlens/core';
+import { numberToFloat16Bits } from '@traitlens/core/internal';
 
 /** ggml block types the converter writes: values per block and bytes per block. */
 export const ggmlTypes = {
