@@ -499,7 +499,7 @@ export function renderReportHtml(
 <body>
 <header><h1>traitlens report: ${escapeHtml(inputs.experimentName)}</h1>
 ${meta.map((line) => `<p>${escapeHtml(line)}</p>`).join('\n')}
-<p>${escapeHtml(describeWhen(options.generatedAt, summary?.createdAt))}${options.version ? ` by @traitlens/analysis ${escapeHtml(options.version)}` : ''}; works offline; data in analysis/*.json</p></header>
+<p>${escapeHtml(describeWhen(options.generatedAt))}${options.version ? ` by @traitlens/analysis ${escapeHtml(options.version)}` : ''}; works offline; data in analysis/*.json</p></header>
 <nav>${navigation}</nav>
 <main>
 ${body}
@@ -513,11 +513,9 @@ ${body}
 }
 
 /**
- * The header's time: an explicit `generatedAt`, else when the analysis it shows was written. Never the
- * current time, so the same inputs give a byte-identical report (docs/reliability.md, section 4).
+ * The header's time: only an explicit `generatedAt`. Never the current time nor the analysis' time, so
+ * the same inputs give a byte-identical report (docs/reliability.md, section 4).
  */
-function describeWhen(generatedAt: string | undefined, analysedAt: string | undefined): string {
-  if (generatedAt !== undefined) return `generated ${generatedAt}`;
-  if (analysedAt !== undefined) return `analysis of ${analysedAt}`;
-  return 'generated';
+function describeWhen(generatedAt: string | undefined): string {
+  return generatedAt === undefined ? 'generated' : `generated ${generatedAt}`;
 }
