@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -83,11 +83,18 @@ async function killAndResume(
   args: (experiment: string) => string[],
   killPoints: readonly string[],
   prepared?: string,
+  settings: { onePath?: boolean } = {},
 ): Promise<void> {
   const env = { TRAITLENS_CACHE: fixture.cache };
-  // One folder name for every copy: the report's title names the experiment folder.
+  // One folder name for every copy: the report's title names the experiment folder. With `onePath`
+  // every run uses the same folder (emptied first): a study's generated models are named by their path
+  // in the files derived from them.
+  const onePath = settings.onePath
+    ? join(await mkdtemp(join(fixture.root, 'run-')), 'experiment')
+    : undefined;
   const freshExperiment = async () => {
-    const experiment = join(await mkdtemp(join(fixture.root, 'run-')), 'experiment');
+    if (onePath) await rm(onePath, { recursive: true, force: true });
+    const experiment = onePath ?? join(await mkdtemp(join(fixture.root, 'run-')), 'experiment');
     if (prepared) await cp(prepared, experiment, { recursive: true });
     else await mkdir(experiment);
     return experiment;
@@ -199,5 +206,26 @@ describe('kill -9 and resume gives byte-identical outputs', () => {
       const reportArgs = (experiment: string) => ['report', '--experiment', experiment];
       await killAndResume(reportArgs, ['1:before-rename', '2', '4:before-rename'], analyzed);
     });
+  });
+
+  it('traitlens run (the whole tiny study: every stage from extract to report)', {
+    timeout: 900_000,
+  }, async () => {
+    const config = join(
+      import.meta.dirname,
+      '..',
+      '..',
+      '..',
+      'examples',
+      'rm-sycophancy',
+      'experiments',
+      'rm-sycophancy-tiny.yaml',
+    );
+    await killAndResume(
+      (experiment) => ['run', config, '--output', experiment],
+      ['3', '30:before-rename', '90'],
+      undefined,
+      { onePath: true },
+    );
   });
 });
