@@ -1,4 +1,5 @@
-import { type LanguageModel, logSoftmax, type SteeringSpec } from '@traitlens/model-runtime';
+import type { LanguageModel, SteeringSpec } from '@traitlens/model-runtime';
+import { logSoftmax } from '@traitlens/model-runtime/internal';
 import type { AbItem } from './ab-dataset';
 import type { AbSequences } from './ab-sequences';
 

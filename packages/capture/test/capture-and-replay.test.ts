@@ -13,15 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CaptureProgressEvent,
   captureVariant,
-  inferencePaths,
   type ProjectionBank,
   parsePromptSet,
-  readCapturedResponse,
   readProjectionBank,
   readProjectionFile,
   replayVariant,
   runCapture,
 } from '../src/index';
+import { inferencePaths, readCapturedResponse } from '../src/internal';
 import { writeTestLoraAdapter } from './write-test-lora-adapter';
 
 const promptSet = parsePromptSet(

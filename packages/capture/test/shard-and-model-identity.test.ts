@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { isUnitInShard, TraitlensError } from '@traitlens/core';
 import { createTinyModel, type TinyModel } from '@traitlens/model-runtime/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inferencePaths, parsePromptSet, type RunCaptureOptions, runCapture } from '../src/index';
+import { parsePromptSet, type RunCaptureOptions, runCapture } from '../src/index';
+import { inferencePaths } from '../src/internal';
 import { writeTestLoraAdapter } from './write-test-lora-adapter';
 
 const promptSet = parsePromptSet(

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { readActivationFile } from '@traitlens/core';
 import { loadModel } from '@traitlens/model-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inferencePaths, readCapturedResponse, resolvePromptSet, runCapture } from '../src/index';
+import { resolvePromptSet, runCapture } from '../src/index';
+import { inferencePaths, readCapturedResponse } from '../src/internal';
 import { writeTestLoraAdapter } from './write-test-lora-adapter';
 
 const stories260k = join(import.meta.dirname, '../../../../shared/models/stories260k/hf');

@@ -13,7 +13,8 @@ export interface ModelShape {
  * is fetched), so layers and vector files are checked before minutes of download and conversion.
  */
 export async function readModelShape(source: string): Promise<ModelShape> {
-  const { parseModelConfig, resolveModelSource } = await import('@traitlens/model-runtime');
+  const { resolveModelSource } = await import('@traitlens/model-runtime');
+  const { parseModelConfig } = await import('@traitlens/model-runtime/internal');
   const resolved = await resolveModelSource(source, { configOnly: true });
   const path = join(resolved.directory, 'config.json');
   let json: unknown;

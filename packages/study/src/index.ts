@@ -21,7 +21,7 @@ export {
   writeModelDiffVectors,
 } from './diff/write-model-diff-vectors';
 export { findKeywordSpans } from './labels/find-keyword-spans';
-export { createGroupRubric, defaultGroupRubric } from './labels/group-rubric';
+export { createGroupRubric } from './labels/group-rubric';
 export {
   type LabelDetail,
   type LabelMethod,

@@ -21,8 +21,8 @@ import {
   type LanguageModel,
   type LoadModelOptions,
   loadModel,
-  parseModelConfig,
 } from '@traitlens/model-runtime';
+import { parseModelConfig } from '@traitlens/model-runtime/internal';
 import { createTinyModel } from '@traitlens/model-runtime/testing';
 import { callerPath } from './caller-path';
 import { type BenchEngine, type BenchInputs, measureTakingTurns, randomIds } from './engines/bench-engine';

@@ -86,9 +86,8 @@ export function registerPlanCommand(program: Command): void {
     .option('--json', 'print the plan as JSON')
     .option('--offline', 'use the Hugging Face cache only (as HF_HUB_OFFLINE=1)')
     .action(async (options: PlanCommandOptions) => {
-      const { assessMemoryFit, formatMemoryPlan, parseByteSize, planMemoryForSource } = await import(
-        '@traitlens/model-runtime'
-      );
+      const { assessMemoryFit, parseByteSize } = await import('@traitlens/model-runtime/internal');
+      const { formatMemoryPlan, planMemoryForSource } = await import('@traitlens/model-runtime');
       // Parsed before any download so a typo fails fast.
       const deviceBytes =
         options.deviceMemory === undefined ? undefined : parseByteSize(options.deviceMemory);

@@ -70,7 +70,7 @@ export function registerRunCommand(program: Command): void {
 async function runStudyCommand(file: string, options: RunCommandOptions): Promise<number> {
   const [study, runtime, { relative }] = await Promise.all([
     import('@traitlens/study'),
-    import('@traitlens/model-runtime'),
+    import('@traitlens/model-runtime/internal'),
     import('node:path'),
   ]);
   // Everything cheap is checked before a model loads: the config (every field), the device memory value.

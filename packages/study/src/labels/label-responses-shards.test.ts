@@ -1,14 +1,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type CapturedResponse, parsePromptSet } from '@traitlens/capture';
 import {
-  type CapturedResponse,
   capturedResponseFormat,
   capturedResponseFormatVersion,
   inferencePaths,
-  parsePromptSet,
   writeCapturedResponse,
-} from '@traitlens/capture';
+} from '@traitlens/capture/internal';
 import type { Judge, JudgeRequest } from '@traitlens/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelResponses } from './label-responses';

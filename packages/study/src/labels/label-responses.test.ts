@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inferencePaths, parsePromptSet } from '@traitlens/capture';
+import { parsePromptSet } from '@traitlens/capture';
+import { inferencePaths } from '@traitlens/capture/internal';
 import type { Judge } from '@traitlens/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LabelsFile, labelResponses } from './label-responses';

@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import {
-  type CapturedResponse,
-  inferencePaths,
-  type PromptSet,
-  readCapturedResponse,
-} from '@traitlens/capture';
+import type { CapturedResponse, PromptSet } from '@traitlens/capture';
+import { inferencePaths, readCapturedResponse } from '@traitlens/capture/internal';
 import {
   formatWorkShard,
   isUnitInShard,

@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CapturedResponse, inferencePaths, readCapturedResponse } from '@traitlens/capture';
+import type { CapturedResponse } from '@traitlens/capture';
+import { inferencePaths, readCapturedResponse } from '@traitlens/capture/internal';
 import {
   experimentLayout,
   type Judge,

@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { SafetensorsCheckpoint, TraitlensError, withFileSystemErrors } from '@traitlens/core';
 import { temporaryFileName } from '@traitlens/core/internal';
 import { encodeGgufHeader, type GgufTensorInfo, type GgufValue } from '@traitlens/extraction';
-import { parseModelConfig } from '@traitlens/model-runtime';
+import { parseModelConfig } from '@traitlens/model-runtime/internal';
 import { encodeGgmlRows, type GgmlTypeName, ggmlMatrixBytes, ggmlTypes } from './ggml-quantize';
 import { ggufTokenizerMetadata } from './gguf-tokenizer-metadata';
 
