@@ -8,7 +8,10 @@ import type { ChatTemplate } from './chat-template';
  */
 export interface TokenizerBackend {
   encode(text: string, options?: { add_special_tokens?: boolean }): { ids: number[] };
-  decode(ids: number[], options?: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean }): string;
+  decode(
+    ids: number[],
+    options?: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean },
+  ): string;
   token_to_id(token: string): number | undefined;
   id_to_token(id: number): string | undefined;
   get_vocab(withAddedTokens?: boolean): Map<string, number>;
