@@ -1,5 +1,6 @@
 import { TraitlensError } from '@traitlens/core';
 import { createSeededRandom } from '../stats/seeded-random';
+import type { projectRows } from './project-token-activations';
 
 /**
  * Isotropic random unit directions for the random-direction null: R base directions u_r of width D, and
@@ -89,19 +90,7 @@ export function projectRowSummary(
   count: number,
   out: Float32Array,
   outOffset: number,
-  project: (
-    rows: Float32Array,
-    tokenCount: number,
-    width: number,
-    unit: Float32Array,
-    unitRows: number,
-    vectorCount: number,
-    dots: Float32Array,
-    dotsOffset: number,
-    norms: Float32Array,
-    normsOffset: number,
-    rowSum: Float64Array | undefined,
-  ) => void,
+  project: typeof projectRows,
 ): void {
   const summary = new Float64Array(width);
   for (let t = start; t < end; t++) {
