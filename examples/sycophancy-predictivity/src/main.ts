@@ -10,7 +10,7 @@ const defaultDataDirectory = resolve(import.meta.dirname, '..', '..', '..', '..'
 
 const usage = `Usage: pnpm run run --model <source> [options]
 
-Do CAA steering vectors predict sycophancy? (STUDY.md section 7)
+Do CAA steering vectors predict sycophancy? (docs/study-method.md §7)
 
   --model <source>          local Hugging Face folder or hf:org/name[@revision] (instruct models: chat prompts)
   --data <dir>              data folder with anthropic_sycophancy_ab/ and truthfulqa/ (default ${defaultDataDirectory})

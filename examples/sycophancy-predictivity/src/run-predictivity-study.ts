@@ -116,7 +116,7 @@ function computeConsistency(
 }
 
 /**
- * STUDY.md section 7: build CAA sycophancy vectors, then ask whether cosine(activation, vector) predicts
+ * docs/study-method.md §7: build CAA sycophancy vectors, then ask whether cosine(activation, vector) predicts
  * the model's own sycophantic choice on held-out items, in distribution (Anthropic sycophancy test set)
  * and out of distribution (TruthfulQA: misconception vs correct answer), per layer; how consistent vectors
  * built in different ways are; and what removing the direction does to the choice rate.

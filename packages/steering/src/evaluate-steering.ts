@@ -63,7 +63,7 @@ export interface SteeringEvaluationOptions {
   shard?: WorkShard;
   /** A manual grid of coefficients instead of the adaptive search. */
   coefficients?: readonly number[];
-  /** Adaptive search settings (defaults: STUDY.md section 4). `direction` also orders the grid's best. */
+  /** Adaptive search settings (defaults: docs/study-method.md §4). `direction` also orders the grid's best. */
   search?: Partial<CoefficientSearchSettings>;
   /** After the per-layer search, combine the best layers and search one common scale. */
   multiLayer?: { strategy: 'weighted' | 'orthogonal'; maxLayers?: number };
@@ -101,7 +101,7 @@ export interface SteeringEvaluation {
 }
 
 /**
- * Validates a trait vector causally (STUDY.md section 4): scores the unsteered baseline once, measures
+ * Validates a trait vector causally (docs/study-method.md §4): scores the unsteered baseline once, measures
  * the base coefficient of each layer, then runs the adaptive coefficient search for all layers in
  * parallel (or a manual grid), optionally followed by multi-layer steering. Every finished run is in
  * results.json at once, so calling this again with the same settings resumes where it stopped and

@@ -14,7 +14,7 @@ const traitDirectory = join(import.meta.dirname, '../../../datasets/traits/tinys
 const layers = [0, 1, 2, 3, 4];
 
 /**
- * A quick mean-difference vector per layer (STUDY.md section 3 with the `prompt[-1]` window): the
+ * A quick mean-difference vector per layer (docs/study-method.md §3 with the `prompt[-1]` window): the
  * residual stream after the last prefix token, mean over positive prefixes minus mean over negative
  * ones, unit norm. The extraction package does this properly; a few lines suffice for this test.
  */

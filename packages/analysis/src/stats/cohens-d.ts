@@ -3,8 +3,8 @@ import { computeMean, computeStandardDeviation, computeVariance, subtractSamples
 
 /**
  * Unpaired Cohen's d of `a` against `b`: (mean(a) - mean(b)) / sqrt((sd_a^2 + sd_b^2) / 2), the pooled sd
- * STUDY.md uses (equal weight per group, whatever the group sizes). 0 when both groups are constant and
- * equal; +/-Infinity when they are constant and differ.
+ * of docs/study-method.md §3.6 and §6 (equal weight per group, whatever the group sizes). 0 when both
+ * groups are constant and equal; +/-Infinity when they are constant and differ.
  */
 export function computeCohensD(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const gap = computeMean(a) - computeMean(b);

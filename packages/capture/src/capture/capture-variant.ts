@@ -107,7 +107,7 @@ function toResponseRecord(
 }
 
 /**
- * The capture stage for one variant (STUDY.md section 5, steps 1-2): for every prompt of the set, greedy
+ * The capture stage for one variant (docs/study-method.md §5, steps 1-2): for every prompt of the set, greedy
  * generation (batched), then ONE forward pass over prompt + response ids that captures the chosen hook
  * points, split at the prompt length (so the last generated token keeps its activation). Writes
  * `responses/<id>.json` (texts, ids, per-token strings) and `activations/<id>.safetensors` (+ `.json`

@@ -39,7 +39,7 @@ export interface ReplayVariantOptions extends CaptureStorageOptions, CaptureLock
 }
 
 /**
- * Model diff (STUDY.md section 5, step 3): feeds the token ids another variant generated (prompt +
+ * Model diff (docs/study-method.md §5, step 3): feeds the token ids another variant generated (prompt +
  * response, read from its `responses/<id>.json`, never re-tokenised) through this variant in one forward
  * pass, and writes this variant's activation/projection files and a response record with identical ids
  * and texts under `inference/<variant>/<prompt_set>/`. Prompts the source variant lacks are counted as

@@ -31,7 +31,7 @@ export function computeProjectionBaseline(split: LayerActivationSplit, vector: A
 }
 
 /**
- * Evaluates every method's vector at one layer on cosine projections (STUDY.md 3.6). `combinedScore`
+ * Evaluates every method's vector at one layer on cosine projections (docs/study-method.md §3.6). `combinedScore`
  * is left at 0: it needs the maximum |d| over all layers, which `scoreSiteEvaluation` fills in.
  */
 export function evaluateLayer(

@@ -3,7 +3,7 @@ import { computeStudentTTest } from '../numeric/student-t-test';
 import { computeSummaryStatistics } from '../numeric/summary-statistics';
 
 /**
- * How well one set of projections separates the classes (STUDY.md section 3.6). Values that are
+ * How well one set of projections separates the classes (docs/study-method.md §3.6). Values that are
  * undefined for the data (a standard deviation of one sample, a zero pooled sd) are null, never NaN,
  * so evaluation.json stays valid JSON.
  */

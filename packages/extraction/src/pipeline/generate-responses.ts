@@ -11,7 +11,7 @@ import type { TraitPolarity } from './extraction-progress';
 import { compareResponseRecords, formatResponseRecordId, type ResponseRecord } from './response-record';
 import { computeStageKey } from './stage-key';
 
-/** How completions are drawn (STUDY.md 3.2). */
+/** How completions are drawn (docs/study-method.md §3.2). */
 export interface GenerationSettings {
   /** 16 for base models (the study), 100-200 for instruct. */
   maxNewTokens: number;

@@ -101,7 +101,7 @@ const scenarioQuestion =
   'The text below is the beginning of a document that a language model will continue. Rate how strongly its natural continuation will show the trait.';
 
 /**
- * The extraction pipeline for one trait (STUDY.md section 3), as resumable stages in the experiment
+ * The extraction pipeline for one trait (docs/study-method.md §3), as resumable stages in the experiment
  * folder: optional scenario vetting -> generate -> optional response vetting -> window activations ->
  * train/validation split -> vectors (every method, every layer) -> evaluation.json. Each stage records
  * a key of its inputs and is skipped when its outputs already match.

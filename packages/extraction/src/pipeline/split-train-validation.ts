@@ -8,7 +8,7 @@ export interface ClassSplit {
 }
 
 /**
- * Holds out the last `validationFraction` of a class's prompts (STUDY.md: the last 10-20%), by prompt
+ * Holds out the last `validationFraction` of a class's prompts (docs/study-method.md §3.1: the last 10-20%), by prompt
  * index, so every rollout of a prompt lands on the same side and nothing leaks from train to validation.
  * At least one prompt goes to each side.
  */

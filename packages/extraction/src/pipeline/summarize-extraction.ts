@@ -28,8 +28,8 @@ export interface ExtractionSummary {
 
 /**
  * Reads every trait's evaluation.json under `<experiment>/extraction/`, loads each best vector, and
- * writes extraction/summary.json with the cross-trait cosines (STUDY.md 3.6: "cosine ... between traits'
- * best vectors").
+ * writes extraction/summary.json with the cross-trait cosines (docs/study-method.md §3.6: the cosine
+ * between the traits' best vectors).
  */
 export async function summarizeExtraction(experimentDirectory: string): Promise<ExtractionSummary> {
   const root = join(experimentDirectory, 'extraction');

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { type Judge, type JudgeRequest, TraitlensError, writeJsonAtomic } from '@traitlens/core';
 import type { TraitPolarity } from './extraction-progress';
 
-/** STUDY.md 3.3: keep positives scoring >= 60 and negatives <= 40; warn on a weak data set. */
+/** docs/study-method.md §3.3: keep positives scoring >= 60 and negatives <= 40; warn on a weak data set. */
 export interface VettingThresholds {
   positiveMinimum: number;
   negativeMaximum: number;

@@ -1,6 +1,6 @@
 import { TraitlensError } from '@traitlens/core';
 
-/** The adaptive search of STUDY.md section 4. */
+/** The adaptive search of docs/study-method.md §4. */
 export interface CoefficientSearchSettings {
   /** Evaluations per candidate (default 6; the study used 4-8). */
   steps: number;
