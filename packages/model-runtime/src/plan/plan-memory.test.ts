@@ -1,37 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { llama70b, stories260k } from './__fixtures__/model-shapes';
 import { assessMemoryFit, formatBytes, formatMemoryPlan } from './format-memory-plan';
 import { matMulNBitsBytes } from './matmul-nbits-bytes';
-import { type MemoryPlanModelShape, planMemory } from './plan-memory';
-
-/** Llama-3.1-70B / Llama-3.3-70B config.json. */
-const llama70b: MemoryPlanModelShape = {
-  architecture: 'LlamaForCausalLM',
-  hiddenSize: 8192,
-  intermediateSize: 28672,
-  layerCount: 80,
-  headCount: 64,
-  kvHeadCount: 8,
-  headDim: 128,
-  vocabSize: 128256,
-  tieWordEmbeddings: false,
-  attentionBias: false,
-  qkNorm: false,
-};
-
-/** ../shared/models/stories260k/hf/config.json */
-const stories260k: MemoryPlanModelShape = {
-  architecture: 'LlamaForCausalLM',
-  hiddenSize: 64,
-  intermediateSize: 172,
-  layerCount: 5,
-  headCount: 8,
-  kvHeadCount: 4,
-  headDim: 8,
-  vocabSize: 512,
-  tieWordEmbeddings: true,
-  attentionBias: false,
-  qkNorm: false,
-};
+import { planMemory } from './plan-memory';
 
 const allLinear = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 

@@ -1,22 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../model/load-model';
 import { createTinyModel } from '../testing/index';
-import { type MemoryPlanModelShape, planMemory } from './plan-memory';
-
-/** ../shared/models/stories260k/hf/config.json */
-const stories260k: MemoryPlanModelShape = {
-  architecture: 'LlamaForCausalLM',
-  hiddenSize: 64,
-  intermediateSize: 172,
-  layerCount: 5,
-  headCount: 8,
-  kvHeadCount: 4,
-  headDim: 8,
-  vocabSize: 512,
-  tieWordEmbeddings: true,
-  attentionBias: false,
-  qkNorm: false,
-};
+import { stories260k } from './__fixtures__/model-shapes';
+import { planMemory } from './plan-memory';
 
 describe('planMemory counts the sessions the runtime holds', () => {
   const base = { config: stories260k, dtype: 'fp32' as const, batchSize: 2, sequenceLength: 16 };
