@@ -1,5 +1,6 @@
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { OnnxGraphBuilder, OnnxType } from '../graph/onnx-graph-builder';
+import { ort } from '../session/load-onnxruntime';
 
 /**
  * Copies a float32 tensor that lives on the WebGPU device into host memory. onnxruntime-node 1.30 has
@@ -8,10 +9,10 @@ import { OnnxGraphBuilder, OnnxType } from '../graph/onnx-graph-builder';
  * host output does the copy.
  */
 export class DeviceReadback {
-  private session: Promise<ort.InferenceSession> | undefined;
+  private session: Promise<Ort.InferenceSession> | undefined;
 
   /** The values of a [rows, columns] float32 tensor. */
-  async read(tensor: ort.Tensor): Promise<Float32Array> {
+  async read(tensor: Ort.Tensor): Promise<Float32Array> {
     if (tensor.location === 'cpu') return tensor.data as Float32Array;
     if (tensor.size === 0) return new Float32Array(0);
     this.session ??= (() => {

@@ -1,6 +1,6 @@
 import { formatHookPoint, type HookPoint, TraitlensError } from '@traitlens/core';
 import { assertLayerInRange, isHookSite } from '@traitlens/core/internal';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { type DecoderGraphOptions, rotaryInverseFrequencies } from '../graph/build-decoder-graph';
 import { ensureGraphForPlan, type ModelArtifacts } from '../graph/graph-cache';
 import { type HookPlan, hookPlanKey, normalizeHookPlan, projectionNames } from '../hooks/hook-plan';
@@ -9,6 +9,7 @@ import {
   createInferenceSession,
   type SessionOptions,
 } from '../session/create-inference-session';
+import { ort } from '../session/load-onnxruntime';
 import { float32Tensor, int64Tensor, readFloat32 } from '../session/tensors';
 import { buildAttentionBias, buildInputIds, buildPrefillPositions, layoutBatch } from './batch-layout';
 import { DeviceReadback } from './device-readback';
@@ -56,7 +57,7 @@ interface RunRequest {
   batchSize: number;
   width: number;
   /** Key/value tensors interleaved per layer (k0, v0, k1, v1, ...), in host or device memory. */
-  past: ort.Tensor[];
+  past: Ort.Tensor[];
   logitIndices: BigInt64Array;
   extraFeeds: FloatFeeds;
   /** Return present_* (kept on the device on WebGPU) for the next decode step. */
@@ -72,16 +73,16 @@ interface RunResult {
   captures: Map<string, Float32Array>;
   projections: Map<string, Float32Array>;
   projectionNorms: Map<string, Float32Array>;
-  presents: ort.Tensor[] | undefined;
+  presents: Ort.Tensor[] | undefined;
 }
 
-function readTensor(tensor: ort.Tensor | undefined, name: string): ort.Tensor {
+function readTensor(tensor: Ort.Tensor | undefined, name: string): Ort.Tensor {
   if (!tensor) throw new Error(`ORT returned no output "${name}"`);
   return tensor;
 }
 
 /** Releases the device memory of tensors that live on a device (a no-op for host tensors). */
-function disposeDeviceTensors(tensors: readonly ort.Tensor[] | undefined): void {
+function disposeDeviceTensors(tensors: readonly Ort.Tensor[] | undefined): void {
   for (const tensor of tensors ?? []) if (tensor.location === 'gpu-buffer') tensor.dispose();
 }
 
@@ -352,9 +353,9 @@ export class OnnxLanguageModel implements LanguageModel {
     });
   }
 
-  private emptyPast(batchSize: number): ort.Tensor[] {
+  private emptyPast(batchSize: number): Ort.Tensor[] {
     const { kvHeadCount, headDim, layerCount } = this.config;
-    const past: ort.Tensor[] = [];
+    const past: Ort.Tensor[] = [];
     for (let layer = 0; layer < 2 * layerCount; layer++)
       past.push(
         this.artifacts.manifest.dtype === 'float16'
@@ -373,7 +374,7 @@ export class OnnxLanguageModel implements LanguageModel {
       const pastLength = past[0]?.dims[2] ?? 0;
       const half = this.config.headDim / 2;
       const rotary = rotaryTables(this.inverseFrequencies, request.positions);
-      const feeds: Record<string, ort.Tensor> = {
+      const feeds: Record<string, Ort.Tensor> = {
         input_ids: int64Tensor(request.inputIds, [batchSize, width]),
         rotary_cos: float32Tensor(rotary.cos, [batchSize, width, half]),
         rotary_sin: float32Tensor(rotary.sin, [batchSize, width, half]),
@@ -403,7 +404,7 @@ export class OnnxLanguageModel implements LanguageModel {
       if (!onDevice && request.fetchPresents)
         for (let layer = 0; layer < this.config.layerCount; layer++)
           fetches.push(`present_key.${layer}`, `present_value.${layer}`);
-      let outputs: ort.InferenceSession.ReturnType;
+      let outputs: Ort.InferenceSession.ReturnType;
       try {
         outputs = await session.run(feeds, fetches);
       } catch (cause) {
@@ -446,7 +447,7 @@ export class OnnxLanguageModel implements LanguageModel {
         projections.set(formatHookPoint(point), readFloat32(outputs[names.output], names.output));
         projectionNorms.set(formatHookPoint(point), readFloat32(outputs[names.norm], names.norm));
       }
-      let presents: ort.Tensor[] | undefined;
+      let presents: Ort.Tensor[] | undefined;
       if (fetches.includes('present_key.0')) {
         presents = [];
         for (let layer = 0; layer < this.config.layerCount; layer++)

@@ -1,5 +1,6 @@
 import { TraitlensError } from '@traitlens/core';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+import { ort } from './load-onnxruntime';
 import { ortLogSettings } from './ort-log-settings';
 
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
@@ -31,7 +32,7 @@ export interface SessionOptions {
 }
 
 export interface CreatedSession {
-  session: ort.InferenceSession;
+  session: Ort.InferenceSession;
   provider: ExecutionProviderName;
 }
 
@@ -59,7 +60,7 @@ export async function createInferenceSession(
   const failures: string[] = [];
   for (const provider of providers) {
     try {
-      const sessionOptions: ort.InferenceSession.SessionOptions = {
+      const sessionOptions: Ort.InferenceSession.SessionOptions = {
         executionProviders: [
           provider === 'cuda' && deviceIndex > 0 ? { name: 'cuda', deviceId: deviceIndex } : provider,
         ],

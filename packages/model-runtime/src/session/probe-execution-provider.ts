@@ -1,6 +1,7 @@
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { OnnxGraphBuilder, OnnxType } from '../graph/onnx-graph-builder';
 import type { ExecutionProviderName } from './create-inference-session';
+import { ort } from './load-onnxruntime';
 import { ortLogSettings } from './ort-log-settings';
 
 /** A device capability a model may need from its execution provider. */
@@ -57,12 +58,12 @@ function largeBufferGraph(elements: number): Uint8Array {
 async function runOnce(
   provider: ExecutionProviderName,
   graph: Uint8Array,
-  feed: ort.Tensor,
+  feed: Ort.Tensor,
   expected: readonly number[],
 ): Promise<ProviderProbe> {
   // Outside the try: a bad TRAITLENS_ORT_LOG is the user's error, not the provider's.
   const log = ortLogSettings();
-  let session: ort.InferenceSession | undefined;
+  let session: Ort.InferenceSession | undefined;
   try {
     ort.env.logLevel = log.environmentLevel;
     session = await ort.InferenceSession.create(graph, {
