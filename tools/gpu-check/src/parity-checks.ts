@@ -1,15 +1,19 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type HookSite, readSafetensors } from '@traitlens/core';
+import type { ExecutionProviderName } from '@traitlens/model-runtime';
+import { loadModel } from '@traitlens/model-runtime';
 import {
-  type ExecutionProviderName,
-  type LanguageModel,
-  loadModel,
-  type SteeringMode,
-  type SteeringSpec,
-  stripPadding,
-} from '@traitlens/model-runtime';
+  type ParityFixtureCase,
+  type ParityFixtureFolder,
+  type ParityGoldens,
+  readParityFixture,
+  readParityGoldens,
+  runForwardParityCase,
+  runGreedyParityCase,
+} from '../../../packages/model-runtime/test/parity-cases';
 import type { DtypeConfig } from './dtype-configs';
+
+// The fixtures and the two checks are the model-runtime parity suite's (one implementation); this file
+// runs them per provider and dtype (and the LoRA folder at three loraScale settings) and reports them.
+export { listParityFixtureFolders as listFixtureFolders } from '../../../packages/model-runtime/test/parity-cases';
 
 /** The error of one parity case against the float64 goldens. */
 export interface ParityCaseResult {
@@ -36,195 +40,10 @@ export interface ParityCaseResult {
   error?: string;
 }
 
-interface FixtureSteer {
-  layer: number;
-  site: HookSite;
-  mode: SteeringMode;
-  vector: number[];
-  coefficient: number[] | number[][];
-}
-
-interface FixtureCase {
-  name: string;
-  kind: 'forward' | 'greedy';
-  steps?: number;
-  rows: Array<{ tokenIds: number[] }>;
-  steer: FixtureSteer[];
-  output: string;
-}
-
-interface Fixture {
-  layerCount: number;
-  vocabSize: number;
-  sites: HookSite[];
-  cases: FixtureCase[];
-}
-
-type Goldens = Map<string, { data: Float32Array }>;
-
-function maxAbs(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) return Number.POSITIVE_INFINITY;
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const difference = Math.abs(actual[i]! - expected[i]!);
-    // NaN counts as an infinite error, never as a pass.
-    worst = Number.isNaN(difference) ? Number.POSITIVE_INFINITY : Math.max(worst, difference);
-  }
-  return worst;
-}
-
-function logSoftmaxAt(logits: Float32Array, index: number): number {
-  let maximum = Number.NEGATIVE_INFINITY;
-  for (const value of logits) maximum = Math.max(maximum, value);
-  let sum = 0;
-  for (const value of logits) sum += Math.exp(value - maximum);
-  return logits[index]! - maximum - Math.log(sum);
-}
-
-function steering(steer: FixtureSteer[]): SteeringSpec[] {
-  return steer.map((spec) => ({
-    point: { layer: spec.layer, site: spec.site },
-    mode: spec.mode,
-    vector: Float32Array.from(spec.vector),
-    coefficient: spec.coefficient,
-  }));
-}
-
-function golden(goldens: Goldens, name: string): Float32Array {
-  const tensor = goldens.get(name);
-  if (!tensor) throw new Error(`golden tensor ${name} is missing`);
-  return tensor.data;
-}
-
-async function forwardCase(
-  model: LanguageModel,
-  fixture: Fixture,
-  testCase: FixtureCase,
-  goldensPerRow: Goldens[],
-  loraScale: number[] | undefined,
-  padded: boolean,
-): Promise<Pick<ParityCaseResult, 'logitsError' | 'capturesError'>> {
-  // Every site at every layer; the padded variant checks the last block output (padding moves nothing).
-  const capture = padded
-    ? [{ layer: fixture.layerCount - 1, site: 'resid_post' as HookSite }]
-    : fixture.sites.flatMap((site) =>
-        Array.from({ length: fixture.layerCount }, (_, layer) => ({ layer, site })),
-      );
-  const ids = testCase.rows.map((row) => row.tokenIds);
-  let inputs: Parameters<LanguageModel['forward']>[0] = ids;
-  if (padded) {
-    // An HF-style left-padded batch, unpadded by stripPadding: positions must come out the same.
-    const width = Math.max(...ids.map((row) => row.length));
-    inputs = stripPadding(
-      ids.map((row) => [...new Array<number>(width - row.length).fill(0), ...row]),
-      ids.map((row) => [...new Array<number>(width - row.length).fill(0), ...row.map(() => 1)]),
-    );
-  }
-  const rows = await model.forward(inputs, {
-    capture,
-    steer: steering(testCase.steer),
-    ...(loraScale ? { loraScale } : {}),
-  });
-  let logitsError = 0;
-  let capturesError = 0;
-  rows.forEach((row, r) => {
-    const goldens = goldensPerRow[r]!;
-    logitsError = Math.max(logitsError, maxAbs(row.logits, golden(goldens, `logits.row${r}`)));
-    for (const point of capture) {
-      const name = `${point.site}.${point.layer}`;
-      const values = row.captures.get(name);
-      capturesError = Math.max(
-        capturesError,
-        values ? maxAbs(values, golden(goldens, `${name}.row${r}`)) : Number.POSITIVE_INFINITY,
-      );
-    }
-  });
-  return { logitsError, capturesError };
-}
-
-async function greedyCase(
-  model: LanguageModel,
-  fixture: Fixture,
-  testCase: FixtureCase,
-  goldensPerRow: Goldens[],
-  loraScale: number[] | undefined,
-): Promise<Pick<ParityCaseResult, 'logprobError' | 'greedyIdsEqual'>> {
-  const results = await model.generate(
-    testCase.rows.map((row) => row.tokenIds),
-    {
-      maxNewTokens: testCase.steps ?? 1,
-      stopTokenIds: [],
-      logprobs: true,
-      steer: steering(testCase.steer),
-      ...(loraScale ? { loraScale } : {}),
-    },
-  );
-  let logprobError = 0;
-  let greedyIdsEqual = true;
-  results.forEach((result, r) => {
-    const goldens = goldensPerRow[r]!;
-    const expected = Array.from(golden(goldens, `generated.row${r}`));
-    const logits = golden(goldens, `logits.row${r}`);
-    for (let step = 0; step < expected.length; step++) {
-      if (result.responseTokenIds[step] !== expected[step]) {
-        greedyIdsEqual = false;
-        break;
-      }
-      const reference = logSoftmaxAt(
-        logits.subarray(step * fixture.vocabSize, (step + 1) * fixture.vocabSize),
-        expected[step]!,
-      );
-      const difference = Math.abs((result.tokenLogprobs?.[step] ?? Number.NaN) - reference);
-      logprobError = Number.isNaN(difference) ? Number.POSITIVE_INFINITY : Math.max(logprobError, difference);
-    }
-  });
-  return { logprobError, greedyIdsEqual };
-}
-
-/** A parity fixture folder with its model, and (for the LoRA fixture) the adapter and base goldens. */
-interface FixtureFolder {
-  label: string;
-  directory: string;
-  modelDirectory: string;
-  adapterDirectory?: string;
-  baseDirectory?: string;
-}
-
-/**
- * The fixture folders under `fixturesDirectory`: `parity/<architecture>` and, when present,
- * `parity-lora` (a switchable adapter on `parity/llama`, goldens of the merged model).
- */
-export function listFixtureFolders(fixturesDirectory: string, only?: readonly string[]): FixtureFolder[] {
-  const parity = join(fixturesDirectory, 'parity');
-  const folders: FixtureFolder[] = readdirSync(parity, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => ({
-      label: entry.name,
-      directory: join(parity, entry.name),
-      modelDirectory: join(parity, entry.name, 'model'),
-    }));
-  const lora = join(fixturesDirectory, 'parity-lora');
-  if (existsSync(join(lora, 'cases.json'))) {
-    const cases = JSON.parse(readFileSync(join(lora, 'cases.json'), 'utf8')) as {
-      base: string;
-      adapter: string;
-    };
-    const baseDirectory = join(lora, cases.base);
-    folders.push({
-      label: 'llama+lora',
-      directory: lora,
-      modelDirectory: join(baseDirectory, 'model'),
-      adapterDirectory: join(lora, cases.adapter),
-      baseDirectory,
-    });
-  }
-  return only?.length ? folders.filter((folder) => only.includes(folder.label)) : folders;
-}
-
 export interface ParityRunOptions {
   provider: ExecutionProviderName;
   config: DtypeConfig;
-  folders: readonly FixtureFolder[];
+  folders: readonly ParityFixtureFolder[];
   cacheDirectory: string;
   threads?: number;
   onCase?: (result: ParityCaseResult) => void;
@@ -241,7 +60,7 @@ export async function runParityChecks(options: ParityRunOptions): Promise<Parity
   const results: ParityCaseResult[] = [];
   const { config } = options;
   for (const folder of options.folders) {
-    const fixture = JSON.parse(readFileSync(join(folder.directory, 'cases.json'), 'utf8')) as Fixture;
+    const fixture = readParityFixture(folder.directory);
     const model = await loadModel(folder.modelDirectory, {
       cacheDirectory: options.cacheDirectory,
       providers: [options.provider],
@@ -255,13 +74,12 @@ export async function runParityChecks(options: ParityRunOptions): Promise<Parity
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
     try {
-      const goldensOf = async (directory: string, testCase: FixtureCase) =>
-        (await readSafetensors(join(directory, testCase.output))).tensors as unknown as Goldens;
+      const goldensOf = readParityGoldens;
       const variants: Array<{
         suffix: string;
         /** loraScale per row, from the row count. */
         loraScale?: (rows: number) => number[];
-        goldens: (testCase: FixtureCase) => Promise<Goldens[]>;
+        goldens: (testCase: ParityFixtureCase) => Promise<ParityGoldens[]>;
       }> = [];
       const base = folder.baseDirectory;
       if (base) {
@@ -292,12 +110,19 @@ export async function runParityChecks(options: ParityRunOptions): Promise<Parity
       for (const variant of variants) {
         for (const testCase of fixture.cases) {
           const loraScale = variant.loraScale?.(testCase.rows.length);
-          const runs: Array<[string, (goldens: Goldens[]) => Promise<Partial<ParityCaseResult>>]> =
+          const caseRun = (goldensPerRow: ParityGoldens[]) => ({
+            model,
+            fixture,
+            testCase,
+            goldensPerRow,
+            ...(loraScale ? { loraScale } : {}),
+          });
+          const runs: Array<[string, (goldens: ParityGoldens[]) => Promise<Partial<ParityCaseResult>>]> =
             testCase.kind === 'forward'
-              ? [[testCase.name, (g) => forwardCase(model, fixture, testCase, g, loraScale, false)]]
-              : [[testCase.name, (g) => greedyCase(model, fixture, testCase, g, loraScale)]];
+              ? [[testCase.name, (g) => runForwardParityCase(caseRun(g))]]
+              : [[testCase.name, (g) => runGreedyParityCase(caseRun(g))]];
           if (testCase.name === 'padded-batch')
-            runs.push(['padded-left', (g) => forwardCase(model, fixture, testCase, g, loraScale, true)]);
+            runs.push(['padded-left', (g) => runForwardParityCase({ ...caseRun(g), padded: true })]);
           for (const [name, run] of runs) {
             const started = performance.now();
             const result: ParityCaseResult = {
@@ -336,6 +161,6 @@ export async function runParityChecks(options: ParityRunOptions): Promise<Parity
 }
 
 /** The golden tensors of a case are keyed per row (`logits.row0`...): every row reads the same map. */
-function perRow(goldens: Goldens, testCase: FixtureCase): Goldens[] {
+function perRow(goldens: ParityGoldens, testCase: ParityFixtureCase): ParityGoldens[] {
   return testCase.rows.map(() => goldens);
 }
