@@ -121,7 +121,8 @@ export function maxAbsError(actual: ArrayLike<number>, expected: ArrayLike<numbe
   return worst;
 }
 
-function logSoftmaxAt(logits: Float32Array, index: number): number {
+/** log softmax(logits)[index], computed stably in float64. */
+export function logSoftmaxAt(logits: Float32Array, index: number): number {
   let maximum = Number.NEGATIVE_INFINITY;
   for (const value of logits) maximum = Math.max(maximum, value);
   let sum = 0;

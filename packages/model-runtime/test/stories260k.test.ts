@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index';
+import { logSoftmaxAt, maxAbsError } from './parity-cases';
 import {
   hasStories260k,
   knownStoriesIds,
@@ -45,9 +46,9 @@ describe.skipIf(!hasStories260k)('stories260k through the public API', () => {
       for (let i = 0; i < prompts.length; i++) {
         const [alone] = await model.forward([prompts[i]!], { capture });
         expect(batched[i]!.tokenIds).toEqual(alone!.tokenIds);
-        expect(maxAbsDifference(batched[i]!.logits, alone!.logits)).toBeLessThan(1e-5);
+        expect(maxAbsError(batched[i]!.logits, alone!.logits)).toBeLessThan(1e-5);
         for (const [name, values] of alone!.captures)
-          expect(maxAbsDifference(batched[i]!.captures.get(name)!, values)).toBeLessThan(1e-5);
+          expect(maxAbsError(batched[i]!.captures.get(name)!, values)).toBeLessThan(1e-5);
       }
     } finally {
       await model.dispose();
@@ -119,25 +120,10 @@ describe.skipIf(!hasStories260k)('stories260k through the public API', () => {
   });
 });
 
-function maxAbsDifference(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let maximum = 0;
-  for (let i = 0; i < a.length; i++) maximum = Math.max(maximum, Math.abs(a[i]! - b[i]!));
-  return maximum;
-}
-
 function argmax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
-}
-
-function logSoftmaxAt(logits: Float32Array, index: number): number {
-  let maximum = Number.NEGATIVE_INFINITY;
-  for (const value of logits) maximum = Math.max(maximum, value);
-  let sum = 0;
-  for (const value of logits) sum += Math.exp(value - maximum);
-  return logits[index]! - maximum - Math.log(sum);
 }
 
 describe.skipIf(!hasStories260k)('response text', () => {
