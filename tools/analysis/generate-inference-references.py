@@ -12,7 +12,6 @@ so Holm and Benjamini-Hochberg are written out below from their definitions (sta
 The stratified group fold assignment is traitlens' own rule (documented in group-folds.ts), ported here;
 the models fitted on those folds are sklearn's.
 """
-import json
 import math
 import os
 
@@ -25,39 +24,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 from sklearn.preprocessing import StandardScaler
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, '..', '..', 'packages', 'analysis', 'src', 'stats', '__fixtures__', 'inference-references.json')
+from reference_support import STATS_FIXTURES, Mulberry32, floats, write_references
 
-
-class Mulberry32:
-    """The generator of packages/core (createSeededRandom)."""
-
-    def __init__(self, seed):
-        self.state = seed & 0xFFFFFFFF
-        self.spare = None
-
-    def next_float(self):
-        self.state = (self.state + 0x6D2B79F5) & 0xFFFFFFFF
-        t = self.state
-        t = ((t ^ (t >> 15)) * (t | 1)) & 0xFFFFFFFF
-        t = (t ^ ((t + (((t ^ (t >> 7)) * (t | 61)) & 0xFFFFFFFF)) & 0xFFFFFFFF)) & 0xFFFFFFFF
-        return ((t ^ (t >> 14)) & 0xFFFFFFFF) / 4294967296
-
-    def next_integer(self, bound):
-        return int(math.floor(self.next_float() * bound))
-
-    def next_gaussian(self):
-        if self.spare is not None:
-            value, self.spare = self.spare, None
-            return value
-        radius = math.sqrt(-2 * math.log(1 - self.next_float()))
-        angle = 2 * math.pi * self.next_float()
-        self.spare = radius * math.sin(angle)
-        return radius * math.cos(angle)
-
-
-def floats(values):
-    return [float(v) for v in np.asarray(values).ravel()]
+OUT = os.path.join(STATS_FIXTURES, 'inference-references.json')
 
 
 def holm(p):
@@ -304,10 +273,7 @@ def main():
         'wilcoxon': wilcoxon, 'adjusted': adjusted, 'randomNull': null, 'folds': folds, 'nested': nested,
         'permutation': permutation, 'clusterBootstrap': bootstrap,
     }
-    with open(OUT, 'w') as handle:
-        json.dump(out, handle, indent=1)
-        handle.write('\n')
-    print('wrote', os.path.relpath(OUT, os.path.join(HERE, '..', '..')))
+    write_references(OUT, out)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,6 @@ needs no Python. The seeded parts (bootstrap, permutation test, folds) port trai
 generator bit for bit so both sides draw the same resamples; everything computed on those draws uses
 numpy/scipy/sklearn.
 """
-import json
 import math
 import os
 
@@ -19,44 +18,9 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, '..', '..', 'packages', 'analysis', 'src', 'stats', '__fixtures__', 'statistics-references.json')
+from reference_support import STATS_FIXTURES, Mulberry32, floats, write_references
 
-
-class Mulberry32:
-    """The generator of packages/analysis/src/stats/seeded-random.ts."""
-
-    def __init__(self, seed):
-        self.state = seed & 0xFFFFFFFF
-        self.spare = None
-
-    def next_float(self):
-        self.state = (self.state + 0x6D2B79F5) & 0xFFFFFFFF
-        t = self.state
-        t = ((t ^ (t >> 15)) * (t | 1)) & 0xFFFFFFFF
-        t = (t ^ ((t + (((t ^ (t >> 7)) * (t | 61)) & 0xFFFFFFFF)) & 0xFFFFFFFF)) & 0xFFFFFFFF
-        return ((t ^ (t >> 14)) & 0xFFFFFFFF) / 4294967296
-
-    def next_integer(self, bound):
-        return int(math.floor(self.next_float() * bound))
-
-    def next_gaussian(self):
-        if self.spare is not None:
-            value, self.spare = self.spare, None
-            return value
-        radius = math.sqrt(-2 * math.log(1 - self.next_float()))
-        angle = 2 * math.pi * self.next_float()
-        self.spare = radius * math.sin(angle)
-        return radius * math.cos(angle)
-
-    def shuffle(self, values):
-        for i in range(len(values) - 1, 0, -1):
-            j = self.next_integer(i + 1)
-            values[i], values[j] = values[j], values[i]
-
-
-def floats(values):
-    return [float(v) for v in values]
+OUT = os.path.join(STATS_FIXTURES, 'statistics-references.json')
 
 
 def cohens_d(a, b):
@@ -191,11 +155,7 @@ def main():
         'folds': {'k': 5, 'seed': 3, 'assignment': assignment},
         'random': {'gaussianSeed42': gaussians, 'uniformSeed1': uniforms},
     }
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, 'w') as handle:
-        json.dump(out, handle, indent=1)
-        handle.write('\n')
-    print('wrote', os.path.relpath(OUT, os.path.join(HERE, '..', '..')))
+    write_references(OUT, out)
 
 
 if __name__ == '__main__':
