@@ -31,7 +31,9 @@ interface ExtractCommandOptions extends ModelCommandOptions, PromptFormatCommand
   methods?: string[];
   layers: string;
   sites: string[];
-  position: string;
+  tokenWindow: string;
+  /** Deprecated spelling of --token-window. */
+  position?: string;
   experiment: string;
   datasets: string;
   maxNewTokens: number;
@@ -79,10 +81,11 @@ export function registerExtractCommand(program: Command): void {
     .addOption(layersOption(undefined, 'all'))
     .addOption(sitesOption())
     .option(
-      '--position <window>',
+      '--token-window <window>',
       'token window averaged per sample: response[:5], response[:], prompt[-1], prompt[:]',
       'response[:5]',
     )
+    .addOption(new Option('--position <window>', 'deprecated: --token-window').hideHelp())
     .addOption(experimentOption('experiment folder; outputs go to <dir>/extraction/<category>/<trait>/'))
     .addOption(
       maxNewTokensOption(
@@ -148,7 +151,7 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
   const cheapProblem = describeLoraScaleProblem(options) ?? describeJudgeKeyProblem(options);
   if (cheapProblem) throw invalid(cheapProblem);
   const { promptFormat } = resolvePromptFormat(options);
-  (await import('@traitlens/extraction/internal')).parseTokenWindow(options.position);
+  (await import('@traitlens/extraction/internal')).parseTokenWindow(options.position ?? options.tokenWindow);
   if (options.methods) extraction.resolveExtractionMethods(options.methods);
   // Load every data set first, so a typo in the last trait fails before hours of generation.
   const datasets = [];
@@ -211,7 +214,7 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
         experimentDirectory: options.experiment,
         layers,
         sites: options.sites as import('@traitlens/core').HookSite[],
-        tokenWindow: options.position,
+        tokenWindow: options.position ?? options.tokenWindow,
         ...(options.methods ? { methods: options.methods } : {}),
         generation: {
           maxNewTokens: options.maxNewTokens,

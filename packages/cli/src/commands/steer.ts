@@ -39,6 +39,8 @@ interface SteerCommandOptions extends ModelCommandOptions, JudgeCommandOptions {
   maxNewTokens: number;
   questions?: number;
   batchSize: number;
+  relevanceCap: boolean;
+  /** Deprecated spelling: --no-relevance. */
   relevance: boolean;
   shard?: string;
 }
@@ -131,9 +133,10 @@ export function registerSteerCommand(program: Command): void {
     )
     .addOption(batchSizeOption(32, 'rows per batched generate call'))
     .option(
-      '--no-relevance',
+      '--no-relevance-cap',
       'skip the relevance check (off-topic answers otherwise get coherence capped at 50)',
-    );
+    )
+    .addOption(new Option('--no-relevance', 'deprecated: --no-relevance-cap').hideHelp());
   addShardOption(command).action(async (options: SteerCommandOptions) => {
     await runSteerCommand(options);
   });
@@ -225,7 +228,7 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
       maxNewTokens: options.maxNewTokens,
       ...(options.questions ? { questionLimit: options.questions } : {}),
       batchSize: options.batchSize,
-      relevanceCap: options.relevance,
+      relevanceCap: options.relevanceCap && options.relevance,
       onProgress: (event) => {
         switch (event.type) {
           case 'phase':

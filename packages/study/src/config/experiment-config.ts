@@ -71,7 +71,7 @@ const extractSchema = z.strictObject({
   methods: z.array(z.string().min(1)).min(1).optional(),
   tokenWindow: z.string().min(1).default('response[:5]'),
   maxNewTokens: z.number().int().positive().default(16),
-  batchSize: z.number().int().positive().default(12),
+  batchSize: z.number().int().positive().default(8),
   validationFraction: z.number().gt(0).lt(1).default(0.2),
   /** Only the first N prompts of each class (quick runs); default all. */
   promptLimit: z.number().int().min(2).optional(),
@@ -94,7 +94,7 @@ const steerSchema = z.strictObject({
   momentum: z.number().min(0).lt(1).optional(),
   /** Only the first N steering questions. */
   questions: z.number().int().positive().optional(),
-  maxNewTokens: z.number().int().positive().default(64),
+  maxNewTokens: z.number().int().positive().default(128),
   batchSize: z.number().int().positive().default(32),
   relevanceCap: z.boolean().default(true),
 });
@@ -109,8 +109,12 @@ const captureSchema = z.strictObject({
   /** Only the first N prompts of each prompt group (quick runs); default all. */
   perGroup: z.number().int().positive().optional(),
   maxNewTokens: z.number().int().positive().default(128),
-  batchSize: z.number().int().positive().default(12),
-  activationDtype: z.enum(['F16', 'F32']).default('F16'),
+  batchSize: z.number().int().positive().default(8),
+  /** Stored activations: f16 or f32, as `--activation-dtype` (F16/F32 are accepted too). */
+  activationDtype: z
+    .enum(['f16', 'f32', 'F16', 'F32'])
+    .default('f16')
+    .transform((value) => value.toUpperCase() as 'F16' | 'F32'),
   /** Folder name of the generating variant (the model with the LoRA). */
   variant: z
     .string()
@@ -124,7 +128,7 @@ const replaySchema = z.strictObject({
     .string()
     .regex(/^[\w.-]+$/)
     .default('clean'),
-  batchSize: z.number().int().positive().default(12),
+  batchSize: z.number().int().positive().default(8),
   /**
    * Also write the model-diff vector (capture variant minus replay variant, mean over response tokens and
    * prompts) as an ordinary vector file: `model-diff/<capture>-minus-<replay>/vectors/mean_diff.safetensors`.
