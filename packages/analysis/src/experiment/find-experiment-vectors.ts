@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { experimentLayout, TraitlensError } from '@traitlens/core';
+import { isMethodList, type MethodSelection, methodOfTrait, selectsMethod } from './trait-methods';
 
 /** A vector file found in an experiment: extraction/<category>/<trait>/vectors/<method>.safetensors. */
 export interface ExperimentVectorFile {
@@ -12,9 +13,12 @@ export interface ExperimentVectorFile {
 
 export interface FindExperimentVectorsOptions {
   /** Trait names (`sycophancy`) or category/trait (`alignment/sycophancy`); default all. */
-  traits?: readonly string[];
-  /** Methods to keep (default: all but `random_baseline`, since analyses draw their own random controls). */
-  methods?: readonly string[];
+  traits?: readonly string[] | undefined;
+  /**
+   * Methods to keep: a list for every trait, or per trait one method (`readBestMethods`); default all but
+   * `random_baseline`, since analyses draw their own random controls.
+   */
+  methods?: MethodSelection | undefined;
 }
 
 async function listDirectories(path: string): Promise<string[]> {
@@ -48,7 +52,10 @@ export async function findExperimentVectors(
       }
       for (const name of names) {
         const method = name.slice(0, -'.safetensors'.length);
-        if (options.methods ? !options.methods.includes(method) : method === 'random_baseline') continue;
+        const keep = options.methods
+          ? selectsMethod(options.methods, `${category}/${trait}`, method)
+          : method !== 'random_baseline';
+        if (!keep) continue;
         found.push({ category, trait, method, path: join(vectors, name) });
       }
     }
@@ -58,11 +65,17 @@ export async function findExperimentVectors(
       if (!found.some((file) => file.trait === trait || `${file.category}/${file.trait}` === trait)) {
         throw new TraitlensError(
           'FILE_NOT_FOUND',
-          `No vectors for trait "${trait}" under ${join(experimentRoot, 'extraction')}/<category>/${trait.includes('/') ? trait.split('/')[1] : trait}/vectors/${options.methods ? `{${options.methods.join(',')}}` : '<method>'}.safetensors. Run extraction first or pass --vectors <file>.`,
+          `No vectors for trait "${trait}" under ${join(experimentRoot, 'extraction')}/<category>/${trait.includes('/') ? trait.split('/')[1] : trait}/vectors/${methodPattern(options.methods, trait)}.safetensors. Run extraction first or pass --vectors <file>.`,
           { details: { trait, experiment: experimentRoot } },
         );
       }
     }
   }
   return found;
+}
+
+function methodPattern(methods: MethodSelection | undefined, trait: string): string {
+  if (!methods) return '<method>';
+  if (isMethodList(methods)) return `{${methods.join(',')}}`;
+  return methodOfTrait(methods, trait) ?? '<no method chosen for this trait>';
 }

@@ -3,7 +3,7 @@ import { TraitlensError } from '@traitlens/core';
 
 export interface ReadPromptLabelsOptions {
   /** Scores (e.g. judge 0-100) at or above this are label 1 (default 50); 0/1 and booleans pass through. */
-  threshold?: number;
+  threshold?: number | undefined;
 }
 
 const scoreKeys = new Set(['score', 'judgeScore', 'judge_score']);

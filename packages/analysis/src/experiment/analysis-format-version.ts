@@ -1,0 +1,2 @@
+/** The `formatVersion` of every file under `analysis/`. */
+export const analysisFormatVersion = '1';

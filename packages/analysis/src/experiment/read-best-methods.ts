@@ -1,0 +1,90 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { experimentLayout, TraitlensError } from '@traitlens/core';
+
+export interface ReadBestMethodsOptions {
+  /** Trait names or `category/trait` (default: every trait with an extraction folder). */
+  traits?: readonly string[] | undefined;
+}
+
+/** What the `best` entry of an extraction evaluation.json holds (docs/extraction.md). */
+interface EvaluationBest {
+  sites?: Record<string, { best?: { method?: unknown } | null } | undefined>;
+}
+
+async function listDirectories(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path, { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Per trait (`category/trait`), the extraction method with the best held-out score: the method of
+ * `sites.resid_post.best` in the trait's `extraction/<category>/<trait>/evaluation.json`. Extraction
+ * ranks every (layer, method) of the site by its combined score on the validation split (random_baseline
+ * excluded); on a tie the lower layer wins, then the method run first (the order of the evaluation's
+ * `methods`). Every trait read must have that file: a missing one fails naming the trait and what to run.
+ */
+export async function readBestMethods(
+  experiment: string,
+  options: ReadBestMethodsOptions = {},
+): Promise<Record<string, string>> {
+  const root = join(experiment, 'extraction');
+  const found: [string, string][] = [];
+  for (const category of await listDirectories(root))
+    for (const trait of await listDirectories(join(root, category))) found.push([category, trait]);
+  const wanted = options.traits;
+  const chosen = wanted
+    ? found.filter(([category, trait]) =>
+        wanted.some((name) => name === trait || name === `${category}/${trait}`),
+      )
+    : found;
+  for (const name of wanted ?? []) {
+    if (!chosen.some(([category, trait]) => name === trait || name === `${category}/${trait}`))
+      throw missingEvaluation(
+        experiment,
+        name,
+        join(root, name.includes('/') ? name : `<category>/${name}`, 'evaluation.json'),
+      );
+  }
+  const methods: Record<string, string> = {};
+  for (const [category, trait] of chosen) {
+    const name = `${category}/${trait}`;
+    methods[name] = await readBestMethod(
+      experiment,
+      name,
+      experimentLayout(experiment).extraction(category, trait).evaluation,
+    );
+  }
+  return methods;
+}
+
+async function readBestMethod(experiment: string, trait: string, file: string): Promise<string> {
+  let evaluation: EvaluationBest;
+  try {
+    evaluation = JSON.parse(await readFile(file, 'utf8')) as EvaluationBest;
+  } catch (cause) {
+    throw missingEvaluation(experiment, trait, file, cause);
+  }
+  const method = evaluation.sites?.resid_post?.best?.method;
+  if (typeof method !== 'string')
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `methods "best": ${file} names no best method for ${trait} at resid_post (sites.resid_post.best is missing; no method but random_baseline was evaluated). Rerun extraction of ${trait} with at least one other method, or name the methods.`,
+      { details: { file, trait } },
+    );
+  return method;
+}
+
+function missingEvaluation(experiment: string, trait: string, file: string, cause?: unknown): TraitlensError {
+  return new TraitlensError(
+    'FILE_NOT_FOUND',
+    `methods "best" chooses each trait's method from its extraction evaluation, and ${file} for trait ${trait} is missing or unreadable. Run extraction of ${trait} first (traitlens extract --experiment ${experiment} --traits ${trait.includes('/') ? trait : `<category>/${trait}`}, or the study's extract stage: traitlens run <experiment.yaml> --only extract), or name the methods.`,
+    { cause, details: { file, trait } },
+  );
+}
