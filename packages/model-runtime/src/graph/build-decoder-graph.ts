@@ -12,7 +12,18 @@ import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt (the weights are not). */
-export const decoderGraphVersion = 7;
+export const decoderGraphVersion = 8;
+
+/**
+ * How the graph hands over the key/value cache (docs/decisions/0014).
+ * - `buffer`: `past_key/value.{l}` [B,kvH,C,hd] is a host buffer of C slots that the caller owns and
+ *   masks with `attention_bias`; the graph reads it in place and returns only the run's own keys and
+ *   values, `new_key/value.{l}` [B,kvH,S,hd], which the caller writes into the buffer. No step copies
+ *   the cache.
+ * - `concat`: `present_key/value.{l}` [B,kvH,P+S,hd] = Concat(past, new), fed back as the next past.
+ *   Used where the cache stays on a device (WebGPU), since the host cannot write into device memory.
+ */
+export type KvCacheLayout = 'buffer' | 'concat';
 
 /** Build options that depend on the execution provider rather than on the model. */
 export interface DecoderGraphOptions {
@@ -25,16 +36,20 @@ export interface DecoderGraphOptions {
    * entries are ignored.
    */
   steerEverySite?: boolean;
+  /** How the key/value cache crosses the graph boundary (default `concat`). */
+  kvCache?: KvCacheLayout;
 }
 
 /**
  * Graph inputs: input_ids [B,S], rotary_cos/rotary_sin [B,S,hd/2] (cos and sin of each token's rotary
  * angles, computed in float64 by the caller: see rotary-tables.ts), attention_bias [B,1,S,T] (additive:
- * 0 or -inf, T = past + S), past_key.{l}/past_value.{l} [B,kvH,P,hd], logit_indices [K] (flat row-major
- * indices into B*S choosing which positions get logits), plus steering inputs of the plan.
+ * 0 or -inf, T = P + S: the P past slots, then the S new tokens), past_key.{l}/past_value.{l}
+ * [B,kvH,P,hd], logit_indices [K] (flat row-major indices into B*S choosing which positions get logits),
+ * plus steering inputs of the plan.
  * Outputs: logits [K,V], next_token [K] (greedy choice, lowest id on ties) and next_logprob [K] (its
- * log-probability), present_key.{l}/present_value.{l} [B,kvH,T,hd], and `{site}.{layer}` [B*S,D] for each
- * captured point. Only fetched outputs leave the device.
+ * log-probability), the cache (`kvCache`: new_key.{l}/new_value.{l} [B,kvH,S,hd], or
+ * present_key.{l}/present_value.{l} [B,kvH,T,hd]), and `{site}.{layer}` [B*S,D] for each captured
+ * point. Only fetched outputs leave the device.
  */
 export function buildDecoderGraph(
   config: ModelConfig,
@@ -289,6 +304,67 @@ export function buildDecoderGraph(
   const mergedShape = g.constant('merged_shape', [-1, qSize]);
   const scale = g.constant('attention_scale', [1 / Math.sqrt(hd)], computeType, []);
 
+  const kvCacheLayout = options.kvCache ?? 'concat';
+  interface LayerCache {
+    pastKey: string;
+    pastValue: string;
+    key: string;
+    value: string;
+  }
+  const keyTranspose = { perm: [0, 1, 3, 2] };
+  /** softmax(scores + attention_bias) over the key axis, grouped back to [B,kvH,G*S,T]. */
+  const attentionProbabilities = (scores: string): string => {
+    const masked = g.op('Add', [g.op('Reshape', [scores, scoresShape]), attentionBiasCompute]);
+    return g.op('Reshape', [g.op('Softmax', [masked], { axis: -1 }), groupedScoresShape]);
+  };
+  /** Attention over Concat(past, new), which is also the layer's `present_*` output. */
+  const attendOverConcatenation = (layer: number, grouped: string, cache: LayerCache): string => {
+    const presentKey = g.op('Concat', [cache.pastKey, cache.key], { axis: 2 });
+    const presentValue = g.op('Concat', [cache.pastValue, cache.value], { axis: 2 });
+    g.output(presentKey, `present_key.${layer}`, computeType, ['batch', kv, 'total_sequence', hd]);
+    g.output(presentValue, `present_value.${layer}`, computeType, ['batch', kv, 'total_sequence', hd]);
+    const scores = g.op(
+      'MatMul',
+      [grouped, g.op('Transpose', [presentKey], keyTranspose)],
+      undefined,
+      `scores_${layer}`,
+    );
+    return g.op('MatMul', [attentionProbabilities(scores), presentValue]);
+  };
+  /**
+   * Attention over the caller's buffer and the run's own keys without joining them: scores against
+   * both are concatenated (G*S*(P+S) values, not the P*hd cache), the probabilities split again, and
+   * the two value products added. The buffer is only read.
+   */
+  const attendOverBuffer = (layer: number, grouped: string, cache: LayerCache): string => {
+    g.output(cache.key, `new_key.${layer}`, computeType, ['batch', kv, 'sequence', hd]);
+    g.output(cache.value, `new_value.${layer}`, computeType, ['batch', kv, 'sequence', hd]);
+    const pastScores = g.op('MatMul', [grouped, g.op('Transpose', [cache.pastKey], keyTranspose)]);
+    const newScores = g.op('MatMul', [grouped, g.op('Transpose', [cache.key], keyTranspose)]);
+    const scores = g.op('Concat', [pastScores, newScores], { axis: -1 }, `scores_${layer}`);
+    const [pastProbabilities, newProbabilities] = g.node(
+      'Split',
+      [attentionProbabilities(scores), pastAndNewSplit(cache)],
+      { outputs: 2, attributes: { axis: -1 } },
+    ) as [string, string];
+    return g.op('Add', [
+      g.op('MatMul', [pastProbabilities, cache.pastValue]),
+      g.op('MatMul', [newProbabilities, cache.value]),
+    ]);
+  };
+  let pastAndNew: string | undefined;
+  /** [P, S]: the past slots and the new tokens along the key axis (the same at every layer). */
+  const pastAndNewSplit = (cache: LayerCache): string => {
+    const slotAxis = { start: 2, end: 3 };
+    pastAndNew ??= g.op(
+      'Concat',
+      [g.op('Shape', [cache.pastKey], slotAxis), g.op('Shape', [cache.key], slotAxis)],
+      { axis: 0 },
+      'past_and_new',
+    );
+    return pastAndNew;
+  };
+
   for (let layer = 0; layer < layerCount; layer++) {
     const p = `layers.${layer}`;
     hidden = hook(hidden, layer, 'resid_pre');
@@ -311,22 +387,13 @@ export function buildDecoderGraph(
     const v = g.op('Transpose', [g.op('Reshape', [vFlat, kShape])], { perm: [0, 2, 1, 3] });
     const pastKey = g.input(`past_key.${layer}`, computeType, ['batch', kv, 'past_sequence', hd]);
     const pastValue = g.input(`past_value.${layer}`, computeType, ['batch', kv, 'past_sequence', hd]);
-    const presentKey = g.op('Concat', [pastKey, k], { axis: 2 });
-    const presentValue = g.op('Concat', [pastValue, v], { axis: 2 });
-    g.output(presentKey, `present_key.${layer}`, computeType, ['batch', kv, 'total_sequence', hd]);
-    g.output(presentValue, `present_value.${layer}`, computeType, ['batch', kv, 'total_sequence', hd]);
     // Query heads that share a key/value head are stacked along the sequence axis, so one batched
     // MatMul per KV head serves the whole group without materialising repeated keys.
     const grouped = g.op('Reshape', [g.op('Mul', [q, scale]), groupedShape]);
-    const scores = g.op(
-      'MatMul',
-      [grouped, g.op('Transpose', [presentKey], { perm: [0, 1, 3, 2] })],
-      undefined,
-      `scores_${layer}`,
-    );
-    const masked = g.op('Add', [g.op('Reshape', [scores, scoresShape]), attentionBiasCompute]);
-    const probabilities = g.op('Softmax', [masked], { axis: -1 });
-    const context = g.op('MatMul', [g.op('Reshape', [probabilities, groupedScoresShape]), presentValue]);
+    const context =
+      kvCacheLayout === 'buffer'
+        ? attendOverBuffer(layer, grouped, { pastKey, pastValue, key: k, value: v })
+        : attendOverConcatenation(layer, grouped, { pastKey, pastValue, key: k, value: v });
     const merged = g.op('Reshape', [
       g.op('Transpose', [g.op('Reshape', [context, headsShape])], { perm: [0, 2, 1, 3] }),
       mergedShape,

@@ -195,16 +195,16 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
   // MatMulNBits on CPU computes in int8 at accuracy level 4 (8-bit weights need it there).
   const accuracyLevel = selection.provider === 'cpu' ? 4 : 0;
   const maxSessions = options.maxSessions ?? (selection.provider === 'cpu' ? 4 : 1);
-  return new OnnxLanguageModel(
+  return new OnnxLanguageModel({
     id,
     config,
     tokenizer,
-    encoder,
+    promptEncoder: encoder,
     artifacts,
     sessionOptions,
-    { accuracyLevel },
+    graphOptions: { accuracyLevel },
     maxSessions,
-  );
+  });
 }
 
 /** Why the model needs fp16 arithmetic from the device, if it does. */
