@@ -4,19 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile } from '@traitlens/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runBinary } from './__fixtures__/cli-process';
 import {
-  createReliabilityFixture,
-  type ReliabilityFixture,
-  runBinary,
-} from './__fixtures__/reliability-fixture';
+  createReliabilityStudy,
+  type ReliabilityStudy,
+  reliabilityCommands,
+} from './__fixtures__/tiny-study';
 
 // Read-only folders, a file where a folder should be, and a full disk: each command exits 1 with a
 // message naming the path and what to do, never a stack trace, and leaves nothing half-written under a
 // final name (docs/reliability.md). The tmpfs cases need root on Linux and skip elsewhere.
 
-let fixture: ReliabilityFixture;
+let fixture: ReliabilityStudy;
+let commands: ReturnType<typeof reliabilityCommands>;
 beforeAll(async () => {
-  fixture = await createReliabilityFixture();
+  fixture = await createReliabilityStudy();
+  commands = reliabilityCommands(fixture);
 });
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
@@ -39,23 +42,8 @@ function unmount(path: string): void {
   spawnSync('umount', [path]);
 }
 
-const captureArgs = (experiment: string) => [
-  'capture',
-  '--model',
-  fixture.model,
-  '--threads',
-  '1',
-  '--prompt-set',
-  fixture.promptSet,
-  '--experiment',
-  experiment,
-  '--variant',
-  'base',
-  '--max-new-tokens',
-  '6',
-  '--activation-dtype',
-  'f32',
-];
+const captureArgs = (experiment: string) =>
+  commands.capture(experiment, { 'batch-size': undefined, 'activation-dtype': 'f32' });
 
 async function listFiles(directory: string): Promise<string[]> {
   const files: string[] = [];
@@ -99,21 +87,7 @@ describe('file-system errors reach the user as TraitlensErrors', () => {
       expectCleanError(capture, 'FILE_SYSTEM_ERROR', readOnly);
       expect(capture.stderr).toContain('read-only');
       const extract = await runBinary(
-        [
-          'extract',
-          '--model',
-          fixture.model,
-          '--threads',
-          '1',
-          '--traits',
-          'tinystories/happiness',
-          '--datasets',
-          fixture.datasets,
-          '--experiment',
-          experiment,
-          '--max-new-tokens',
-          '4',
-        ],
+        commands.extract(experiment, { 'max-new-tokens': 4, 'batch-size': undefined }),
         { TRAITLENS_CACHE: fixture.cache },
       );
       expectCleanError(extract, 'FILE_SYSTEM_ERROR', readOnly);

@@ -1,21 +1,24 @@
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBinary, snapshotDirectory } from './__fixtures__/reliability-fixture';
-import {
-  createScaleOutFixture,
-  noSchedulerShard,
-  type ScaleOutFixture,
-} from './__fixtures__/scale-out-fixture';
+import { commandArgs, runBinary, snapshotDirectory } from './__fixtures__/cli-process';
+import { createScaleOutStudy } from './__fixtures__/tiny-study';
 
 // Each stage as three concurrent processes into one experiment folder, the shard taken from the
 // variables a SLURM job array or a Kubernetes indexed Job sets, compared file by file with one process
 // (docs/scale-out.md). Files are compared byte for byte; in JSON files only the values of createdAt /
 // updatedAt / completedAt (when a piece was written) may differ.
 
-let fixture: ScaleOutFixture;
+let fixture: Awaited<ReturnType<typeof createScaleOutStudy>>;
 let single: string;
 const shards = [0, 1, 2];
+
+/** Environment entries that turn sharding off, whatever scheduler runs the tests themselves. */
+const noSchedulerShard: Record<string, string> = {
+  SLURM_ARRAY_TASK_ID: '',
+  JOB_COMPLETION_INDEX: '',
+  TRAITLENS_SHARD_COUNT: '',
+};
 
 /** What `sbatch --array=1-3` sets in task `index + 1`. */
 function slurmTask(index: number): Record<string, string> {
@@ -35,90 +38,55 @@ function kubernetesPod(index: number): Record<string, string> {
 }
 
 function extractArgs(experiment: string): string[] {
-  return [
-    'extract',
-    '--model',
-    fixture.model,
-    '--traits',
-    fixture.traits.join(','),
-    '--datasets',
-    fixture.datasets,
-    '--experiment',
+  return commandArgs('extract', {
+    model: fixture.model,
+    traits: fixture.traits,
+    datasets: fixture.datasets,
     experiment,
-    '--methods',
-    'mean_diff',
-    '--max-new-tokens',
-    '4',
-    '--batch-size',
-    '12',
-    '--threads',
-    '1',
-  ];
+    methods: 'mean_diff',
+    'max-new-tokens': 4,
+    'batch-size': 12,
+    threads: 1,
+  });
 }
 
 function steerArgs(experiment: string): string[] {
-  return [
-    'steer',
-    '--model',
-    fixture.model,
-    '--trait',
-    'tinystories/happiness',
-    '--datasets',
-    fixture.datasets,
-    '--experiment',
+  return commandArgs('steer', {
+    model: fixture.model,
+    trait: 'tinystories/happiness',
+    datasets: fixture.datasets,
     experiment,
     // The single run's vectors, so the steering comparison does not depend on the extraction one.
-    '--vectors',
-    join(single, 'extraction', 'tinystories', 'happiness', 'vectors', 'mean_diff.safetensors'),
-    '--judge',
-    'lexicon',
-    '--steps',
-    '2',
-    '--max-new-tokens',
-    '8',
-    '--multi-layer',
-    'weighted',
-    '--threads',
-    '1',
-  ];
+    vectors: join(single, 'extraction', 'tinystories', 'happiness', 'vectors', 'mean_diff.safetensors'),
+    judge: 'lexicon',
+    steps: 2,
+    'max-new-tokens': 8,
+    'multi-layer': 'weighted',
+    threads: 1,
+  });
 }
 
 function captureArgs(experiment: string): string[] {
-  return [
-    'capture',
-    '--model',
-    fixture.model,
-    '--prompt-set',
-    fixture.promptSet,
-    '--variant',
-    'base',
-    '--replay-variant',
-    'other',
-    '--replay-model',
-    fixture.replayModel,
-    '--experiment',
+  return commandArgs('capture', {
+    model: fixture.model,
+    'prompt-set': fixture.promptSet,
+    variant: 'base',
+    'replay-variant': 'other',
+    'replay-model': fixture.replayModel,
     experiment,
-    '--max-new-tokens',
-    '5',
-    '--batch-size',
-    '4',
-    '--threads',
-    '1',
-  ];
+    'max-new-tokens': 5,
+    'batch-size': 4,
+    threads: 1,
+  });
 }
 
 function labelArgs(experiment: string): string[] {
-  return [
-    'label',
-    '--experiment',
+  return commandArgs('label', {
     experiment,
-    '--prompt-set',
-    fixture.promptSet,
-    '--variant',
-    'base',
-    '--keywords',
-    'she,he,they',
-  ];
+    'prompt-set': fixture.promptSet,
+    variant: 'base',
+    keywords: 'she,he,they',
+  });
 }
 
 async function runAll(runs: Array<{ args: string[]; env: Record<string, string> }>) {
@@ -128,7 +96,7 @@ async function runAll(runs: Array<{ args: string[]; env: Record<string, string> 
 }
 
 beforeAll(async () => {
-  fixture = await createScaleOutFixture();
+  fixture = await createScaleOutStudy();
   single = join(fixture.root, 'single');
   for (const args of [extractArgs(single), steerArgs(single), captureArgs(single), labelArgs(single)])
     await runAll([{ args, env: noSchedulerShard }]);

@@ -3,46 +3,27 @@ import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireFileLock } from '@traitlens/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type BinaryResult, expectSuccess, runBinary, snapshotDirectory } from './__fixtures__/cli-process';
 import {
-  type BinaryResult,
-  createReliabilityFixture,
-  type ReliabilityFixture,
-  runBinary,
-  snapshotDirectory,
-} from './__fixtures__/reliability-fixture';
+  createReliabilityStudy,
+  type ReliabilityStudy,
+  reliabilityCommands,
+  reliabilityVectors,
+} from './__fixtures__/tiny-study';
 
 // Two processes start the same stage on one experiment at once. Each either finishes or refuses with
 // LOCK_HELD naming the other (never a stack trace, a missing file or a half-written output), and after
 // one more run the outputs are byte-identical to a single uninterrupted run (docs/reliability.md).
 
-let fixture: ReliabilityFixture;
+let fixture: ReliabilityStudy;
+let commands: ReturnType<typeof reliabilityCommands>;
 beforeAll(async () => {
-  fixture = await createReliabilityFixture();
+  fixture = await createReliabilityStudy();
+  commands = reliabilityCommands(fixture);
 });
 
 function stageArgs(stage: 'extract' | 'capture', experiment: string): string[] {
-  const common = [
-    '--model',
-    fixture.model,
-    '--threads',
-    '1',
-    '--experiment',
-    experiment,
-    '--max-new-tokens',
-    '6',
-  ];
-  if (stage === 'extract')
-    return [
-      'extract',
-      ...common,
-      '--traits',
-      'tinystories/happiness',
-      '--datasets',
-      fixture.datasets,
-      '--batch-size',
-      '5',
-    ];
-  return ['capture', ...common, '--prompt-set', fixture.promptSet, '--variant', 'base', '--batch-size', '2'];
+  return commands[stage](experiment);
 }
 
 function expectFinishedOrRefused(result: BinaryResult): void {
@@ -63,7 +44,7 @@ describe('two processes on one experiment', () => {
       const env = { TRAITLENS_CACHE: fixture.cache };
       const reference = await mkdtemp(join(fixture.root, 'reference-'));
       const single = await runBinary(stageArgs(stage, reference), env);
-      expect(single.code, single.stderr).toBe(0);
+      expectSuccess(single);
       const expected = await snapshotDirectory(reference);
 
       const experiment = await mkdtemp(join(fixture.root, 'shared-'));
@@ -75,7 +56,7 @@ describe('two processes on one experiment', () => {
       expectFinishedOrRefused(b!);
       expect([a!.code, b!.code]).toContain(0);
       const again = await runBinary(stageArgs(stage, experiment), env);
-      expect(again.code, again.stderr).toBe(0);
+      expectSuccess(again);
       expect(await snapshotDirectory(experiment)).toEqual(expected);
     },
   );
@@ -85,51 +66,19 @@ describe('two processes on one experiment', () => {
   }, async () => {
     const env = { TRAITLENS_CACHE: fixture.cache };
     const extraction = await mkdtemp(join(fixture.root, 'vectors-'));
-    const extracted = await runBinary(stageArgs('extract', extraction), env);
-    expect(extracted.code, extracted.stderr).toBe(0);
-    const vectors = join(
-      extraction,
-      'extraction',
-      'tinystories',
-      'happiness',
-      'vectors',
-      'mean_diff.safetensors',
-    );
-    const steer = (experiment: string) => [
-      'steer',
-      '--model',
-      fixture.model,
-      '--threads',
-      '1',
-      '--trait',
-      'tinystories/happiness',
-      '--datasets',
-      fixture.datasets,
-      '--vectors',
-      vectors,
-      '--layers',
-      '1,2',
-      '--judge',
-      'lexicon',
-      '--coefficients',
-      '2,8',
-      '--max-new-tokens',
-      '6',
-      '--questions',
-      '3',
-      '--experiment',
-      experiment,
-    ];
+    expectSuccess(await runBinary(stageArgs('extract', extraction), env));
+    const vectors = reliabilityVectors(extraction);
+    const steer = (experiment: string) => commands.steer(experiment, vectors);
     const reference = await mkdtemp(join(fixture.root, 'steer-reference-'));
     const single = await runBinary(steer(reference), env);
-    expect(single.code, single.stderr).toBe(0);
+    expectSuccess(single);
     const expected = await snapshotDirectory(reference);
     const experiment = await mkdtemp(join(fixture.root, 'steer-shared-'));
     const [a, b] = await Promise.all([runBinary(steer(experiment), env), runBinary(steer(experiment), env)]);
     expect(a!.code, a!.stderr).toBe(0);
     expect(b!.code, b!.stderr).toBe(0);
     const again = await runBinary(steer(experiment), env);
-    expect(again.code, again.stderr).toBe(0);
+    expectSuccess(again);
     expect(await snapshotDirectory(experiment)).toEqual(expected);
   });
 
@@ -140,11 +89,11 @@ describe('two processes on one experiment', () => {
     const experiment = await mkdtemp(join(fixture.root, 'analyze-'));
     for (const stage of ['extract', 'capture'] as const) {
       const done = await runBinary(stageArgs(stage, experiment), env);
-      expect(done.code, done.stderr).toBe(0);
+      expectSuccess(done);
     }
-    const analyze = ['analyze', '--experiment', experiment, '--variant', 'base', '--prompt-set', 'prompts'];
+    const analyze = commands.analyze(experiment);
     const single = await runBinary(analyze, env);
-    expect(single.code, single.stderr).toBe(0);
+    expectSuccess(single);
     const expected = await snapshotDirectory(join(experiment, 'analysis'));
     expect(Object.keys(expected).length).toBeGreaterThan(0);
     await rm(join(experiment, 'analysis'), { recursive: true });
@@ -225,13 +174,9 @@ describe('two processes on one experiment', () => {
       prepared = await mkdtemp(join(fixture.root, 'prepared-'));
       for (const stage of ['extract', 'capture'] as const) {
         const done = await runBinary(stageArgs(stage, prepared), env());
-        expect(done.code, done.stderr).toBe(0);
+        expectSuccess(done);
       }
-      const analyzed = await runBinary(
-        ['analyze', '--experiment', prepared, '--variant', 'base', '--prompt-set', 'prompts'],
-        env(),
-      );
-      expect(analyzed.code, analyzed.stderr).toBe(0);
+      expectSuccess(await runBinary(commands.analyze(prepared), env()));
     }, 600_000);
     // One folder name for every copy: the report's title names the experiment folder.
     const copyOfPrepared = async () => {
@@ -240,35 +185,13 @@ describe('two processes on one experiment', () => {
       await cp(prepared, experiment, { recursive: true });
       return experiment;
     };
-    const commands = {
-      replay: (experiment: string) => [
-        ...stageArgs('capture', experiment),
-        '--replay-variant',
-        'clean',
-        '--replay-model',
-        fixture.model,
-      ],
-      label: (experiment: string) => [
-        'label',
-        '--experiment',
-        experiment,
-        '--prompt-set',
-        fixture.promptSet,
-        '--variant',
-        'base',
-        '--keywords',
-        'the,and,a',
-      ],
-      report: (experiment: string) => ['report', '--experiment', experiment],
-    };
-
     it.each(['replay', 'label', 'report'] as const)(
       '%s: two processes at once finish or refuse cleanly; after one more run the files equal a single run',
       { timeout: 600_000 },
       async (stage) => {
         const reference = await copyOfPrepared();
         const single = await runBinary(commands[stage](reference), env());
-        expect(single.code, single.stderr).toBe(0);
+        expectSuccess(single);
         const expected = await snapshotDirectory(reference);
         const experiment = await copyOfPrepared();
         const [a, b] = await Promise.all([
@@ -281,7 +204,7 @@ describe('two processes on one experiment', () => {
         // Only the replay takes a lock; label and report both finish.
         if (stage !== 'replay') expect([a!.code, b!.code], `${a!.stderr}\n${b!.stderr}`).toEqual([0, 0]);
         const again = await runBinary(commands[stage](experiment), env());
-        expect(again.code, again.stderr).toBe(0);
+        expectSuccess(again);
         expect(await snapshotDirectory(experiment)).toEqual(expected);
       },
     );

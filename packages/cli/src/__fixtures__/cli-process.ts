@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { createTinyModel } from '@traitlens/model-runtime/testing';
+import { expect } from 'vitest';
 
-const repositoryRoot = join(import.meta.dirname, '..', '..', '..', '..');
+export const repositoryRoot = join(import.meta.dirname, '..', '..', '..', '..');
 const bin = join(repositoryRoot, 'packages', 'cli', 'src', 'bin.ts');
 
 export interface BinaryResult {
@@ -44,61 +43,6 @@ export function runBinary(
   });
 }
 
-/** A tiny generated model, a two-class trait data set and a prompt set, in a fresh folder. */
-export interface ReliabilityFixture {
-  root: string;
-  model: string;
-  datasets: string;
-  promptSet: string;
-  cache: string;
-}
-
-export async function createReliabilityFixture(): Promise<ReliabilityFixture> {
-  const root = await mkdtemp(join(tmpdir(), 'traitlens-reliability-'));
-  const model = join(root, 'model');
-  await createTinyModel({
-    directory: model,
-    seed: 3,
-    layerCount: 3,
-    hiddenSize: 32,
-    headCount: 4,
-    chatTemplate: null,
-  });
-  const shipped = join(repositoryRoot, 'datasets', 'traits', 'tinystories', 'happiness');
-  const trait = join(root, 'datasets', 'tinystories', 'happiness');
-  await mkdir(trait, { recursive: true });
-  for (const file of ['positive.txt', 'negative.txt']) {
-    const lines = (await readFile(join(shipped, file), 'utf8')).split('\n').filter((line) => line.trim());
-    await writeFile(join(trait, file), `${lines.slice(0, 12).join('\n')}\n`);
-  }
-  await writeFile(join(trait, 'definition.txt'), await readFile(join(shipped, 'definition.txt')));
-  const steering = JSON.parse(await readFile(join(shipped, 'steering.json'), 'utf8')) as {
-    questions: string[];
-  };
-  await writeFile(
-    join(trait, 'steering.json'),
-    JSON.stringify({ questions: steering.questions.slice(0, 4) }),
-  );
-  const promptSet = join(root, 'prompts.json');
-  await writeFile(
-    promptSet,
-    JSON.stringify({
-      name: 'reliability',
-      description: 'Six short openings for the kill and two-process tests.',
-      prompts: [
-        'Once upon a time, there was a little girl named Lily. She',
-        'One day, Tom went to the park with his mom. He saw',
-        'The robot climbed the old lighthouse and',
-        'Sue and her mom went to the shop. They',
-        'It was a windy day. The boats',
-        'Ben had a toy car. He',
-      ].map((text, index) => ({ id: index + 1, text })),
-    }),
-  );
-  const cache = join(root, 'cache');
-  return { root, model, datasets: join(root, 'datasets'), promptSet, cache };
-}
-
 const timestampField = /"(createdAt|updatedAt|completedAt)": "[^"]*"/g;
 const durationField = /"(elapsedSeconds|seconds)": [0-9.e+-]+/g;
 
@@ -126,4 +70,25 @@ export async function snapshotDirectory(directory: string): Promise<Record<strin
   };
   await walk(directory);
   return Object.fromEntries(Object.entries(snapshot).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The run exited 0 (its standard error is the failure message). */
+export function expectSuccess(result: BinaryResult): void {
+  expect(result.code, result.stderr).toBe(0);
+}
+
+/** A command option's value: a list is joined with commas; `undefined` leaves the option out. */
+export type OptionValue = string | number | readonly string[] | undefined;
+
+/**
+ * `traitlens <command> --<name> <value> ...` from an options object (names as on the command line), so
+ * a test states a stage's options once and varies them by spreading: `{ ...options, 'batch-size': 4 }`.
+ */
+export function commandArgs(command: string, options: Record<string, OptionValue>): string[] {
+  const args = [command];
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    args.push(`--${name}`, typeof value === 'object' ? value.join(',') : String(value));
+  }
+  return args;
 }
