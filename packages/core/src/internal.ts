@@ -14,6 +14,12 @@ export {
   numberToBfloat16Bits,
   numberToFloat16Bits,
 } from './numeric/float16';
+export {
+  instantiateSimdDotKernels,
+  type SimdDotKernelExports,
+  simdDotKernelsSupported,
+  simdDotKernelsWasm,
+} from './numeric/simd-dot-kernels';
 export { l2Norm } from './numeric/vector-math';
 export { encodeSafetensors } from './safetensors/write-safetensors';
 export { computeAurocOfClasses } from './stats/auroc';

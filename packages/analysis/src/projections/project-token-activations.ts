@@ -1,8 +1,8 @@
 import { TraitlensError } from '@traitlens/core';
-import { bfloat16ArrayToFloat32 } from '@traitlens/core/internal';
-import { decodeFloat16 } from './float16-table';
-import { projectRowSummary, type RandomDirections } from './random-directions';
+import { instantiateSimdDotKernels } from '@traitlens/core/internal';
+import { projectSummary, type RandomDirections } from './random-directions';
 import type { ActivationTensors } from './read-activation-tensors';
+import { type SimdProjectorState, simdProjectLayer } from './simd-project-layer';
 import type { VectorBank } from './vector-bank';
 
 /** Per-token projections of one prompt's part onto every bank vector at every bank layer. */
@@ -56,9 +56,11 @@ export function getPaddedVectors(bank: VectorBank): { rows: number; unitVectors:
 }
 
 /**
- * dots[k * T + t] = row_t . unit_k and norms[t] = |row_t| for T rows of width D. Eight vectors per pass
- * over a row keep the row value in a register for eight multiply-adds (measured in V8: ~2.5 GMAC/s against
- * ~1 for one dot product at a time and ~2 for four at a time). It references nothing outside itself.
+ * dots[k * T + t] = row_t . unit_k and norms[t] = |row_t| for T rows of width D, in plain JavaScript
+ * (float64 sums). Activation files are projected by the WebAssembly SIMD kernels (`simdProjectLayer`,
+ * ~5-10x faster); this loop projects single summary rows and is their float64 reference in tests. Eight
+ * vectors per pass over a row keep the row value in a register for eight multiply-adds. It references
+ * nothing outside itself.
  */
 export function projectRows(
   rows: Float32Array,
@@ -128,14 +130,17 @@ export function projectRows(
   }
 }
 
-/** Reusable decode buffer, so projecting thousands of files allocates once per size. */
+/** Reusable kernel memory, so projecting thousands of files allocates once per size. */
 export interface ProjectionScratch {
-  rows: Float32Array<ArrayBuffer>;
+  simd?: SimdProjectorState;
 }
 
 export function createProjectionScratch(): ProjectionScratch {
-  return { rows: new Float32Array(0) };
+  return {};
 }
+
+/** This thread's kernels when the caller passes no scratch. */
+const threadScratch = createProjectionScratch();
 
 /** Checks that read tensors fit the bank (width, layers) with errors that name the file. */
 export function assertTensorsFitBank(tensors: ActivationTensors, bank: VectorBank): void {
@@ -173,45 +178,35 @@ export function projectTokenActivations(
   const padded = getPaddedVectors(bank);
   const random = options.random;
   const randomDots = random ? new Float32Array(layerCount * random.directions.count) : undefined;
-  const scratch = options.scratch ?? createProjectionScratch();
-  if (scratch.rows.length < tokenCount * width) scratch.rows = new Float32Array(tokenCount * width);
+  const scratch = options.scratch ?? threadScratch;
+  scratch.simd ??= { kernels: instantiateSimdDotKernels() };
+  const state = scratch.simd;
   tensors.layers.forEach((stored, position) => {
-    const elements = tokenCount * width;
-    let rows: Float32Array;
-    if (stored.dtype === 'F32') {
-      rows = new Float32Array(stored.bytes.buffer, stored.bytes.byteOffset, elements);
-    } else {
-      const bits = new Uint16Array(stored.bytes.buffer, stored.bytes.byteOffset, elements);
-      rows =
-        stored.dtype === 'F16'
-          ? decodeFloat16(bits, scratch.rows.subarray(0, elements))
-          : bfloat16ArrayToFloat32(bits, scratch.rows.subarray(0, elements));
-    }
     const rowSum = meanActivations ? new Float64Array(width) : undefined;
-    projectRows(
-      rows,
+    const summary = simdProjectLayer(state, {
+      bank,
+      unitVectors: padded.unitVectors,
+      position,
+      dtype: stored.dtype,
+      bytes: stored.bytes,
       tokenCount,
       width,
-      padded.unitVectors[position]!,
-      padded.rows,
       vectorCount,
       dots,
-      position * vectorCount * tokenCount,
+      dotsOffset: position * vectorCount * tokenCount,
       norms,
-      position * tokenCount,
-      rowSum,
-    );
-    if (random && randomDots)
-      projectRowSummary(
-        rows,
+      normsOffset: position * tokenCount,
+      ...(rowSum ? { rowSum } : {}),
+      ...(random ? { summary: { start: random.start, end: random.end, normalise: random.normalise } } : {}),
+    });
+    if (random && randomDots && summary) {
+      const map = random.directions.layerMaps[position]!;
+      projectSummary(
+        summary,
         width,
-        norms,
-        position * tokenCount,
-        random.start,
-        random.end,
-        random.normalise,
-        random.directions.layerMaps[position]!.permutation,
-        random.directions.layerMaps[position]!.signs,
+        random.end - random.start,
+        map.permutation,
+        map.signs,
         random.directions.unitVectors,
         random.directions.rows,
         random.directions.count,
@@ -219,6 +214,7 @@ export function projectTokenActivations(
         position * random.directions.count,
         projectRows,
       );
+    }
     if (meanActivations && rowSum) {
       if (tokenCount > 0) for (let j = 0; j < width; j++) rowSum[j] = rowSum[j]! / tokenCount;
       meanActivations.push(rowSum);

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { TraitlensError } from '@traitlens/core';
-import { getFloat16Table } from './float16-table';
+import { simdDotKernelsWasm } from '@traitlens/core/internal';
 import {
   assertTensorsFitBank,
   getPaddedVectors,
@@ -8,24 +8,26 @@ import {
   type RandomSummaryRequest,
   type TokenProjections,
 } from './project-token-activations';
-import { projectRowSummary, type RandomDirections } from './random-directions';
+import { projectSummary, type RandomDirections } from './random-directions';
 import type { ActivationTensors } from './read-activation-tensors';
+import { simdProjectLayer } from './simd-project-layer';
 import type { VectorBank } from './vector-bank';
 
 /**
  * The worker's script. It is plain JavaScript evaluated as a CommonJS worker (no module resolution, so it
- * runs from source under a test runner and from the built package alike); the kernel is the very same
- * `projectRows` the main thread uses, shipped as source text (it references nothing outside itself).
+ * runs from source under a test runner and from the built package alike); the kernels are the very same
+ * `simdProjectLayer` (over the wasm module of @traitlens/core, handed over as bytes), `projectSummary` and
+ * `projectRows` the main thread uses, shipped as source text (they reference nothing outside themselves).
  */
 function workerSource(): string {
   return `
 const { parentPort, workerData } = require('node:worker_threads');
 const projectRows = (${projectRows.toString()});
-const projectRowSummary = (${projectRowSummary.toString()});
+const projectSummary = (${projectSummary.toString()});
+const simdProjectLayer = (${simdProjectLayer.toString()});
+const state = { kernels: new WebAssembly.Instance(new WebAssembly.Module(workerData.wasm), {}).exports };
 const directionSets = new Map();
-const float16 = workerData.float16Table;
 const banks = new Map();
-let scratch = new Float32Array(0);
 parentPort.on('message', (message) => {
   if (message.type === 'bank') {
     banks.set(message.bankId, { unitVectors: message.unitVectors, unitRows: message.unitRows });
@@ -39,7 +41,6 @@ parentPort.on('message', (message) => {
     const bank = banks.get(message.bankId);
     const { tokenCount, width, vectorCount, wantMean } = message;
     const elements = tokenCount * width;
-    if (scratch.length < elements) scratch = new Float32Array(elements);
     const dots = new Float32Array(message.layers.length * vectorCount * tokenCount);
     const norms = new Float32Array(message.layers.length * tokenCount);
     const means = [];
@@ -47,22 +48,29 @@ parentPort.on('message', (message) => {
     const directions = random ? directionSets.get(random.directionsId) : undefined;
     const randomDots = random ? new Float32Array(message.layers.length * directions.count) : undefined;
     message.layers.forEach((layer, position) => {
-      let rows;
-      if (layer.dtype === 'F32') {
-        rows = new Float32Array(layer.buffer, layer.byteOffset, elements);
-      } else {
-        const bits = new Uint16Array(layer.buffer, layer.byteOffset, elements);
-        rows = scratch.subarray(0, elements);
-        if (layer.dtype === 'F16') {
-          for (let i = 0; i < elements; i++) rows[i] = float16[bits[i]];
-        } else {
-          const out = new Uint32Array(rows.buffer, rows.byteOffset, elements);
-          for (let i = 0; i < elements; i++) out[i] = bits[i] << 16;
-        }
-      }
+      const size = layer.dtype === 'F32' ? 4 : 2;
       const rowSum = wantMean ? new Float64Array(width) : undefined;
-      projectRows(rows, tokenCount, width, bank.unitVectors[position], bank.unitRows, vectorCount, dots, position * vectorCount * tokenCount, norms, position * tokenCount, rowSum);
-      if (random) projectRowSummary(rows, width, norms, position * tokenCount, random.start, random.end, random.normalise, directions.layerMaps[position].permutation, directions.layerMaps[position].signs, directions.unitVectors, directions.rows, directions.count, randomDots, position * directions.count, projectRows);
+      const request = {
+        bank: message.bankId,
+        unitVectors: bank.unitVectors,
+        position,
+        dtype: layer.dtype,
+        bytes: new Uint8Array(layer.buffer, layer.byteOffset, elements * size),
+        tokenCount,
+        width,
+        vectorCount,
+        dots,
+        dotsOffset: position * vectorCount * tokenCount,
+        norms,
+        normsOffset: position * tokenCount,
+      };
+      if (rowSum) request.rowSum = rowSum;
+      if (random) request.summary = { start: random.start, end: random.end, normalise: random.normalise };
+      const summary = simdProjectLayer(state, request);
+      if (random && summary) {
+        const map = directions.layerMaps[position];
+        projectSummary(summary, width, random.end - random.start, map.permutation, map.signs, directions.unitVectors, directions.rows, directions.count, randomDots, position * directions.count, projectRows);
+      }
       if (rowSum) {
         if (tokenCount > 0) for (let j = 0; j < width; j++) rowSum[j] /= tokenCount;
         means.push(rowSum);
@@ -110,10 +118,10 @@ export class ProjectionWorkerPool {
 
   static create(size: number): ProjectionWorkerPool {
     const source = workerSource();
-    const float16Table = getFloat16Table();
+    const wasm = simdDotKernelsWasm();
     const workers: PoolWorker[] = [];
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(source, { eval: true, workerData: { float16Table } });
+      const worker = new Worker(source, { eval: true, workerData: { wasm } });
       const entry: PoolWorker = { worker, pending: new Map(), banks: new Set(), directions: new Set() };
       worker.on(
         'message',

@@ -100,8 +100,40 @@ export function projectRowSummary(
     const offset = t * width;
     for (let j = 0; j < width; j++) summary[j]! += rows[offset + j]! * weight;
   }
+  projectSummary(
+    summary,
+    width,
+    end - start,
+    permutation,
+    signs,
+    unitVectors,
+    unitRows,
+    count,
+    out,
+    outOffset,
+    project,
+  );
+}
+
+/**
+ * The second half of `projectRowSummary`, for a summed summary (sum over `tokens` rows of the weighted
+ * rows) computed elsewhere (the SIMD projector sums in wasm memory): divides by the token count, maps by
+ * M_l^T and projects onto the base directions. References nothing outside itself but `project`.
+ */
+export function projectSummary(
+  summary: Float64Array,
+  width: number,
+  tokens: number,
+  permutation: Int32Array,
+  signs: Float32Array,
+  unitVectors: Float32Array,
+  unitRows: number,
+  count: number,
+  out: Float32Array,
+  outOffset: number,
+  project: typeof projectRows,
+): void {
   const single = new Float32Array(width);
-  const tokens = end - start;
   for (let j = 0; j < width; j++)
     single[j] = tokens > 0 ? (signs[j]! * summary[permutation[j]!]!) / tokens : Number.NaN;
   project(single, 1, width, unitVectors, unitRows, count, out, outOffset, new Float32Array(1), 0, undefined);

@@ -1,0 +1,123 @@
+import type { SimdDotKernelExports } from '@traitlens/core/internal';
+
+/** Per thread: the wasm kernels and which bank's unit vectors sit in their memory. */
+export interface SimdProjectorState {
+  kernels: SimdDotKernelExports;
+  bank?: unknown;
+  stride?: number;
+  unitRows?: number;
+  loaded?: Uint8Array;
+  scratch?: number;
+}
+
+/** One layer of one activation file to project (see `simdProjectLayer`). */
+export interface SimdLayerRequest {
+  /** Identity of the bank (the bank itself, or an id in a worker); its unit vectors stay loaded. */
+  bank: unknown;
+  /** Per bank layer position: unit vectors, rows x width row-major (rows >= vectorCount, zero padded). */
+  unitVectors: Float32Array[];
+  position: number;
+  dtype: 'F16' | 'BF16' | 'F32';
+  /** tokenCount x width values, row-major, in `dtype`. */
+  bytes: Uint8Array;
+  tokenCount: number;
+  width: number;
+  vectorCount: number;
+  dots: Float32Array;
+  dotsOffset: number;
+  norms: Float32Array;
+  normsOffset: number;
+  /** Receives the sum of the rows (float64, row order) when given; must start at zero. */
+  rowSum?: Float64Array;
+  /** Also sum rows [start, end), each divided by its norm when `normalise` (the random-direction summary). */
+  summary?: { start: number; end: number; normalise: boolean };
+}
+
+/**
+ * Projects one layer's activation rows onto the bank's unit vectors with the WebAssembly SIMD kernels of
+ * @traitlens/core: rows widened to float64 in wasm memory (f16, bf16 and f32 exactly), dot products, norms
+ * and row sums accumulated in float64, written like `projectRows` writes them: dots[dotsOffset + k * T + t],
+ * norms[normsOffset + t] = |row_t|. Returns the weighted row sum asked for by `summary`, else undefined.
+ *
+ * It references nothing outside itself (its source is shipped to the projection workers as text).
+ */
+export function simdProjectLayer(
+  state: SimdProjectorState,
+  request: SimdLayerRequest,
+): Float64Array | undefined {
+  const kernels = state.kernels;
+  const { width, tokenCount, vectorCount } = request;
+  const stride = (width + 3) & ~3;
+  const unitRows = (vectorCount + 3) & ~3;
+  const rows4 = (tokenCount + 3) & ~3;
+  const layerBytes = unitRows * stride * 8;
+  const align = (value: number) => (value + 63) & ~63;
+  if (state.bank !== request.bank || state.stride !== stride || state.unitRows !== unitRows) {
+    state.bank = request.bank;
+    state.stride = stride;
+    state.unitRows = unitRows;
+    state.loaded = new Uint8Array(request.unitVectors.length);
+    state.scratch = align(64 + request.unitVectors.length * layerBytes);
+  }
+  const loaded = state.loaded!;
+  const elementSize = request.dtype === 'F32' ? 4 : 2;
+  const src = state.scratch!;
+  const sourceRows = Math.max(rows4, unitRows);
+  const a = align(src + sourceRows * stride * 4 + 64);
+  const out = align(a + rows4 * stride * 8);
+  const normsAt = align(out + rows4 * unitRows * 8);
+  const sums = align(normsAt + rows4 * 8);
+  const weights = align(sums + stride * 8);
+  const end = align(weights + rows4 * 8);
+  const memory = kernels.memory;
+  if (memory.buffer.byteLength < end) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
+  const buffer = memory.buffer;
+  const bytes = new Uint8Array(buffer);
+  const unitAt = 64 + request.position * layerBytes;
+  if (!loaded[request.position]) {
+    const unit = request.unitVectors[request.position]!;
+    const floats = new Float32Array(buffer, src, unitRows * stride);
+    floats.fill(0);
+    for (let k = 0; k < Math.min(unitRows, unit.length / width); k++)
+      floats.set(unit.subarray(k * width, (k + 1) * width), k * stride);
+    kernels.widenF32(src, unitRows, stride, unitAt);
+    loaded[request.position] = 1;
+  }
+  const rowBytes = width * elementSize;
+  const strideBytes = stride * elementSize;
+  const input = request.bytes;
+  if (stride === width) {
+    bytes.set(input.subarray(0, tokenCount * rowBytes), src);
+  } else {
+    for (let t = 0; t < tokenCount; t++) {
+      bytes.set(input.subarray(t * rowBytes, (t + 1) * rowBytes), src + t * strideBytes);
+      bytes.fill(0, src + t * strideBytes + rowBytes, src + (t + 1) * strideBytes);
+    }
+  }
+  bytes.fill(0, src + tokenCount * strideBytes, src + rows4 * strideBytes);
+  if (request.dtype === 'F16') kernels.widenF16(src, rows4, stride, a);
+  else if (request.dtype === 'BF16') kernels.widenBF16(src, rows4, stride, a);
+  else kernels.widenF32(src, rows4, stride, a);
+  const values = new Float64Array(buffer);
+  values.fill(0, out / 8, out / 8 + rows4 * unitRows);
+  values.fill(0, sums / 8, sums / 8 + stride);
+  if (rows4 > 0) kernels.dots(a, rows4, unitAt, unitRows, stride, 0, stride, out, unitRows, 0);
+  kernels.rowStats(a, rows4, stride, normsAt, sums);
+  const { dots, dotsOffset, norms, normsOffset } = request;
+  for (let t = 0; t < tokenCount; t++) norms[normsOffset + t] = Math.sqrt(values[normsAt / 8 + t]!);
+  for (let k = 0; k < vectorCount; k++) {
+    const target = dotsOffset + k * tokenCount;
+    let from = out / 8 + k;
+    for (let t = 0; t < tokenCount; t++, from += unitRows) dots[target + t] = values[from]!;
+  }
+  if (request.rowSum) request.rowSum.set(values.subarray(sums / 8, sums / 8 + width));
+  const summary = request.summary;
+  if (!summary) return undefined;
+  values.fill(0, sums / 8, sums / 8 + stride);
+  for (let t = summary.start; t < summary.end; t++) {
+    const norm = norms[normsOffset + t]!;
+    values[weights / 8 + t] = summary.normalise ? (norm === 0 ? 0 : 1 / norm) : 1;
+  }
+  if (summary.end > summary.start) kernels.weightedSums(a, summary.start, summary.end, stride, weights, sums);
+  return values.slice(sums / 8, sums / 8 + width);
+}
