@@ -39,7 +39,8 @@ export interface SimdLayerRequest {
  * and row sums accumulated in float64, written like `projectRows` writes them: dots[dotsOffset + k * T + t],
  * norms[normsOffset + t] = |row_t|. Returns the weighted row sum asked for by `summary`, else undefined.
  *
- * It references nothing outside itself (its source is shipped to the projection workers as text).
+ * It references nothing outside itself (its source is shipped to the projection workers as text) and
+ * declares no inner functions (a bundler's name-keeping helper would then be referenced in that text).
  */
 export function simdProjectLayer(
   state: SimdProjectorState,
@@ -51,24 +52,23 @@ export function simdProjectLayer(
   const unitRows = (vectorCount + 3) & ~3;
   const rows4 = (tokenCount + 3) & ~3;
   const layerBytes = unitRows * stride * 8;
-  const align = (value: number) => (value + 63) & ~63;
   if (state.bank !== request.bank || state.stride !== stride || state.unitRows !== unitRows) {
     state.bank = request.bank;
     state.stride = stride;
     state.unitRows = unitRows;
     state.loaded = new Uint8Array(request.unitVectors.length);
-    state.scratch = align(64 + request.unitVectors.length * layerBytes);
+    state.scratch = Math.ceil((64 + request.unitVectors.length * layerBytes) / 64) * 64;
   }
   const loaded = state.loaded!;
   const elementSize = request.dtype === 'F32' ? 4 : 2;
   const src = state.scratch!;
   const sourceRows = Math.max(rows4, unitRows);
-  const a = align(src + sourceRows * stride * 4 + 64);
-  const out = align(a + rows4 * stride * 8);
-  const normsAt = align(out + rows4 * unitRows * 8);
-  const sums = align(normsAt + rows4 * 8);
-  const weights = align(sums + stride * 8);
-  const end = align(weights + rows4 * 8);
+  const a = Math.ceil((src + sourceRows * stride * 4 + 64) / 64) * 64;
+  const out = Math.ceil((a + rows4 * stride * 8) / 64) * 64;
+  const normsAt = Math.ceil((out + rows4 * unitRows * 8) / 64) * 64;
+  const sums = Math.ceil((normsAt + rows4 * 8) / 64) * 64;
+  const weights = Math.ceil((sums + stride * 8) / 64) * 64;
+  const end = Math.ceil((weights + rows4 * 8) / 64) * 64;
   const memory = kernels.memory;
   if (memory.buffer.byteLength < end) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
   const buffer = memory.buffer;
