@@ -59,6 +59,7 @@ export {
 } from './experiment/find-experiment-vectors';
 export { formatAnalysisSummary } from './experiment/format-analysis-summary';
 export { listActivationFiles } from './experiment/list-activation-files';
+export { readBestMethods } from './experiment/read-best-methods';
 export { type PromptGroup, parsePromptGroups } from './experiment/read-prompt-groups';
 export { parsePromptLabels, type ReadPromptLabelsOptions } from './experiment/read-prompt-labels';
 export { type CosineCell, createCosineMatrixSpec } from './plots/cosine-matrix-spec';

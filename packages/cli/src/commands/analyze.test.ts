@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { experimentLayout, writeActivationFile, writeJsonAtomic, writeTraitVectors } from '@traitlens/core';
+import {
+  experimentLayout,
+  readTraitVectors,
+  writeActivationFile,
+  writeJsonAtomic,
+  writeTraitVectors,
+} from '@traitlens/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured as capture } from '../__fixtures__/run-cli-captured';
 
@@ -163,5 +169,53 @@ describe('traitlens analyze and report', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('No activations for variant "nope" and prompt set "demo"');
     expect(result.stderr).toContain('error FILE_NOT_FOUND');
+  });
+
+  it('--methods best analyses each trait with the method its extraction evaluation ranked best', async () => {
+    const args = ['analyze', '--experiment', root, '--variant', 'lora', '--baseline-variant', 'clean'];
+    const rest = [
+      '--prompt-set',
+      'demo',
+      '--random-baselines',
+      '2',
+      '--bootstrap',
+      '20',
+      '--output',
+      join(root, 'analysis-best'),
+    ];
+    const mixed = await capture([...args, '--methods', 'best,probe', ...rest]);
+    expect(mixed.code).not.toBe(0);
+    expect(mixed.stderr).toContain('best chooses one method per trait and goes alone');
+    const layout = experimentLayout(root);
+    const missing = await capture([...args, '--methods', 'best', ...rest]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('error FILE_NOT_FOUND');
+    expect(missing.stderr).toContain(layout.extraction('alignment', 'honesty').evaluation);
+    expect(missing.stderr).toContain(`traitlens extract --experiment ${root} --traits alignment/honesty`);
+    // honesty's evaluation ranks pca_diff best (stored here as a second vector file), sycophancy's mean_diff.
+    const vectors = join(layout.extraction('alignment', 'honesty').vectors, 'mean_diff.safetensors');
+    const honesty = await readTraitVectors(vectors);
+    await writeTraitVectors(join(layout.extraction('alignment', 'honesty').vectors, 'pca_diff.safetensors'), {
+      metadata: { ...honesty.metadata, method: 'pca_diff' },
+      vectors: honesty.vectors,
+    });
+    for (const [trait, best] of [
+      ['honesty', 'pca_diff'],
+      ['sycophancy', 'mean_diff'],
+    ] as const)
+      await writeJsonAtomic(layout.extraction('alignment', trait).evaluation, {
+        trait: `alignment/${trait}`,
+        sites: { resid_post: { best: { method: best, layer: 1, combinedScore: 0.9 } } },
+      });
+    const result = await capture([...args, '--methods', 'best', ...rest]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(await readFile(join(root, 'analysis-best', 'summary.json'), 'utf8')) as {
+      vectors: { id: string; isRandomBaseline: boolean }[];
+    };
+    expect(summary.vectors.filter((vector) => !vector.isRandomBaseline).map((vector) => vector.id)).toEqual([
+      'honesty/pca_diff',
+      'sycophancy/mean_diff',
+    ]);
   });
 });

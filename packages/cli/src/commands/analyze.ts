@@ -54,6 +54,16 @@ function groupIdList(value: string): number[] {
   return ids.map(integerOption());
 }
 
+/** Comma-separated method ids, or `best` alone (per trait, the method extraction ranked best). */
+function methodList(value: string): string[] {
+  const methods = parseList(value);
+  if (methods.includes('best') && methods.length > 1)
+    throw new InvalidArgumentError(
+      'best chooses one method per trait and goes alone: write best, or list method ids.',
+    );
+  return methods;
+}
+
 export function registerAnalyzeCommand(program: Command): void {
   program
     .command('analyze')
@@ -81,7 +91,11 @@ export function registerAnalyzeCommand(program: Command): void {
       'traits (name or category/trait) to analyse (default: all with vectors)',
       parseList,
     )
-    .option('--methods <list>', 'extraction methods to use (default: all but random_baseline)', parseList)
+    .option(
+      '--methods <list>',
+      'extraction methods to use (default: all but random_baseline), or best: per trait the method with the best held-out score in its extraction evaluation.json',
+      methodList,
+    )
     .option(
       '--vectors <files...>',
       'vector files to use instead of <experiment>/extraction/*/*/vectors/*.safetensors',
@@ -244,6 +258,7 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
     );
   }
   const trainGroups = options.trainGroups ?? options.trainBiases;
+  const methods = options.methods?.[0] === 'best' ? 'best' : options.methods;
   // The layer count is unknown until the vectors are read; a bound deeper than any model checks the
   // syntax here (and keeps a typo like 0-100000000 from enumerating for minutes).
   const layers = options.layers === 'all' ? undefined : core.parseLayerSelection(options.layers, 4096);
@@ -253,34 +268,35 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
   const summary = await analysis.analyzeExperiment({
     experiment: options.experiment,
     variantA: baseline ?? variant,
-    ...(baseline === undefined ? {} : { variantB: variant }),
+    variantB: baseline === undefined ? undefined : variant,
     promptSets: options.promptSet,
-    ...(options.traits ? { traits: options.traits } : {}),
-    ...(options.methods ? { methods: options.methods } : {}),
-    ...(options.vectors ? { vectorFiles: options.vectors } : {}),
-    ...(layers ? { layers } : {}),
+    traits: options.traits,
+    methods,
+    vectorFiles: options.vectors,
+    layers,
     measure: options.measure,
     centred: Boolean(options.centred),
     aggregation,
     part: options.part,
-    ...(options.labels ? { labelsFile: options.labels } : {}),
-    ...(options.labelThreshold !== undefined ? { labelThreshold: options.labelThreshold } : {}),
-    ...(options.annotations ? { annotationsFile: options.annotations } : {}),
-    ...(options.promptFile ? { promptFiles: options.promptFile } : {}),
-    ...(trainGroups ? { trainGroups } : {}),
-    ...(detectionFeatures ? { detectionFeatures } : {}),
+    labelsFile: options.labels,
+    labelThreshold: options.labelThreshold,
+    annotationsFile: options.annotations,
+    promptFiles: options.promptFile,
+    trainGroups,
+    detectionFeatures,
     randomBaselines: options.randomBaselines,
     bootstrapResamples: options.bootstrap,
     permutations: options.permutations,
     folds: options.folds,
     seed: options.seed,
     tokenViewPrompts: options.tokenView,
-    ...(options.oodPromptSet && options.oodLabels
-      ? { outOfDistribution: { promptSets: options.oodPromptSet, labelsFile: options.oodLabels } }
-      : {}),
-    ...(options.output ? { outputDirectory: options.output } : {}),
-    ...(options.threads ? { threads: options.threads } : {}),
-    ...(options.source ? { source: options.source } : {}),
+    outOfDistribution:
+      options.oodPromptSet && options.oodLabels
+        ? { promptSets: options.oodPromptSet, labelsFile: options.oodLabels }
+        : undefined,
+    outputDirectory: options.output,
+    threads: options.threads,
+    source: options.source,
     onProgress: (stage, done, total) => {
       if (stage !== currentStage) {
         stageTask?.finish();
