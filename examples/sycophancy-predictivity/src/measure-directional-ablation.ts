@@ -74,6 +74,7 @@ export async function measureDirectionalAblation(
       vector: vectors.get(layer)!,
       mode: 'ablate',
       coefficient: 1,
+      positions: 'all',
     }));
     const margins = await chooseAll(model, items, steer, batchSize);
     const labels = margins.map((margin) => (margin > 0 ? 1 : 0));

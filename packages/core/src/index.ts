@@ -47,6 +47,14 @@ export {
   parseHookPoint,
   parseLayerSelection,
 } from './hooks/hook-point';
+export {
+  type SteeringCoefficient,
+  type SteeringMode,
+  type SteeringPositions,
+  type SteeringSpec,
+  steeringModes,
+  steeringPositions,
+} from './hooks/steering-spec';
 export type { Judge, JudgeKind, JudgeRequest } from './judge/judge';
 export { createSeededRandom, type SeededRandom } from './numeric/seeded-random';
 export { cosineSimilarity, dot, type FloatArray } from './numeric/vector-math';

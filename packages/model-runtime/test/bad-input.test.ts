@@ -95,7 +95,9 @@ describe('bad input gets a clear TraitlensError', () => {
     const vector = new Float32Array(model.config.hiddenSize + 3);
     await expectTraitlensError(
       model.forward('hello', {
-        steer: [{ point: { layer: 0, site: 'resid_post' }, vector, coefficient: 1 }],
+        steer: [
+          { point: { layer: 0, site: 'resid_post' }, mode: 'add', vector, coefficient: 1, positions: 'all' },
+        ],
       }),
       'SHAPE_MISMATCH',
       new RegExp(
@@ -114,7 +116,9 @@ describe('bad input gets a clear TraitlensError', () => {
     const vector = new Float32Array(model.config.hiddenSize);
     await expectTraitlensError(
       model.generate('hello', {
-        steer: [{ point: { layer: -1, site: 'resid_pre' }, vector, coefficient: 1 }],
+        steer: [
+          { point: { layer: -1, site: 'resid_pre' }, mode: 'add', vector, coefficient: 1, positions: 'all' },
+        ],
       }),
       'LAYER_OUT_OF_RANGE',
       /Steering layer -1 is out of range/,

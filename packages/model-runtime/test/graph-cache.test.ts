@@ -47,7 +47,15 @@ describe('session limit', () => {
     const point = { layer: 1, site: 'resid_post' as const };
     const [first] = await model.forward('hello there', { capture: [point] });
     const [steered] = await model.forward('hello there', {
-      steer: [{ point, vector: new Float32Array(model.config.hiddenSize).fill(0.1), coefficient: 1 }],
+      steer: [
+        {
+          point,
+          mode: 'add',
+          vector: new Float32Array(model.config.hiddenSize).fill(0.1),
+          coefficient: 1,
+          positions: 'all',
+        },
+      ],
     });
     expect((model as unknown as { loadedSessionCount: number }).loadedSessionCount).toBe(1);
     const [again] = await model.forward('hello there', { capture: [point] });

@@ -69,18 +69,26 @@ describe('steering semantics', () => {
     const hidden = model.config.hiddenSize;
     const clean = await steeredCapture([]);
     const steered = await steeredCapture(
-      coefficients.map((coefficient) => ({ point, vector, mode: 'ablate' as const, coefficient })),
+      coefficients.map((coefficient) => ({
+        point,
+        mode: 'ablate' as const,
+        vector,
+        coefficient,
+        positions: 'all' as const,
+      })),
     );
     const reference = ablatedReference(clean, vector, coefficients, hidden);
     expect(maxAbsDifference(steered, reference)).toBeLessThan(1e-5);
     if (coefficients[0] === 1) {
-      const once = await steeredCapture([{ point, vector, mode: 'ablate', coefficient: 1 }]);
+      const once = await steeredCapture([
+        { point, mode: 'ablate', vector, coefficient: 1, positions: 'all' },
+      ]);
       expect(maxAbsDifference(steered, once)).toBeLessThan(1e-6);
     }
   });
 
   it("positions: 'response' steers the first generated token's position and no prompt position", async () => {
-    const steer: SteeringSpec[] = [{ point, vector, coefficient: 40, positions: 'response' }];
+    const steer: SteeringSpec[] = [{ point, mode: 'add', vector, coefficient: 40, positions: 'response' }];
     const steps = 4;
     const [generated] = await model.generate([promptIds], { maxNewTokens: steps, stopTokenIds: [], steer });
     const response = generated!.responseTokenIds;
@@ -89,7 +97,9 @@ describe('steering semantics', () => {
     // 40 from the first generated token on. Its greedy choices must be the generated tokens.
     const tokens = [...promptIds, ...response];
     const perToken = tokens.map((_, index) => (index < promptIds.length ? 0 : 40));
-    const [row] = await model.forward([tokens], { steer: [{ point, vector, coefficient: [perToken] }] });
+    const [row] = await model.forward([tokens], {
+      steer: [{ point, mode: 'add', vector, coefficient: [perToken], positions: 'all' }],
+    });
     const vocab = model.config.vocabSize;
     const argmaxAt = (position: number) => {
       const logits = row!.logits.subarray(position * vocab, (position + 1) * vocab);
@@ -102,7 +112,9 @@ describe('steering semantics', () => {
     // The boundary matters for this model: leaving the first generated position unsteered (the
     // off-by-one this test guards against) changes what follows it.
     const shifted = tokens.map((_, index) => (index <= promptIds.length ? 0 : 40));
-    const [offByOne] = await model.forward([tokens], { steer: [{ point, vector, coefficient: [shifted] }] });
+    const [offByOne] = await model.forward([tokens], {
+      steer: [{ point, mode: 'add', vector, coefficient: [shifted], positions: 'all' }],
+    });
     const position = promptIds.length;
     expect(
       maxAbsDifference(

@@ -108,11 +108,25 @@ describe.skipIf(!webgpu.available)('device-resident decoding on WebGPU', { timeo
     const before = created();
     const vector = Float32Array.from({ length: gpu.config.hiddenSize }, (_, i) => Math.sin(i + 1));
     const plans: SteeringSpec[][] = [
-      [{ point: { layer: 0, site: 'resid_post' }, vector, coefficient: [4, 0, -3] }],
-      [{ point: { layer: 1, site: 'attn_out' }, vector, mode: 'ablate', coefficient: 1 }],
       [
-        { point: { layer: 0, site: 'resid_pre' }, vector, coefficient: 2 },
-        { point: { layer: 1, site: 'mlp_out' }, vector, mode: 'ablate', coefficient: [1, 0.5, 0] },
+        {
+          point: { layer: 0, site: 'resid_post' },
+          mode: 'add',
+          vector,
+          coefficient: [4, 0, -3],
+          positions: 'all',
+        },
+      ],
+      [{ point: { layer: 1, site: 'attn_out' }, mode: 'ablate', vector, coefficient: 1, positions: 'all' }],
+      [
+        { point: { layer: 0, site: 'resid_pre' }, mode: 'add', vector, coefficient: 2, positions: 'all' },
+        {
+          point: { layer: 1, site: 'mlp_out' },
+          mode: 'ablate',
+          vector,
+          coefficient: [1, 0.5, 0],
+          positions: 'all',
+        },
       ],
       [],
     ];

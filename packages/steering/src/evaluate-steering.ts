@@ -5,17 +5,14 @@ import {
   isUnitInShard,
   type Judge,
   removeStaleTemporaryFiles,
+  type SteeringMode,
+  type SteeringPositions,
   TraitlensError,
   type TraitVectorSet,
   type WorkShard,
 } from '@traitlens/core';
 import { l2Norm } from '@traitlens/core/internal';
-import {
-  computeModelIdentity,
-  type LanguageModel,
-  type PromptInput,
-  type SteeringMode,
-} from '@traitlens/model-runtime';
+import { computeModelIdentity, type LanguageModel, type PromptInput } from '@traitlens/model-runtime';
 import { measureResidualNorms } from './evaluation/measure-residual-norms';
 import {
   type SteeringProgressEvent,
@@ -67,8 +64,10 @@ export interface SteeringEvaluationOptions {
   search?: Partial<CoefficientSearchSettings>;
   /** After the per-layer search, combine the best layers and search one common scale. */
   multiLayer?: { strategy: 'weighted' | 'orthogonal'; maxLayers?: number };
+  /** `add` (default) or `ablate` (docs/hook-sites.md). */
   mode?: SteeringMode;
-  positions?: 'all' | 'prompt' | 'response';
+  /** Which tokens are steered (default `all`). */
+  positions?: SteeringPositions;
   /** Default 64. */
   maxNewTokens?: number;
   /** Default 0 (greedy). */
@@ -128,7 +127,9 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
   if (layers.length === 0) throw new TraitlensError('INVALID_ARGUMENT', 'No layers to steer.');
   const settings: CoefficientSearchSettings = { ...defaultCoefficientSearchSettings, ...options.search };
   assertSearchSettings(settings);
+  // The evaluation's steering settings, defaulted once here (the package's edge).
   const mode = options.mode ?? 'add';
+  const positions = options.positions ?? 'all';
   const coefficients = options.coefficients;
   if (coefficients !== undefined) {
     if (coefficients.length === 0 || coefficients.some((value) => !Number.isFinite(value))) {
@@ -236,7 +237,7 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
     prompts,
     site,
     mode,
-    positions: options.positions ?? 'all',
+    positions,
     generation,
     batchSize: options.batchSize ?? 32,
     relevanceCap,
@@ -283,7 +284,7 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
         direction: settings.direction,
         coherenceThreshold: settings.coherenceThreshold,
         mode,
-        positions: options.positions ?? 'all',
+        positions,
       },
       candidates,
     );
@@ -294,14 +295,18 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
       message: `Adaptive search, ${settings.steps} steps, layers ${ownLayers.join(', ')} in parallel${shardNote}`,
     });
     const baseOf = (layer: number) => store.results.layers[String(layer)]!.baseCoefficient;
+    // Candidate ids name the layer in results.json (`L12`); the layer itself is looked up, not parsed back.
+    const layerOfCandidate = new Map(ownLayers.map((layer) => [`L${layer}`, layer]));
     const found = await searchCoefficients(
-      ownLayers.map((layer) => ({
-        id: `L${layer}`,
+      [...layerOfCandidate].map(([id, layer]) => ({
+        id,
         startCoefficient: startingCoefficient(baseOf(layer), settings),
       })),
       async (requests) => {
         const runs = await evaluator.evaluate(
-          requests.map((request) => layerRequest(Number(request.candidateId.slice(1)), request.coefficient)),
+          requests.map((request) =>
+            layerRequest(layerOfCandidate.get(request.candidateId)!, request.coefficient),
+          ),
         );
         return runs.map((run) => ({
           traitMean: run.traitMean,
@@ -323,11 +328,7 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
       record.baseCoefficient = baseOf(layer);
       return record;
     });
-    perLayer = searchRecord(
-      'adaptive',
-      { layers, ...settings, mode, positions: options.positions ?? 'all' },
-      candidates,
-    );
+    perLayer = searchRecord('adaptive', { layers, ...settings, mode, positions }, candidates);
   }
   await store.saveSearch(
     perLayer,

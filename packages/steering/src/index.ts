@@ -39,10 +39,7 @@ export {
   searchCoefficients,
 } from './search/coefficient-search';
 export type { LayerBest, MultiLayerCombination } from './search/multi-layer-steering';
-export { buildSteeringSpecs } from './steered-generation/build-steering-specs';
+export { type BatchedSteeringSpec, buildSteeringSpecs } from './steered-generation/build-steering-specs';
 export { generateSteered, type SteeredGenerationRequest } from './steered-generation/generate-steered';
-export type {
-  SteeringConfiguration,
-  SteeringIntervention,
-} from './steered-generation/steering-configuration';
+export type { SteeringConfiguration } from './steered-generation/steering-configuration';
 export { loadSteeringTrait, type SteeringTrait } from './trait/load-steering-trait';

@@ -19,11 +19,39 @@ describe('generateSteered on a real runtime model', () => {
       const v2 = seededVector(hidden, 2);
       const configurations: SteeringConfiguration[] = [
         [],
-        [{ point: { layer: 0, site: 'resid_post' }, vector: v1, coefficient: 6 }],
-        [{ point: { layer: 2, site: 'resid_post' }, vector: v2, coefficient: -4, positions: 'response' }],
         [
-          { point: { layer: 0, site: 'resid_post' }, vector: v1, coefficient: 3 },
-          { point: { layer: 1, site: 'resid_mid' }, vector: v2, coefficient: 1, mode: 'ablate' },
+          {
+            point: { layer: 0, site: 'resid_post' },
+            mode: 'add',
+            vector: v1,
+            coefficient: 6,
+            positions: 'all',
+          },
+        ],
+        [
+          {
+            point: { layer: 2, site: 'resid_post' },
+            mode: 'add',
+            vector: v2,
+            coefficient: -4,
+            positions: 'response',
+          },
+        ],
+        [
+          {
+            point: { layer: 0, site: 'resid_post' },
+            mode: 'add',
+            vector: v1,
+            coefficient: 3,
+            positions: 'all',
+          },
+          {
+            point: { layer: 1, site: 'resid_mid' },
+            mode: 'ablate',
+            vector: v2,
+            coefficient: 1,
+            positions: 'all',
+          },
         ],
       ];
       const prompts = ['The robot walked to the', 'One day a storm'];

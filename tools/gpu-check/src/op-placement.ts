@@ -96,8 +96,10 @@ export async function placementChild(options: {
     steer: [
       {
         point: { layer: 0, site: 'resid_post' },
+        mode: 'add',
         vector: new Float32Array(model.config.hiddenSize).fill(0.1),
         coefficient: 1,
+        positions: 'all',
       },
     ],
   });

@@ -1,6 +1,15 @@
-import { formatHookPoint, type HookPoint, hookSites } from '@traitlens/core';
+import {
+  formatHookPoint,
+  type HookPoint,
+  hookSites,
+  type SteeringMode,
+  type SteeringSpec,
+} from '@traitlens/core';
 
-export type SteeringMode = 'add' | 'ablate';
+export type { SteeringMode } from '@traitlens/core';
+
+/** What of a steering spec decides the graph: where it acts and how (values are runtime inputs). */
+export type SteeredPoint = Pick<SteeringSpec, 'point' | 'mode'>;
 
 /**
  * Which hook points a graph exposes: captures become graph outputs, steering points become graph inputs
@@ -9,7 +18,7 @@ export type SteeringMode = 'add' | 'ablate';
  */
 export interface HookPlan {
   capture: HookPoint[];
-  steer: Array<{ point: HookPoint; mode: SteeringMode }>;
+  steer: SteeredPoint[];
   /**
    * In-graph projections: at each point the activations are multiplied by a bank of K vectors given at
    * run time, and only the [tokens, K] result leaves the graph (long runs store projections, not
@@ -22,11 +31,19 @@ function compareHookPoints(a: HookPoint, b: HookPoint): number {
   return a.layer - b.layer || hookSites.indexOf(a.site) - hookSites.indexOf(b.site);
 }
 
-export function normalizeHookPlan(plan: Partial<HookPlan>): HookPlan {
+/**
+ * The plan in canonical form. `steer` may be given the run's steering specs as they are: only their
+ * point and mode are kept.
+ */
+export function normalizeHookPlan(plan: {
+  capture?: readonly HookPoint[];
+  steer?: readonly SteeredPoint[];
+  project?: readonly HookPoint[];
+}): HookPlan {
   const capture = new Map<string, HookPoint>();
   for (const point of plan.capture ?? [])
     capture.set(formatHookPoint(point), { layer: point.layer, site: point.site });
-  const steer = new Map<string, { point: HookPoint; mode: SteeringMode }>();
+  const steer = new Map<string, SteeredPoint>();
   for (const entry of plan.steer ?? [])
     steer.set(`${entry.mode}:${formatHookPoint(entry.point)}`, {
       point: { layer: entry.point.layer, site: entry.point.site },

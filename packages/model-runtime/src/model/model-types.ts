@@ -1,5 +1,6 @@
-import type { HookPoint } from '@traitlens/core';
-import type { SteeringMode } from '../hooks/hook-plan';
+import type { HookPoint, SteeringSpec } from '@traitlens/core';
+
+export type { SteeringSpec } from '@traitlens/core';
 
 /** The parts of a Hugging Face config.json traitlens uses, normalised across architectures. */
 export interface ModelConfig {
@@ -48,28 +49,6 @@ export type RopeScaling =
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | (string & {});
   content: string;
-}
-
-/**
- * Where a steering vector acts, and how strongly at each position. A coefficient of 0 leaves the
- * position untouched, so one batch can mix steered and unsteered rows.
- */
-export interface SteeringSpec {
-  point: HookPoint;
-  vector: Float32Array;
-  /**
-   * `add`: h + c*v. `ablate`: h - c*(h.u)u with u = v/|v| (c = 1 removes the direction fully). Several
-   * specs at one point apply in sequence: adds sum; ablations of the same vector compose as projections,
-   * leaving (1-a)(1-b) of the component along u (ablating twice at c = 1 equals once).
-   */
-  mode?: SteeringMode;
-  /**
-   * A number for every position of every row; one number per row; or per row one number per token
-   * (the row's unpadded tokens, prompt then generated).
-   */
-  coefficient: number | readonly number[] | readonly (readonly number[])[];
-  /** Which tokens are steered during generate: all (default), prompt only, or response (generated) only. */
-  positions?: 'all' | 'prompt' | 'response';
 }
 
 export interface ForwardOptions {

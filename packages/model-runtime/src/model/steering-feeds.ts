@@ -1,14 +1,21 @@
-import { formatHookPoint, hookSites, TraitlensError } from '@traitlens/core';
-import { assertLayerInRange, isHookSite } from '@traitlens/core/internal';
 import {
+  formatHookPoint,
+  type HookPoint,
+  hookSites,
   type SteeringMode,
-  steeringInputNames,
-  steeringSiteIndex,
-  steeringSlotNames,
-} from '../hooks/hook-plan';
-import type { ModelConfig, SteeringSpec } from './model-types';
+  type SteeringSpec,
+  steeringModes,
+  steeringPositions,
+  TraitlensError,
+} from '@traitlens/core';
+import { assertLayerInRange, isHookSite } from '@traitlens/core/internal';
+import { steeringInputNames, steeringSiteIndex, steeringSlotNames } from '../hooks/hook-plan';
+import type { ModelConfig } from './model-types';
 
-/** Checks a steering spec against the model, with errors that name the offending value. */
+/**
+ * Checks a steering spec against the model, with errors that name the offending value. This is the
+ * runtime's edge (callers in plain JavaScript included); past it a spec is used as it is.
+ */
 export function validateSteeringSpec(spec: SteeringSpec, config: ModelConfig, batchSize: number): void {
   if (!isHookSite(spec.point.site)) {
     throw new TraitlensError(
@@ -17,6 +24,20 @@ export function validateSteeringSpec(spec: SteeringSpec, config: ModelConfig, ba
     );
   }
   assertLayerInRange(spec.point.layer, config.layerCount, `Steering layer`);
+  if (!(steeringModes as readonly unknown[]).includes(spec.mode)) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Steering mode for ${formatHookPoint(spec.point)} is ${describeValue(spec.mode)}; give mode: ${steeringModes.map((mode) => `'${mode}'`).join(' or ')}.`,
+      { details: { point: formatHookPoint(spec.point), mode: String(spec.mode) } },
+    );
+  }
+  if (!(steeringPositions as readonly unknown[]).includes(spec.positions)) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `Steering positions for ${formatHookPoint(spec.point)} are ${describeValue(spec.positions)}; give positions: ${steeringPositions.map((positions) => `'${positions}'`).join(', ')}.`,
+      { details: { point: formatHookPoint(spec.point), positions: String(spec.positions) } },
+    );
+  }
   if (!(spec.vector instanceof Float32Array) || spec.vector.length !== config.hiddenSize) {
     throw new TraitlensError(
       'SHAPE_MISMATCH',
@@ -59,14 +80,17 @@ export function validateSteeringSpec(spec: SteeringSpec, config: ModelConfig, ba
   }
 }
 
+function describeValue(value: unknown): string {
+  return value === undefined ? 'missing' : `"${String(value)}"`;
+}
+
 /**
  * The coefficient of a spec for row `row` at absolute token index `token` (prompt tokens first), or 0
  * when the spec's `positions` excludes it.
  */
 export function coefficientAt(spec: SteeringSpec, row: number, token: number, promptLength: number): number {
-  const positions = spec.positions ?? 'all';
-  if (positions === 'prompt' && token >= promptLength) return 0;
-  if (positions === 'response' && token < promptLength) return 0;
+  if (spec.positions === 'prompt' && token >= promptLength) return 0;
+  if (spec.positions === 'response' && token < promptLength) return 0;
   const coefficient = spec.coefficient;
   if (typeof coefficient === 'number') return coefficient;
   const perRow = coefficient[row];
@@ -86,6 +110,65 @@ export function composeCoefficients(mode: SteeringMode, current: number, next: n
   return mode === 'add' ? current + next : 1 - (1 - current) * (1 - next);
 }
 
+/** The positions one graph run covers: `width` per row from absolute token `startToken[row]`. */
+interface SteeringWindow {
+  batchSize: number;
+  width: number;
+  startToken: readonly number[];
+  /** Positions beyond a row's count are padding: coefficient 0. */
+  validCount: readonly number[];
+  promptLengths: readonly number[];
+}
+
+/** What one graph input pair carries: the specs of one (point, mode), composed over the window. */
+interface SteeredSite {
+  point: HookPoint;
+  mode: SteeringMode;
+  vector: Float32Array;
+  /** [batchSize, width]. */
+  coefficients: Float32Array;
+}
+
+/**
+ * Groups the specs by (mode, point), in first-seen order, and composes each group's coefficients over
+ * the window (`composeCoefficients`): one `SteeredSite` per graph input pair or slot-table row.
+ */
+function composeSteeredSites(specs: readonly SteeringSpec[], window: SteeringWindow): SteeredSite[] {
+  const { batchSize, width } = window;
+  const sites = new Map<SteeringMode, Map<number, SteeredSite>>(
+    steeringModes.map((mode) => [mode, new Map()]),
+  );
+  for (const spec of specs) {
+    const ofMode = sites.get(spec.mode)!;
+    const index = steeringSiteIndex(spec.point);
+    let site = ofMode.get(index);
+    if (!site) {
+      site = {
+        point: spec.point,
+        mode: spec.mode,
+        vector: spec.vector,
+        coefficients: new Float32Array(batchSize * width),
+      };
+      ofMode.set(index, site);
+    } else if (site.vector !== spec.vector) {
+      throw new TraitlensError(
+        'INVALID_ARGUMENT',
+        `Two ${spec.mode} steering specs at ${formatHookPoint(spec.point)} use different vectors; combine them into one vector (or use per-row coefficients with one vector per call).`,
+      );
+    }
+    for (let b = 0; b < batchSize; b++) {
+      for (let s = 0; s < Math.min(width, window.validCount[b]!); s++) {
+        site.coefficients[b * width + s] = composeCoefficients(
+          spec.mode,
+          site.coefficients[b * width + s]!,
+          coefficientAt(spec, b, window.startToken[b]! + s, window.promptLengths[b]!),
+        );
+      }
+    }
+  }
+  return [...sites.values()].flatMap((ofMode) => [...ofMode.values()]);
+}
+
 /**
  * Graph feeds for every spec, for a window of `width` positions per row starting at absolute token
  * `startToken[row]`; positions beyond a row's `validCount[row]` (padding) get 0. Specs at the same point
@@ -99,30 +182,12 @@ export function buildSteeringFeeds(
   validCount: readonly number[],
   promptLengths: readonly number[],
 ): Map<string, { data: Float32Array; dims: number[] }> {
+  const window = { batchSize, width, startToken, validCount, promptLengths };
   const feeds = new Map<string, { data: Float32Array; dims: number[] }>();
-  for (const spec of specs) {
-    const mode = spec.mode ?? 'add';
-    const names = steeringInputNames(spec.point, mode);
-    let coefficients = feeds.get(names.coefficient)?.data;
-    if (!coefficients) {
-      coefficients = new Float32Array(batchSize * width);
-      feeds.set(names.coefficient, { data: coefficients, dims: [batchSize, width] });
-      feeds.set(names.vector, { data: spec.vector, dims: [spec.vector.length] });
-    } else if (feeds.get(names.vector)!.data !== spec.vector) {
-      throw new TraitlensError(
-        'INVALID_ARGUMENT',
-        `Two ${mode} steering specs at ${formatHookPoint(spec.point)} use different vectors; combine them into one vector (or use per-row coefficients with one vector per call).`,
-      );
-    }
-    for (let b = 0; b < batchSize; b++) {
-      for (let s = 0; s < Math.min(width, validCount[b]!); s++) {
-        coefficients[b * width + s] = composeCoefficients(
-          mode,
-          coefficients[b * width + s]!,
-          coefficientAt(spec, b, startToken[b]! + s, promptLengths[b]!),
-        );
-      }
-    }
+  for (const site of composeSteeredSites(specs, window)) {
+    const names = steeringInputNames(site.point, site.mode);
+    feeds.set(names.vector, { data: site.vector, dims: [site.vector.length] });
+    feeds.set(names.coefficient, { data: site.coefficients, dims: [batchSize, width] });
   }
   return feeds;
 }
@@ -143,23 +208,20 @@ export function buildSteeringSlotFeeds(
   validCount: readonly number[],
   promptLengths: readonly number[],
 ): Map<string, { data: Float32Array | BigInt64Array; dims: number[] }> {
-  const perPoint = buildSteeringFeeds(specs, batchSize, width, startToken, validCount, promptLengths);
+  const steered = composeSteeredSites(specs, { batchSize, width, startToken, validCount, promptLengths });
   const feeds = new Map<string, { data: Float32Array | BigInt64Array; dims: number[] }>();
   for (const mode of ['ablate', 'add'] as const) {
-    const points = new Map<string, SteeringSpec['point']>();
-    for (const spec of specs)
-      if ((spec.mode ?? 'add') === mode) points.set(formatHookPoint(spec.point), spec.point);
-    const rows = points.size + 1;
+    const ofMode = steered.filter((site) => site.mode === mode);
+    const rows = ofMode.length + 1;
     const vectors = new Float32Array(rows * hiddenSize);
     vectors[0] = 1;
     const coefficients = new Float32Array(rows * batchSize * width);
     const slots = new BigInt64Array(layerCount * hookSites.length);
-    [...points.values()].forEach((point, index) => {
+    ofMode.forEach((site, index) => {
       const row = index + 1;
-      const names = steeringInputNames(point, mode);
-      vectors.set(perPoint.get(names.vector)!.data, row * hiddenSize);
-      coefficients.set(perPoint.get(names.coefficient)!.data, row * batchSize * width);
-      slots[steeringSiteIndex(point)] = BigInt(row);
+      vectors.set(site.vector, row * hiddenSize);
+      coefficients.set(site.coefficients, row * batchSize * width);
+      slots[steeringSiteIndex(site.point)] = BigInt(row);
     });
     const names = steeringSlotNames(mode);
     feeds.set(names.vectors, { data: vectors, dims: [rows, hiddenSize] });

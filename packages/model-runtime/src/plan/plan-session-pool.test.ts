@@ -49,7 +49,15 @@ describe('planMemory counts the sessions the runtime holds', () => {
         await model.forward('hello');
         await model.forward('hello', { capture: [point] });
         await model.forward('hello', {
-          steer: [{ point, vector: new Float32Array(model.config.hiddenSize).fill(0.1), coefficient: 1 }],
+          steer: [
+            {
+              point,
+              mode: 'add',
+              vector: new Float32Array(model.config.hiddenSize).fill(0.1),
+              coefficient: 1,
+              positions: 'all',
+            },
+          ],
         });
         const held = (model as unknown as { loadedSessionCount: number }).loadedSessionCount;
         const plan = planMemory({

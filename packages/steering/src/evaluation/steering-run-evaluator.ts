@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { HookSite, Judge, JudgeRequest } from '@traitlens/core';
+import type { HookSite, Judge, JudgeRequest, SteeringMode, SteeringPositions } from '@traitlens/core';
 import { l2Norm } from '@traitlens/core/internal';
-import type { LanguageModel, PromptInput, SteeringMode } from '@traitlens/model-runtime';
+import type { LanguageModel, PromptInput } from '@traitlens/model-runtime';
 import {
   type RunInterventionRecord,
   type ScoredResponse,
@@ -13,7 +13,11 @@ import type { SteeringResultsStore } from '../results/steering-results-store';
 import { generateSteered } from '../steered-generation/generate-steered';
 import type { SteeringConfiguration } from '../steered-generation/steering-configuration';
 
-/** One configuration to evaluate: a vector per layer with its coefficient (none for the baseline). */
+/**
+ * One configuration to evaluate: what the search varies, a vector per layer with its coefficient (none
+ * for the baseline). The evaluator turns it into steering specs with the evaluation's site, mode and
+ * positions (`steeringOf`), and those reach the runtime unchanged.
+ */
 export interface SteeringRunRequest {
   kind: 'baseline' | 'layer' | 'multi-layer';
   interventions: { layer: number; vector: Float32Array; vectorLabel: string; coefficient: number }[];
@@ -34,7 +38,7 @@ export interface SteeringRunEvaluatorOptions {
   prompts: readonly PromptInput[];
   site: HookSite;
   mode: SteeringMode;
-  positions: 'all' | 'prompt' | 'response';
+  positions: SteeringPositions;
   generation: { maxNewTokens: number; temperature: number; seed: number };
   /** Rows per generate call. */
   batchSize: number;
@@ -76,18 +80,9 @@ export class SteeringRunEvaluator {
 
   private async evaluateUncached(entries: [string, SteeringRunRequest][]): Promise<void> {
     const { model, prompts, questions, generation, batchSize, onProgress, store } = this.options;
-    const configurations: SteeringConfiguration[] = entries.map(([, request]) =>
-      request.interventions.map((intervention) => ({
-        point: { layer: intervention.layer, site: this.options.site },
-        vector: intervention.vector,
-        coefficient: intervention.coefficient,
-        mode: this.options.mode,
-        positions: this.options.positions,
-      })),
-    );
     const generations = await generateSteered(model, {
       prompts,
-      configurations,
+      configurations: entries.map(([, request]) => this.steeringOf(request)),
       batchSize,
       generation: {
         maxNewTokens: generation.maxNewTokens,
@@ -126,6 +121,18 @@ export class SteeringRunEvaluator {
         onProgress?.({ type: 'run', run, cached: false });
       }),
     );
+  }
+
+  /** The request as runtime steering specs: the one place a run's specs are made. */
+  private steeringOf(request: SteeringRunRequest): SteeringConfiguration {
+    const { site, mode, positions } = this.options;
+    return request.interventions.map(({ layer, vector, coefficient }) => ({
+      point: { layer, site },
+      mode,
+      vector,
+      coefficient,
+      positions,
+    }));
   }
 
   private async scoreResponse(
@@ -233,8 +240,8 @@ export class SteeringRunEvaluator {
 function runIdOf(
   request: SteeringRunRequest,
   interventions: RunInterventionRecord[],
-  mode: string,
-  positions: string,
+  mode: SteeringMode,
+  positions: SteeringPositions,
   key: string,
 ): string {
   if (request.kind === 'baseline' || interventions.length === 0) return 'baseline';

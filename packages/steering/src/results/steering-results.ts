@@ -1,5 +1,4 @@
-import type { HookSite } from '@traitlens/core';
-import type { SteeringMode } from '@traitlens/model-runtime';
+import type { HookSite, SteeringMode, SteeringPositions } from '@traitlens/core';
 
 /**
  * The schema of `steering/<trait>/results.json` and `steering/<trait>/responses/<run id>.json`
@@ -61,7 +60,7 @@ export interface SteeringRunRecord {
   kind: 'baseline' | 'layer' | 'multi-layer';
   interventions: RunInterventionRecord[];
   mode: SteeringMode;
-  positions: 'all' | 'prompt' | 'response';
+  positions: SteeringPositions;
   /** Means over the responses the judge could score (nulls left out). */
   traitMean: number | null;
   coherenceMean: number | null;
@@ -100,7 +99,7 @@ export interface ScoredResponsesFile {
   judge: string;
   interventions: RunInterventionRecord[];
   mode: SteeringMode;
-  positions: 'all' | 'prompt' | 'response';
+  positions: SteeringPositions;
   responses: ScoredResponse[];
 }
 

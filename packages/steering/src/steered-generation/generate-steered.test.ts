@@ -11,13 +11,49 @@ const vectorB = Float32Array.from([0, 1, 0, 0, 0, 0, 0, 0]);
 describe('buildSteeringSpecs', () => {
   it('gives each distinct (point, vector, mode, positions) one spec with a per-row coefficient', () => {
     const rows: SteeringConfiguration[] = [
-      [{ point: { layer: 1, site: 'resid_post' }, vector: vectorA, coefficient: 2 }],
-      [{ point: { layer: 1, site: 'resid_post' }, vector: vectorA, coefficient: 3 }],
-      [{ point: { layer: 2, site: 'resid_post' }, vector: vectorB, coefficient: -4 }],
+      [
+        {
+          point: { layer: 1, site: 'resid_post' },
+          mode: 'add',
+          vector: vectorA,
+          coefficient: 2,
+          positions: 'all',
+        },
+      ],
+      [
+        {
+          point: { layer: 1, site: 'resid_post' },
+          mode: 'add',
+          vector: vectorA,
+          coefficient: 3,
+          positions: 'all',
+        },
+      ],
+      [
+        {
+          point: { layer: 2, site: 'resid_post' },
+          mode: 'add',
+          vector: vectorB,
+          coefficient: -4,
+          positions: 'all',
+        },
+      ],
       [],
       [
-        { point: { layer: 1, site: 'resid_post' }, vector: vectorA, coefficient: 5, positions: 'response' },
-        { point: { layer: 2, site: 'resid_post' }, vector: vectorB, coefficient: 1, mode: 'ablate' },
+        {
+          point: { layer: 1, site: 'resid_post' },
+          mode: 'add',
+          vector: vectorA,
+          coefficient: 5,
+          positions: 'response',
+        },
+        {
+          point: { layer: 2, site: 'resid_post' },
+          mode: 'ablate',
+          vector: vectorB,
+          coefficient: 1,
+          positions: 'all',
+        },
       ],
     ];
     const specs = buildSteeringSpecs(rows);
@@ -33,8 +69,8 @@ describe('buildSteeringSpecs', () => {
     const point = { layer: 0, site: 'resid_post' as const };
     const specs = buildSteeringSpecs([
       [
-        { point, vector: vectorA, coefficient: 1, mode: 'ablate' },
-        { point, vector: vectorA, coefficient: 1, mode: 'ablate' },
+        { point, mode: 'ablate', vector: vectorA, coefficient: 1, positions: 'all' },
+        { point, mode: 'ablate', vector: vectorA, coefficient: 1, positions: 'all' },
       ],
     ]);
     expect(specs).toHaveLength(2);
@@ -52,8 +88,24 @@ describe('generateSteered', () => {
     });
     const configurations: SteeringConfiguration[] = [
       [],
-      [{ point: { layer: 1, site: 'resid_post' }, vector: vectorA, coefficient: 2 }],
-      [{ point: { layer: 3, site: 'resid_post' }, vector: vectorA, coefficient: 7 }],
+      [
+        {
+          point: { layer: 1, site: 'resid_post' },
+          mode: 'add',
+          vector: vectorA,
+          coefficient: 2,
+          positions: 'all',
+        },
+      ],
+      [
+        {
+          point: { layer: 3, site: 'resid_post' },
+          mode: 'add',
+          vector: vectorA,
+          coefficient: 7,
+          positions: 'all',
+        },
+      ],
     ];
     const progress: number[] = [];
     const results = await generateSteered(model, {
@@ -80,7 +132,17 @@ describe('generateSteered', () => {
     const wrong = new Float32Array(16);
     const error = await generateSteered(model, {
       prompts: ['p'],
-      configurations: [[{ point: { layer: 0, site: 'resid_post' }, vector: wrong, coefficient: 1 }]],
+      configurations: [
+        [
+          {
+            point: { layer: 0, site: 'resid_post' },
+            mode: 'add',
+            vector: wrong,
+            coefficient: 1,
+            positions: 'all',
+          },
+        ],
+      ],
     }).catch((caught: unknown) => caught);
     expect(TraitlensError.hasCode(error, 'MODEL_MISMATCH')).toBe(true);
     expect((error as Error).message).toMatch(/16 values but fake:model has hidden size 8/);
@@ -91,7 +153,17 @@ describe('generateSteered', () => {
     await expect(
       generateSteered(model, {
         prompts: ['p'],
-        configurations: [[{ point: { layer: 9, site: 'resid_post' }, vector: vectorA, coefficient: 1 }]],
+        configurations: [
+          [
+            {
+              point: { layer: 9, site: 'resid_post' },
+              mode: 'add',
+              vector: vectorA,
+              coefficient: 1,
+              positions: 'all',
+            },
+          ],
+        ],
       }),
     ).rejects.toThrow(/Steering layer 9 is out of range/);
   });

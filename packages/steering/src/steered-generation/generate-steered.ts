@@ -1,12 +1,6 @@
 import { TraitlensError } from '@traitlens/core';
 import { assertLayerInRange } from '@traitlens/core/internal';
-import type {
-  GenerateOptions,
-  GenerationResult,
-  LanguageModel,
-  PromptInput,
-  SteeringSpec,
-} from '@traitlens/model-runtime';
+import type { GenerateOptions, GenerationResult, LanguageModel, PromptInput } from '@traitlens/model-runtime';
 import { buildSteeringSpecs } from './build-steering-specs';
 import type { SteeringConfiguration } from './steering-configuration';
 
@@ -55,10 +49,7 @@ export async function generateSteered(
   const rowResults: GenerationResult[] = [];
   for (let start = 0; start < rowPrompts.length; start += batchSize) {
     const end = Math.min(start + batchSize, rowPrompts.length);
-    const steer: SteeringSpec[] = specs.map((spec) => ({
-      ...spec,
-      coefficient: (spec.coefficient as readonly number[]).slice(start, end),
-    }));
+    const steer = specs.map((spec) => ({ ...spec, coefficient: spec.coefficient.slice(start, end) }));
     const results = await model.generate(rowPrompts.slice(start, end), {
       ...request.generation,
       ...(steer.length > 0 ? { steer } : {}),
@@ -78,19 +69,19 @@ export async function generateSteered(
 }
 
 function assertConfigurationFitsModel(configuration: SteeringConfiguration, model: LanguageModel): void {
-  for (const intervention of configuration) {
-    assertLayerInRange(intervention.point.layer, model.config.layerCount, 'Steering layer');
-    if (intervention.vector.length !== model.config.hiddenSize) {
+  for (const spec of configuration) {
+    assertLayerInRange(spec.point.layer, model.config.layerCount, 'Steering layer');
+    if (spec.vector.length !== model.config.hiddenSize) {
       throw new TraitlensError(
         'MODEL_MISMATCH',
-        `A steering vector for layer ${intervention.point.layer} has ${intervention.vector.length} values but ${model.id} has hidden size ${model.config.hiddenSize}. Use vectors extracted from a model of the same width.`,
-        { details: { expected: model.config.hiddenSize, actual: intervention.vector.length } },
+        `A steering vector for layer ${spec.point.layer} has ${spec.vector.length} values but ${model.id} has hidden size ${model.config.hiddenSize}. Use vectors extracted from a model of the same width.`,
+        { details: { expected: model.config.hiddenSize, actual: spec.vector.length } },
       );
     }
-    if (!Number.isFinite(intervention.coefficient)) {
+    if (!Number.isFinite(spec.coefficient)) {
       throw new TraitlensError(
         'INVALID_ARGUMENT',
-        `Steering coefficient for layer ${intervention.point.layer} is ${intervention.coefficient}; it must be a finite number.`,
+        `Steering coefficient for layer ${spec.point.layer} is ${spec.coefficient}; it must be a finite number.`,
       );
     }
   }

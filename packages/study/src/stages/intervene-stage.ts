@@ -45,7 +45,7 @@ async function readStoredPrompts(
   limit: number,
 ): Promise<(CapturedResponse & { promptSet: string })[]> {
   const { experiment } = context;
-  const variant = experiment.config.stages.capture.variant;
+  const variant = experiment.config.stages.capture!.variant;
   const records: (CapturedResponse & { promptSet: string })[] = [];
   for (const set of await loadStudyPromptSets(experiment)) {
     const paths = inferencePaths(experiment.directory, variant, set.id);
@@ -80,7 +80,7 @@ export async function runInterveneStage(context: StageContext): Promise<StageSum
   if (settings.vector === 'model-diff') {
     vectorFile = modelDiffVectorsPath(
       experiment.directory,
-      experiment.config.stages.capture.variant,
+      experiment.config.stages.capture!.variant,
       experiment.config.stages.replay.variant,
     );
   } else {
@@ -107,7 +107,15 @@ export async function runInterveneStage(context: StageContext): Promise<StageSum
     configurations: coefficients.map((coefficient) =>
       coefficient === 0
         ? []
-        : [{ point: { layer: settings.layer, site: 'resid_post' }, vector, coefficient }],
+        : [
+            {
+              point: { layer: settings.layer, site: 'resid_post' },
+              mode: 'add',
+              vector,
+              coefficient,
+              positions: 'all',
+            },
+          ],
     ),
     generation: { maxNewTokens: settings.maxNewTokens },
     batchSize: settings.batchSize,

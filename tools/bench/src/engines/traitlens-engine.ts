@@ -42,7 +42,15 @@ export function traitlensEngine(
       timeTokens(prefillTokens, () =>
         model.forward(inputs.prefill, {
           logits: 'last',
-          steer: [{ point: { layer: middle, site: 'resid_post' }, vector, coefficient: 2 }],
+          steer: [
+            {
+              point: { layer: middle, site: 'resid_post' },
+              mode: 'add',
+              vector,
+              coefficient: 2,
+              positions: 'all',
+            },
+          ],
         }),
       ),
     decode_batch_1: () => decode(inputs.decodePrompt.slice(0, 1)),
