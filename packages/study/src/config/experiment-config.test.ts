@@ -121,6 +121,18 @@ describe('experiment configs', () => {
     expect(config.stages.analyze.methods).toEqual(['probe', 'mean_diff']);
   });
 
+  it('takes analyze.methods: best (per trait, the method extraction ranked best), alone', () => {
+    const config = parseExperimentConfig(
+      minimal.replace('analyze: { trainGroups: [44] }', 'analyze: { methods: best }'),
+      'x.yaml',
+    );
+    expect(config.stages.analyze!.methods).toBe('best');
+    expectConfigError(
+      minimal.replace('analyze: { trainGroups: [44] }', 'analyze: { methods: [best, probe] }'),
+      /stages\.analyze\.methods\[0\]: best goes alone: write methods: best/,
+    );
+  });
+
   it('checks references between blocks', () => {
     expectConfigError(
       minimal.replace('  capture:', '  steer: { traits: [honesty] }\n  capture:'),

@@ -193,8 +193,18 @@ const labelSchema = z
   });
 
 const analyzeSchema = z.strictObject({
-  /** Extraction methods whose vectors are analysed (default probe and mean_diff). */
-  methods: z.array(z.string().min(1)).min(1).default(['probe', 'mean_diff']),
+  /**
+   * Extraction methods whose vectors are analysed (default probe and mean_diff), or `best`: per trait the
+   * method with the best held-out score in its extraction evaluation (docs/analysis.md states the rule).
+   */
+  methods: z
+    .union([
+      z.literal('best'),
+      z
+        .array(z.string().min(1).refine((id) => id !== 'best', 'best goes alone: write methods: best'))
+        .min(1),
+    ])
+    .default(['probe', 'mean_diff']),
   measure: z.enum(['cosine', 'scalar']).default('cosine'),
   aggregation: z.string().min(1).default('mean'),
   /**
@@ -216,7 +226,7 @@ const analyzeSchema = z.strictObject({
   /**
    * Predicted decomposition pairs, each two "<trait> high|low" entries, e.g. [compliance high,
    * helpfulness_intent low]: per-prompt shifts, a paired statistic and a scatter plot per pair, on the
-   * vectors of the first of `methods`.
+   * vectors of the first of `methods` (with `best`, each trait's chosen method).
    */
   decompositionPairs: z
     .array(

@@ -1,6 +1,11 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { analyzeExperiment, findExperimentVectors, listActivationFiles } from '@traitlens/analysis';
+import {
+  analyzeExperiment,
+  findExperimentVectors,
+  listActivationFiles,
+  readBestMethods,
+} from '@traitlens/analysis';
 import { parseResponseAggregation } from '@traitlens/analysis/internal';
 import { readTraitVectors, SafetensorsFile, TraitlensError } from '@traitlens/core';
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
@@ -45,6 +50,22 @@ async function readLabels(path: string): Promise<LabelsFile | undefined> {
   }
 }
 
+/** The method of a decomposition trait's vectors: the first listed, or the trait's `best` choice. */
+function decompositionMethod(
+  methods: readonly string[] | Readonly<Record<string, string>>,
+  trait: string,
+  file: string,
+): string {
+  if (Array.isArray(methods)) return methods[0]!;
+  const chosen = Object.entries(methods).find(([key]) => key === trait || key.endsWith(`/${trait}`));
+  if (!chosen)
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${file}: stages.analyze.decompositionPairs names "${trait}", which has no extracted vectors; add it to stages.extract.traits.`,
+    );
+  return chosen[1];
+}
+
 /**
  * Stage 6: project both variants onto every trait vector, the model diff per trait
  * and layer (all, train groups, held-out groups), detection of responses labelled 1 from trait projections
@@ -71,8 +92,10 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     log(
       `  warning: ${positives} labelled 1 and ${negatives} other responses: detection needs 2 of each and is skipped`,
     );
+  // `best`: per trait, the method its extraction evaluation ranked best (fails naming a trait without one).
+  const methods = analyze.methods === 'best' ? await readBestMethods(experiment.directory) : analyze.methods;
   // Analyse only layers that have both vectors and stored activations.
-  const vectorFiles = await findExperimentVectors(experiment.directory, { methods: analyze.methods });
+  const vectorFiles = await findExperimentVectors(experiment.directory, { methods });
   const vectorLayers = new Set<number>();
   for (const file of vectorFiles)
     for (const layer of (await readTraitVectors(file.path)).vectors.keys()) vectorLayers.add(layer);
@@ -90,14 +113,14 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     variantA: replay.variant,
     variantB: capture.variant,
     promptSets: promptSetIds,
-    methods: analyze.methods,
+    methods,
     layers: capturedLayers,
     measure: analyze.measure,
     aggregation: parseResponseAggregation(analyze.aggregation),
     part: 'response',
-    ...(useLabels ? { labelsFile: labelPaths(experiment.directory).labels } : {}),
-    ...(useLabels && hasAnnotations ? { annotationsFile } : {}),
-    ...(analyze.trainGroups ? { trainGroups: analyze.trainGroups } : {}),
+    labelsFile: useLabels ? labelPaths(experiment.directory).labels : undefined,
+    annotationsFile: useLabels && hasAnnotations ? annotationsFile : undefined,
+    trainGroups: analyze.trainGroups,
     detectionFeatures: analyze.detectionFeatures,
     randomBaselines: analyze.randomBaselines,
     bootstrapResamples: analyze.bootstrap,
@@ -120,10 +143,9 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     );
   let decomposition: Awaited<ReturnType<typeof analyzeDecompositionPairs>> | undefined;
   if (analyze.decompositionPairs.length > 0) {
-    const method = analyze.methods[0]!;
     const side = (entry: string): DecompositionSide => {
       const [trait, direction] = entry.split(' ') as [string, 'high' | 'low'];
-      return { vector: `${trait}/${method}`, direction };
+      return { vector: `${trait}/${decompositionMethod(methods, trait, experiment.file)}`, direction };
     };
     decomposition = await analyzeDecompositionPairs({
       projectionsFile: join(experiment.directory, 'analysis', 'projections.json'),
