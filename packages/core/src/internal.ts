@@ -7,6 +7,7 @@ export { fileSystemErrorCode } from './files/file-system-error';
 export { temporaryFileName } from './files/temporary-file-name';
 export { activationTensorName, activationTextsPath } from './formats/activation-file';
 export { assertLayerInRange, isHookSite } from './hooks/hook-point';
+export { decomposeCholesky, decomposePivotedCholesky, solveWithCholesky } from './numeric/cholesky';
 export {
   bfloat16ArrayToFloat32,
   float16BitsToNumber,
@@ -23,6 +24,14 @@ export {
 export { l2Norm } from './numeric/vector-math';
 export { encodeSafetensors } from './safetensors/write-safetensors';
 export { computeAurocOfClasses } from './stats/auroc';
+export {
+  fitLogisticRegression,
+  type LogisticFeatures,
+  type LogisticRegressionFit,
+  type LogisticRegressionModel,
+  type LogisticRegressionOptions,
+  predictLogisticProbabilities,
+} from './stats/logistic-regression';
 export {
   computeLogGamma,
   computeRegularizedIncompleteBeta,

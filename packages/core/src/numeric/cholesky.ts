@@ -1,10 +1,10 @@
-import { TraitlensError } from '@traitlens/core';
+import { TraitlensError } from '../errors/traitlens-error';
 
 /**
  * Cholesky factor L (lower triangle, row-major n x n) of a symmetric positive-definite matrix, so that
  * A = L L^T. Throws when A is not positive definite.
  */
-export function decomposeCholesky(matrix: Float64Array, size: number): Float64Array {
+export function decomposeCholesky(matrix: ArrayLike<number>, size: number): Float64Array {
   const lower = new Float64Array(size * size);
   for (let row = 0; row < size; row++) {
     for (let column = 0; column <= row; column++) {
