@@ -16,12 +16,10 @@ export async function resolveSteeringVectors(options: {
   const folder = experimentLayout(options.experiment).extraction(options.category ?? '', options.trait);
   let method = options.method;
   if (method === 'best') {
-    let best: { method: string } | undefined;
+    let best: unknown;
     try {
-      const evaluation = JSON.parse(await readFile(folder.evaluation, 'utf8')) as {
-        sites?: Record<string, { best?: { method: string } | null } | undefined>;
-      };
-      best = evaluation.sites?.resid_post?.best ?? undefined;
+      const evaluation: unknown = JSON.parse(await readFile(folder.evaluation, 'utf8'));
+      best = property(property(property(property(evaluation, 'sites'), 'resid_post'), 'best'), 'method');
     } catch (cause) {
       throw new TraitlensError(
         'FILE_NOT_FOUND',
@@ -29,13 +27,18 @@ export async function resolveSteeringVectors(options: {
         { cause, details: { file: folder.evaluation } },
       );
     }
-    if (!best)
+    if (typeof best !== 'string' || best === '')
       throw new TraitlensError(
         'INVALID_ARGUMENT',
-        `--method best: ${folder.evaluation} names no best method at resid_post (none separated the validation split); name a method or --vectors.`,
+        `--method best: ${folder.evaluation} names no best method at resid_post (sites.resid_post.best.method; none separated the validation split); name a method or --vectors.`,
         { details: { file: folder.evaluation } },
       );
-    method = best.method;
+    method = best;
   }
   return vectorFilePath(folder.vectors, 'resid_post', method);
+}
+
+/** `value[key]` when `value` is an object, else undefined: reads a JSON file's path without trusting its shape. */
+function property(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
 }

@@ -1,4 +1,4 @@
-import type { SteeringMode } from '@traitlens/model-runtime';
+import { type SteeringMode, type SteeringPositions, steeringModes, steeringPositions } from '@traitlens/core';
 import { type Command, Option } from 'commander';
 import { choiceOption, integerOption, numberListOption, numberOption } from '../parse-option-values';
 import { addShardOption, resolveCliShard } from '../shard-option';
@@ -34,7 +34,7 @@ interface SteerCommandOptions extends ModelCommandOptions, JudgeCommandOptions {
   coherenceThreshold: number;
   multiLayer?: 'weighted' | 'orthogonal';
   mode: SteeringMode;
-  positions: 'all' | 'prompt' | 'response';
+  positions: SteeringPositions;
   experiment: string;
   maxNewTokens: number;
   questions?: number;
@@ -116,12 +116,12 @@ export function registerSteerCommand(program: Command): void {
     )
     .addOption(
       new Option('--mode <mode>', 'add (h + c v) or ablate (h - c (h.u) u)')
-        .argParser(choiceOption(['add', 'ablate'] as const))
+        .argParser(choiceOption(steeringModes))
         .default('add'),
     )
     .addOption(
       new Option('--positions <positions>', 'steer all tokens, the prompt only, or the response only')
-        .argParser(choiceOption(['all', 'prompt', 'response'] as const))
+        .argParser(choiceOption(steeringPositions))
         .default('all'),
     )
     .addOption(experimentOption('experiment folder; results go to <dir>/steering/<trait>/'))
