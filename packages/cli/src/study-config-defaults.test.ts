@@ -72,14 +72,14 @@ describe('study config and CLI share one option vocabulary', () => {
   it('stages.capture.activationDtype takes the CLI spelling and default (f16, f32)', () => {
     const option = cliOption('capture', '--activation-dtype');
     expect(option.defaultValue).toBe('f16');
-    expect(config.stages.capture.activationDtype).toBe('F16');
+    expect(config.stages.capture!.activationDtype).toBe('F16');
     for (const value of ['f16', 'f32']) {
       expect(option.parseArg!(value, undefined)).toBe(value);
       const parsed = parseExperimentConfig(
         `name: d\nmodels: { extraction: { source: "hf:a/b" }, instruct: { source: "hf:a/c" }, lora: { source: "hf:a/d" } }\njudge: { spec: lexicon }\nstages: { extract: { traits: [a/b] }, capture: { promptSets: [p], activationDtype: ${value} }, analyze: {} }\n`,
         'd.yaml',
       );
-      expect(parsed.stages.capture.activationDtype).toBe(value.toUpperCase());
+      expect(parsed.stages.capture!.activationDtype).toBe(value.toUpperCase());
     }
   });
 

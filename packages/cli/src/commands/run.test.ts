@@ -51,7 +51,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'traitlens-rm-sycophancy-'));
     experiment = await loadExperiment(configFile, { output: directory });
-    promptCount = experiment.config.stages.capture.perGroup! * 10;
+    promptCount = experiment.config.stages.capture!.perGroup! * 10;
     run = await runCliCaptured(['run', configFile, '--output', directory]);
     lines = run.stderr.split('\n');
     // The whole study on 2 loaded CPU cores: minutes, not a timed test.
@@ -77,10 +77,10 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
 
   it('writes the outputs of every stage', async () => {
     const { extract, steer, capture } = experiment.config.stages;
-    for (const trait of extract.traits) {
+    for (const trait of extract!.traits) {
       const root = join(directory, 'extraction', trait);
       expect(await exists(join(root, 'evaluation.json')), trait).toBe(true);
-      for (const method of extract.methods ?? [])
+      for (const method of extract!.methods ?? [])
         expect(await exists(join(root, 'vectors', `${method}.safetensors`))).toBe(true);
     }
     for (const trait of steer.traits ?? []) {
@@ -90,7 +90,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
       expect(results.baseline).not.toBeNull();
       expect(results.runs.length).toBeGreaterThan(1);
     }
-    for (const set of capture.promptSets) {
+    for (const set of capture!.promptSets) {
       for (const variant of ['lora', 'clean']) {
         const root = join(directory, 'inference', variant, set);
         expect(await exists(join(root, 'activations')), `${variant}/${set}`).toBe(true);
@@ -130,10 +130,10 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
       expect.arrayContaining(['all', 'train-groups', 'held-out-groups']),
     );
     const all = diff.subsets.find((subset) => subset.subset === 'all')!;
-    const traits = experiment.config.stages.extract.traits.map((trait) => trait.split('/')[1]!);
+    const traits = experiment.config.stages.extract!.traits.map((trait) => trait.split('/')[1]!);
     const plantLayer = experiment.config.tinyOrganism!.plantLayer;
     for (const trait of traits) {
-      for (const method of experiment.config.stages.analyze.methods) {
+      for (const method of experiment.config.stages.analyze!.methods) {
         const entries = all.entries.filter((entry) => entry.vectorId === `${trait}/${method}`);
         expect(
           entries.map((entry) => entry.layer),

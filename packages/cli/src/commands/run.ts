@@ -1,7 +1,17 @@
 import { type Command, CommanderError, InvalidArgumentError } from 'commander';
 import { addShardOption, resolveCliShard } from '../shard-option';
 
-const stages = ['extract', 'steer', 'capture', 'replay', 'label', 'intervene', 'analyze', 'report'] as const;
+const stages = [
+  'extract',
+  'steer',
+  'capture',
+  'replay',
+  'label',
+  'intervene',
+  'predictivity',
+  'analyze',
+  'report',
+] as const;
 type Stage = (typeof stages)[number];
 
 interface RunCommandOptions {

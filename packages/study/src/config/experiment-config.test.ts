@@ -43,8 +43,8 @@ stages:
 describe('experiment configs', () => {
   it('parses both shipped configs and resolves their paths', async () => {
     const big = await loadExperiment(join(experiments, 'rm-sycophancy-70b.yaml'));
-    expect(big.config.stages.extract.traits).toHaveLength(12);
-    expect(big.config.stages.extract.layers).toEqual(Array.from({ length: 16 }, (_, i) => i * 5));
+    expect(big.config.stages.extract!.traits).toHaveLength(12);
+    expect(big.config.stages.extract!.layers).toEqual(Array.from({ length: 16 }, (_, i) => i * 5));
     expect(big.runtime.instruct).toMatchObject({
       dtype: 'int4',
       computeDtype: 'fp16',
@@ -67,7 +67,7 @@ describe('experiment configs', () => {
       'judge: { spec: "openai:gpt-4.1-mini" }',
       'judge: { spec: "openai:judge", baseUrl: ["http://gpu1:8000/v1", "http://gpu2:8000/v1"] }',
     );
-    expect(parseExperimentConfig(list, 'list.yaml').judge.baseUrl).toEqual([
+    expect(parseExperimentConfig(list, 'list.yaml').judge!.baseUrl).toEqual([
       'http://gpu1:8000/v1',
       'http://gpu2:8000/v1',
     ]);
@@ -75,7 +75,7 @@ describe('experiment configs', () => {
       'judge: { spec: "openai:gpt-4.1-mini" }',
       'judge: { spec: "openai:judge", baseUrl: "http://gpu1:8000/v1" }',
     );
-    expect(parseExperimentConfig(one, 'one.yaml').judge.baseUrl).toBe('http://gpu1:8000/v1');
+    expect(parseExperimentConfig(one, 'one.yaml').judge!.baseUrl).toBe('http://gpu1:8000/v1');
     expectConfigError(
       minimal.replace(
         'judge: { spec: "openai:gpt-4.1-mini" }',
@@ -94,7 +94,7 @@ describe('experiment configs', () => {
       variant: 'lora',
       activationDtype: 'F16',
     });
-    expect(config.stages.analyze.methods).toEqual(['probe', 'mean_diff']);
+    expect(config.stages.analyze!.methods).toEqual(['probe', 'mean_diff']);
   });
 
   it('lists every problem with its field path', () => {
@@ -117,8 +117,8 @@ describe('experiment configs', () => {
       minimal.replace('analyze: { trainGroups: [44] }', 'analyze: {}'),
       'x.yaml',
     );
-    expect(config.stages.analyze.trainGroups).toBeUndefined();
-    expect(config.stages.analyze.methods).toEqual(['probe', 'mean_diff']);
+    expect(config.stages.analyze!.trainGroups).toBeUndefined();
+    expect(config.stages.analyze!.methods).toEqual(['probe', 'mean_diff']);
   });
 
   it('takes analyze.methods: best (per trait, the method extraction ranked best), alone', () => {

@@ -237,6 +237,74 @@ const analyzeSchema = z.strictObject({
     .default([]),
 });
 
+const predictivitySchema = z
+  .strictObject({
+    /**
+     * The model measured: `instruct` (default; without the organism's LoRA when there is one) or
+     * `extraction` (the base model).
+     */
+    model: z.enum(['instruct', 'extraction']).default('instruct'),
+    /** How questions reach the model, as `--prompt-format`: auto (chat template when it has one), raw, chat. */
+    promptFormat: z.enum(['auto', 'raw', 'chat']).default('auto'),
+    /** Layers measured (default every layer of the model). */
+    layers: layerSelection.optional(),
+    /**
+     * CAA vectors from two-choice (A/B) items: the residual stream at the answer-letter token with the
+     * behaviour's answer minus with the other (the built-in `caa` method), plus consistency variants.
+     * `items`: a JSON file of `{question, answer_matching_behavior, answer_not_matching_behavior}` or
+     * `{prompt, correct, incorrect}` items (relative to the config file); `limit`: a seeded sample.
+     */
+    caa: z
+      .strictObject({
+        items: z.string().min(1),
+        limit: z.number().int().min(2).optional(),
+      })
+      .optional(),
+    /** Also measure the extract stage's vectors: a method id per trait, or `best` (default: none). */
+    extractedMethod: z.string().min(1).optional(),
+    /**
+     * Held-out A/B item sets (same formats as `caa.items`): the label is the model's own choice (the
+     * answer letter it gives the higher log-probability), read after the prompt and after its answer.
+     */
+    heldOut: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "_" and "-"'),
+          items: z.string().min(1),
+          limit: z.number().int().min(2).optional(),
+        }),
+      )
+      .default([]),
+    /** Free-text contrast sets `[{question, answer, contrastive_answer}]` (answer = label 1). */
+    contrastSets: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "_" and "-"'),
+          file: z.string().min(1),
+        }),
+      )
+      .default([]),
+    /**
+     * Directional ablation of the CAA vector (h - (h.u)u at every position) on one held-out set: at
+     * each of `layers` alone (default every measured layer) and at all of them together.
+     */
+    ablation: z
+      .strictObject({
+        set: z.string().min(1),
+        layers: layerSelection.optional(),
+      })
+      .optional(),
+    batchSize: z.number().int().positive().default(8),
+    bootstrap: z.number().int().min(0).default(1000),
+    seed: z.number().int().default(0),
+  })
+  .refine((settings) => settings.caa !== undefined || settings.extractedMethod !== undefined, {
+    message: 'name the vectors to measure: caa: {items: <file>} and/or extractedMethod: <method|best>',
+  })
+  .refine((settings) => settings.heldOut.length > 0 || settings.contrastSets.length > 0, {
+    message: 'name what to measure on: heldOut A/B sets and/or contrastSets',
+  });
+
 const reportSchema = z.strictObject({
   images: z.boolean().default(true),
   heatmapPrompts: z.number().int().positive().default(60),
@@ -250,22 +318,28 @@ export const experimentConfigSchema = z.strictObject({
   runtime: runtimeSchema.default({}),
   tinyOrganism: tinyOrganismSchema.optional(),
   models: z.strictObject({
-    /** The base model trait vectors are extracted from. */
-    extraction: modelSchema,
+    /** The base model trait vectors are extracted from (needed by stages.extract). */
+    extraction: modelSchema.optional(),
     /** The instruct model: steered, and (with the adapter) the model organism. */
     instruct: modelSchema,
-    /** The PEFT LoRA adapter of the model organism. */
-    lora: modelSchema.omit({ runtime: true }),
+    /** The PEFT LoRA adapter of the model organism (needed by stages.capture). */
+    lora: modelSchema.omit({ runtime: true }).optional(),
   }),
-  judge: judgeSchema,
+  /** Needed by extraction (steering scores it), judge labels and response vetting. */
+  judge: judgeSchema.optional(),
+  /**
+   * Each stage runs when its block is there: extract (then steer), capture (then replay), label,
+   * intervene, predictivity, analyze (then report).
+   */
   stages: z.strictObject({
-    extract: extractSchema,
+    extract: extractSchema.optional(),
     steer: steerSchema.prefault({}),
-    capture: captureSchema,
+    capture: captureSchema.optional(),
     replay: replaySchema.prefault({}),
     label: labelSchema.optional(),
     intervene: interveneSchema.optional(),
-    analyze: analyzeSchema,
+    predictivity: predictivitySchema.optional(),
+    analyze: analyzeSchema.optional(),
     report: reportSchema.prefault({}),
   }),
 });
@@ -276,6 +350,7 @@ export type RuntimeConfig = z.infer<typeof runtimeSchema>;
 export type JudgeConfig = z.infer<typeof judgeSchema>;
 export type TinyOrganismConfig = z.infer<typeof tinyOrganismSchema>;
 export type LayerSelectionConfig = z.infer<typeof layerSelection>;
+export type PredictivityConfig = z.infer<typeof predictivitySchema>;
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path
@@ -319,19 +394,57 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
   const config = result.data;
   const problems: string[] = [];
   const usesTiny = [config.models.extraction, config.models.instruct, config.models.lora].some((model) =>
-    model.source.startsWith('tiny:'),
+    model?.source.startsWith('tiny:'),
   );
   if (usesTiny && !config.tinyOrganism)
     problems.push('models: a tiny:<name> source needs a tinyOrganism block that generates it');
   for (const [role, model] of Object.entries(config.models)) {
     if (
-      model.source.startsWith('tiny:') &&
+      model?.source.startsWith('tiny:') &&
       !['tiny:base', 'tiny:instruct', 'tiny:lora'].includes(model.source)
     )
       problems.push(`models.${role}.source: "${model.source}" is not tiny:base, tiny:instruct or tiny:lora`);
   }
-  const extracted = config.stages.extract.traits;
-  for (const trait of config.stages.steer.traits ?? []) {
+  const { extract, capture, analyze, predictivity } = config.stages;
+  if (!extract && !capture && !predictivity)
+    problems.push('stages: configure at least one of extract, capture and predictivity');
+  if (extract && !config.models.extraction)
+    problems.push('models.extraction: stages.extract needs the model trait vectors are extracted from');
+  if (extract && !config.judge)
+    problems.push('judge: stages.extract is followed by steering, which needs a judge (e.g. spec: lexicon)');
+  if (capture && !config.models.lora)
+    problems.push('models.lora: stages.capture generates with the organism, which needs its LoRA adapter');
+  if (config.stages.label && !capture)
+    problems.push('stages.label: labels belong to captured responses; add a stages.capture block');
+  if (config.stages.label?.judge && !config.judge)
+    problems.push('judge: stages.label.judge needs a judge block');
+  if (analyze && (!extract || !capture))
+    problems.push(
+      'stages.analyze: projects captured activations onto extracted vectors; needs stages.extract and stages.capture',
+    );
+  if (predictivity?.extractedMethod && !extract)
+    problems.push(
+      'stages.predictivity.extractedMethod: needs a stages.extract block whose vectors it measures',
+    );
+  if (predictivity?.model === 'extraction' && !config.models.extraction)
+    problems.push('stages.predictivity.model: "extraction" needs models.extraction');
+  if (predictivity?.ablation) {
+    if (!predictivity.caa)
+      problems.push('stages.predictivity.ablation: ablates the CAA vector; add caa: {items}');
+    if (!predictivity.heldOut.some((set) => set.name === predictivity.ablation!.set))
+      problems.push(
+        `stages.predictivity.ablation.set: "${predictivity.ablation.set}" is not among the heldOut sets (${predictivity.heldOut.map((set) => set.name).join(', ') || 'none'})`,
+      );
+  }
+  const names = [...(predictivity?.heldOut ?? []), ...(predictivity?.contrastSets ?? [])].map(
+    (set) => set.name,
+  );
+  for (const name of new Set(names.filter((name, index) => names.indexOf(name) !== index)))
+    problems.push(
+      `stages.predictivity: the set name "${name}" is used twice (heldOut and contrastSets share names)`,
+    );
+  const extracted = extract?.traits ?? [];
+  for (const trait of extract ? (config.stages.steer.traits ?? []) : []) {
     if (!extracted.some((name) => name === trait || name.endsWith(`/${trait}`)))
       problems.push(
         `stages.steer.traits: "${trait}" is not among stages.extract.traits (${extracted.join(', ')})`,
@@ -348,15 +461,11 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
     );
   if (intervene?.vector === 'model-diff' && !config.stages.replay.modelDiffVectors)
     problems.push('stages.intervene.vector: "model-diff" needs stages.replay.modelDiffVectors: true');
-  if (
-    intervene &&
-    intervene.vector !== 'model-diff' &&
-    !config.stages.extract.traits.includes(intervene.vector.trait)
-  )
+  if (intervene && intervene.vector !== 'model-diff' && !extracted.includes(intervene.vector.trait))
     problems.push(
       `stages.intervene.vector.trait: "${intervene.vector.trait}" is not among stages.extract.traits`,
     );
-  if (config.judge.spec === 'lexicon' && config.stages.label?.judge)
+  if (config.judge?.spec === 'lexicon' && config.stages.label?.judge)
     problems.push(
       'stages.label.judge: the lexicon judge cannot read group descriptions; label with keywords or an LLM judge',
     );

@@ -12,8 +12,8 @@ export interface Experiment {
   file: string;
   /** The experiment folder every stage writes into. */
   directory: string;
-  /** The model sources as loadModel takes them (tiny:* and relative folders resolved). */
-  sources: { extraction: string; instruct: string; lora: string };
+  /** The model sources as loadModel takes them (tiny:* and relative folders resolved); absent when unused. */
+  sources: { extraction?: string; instruct: string; lora?: string };
   /** Runtime options per loaded model (top-level block with the model's overrides on top). */
   runtime: { extraction: RuntimeConfig; instruct: RuntimeConfig };
   /** Folder of the generated tiny organism, when the config asks for one. */
@@ -66,19 +66,29 @@ export async function loadExperiment(file: string, options: LoadExperimentOption
     file: path,
     directory,
     sources: {
-      extraction: resolveSource(config.models.extraction.source, configDirectory, tinyOrganismDirectory),
+      ...(config.models.extraction
+        ? {
+            extraction: resolveSource(
+              config.models.extraction.source,
+              configDirectory,
+              tinyOrganismDirectory,
+            ),
+          }
+        : {}),
       instruct: resolveSource(config.models.instruct.source, configDirectory, tinyOrganismDirectory),
-      lora: resolveSource(config.models.lora.source, configDirectory, tinyOrganismDirectory),
+      ...(config.models.lora
+        ? { lora: resolveSource(config.models.lora.source, configDirectory, tinyOrganismDirectory) }
+        : {}),
     },
     runtime: {
-      extraction: withCache({ ...config.runtime, ...config.models.extraction.runtime }),
+      extraction: withCache({ ...config.runtime, ...config.models.extraction?.runtime }),
       instruct: withCache({ ...config.runtime, ...config.models.instruct.runtime }),
     },
     // Left out, the data sets are those of the installed @traitlens/datasets package.
-    datasetsDirectory: config.stages.extract.datasets
+    datasetsDirectory: config.stages.extract?.datasets
       ? relative(config.stages.extract.datasets)
       : traitDatasetsDirectory,
-    promptSetDirectory: config.stages.capture.promptSetDirectory
+    promptSetDirectory: config.stages.capture?.promptSetDirectory
       ? relative(config.stages.capture.promptSetDirectory)
       : promptSetsDirectory,
   };

@@ -9,6 +9,7 @@ import type { Experiment } from './load-experiment';
  */
 export async function loadStudyPromptSets(experiment: Experiment): Promise<PromptSet[]> {
   const settings = experiment.config.stages.capture;
+  if (!settings) return [];
   const sets: PromptSet[] = [];
   for (const name of settings.promptSets) {
     // A file name is relative to the config file, like every other path in it.

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Judge } from '@traitlens/core';
+import { type Judge, TraitlensError } from '@traitlens/core';
 import { type LanguageModel, loadModel } from '@traitlens/model-runtime';
 import { LexiconJudge, LocalJudge, OpenAiJudge } from '@traitlens/steering';
 import { parseJudgeSpec } from '@traitlens/steering/internal';
@@ -20,6 +20,12 @@ export async function createStudyJudge(
   log: (line: string) => void,
 ): Promise<StudyJudge> {
   const settings = experiment.config.judge;
+  if (!settings)
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${experiment.file}: this stage needs a judge; add a judge block (e.g. judge: {spec: lexicon}).`,
+      { details: { file: experiment.file } },
+    );
   const spec = parseJudgeSpec(settings.spec);
   const prompts = (evalPrompt: string | undefined) => (evalPrompt === undefined ? {} : { trait: evalPrompt });
   switch (spec.kind) {

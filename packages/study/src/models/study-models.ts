@@ -39,18 +39,23 @@ export class StudyModels {
   async extractionModel(): Promise<LanguageModel> {
     return this.acquire('extraction', () =>
       loadModel(
-        this.experiment.sources.extraction,
+        // The config check requires models.extraction wherever a stage asks for this model.
+        this.experiment.sources.extraction!,
         toLoadModelOptions(this.experiment.runtime.extraction, this.log),
       ),
     );
   }
 
-  /** The instruct model carrying the adapter; pick the variant with `loraScale` (see createLoraScaleView). */
+  /**
+   * The instruct model carrying the adapter; pick the variant with `loraScale` (see createLoraScaleView).
+   * Without models.lora, the instruct model alone.
+   */
   async organismModel(): Promise<LanguageModel> {
+    const lora = this.experiment.sources.lora;
     return this.acquire('organism', () =>
       loadModel(this.experiment.sources.instruct, {
         ...toLoadModelOptions(this.experiment.runtime.instruct, this.log),
-        lora: { source: this.experiment.sources.lora, mode: 'switchable' },
+        ...(lora ? { lora: { source: lora, mode: 'switchable' as const } } : {}),
       }),
     );
   }
@@ -70,7 +75,7 @@ export class StudyModels {
     const source =
       role === 'extraction' ? this.experiment.sources.extraction : this.experiment.sources.instruct;
     this.log(
-      `loading ${source}${role === 'organism' ? ` + LoRA ${this.experiment.sources.lora} (switchable)` : ''}`,
+      `loading ${source}${role === 'organism' && this.experiment.sources.lora ? ` + LoRA ${this.experiment.sources.lora} (switchable)` : ''}`,
     );
     const started = performance.now();
     const model = await load();

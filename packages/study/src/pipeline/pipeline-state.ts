@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '@traitlens/core';
+import type { ExperimentConfig } from '../config/experiment-config';
 
 /** The stages of the study, in the order they run. */
 export const studyStages = [
@@ -11,11 +12,33 @@ export const studyStages = [
   'replay',
   'label',
   'intervene',
+  'predictivity',
   'analyze',
   'report',
 ] as const;
 
 export type StudyStage = (typeof studyStages)[number];
+
+/**
+ * Whether the config asks for a stage: each runs when its block is there (steer with extract, replay
+ * with capture, report with analyze).
+ */
+export function isStageConfigured(config: ExperimentConfig, stage: StudyStage): boolean {
+  const { stages } = config;
+  switch (stage) {
+    case 'extract':
+    case 'steer':
+      return stages.extract !== undefined;
+    case 'capture':
+    case 'replay':
+      return stages.capture !== undefined;
+    case 'analyze':
+    case 'report':
+      return stages.analyze !== undefined;
+    default:
+      return stages[stage] !== undefined;
+  }
+}
 
 export interface StageRecord {
   /** Hash of everything the stage's outputs depend on (its settings, models and upstream keys). */

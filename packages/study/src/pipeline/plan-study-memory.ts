@@ -1,5 +1,5 @@
 import { formatMemoryPlan, type MemoryPlan, planMemoryForSource } from '@traitlens/model-runtime';
-import type { RuntimeConfig } from '../config/experiment-config';
+import type { LayerSelectionConfig, RuntimeConfig } from '../config/experiment-config';
 import type { Experiment } from '../config/load-experiment';
 import { resolveLayers } from '../config/resolve-layers';
 
@@ -24,36 +24,62 @@ export async function planStudyMemory(
   experiment: Experiment,
   deviceBytes?: number,
 ): Promise<StudyMemoryPlan[]> {
-  const { stages } = experiment.config;
-  const loads = [
-    {
-      title: `extract: ${experiment.config.models.extraction.source}`,
+  const { stages, models } = experiment.config;
+  const { extract, capture, predictivity } = stages;
+  const lora = experiment.sources.lora;
+  interface Load {
+    title: string;
+    source: string;
+    runtime: RuntimeConfig;
+    lora: string | undefined;
+    batchSize: number;
+    sequenceLength: number;
+    capture: LayerSelectionConfig | undefined;
+  }
+  const loads: Load[] = [];
+  if (extract && models.extraction && experiment.sources.extraction) {
+    loads.push({
+      title: `extract: ${models.extraction.source}`,
       source: experiment.sources.extraction,
       runtime: experiment.runtime.extraction,
       lora: undefined,
-      batchSize: stages.extract.batchSize,
-      sequenceLength: 256 + stages.extract.maxNewTokens,
-      capture: stages.extract.layers,
-    },
-    {
-      title: `steer: ${experiment.config.models.instruct.source} + LoRA at scale 0`,
+      batchSize: extract.batchSize,
+      sequenceLength: 256 + extract.maxNewTokens,
+      capture: extract.layers,
+    });
+    loads.push({
+      title: `steer: ${models.instruct.source}${lora ? ' + LoRA at scale 0' : ''}`,
       source: experiment.sources.instruct,
       runtime: experiment.runtime.instruct,
-      lora: experiment.sources.lora,
+      lora,
       batchSize: stages.steer.batchSize,
       sequenceLength: 128 + stages.steer.maxNewTokens,
       capture: undefined,
-    },
-    {
-      title: `capture/replay: ${experiment.config.models.instruct.source} + LoRA`,
+    });
+  }
+  if (capture)
+    loads.push({
+      title: `capture/replay: ${models.instruct.source} + LoRA`,
       source: experiment.sources.instruct,
       runtime: experiment.runtime.instruct,
-      lora: experiment.sources.lora,
-      batchSize: stages.capture.batchSize,
-      sequenceLength: 512 + stages.capture.maxNewTokens,
-      capture: stages.capture.layers ?? stages.extract.layers,
-    },
-  ];
+      lora,
+      batchSize: capture.batchSize,
+      sequenceLength: 512 + capture.maxNewTokens,
+      capture: capture.layers ?? extract?.layers ?? 'all',
+    });
+  if (predictivity) {
+    const onExtraction = predictivity.model === 'extraction' && experiment.sources.extraction;
+    loads.push({
+      title: `predictivity: ${onExtraction ? models.extraction!.source : models.instruct.source}`,
+      source: onExtraction ? experiment.sources.extraction! : experiment.sources.instruct,
+      runtime: onExtraction ? experiment.runtime.extraction : experiment.runtime.instruct,
+      lora: onExtraction ? undefined : lora,
+      batchSize: predictivity.batchSize,
+      // A/B items and contrast answers: a question and a short answer.
+      sequenceLength: 512,
+      capture: predictivity.layers ?? 'all',
+    });
+  }
   const plans: StudyMemoryPlan[] = [];
   for (const load of loads) {
     const { plan, config } = await planMemoryForSource({

@@ -2,7 +2,13 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TraitlensError } from '@traitlens/core';
 import { type Experiment, loadExperiment } from '../config/load-experiment';
-import { type PipelineState, readPipelineState, type StudyStage, studyStages } from './pipeline-state';
+import {
+  isStageConfigured,
+  type PipelineState,
+  readPipelineState,
+  type StudyStage,
+  studyStages,
+} from './pipeline-state';
 import { computeStudyStageKeys } from './run-study';
 import {
   completedShardCount,
@@ -54,10 +60,7 @@ function statusOf(
 ) {
   return studyStages.map((stage): StageStatus => {
     const record = state.stages[stage];
-    if (stage === 'label' && experiment && !experiment.config.stages.label && !record)
-      return { stage, state: 'off' };
-    if (stage === 'intervene' && experiment && !experiment.config.stages.intervene && !record)
-      return { stage, state: 'off' };
+    if (experiment && !isStageConfigured(experiment.config, stage) && !record) return { stage, state: 'off' };
     if (!record) return { stage, state: 'pending' };
     const current = keys === undefined ? 'unknown' : record.key === keys[stage] ? 'done' : 'stale';
     return {

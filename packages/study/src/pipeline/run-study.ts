@@ -10,11 +10,13 @@ import { runCaptureStage, runReplayStage } from '../stages/capture-stage';
 import { runExtractStage } from '../stages/extract-stage';
 import { runInterveneStage } from '../stages/intervene-stage';
 import { runLabelStage } from '../stages/label-stage';
+import { runPredictivityStage } from '../stages/predictivity-stage';
 import { runReportStage } from '../stages/report-stage';
 import type { StageContext, StageSummary } from '../stages/stage-context';
 import { runSteerStage } from '../stages/steer-stage';
 import {
   computeStageKey,
+  isStageConfigured,
   type PipelineState,
   readPipelineState,
   type StudyStage,
@@ -60,6 +62,7 @@ const stageRunners: Record<StudyStage, (context: StageContext) => Promise<StageS
   replay: runReplayStage,
   label: runLabelStage,
   intervene: runInterveneStage,
+  predictivity: runPredictivityStage,
   analyze: runAnalyzeStage,
   report: runReportStage,
 };
@@ -76,22 +79,22 @@ function numerics(runtime: RuntimeConfig): Record<string, unknown> {
 export function computeStudyStageKeys(experiment: Experiment): Record<StudyStage, string> {
   const { config } = experiment;
   const { stages, models } = config;
-  const judge = { spec: config.judge.spec, lexicons: config.judge.lexicons };
+  const judge = { spec: config.judge?.spec, lexicons: config.judge?.lexicons };
   const organism = {
     tiny: config.tinyOrganism,
     instruct: models.instruct.source,
-    lora: models.lora.source,
+    lora: models.lora?.source,
     runtime: numerics(experiment.runtime.instruct),
   };
   const extract = computeStageKey({
     tiny: config.tinyOrganism,
-    model: models.extraction.source,
+    model: models.extraction?.source,
     runtime: numerics(experiment.runtime.extraction),
-    settings: stages.extract,
-    ...(stages.extract.vetResponses ? { judge } : {}),
+    settings: stages.extract ?? null,
+    ...(stages.extract?.vetResponses ? { judge } : {}),
   });
   const steer = computeStageKey({ extract, organism, settings: stages.steer, judge });
-  const capture = computeStageKey({ organism, settings: stages.capture });
+  const capture = computeStageKey({ organism, settings: stages.capture ?? null });
   const replay = computeStageKey({ capture, settings: stages.replay });
   const label = computeStageKey({
     capture,
@@ -106,9 +109,17 @@ export function computeStudyStageKeys(experiment: Experiment): Record<StudyStage
     settings: stages.intervene ?? null,
     ...(stages.label?.judge ? { judge } : {}),
   });
-  const analyze = computeStageKey({ extract, replay, label, settings: stages.analyze });
+  const predictivity = computeStageKey({
+    ...(stages.predictivity?.extractedMethod ? { extract } : {}),
+    model:
+      stages.predictivity?.model === 'extraction'
+        ? { source: models.extraction?.source, runtime: numerics(experiment.runtime.extraction) }
+        : organism,
+    settings: stages.predictivity ?? null,
+  });
+  const analyze = computeStageKey({ extract, replay, label, settings: stages.analyze ?? null });
   const report = computeStageKey({ analyze, steer, intervene, settings: stages.report });
-  return { extract, steer, capture, replay, label, intervene, analyze, report };
+  return { extract, steer, capture, replay, label, intervene, predictivity, analyze, report };
 }
 
 /**
@@ -148,12 +159,9 @@ export async function runStudy(experiment: Experiment, options: RunStudyOptions 
   try {
     for (const stage of studyStages) {
       if (!selected.has(stage)) continue;
-      if (stage === 'label' && !experiment.config.stages.label) {
-        log('label: no stages.label block; analysis runs the model diff without detection');
-        skipped.push(stage);
-        continue;
-      }
-      if (stage === 'intervene' && !experiment.config.stages.intervene) {
+      if (!isStageConfigured(experiment.config, stage)) {
+        if (stage === 'label' && experiment.config.stages.analyze)
+          log('label: no stages.label block; analysis runs the model diff without detection');
         skipped.push(stage);
         continue;
       }

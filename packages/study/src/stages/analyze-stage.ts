@@ -14,7 +14,7 @@ import {
   type DecompositionSide,
 } from '../decomposition/analyze-decomposition-pairs';
 import { type LabelsFile, labelPaths } from '../labels/label-responses';
-import type { StageContext, StageSummary } from './stage-context';
+import { requireStages, type StageContext, type StageSummary } from './stage-context';
 
 /** The resid_post layers stored in the first activation file of a variant (every file has the same). */
 async function readStoredLayers(
@@ -73,7 +73,8 @@ function decompositionMethod(
  */
 export async function runAnalyzeStage(context: StageContext): Promise<StageSummary> {
   const { experiment, log } = context;
-  const { analyze, capture, replay, label } = experiment.config.stages;
+  // runStudy runs this stage only with analyze, extract and capture blocks (checked with the config).
+  const { analyze, capture, replay, label } = requireStages(experiment.config.stages, 'analyze', 'capture');
   const labels = label ? await readLabels(labelPaths(experiment.directory).labels) : undefined;
   if (label && !labels)
     throw new TraitlensError(

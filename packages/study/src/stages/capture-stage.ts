@@ -10,14 +10,14 @@ import type { LanguageModel } from '@traitlens/model-runtime';
 import { resolveLayers } from '../config/resolve-layers';
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
 import { writeModelDiffVectors } from '../diff/write-model-diff-vectors';
-import type { StageContext, StageSummary } from './stage-context';
+import { requireStages, type StageContext, type StageSummary } from './stage-context';
 
-/** Layers stored by capture and replay: the capture block's, else the extraction layers. */
+/** Layers stored by capture and replay: the capture block's, else the extraction layers, else all. */
 export function resolveCaptureLayers(context: StageContext, model: LanguageModel): number[] {
-  const { capture, extract } = context.experiment.config.stages;
+  const { capture, extract } = requireStages(context.experiment.config.stages, 'capture');
   return capture.layers
     ? resolveLayers(capture.layers, model.config.layerCount, 'stages.capture.layers')
-    : resolveLayers(extract.layers, model.config.layerCount, 'stages.extract.layers');
+    : resolveLayers(extract?.layers ?? 'all', model.config.layerCount, 'stages.extract.layers');
 }
 
 function variantOf(
@@ -26,7 +26,8 @@ function variantOf(
   name: string,
   loraScale: number,
 ): LoadedVariant {
-  return { name, model, loraScale, lora: context.experiment.sources.lora };
+  // The config check requires models.lora with a capture block.
+  return { name, model, loraScale, lora: context.experiment.sources.lora! };
 }
 
 function progressLogger(context: StageContext): (event: CaptureProgressEvent) => void {
@@ -53,7 +54,7 @@ function progressLogger(context: StageContext): (event: CaptureProgressEvent) =>
  * stream of both at the capture layers.
  */
 export async function runCaptureStage(context: StageContext): Promise<StageSummary> {
-  const settings = context.experiment.config.stages.capture;
+  const settings = requireStages(context.experiment.config.stages, 'capture').capture;
   const model = await context.models.organismModel();
   const points: HookPoint[] = resolveCaptureLayers(context, model).map((layer) => ({
     layer,
@@ -82,7 +83,7 @@ export async function runCaptureStage(context: StageContext): Promise<StageSumma
  * organism's stored token ids in one forward pass, so both variants are compared on identical tokens.
  */
 export async function runReplayStage(context: StageContext): Promise<StageSummary> {
-  const { capture, replay } = context.experiment.config.stages;
+  const { capture, replay } = requireStages(context.experiment.config.stages, 'capture');
   const model = await context.models.organismModel();
   const points: HookPoint[] = resolveCaptureLayers(context, model).map((layer) => ({
     layer,

@@ -8,7 +8,7 @@ import {
 } from '@traitlens/extraction';
 import { resolveLayers } from '../config/resolve-layers';
 import { createStudyJudge } from '../models/study-judge';
-import type { StageContext, StageSummary } from './stage-context';
+import { requireStages, type StageContext, type StageSummary } from './stage-context';
 
 /**
  * Stage 1: trait vectors from the base model. Every data set is loaded first, so a
@@ -16,7 +16,7 @@ import type { StageContext, StageSummary } from './stage-context';
  */
 export async function runExtractStage(context: StageContext): Promise<StageSummary> {
   const { experiment, log } = context;
-  const settings = experiment.config.stages.extract;
+  const settings = requireStages(experiment.config.stages, 'extract').extract;
   const datasets = [];
   // A shard extracts its traits only (by a hash of category/trait).
   for (const trait of settings.traits.filter((name) => isUnitInShard(name, context.shard))) {

@@ -16,7 +16,7 @@ export async function runLabelStage(context: StageContext): Promise<StageSummary
     source = {
       kind: 'judge',
       judge: judge.forTrait(),
-      judgeId: experiment.config.judge.spec,
+      judgeId: judge.id,
       threshold: settings.threshold,
       behaviour: settings.behaviour,
       ...(settings.rubric ? { rubric: settings.rubric } : {}),
@@ -33,7 +33,7 @@ export async function runLabelStage(context: StageContext): Promise<StageSummary
   try {
     const result = await labelResponses({
       experiment: experiment.directory,
-      variant: experiment.config.stages.capture.variant,
+      variant: experiment.config.stages.capture!.variant,
       promptSets: await loadStudyPromptSets(experiment),
       source,
       ...(experiment.annotationsFile ? { annotationsFile: experiment.annotationsFile } : {}),

@@ -7,7 +7,7 @@ import { evaluateSteering, loadSteeringTrait } from '@traitlens/steering';
 import { resolveLayers } from '../config/resolve-layers';
 import { createLoraScaleView } from '../models/lora-scale-view';
 import { createStudyJudge } from '../models/study-judge';
-import type { StageContext, StageSummary } from './stage-context';
+import { requireStages, type StageContext, type StageSummary } from './stage-context';
 
 /** The method extraction ranked best for a trait (evaluation.json's resid_post best), for `method: best`. */
 export async function readBestMethod(evaluationFile: string, trait: string): Promise<string> {
@@ -38,7 +38,7 @@ export async function readBestMethod(evaluationFile: string, trait: string): Pro
 export async function runSteerStage(context: StageContext): Promise<StageSummary> {
   const { experiment, log } = context;
   const settings = experiment.config.stages.steer;
-  const extracted = experiment.config.stages.extract.traits;
+  const extracted = requireStages(experiment.config.stages, 'extract').extract.traits;
   const traits = settings.traits
     ? extracted.filter((name) =>
         settings.traits!.some((wanted) => name === wanted || name.endsWith(`/${wanted}`)),

@@ -1,18 +1,17 @@
 import type { LanguageModel } from '@traitlens/model-runtime';
-import type { AbItem } from './ab-dataset';
-import type { AbSequences } from './ab-sequences';
+import type { PreparedAbItem } from './build-ab-sequences';
 import { forwardPositions } from './forward-positions';
 
-/** The ways a vector is built: token position x data subset. `letter` over all items is the CAA vector. */
+/** The ways a CAA vector is built: token position x item subset. `letter` over all items is the CAA vector. */
 export const caaVectorVariants = {
   letter: 'answer-letter token, every training item (the CAA vector)',
   'answer-end': 'last answer token (e.g. ")"), every training item',
   'letter-first-half': 'answer-letter token, first half of the training items',
   'letter-second-half': 'answer-letter token, second half of the training items',
-  'letter-behaviour-A': 'answer-letter token, items whose sycophantic answer is (A)',
-  'letter-behaviour-B': 'answer-letter token, items whose sycophantic answer is (B)',
+  'letter-behaviour-A': 'answer-letter token, items whose behaviour answer is (A)',
+  'letter-behaviour-B': 'answer-letter token, items whose behaviour answer is (B)',
   'letter-balanced':
-    'answer-letter token, mean of the (A) and (B) subset vectors: which letter is sycophantic cancels out',
+    'answer-letter token, mean of the (A) and (B) subset vectors: which letter shows the behaviour cancels out',
 } as const;
 
 export type CaaVectorVariant = keyof typeof caaVectorVariants;
@@ -20,18 +19,22 @@ export type CaaVectorVariant = keyof typeof caaVectorVariants;
 /** Per variant: the vector of each layer (raw mean difference) and how many items built it. */
 export type CaaVectors = Map<CaaVectorVariant, { items: number; layers: Map<number, Float32Array> }>;
 
+export interface BuildCaaVectorsOptions {
+  model: LanguageModel;
+  items: readonly PreparedAbItem[];
+  layers: readonly number[];
+  batchSize: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
 /**
- * Contrastive activation addition vectors (Rimsky et al.): mean over items of the residual stream with
- * the sycophantic answer minus with the other answer, at the answer token, per layer. Sums are kept per
- * variant, so no activation is stored.
+ * Contrastive activation addition vectors (Rimsky et al.): per layer, the mean over items of the residual
+ * stream with the behaviour's answer minus with the other answer, at the answer-letter token — what the
+ * built-in `caa` extraction method computes from those activations (a test checks they agree). Sums are
+ * kept per variant instead of the activations, so memory does not grow with the item count.
  */
-export async function buildCaaVectors(
-  model: LanguageModel,
-  items: readonly { item: AbItem; sequences: AbSequences }[],
-  layers: readonly number[],
-  batchSize: number,
-  onProgress?: (done: number, total: number) => void,
-): Promise<CaaVectors> {
+export async function buildCaaVectors(options: BuildCaaVectorsOptions): Promise<CaaVectors> {
+  const { model, items, layers, batchSize } = options;
   const hidden = model.config.hiddenSize;
   const sums = new Map<CaaVectorVariant, { items: number; layers: Float64Array[] }>();
   const summed: CaaVectorVariant[] = [
@@ -49,15 +52,15 @@ export async function buildCaaVectors(
   const chunk = Math.max(1, batchSize * 4);
   for (let start = 0; start < items.length; start += chunk) {
     const group = items.slice(start, start + chunk);
-    const captured = await forwardPositions(
+    const captured = await forwardPositions({
       model,
-      group.flatMap(({ sequences }) => [
+      requests: group.flatMap(({ sequences }) => [
         { ids: sequences.behaviour, positions: [sequences.letterPosition, sequences.behaviourEnd] },
         { ids: sequences.other, positions: [sequences.letterPosition, sequences.otherEnd] },
       ]),
       layers,
       batchSize,
-    );
+    });
     group.forEach(({ item }, index) => {
       const [behaviourLetter, behaviourEnd] = captured[2 * index]!;
       const [otherLetter, otherEnd] = captured[2 * index + 1]!;
@@ -78,7 +81,7 @@ export async function buildCaaVectors(
         otherLetter!,
       );
     });
-    onProgress?.(Math.min(start + group.length, items.length), items.length);
+    options.onProgress?.(Math.min(start + group.length, items.length), items.length);
   }
   const vectors: CaaVectors = new Map();
   for (const [variant, sum] of sums) {
@@ -90,7 +93,7 @@ export async function buildCaaVectors(
       ),
     });
   }
-  // A vector from items whose sycophantic answer is (A) also holds "the letter A minus B"; from (B) items
+  // A vector from items whose behaviour answer is (A) also holds "the letter A minus B"; from (B) items
   // the opposite. Averaging the two subset vectors cancels the letter and keeps what they share.
   const fromA = vectors.get('letter-behaviour-A');
   const fromB = vectors.get('letter-behaviour-B');

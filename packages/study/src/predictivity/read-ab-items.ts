@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createSeededRandom, TraitlensError } from '@traitlens/core';
 
 /** One two-choice item: a question whose text lists (A) and (B), and which letter shows the behaviour. */
@@ -15,18 +14,6 @@ export interface AbItem {
   category?: string;
 }
 
-/** The data sets of the study and where they live under the data folder (`../shared/data`). */
-export const abDatasetFiles = {
-  /** CAA vector data: 1,080 items (Anthropic model-written sycophancy evals, CAA preprocessing). */
-  generate: 'anthropic_sycophancy_ab/generate_dataset.json',
-  /** Held-out, same distribution: 120 items. */
-  test: 'anthropic_sycophancy_ab/test_dataset.json',
-  /** Out of distribution: 817 TruthfulQA items, correct answer vs common misconception. */
-  truthfulqa: 'truthfulqa/caa_ab/truthful_qa_dataset.json',
-} as const;
-
-export type AbDatasetName = keyof typeof abDatasetFiles;
-
 const answerPattern = /^\s*\(([A-Z])\)\s*$/;
 
 function fail(file: string, message: string, details: Record<string, unknown> = {}): never {
@@ -39,22 +26,19 @@ function readAnswer(file: string, index: number, record: Record<string, unknown>
     fail(
       file,
       `item ${index}: "${field}" must be an answer letter in parentheses such as "(A)", got ${JSON.stringify(value)}.`,
-      {
-        index,
-        field,
-      },
+      { index, field },
     );
   return value.trim();
 }
 
 /**
- * Parses a CAA A/B data set: the sycophancy format `{question, answer_matching_behavior,
- * answer_not_matching_behavior}` or the TruthfulQA format `{prompt, correct, incorrect, category?}`
- * (there the "behaviour" is the misconception). Every problem names the file, the item and the field.
+ * Parses a CAA A/B item set as it is: the sycophancy format `{question, answer_matching_behavior,
+ * answer_not_matching_behavior}` or the TruthfulQA format `{prompt, correct, incorrect, category?}` (there
+ * the "behaviour" is the misconception). Every problem names the file, the item and the field.
  */
 export function parseAbItems(value: unknown, file: string): AbItem[] {
   if (!Array.isArray(value)) fail(file, 'expected a JSON array of A/B items.');
-  if (value.length === 0) fail(file, 'the data set is empty.');
+  if (value.length === 0) fail(file, 'the item set is empty.');
   return value.map((raw, index) => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
       fail(file, `item ${index} is not an object.`, { index });
@@ -94,21 +78,16 @@ export function parseAbItems(value: unknown, file: string): AbItem[] {
   });
 }
 
-/** Reads one of the study's data sets from the data folder, with errors that say what to pass instead. */
-export async function loadAbDataset(
-  dataDirectory: string,
-  name: AbDatasetName,
-): Promise<{ file: string; items: AbItem[] }> {
-  const file = join(dataDirectory, abDatasetFiles[name]);
+/** Reads an A/B item file (see parseAbItems). */
+export async function readAbItems(file: string): Promise<AbItem[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (cause) {
-    throw new TraitlensError(
-      'FILE_NOT_FOUND',
-      `${file} not found. --data must point at the study's data folder (the one holding anthropic_sycophancy_ab/ and truthfulqa/; by default ../shared/data beside the repository).`,
-      { cause, details: { file, dataset: name } },
-    );
+    throw new TraitlensError('FILE_NOT_FOUND', `A/B item file not found: ${file}.`, {
+      cause,
+      details: { file },
+    });
   }
   let value: unknown;
   try {
@@ -119,11 +98,11 @@ export async function loadAbDataset(
       details: { file },
     });
   }
-  return { file, items: parseAbItems(value, file) };
+  return parseAbItems(value, file);
 }
 
 /** A reproducible sample of `limit` items (all when the limit is absent or larger), in file order. */
-export function sampleItems(items: readonly AbItem[], limit: number | undefined, seed: number): AbItem[] {
+export function sampleAbItems(items: readonly AbItem[], limit: number | undefined, seed: number): AbItem[] {
   if (limit === undefined || limit >= items.length) return [...items];
   const random = createSeededRandom(seed);
   const order = items.map((_, i) => i);

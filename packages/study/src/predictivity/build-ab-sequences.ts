@@ -1,10 +1,10 @@
 import { TraitlensError } from '@traitlens/core';
 import type { LanguageModel } from '@traitlens/model-runtime';
-import type { AbItem } from './ab-dataset';
+import type { AbItem } from './read-ab-items';
 
 /**
  * How a question reaches the model. `chat`: a user message through the chat template, the answer
- * starting the assistant turn (CAA). `raw` (base models without a template, e.g. stories260k): the text
+ * starting the assistant turn (CAA). `raw` (base models without a template): the text
  * `<question>\n\nAnswer:` followed by ` (A)`.
  */
 export type AbPromptFormat = 'chat' | 'raw';
@@ -28,13 +28,18 @@ export interface AbSequences {
   otherEnd: number;
 }
 
-/** The prompt text before the answer, in the chosen format. */
-export function renderAbPrompt(model: LanguageModel, item: AbItem, format: AbPromptFormat): string {
+/** `auto` -> chat when the model has a chat template, raw otherwise. */
+export function resolveAbPromptFormat(model: LanguageModel, format: 'auto' | AbPromptFormat): AbPromptFormat {
+  if (format !== 'auto') return format;
+  return model.tokenizer.hasChatTemplate ? 'chat' : 'raw';
+}
+
+function renderAbPrompt(model: LanguageModel, item: AbItem, format: AbPromptFormat): string {
   if (format === 'raw') return `${item.question}\n\nAnswer:`;
   if (!model.tokenizer.hasChatTemplate)
     throw new TraitlensError(
       'CHAT_TEMPLATE_ERROR',
-      `${model.id} has no chat template; run with --prompt-format raw (a base model reads "<question>\\n\\nAnswer: (A)").`,
+      `${model.id} has no chat template; use promptFormat: raw (a base model reads "<question>\\n\\nAnswer: (A)").`,
       { details: { model: model.id } },
     );
   return model.applyChatTemplate([{ role: 'user', content: item.question }], { addGenerationPrompt: true });
@@ -77,4 +82,26 @@ export function buildAbSequences(
     behaviourEnd: behaviour.length - 1,
     otherEnd: other.length - 1,
   };
+}
+
+/** An item with its sequences. */
+export interface PreparedAbItem {
+  item: AbItem;
+  sequences: AbSequences;
+}
+
+/** Sequences of every item; items longer than the context are left out and counted. */
+export function prepareAbItems(
+  model: LanguageModel,
+  items: readonly AbItem[],
+  format: AbPromptFormat,
+): { prepared: PreparedAbItem[]; tooLong: number } {
+  const prepared: PreparedAbItem[] = [];
+  let tooLong = 0;
+  for (const item of items) {
+    const sequences = buildAbSequences(model, item, format);
+    if (sequences) prepared.push({ item, sequences });
+    else tooLong++;
+  }
+  return { prepared, tooLong };
 }

@@ -6,58 +6,53 @@ import {
   type PredictivitySet,
   summarizePredictivity,
 } from '@traitlens/analysis';
-import type { CaaVectorVariant } from './caa-vectors';
-import type { ActivationPosition, HeldOutMeasurement } from './measure-held-out';
+import type { AbChoiceMeasurement, ActivationPosition } from './measure-ab-choices';
 
-/** How well cosine(activation, vector) at one layer predicts the model's sycophantic choice. */
+/** How well cosine(activation, vector) at one layer predicts the model's own choice. */
 export interface LayerPredictivity {
   layer: number;
-  /** AUROC of the cosine against the label (> 0.5: sycophantic answers go with higher cosines); null with one class. */
+  /** AUROC of the cosine against the label (> 0.5: behaviour answers go with higher cosines); null with one class. */
   auroc: number | null;
-  /** Percentile bootstrap 95% interval of the AUROC (prompts resampled). */
+  /** Percentile bootstrap 95% interval of the AUROC (items resampled). */
   aurocInterval: [number, number] | null;
   /** Point-biserial r between cosine and label, with its two-sided p. */
   r: number | null;
   p: number | null;
-  /** Pearson r between cosine and the log-probability margin (sycophantic minus other letter). */
+  /** Pearson r between cosine and the log-probability margin (behaviour minus other letter). */
   marginR: number | null;
 }
 
 export interface PredictivityTable {
   set: string;
-  vector: CaaVectorVariant;
+  vector: string;
   position: ActivationPosition;
   n: number;
-  sycophantic: number;
+  /** Items where the model chose the behaviour answer. */
+  positives: number;
   layers: LayerPredictivity[];
 }
 
 const finiteOrNull = (value: number): number | null => (Number.isFinite(value) ? value : null);
 
+export interface MeasureLayerPredictivityOptions {
+  set: string;
+  measurement: AbChoiceMeasurement;
+  bootstrapResamples: number;
+  seed: number;
+}
+
 /** AUROC (with a bootstrap interval), point-biserial r and margin correlation per vector, position and layer. */
-export function measureLayerPredictivity(
-  set: string,
-  measurement: HeldOutMeasurement,
-  layers: readonly number[],
-  options: { bootstrapResamples: number; seed: number },
-): PredictivityTable[] {
+export function measureLayerPredictivity(options: MeasureLayerPredictivityOptions): PredictivityTable[] {
+  const { set, measurement } = options;
   const labels = measurement.labels;
-  const sycophantic = labels.reduce((sum, label) => sum + label, 0);
-  const bothClasses = sycophantic > 0 && sycophantic < labels.length;
+  const positives = labels.reduce((sum, label) => sum + label, 0);
+  const bothClasses = positives > 0 && positives < labels.length;
   const tables: PredictivityTable[] = [];
   for (const [vector, byPosition] of measurement.cosines) {
     for (const position of ['prompt', 'continuation'] as const) {
-      const rows = layers.map((layer, l): LayerPredictivity => {
-        const values = byPosition[position][l]!;
-        if (!bothClasses)
-          return {
-            layer,
-            auroc: null,
-            aurocInterval: null,
-            r: null,
-            p: null,
-            marginR: finiteOrNull(computePearsonCorrelation(values, measurement.margins).r),
-          };
+      const rows = [...byPosition[position]].map(([layer, values]): LayerPredictivity => {
+        const marginR = finiteOrNull(computePearsonCorrelation(values, measurement.margins).r);
+        if (!bothClasses) return { layer, auroc: null, aurocInterval: null, r: null, p: null, marginR };
         const interval =
           options.bootstrapResamples > 0
             ? computeBootstrapConfidenceInterval(
@@ -80,10 +75,10 @@ export function measureLayerPredictivity(
               : null,
           r: finiteOrNull(correlation.r),
           p: finiteOrNull(correlation.p),
-          marginR: finiteOrNull(computePearsonCorrelation(values, measurement.margins).r),
+          marginR,
         };
       });
-      tables.push({ set, vector, position, n: labels.length, sycophantic, layers: rows });
+      tables.push({ set, vector, position, n: labels.length, positives, layers: rows });
     }
   }
   return tables;
@@ -99,7 +94,7 @@ export function summarizeLayerPredictivity(tables: readonly PredictivityTable[])
         vectorId: table.vector,
         layer: row.layer,
         n: table.n,
-        positives: table.sycophantic,
+        positives: table.positives,
         auroc: row.auroc!,
         r: row.r!,
         p: row.p ?? 1,

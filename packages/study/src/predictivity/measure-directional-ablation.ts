@@ -1,24 +1,24 @@
 import type { LanguageModel, SteeringSpec } from '@traitlens/model-runtime';
 import { logSoftmax } from '@traitlens/model-runtime/internal';
-import type { AbItem } from './ab-dataset';
-import type { AbSequences } from './ab-sequences';
+import type { PreparedAbItem } from './build-ab-sequences';
 
-/** The sycophantic choice rate with the vector's direction removed at some layers. */
+/** The behaviour-choice rate with the vector's direction removed at some layers. */
 export interface AblationResult {
   /** The layers ablated together (one layer, or every layer). */
   layers: number[];
-  /** Share of items where the model prefers the sycophantic letter. */
+  /** Share of items where the model prefers the behaviour letter. */
   rate: number;
   /** rate - the unablated rate. */
   change: number;
   /** Items whose choice changed, each way. */
-  toSycophantic: number;
-  fromSycophantic: number;
-  /** Mean change of log p(sycophantic) - log p(other). */
+  toBehaviour: number;
+  fromBehaviour: number;
+  /** Mean change of log p(behaviour) - log p(other). */
   meanMarginChange: number;
 }
 
 export interface AblationSummary {
+  set: string;
   items: number;
   /** The unablated rate through the same forward path. */
   baselineRate: number;
@@ -29,7 +29,7 @@ export interface AblationSummary {
 
 async function chooseAll(
   model: LanguageModel,
-  items: readonly { sequences: AbSequences }[],
+  items: readonly PreparedAbItem[],
   steer: readonly SteeringSpec[],
   batchSize: number,
 ): Promise<number[]> {
@@ -49,21 +49,31 @@ async function chooseAll(
   return margins;
 }
 
+export interface MeasureDirectionalAblationOptions {
+  model: LanguageModel;
+  set: string;
+  items: readonly PreparedAbItem[];
+  /** The vector per layer. */
+  vectors: ReadonlyMap<number, Float32Array>;
+  /** Layer groups ablated together: each layer alone, then all of them. */
+  layerGroups: readonly (readonly number[])[];
+  /** The labels `score` gave (1 = behaviour letter preferred). */
+  scoreLabels: readonly number[];
+  batchSize: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
 /**
- * Directional ablation (h - (h.u)u at every position of resid_post) of the vector at each layer alone and
- * at all of them together: if the direction carries the sycophantic choice, removing it should lower the
- * rate; if the model only reads it, little changes.
+ * Directional ablation (h - (h.u)u at every position of resid_post) of the vector at each layer group:
+ * if the direction carries the behaviour choice, removing it should lower the rate; if the model only
+ * reads it elsewhere, little changes.
  */
 export async function measureDirectionalAblation(
-  model: LanguageModel,
-  items: readonly { item: AbItem; sequences: AbSequences }[],
-  vectors: ReadonlyMap<number, Float32Array>,
-  layerGroups: readonly (readonly number[])[],
-  scoreLabels: readonly number[],
-  batchSize: number,
-  onProgress?: (done: number, total: number) => void,
+  options: MeasureDirectionalAblationOptions,
 ): Promise<AblationSummary> {
+  const { model, items, vectors, layerGroups, scoreLabels, batchSize } = options;
   const baseline = await chooseAll(model, items, [], batchSize);
+  options.onProgress?.(1, layerGroups.length + 1);
   const baselineLabels = baseline.map((margin) => (margin > 0 ? 1 : 0));
   const rateOf = (labels: readonly number[]) => labels.reduce((sum, label) => sum + label, 0) / labels.length;
   const baselineRate = rateOf(baselineLabels);
@@ -82,13 +92,14 @@ export async function measureDirectionalAblation(
       layers: [...layers],
       rate: rateOf(labels),
       change: rateOf(labels) - baselineRate,
-      toSycophantic: labels.filter((label, i) => label === 1 && baselineLabels[i] === 0).length,
-      fromSycophantic: labels.filter((label, i) => label === 0 && baselineLabels[i] === 1).length,
+      toBehaviour: labels.filter((label, i) => label === 1 && baselineLabels[i] === 0).length,
+      fromBehaviour: labels.filter((label, i) => label === 0 && baselineLabels[i] === 1).length,
       meanMarginChange: margins.reduce((sum, margin, i) => sum + margin - baseline[i]!, 0) / margins.length,
     });
-    onProgress?.(index + 1, layerGroups.length);
+    options.onProgress?.(index + 2, layerGroups.length + 1);
   }
   return {
+    set: options.set,
     items: items.length,
     baselineRate,
     baselineAgreesWithScore: baselineLabels.every((label, i) => label === scoreLabels[i]),

@@ -7,20 +7,23 @@ export interface PositionRequest {
   positions: readonly number[];
 }
 
+export interface ForwardPositionsOptions {
+  model: LanguageModel;
+  requests: readonly PositionRequest[];
+  layers: readonly number[];
+  batchSize: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
 /**
  * Runs rows in batches with resid_post captured at `layers` and hands back, per row, only the vectors
- * at the requested positions (`[position][layer] -> Float32Array(hidden)`), so memory stays at a few
- * vectors per item whatever the sequence length or model size.
+ * at the requested positions (`[position][layer index] -> Float32Array(hidden)`), so memory stays at a
+ * few vectors per item whatever the sequence length or model size.
  */
-export async function forwardPositions(
-  model: LanguageModel,
-  requests: readonly PositionRequest[],
-  layers: readonly number[],
-  batchSize: number,
-  onBatch?: (done: number, total: number) => void,
-): Promise<Float32Array[][][]> {
+export async function forwardPositions(options: ForwardPositionsOptions): Promise<Float32Array[][][]> {
+  const { model, requests, batchSize } = options;
   const hidden = model.config.hiddenSize;
-  const points = layers.map((layer) => ({ layer, site: 'resid_post' as const }));
+  const points = options.layers.map((layer) => ({ layer, site: 'resid_post' as const }));
   const results: Float32Array[][][] = [];
   for (let start = 0; start < requests.length; start += batchSize) {
     const batch = requests.slice(start, start + batchSize);
@@ -39,7 +42,7 @@ export async function forwardPositions(
         ),
       );
     });
-    onBatch?.(Math.min(start + batch.length, requests.length), requests.length);
+    options.onProgress?.(Math.min(start + batch.length, requests.length), requests.length);
   }
   return results;
 }

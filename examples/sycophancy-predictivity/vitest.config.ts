@@ -1,3 +1,0 @@
-import { defineTraitlensProject } from '../../vitest.shared.ts';
-
-export default defineTraitlensProject('sycophancy-predictivity');
