@@ -76,4 +76,41 @@ describe('generateSteered on a real runtime model', () => {
       await tiny.remove();
     }
   });
+
+  it('runs a repeated ablation of one direction as one ablation (twice at c = 1 equals once)', async () => {
+    const tiny = await createTinyModel({ layerCount: 3, chatTemplate: null });
+    const model = await loadModel(tiny.directory, { cacheDirectory: testCacheDirectory, threads: 1 });
+    try {
+      const vector = seededVector(model.config.hiddenSize, 3);
+      const ablate = {
+        point: { layer: 1, site: 'resid_post' as const },
+        mode: 'ablate' as const,
+        vector,
+        coefficient: 1,
+        positions: 'all' as const,
+      };
+      const prompts = ['The robot walked to the', 'One day a storm'];
+      const [once, twice, summed] = await generateSteered(model, {
+        prompts,
+        configurations: [[ablate], [ablate, ablate], [{ ...ablate, coefficient: 2 }]],
+        generation: { maxNewTokens: 8, logprobs: true },
+      });
+      // Tolerance: composed, the repeated ablation feeds the same coefficient (1 - (1-1)(1-1) = 1) as
+      // the single one, so tokens are equal and log-probabilities agree to float32 rounding (1e-5).
+      for (const [index, result] of twice!.entries()) {
+        expect(result.responseTokenIds).toEqual(once![index]!.responseTokenIds);
+        const reference = once![index]!.tokenLogprobs!;
+        for (const [step, value] of result.tokenLogprobs!.entries())
+          expect(Math.abs(value - reference[step]!)).toBeLessThan(1e-5);
+      }
+      // Summed coefficients (the bug this guards against) would be c = 2, which reflects the component
+      // instead of removing it and changes the log-probabilities.
+      expect(summed!.map((result) => result.tokenLogprobs)).not.toEqual(
+        once!.map((result) => result.tokenLogprobs),
+      );
+    } finally {
+      await model.dispose();
+      await tiny.remove();
+    }
+  });
 });

@@ -49,14 +49,19 @@ describe('validateSteeringSpec', () => {
 
 describe('validateSteeringSpec at the runtime edge', () => {
   it.each([
-    [{ mode: undefined }, /Steering mode for resid_post\.1 is missing; give mode: 'add' or 'ablate'/],
-    [{ mode: 'remove' }, /Steering mode for resid_post\.1 is "remove"/],
     [
+      'no mode',
+      { mode: undefined },
+      /Steering mode for resid_post\.1 is missing; give mode: 'add' or 'ablate'/,
+    ],
+    ['an unknown mode', { mode: 'remove' }, /Steering mode for resid_post\.1 is "remove"/],
+    [
+      'no positions',
       { positions: undefined },
       /Steering positions for resid_post\.1 are missing; give positions: 'all', 'prompt', 'response'/,
     ],
-    [{ positions: 'answer' }, /Steering positions for resid_post\.1 are "answer"/],
-  ])('refuses %j from a caller without types', (override, message) => {
+    ['unknown positions', { positions: 'answer' }, /Steering positions for resid_post\.1 are "answer"/],
+  ])('refuses a spec with %s from a caller without types', (_, override, message) => {
     const invalid = { ...spec(1), ...override } as unknown as SteeringSpec;
     expect(() => validateSteeringSpec(invalid, config, 1)).toThrow(message);
   });
