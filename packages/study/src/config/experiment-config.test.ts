@@ -148,4 +148,46 @@ describe('experiment configs', () => {
     );
     expectConfigError('name: [unclosed', /not valid YAML/);
   });
+
+  it('takes a study of the predictivity stage alone, and checks what each stage needs', () => {
+    const predictivityOnly = `
+name: p
+models: { instruct: { source: "hf:org/instruct" } }
+stages:
+  predictivity:
+    caa: { items: train.json }
+    heldOut: [{ name: test, items: test.json }]
+    contrastSets: [{ name: free, file: contrast.json }]
+    ablation: { set: test }
+`;
+    const config = parseExperimentConfig(predictivityOnly, 'p.yaml');
+    expect(config.stages.predictivity).toMatchObject({
+      model: 'instruct',
+      promptFormat: 'auto',
+      batchSize: 8,
+      bootstrap: 1000,
+    });
+    expect(config.stages.extract).toBeUndefined();
+    expectConfigError(
+      predictivityOnly.replace('ablation: { set: test }', 'ablation: { set: free }'),
+      /stages\.predictivity\.ablation\.set: "free" is not among the heldOut sets \(test\)/,
+    );
+    expectConfigError(
+      predictivityOnly.replace('caa: { items: train.json }', 'extractedMethod: probe'),
+      /stages\.predictivity\.extractedMethod: needs a stages\.extract block/,
+      /stages\.predictivity\.ablation: ablates the CAA vector/,
+    );
+    expectConfigError(
+      predictivityOnly.replace(
+        '  predictivity:',
+        '  capture: { promptSets: [train_100] }\n  analyze: {}\n  predictivity:',
+      ),
+      /models\.lora: stages\.capture generates with the organism/,
+      /stages\.analyze: projects captured activations onto extracted vectors/,
+    );
+    expectConfigError(
+      'name: e\nmodels: { instruct: { source: "hf:a/b" } }\nstages: {}\n',
+      /configure at least one of extract, capture and predictivity/,
+    );
+  });
 });
