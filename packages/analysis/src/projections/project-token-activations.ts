@@ -1,6 +1,6 @@
 import { TraitlensError } from '@traitlens/core';
 import { instantiateSimdDotKernels } from '@traitlens/core/internal';
-import { projectSummary, type RandomDirections } from './random-directions';
+import type { RandomDirections } from './random-directions';
 import type { ActivationTensors } from './read-activation-tensors';
 import { type SimdProjectorState, simdProjectLayer } from './simd-project-layer';
 import type { VectorBank } from './vector-bank';
@@ -57,8 +57,8 @@ export function getPaddedVectors(bank: VectorBank): { rows: number; unitVectors:
 
 /**
  * dots[k * T + t] = row_t . unit_k and norms[t] = |row_t| for T rows of width D, in plain JavaScript
- * (float64 sums). Activation files are projected by the WebAssembly SIMD kernels (`simdProjectLayer`,
- * ~5-10x faster); this loop projects single summary rows and is their float64 reference in tests. Eight
+ * (float64 sums). Activation files are projected by the WebAssembly SIMD kernels (`simdProjectLayer`);
+ * this loop is their reference in tests (with `projectRowSummary`). Eight
  * vectors per pass over a row keep the row value in a register for eight multiply-adds. It references
  * nothing outside itself.
  */
@@ -183,7 +183,8 @@ export function projectTokenActivations(
   const state = scratch.simd;
   tensors.layers.forEach((stored, position) => {
     const rowSum = meanActivations ? new Float64Array(width) : undefined;
-    const summary = simdProjectLayer(state, {
+    const map = random?.directions.layerMaps[position];
+    simdProjectLayer(state, {
       bank,
       unitVectors: padded.unitVectors,
       position,
@@ -197,24 +198,23 @@ export function projectTokenActivations(
       norms,
       normsOffset: position * tokenCount,
       ...(rowSum ? { rowSum } : {}),
-      ...(random ? { summary: { start: random.start, end: random.end, normalise: random.normalise } } : {}),
+      ...(random && randomDots && map
+        ? {
+            random: {
+              directions: random.directions,
+              unitVectors: random.directions.unitVectors,
+              count: random.directions.count,
+              permutation: map.permutation,
+              signs: map.signs,
+              start: random.start,
+              end: random.end,
+              normalise: random.normalise,
+              out: randomDots,
+              outOffset: position * random.directions.count,
+            },
+          }
+        : {}),
     });
-    if (random && randomDots && summary) {
-      const map = random.directions.layerMaps[position]!;
-      projectSummary(
-        summary,
-        width,
-        random.end - random.start,
-        map.permutation,
-        map.signs,
-        random.directions.unitVectors,
-        random.directions.rows,
-        random.directions.count,
-        randomDots,
-        position * random.directions.count,
-        projectRows,
-      );
-    }
     if (meanActivations && rowSum) {
       if (tokenCount > 0) for (let j = 0; j < width; j++) rowSum[j] = rowSum[j]! / tokenCount;
       meanActivations.push(rowSum);

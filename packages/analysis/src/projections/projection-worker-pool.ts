@@ -4,26 +4,23 @@ import { simdDotKernelsWasm } from '@traitlens/core/internal';
 import {
   assertTensorsFitBank,
   getPaddedVectors,
-  projectRows,
   type RandomSummaryRequest,
   type TokenProjections,
 } from './project-token-activations';
-import { projectSummary, type RandomDirections } from './random-directions';
+import type { RandomDirections } from './random-directions';
 import type { ActivationTensors } from './read-activation-tensors';
 import { simdProjectLayer } from './simd-project-layer';
 import type { VectorBank } from './vector-bank';
 
 /**
  * The worker's script. It is plain JavaScript evaluated as a CommonJS worker (no module resolution, so it
- * runs from source under a test runner and from the built package alike); the kernels are the very same
- * `simdProjectLayer` (over the wasm module of @traitlens/core, handed over as bytes), `projectSummary` and
- * `projectRows` the main thread uses, shipped as source text (they reference nothing outside themselves).
+ * runs from source under a test runner and from the built package alike); the kernel is the very same
+ * `simdProjectLayer` the main thread uses (over the wasm module of @traitlens/core, handed over as bytes),
+ * shipped as source text (it references nothing outside itself).
  */
 function workerSource(): string {
   return `
 const { parentPort, workerData } = require('node:worker_threads');
-const projectRows = (${projectRows.toString()});
-const projectSummary = (${projectSummary.toString()});
 const simdProjectLayer = (${simdProjectLayer.toString()});
 const state = { kernels: new WebAssembly.Instance(new WebAssembly.Module(workerData.wasm), {}).exports };
 const directionSets = new Map();
@@ -65,12 +62,11 @@ parentPort.on('message', (message) => {
         normsOffset: position * tokenCount,
       };
       if (rowSum) request.rowSum = rowSum;
-      if (random) request.summary = { start: random.start, end: random.end, normalise: random.normalise };
-      const summary = simdProjectLayer(state, request);
-      if (random && summary) {
+      if (random) {
         const map = directions.layerMaps[position];
-        projectSummary(summary, width, random.end - random.start, map.permutation, map.signs, directions.unitVectors, directions.rows, directions.count, randomDots, position * directions.count, projectRows);
+        request.random = { directions: random.directionsId, unitVectors: directions.unitVectors, count: directions.count, permutation: map.permutation, signs: map.signs, start: random.start, end: random.end, normalise: random.normalise, out: randomDots, outOffset: position * directions.count };
       }
+      simdProjectLayer(state, request);
       if (rowSum) {
         if (tokenCount > 0) for (let j = 0; j < width; j++) rowSum[j] /= tokenCount;
         means.push(rowSum);

@@ -72,8 +72,9 @@ export function createRandomDirections(options: {
  * the mean, over the aggregation's tokens [start, end), of the activation rows (scalar measure) or of the
  * rows divided by their norms (cosine measure): since h . u and (h/|h|) . u are linear in h/(1 or |h|), the
  * projection of the summary equals the aggregated per-token projections exactly (up to float32 rounding).
- * s . (M_l u) = (M_l^T s) . u, so the summary is mapped once and projected onto the base directions. It
- * references nothing outside itself but `project` (the 8-wide kernel), so the worker runs the same source.
+ * s . (M_l u) = (M_l^T s) . u, so the summary is mapped once and projected onto the base directions.
+ * Activation files take the same steps in `simdProjectLayer` (WebAssembly SIMD); this plain JavaScript
+ * version, with `project` the scalar kernel, is its reference in tests.
  */
 export function projectRowSummary(
   rows: Float32Array,
@@ -100,40 +101,8 @@ export function projectRowSummary(
     const offset = t * width;
     for (let j = 0; j < width; j++) summary[j]! += rows[offset + j]! * weight;
   }
-  projectSummary(
-    summary,
-    width,
-    end - start,
-    permutation,
-    signs,
-    unitVectors,
-    unitRows,
-    count,
-    out,
-    outOffset,
-    project,
-  );
-}
-
-/**
- * The second half of `projectRowSummary`, for a summed summary (sum over `tokens` rows of the weighted
- * rows) computed elsewhere (the SIMD projector sums in wasm memory): divides by the token count, maps by
- * M_l^T and projects onto the base directions. References nothing outside itself but `project`.
- */
-export function projectSummary(
-  summary: Float64Array,
-  width: number,
-  tokens: number,
-  permutation: Int32Array,
-  signs: Float32Array,
-  unitVectors: Float32Array,
-  unitRows: number,
-  count: number,
-  out: Float32Array,
-  outOffset: number,
-  project: typeof projectRows,
-): void {
   const single = new Float32Array(width);
+  const tokens = end - start;
   for (let j = 0; j < width; j++)
     single[j] = tokens > 0 ? (signs[j]! * summary[permutation[j]!]!) / tokens : Number.NaN;
   project(single, 1, width, unitVectors, unitRows, count, out, outOffset, new Float32Array(1), 0, undefined);

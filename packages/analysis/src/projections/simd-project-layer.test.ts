@@ -6,7 +6,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { createSeededRandom } from '../stats/seeded-random';
 import { projectRows } from './project-token-activations';
-import { projectRowSummary } from './random-directions';
+import { createRandomDirections, projectRowSummary } from './random-directions';
 import { simdProjectLayer } from './simd-project-layer';
 
 /** Encodes float values as the bytes of a tensor of `dtype`, and returns the values the bytes hold. */
@@ -55,11 +55,14 @@ describe('simdProjectLayer', () => {
         return unit;
       });
       const state = { kernels: instantiateSimdDotKernels() };
+      const directions = createRandomDirections({ count: 6, hiddenSize: width, layers: 2, seed: 3 });
       for (const position of [1, 0, 1]) {
         const dots = new Float32Array(2 * vectors * tokens);
         const norms = new Float32Array(2 * tokens);
         const rowSum = new Float64Array(width);
-        const summary = simdProjectLayer(state, {
+        const randomDots = new Float32Array(2 * directions.count);
+        const start = Math.floor(tokens / 3);
+        simdProjectLayer(state, {
           bank: 'bank',
           unitVectors: layers,
           position,
@@ -73,7 +76,18 @@ describe('simdProjectLayer', () => {
           norms,
           normsOffset: position * tokens,
           rowSum,
-          summary: { start: Math.floor(tokens / 3), end: tokens, normalise: true },
+          random: {
+            directions,
+            unitVectors: directions.unitVectors,
+            count: directions.count,
+            permutation: directions.layerMaps[position]!.permutation,
+            signs: directions.layerMaps[position]!.signs,
+            start,
+            end: tokens,
+            normalise: true,
+            out: randomDots,
+            outOffset: position * directions.count,
+          },
         });
         const unit = layers[position]!;
         for (let t = 0; t < tokens; t++) {
@@ -97,34 +111,29 @@ describe('simdProjectLayer', () => {
           for (let t = 0; t < tokens; t++) sum += held[t * width + j]!;
           expect(rowSum[j]).toBe(sum);
         }
-        // The summary equals the JavaScript reference's (same float64 additions in the same order).
-        const rows = Float32Array.from(held);
-        const directions = new Float32Array(8 * width);
-        for (let i = 0; i < width; i++) directions[i] = 1 / Math.sqrt(width);
-        const identity = Int32Array.from({ length: width }, (_, j) => j);
-        const signs = new Float32Array(width).fill(1);
-        const viaReference = new Float32Array(1);
+        // The random-direction null equals the JavaScript reference's (float64 sums, float32 results).
+        const reference = new Float32Array(directions.count);
         projectRowSummary(
-          rows,
+          Float32Array.from(held),
           width,
           norms,
           position * tokens,
-          Math.floor(tokens / 3),
+          start,
           tokens,
           true,
-          identity,
-          signs,
-          directions,
-          8,
-          1,
-          viaReference,
+          directions.layerMaps[position]!.permutation,
+          directions.layerMaps[position]!.signs,
+          directions.unitVectors,
+          directions.rows,
+          directions.count,
+          reference,
           0,
           projectRows,
         );
-        let expected = 0;
-        for (let j = 0; j < width; j++) expected += summary![j]! / width ** 0.5;
-        expected /= tokens - Math.floor(tokens / 3);
-        expect(viaReference[0]).toBeCloseTo(expected, 6);
+        for (let r = 0; r < directions.count; r++)
+          expect(Math.abs(randomDots[position * directions.count + r]! - reference[r]!)).toBeLessThanOrEqual(
+            Math.abs(reference[r]!) * 2 ** -22 + 1e-12,
+          );
       }
     },
   );

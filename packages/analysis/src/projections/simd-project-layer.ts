@@ -8,6 +8,9 @@ export interface SimdProjectorState {
   unitRows?: number;
   loaded?: Uint8Array;
   scratch?: number;
+  directions?: unknown;
+  directionsAt?: number;
+  directionRows?: number;
 }
 
 /** One layer of one activation file to project (see `simdProjectLayer`). */
@@ -29,15 +32,32 @@ export interface SimdLayerRequest {
   normsOffset: number;
   /** Receives the sum of the rows (float64, row order) when given; must start at zero. */
   rowSum?: Float64Array;
-  /** Also sum rows [start, end), each divided by its norm when `normalise` (the random-direction summary). */
-  summary?: { start: number; end: number; normalise: boolean };
+  /**
+   * The random-direction null: the mean of rows [start, end) (each divided by its norm when `normalise`),
+   * mapped by the layer's signed permutation, (M^T s)[j] = signs[j] s[permutation[j]], rounded to float32
+   * and projected onto the `count` base directions (rows x width, zero padded) into out[outOffset + r].
+   */
+  random?: {
+    /** Identity of the direction set (it stays loaded). */
+    directions: unknown;
+    unitVectors: Float32Array;
+    count: number;
+    permutation: Int32Array;
+    signs: Float32Array;
+    start: number;
+    end: number;
+    normalise: boolean;
+    out: Float32Array;
+    outOffset: number;
+  };
 }
 
 /**
  * Projects one layer's activation rows onto the bank's unit vectors with the WebAssembly SIMD kernels of
  * @traitlens/core: rows widened to float64 in wasm memory (f16, bf16 and f32 exactly), dot products, norms
  * and row sums accumulated in float64, written like `projectRows` writes them: dots[dotsOffset + k * T + t],
- * norms[normsOffset + t] = |row_t|. Returns the weighted row sum asked for by `summary`, else undefined.
+ * norms[normsOffset + t] = |row_t|; and the aggregated row's projections onto random directions (as
+ * `projectRowSummary` computes them).
  *
  * It references nothing outside itself (its source is shipped to the projection workers as text) and
  * declares no inner functions (a bundler's name-keeping helper would then be referenced in that text).
@@ -52,23 +72,34 @@ export function simdProjectLayer(
   const unitRows = (vectorCount + 3) & ~3;
   const rows4 = (tokenCount + 3) & ~3;
   const layerBytes = unitRows * stride * 8;
-  if (state.bank !== request.bank || state.stride !== stride || state.unitRows !== unitRows) {
+  const random = request.random;
+  const directionRows = random ? (random.count + 3) & ~3 : 0;
+  if (
+    state.bank !== request.bank ||
+    state.stride !== stride ||
+    state.unitRows !== unitRows ||
+    (random && (state.directions !== random.directions || state.directionRows !== directionRows))
+  ) {
     state.bank = request.bank;
     state.stride = stride;
     state.unitRows = unitRows;
     state.loaded = new Uint8Array(request.unitVectors.length);
-    state.scratch = Math.ceil((64 + request.unitVectors.length * layerBytes) / 64) * 64;
+    state.directions = undefined;
+    state.directionRows = directionRows;
+    state.directionsAt = Math.ceil((64 + request.unitVectors.length * layerBytes) / 64) * 64;
+    state.scratch = Math.ceil((state.directionsAt + directionRows * stride * 8) / 64) * 64;
   }
   const loaded = state.loaded!;
   const elementSize = request.dtype === 'F32' ? 4 : 2;
   const src = state.scratch!;
-  const sourceRows = Math.max(rows4, unitRows);
+  const sourceRows = Math.max(rows4, unitRows, directionRows);
   const a = Math.ceil((src + sourceRows * stride * 4 + 64) / 64) * 64;
   const out = Math.ceil((a + rows4 * stride * 8) / 64) * 64;
   const normsAt = Math.ceil((out + rows4 * unitRows * 8) / 64) * 64;
   const sums = Math.ceil((normsAt + rows4 * 8) / 64) * 64;
   const weights = Math.ceil((sums + stride * 8) / 64) * 64;
-  const end = Math.ceil((weights + rows4 * 8) / 64) * 64;
+  const randomOut = Math.ceil((weights + rows4 * 8) / 64) * 64;
+  const end = Math.ceil((randomOut + 4 * directionRows * 8) / 64) * 64;
   const memory = kernels.memory;
   if (memory.buffer.byteLength < end) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
   const buffer = memory.buffer;
@@ -111,13 +142,30 @@ export function simdProjectLayer(
     for (let t = 0; t < tokenCount; t++, from += unitRows) dots[target + t] = values[from]!;
   }
   if (request.rowSum) request.rowSum.set(values.subarray(sums / 8, sums / 8 + width));
-  const summary = request.summary;
-  if (!summary) return undefined;
-  values.fill(0, sums / 8, sums / 8 + stride);
-  for (let t = summary.start; t < summary.end; t++) {
-    const norm = norms[normsOffset + t]!;
-    values[weights / 8 + t] = summary.normalise ? (norm === 0 ? 0 : 1 / norm) : 1;
+  if (!random) return;
+  if (state.directions !== random.directions) {
+    const floats = new Float32Array(buffer, src, directionRows * stride);
+    floats.fill(0);
+    for (let r = 0; r < random.count; r++)
+      floats.set(random.unitVectors.subarray(r * width, (r + 1) * width), r * stride);
+    kernels.widenF32(src, directionRows, stride, state.directionsAt!);
+    state.directions = random.directions;
   }
-  if (summary.end > summary.start) kernels.weightedSums(a, summary.start, summary.end, stride, weights, sums);
-  return values.slice(sums / 8, sums / 8 + width);
+  values.fill(0, sums / 8, sums / 8 + stride);
+  for (let t = random.start; t < random.end; t++) {
+    const norm = norms[normsOffset + t]!;
+    values[weights / 8 + t] = random.normalise ? (norm === 0 ? 0 : 1 / norm) : 1;
+  }
+  if (random.end > random.start) kernels.weightedSums(a, random.start, random.end, stride, weights, sums);
+  // The mapped mean, rounded to float32 as a row of activations is, as the first row of a 4-row block.
+  const tokens = random.end - random.start;
+  const single = new Float32Array(buffer, src, 4 * stride);
+  single.fill(0);
+  for (let j = 0; j < width; j++)
+    single[j] =
+      tokens > 0 ? (random.signs[j]! * values[sums / 8 + random.permutation[j]!]!) / tokens : Number.NaN;
+  kernels.widenF32(src, 4, stride, a);
+  values.fill(0, randomOut / 8, randomOut / 8 + 4 * directionRows);
+  kernels.dots(a, 2, state.directionsAt!, directionRows, stride, 0, stride, randomOut, directionRows, 0);
+  for (let r = 0; r < random.count; r++) random.out[random.outOffset + r] = values[randomOut / 8 + r]!;
 }
