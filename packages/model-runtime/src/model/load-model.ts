@@ -190,6 +190,9 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.deviceIndex !== undefined ? { deviceIndex: options.deviceIndex } : {}),
     ...(options.debug?.logPlacement ? { logPlacement: true } : {}),
+    // Every hook plan's session shares the weights held in memory (docs/decisions/0014): float weights
+    // are memory-mapped as converted, quantized ones from one store of ORT's packed layout.
+    sharedWeights: quantization ? ('prepacked' as const) : ('mapped' as const),
     onWarning,
   };
   // MatMulNBits on CPU computes in int8 at accuracy level 4 (8-bit weights need it there).

@@ -2,6 +2,7 @@ import { TraitlensError } from '@traitlens/core';
 import type * as Ort from 'onnxruntime-node';
 import { ort } from './load-onnxruntime';
 import { ortLogSettings } from './ort-log-settings';
+import { prepackedStoreTag, preparePrepackedModel } from './prepacked-weight-store';
 
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
 
@@ -29,6 +30,15 @@ export interface SessionOptions {
    * session.
    */
   logPlacement?: boolean;
+  /**
+   * CPU only: how the sessions of one model (one per hook plan) share its weights, instead of each
+   * holding its own pre-packed copy (docs/decisions/0014). `mapped`: ORT memory-maps the external
+   * weights and does not pre-pack them (float GEMM reads the mapped rows directly, as fast); `prepacked`:
+   * the packed layout is saved once into a store beside the graph and every plan's session maps it
+   * (MatMulNBits needs its packed layout: without it int4/int8 decoding is ~50x slower). Unset: each
+   * session packs its own copy.
+   */
+  sharedWeights?: 'mapped' | 'prepacked';
 }
 
 export interface CreatedSession {
@@ -73,7 +83,12 @@ export async function createInferenceSession(
         sessionOptions.preferredOutputLocation = Object.fromEntries(
           options.deviceOutputs.map((name) => [name, 'gpu-buffer' as const]),
         );
-      const session = await ort.InferenceSession.create(modelPath, sessionOptions);
+      let path = modelPath;
+      if (provider === 'cpu' && options.sharedWeights === 'mapped')
+        sessionOptions.extra = { session: { disable_prepacking: '1' } };
+      if (provider === 'cpu' && options.sharedWeights === 'prepacked')
+        path = await sharedPrepackedModel(modelPath, sessionOptions, options.onWarning);
+      const session = await ort.InferenceSession.create(path, sessionOptions);
       return { session, provider };
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
@@ -90,6 +105,44 @@ export async function createInferenceSession(
     `No execution provider could run ${modelPath}. Tried: ${failures.join('; ')}. For CUDA, see docs/gpu.md on installing onnxruntime-node's CUDA libraries.`,
     { details: { failures } },
   );
+}
+
+/**
+ * The plan's model with its packed weights in the shared store (made on first use); the plain graph,
+ * with a warning, when ORT cannot save one (each session then packs its own copy, as before).
+ */
+async function sharedPrepackedModel(
+  graphPath: string,
+  sessionOptions: Ort.InferenceSession.SessionOptions,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<string> {
+  try {
+    const versions = ort.env.versions as { node?: string; common?: string } | undefined;
+    return await preparePrepackedModel(graphPath, {
+      tag: prepackedStoreTag(versions?.node ?? versions?.common ?? 'unknown'),
+      saveOptimizedModel: async (input, outputPath, dataFileName) => {
+        const saving = await ort.InferenceSession.create(input, {
+          ...sessionOptions,
+          optimizedModelFilePath: outputPath,
+          extra: {
+            session: {
+              optimized_model_external_initializers_file_name: dataFileName,
+              optimized_model_external_initializers_min_size_in_bytes: '1024',
+              save_external_prepacked_constant_initializers: '1',
+            },
+          },
+        });
+        await saving.release();
+      },
+    });
+  } catch (cause) {
+    if (TraitlensError.hasCode(cause, 'LOCK_HELD') || TraitlensError.hasCode(cause, 'DISK_FULL')) throw cause;
+    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    onWarning?.(
+      `traitlens: could not save the packed weights of ${graphPath} for sharing between hook plans (${reason}); this session packs its own copy, which costs memory per plan but not correctness.`,
+    );
+    return graphPath;
+  }
 }
 
 /** The option, else TRAITLENS_DEVICE_INDEX, else 0; anything but a whole number >= 0 is refused. */
