@@ -190,7 +190,7 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.deviceIndex !== undefined ? { deviceIndex: options.deviceIndex } : {}),
     ...(options.debug?.logPlacement ? { logPlacement: true } : {}),
-    // Every hook plan's session shares the weights held in memory (docs/decisions/0014): float weights
+    // Every hook plan's session shares the weights held in memory (docs/decisions/0015): float weights
     // are memory-mapped as converted, quantized ones from one store of ORT's packed layout.
     sharedWeights: quantization ? ('prepacked' as const) : ('mapped' as const),
     onWarning,

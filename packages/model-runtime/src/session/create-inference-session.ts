@@ -32,7 +32,7 @@ export interface SessionOptions {
   logPlacement?: boolean;
   /**
    * CPU only: how the sessions of one model (one per hook plan) share its weights, instead of each
-   * holding its own pre-packed copy (docs/decisions/0014). `mapped`: ORT memory-maps the external
+   * holding its own pre-packed copy (docs/decisions/0015). `mapped`: ORT memory-maps the external
    * weights and does not pre-pack them (float GEMM reads the mapped rows directly, as fast); `prepacked`:
    * the packed layout is saved once into a store beside the graph and every plan's session maps it
    * (MatMulNBits needs its packed layout: without it int4/int8 decoding is ~50x slower). Unset: each

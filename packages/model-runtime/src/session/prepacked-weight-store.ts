@@ -14,7 +14,7 @@ import {
 
 /**
  * Where one model's CPU sessions find their pre-packed weights, so that every hook plan's session maps
- * the same bytes instead of packing its own copy (docs/decisions/0014).
+ * the same bytes instead of packing its own copy (docs/decisions/0015).
  *
  * ORT's CPU kernels (MatMulNBits, Gemm) "pre-pack" constant weights into a kernel-specific layout when a
  * session starts, in memory owned by that session: with one session per hook plan, every plan held its
