@@ -152,6 +152,7 @@ export function simdProjectLayer(
     state.directions = random.directions;
   }
   values.fill(0, sums / 8, sums / 8 + stride);
+  values.fill(0, weights / 8, weights / 8 + rows4);
   for (let t = random.start; t < random.end; t++) {
     const norm = norms[normsOffset + t]!;
     values[weights / 8 + t] = random.normalise ? (norm === 0 ? 0 : 1 / norm) : 1;

@@ -21,8 +21,9 @@
  *   a few entries above the diagonal).
  * - rowStats(a, rows, stride, norms, sums): norms[r] = sum_k A[r][k]^2 and sums[k] += A[r][k] in row
  *   order (the same float64 additions as a plain loop over rows), for `rows` a multiple of 4.
- * - weightedSums(a, rowStart, rowEnd, stride, weights, sums): sums[k] += weights[r] * A[r][k] for
- *   rowStart <= r < rowEnd, in row order.
+ * - weightedSums(a, rowStart, rowEnd, stride, weights, sums): sums[k] += weights[r] * A[r][k] in row
+ *   order for every row of the groups of 4 that hold rows rowStart .. rowEnd - 1 (set the weights of the
+ *   other rows of those groups to 0).
  */
 
 const i32 = 0x7f;
@@ -549,44 +550,46 @@ function rowStatsFunction(): FunctionSpec {
   };
 }
 
+/** weightedSums: like rowStats' sums, four rows (one group) per pass over the sums, each row weighted. */
 function weightedSumsFunction(): FunctionSpec {
   const [a, rowStart, rowEnd, stride, weights, sums] = [0, 1, 2, 3, 4, 5];
-  const [r, p, s, sEnd, groupBytes] = [6, 7, 8, 9, 10];
-  const [w] = [11];
+  const [g, gEnd, p, s, sEnd, groupBytes] = [6, 7, 8, 9, 10, 11];
+  const w = [12, 13, 14, 15];
+  const total = 16;
   const body = [
     ...op.get(stride),
     ...op.i32(5),
     ...op.shl,
     ...op.set(groupBytes),
+    // groups (rowStart >> 2) .. ((rowEnd + 3) >> 2), in rows: g = rowStart & -4, gEnd = rowEnd
     ...op.get(rowStart),
-    ...op.set(r),
+    ...op.i32(-4),
+    ...op.and,
+    ...op.set(g),
+    ...op.get(rowEnd),
+    ...op.set(gEnd),
     ...op.block,
     ...op.loop,
-    ...op.get(r),
-    ...op.get(rowEnd),
+    ...op.get(g),
+    ...op.get(gEnd),
     ...op.geU,
     ...op.brIf(1),
-    // w = splat(weights[r])
-    ...op.get(weights),
-    ...op.get(r),
-    ...op.i32(3),
-    ...op.shl,
-    ...op.add,
-    ...op.f64Load(0),
-    ...op.simd(0x14),
-    ...op.set(w),
+    ...w.flatMap((local, row) => [
+      ...op.get(weights),
+      ...op.get(g),
+      ...op.i32(3),
+      ...op.shl,
+      ...op.add,
+      ...op.f64Load(row * 8),
+      ...op.simd(0x14),
+      ...op.set(local),
+    ]),
     ...op.get(a),
-    ...op.get(r),
+    ...op.get(g),
     ...op.i32(2),
     ...op.shrU,
     ...op.get(groupBytes),
     ...op.mul,
-    ...op.add,
-    ...op.get(r),
-    ...op.i32(3),
-    ...op.and,
-    ...op.i32(4),
-    ...op.shl,
     ...op.add,
     ...op.set(p),
     ...op.get(sums),
@@ -602,14 +605,21 @@ function weightedSumsFunction(): FunctionSpec {
     ...op.geU,
     ...op.brIf(0),
     ...op.loop,
-    ...op.get(s),
+    // sums[k] = (((sums[k] + w0 x0) + w1 x1) + w2 x2) + w3 x3
     ...op.get(s),
     ...simd.load(0),
-    ...op.get(p),
-    ...simd.load(0),
-    ...op.get(w),
-    ...simd.f64x2Mul,
-    ...simd.f64x2Add,
+    ...op.set(total),
+    ...w.flatMap((local, row) => [
+      ...op.get(total),
+      ...op.get(p),
+      ...simd.load(row * 16),
+      ...op.get(local),
+      ...simd.f64x2Mul,
+      ...simd.f64x2Add,
+      ...op.set(total),
+    ]),
+    ...op.get(s),
+    ...op.get(total),
     ...simd.store(0),
     ...op.get(p),
     ...op.i32(64),
@@ -624,10 +634,10 @@ function weightedSumsFunction(): FunctionSpec {
     ...op.brIf(0),
     ...op.end,
     ...op.end,
-    ...op.get(r),
-    ...op.i32(1),
+    ...op.get(g),
+    ...op.i32(4),
     ...op.add,
-    ...op.set(r),
+    ...op.set(g),
     ...op.br(0),
     ...op.end,
     ...op.end,
@@ -636,8 +646,8 @@ function weightedSumsFunction(): FunctionSpec {
     name: 'weightedSums',
     params: 6,
     locals: [
-      [5, i32],
-      [1, v128],
+      [6, i32],
+      [5, v128],
     ],
     body,
   };
