@@ -6,7 +6,7 @@
  * analysis never reads), trait vector files for N traits, then times analyzeExperiment: projection of both
  * variants onto every trait (and the random controls) at every layer, the model diff with bootstrap
  * intervals, and the JSON outputs. A plain read of the same tensors (no arithmetic) is timed too, as the
- * same-run baseline BENCHMARKING.md asks for. Prints one JSON object.
+ * same-run baseline docs/benchmarks.md asks for. Prints one JSON object.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -2,7 +2,7 @@
  * Extraction numerics at the study's scale: 300 samples (150 per class) x D = 8192 x 80 layers, every
  * built-in method plus the validation evaluation, on synthetic activations. Prints one JSON line per
  * measurement and a summary; with Debian's python3 + numpy/scikit-learn present it also times the same
- * work there in the same run (BENCHMARKING.md: report ratios against a same-run baseline).
+ * work there in the same run (docs/benchmarks.md: ratios against a same-run baseline).
  *
  *   pnpm --filter @traitlens/extraction bench            # 80 layers
  *   pnpm --filter @traitlens/extraction bench -- --layers 10
@@ -110,11 +110,24 @@ console.log(
   }),
 );
 
-// Same-run baseline: numpy (X X^T, means) and scikit-learn's probe on identical shapes.
+// Same-run baseline: numpy (X X^T, means) and scikit-learn's probe on identical shapes, run as a user of
+// this machine runs numpy (docs/benchmarks.md): OpenBLAS on its own kernel choice (OPENBLAS_CORETYPE and
+// OPENBLAS_L2_SIZE unset) with as many threads as traitlens uses here (1).
 const python = '/usr/bin/python3';
 const reference = join(import.meta.dirname, '..', '..', '..', 'tools', 'extraction', 'bench-reference.py');
 let baseline: Record<string, number> | undefined;
-if (existsSync(python) && existsSync(reference)) {
+if (!existsSync(python)) {
+  console.log(
+    JSON.stringify({
+      bench: 'extraction',
+      measurement: 'python_baseline',
+      skipped: `no ${python} (apt-get install python3-numpy python3-sklearn)`,
+    }),
+  );
+} else {
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
   const run = spawnSync(
     python,
     [
@@ -126,24 +139,38 @@ if (existsSync(python) && existsSync(reference)) {
       '--validation',
       String(validationPerClass * 2),
     ],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', env },
   );
   if (run.status === 0) {
     baseline = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
     console.log(
-      JSON.stringify({ bench: 'extraction', measurement: 'python_baseline', unit: 'ms', ...baseline }),
+      JSON.stringify({
+        bench: 'extraction',
+        measurement: 'python_baseline',
+        unit: 'ms',
+        openblas: 'OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, OPENBLAS_NUM_THREADS = 1',
+        ...baseline,
+      }),
     );
   } else {
     console.log(
       JSON.stringify({
         bench: 'extraction',
         measurement: 'python_baseline',
-        skipped: run.stderr.trim().split('\n').at(-1),
+        skipped: run.stderr.trim().split('\n').at(-1) ?? `${python} failed`,
       }),
     );
   }
 }
 
+if (baseline)
+  console.log(
+    JSON.stringify({
+      bench: 'extraction',
+      measurement: 'gram_over_numpy',
+      value: Number((results.gram!.median / baseline.gram_ms!).toFixed(2)),
+    }),
+  );
 const perLayer = results.layer_total!.median;
 process.stderr.write(
   [
