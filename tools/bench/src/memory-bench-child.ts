@@ -15,6 +15,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '1' },
     rows: { type: 'string', default: '4' },
     tokens: { type: 'string', default: '128' },
+    unshared: { type: 'boolean', default: false },
   },
 });
 
@@ -51,6 +52,7 @@ const model = await loadModel(args.model!, {
   dtype,
   cacheDirectory: args.cache!,
   threads: Number(args.threads),
+  ...(args.unshared ? { shareWeights: false } : {}),
 });
 record('load', started);
 const rows = Array.from({ length: Number(args.rows) }, (_, row) =>

@@ -5,6 +5,9 @@
  *
  *   pnpm bench:memory [--dtypes fp32,int8,int4] [--threads 1] [--small-only] [--out file.json]
  *
+ * Rows `warm, unshared` load with `shareWeights: false` (each session packs its own copy of the
+ * weights, as before decision 0015) for comparison in the same run.
+ *
  * Pss (proportional set size) counts every physical page once: pages several ORT sessions map from the
  * same file are split between the mappings. Rss counts such a page once per mapping, so it grows with
  * every session that maps the shared weights although no memory is added (docs/decisions/0015).
@@ -40,13 +43,14 @@ interface Stage {
 }
 interface Measurement {
   dtype: string;
-  cache: 'cold' | 'warm';
+  /** `warm, unshared`: every session packs its own copy (`shareWeights: false`), the behaviour before. */
+  cache: 'cold' | 'warm' | 'warm, unshared';
   stages: Stage[];
   /** MiB on disk in the model's graph-cache folder, by file kind. */
   disk: Record<string, number>;
 }
 
-function runChild(model: string, cache: string, dtype: string): Promise<Stage[]> {
+function runChild(model: string, cache: string, dtype: string, unshared: boolean): Promise<Stage[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -61,6 +65,7 @@ function runChild(model: string, cache: string, dtype: string): Promise<Stage[]>
         dtype,
         '--threads',
         args.threads,
+        ...(unshared ? ['--unshared'] : []),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -111,9 +116,9 @@ const measurements: Measurement[] = [];
 try {
   for (const dtype of args.dtypes.split(',')) {
     const cache = join(workDirectory, `cache-${dtype}`);
-    for (const state of ['cold', 'warm'] as const) {
+    for (const state of ['cold', 'warm', 'warm, unshared'] as const) {
       log(`memory: ${dtype}, ${state} cache`);
-      const stages = await runChild(model.directory, cache, dtype);
+      const stages = await runChild(model.directory, cache, dtype, state === 'warm, unshared');
       measurements.push({ dtype, cache: state, stages, disk: diskUsage(cache) });
     }
   }

@@ -50,6 +50,13 @@ export interface LoadModelOptions {
    * once; each holds its own copy of the weights on a GPU. Default 4 on CPU, 1 on other providers.
    */
   maxSessions?: number;
+  /**
+   * On the CPU, every hook plan's session shares one copy of the weights in memory (default true;
+   * docs/decisions/0015): float weights are memory-mapped as converted, int8/int4 weights from a store
+   * of ORT's packed layout written beside the converted weights on first use. `false` lets each session
+   * pack its own copy (more memory per plan, no packed store on disk). Other providers ignore it.
+   */
+  shareWeights?: boolean;
   /** Intra-op threads for ORT. */
   threads?: number;
   /** The GPU (0-based) the CUDA provider runs on (default TRAITLENS_DEVICE_INDEX, else 0); see docs/scale-out.md. */
@@ -192,7 +199,9 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     ...(options.debug?.logPlacement ? { logPlacement: true } : {}),
     // Every hook plan's session shares the weights held in memory (docs/decisions/0015): float weights
     // are memory-mapped as converted, quantized ones from one store of ORT's packed layout.
-    sharedWeights: quantization ? ('prepacked' as const) : ('mapped' as const),
+    ...(options.shareWeights === false
+      ? {}
+      : { sharedWeights: quantization ? ('prepacked' as const) : ('mapped' as const) }),
     onWarning,
   };
   // MatMulNBits on CPU computes in int8 at accuracy level 4 (8-bit weights need it there).
