@@ -1,5 +1,6 @@
 import { type Command, CommanderError, InvalidArgumentError } from 'commander';
 import { addShardOption, resolveCliShard } from '../shard-option';
+import { lockWaitOption, toLockWaitMs } from '../shared-options';
 
 const stages = [
   'extract',
@@ -22,6 +23,7 @@ interface RunCommandOptions {
   force?: Stage[] | true;
   output?: string;
   shard?: string;
+  lockWait: number;
 }
 
 function parseStageList(value: string): Stage[] {
@@ -49,7 +51,7 @@ export function registerRunCommand(program: Command): void {
   const command = program
     .command('run')
     .description(
-      `Run a study from one experiment YAML file as resumable stages (${stages.join(' -> ')}), one model in memory at a time. A stage that finished with the same settings is skipped without loading a model; run the same command again after an interruption. Config reference: docs/study.md.`,
+      `Run a study from one experiment YAML file as resumable stages (${stages.join(' -> ')}), one model in memory at a time. A stage that finished with the same settings is skipped without loading a model; run the same command again after an interruption. The config, data sets, prompt sets, item files and the judge's API key are checked before any model loads; long steps show progress with an ETA (bars on a terminal, a line per tenth and at least every 30 s in a log). Config reference: docs/study.md.`,
     )
     .argument('<experiment.yaml>', 'the experiment config (paths in it are relative to the file)')
     .option(
@@ -68,7 +70,8 @@ export function registerRunCommand(program: Command): void {
     .option(
       '--device-memory <size>',
       'with --plan: the accelerator memory, e.g. 80GB; exit code 3 when a load does not fit',
-    );
+    )
+    .addOption(lockWaitOption());
   // Sharded runs do extract, steer, capture and replay only; see docs/scale-out.md.
   addShardOption(command).action(async (file: string, options: RunCommandOptions) => {
     const code = await runStudyCommand(file, options);
@@ -78,9 +81,10 @@ export function registerRunCommand(program: Command): void {
 }
 
 async function runStudyCommand(file: string, options: RunCommandOptions): Promise<number> {
-  const [study, runtime, { relative }] = await Promise.all([
+  const [study, runtime, { createProgressDisplay }, { relative }] = await Promise.all([
     import('@traitlens/study'),
     import('@traitlens/model-runtime/internal'),
+    import('../progress-display'),
     import('node:path'),
   ]);
   // Everything cheap is checked before a model loads: the config (every field), the device memory value.
@@ -97,11 +101,21 @@ async function runStudyCommand(file: string, options: RunCommandOptions): Promis
     selected = later.filter((stage) => !selected || selected.includes(stage));
   }
   const shard = await resolveCliShard(options.shard);
-  const run = await study.runStudy(experiment, {
-    ...(selected ? { stages: selected } : {}),
-    ...(shard ? { shard } : {}),
-    force: options.force ?? false,
-  });
+  // Bars with an ETA on a terminal; in a log file, a line per tenth of each step and at least every 30 s.
+  const display = createProgressDisplay();
+  let run: Awaited<ReturnType<typeof study.runStudy>>;
+  try {
+    run = await study.runStudy(experiment, {
+      ...(selected ? { stages: selected } : {}),
+      ...(shard ? { shard } : {}),
+      force: options.force ?? false,
+      log: (line) => display.log(line),
+      progress: display,
+      ...(options.lockWait > 0 ? { lockWaitMs: toLockWaitMs(options.lockWait) } : {}),
+    });
+  } finally {
+    display.stop();
+  }
   const where = relative(process.cwd(), experiment.directory) || '.';
   process.stdout.write(
     `${experiment.config.name}: ran ${run.ran.join(', ') || 'nothing'}${run.skipped.length > 0 ? `; skipped ${run.skipped.join(', ')}` : ''} in ${run.seconds.toFixed(1)} s\nresults: ${where}\n`,

@@ -201,7 +201,12 @@ const analyzeSchema = z.strictObject({
     .union([
       z.literal('best'),
       z
-        .array(z.string().min(1).refine((id) => id !== 'best', 'best goes alone: write methods: best'))
+        .array(
+          z
+            .string()
+            .min(1)
+            .refine((id) => id !== 'best', 'best goes alone: write methods: best'),
+        )
         .min(1),
     ])
     .default(['probe', 'mean_diff']),

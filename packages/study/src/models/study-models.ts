@@ -1,10 +1,17 @@
 import { type LanguageModel, type LoadModelOptions, loadModel } from '@traitlens/model-runtime';
 import type { RuntimeConfig } from '../config/experiment-config';
 import type { Experiment } from '../config/load-experiment';
+import type { StageProgress } from '../stages/stage-context';
+import { createStageProgressTracker } from '../stages/stage-progress';
 
-/** loadModel options from a runtime block. */
-export function toLoadModelOptions(runtime: RuntimeConfig, log: (line: string) => void): LoadModelOptions {
+/** loadModel options from a runtime block; with a progress display, downloads and conversion show on it. */
+export function toLoadModelOptions(
+  runtime: RuntimeConfig,
+  log: (line: string) => void,
+  progress?: StageProgress,
+): LoadModelOptions {
   let lastReport = 0;
+  const tracker = createStageProgressTracker({ ...(progress ? { progress } : {}) });
   return {
     ...(runtime.dtype ? { dtype: runtime.dtype } : {}),
     ...(runtime.computeDtype ? { computeDtype: runtime.computeDtype } : {}),
@@ -14,6 +21,12 @@ export function toLoadModelOptions(runtime: RuntimeConfig, log: (line: string) =
     ...(runtime.cacheDirectory ? { cacheDirectory: runtime.cacheDirectory } : {}),
     // Downloads and weight conversion of a 70B model take a long while: a line every 30 s shows life.
     onProgress: (event) => {
+      if (tracker.active) {
+        // A download per file (bytes); the conversion as one task over all weights.
+        const key = event.stage === 'download' ? `download ${event.item}` : 'convert weights';
+        tracker.update(key, key, event.done, event.total, event.stage === 'download' ? 'bytes' : 'tensors');
+        return;
+      }
       const now = Date.now();
       if (now - lastReport < 30_000 && event.done < event.total) return;
       lastReport = now;
@@ -34,6 +47,7 @@ export class StudyModels {
   constructor(
     private readonly experiment: Experiment,
     private readonly log: (line: string) => void,
+    private readonly progress?: StageProgress,
   ) {}
 
   async extractionModel(): Promise<LanguageModel> {
@@ -41,7 +55,7 @@ export class StudyModels {
       loadModel(
         // The config check requires models.extraction wherever a stage asks for this model.
         this.experiment.sources.extraction!,
-        toLoadModelOptions(this.experiment.runtime.extraction, this.log),
+        toLoadModelOptions(this.experiment.runtime.extraction, this.log, this.progress),
       ),
     );
   }
@@ -54,7 +68,7 @@ export class StudyModels {
     const lora = this.experiment.sources.lora;
     return this.acquire('organism', () =>
       loadModel(this.experiment.sources.instruct, {
-        ...toLoadModelOptions(this.experiment.runtime.instruct, this.log),
+        ...toLoadModelOptions(this.experiment.runtime.instruct, this.log, this.progress),
         ...(lora ? { lora: { source: lora, mode: 'switchable' as const } } : {}),
       }),
     );

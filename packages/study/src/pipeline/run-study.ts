@@ -12,8 +12,9 @@ import { runInterveneStage } from '../stages/intervene-stage';
 import { runLabelStage } from '../stages/label-stage';
 import { runPredictivityStage } from '../stages/predictivity-stage';
 import { runReportStage } from '../stages/report-stage';
-import type { StageContext, StageSummary } from '../stages/stage-context';
+import type { StageContext, StageProgress, StageSummary } from '../stages/stage-context';
 import { runSteerStage } from '../stages/steer-stage';
+import { checkStudyInputs } from './check-study-inputs';
 import {
   computeStageKey,
   isStageConfigured,
@@ -46,6 +47,16 @@ export interface RunStudyOptions {
    */
   shard?: WorkShard;
   log?: (line: string) => void;
+  /**
+   * Progress of long steps (model downloads and conversion, generation, judging, capture, analysis):
+   * the CLI passes its display (bars with ETA on a terminal, periodic lines in a log).
+   */
+  progress?: StageProgress;
+  /**
+   * How long extract, capture and replay wait (ms) for another live process holding their lock before
+   * failing with LOCK_HELD; default 0 (docs/reliability.md).
+   */
+  lockWaitMs?: number;
 }
 
 export interface StudyRun {
@@ -153,7 +164,11 @@ export async function runStudy(experiment: Experiment, options: RunStudyOptions 
   }
   const state = await readPipelineState(experiment.directory, experiment.file);
   const keys = computeStudyStageKeys(experiment);
-  const models = new StudyModels(experiment, log);
+  // Everything cheap before any model loads: data folders, prompt sets, item files, the judge's key.
+  await checkStudyInputs(experiment, {
+    stages: [...selected].filter((stage) => isStageConfigured(experiment.config, stage)),
+  });
+  const models = new StudyModels(experiment, log, options.progress);
   const ran: StudyStage[] = [];
   const skipped: StudyStage[] = [];
   try {
@@ -211,6 +226,8 @@ export async function runStudy(experiment: Experiment, options: RunStudyOptions 
           models,
           force: forced(stage),
           ...(shard ? { shard } : {}),
+          ...(options.progress ? { progress: options.progress } : {}),
+          ...(options.lockWaitMs ? { lockWaitMs: options.lockWaitMs } : {}),
           log,
         });
       } catch (error) {

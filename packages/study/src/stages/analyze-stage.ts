@@ -15,6 +15,7 @@ import {
 } from '../decomposition/analyze-decomposition-pairs';
 import { type LabelsFile, labelPaths } from '../labels/label-responses';
 import { requireStages, type StageContext, type StageSummary } from './stage-context';
+import { createStageProgressTracker } from './stage-progress';
 
 /** The resid_post layers stored in the first activation file of a variant (every file has the same). */
 async function readStoredLayers(
@@ -109,6 +110,7 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
       `${experiment.file}: no layer has both trait vectors (stages.extract.layers) and stored activations (stages.capture.layers); make them overlap.`,
     );
   let lastStage = '';
+  const progress = createStageProgressTracker(context);
   const summary = await analyzeExperiment({
     experiment: experiment.directory,
     variantA: replay.variant,
@@ -129,10 +131,12 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     folds: analyze.folds,
     seed: analyze.seed,
     tokenViewPrompts: analyze.tokenView,
-    onProgress: (stage) => {
+    onProgress: (stage, done, total) => {
+      if (total > 0) progress.update(stage, `analyze ${stage}`, done, total);
       if (stage !== lastStage) log(`  ${(lastStage = stage)}`);
     },
   });
+  progress.finishAll();
   for (const peak of summary.highlights.modelDiff.slice(0, 6))
     log(
       `  ${peak.vectorId}: peak layer ${peak.peakLayer}, d ${peak.cohensD.toFixed(2)}, paired d ${peak.pairedD.toFixed(2)}, p ${peak.p.toExponential(1)}`,

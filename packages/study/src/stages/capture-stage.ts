@@ -5,12 +5,13 @@ import {
   replayVariant,
   shardPromptSet,
 } from '@traitlens/capture';
-import type { HookPoint } from '@traitlens/core';
+import type { FileLockOwner, HookPoint } from '@traitlens/core';
 import type { LanguageModel } from '@traitlens/model-runtime';
 import { resolveLayers } from '../config/resolve-layers';
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
 import { writeModelDiffVectors } from '../diff/write-model-diff-vectors';
 import { requireStages, type StageContext, type StageSummary } from './stage-context';
+import { createStageProgressTracker } from './stage-progress';
 
 /** Layers stored by capture and replay: the capture block's, else the extraction layers, else all. */
 export function resolveCaptureLayers(context: StageContext, model: LanguageModel): number[] {
@@ -30,16 +31,34 @@ function variantOf(
   return { name, model, loraScale, lora: context.experiment.sources.lora! };
 }
 
+/** `--lock-wait`: how long capture and replay wait for another process on the same prompts. */
+function lockOptions(context: StageContext, what: string) {
+  if (!context.lockWaitMs) return {};
+  return {
+    lockWaitMs: context.lockWaitMs,
+    onLockWait: (owner: FileLockOwner | undefined) =>
+      context.log(
+        `  waiting up to ${context.lockWaitMs! / 1000} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to finish ${what}`,
+      ),
+  };
+}
+
 function progressLogger(context: StageContext): (event: CaptureProgressEvent) => void {
   let nextReport = 0;
+  const progress = createStageProgressTracker(context);
+  let key = '';
   return (event) => {
     if (event.type === 'start') {
       nextReport = 0;
+      key = `${event.stage} ${event.variant}/${event.promptSet}`;
+      if (event.total > event.skipped) progress.update(key, key, event.skipped, event.total, 'prompts');
       context.log(
         `  ${event.stage} ${event.variant}/${event.promptSet}: ${event.total} prompts, ${event.skipped} done earlier${event.missing ? `, ${event.missing} without a response to replay` : ''}`,
       );
     } else if (event.type === 'failed') {
       context.log(`  warning: replay skips prompt "${event.promptId}": ${event.reason}`);
+    } else if (event.type === 'prompt' && progress.active) {
+      progress.update(key, key, event.done, event.total, 'prompts');
     } else if (event.type === 'prompt' && event.done >= nextReport) {
       // A line per tenth of the prompts: enough to see a 70B run move, few enough for a log file.
       nextReport = event.done + Math.max(1, Math.ceil(event.total / 10));
@@ -71,6 +90,7 @@ export async function runCaptureStage(context: StageContext): Promise<StageSumma
       maxNewTokens: settings.maxNewTokens,
       batchSize: settings.batchSize,
       force: context.force,
+      ...lockOptions(context, `the ${promptSet.id} prompts`),
       onProgress: progressLogger(context),
     });
     summary[promptSet.id] = result;
@@ -101,6 +121,7 @@ export async function runReplayStage(context: StageContext): Promise<StageSummar
       activationDtype: capture.activationDtype,
       batchSize: replay.batchSize,
       force: context.force,
+      ...lockOptions(context, `the ${promptSet.id} prompts`),
       onProgress: progressLogger(context),
     });
   }

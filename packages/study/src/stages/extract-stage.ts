@@ -9,6 +9,7 @@ import {
 import { resolveLayers } from '../config/resolve-layers';
 import { createStudyJudge } from '../models/study-judge';
 import { requireStages, type StageContext, type StageSummary } from './stage-context';
+import { createStageProgressTracker } from './stage-progress';
 
 /**
  * Stage 1: trait vectors from the base model. Every data set is loaded first, so a
@@ -45,6 +46,7 @@ export async function runExtractStage(context: StageContext): Promise<StageSumma
   const layers = resolveLayers(settings.layers, model.config.layerCount, 'stages.extract.layers');
   const judge = settings.vetResponses ? await createStudyJudge(experiment, log) : undefined;
   const traits: StageSummary = {};
+  const progress = createStageProgressTracker(context);
   try {
     for (const dataset of datasets) {
       let lastStage = '';
@@ -63,7 +65,19 @@ export async function runExtractStage(context: StageContext): Promise<StageSumma
         validationFraction: settings.validationFraction,
         ...(judge ? { responseJudge: judge.forTrait() } : {}),
         force: context.force,
+        ...(context.lockWaitMs ? { lockWaitMs: context.lockWaitMs } : {}),
+        onLockWait: (owner) =>
+          log(
+            `  waiting up to ${(context.lockWaitMs ?? 0) / 1000} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to release ${dataset.name}`,
+          ),
         onProgress: (event) => {
+          if (!event.skipped && event.total > 0)
+            progress.update(
+              `${dataset.name}/${event.stage}`,
+              `extract ${dataset.name} ${event.stage}`,
+              event.completed,
+              event.total,
+            );
           if (event.stage !== lastStage) {
             lastStage = event.stage;
             log(`  ${dataset.name}: ${event.stage}${event.skipped ? ' (done earlier)' : ''}`);
@@ -86,6 +100,7 @@ export async function runExtractStage(context: StageContext): Promise<StageSumma
       );
     }
   } finally {
+    progress.finishAll();
     await judge?.dispose();
   }
   // With shards, the one that finishes the last trait writes the summary.

@@ -12,6 +12,8 @@ export interface StageContext {
   /** Only this shard's units (traits, layers, prompts); undefined: all of them. */
   shard?: WorkShard;
   log: (line: string) => void;
+  /** How long a stage that takes a lock (extract, capture, replay) waits for another process; default 0. */
+  lockWaitMs?: number;
   /** Progress of long steps (a bar with ETA on a terminal, periodic lines in a log); optional. */
   progress?: StageProgress;
 }

@@ -8,6 +8,7 @@ import { resolveLayers } from '../config/resolve-layers';
 import { createLoraScaleView } from '../models/lora-scale-view';
 import { createStudyJudge } from '../models/study-judge';
 import { requireStages, type StageContext, type StageSummary } from './stage-context';
+import { createStageProgressTracker } from './stage-progress';
 
 /** The method extraction ranked best for a trait (evaluation.json's resid_post best), for `method: best`. */
 export async function readBestMethod(evaluationFile: string, trait: string): Promise<string> {
@@ -48,6 +49,7 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
   const clean = createLoraScaleView(await context.models.organismModel(), 0);
   const judge = await createStudyJudge(experiment, log);
   const summary: StageSummary = {};
+  const progress = createStageProgressTracker(context);
   try {
     for (const name of traits) {
       const [category, traitName] = name.split('/') as [string, string];
@@ -89,6 +91,22 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
         relevanceCap: settings.relevanceCap,
         onProgress: (event) => {
           if (event.type === 'phase') log(`  ${trait.name}: ${event.message}`);
+          else if (event.type === 'generation')
+            progress.update(
+              `${trait.name}/generate`,
+              `steer ${trait.name} generate`,
+              event.rowsDone,
+              event.rowsTotal,
+              'rows',
+            );
+          else if (event.type === 'judging')
+            progress.update(
+              `${trait.name}/judge`,
+              `steer ${trait.name} judge`,
+              event.done,
+              event.total,
+              'answers',
+            );
         },
       });
       const candidates = evaluation.searches.flatMap((search) => search.candidates);
@@ -116,6 +134,7 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
       );
     }
   } finally {
+    progress.finishAll();
     await judge.dispose();
   }
   return summary;

@@ -1,0 +1,35 @@
+import type { StageContext, StageProgressTask } from './stage-context';
+
+/** Tasks of a stage's progress display, keyed by what they count (a trait's step, a prompt set). */
+export interface StageProgressTracker {
+  /** Whether a display is attached (without one, stages log a line per tenth instead). */
+  readonly active: boolean;
+  /** Creates the task on first sight; finishes it when `done` reaches `total`. */
+  update(key: string, label: string, done: number, total: number, unit?: string): void;
+  /** Finishes every open task (a stage that ends early, an error). */
+  finishAll(): void;
+}
+
+export function createStageProgressTracker(context: Pick<StageContext, 'progress'>): StageProgressTracker {
+  const tasks = new Map<string, StageProgressTask>();
+  return {
+    active: context.progress !== undefined,
+    update(key, label, done, total, unit) {
+      if (!context.progress) return;
+      let task = tasks.get(key);
+      if (!task) {
+        task = context.progress.task(label, { total, done, ...(unit ? { unit } : {}) });
+        tasks.set(key, task);
+      }
+      task.update(done, total);
+      if (done >= total) {
+        task.finish();
+        tasks.delete(key);
+      }
+    },
+    finishAll() {
+      for (const task of tasks.values()) task.finish();
+      tasks.clear();
+    },
+  };
+}
