@@ -114,19 +114,9 @@ export class OnnxLanguageModel implements LanguageModel {
     loraFeed: FloatFeeds,
     window: TokenWindow & { batchSize: number; promptLengths: readonly number[] },
   ): FloatFeeds {
-    const { batchSize, width, startToken, validCount, promptLengths } = window;
     const steering = this.graphOptions.steerEverySite
-      ? buildSteeringSlotFeeds(
-          steer,
-          this.config.layerCount,
-          this.config.hiddenSize,
-          batchSize,
-          width,
-          startToken,
-          validCount,
-          promptLengths,
-        )
-      : buildSteeringFeeds(steer, batchSize, width, startToken, validCount, promptLengths);
+      ? buildSteeringSlotFeeds(steer, window, this.config)
+      : buildSteeringFeeds(steer, window);
     return new Map([...steering, ...loraFeed]);
   }
 
@@ -251,7 +241,7 @@ export class OnnxLanguageModel implements LanguageModel {
     return normalizeHookPlan({
       project: [...project],
       capture: [...capture],
-      steer: steer.map((spec) => ({ point: spec.point, mode: spec.mode ?? 'add' })),
+      steer,
     });
   }
 

@@ -77,10 +77,8 @@ describe('buildSteeringFeeds', () => {
     validCount: [width],
     promptLengths: [3],
   });
-  const feedsOf = (
-    specs: SteeringSpec[],
-    { batchSize, width, startToken, validCount, promptLengths }: ReturnType<typeof window>,
-  ) => buildSteeringFeeds(specs, batchSize, width, startToken, validCount, promptLengths);
+  const feedsOf = (specs: SteeringSpec[], steeringWindow: ReturnType<typeof window>) =>
+    buildSteeringFeeds(specs, steeringWindow);
 
   it("positions: 'response' starts at the first generated token: the prefill's last position is the prompt's", () => {
     const steer: SteeringSpec = { point, mode: 'add', vector, coefficient: 2, positions: 'response' };
@@ -123,7 +121,11 @@ describe('buildSteeringFeeds', () => {
         positions: 'all',
       },
     ];
-    const slots = buildSteeringSlotFeeds(specs, 4, 3, 1, 2, [0], [2], [2]);
+    const slots = buildSteeringSlotFeeds(
+      specs,
+      { batchSize: 1, width: 2, startToken: [0], validCount: [2], promptLengths: [2] },
+      { layerCount: 4, hiddenSize: 3 },
+    );
     const add = steeringSlotNames('add');
     expect([...slots.get(add.vectors)!.data]).toEqual([1, 0, 0, 3, 4, 0, 0, 0, 1]);
     expect([...slots.get(add.coefficients)!.data]).toEqual([0, 0, 1, 2, -1, -1]);

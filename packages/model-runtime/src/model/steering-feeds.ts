@@ -111,7 +111,7 @@ export function composeCoefficients(mode: SteeringMode, current: number, next: n
 }
 
 /** The positions one graph run covers: `width` per row from absolute token `startToken[row]`. */
-interface SteeringWindow {
+export interface SteeringWindow {
   batchSize: number;
   width: number;
   startToken: readonly number[];
@@ -176,13 +176,9 @@ function composeSteeredSites(specs: readonly SteeringSpec[], window: SteeringWin
  */
 export function buildSteeringFeeds(
   specs: readonly SteeringSpec[],
-  batchSize: number,
-  width: number,
-  startToken: readonly number[],
-  validCount: readonly number[],
-  promptLengths: readonly number[],
+  window: SteeringWindow,
 ): Map<string, { data: Float32Array; dims: number[] }> {
-  const window = { batchSize, width, startToken, validCount, promptLengths };
+  const { batchSize, width } = window;
   const feeds = new Map<string, { data: Float32Array; dims: number[] }>();
   for (const site of composeSteeredSites(specs, window)) {
     const names = steeringInputNames(site.point, site.mode);
@@ -195,20 +191,17 @@ export function buildSteeringFeeds(
 /**
  * The feeds of a graph built with `steerEverySite`: per mode, the specs' vectors and coefficients as
  * rows 1.. of slot tables (row 0, "no steering", has coefficient 0 and a unit vector, so the ablate
- * normalisation stays finite) and each site's row (0 where nothing is steered). Same arguments as
+ * normalisation stays finite) and each site's row (0 where nothing is steered). The window as in
  * `buildSteeringFeeds`; only the steered rows cross to the device.
  */
 export function buildSteeringSlotFeeds(
   specs: readonly SteeringSpec[],
-  layerCount: number,
-  hiddenSize: number,
-  batchSize: number,
-  width: number,
-  startToken: readonly number[],
-  validCount: readonly number[],
-  promptLengths: readonly number[],
+  window: SteeringWindow,
+  model: Pick<ModelConfig, 'layerCount' | 'hiddenSize'>,
 ): Map<string, { data: Float32Array | BigInt64Array; dims: number[] }> {
-  const steered = composeSteeredSites(specs, { batchSize, width, startToken, validCount, promptLengths });
+  const { batchSize, width } = window;
+  const { layerCount, hiddenSize } = model;
+  const steered = composeSteeredSites(specs, window);
   const feeds = new Map<string, { data: Float32Array | BigInt64Array; dims: number[] }>();
   for (const mode of ['ablate', 'add'] as const) {
     const ofMode = steered.filter((site) => site.mode === mode);
