@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeExperiment, createSeededRandom } from '@traitlens/analysis';
@@ -154,6 +154,7 @@ async function readOnly(): Promise<{ seconds: number; bytes: number }> {
 }
 
 const generateSeconds = values.directory ? 0 : await generate();
+const loadAtStart = loadavg()[0]!;
 const fileBytes =
   (await directoryBytes(layout.inference('clean', 'bench').activations)) +
   (await directoryBytes(layout.inference('lora', 'bench').activations));
@@ -233,19 +234,18 @@ for (let repeat = 0; repeat < repeats; repeat++) {
   // The baseline takes its turn right after traitlens in the same round, on the same (now cached) files.
   if (runNumpy) numpyRuns.push(runNumpyBaseline());
 }
-const median = (key: keyof (typeof runs)[number]) => {
-  const sorted = runs.map((run) => run[key]).sort((a, b) => a - b);
+const medianOf = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
+const median = (key: keyof (typeof runs)[number]) => medianOf(runs.map((run) => run[key]));
 const numpy: (NumpyBaseline & { numpySecondsMedian: number; numpySecondsAll: number[] }) | null =
   numpyRuns.length > 0
     ? {
         ...numpyRuns[0]!,
         numpySeconds: Math.min(...numpyRuns.map((run) => run.numpySeconds)),
-        numpySecondsMedian: [...numpyRuns.map((run) => run.numpySeconds)].sort((a, b) => a - b)[
-          Math.floor(numpyRuns.length / 2)
-        ]!,
+        numpySecondsMedian: medianOf(numpyRuns.map((run) => run.numpySeconds)),
         numpySecondsAll: numpyRuns.map((run) => run.numpySeconds),
       }
     : null;
@@ -270,6 +270,8 @@ const result = {
     parallelism: availableParallelism(),
     cpuModel: cpus()[0]?.model ?? 'unknown',
     node: process.version,
+    /** One-minute load average when the timed part started and ended (other jobs on the machine). */
+    loadAverage: [Number(loadAtStart.toFixed(1)), Number(loadavg()[0]!.toFixed(1))],
   },
   generateSeconds: Number(generateSeconds.toFixed(1)),
   activationFileBytes: fileBytes,
@@ -292,6 +294,10 @@ const result = {
         ...numpy,
         openblas: 'OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, OPENBLAS_NUM_THREADS = threads',
         projectOverNumpy: Number((median('projectSeconds') / numpy.numpySecondsMedian).toFixed(2)),
+        /** Each repeat's traitlens projection over the numpy run right after it (robust to load drifting). */
+        projectOverNumpyPerRepeat: numpyRuns.map((run, index) =>
+          Number((runs[index]!.projectSeconds / run.numpySeconds).toFixed(2)),
+        ),
       }
     : null,
   highlights,
