@@ -66,7 +66,7 @@ export function registerPlanCommand(program: Command): void {
     .addOption(
       new Option(
         '--provider <where>',
-        'where the model runs: cpu keeps up to 4 sessions, gpu one (each session holds its own copy of the weights)',
+        'where the model runs: cpu keeps up to 4 sessions sharing one copy of the weights, gpu one (each GPU session holds its own copy)',
       )
         .argParser(choiceOption(['cpu', 'gpu'] as const))
         .default('cpu'),

@@ -75,16 +75,30 @@ export interface MemoryPlanOptions {
   hookPlans?: number;
   /** Sessions the runtime keeps at most (`loadModel`'s `maxSessions`; default 4 on the CPU, 1 off it). */
   maxSessions?: number;
+  /**
+   * Whether the sessions share one copy of the weights (`loadModel`'s `shareWeights`). Default: true on
+   * the CPU, where every session maps the same weights (decision 0015), so another plan adds only its
+   * arena; false off it, where each session holds its own copy on the device.
+   */
+  sharedWeights?: boolean;
 }
 
 /** The CPU, or a device provider (WebGPU, CUDA, DirectML, CoreML). */
 export type PlanProvider = 'cpu' | 'gpu';
 
-/** The onnxruntime sessions held at once: each holds its own copy of the weights and its own arena. */
+/**
+ * The onnxruntime sessions held at once: each keeps its own arena, and its own copy of the weights
+ * unless the sessions share them (the CPU default).
+ */
 export interface SessionMemory {
   /** min(hook plans, maxSessions). */
   count: number;
-  /** Bytes each session holds beyond the first: weights, LoRA branches and one layer's activation peak. */
+  /** Whether the weights (and LoRA branches) are held once for every session. */
+  sharedWeights: boolean;
+  /**
+   * Bytes each session holds beyond the first: one layer's activation peak (its arena), plus the
+   * weights and LoRA branches when they are not shared.
+   */
   perSession: number;
   /** (count - 1) x perSession. */
   extra: number;
@@ -129,8 +143,11 @@ export interface ActivationMemory {
 
 export interface MemoryPlan {
   /** The options with every default filled in. */
-  settings: Required<Omit<MemoryPlanOptions, 'config' | 'lora' | 'captureLayers' | 'maxSessions'>> & {
+  settings: Required<
+    Omit<MemoryPlanOptions, 'config' | 'lora' | 'captureLayers' | 'maxSessions' | 'sharedWeights'>
+  > & {
     maxSessions: number;
+    sharedWeights: boolean;
     captureCount: number;
     lora: LoraPlan | undefined;
   };
@@ -337,11 +354,18 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
   const logitRows = logitsMode === 'all' ? tokens : batchSize;
   const logits = logitRows * vocab * float32Bytes;
   const captures = captureCount * tokens * d * float32Bytes;
-  // Every onnxruntime session loads the weights into its own buffers and keeps its own arena, so each
-  // hook plan held beside the first costs another copy (measured: +650 MB per plan for a 125M model in fp32).
+  // Every onnxruntime session keeps its own arena. On the CPU the sessions map one copy of the weights
+  // (decision 0015; measured for a 125M model: +8 MiB Pss per extra plan in fp32, where an unshared
+  // session added ~400 MiB); on a device, or with sharing off, each holds its own copy.
   const sessionCount = Math.min(hookPlans, maxSessions);
-  const perSession = weights.total + lora.bytes + activations.peak;
-  const sessions: SessionMemory = { count: sessionCount, perSession, extra: (sessionCount - 1) * perSession };
+  const sharedWeights = options.sharedWeights ?? provider === 'cpu';
+  const perSession = (sharedWeights ? 0 : weights.total + lora.bytes) + activations.peak;
+  const sessions: SessionMemory = {
+    count: sessionCount,
+    sharedWeights,
+    perSession,
+    extra: (sessionCount - 1) * perSession,
+  };
   const total =
     weights.total +
     lora.bytes +
@@ -469,7 +493,7 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
     label: 'other sessions',
     detail:
       sessionCount > 1
-        ? `${sessionCount - 1} more of ${sessionCount} sessions (${hookPlans} hook plans, at most ${maxSessions} kept on ${provider}), each with its own weights and arena`
+        ? `${sessionCount - 1} more of ${sessionCount} sessions (${hookPlans} hook plans, at most ${maxSessions} kept on ${provider}), each with its own ${sharedWeights ? 'arena (weights shared)' : 'weights and arena'}`
         : `1 session (${hookPlans} hook plan${hookPlans > 1 ? 's' : ''}, at most ${maxSessions} kept on ${provider}${hookPlans > maxSessions ? ': plans beyond it are rebuilt when used' : ''})`,
     bytes: sessions.extra,
   });
@@ -492,6 +516,7 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
       provider,
       hookPlans,
       maxSessions,
+      sharedWeights,
     },
     config,
     weights,

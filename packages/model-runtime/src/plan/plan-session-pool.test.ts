@@ -7,22 +7,35 @@ import { planMemory } from './plan-memory';
 describe('planMemory counts the sessions the runtime holds', () => {
   const base = { config: stories260k, dtype: 'fp32' as const, batchSize: 2, sequenceLength: 16 };
 
-  it('adds a weight copy and an arena per extra session, up to 4 on the CPU', () => {
+  it('on the CPU adds an arena per extra session (weights shared, decision 0015), up to 4 sessions', () => {
     const one = planMemory(base);
-    expect(one.sessions).toEqual({ count: 1, perSession: one.sessions.perSession, extra: 0 });
-    // Each session: weights 1,040,128 B + one layer's activation peak (no LoRA).
-    expect(one.sessions.perSession).toBe(1_040_128 + one.activations.peak);
+    expect(one.sessions).toEqual({
+      count: 1,
+      sharedWeights: true,
+      perSession: one.activations.peak,
+      extra: 0,
+    });
     const three = planMemory({ ...base, hookPlans: 3 });
     expect(three.sessions.count).toBe(3);
-    expect(three.sessions.extra).toBe(2 * (1_040_128 + one.activations.peak));
+    expect(three.sessions.extra).toBe(2 * one.activations.peak);
     expect(three.total).toBe(one.total + three.sessions.extra);
     expect(three.rows.find((row) => row.id === 'sessions')).toMatchObject({
       bytes: three.sessions.extra,
       detail: expect.stringContaining('2 more of 3 sessions'),
     });
+    expect(three.rows.find((row) => row.id === 'sessions')!.detail).toContain('weights shared');
     // The pool keeps at most 4: plans beyond it are rebuilt, not held.
     expect(planMemory({ ...base, hookPlans: 9 }).sessions.count).toBe(4);
     expect(planMemory({ ...base, hookPlans: 9, maxSessions: 2 }).sessions.count).toBe(2);
+  });
+
+  it('with sharing off (shareWeights: false) each extra session holds a weight copy and an arena', () => {
+    const one = planMemory({ ...base, sharedWeights: false });
+    // Each session: weights 1,040,128 B + one layer's activation peak (no LoRA).
+    expect(one.sessions.perSession).toBe(1_040_128 + one.activations.peak);
+    const three = planMemory({ ...base, hookPlans: 3, sharedWeights: false });
+    expect(three.sessions.extra).toBe(2 * (1_040_128 + one.activations.peak));
+    expect(three.rows.find((row) => row.id === 'sessions')!.detail).toContain('own weights and arena');
   });
 
   it('off the CPU one session (decision 0007) unless maxSessions says otherwise; LoRA branches count per session', () => {
