@@ -1,3 +1,4 @@
+import { isOneOf } from '@traitlens/core/internal';
 import { InvalidArgumentError } from 'commander';
 
 /**
@@ -62,9 +63,8 @@ export function numberOption(range: NumberRange = {}): (value: string) => number
 /** One of `choices`, spelled exactly. */
 export function choiceOption<T extends string>(choices: readonly T[]): (value: string) => T {
   return (value) => {
-    if (!(choices as readonly string[]).includes(value))
-      throw new InvalidArgumentError(`Allowed: ${choices.join(', ')}.`);
-    return value as T;
+    if (!isOneOf(value, choices)) throw new InvalidArgumentError(`Allowed: ${choices.join(', ')}.`);
+    return value;
   };
 }
 
@@ -72,10 +72,10 @@ export function choiceOption<T extends string>(choices: readonly T[]): (value: s
 export function choiceListOption<T extends string>(choices: readonly T[]): (value: string) => T[] {
   return (value) => {
     const entries = parseList(value);
-    const wrong = entries.filter((entry) => !(choices as readonly string[]).includes(entry));
-    if (entries.length === 0 || wrong.length > 0)
+    const chosen = entries.filter((entry) => isOneOf(entry, choices));
+    if (entries.length === 0 || chosen.length < entries.length)
       throw new InvalidArgumentError(`Allowed: a comma-separated list of ${choices.join(', ')}.`);
-    return entries as T[];
+    return chosen;
   };
 }
 

@@ -7,7 +7,7 @@ import {
   TraitlensError,
   writeSafetensors,
 } from '@traitlens/core';
-import { isHookSite } from '@traitlens/core/internal';
+import { assertHookSite } from '@traitlens/core/internal';
 import { loadModelForCli } from './load-model-for-cli';
 import { describeLoraScaleProblem, type ModelCommandOptions } from './shared-options';
 
@@ -30,13 +30,7 @@ export async function writeActivationsFile(
   if ((options.text === undefined) === (options.ids === undefined)) {
     throw new TraitlensError('INVALID_ARGUMENT', 'Pass exactly one of --text or --ids.');
   }
-  for (const site of options.sites) {
-    if (!isHookSite(site))
-      throw new TraitlensError(
-        'INVALID_ARGUMENT',
-        `--sites: "${site}" is not a hook site; use resid_pre, attn_out, resid_mid, mlp_out or resid_post.`,
-      );
-  }
+  for (const site of options.sites) assertHookSite(site, '--sites');
   const loraProblem = describeLoraScaleProblem(options);
   if (loraProblem) throw new TraitlensError('INVALID_ARGUMENT', loraProblem);
   const model = await loadModelForCli(options);

@@ -6,7 +6,7 @@
 export { fileSystemErrorCode } from './files/file-system-error';
 export { temporaryFileName } from './files/temporary-file-name';
 export { activationTensorName, activationTextsPath } from './formats/activation-file';
-export { assertLayerInRange, isHookSite } from './hooks/hook-point';
+export { assertHookPoint, assertHookSite, assertLayerInRange, isHookSite } from './hooks/hook-point';
 export { decomposeCholesky, decomposePivotedCholesky, solveWithCholesky } from './numeric/cholesky';
 export {
   bfloat16ArrayToFloat32,
@@ -38,3 +38,4 @@ export {
   computeStudentTCdf,
   computeStudentTTwoSidedPValue,
 } from './stats/student-t';
+export { isOneOf } from './values/is-one-of';

@@ -7,12 +7,7 @@ import {
   TraitlensError,
   writeActivationFile,
 } from '@traitlens/core';
-import {
-  activationTensorName,
-  activationTextsPath,
-  assertLayerInRange,
-  isHookSite,
-} from '@traitlens/core/internal';
+import { activationTensorName, activationTextsPath, assertHookPoint } from '@traitlens/core/internal';
 import type { ModelConfig } from '@traitlens/model-runtime';
 import {
   describeProjectionColumns,
@@ -77,15 +72,7 @@ export function resolveCaptureStorage(
         ? []
         : Array.from({ length: config.layerCount }, (_, layer) => ({ site: 'resid_post' as const, layer }))),
   );
-  for (const point of activationPoints) {
-    if (!isHookSite(point.site))
-      throw new TraitlensError(
-        'INVALID_ARGUMENT',
-        `"${String(point.site)}" is not a hook site; use one of ${hookSites.join(', ')}.`,
-        { details: { site: point.site } },
-      );
-    assertLayerInRange(point.layer, config.layerCount, 'Capture layer');
-  }
+  for (const point of activationPoints) assertHookPoint(point, config.layerCount, 'Capture');
   const bank = options.projections;
   if (bank) {
     if (bank.hiddenSize !== config.hiddenSize)
@@ -94,8 +81,7 @@ export function resolveCaptureStorage(
         `The projection vectors have width ${bank.hiddenSize} but ${modelId} has hidden size ${config.hiddenSize}; use vectors extracted from a model of the same family and size.`,
         { details: { expected: config.hiddenSize, actual: bank.hiddenSize } },
       );
-    for (const entry of bank.points)
-      assertLayerInRange(entry.point.layer, config.layerCount, 'Projection vector layer');
+    for (const entry of bank.points) assertHookPoint(entry.point, config.layerCount, 'Projection vector');
   }
   if (activationPoints.length === 0 && !bank)
     throw new TraitlensError(
@@ -267,8 +253,8 @@ export async function writePromptOutputs(
         );
         const norms = splitTokens(forward.norms.get(name), 1, 'activation norms', name);
         for (const part of ['prompt', 'response'] as const) {
-          projection.projections.set(`${part}.${name}`, projections[part]);
-          projection.norms.set(`${part}.${name}`, norms[part]);
+          projection.projections.set(activationTensorName(part, entry.point), projections[part]);
+          projection.norms.set(activationTensorName(part, entry.point), norms[part]);
         }
         continue;
       }
@@ -278,8 +264,8 @@ export async function writePromptOutputs(
         ['response', response, responseCount],
       ] as const) {
         const { projections, norms } = projectCapturedTokens(values, count, entry, hiddenSize);
-        projection.projections.set(`${part}.${name}`, projections);
-        projection.norms.set(`${part}.${name}`, norms);
+        projection.projections.set(activationTensorName(part, entry.point), projections);
+        projection.norms.set(activationTensorName(part, entry.point), norms);
       }
     }
     await writeProjectionFile(paths.projectionFile(record.promptId), projection);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TraitlensError } from '../errors/traitlens-error';
 import {
+  assertHookPoint,
+  assertHookSite,
   formatHookPoint,
   isKnownLayerConvention,
   layerConvention,
@@ -40,6 +42,21 @@ describe('hook points', () => {
     expect(TraitlensError.hasCode(error, 'LAYER_OUT_OF_RANGE')).toBe(true);
     expect((error as Error).message).toMatch(/Layer 9 is out of range: the model has 5 layers \(0-4\)/);
     expect(() => parseLayerSelection('a-b', 5)).toThrow(/malformed/);
+  });
+
+  it('checks a site and a point with one message that names the caller, the value and the sites', () => {
+    expect(() => assertHookSite('resid_mid', '--sites')).not.toThrow();
+    expect(() => assertHookSite('residual', '--sites')).toThrow(
+      '--sites: "residual" is not a hook site; use one of resid_pre, attn_out, resid_mid, mlp_out, resid_post.',
+    );
+    expect(() => assertHookSite(3, 'Capture site')).toThrow(TraitlensError);
+    expect(() => assertHookPoint({ site: 'mlp_out', layer: 2 }, 3, 'Capture')).not.toThrow();
+    expect(() => assertHookPoint({ site: 'mlp_out', layer: 3 }, 3, 'Capture')).toThrow(
+      /^Capture layer 3 is out of range: the model has 3 layers \(0-2\)/,
+    );
+    expect(() =>
+      assertHookPoint({ site: 'mlp' as unknown as 'mlp_out', layer: 0 }, 3, 'Projection vector'),
+    ).toThrow(/^Projection vector site: "mlp" is not a hook site/);
   });
 });
 

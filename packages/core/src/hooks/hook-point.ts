@@ -1,4 +1,5 @@
 import { TraitlensError } from '../errors/traitlens-error';
+import { isOneOf } from '../values/is-one-of';
 
 /**
  * Canonical residual-stream sites of a decoder block, in the order they occur:
@@ -37,7 +38,26 @@ export function isKnownLayerConvention(text: string): boolean {
 }
 
 export function isHookSite(value: unknown): value is HookSite {
-  return typeof value === 'string' && (hookSites as readonly string[]).includes(value);
+  return isOneOf(value, hookSites);
+}
+
+/**
+ * The one check of a hook site at an edge (CLI option, caller in plain JavaScript, capture request):
+ * INVALID_ARGUMENT naming `what` (e.g. `--sites`, `Capture site`) and the value, listing the sites.
+ */
+export function assertHookSite(site: unknown, what: string): asserts site is HookSite {
+  if (!isHookSite(site))
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `${what}: "${String(site)}" is not a hook site; use one of ${hookSites.join(', ')}.`,
+      { details: { site: String(site) } },
+    );
+}
+
+/** assertHookSite and assertLayerInRange for a point of a model with `layerCount` layers. */
+export function assertHookPoint(point: HookPoint, layerCount: number, what: string): void {
+  assertHookSite(point.site, `${what} site`);
+  assertLayerInRange(point.layer, layerCount, `${what} layer`);
 }
 
 /** `{site}.{layer}`, the one string form of a hook point (tensor names, CLI arguments). */
