@@ -210,6 +210,7 @@ describe('traitlens analyze and report', () => {
     const result = await capture([...args, '--methods', 'best', ...rest]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+    expect(result.stdout).toContain('best method per trait: honesty/pca_diff, sycophancy/mean_diff');
     const summary = JSON.parse(await readFile(join(root, 'analysis-best', 'summary.json'), 'utf8')) as {
       vectors: { id: string; isRandomBaseline: boolean }[];
     };

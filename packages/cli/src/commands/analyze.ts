@@ -1,3 +1,6 @@
+import { join, relative } from 'node:path';
+import type { AnalyzeExperimentOptions, DetectionFeatures, ResponseAggregation } from '@traitlens/analysis';
+import { parseLayerSelection, TraitlensError } from '@traitlens/core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   choiceOption,
@@ -65,7 +68,7 @@ function methodList(value: string): string[] {
 }
 
 export function registerAnalyzeCommand(program: Command): void {
-  program
+  const command = program
     .command('analyze')
     .description(
       'Analyse saved activations (docs/analysis.md): project a variant (and its baseline) onto trait vectors, model diff with bootstrap intervals, detection and predictivity against labels, token view. Writes <experiment>/analysis/*.json.',
@@ -85,7 +88,20 @@ export function registerAnalyzeCommand(program: Command): void {
       '--prompt-set <names>',
       'prompt set(s), comma-separated or repeated; several are keyed <set>/<prompt id>',
       collectList,
-    )
+    );
+  addVectorOptions(command);
+  addProjectionOptions(command);
+  addLabelOptions(command);
+  addStatisticsOptions(command);
+  addOutputOptions(command);
+  command.action(async (options: AnalyzeCommandOptions) => {
+    await runAnalyzeCommand(options);
+  });
+}
+
+/** Which vectors: traits, methods (or best), vector files, layers. */
+function addVectorOptions(command: Command): void {
+  command
     .option(
       '--traits <list>',
       'traits (name or category/trait) to analyse (default: all with vectors)',
@@ -105,7 +121,12 @@ export function registerAnalyzeCommand(program: Command): void {
       'all, a list 0,3,5 or ranges 2-4 (default: every layer the vectors have)',
       parseLayerSelectionSyntax,
       'all',
-    )
+    );
+}
+
+/** How responses are projected: measure, centring, aggregation, part. */
+function addProjectionOptions(command: Command): void {
+  command
     .addOption(
       new Option('--measure <measure>', 'cosine or scalar projection')
         .argParser(choiceOption(['cosine', 'scalar'] as const))
@@ -117,7 +138,12 @@ export function registerAnalyzeCommand(program: Command): void {
       new Option('--part <part>', 'tokens to project: response or prompt')
         .argParser(choiceOption(['response', 'prompt'] as const))
         .default('response'),
-    )
+    );
+}
+
+/** What is known about the prompts: labels, spans, groups, detection features. */
+function addLabelOptions(command: Command): void {
+  command
     .option('--labels <file>', 'labels per prompt id: 0/1, true/false, judge scores, or an annotation file')
     .option('--label-threshold <score>', 'scores at or above this are label 1', numberOption())
     .option(
@@ -141,7 +167,12 @@ export function registerAnalyzeCommand(program: Command): void {
         '--detection-features <which>',
         'detector input: variant (the default), baseline, or difference (variant - baseline)',
       ).argParser(choiceOption(['variant', 'baseline', 'difference', 'a', 'b'] as const)),
-    )
+    );
+}
+
+/** Random controls, resampling, folds and the seed. */
+function addStatisticsOptions(command: Command): void {
+  command
     .addOption(
       new Option('--random-baselines <n>', 'random unit vectors per layer as chance-level controls')
         .argParser(integerOption({ min: 0 }))
@@ -165,7 +196,12 @@ export function registerAnalyzeCommand(program: Command): void {
       'seed of every random draw (bootstrap, folds, permutations, random vectors)',
       parseInteger,
       0,
-    )
+    );
+}
+
+/** Token view, out-of-distribution sets, where to write, what to read, threads. */
+function addOutputOptions(command: Command): void {
+  command
     .addOption(
       new Option('--token-view <n>', 'prompts kept token by token for the report')
         .argParser(integerOption({ min: 0 }))
@@ -189,114 +225,20 @@ export function registerAnalyzeCommand(program: Command): void {
         '--threads <n>',
         'threads projecting in parallel (default: CPU parallelism, at most 8)',
       ).argParser(integerOption({ min: 1 })),
-    )
-    .action(async (options: AnalyzeCommandOptions) => {
-      await runAnalyzeCommand(options);
-    });
+    );
 }
 
 async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> {
-  const [core, analysis, { createProgressDisplay }, { join, relative }] = await Promise.all([
-    import('@traitlens/core'),
+  const analysisOptions = await parseAnalyzeOptions(options);
+  const [analysis, { createProgressDisplay }] = await Promise.all([
     import('@traitlens/analysis'),
     import('../progress-display'),
-    import('node:path'),
   ]);
-  // --variant/--baseline-variant, or the earlier --b/--a (a = baseline, b = the variant compared).
-  const variant = options.variant ?? options.b ?? options.a;
-  const baseline =
-    options.baselineVariant ??
-    (options.variant !== undefined || options.b !== undefined ? options.a : undefined);
-  if (variant === undefined)
-    throw new core.TraitlensError(
-      'INVALID_ARGUMENT',
-      'Name the variant to analyse: --variant <name> (and --baseline-variant <name> for a model diff), as captured under <experiment>/inference/.',
-    );
-  if (baseline === variant)
-    throw new core.TraitlensError(
-      'INVALID_ARGUMENT',
-      `--variant and --baseline-variant are both "${variant}"; compare two different variants.`,
-    );
-  const detectionFeatures =
-    options.detectionFeatures === undefined
-      ? undefined
-      : // The library calls the baseline A and the compared variant B; a variant analysed alone is A.
-        (
-          {
-            baseline: 'a',
-            a: 'a',
-            variant: baseline === undefined ? 'a' : 'b',
-            b: 'b',
-            difference: 'difference',
-          } as const
-        )[options.detectionFeatures];
-  if (
-    baseline === undefined &&
-    (options.detectionFeatures === 'baseline' || options.detectionFeatures === 'difference')
-  )
-    throw new core.TraitlensError(
-      'INVALID_ARGUMENT',
-      `--detection-features ${options.detectionFeatures} needs --baseline-variant <name>.`,
-    );
-  const aggregation = (await import('@traitlens/analysis/internal')).parseResponseAggregation(
-    options.aggregation,
-  );
-  if (
-    aggregation.kind === 'window' &&
-    aggregation.end !== undefined &&
-    Math.sign(aggregation.start) === Math.sign(aggregation.end) &&
-    aggregation.end <= aggregation.start
-  )
-    throw new core.TraitlensError(
-      'INVALID_ARGUMENT',
-      `--aggregation ${options.aggregation} selects no tokens (the slice ends where or before it starts); use e.g. [:5], [2:10] or [-10:].`,
-    );
-  if ((options.oodPromptSet === undefined) !== (options.oodLabels === undefined)) {
-    throw new core.TraitlensError(
-      'INVALID_ARGUMENT',
-      '--ood-prompt-set and --ood-labels go together: name the out-of-distribution prompt set and its labels file.',
-    );
-  }
-  const trainGroups = options.trainGroups ?? options.trainBiases;
-  const methods = options.methods?.[0] === 'best' ? 'best' : options.methods;
-  // The layer count is unknown until the vectors are read; a bound deeper than any model checks the
-  // syntax here (and keeps a typo like 0-100000000 from enumerating for minutes).
-  const layers = options.layers === 'all' ? undefined : core.parseLayerSelection(options.layers, 4096);
   const display = createProgressDisplay();
   let stageTask: import('../progress-display').ProgressTask | undefined;
   let currentStage = '';
   const summary = await analysis.analyzeExperiment({
-    experiment: options.experiment,
-    variantA: baseline ?? variant,
-    variantB: baseline === undefined ? undefined : variant,
-    promptSets: options.promptSet,
-    traits: options.traits,
-    methods,
-    vectorFiles: options.vectors,
-    layers,
-    measure: options.measure,
-    centred: Boolean(options.centred),
-    aggregation,
-    part: options.part,
-    labelsFile: options.labels,
-    labelThreshold: options.labelThreshold,
-    annotationsFile: options.annotations,
-    promptFiles: options.promptFile,
-    trainGroups,
-    detectionFeatures,
-    randomBaselines: options.randomBaselines,
-    bootstrapResamples: options.bootstrap,
-    permutations: options.permutations,
-    folds: options.folds,
-    seed: options.seed,
-    tokenViewPrompts: options.tokenView,
-    outOfDistribution:
-      options.oodPromptSet && options.oodLabels
-        ? { promptSets: options.oodPromptSet, labelsFile: options.oodLabels }
-        : undefined,
-    outputDirectory: options.output,
-    threads: options.threads,
-    source: options.source,
+    ...analysisOptions,
     onProgress: (stage, done, total) => {
       if (stage !== currentStage) {
         stageTask?.finish();
@@ -312,9 +254,14 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
   const lines = [
     `analysed ${summary.prompts.analysed} prompts (${summary.prompts.paired} paired, ${summary.prompts.labelled} labelled) x ${summary.vectors.length} vectors x ${summary.projection.layers.length} layers in ${summary.elapsedSeconds.toFixed(1)} s`,
   ];
+  if (analysisOptions.methods === 'best') {
+    const chosen = summary.vectors.filter((vector) => !vector.isRandomBaseline);
+    lines.push(`best method per trait: ${chosen.map((vector) => vector.id).join(', ')}`);
+  }
   if (summary.prompts.onlyInA + summary.prompts.onlyInB > 0) {
+    const { a, b } = summary.variants;
     lines.push(
-      `warning: ${summary.prompts.onlyInA} prompts only in ${baseline ?? variant}, ${summary.prompts.onlyInB} only in ${variant}; they were left out`,
+      `warning: ${summary.prompts.onlyInA} prompts only in ${a}, ${summary.prompts.onlyInB} only in ${b ?? a}; they were left out`,
     );
   }
   lines.push(...analysis.formatAnalysisSummary(summary));
@@ -324,4 +271,107 @@ async function runAnalyzeCommand(options: AnalyzeCommandOptions): Promise<void> 
       .join(', ')}`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Checks the options and turns them into `analyzeExperiment`'s, before anything is read. */
+async function parseAnalyzeOptions(options: AnalyzeCommandOptions): Promise<AnalyzeExperimentOptions> {
+  const { variant, baseline } = resolveVariants(options);
+  if ((options.oodPromptSet === undefined) !== (options.oodLabels === undefined)) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      '--ood-prompt-set and --ood-labels go together: name the out-of-distribution prompt set and its labels file.',
+    );
+  }
+  return {
+    experiment: options.experiment,
+    variantA: baseline ?? variant,
+    variantB: baseline === undefined ? undefined : variant,
+    promptSets: options.promptSet,
+    traits: options.traits,
+    methods: options.methods?.[0] === 'best' ? 'best' : options.methods,
+    vectorFiles: options.vectors,
+    // The layer count is unknown until the vectors are read; a bound deeper than any model checks the
+    // syntax here (and keeps a typo like 0-100000000 from enumerating for minutes).
+    layers: options.layers === 'all' ? undefined : parseLayerSelection(options.layers, 4096),
+    measure: options.measure,
+    centred: Boolean(options.centred),
+    aggregation: await parseAggregation(options.aggregation),
+    part: options.part,
+    labelsFile: options.labels,
+    labelThreshold: options.labelThreshold,
+    annotationsFile: options.annotations,
+    promptFiles: options.promptFile,
+    trainGroups: options.trainGroups ?? options.trainBiases,
+    detectionFeatures: parseDetectionFeatures(options.detectionFeatures, baseline),
+    randomBaselines: options.randomBaselines,
+    bootstrapResamples: options.bootstrap,
+    permutations: options.permutations,
+    folds: options.folds,
+    seed: options.seed,
+    tokenViewPrompts: options.tokenView,
+    outOfDistribution:
+      options.oodPromptSet && options.oodLabels
+        ? { promptSets: options.oodPromptSet, labelsFile: options.oodLabels }
+        : undefined,
+    outputDirectory: options.output,
+    threads: options.threads,
+    source: options.source,
+  };
+}
+
+/** --variant/--baseline-variant, or the earlier --b/--a (a = baseline, b = the variant compared). */
+function resolveVariants(options: AnalyzeCommandOptions): { variant: string; baseline: string | undefined } {
+  const variant = options.variant ?? options.b ?? options.a;
+  const baseline =
+    options.baselineVariant ??
+    (options.variant !== undefined || options.b !== undefined ? options.a : undefined);
+  if (variant === undefined)
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      'Name the variant to analyse: --variant <name> (and --baseline-variant <name> for a model diff), as captured under <experiment>/inference/.',
+    );
+  if (baseline === variant)
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `--variant and --baseline-variant are both "${variant}"; compare two different variants.`,
+    );
+  return { variant, baseline };
+}
+
+/** The library calls the baseline A and the compared variant B; a variant analysed alone is A. */
+function parseDetectionFeatures(
+  features: AnalyzeCommandOptions['detectionFeatures'],
+  baseline: string | undefined,
+): DetectionFeatures | undefined {
+  if (features === undefined) return undefined;
+  if (baseline === undefined && (features === 'baseline' || features === 'difference'))
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `--detection-features ${features} needs --baseline-variant <name>.`,
+    );
+  const byName = {
+    baseline: 'a',
+    a: 'a',
+    variant: baseline === undefined ? 'a' : 'b',
+    b: 'b',
+    difference: 'difference',
+  } as const;
+  return byName[features];
+}
+
+/** --aggregation: mean, max, last or a token slice that selects at least one token. */
+async function parseAggregation(text: string): Promise<ResponseAggregation> {
+  const { parseResponseAggregation } = await import('@traitlens/analysis/internal');
+  const aggregation = parseResponseAggregation(text);
+  if (
+    aggregation.kind === 'window' &&
+    aggregation.end !== undefined &&
+    Math.sign(aggregation.start) === Math.sign(aggregation.end) &&
+    aggregation.end <= aggregation.start
+  )
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `--aggregation ${text} selects no tokens (the slice ends where or before it starts); use e.g. [:5], [2:10] or [-10:].`,
+    );
+  return aggregation;
 }
