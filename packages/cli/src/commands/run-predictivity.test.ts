@@ -1,4 +1,4 @@
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTraitVectors } from '@traitlens/core';
@@ -57,7 +57,15 @@ describe('traitlens run on sycophancy-predictivity-tiny.yaml, end to end', () =>
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'traitlens-predictivity-'));
-    run = await runCliCaptured(['run', configFile, '--output', directory]);
+    // Not a TTY here: progress comes as plain lines; a tiny interval makes every step write some.
+    const interval = process.env.TRAITLENS_PROGRESS_INTERVAL;
+    process.env.TRAITLENS_PROGRESS_INTERVAL = '0.001';
+    try {
+      run = await runCliCaptured(['run', configFile, '--output', directory, '--lock-wait', '5']);
+    } finally {
+      if (interval === undefined) delete process.env.TRAITLENS_PROGRESS_INTERVAL;
+      else process.env.TRAITLENS_PROGRESS_INTERVAL = interval;
+    }
     results = JSON.parse(await readFile(join(directory, 'predictivity', 'predictivity.json'), 'utf8'));
   }, 600_000);
 
@@ -70,6 +78,37 @@ describe('traitlens run on sycophancy-predictivity-tiny.yaml, end to end', () =>
     expect(run.stdout).toMatch(
       /^sycophancy-predictivity-tiny: ran predictivity; skipped extract, steer, capture, replay, label, intervene, analyze, report in /,
     );
+  });
+
+  it('writes progress lines with counts and elapsed time for its long steps when not on a TTY', () => {
+    for (const step of ['CAA vectors', 'in-distribution', 'truthfulqa', 'contrast', 'ablation'])
+      expect(run.stderr).toMatch(
+        new RegExp(`^predictivity: ${step}: \\d+/\\d+ \\w+ \\(\\d+%\\), \\d+s elapsed`, 'm'),
+      );
+  });
+
+  it('checks the config and every input file before loading a model', async () => {
+    const bad = await runCliCaptured(['run', configFile, '--output', directory, '--lock-wait', 'soon']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--lock-wait/);
+    const broken = join(directory, 'broken.yaml');
+    await writeFile(
+      broken,
+      `name: broken
+tinyOrganism: { seed: 11, hiddenSize: 64, layerCount: 3 }
+models: { instruct: { source: "tiny:instruct" } }
+stages:
+  predictivity:
+    caa: { items: missing.json }
+    contrastSets: [{ name: free, file: missing-contrast.json }]
+`,
+    );
+    const failed = await runCliCaptured(['run', broken, '--output', join(directory, 'broken')]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/2 problems found before loading any model/);
+    expect(failed.stderr).toMatch(/missing\.json/);
+    expect(failed.stderr).toMatch(/missing-contrast\.json/);
+    expect(failed.stderr).not.toMatch(/^loading /m);
   });
 
   it('writes the CAA vector variants as ordinary caa vector files', async () => {

@@ -153,6 +153,10 @@ export async function runStudy(experiment: Experiment, options: RunStudyOptions 
         { details: { stages: unshardable } },
       );
   }
+  // Everything cheap before any model loads: data folders, prompt sets, item files, the judge's key.
+  await checkStudyInputs(experiment, {
+    stages: [...selected].filter((stage) => isStageConfigured(experiment.config, stage)),
+  });
   const forced = (stage: StudyStage) =>
     options.force === true || (Array.isArray(options.force) && options.force.includes(stage));
   await mkdir(experiment.directory, { recursive: true });
@@ -164,10 +168,6 @@ export async function runStudy(experiment: Experiment, options: RunStudyOptions 
   }
   const state = await readPipelineState(experiment.directory, experiment.file);
   const keys = computeStudyStageKeys(experiment);
-  // Everything cheap before any model loads: data folders, prompt sets, item files, the judge's key.
-  await checkStudyInputs(experiment, {
-    stages: [...selected].filter((stage) => isStageConfigured(experiment.config, stage)),
-  });
   const models = new StudyModels(experiment, log, options.progress);
   const ran: StudyStage[] = [];
   const skipped: StudyStage[] = [];
