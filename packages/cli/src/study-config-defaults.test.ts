@@ -19,6 +19,7 @@ stages:
   capture: { promptSets: [train_100] }
   label: { keywords: { "*": [robot] } }
   intervene: { vector: { trait: alignment/sycophancy }, layer: 1, coefficients: [4] }
+  predictivity: { caa: { items: a.json }, contrastSets: [{ name: c, file: c.json }] }
   analyze: {}
 `,
   'defaults.yaml',
@@ -59,6 +60,15 @@ const sameConcept: [string, string, string][] = [
   ['replay', '--batch-size', 'capture'],
   ['label', '--threshold', 'label'],
   ['label', '--behaviour', 'label'],
+  ['predictivity', '--bootstrap', 'analyze'],
+  ['predictivity', '--seed', 'analyze'],
+  ['analyze', '--measure', 'analyze'],
+  ['analyze', '--aggregation', 'analyze'],
+  ['analyze', '--bootstrap', 'analyze'],
+  ['analyze', '--permutations', 'analyze'],
+  ['analyze', '--folds', 'analyze'],
+  ['analyze', '--seed', 'analyze'],
+  ['analyze', '--token-view', 'analyze'],
 ];
 
 describe('study config and CLI share one option vocabulary', () => {
@@ -81,6 +91,14 @@ describe('study config and CLI share one option vocabulary', () => {
       );
       expect(parsed.stages.capture!.activationDtype).toBe(value.toUpperCase());
     }
+  });
+
+  it('stages.predictivity.promptFormat has the choices and default of --prompt-format', () => {
+    const option = cliOption('capture', '--prompt-format');
+    // Left out, --prompt-format is auto (resolvePromptFormat); the study default is written out.
+    expect(option.defaultValue).toBeUndefined();
+    expect(config.stages.predictivity!.promptFormat).toBe('auto');
+    for (const value of ['auto', 'raw', 'chat']) expect(option.parseArg!(value, undefined)).toBe(value);
   });
 
   it('the runtime block defaults to the model options of every command', () => {
