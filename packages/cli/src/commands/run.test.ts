@@ -64,7 +64,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
   it('runs every stage and records it in pipeline.json', async () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(
-      /^rm-sycophancy-tiny: ran extract, steer, capture, replay, label, intervene, analyze, report in /,
+      /^rm-sycophancy-tiny: ran extract, steer, capture, replay, label, intervene, predictivity, analyze, report in /,
     );
     const state = await readJson<{ stages: Record<string, { key: string; seconds: number }> }>(
       join(directory, 'pipeline.json'),
@@ -188,7 +188,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
   });
 
   it('measures predictivity of an extracted vector on a free-text contrast set (traitlens predictivity)', async () => {
-    const output = join(directory, 'predictivity');
+    const output = join(directory, 'predictivity-command');
     const result = await runCliCaptured([
       'predictivity',
       '--model',
@@ -214,6 +214,28 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
     expect(await exists(join(output, 'predictivity.svg'))).toBe(true);
   });
 
+  it('measures every extracted probe vector on the free-text contrast set in the predictivity stage', async () => {
+    const written = await readJson<{
+      contrast: { set: string; vector: string; items: number; layers: { layer: number; auroc: number }[] }[];
+      plots: string[];
+    }>(join(directory, 'predictivity', 'predictivity.json'));
+    const traits = experiment.config.stages.extract!.traits;
+    expect(written.contrast.map((entry) => entry.vector)).toEqual(traits.map((trait) => `${trait}:probe`));
+    for (const entry of written.contrast) {
+      expect(entry.set).toBe('sycophancy-contrast');
+      expect(entry.items).toBe(6);
+      expect(entry.layers.map((row) => row.layer)).toEqual([0, 1, 2, 3]);
+    }
+    // The stage and the command measure the same thing: the same vector file gives the same numbers.
+    const command = await readJson<{ layers: { layer: number; auroc: number }[] }>(
+      join(directory, 'predictivity-command', 'predictivity.json'),
+    );
+    const stage = written.contrast.find((entry) => entry.vector === 'alignment/sycophancy:probe')!;
+    for (const [index, row] of stage.layers.entries())
+      expect(row.auroc).toBeCloseTo(command.layers[index]!.auroc, 6);
+    expect(written.plots).toEqual(['sycophancy-contrast.svg']);
+  });
+
   it('shows every stage done in traitlens status, from the config and from the folder', async () => {
     const fromConfig = await runCliCaptured(['status', configFile, '--output', directory]);
     expect(fromConfig.code, fromConfig.stderr).toBe(0);
@@ -228,7 +250,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
     const again = await runCliCaptured(['run', configFile, '--output', directory]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(
-      /ran nothing; skipped extract, steer, capture, replay, label, intervene, analyze, report/,
+      /ran nothing; skipped extract, steer, capture, replay, label, intervene, predictivity, analyze, report/,
     );
     expect(again.stderr).not.toMatch(/loading /);
     const forced = await runCliCaptured([
@@ -242,7 +264,7 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
       'label',
     ]);
     expect(forced.code, forced.stderr).toBe(0);
-    expect(forced.stdout).toMatch(/ran label; skipped intervene, analyze, report/);
+    expect(forced.stdout).toMatch(/ran label; skipped intervene, predictivity, analyze, report/);
   });
 
   it('labels the same responses from the command line (traitlens label)', async () => {
