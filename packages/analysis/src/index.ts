@@ -141,7 +141,7 @@ export {
 } from './stats/bootstrap-confidence-interval';
 export { computeCohensD, computePairedCohensD } from './stats/cohens-d';
 export { adjustForBestOf, computeEmpiricalPValue } from './stats/empirical-p-value';
-export type { FeatureMatrix, FeatureScaling } from './stats/feature-matrix';
+export type { FeatureMatrix } from './stats/feature-matrix';
 export {
   chooseGroupedFolds,
   createGroupFolds,
@@ -168,7 +168,6 @@ export {
 } from './stats/permutation-test';
 export { computeQuantile } from './stats/quantile';
 export { computeAuroc, computeRocCurve, type RocCurve } from './stats/roc-curve';
-export type { SampleSummary } from './stats/sample-statistics';
 export { createSeededRandom, type SeededRandom } from './stats/seeded-random';
 export { createStratifiedFolds } from './stats/stratified-folds';
 export { computeWelchTTest, type TTestResult } from './stats/welch-t-test';

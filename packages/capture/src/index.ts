@@ -4,9 +4,8 @@ export type {
   CaptureStageSummary,
   ReplayFailure,
 } from './capture/capture-progress-event';
-export type { CaptureStorage, CaptureStorageOptions } from './capture/capture-storage';
+export type { CaptureStorageOptions } from './capture/capture-storage';
 export { type CaptureVariantOptions, type ChatTemplateUse, captureVariant } from './capture/capture-variant';
-export type { ForwardCapture, ForwardCaptureRequest } from './capture/forward-captures';
 export { type ReplayVariantOptions, replayVariant } from './capture/replay-variant';
 export { type RunCaptureOptions, type RunCaptureSummary, runCapture } from './capture/run-capture';
 export {
@@ -27,9 +26,7 @@ export {
   resolvePromptSet,
 } from './prompt-set/read-prompt-set';
 export { shardPromptSet } from './prompt-set/shard-prompt-set';
-export type { CapturedResponse, GenerationSettings } from './storage/captured-response';
-export type { InferencePaths } from './storage/inference-paths';
-export type { CapturedFileState } from './storage/inspect-captured-file';
+export type { CapturedResponse } from './storage/captured-response';
 export { type LoadedVariantModel, loadVariantModel } from './variants/load-variant-model';
 export type { LoadedVariant, ModelVariant } from './variants/model-variant';
 export { planVariantLoads, type VariantLoadPlan } from './variants/plan-variant-loads';

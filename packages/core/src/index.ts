@@ -57,7 +57,7 @@ export {
 } from './hooks/steering-spec';
 export type { Judge, JudgeKind, JudgeRequest } from './judge/judge';
 export { createSeededRandom, type SeededRandom } from './numeric/seeded-random';
-export { cosineSimilarity, dot, type FloatArray } from './numeric/vector-math';
+export { cosineSimilarity, dot } from './numeric/vector-math';
 export { type LoadedSafetensors, type LoadedTensor, readSafetensors } from './safetensors/read-safetensors';
 export { SafetensorsCheckpoint } from './safetensors/safetensors-checkpoint';
 export type { SafetensorsDtype } from './safetensors/safetensors-dtype';
