@@ -4,7 +4,7 @@
 Reads the bench's activation files (safetensors parsed by hand, so only numpy is needed), converts each
 response tensor from f16 to f32, projects it onto the same trait and random unit vectors with one matmul
 (numpy's BLAS), and forms the per-response mean cosine for both variants; prints JSON with the seconds.
-It does not write anything. Called by the bench with --numpy; by hand:
+It does not write anything. The bench runs it in every repeat (unless --skip-numpy); by hand:
     /usr/bin/python3 tools/analysis/bench-numpy-projection.py <experiment dir> <layers> <random vectors>
 """
 import json

@@ -178,6 +178,7 @@ export function projectTokenActivations(
   const padded = getPaddedVectors(bank);
   const random = options.random;
   const randomDots = random ? new Float32Array(layerCount * random.directions.count) : undefined;
+  const summaryRows = random ? new Float32Array(layerCount * width) : undefined;
   const scratch = options.scratch ?? threadScratch;
   scratch.simd ??= { kernels: instantiateSimdDotKernels() };
   const state = scratch.simd;
@@ -198,7 +199,7 @@ export function projectTokenActivations(
       norms,
       normsOffset: position * tokenCount,
       ...(rowSum ? { rowSum } : {}),
-      ...(random && randomDots && map
+      ...(random && randomDots && summaryRows && map
         ? {
             random: {
               directions: random.directions,
@@ -209,8 +210,9 @@ export function projectTokenActivations(
               start: random.start,
               end: random.end,
               normalise: random.normalise,
+              rows: summaryRows,
+              flush: position === layerCount - 1,
               out: randomDots,
-              outOffset: position * random.directions.count,
             },
           }
         : {}),

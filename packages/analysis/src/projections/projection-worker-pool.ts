@@ -44,6 +44,7 @@ parentPort.on('message', (message) => {
     const random = message.random;
     const directions = random ? directionSets.get(random.directionsId) : undefined;
     const randomDots = random ? new Float32Array(message.layers.length * directions.count) : undefined;
+    const summaryRows = random ? new Float32Array(message.layers.length * width) : undefined;
     message.layers.forEach((layer, position) => {
       const size = layer.dtype === 'F32' ? 4 : 2;
       const rowSum = wantMean ? new Float64Array(width) : undefined;
@@ -64,7 +65,7 @@ parentPort.on('message', (message) => {
       if (rowSum) request.rowSum = rowSum;
       if (random) {
         const map = directions.layerMaps[position];
-        request.random = { directions: random.directionsId, unitVectors: directions.unitVectors, count: directions.count, permutation: map.permutation, signs: map.signs, start: random.start, end: random.end, normalise: random.normalise, out: randomDots, outOffset: position * directions.count };
+        request.random = { directions: random.directionsId, unitVectors: directions.unitVectors, count: directions.count, permutation: map.permutation, signs: map.signs, start: random.start, end: random.end, normalise: random.normalise, rows: summaryRows, flush: position === message.layers.length - 1, out: randomDots };
       }
       simdProjectLayer(state, request);
       if (rowSum) {

@@ -86,7 +86,8 @@ describe('simdProjectLayer', () => {
             end: tokens,
             normalise: true,
             out: randomDots,
-            outOffset: position * directions.count,
+            rows: new Float32Array(2 * width),
+            flush: true,
           },
         });
         const unit = layers[position]!;

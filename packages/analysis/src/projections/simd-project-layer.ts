@@ -35,7 +35,8 @@ export interface SimdLayerRequest {
   /**
    * The random-direction null: the mean of rows [start, end) (each divided by its norm when `normalise`),
    * mapped by the layer's signed permutation, (M^T s)[j] = signs[j] s[permutation[j]], rounded to float32
-   * and projected onto the `count` base directions (rows x width, zero padded) into out[outOffset + r].
+   * into rows[position * width ..]; with `flush` (the file's last layer), every layer's row is projected
+   * onto the `count` base directions (rows x width, zero padded) into out[position * count + r].
    */
   random?: {
     /** Identity of the direction set (it stays loaded). */
@@ -47,8 +48,11 @@ export interface SimdLayerRequest {
     start: number;
     end: number;
     normalise: boolean;
+    /** layers x width: the mapped means of this file, filled layer by layer. */
+    rows: Float32Array;
+    flush: boolean;
+    /** layers x count. */
     out: Float32Array;
-    outOffset: number;
   };
 }
 
@@ -92,14 +96,16 @@ export function simdProjectLayer(
   const loaded = state.loaded!;
   const elementSize = request.dtype === 'F32' ? 4 : 2;
   const src = state.scratch!;
-  const sourceRows = Math.max(rows4, unitRows, directionRows);
+  const summaryRows = random ? (random.rows.length / width + 3) & ~3 : 0;
+  const sourceRows = Math.max(rows4, unitRows, directionRows, summaryRows);
   const a = Math.ceil((src + sourceRows * stride * 4 + 64) / 64) * 64;
   const out = Math.ceil((a + rows4 * stride * 8) / 64) * 64;
   const normsAt = Math.ceil((out + rows4 * unitRows * 8) / 64) * 64;
   const sums = Math.ceil((normsAt + rows4 * 8) / 64) * 64;
   const weights = Math.ceil((sums + stride * 8) / 64) * 64;
-  const randomOut = Math.ceil((weights + rows4 * 8) / 64) * 64;
-  const end = Math.ceil((randomOut + 4 * directionRows * 8) / 64) * 64;
+  const summaryAt = Math.ceil((weights + rows4 * 8) / 64) * 64;
+  const randomOut = Math.ceil((summaryAt + summaryRows * stride * 8) / 64) * 64;
+  const end = Math.ceil((randomOut + summaryRows * directionRows * 8) / 64) * 64;
   const memory = kernels.memory;
   if (memory.buffer.byteLength < end) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
   const buffer = memory.buffer;
@@ -158,15 +164,34 @@ export function simdProjectLayer(
     values[weights / 8 + t] = random.normalise ? (norm === 0 ? 0 : 1 / norm) : 1;
   }
   if (random.end > random.start) kernels.weightedSums(a, random.start, random.end, stride, weights, sums);
-  // The mapped mean, rounded to float32 as a row of activations is, as the first row of a 4-row block.
+  // The mapped mean, rounded to float32 as a row of activations is.
   const tokens = random.end - random.start;
-  const single = new Float32Array(buffer, src, 4 * stride);
-  single.fill(0);
+  const mapped = random.rows;
+  const at = request.position * width;
   for (let j = 0; j < width; j++)
-    single[j] =
+    mapped[at + j] =
       tokens > 0 ? (random.signs[j]! * values[sums / 8 + random.permutation[j]!]!) / tokens : Number.NaN;
-  kernels.widenF32(src, 4, stride, a);
-  values.fill(0, randomOut / 8, randomOut / 8 + 4 * directionRows);
-  kernels.dots(a, 2, state.directionsAt!, directionRows, stride, 0, stride, randomOut, directionRows, 0);
-  for (let r = 0; r < random.count; r++) random.out[random.outOffset + r] = values[randomOut / 8 + r]!;
+  if (!random.flush) return;
+  // All layers' rows against the base directions in one pass (a single row would waste half a 2 x 4 block).
+  const layers = mapped.length / width;
+  const staged = new Float32Array(buffer, src, summaryRows * stride);
+  staged.fill(0);
+  for (let l = 0; l < layers; l++) staged.set(mapped.subarray(l * width, (l + 1) * width), l * stride);
+  kernels.widenF32(src, summaryRows, stride, summaryAt);
+  values.fill(0, randomOut / 8, randomOut / 8 + summaryRows * directionRows);
+  kernels.dots(
+    summaryAt,
+    summaryRows,
+    state.directionsAt!,
+    directionRows,
+    stride,
+    0,
+    stride,
+    randomOut,
+    directionRows,
+    0,
+  );
+  for (let l = 0; l < layers; l++)
+    for (let r = 0; r < random.count; r++)
+      random.out[l * random.count + r] = values[randomOut / 8 + l * directionRows + r]!;
 }
