@@ -1,7 +1,6 @@
 export type { DatasetIssue, DatasetIssueCode } from './dataset/dataset-issue';
 export { findTraitDatasets } from './dataset/find-trait-datasets';
 export { type LoadTraitDatasetOptions, loadTraitDataset } from './dataset/load-trait-dataset';
-export type { ParsedRubric } from './dataset/parse-rubric';
 export type {
   TraitDataset,
   TraitDatasetVariant,
@@ -63,23 +62,19 @@ export { type RandomBaselineOptions, randomBaselineMethod } from './methods/rand
 export { runExtractionMethod } from './methods/run-extraction-method';
 export type { SharedComputations } from './methods/shared-computations';
 export type { Matrix } from './numeric/matrix';
-export type { ExtractedVectors, PlannedMethod, VectorProvenance } from './pipeline/extract-vector-files';
-export type { ExtractionProgressEvent, ExtractionStage, TraitPolarity } from './pipeline/extraction-progress';
+export type { ExtractionProgressEvent, ExtractionStage } from './pipeline/extraction-progress';
 export type { GenerationSettings } from './pipeline/generate-responses';
-export type { ResponseRecord } from './pipeline/response-record';
 export {
   runTraitExtraction,
   type TraitExtractionOptions,
   type TraitExtractionResult,
 } from './pipeline/run-trait-extraction';
-export type { ClassSplit } from './pipeline/split-train-validation';
 export {
   type ExtractionSummary,
   summarizeExtraction,
   summarizeExtractionIfComplete,
 } from './pipeline/summarize-extraction';
-export type { TokenWindow } from './pipeline/token-window';
-export type { VettingSummary, VettingThresholds } from './pipeline/vet-with-judge';
+export type { VettingThresholds } from './pipeline/vet-with-judge';
 export {
   type ActivationRowSource,
   type ClassWindowActivations,
