@@ -76,7 +76,7 @@ interface ChartContext {
 /** Every chart the data supports, as Vega-Lite specs, in report order. */
 export function buildReportCharts(
   inputs: ReportInputs,
-  options: { maximumHeatmapPrompts?: number } = {},
+  options: { maximumHeatmapPrompts?: number | undefined } = {},
 ): ReportChart[] {
   const randomIds = new Set(
     inputs.summary?.vectors.filter((vector) => vector.isRandomBaseline).map((vector) => vector.id) ?? [],

@@ -416,53 +416,33 @@ dl.definitions dd { font-size: 12px; color: #444; margin: 2px 0 4px 16px; max-wi
 .table-scroll { overflow-x: auto; }
 `;
 
+export interface RenderReportHtmlOptions {
+  inputs: ReportInputs;
+  charts: readonly ReportChart[];
+  /** Each chart's Vega spec compiled from its Vega-Lite spec, by chart id. */
+  compiled: Record<string, vega.Spec>;
+  /** The Vega runtime's source, inlined so the report works offline. */
+  vegaRuntime: string;
+  /** Shown as "generated <time>"; by default the report carries no clock time of its own. */
+  generatedAt?: string | undefined;
+  version?: string | undefined;
+}
+
 /**
  * The whole report as one HTML string: inlined Vega runtime, compiled chart specs and data as JSON, tables
  * rendered here, the hand-written client script. No external resource is referenced.
  */
-export function renderReportHtml(
-  inputs: ReportInputs,
-  charts: readonly ReportChart[],
-  compiled: Record<string, vega.Spec>,
-  vegaRuntime: string,
-  options: {
-    /** Shown as "generated <time>"; by default the report carries no clock time of its own. */
-    generatedAt?: string;
-    version?: string;
-  } = {},
-): string {
+export function renderReportHtml(options: RenderReportHtmlOptions): string {
+  const { inputs, charts, version } = options;
   const summary = inputs.summary;
-  const focus = chooseFocus(inputs);
   const data = {
-    charts: compiled,
+    charts: options.compiled,
     tokenView: inputs.tokenView,
     variants: { a: summary?.variants.a ?? 'A', b: summary?.variants.b ?? 'B' },
-    focus,
+    focus: chooseFocus(inputs),
   };
-  const meta: string[] = [];
-  if (summary) {
-    meta.push(
-      `variants: ${summary.variants.b ?? '-'} (B) vs ${summary.variants.a} (A); prompt sets: ${summary.promptSets.join(', ')}; ${summary.prompts.analysed} prompts (${summary.prompts.paired} paired, ${summary.prompts.labelled} labelled, ${summary.prompts.positives} positive)`,
-    );
-    meta.push(
-      `projection: ${summary.projection.measure}${summary.projection.centred ? ' (centred)' : ''}, ${summary.projection.aggregation} over ${summary.projection.part} tokens at ${summary.projection.site}, layers ${summary.projection.layers.join(', ')}; ${summary.vectors.filter((v) => !v.isRandomBaseline).length} vectors + ${summary.vectors.filter((v) => v.isRandomBaseline).length} random controls`,
-    );
-  }
-  const { findings, chance } = findingsLists(inputs);
-  const alpha = summary?.statistics?.alpha ?? 0.05;
-  const findingsBody =
-    findings.length > 0 || chance.length > 0
-      ? `<p class="note">A finding survives the multiple-comparison correction (Holm, alpha ${alpha}) AND beats the random-direction null; see Definitions.</p>` +
-        (findings.length > 0
-          ? `<ul class="findings" id="findings-list">${findings.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`
-          : '<p id="findings-list">No finding: nothing here is distinguishable from chance.</p>') +
-        (chance.length > 0
-          ? `<h3>Not distinguishable from chance</h3><ul class="chance" id="chance-list">${chance.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`
-          : '') +
-        verdictTable(inputs)
-      : verdictTable(inputs);
   const body = [
-    section('findings', 'Findings', findingsBody),
+    section('findings', 'Findings', findingsBody(inputs)),
     section('model-diff', 'Model diff', renderCharts(charts, 'model-diff') + modelDiffTable(inputs)),
     tokenViewSection(inputs, charts),
     section('prompts', 'Prompts x traits x layers', renderCharts(charts, 'prompts')),
@@ -473,7 +453,62 @@ export function renderReportHtml(
     section('extraction', 'Extraction', renderCharts(charts, 'extraction')),
     section('definitions', 'Definitions', definitionsList()),
   ].join('\n');
-  const navigation = [
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>traitlens report: ${escapeHtml(inputs.experimentName)}</title>
+<style>${styles}</style>
+</head>
+<body>
+<header><h1>traitlens report: ${escapeHtml(inputs.experimentName)}</h1>
+${headerLines(inputs)
+  .map((line) => `<p>${escapeHtml(line)}</p>`)
+  .join('\n')}
+<p>${escapeHtml(describeWhen(options.generatedAt))}${version ? ` by @traitlens/analysis ${escapeHtml(version)}` : ''}; works offline; data in analysis/*.json</p></header>
+<nav>${navigationLinks(body)}</nav>
+<main>
+${body}
+</main>
+<script type="application/json" id="traitlens-data">${escapeJsonForScript(JSON.stringify(data))}</script>
+<script>${escapeCodeForScript(options.vegaRuntime)}</script>
+<script>${escapeCodeForScript(reportClientScript)}</script>
+</body>
+</html>
+`;
+}
+
+/** What was analysed and how, for the header. */
+function headerLines(inputs: ReportInputs): string[] {
+  const summary = inputs.summary;
+  if (!summary) return [];
+  return [
+    `variants: ${summary.variants.b ?? '-'} (B) vs ${summary.variants.a} (A); prompt sets: ${summary.promptSets.join(', ')}; ${summary.prompts.analysed} prompts (${summary.prompts.paired} paired, ${summary.prompts.labelled} labelled, ${summary.prompts.positives} positive)`,
+    `projection: ${summary.projection.measure}${summary.projection.centred ? ' (centred)' : ''}, ${summary.projection.aggregation} over ${summary.projection.part} tokens at ${summary.projection.site}, layers ${summary.projection.layers.join(', ')}; ${summary.vectors.filter((v) => !v.isRandomBaseline).length} vectors + ${summary.vectors.filter((v) => v.isRandomBaseline).length} random controls`,
+  ];
+}
+
+/** The findings, the vectors not distinguishable from chance, and the verdict table. */
+function findingsBody(inputs: ReportInputs): string {
+  const { findings, chance } = findingsLists(inputs);
+  if (findings.length === 0 && chance.length === 0) return verdictTable(inputs);
+  const alpha = inputs.summary?.statistics?.alpha ?? 0.05;
+  return (
+    `<p class="note">A finding survives the multiple-comparison correction (Holm, alpha ${alpha}) AND beats the random-direction null; see Definitions.</p>` +
+    (findings.length > 0
+      ? `<ul class="findings" id="findings-list">${findings.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`
+      : '<p id="findings-list">No finding: nothing here is distinguishable from chance.</p>') +
+    (chance.length > 0
+      ? `<h3>Not distinguishable from chance</h3><ul class="chance" id="chance-list">${chance.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`
+      : '') +
+    verdictTable(inputs)
+  );
+}
+
+/** Links to the sections the body has. */
+function navigationLinks(body: string): string {
+  return [
     ['findings', 'Findings'],
     ['model-diff', 'Model diff'],
     ['token-view-section', 'Token view'],
@@ -488,28 +523,6 @@ export function renderReportHtml(
     .filter(([id]) => body.includes(`<section id="${id}"`))
     .map(([id, title]) => `<a href="#${id}">${title}</a>`)
     .join('');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>traitlens report: ${escapeHtml(inputs.experimentName)}</title>
-<style>${styles}</style>
-</head>
-<body>
-<header><h1>traitlens report: ${escapeHtml(inputs.experimentName)}</h1>
-${meta.map((line) => `<p>${escapeHtml(line)}</p>`).join('\n')}
-<p>${escapeHtml(describeWhen(options.generatedAt))}${options.version ? ` by @traitlens/analysis ${escapeHtml(options.version)}` : ''}; works offline; data in analysis/*.json</p></header>
-<nav>${navigation}</nav>
-<main>
-${body}
-</main>
-<script type="application/json" id="traitlens-data">${escapeJsonForScript(JSON.stringify(data))}</script>
-<script>${escapeCodeForScript(vegaRuntime)}</script>
-<script>${escapeCodeForScript(reportClientScript)}</script>
-</body>
-</html>
-`;
 }
 
 /**

@@ -16,13 +16,13 @@ import { renderReportHtml } from './render-report-html';
 export interface WriteReportOptions {
   experiment: string;
   /** Where the analysis JSON lives (default `<experiment>/analysis`). */
-  analysisDirectory?: string;
+  analysisDirectory?: string | undefined;
   /** Where to write (default `<experiment>/report`): index.html and plots/<chart>.svg|png. */
-  outputDirectory?: string;
+  outputDirectory?: string | undefined;
   /** Also write every chart as SVG and PNG next to the report (default true). */
-  images?: boolean;
+  images?: boolean | undefined;
   /** Prompts shown in the trait x prompt x layer heatmap (default 60). */
-  maximumHeatmapPrompts?: number;
+  maximumHeatmapPrompts?: number | undefined;
 }
 
 export interface WrittenReport {
@@ -78,15 +78,10 @@ export async function writeReport(options: WriteReportOptions): Promise<WrittenR
   let charts: ReturnType<typeof buildReportCharts>;
   let html: string;
   try {
-    charts = buildReportCharts(
-      inputs,
-      options.maximumHeatmapPrompts === undefined
-        ? {}
-        : { maximumHeatmapPrompts: options.maximumHeatmapPrompts },
-    );
+    charts = buildReportCharts(inputs, { maximumHeatmapPrompts: options.maximumHeatmapPrompts });
     const compiled: Record<string, vega.Spec> = {};
     for (const chart of charts) compiled[chart.id] = compileVegaLite(chart.spec);
-    html = renderReportHtml(inputs, charts, compiled, vegaRuntime, version ? { version } : {});
+    html = renderReportHtml({ inputs, charts, compiled, vegaRuntime, version });
   } catch (error) {
     // The input files are read as they are; one edited by hand or written by another version can lack a
     // field or hold the wrong type, which surfaces here as a TypeError, not as a bug of the report.
