@@ -51,6 +51,8 @@ describe('every numeric option and enum is validated before any work, naming the
     [[...steer, '--steps', '0'], '--steps', 'at least 1'],
     [[...steer, '--coefficients', '2,x'], '--coefficients', 'not a number'],
     [[...steer, '--layers', '3-x'], '--layers', 'malformed'],
+    [[...steer, '--mode', 'remove'], '--mode', 'add, ablate'],
+    [[...steer, '--positions', 'answer'], '--positions', 'all, prompt, response'],
     [[...extract, '--rollouts', '0'], '--rollouts', 'at least 1'],
     [[...extract, '--lock-wait=-1'], '--lock-wait', 'from 0 to 86400'],
     [[...capture_, '--lock-wait', 'soon'], '--lock-wait', 'not a number'],
