@@ -92,12 +92,9 @@ const simd = {
   or: op.simd(0x50),
   bitselect: op.simd(0x52),
   i32x4GtU: op.simd(0x3c),
-  i32x4LtU: op.simd(0x3a),
   extendLowU16: op.simd(0xa9),
   i32x4Shl: op.simd(0xab),
-  i32x4Add: op.simd(0xae),
   f32x4Mul: op.simd(0xe6),
-  f32x4FromU32: op.simd(0xfb),
   promoteLow: op.simd(0x5f),
   f64x2Add: op.simd(0xf0),
   f64x2Mul: op.simd(0xf2),
@@ -115,37 +112,32 @@ interface FunctionSpec {
   body: number[];
 }
 
-/** Converts the i32x4 of f16 bits on the stack to the i32x4 of float32 bits (exact; see the file header). */
+/**
+ * Converts the i32x4 of f16 bits in `bitsLocal` to the i32x4 of float32 bits (exact): the f16 magnitude
+ * shifted into a float32's exponent and mantissa fields is the value times 2^-112 (subnormal halves become
+ * float32 subnormals), so one multiplication by 2^112 gives every finite value; infinities and NaN
+ * (exponent 31) get an all-ones exponent; then the sign. Subnormal inputs are rare in activations (on
+ * hardware that slows on them, half-heavy data widens at the speed of the integer-only conversion).
+ */
 function float16ToFloat32Bits(bitsLocal: number, exponentLocal: number): number[] {
   return [
-    // e = h & 0x7fff
+    // e = h & 0x7fff; value = float32(e << 13) * 2^112
     ...op.get(bitsLocal),
     ...simd.i32x4(0x7fff),
     ...simd.and,
-    ...op.set(exponentLocal),
-    // subnormal (and zero): float32(e) * 2^-24
-    ...op.get(exponentLocal),
-    ...simd.f32x4FromU32,
-    ...simd.i32x4(0x33800000),
-    ...simd.f32x4Mul,
-    // normal: (e << 13) + (112 << 23), plus another 112 << 23 for infinities and NaN (exponent 31 -> 255)
-    ...op.get(exponentLocal),
+    ...op.tee(exponentLocal),
     ...op.i32(13),
     ...simd.i32x4Shl,
-    ...simd.i32x4(0x38000000),
-    ...simd.i32x4Add,
+    ...simd.i32x4(0x77800000),
+    ...simd.f32x4Mul,
+    // | 0x7f800000 where e > 0x7bff (infinity, NaN)
     ...op.get(exponentLocal),
     ...simd.i32x4(0x7bff),
     ...simd.i32x4GtU,
-    ...simd.i32x4(0x38000000),
+    ...simd.i32x4(0x7f800000),
     ...simd.and,
-    ...simd.i32x4Add,
-    // pick the subnormal result where e < 0x400
-    ...op.get(exponentLocal),
-    ...simd.i32x4(0x400),
-    ...simd.i32x4LtU,
-    ...simd.bitselect,
-    // sign
+    ...simd.or,
+    // | sign << 16
     ...op.get(bitsLocal),
     ...simd.i32x4(0x8000),
     ...simd.and,
