@@ -76,39 +76,15 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
   const { experiment, log } = context;
   // runStudy runs this stage only with analyze, extract and capture blocks (checked with the config).
   const { analyze, capture, replay, label } = requireStages(experiment.config.stages, 'analyze', 'capture');
-  const labels = label ? await readLabels(labelPaths(experiment.directory).labels) : undefined;
-  if (label && !labels)
-    throw new TraitlensError(
-      'INVALID_EXPERIMENT',
-      `${labelPaths(experiment.directory).labels} is missing; run the label stage first.`,
-    );
-  // The label stage writes every span it knows (keyword matches, a given annotation file) in one format.
-  const annotationsFile = label ? labelPaths(experiment.directory).annotations : undefined;
-  const hasAnnotations = annotationsFile !== undefined && (await exists(annotationsFile));
-  // Detection needs both classes; with fewer, the model diff still runs and the summary says why detection did not.
-  const values = Object.values(labels?.labels ?? {});
-  const positives = values.filter((value) => value === 1).length;
-  const negatives = values.length - positives;
-  const useLabels = labels !== undefined && positives >= 2 && negatives >= 2;
-  if (labels && !useLabels)
-    log(
-      `  warning: ${positives} labelled 1 and ${negatives} other responses: detection needs 2 of each and is skipped`,
-    );
+  const labels = await readStageLabels(context, label !== undefined);
   // `best`: per trait, the method its extraction evaluation ranked best (fails naming a trait without one).
   const methods = analyze.methods === 'best' ? await readBestMethods(experiment.directory) : analyze.methods;
-  // Analyse only layers that have both vectors and stored activations.
-  const vectorFiles = await findExperimentVectors(experiment.directory, { methods });
-  const vectorLayers = new Set<number>();
-  for (const file of vectorFiles)
-    for (const layer of (await readTraitVectors(file.path)).vectors.keys()) vectorLayers.add(layer);
   const promptSetIds = (await loadStudyPromptSets(experiment)).map((set) => set.id);
-  const storedLayers = await readStoredLayers(experiment.directory, replay.variant, promptSetIds[0]!);
-  const capturedLayers = storedLayers.filter((layer) => vectorLayers.has(layer));
-  if (capturedLayers.length === 0)
-    throw new TraitlensError(
-      'INVALID_CONFIG',
-      `${experiment.file}: no layer has both trait vectors (stages.extract.layers) and stored activations (stages.capture.layers); make them overlap.`,
-    );
+  const layers = await analysedLayers(context, {
+    methods,
+    variant: replay.variant,
+    promptSet: promptSetIds[0]!,
+  });
   let lastStage = '';
   const progress = createStageProgressTracker(context);
   const summary = await analyzeExperiment({
@@ -117,12 +93,12 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     variantB: capture.variant,
     promptSets: promptSetIds,
     methods,
-    layers: capturedLayers,
+    layers,
     measure: analyze.measure,
     aggregation: parseResponseAggregation(analyze.aggregation),
     part: 'response',
-    labelsFile: useLabels ? labelPaths(experiment.directory).labels : undefined,
-    annotationsFile: useLabels && hasAnnotations ? annotationsFile : undefined,
+    labelsFile: labels.labelsFile,
+    annotationsFile: labels.annotationsFile,
     trainGroups: analyze.trainGroups,
     detectionFeatures: analyze.detectionFeatures,
     randomBaselines: analyze.randomBaselines,
@@ -146,40 +122,102 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     log(
       `  detection: layer ${detection.layer}, CV AUROC ${detection.cvAuroc.toFixed(3)} (random vectors ${detection.randomCvAuroc.toFixed(3)})${detection.heldOutAuroc === null ? '' : `, held-out groups AUROC ${detection.heldOutAuroc.toFixed(3)}`}`,
     );
-  let decomposition: Awaited<ReturnType<typeof analyzeDecompositionPairs>> | undefined;
-  if (analyze.decompositionPairs.length > 0) {
-    const side = (entry: string): DecompositionSide => {
-      const [trait, direction] = entry.split(' ') as [string, 'high' | 'low'];
-      return { vector: `${trait}/${decompositionMethod(methods, trait, experiment.file)}`, direction };
-    };
-    decomposition = await analyzeDecompositionPairs({
-      projectionsFile: join(experiment.directory, 'analysis', 'projections.json'),
-      pairs: analyze.decompositionPairs.map(([first, second]) => ({
-        first: side(first!),
-        second: side(second!),
-      })),
-      outputDirectory: join(experiment.directory, 'analysis', 'decomposition-pairs'),
-    });
-    for (const pair of analyze.decompositionPairs) {
-      const name = `${side(pair[0]!).vector} ${pair[0]!.split(' ')[1]} + ${side(pair[1]!).vector} ${pair[1]!.split(' ')[1]}`;
-      const best = decomposition.results
-        .filter((result) => result.pair === name)
-        .sort((a, b) => b.meanDivergence - a.meanDivergence)[0];
-      if (best)
-        log(
-          `  decomposition ${name}: layer ${best.layer}, divergence ${best.meanDivergence.toFixed(2)} sd, paired t p ${best.pairedT.p.toExponential(1)}, r ${best.correlation.r.toFixed(2)}`,
-        );
-    }
-  }
+  const decomposition =
+    analyze.decompositionPairs.length > 0
+      ? await runDecompositionPairs(context, { pairs: analyze.decompositionPairs, methods })
+      : undefined;
   return {
-    ...(decomposition
-      ? { decompositionPairs: { file: decomposition.file, plots: decomposition.plots } }
-      : {}),
+    ...(decomposition ? { decompositionPairs: decomposition } : {}),
     prompts: summary.prompts,
     layers: summary.projection.layers,
     vectors: summary.vectors.filter((vector) => !vector.isRandomBaseline).map((vector) => vector.id),
     files: summary.files,
-    detection: detection ?? (labels ? `skipped: ${positives} labelled 1, ${negatives} other` : 'no labels'),
+    detection: detection ?? labels.skipped,
     topModelDiff: summary.highlights.modelDiff.slice(0, 12),
   };
+}
+
+/** The label stage's labels and spans, when there are enough of both classes for detection. */
+interface StageLabels {
+  labelsFile: string | undefined;
+  annotationsFile: string | undefined;
+  /** Why detection did not run (for the stage summary). */
+  skipped: string;
+}
+
+async function readStageLabels(context: StageContext, labelled: boolean): Promise<StageLabels> {
+  const paths = labelPaths(context.experiment.directory);
+  const labels = labelled ? await readLabels(paths.labels) : undefined;
+  if (labelled && !labels)
+    throw new TraitlensError('INVALID_EXPERIMENT', `${paths.labels} is missing; run the label stage first.`);
+  if (!labels) return { labelsFile: undefined, annotationsFile: undefined, skipped: 'no labels' };
+  // Detection needs both classes; with fewer, the model diff still runs and the summary says why detection did not.
+  const values = Object.values(labels.labels);
+  const positives = values.filter((value) => value === 1).length;
+  const negatives = values.length - positives;
+  const skipped = `skipped: ${positives} labelled 1, ${negatives} other`;
+  if (positives < 2 || negatives < 2) {
+    context.log(
+      `  warning: ${positives} labelled 1 and ${negatives} other responses: detection needs 2 of each and is skipped`,
+    );
+    return { labelsFile: undefined, annotationsFile: undefined, skipped };
+  }
+  // The label stage writes every span it knows (keyword matches, a given annotation file) in one format.
+  const annotationsFile = (await exists(paths.annotations)) ? paths.annotations : undefined;
+  return { labelsFile: paths.labels, annotationsFile, skipped };
+}
+
+/** The layers that have both trait vectors (of the analysed methods) and stored activations. */
+async function analysedLayers(
+  context: StageContext,
+  options: {
+    methods: readonly string[] | Readonly<Record<string, string>>;
+    variant: string;
+    promptSet: string;
+  },
+): Promise<number[]> {
+  const { experiment } = context;
+  const vectorFiles = await findExperimentVectors(experiment.directory, { methods: options.methods });
+  const vectorLayers = new Set<number>();
+  for (const file of vectorFiles)
+    for (const layer of (await readTraitVectors(file.path)).vectors.keys()) vectorLayers.add(layer);
+  const storedLayers = await readStoredLayers(experiment.directory, options.variant, options.promptSet);
+  const layers = storedLayers.filter((layer) => vectorLayers.has(layer));
+  if (layers.length === 0)
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${experiment.file}: no layer has both trait vectors (stages.extract.layers) and stored activations (stages.capture.layers); make them overlap.`,
+    );
+  return layers;
+}
+
+/** The decomposition pairs on the analysis' projections; logs each pair's strongest layer. */
+async function runDecompositionPairs(
+  context: StageContext,
+  options: {
+    pairs: readonly (readonly string[])[];
+    methods: readonly string[] | Readonly<Record<string, string>>;
+  },
+): Promise<{ file: string; plots: string[] }> {
+  const { experiment, log } = context;
+  const side = (entry: string): DecompositionSide => {
+    const [trait, direction] = entry.split(' ') as [string, 'high' | 'low'];
+    return { vector: `${trait}/${decompositionMethod(options.methods, trait, experiment.file)}`, direction };
+  };
+  const decomposition = await analyzeDecompositionPairs({
+    projectionsFile: join(experiment.directory, 'analysis', 'projections.json'),
+    pairs: options.pairs.map(([first, second]) => ({ first: side(first!), second: side(second!) })),
+    outputDirectory: join(experiment.directory, 'analysis', 'decomposition-pairs'),
+  });
+  for (const pair of options.pairs) {
+    const name = `${side(pair[0]!).vector} ${pair[0]!.split(' ')[1]} + ${side(pair[1]!).vector} ${pair[1]!.split(' ')[1]}`;
+    const best = decomposition.results
+      .filter((result) => result.pair === name)
+      .sort((a, b) => b.meanDivergence - a.meanDivergence)[0];
+    if (best)
+      log(
+        `  decomposition ${name}: layer ${best.layer}, divergence ${best.meanDivergence.toFixed(2)} sd, paired t p ${best.pairedT.p.toExponential(1)}, r ${best.correlation.r.toFixed(2)}`,
+      );
+  }
+  return { file: decomposition.file, plots: decomposition.plots };
 }
