@@ -3,26 +3,19 @@ export {
   type SteeringEvaluation,
   type SteeringEvaluationOptions,
 } from './evaluate-steering';
-export type { ResidualNormOptions } from './evaluation/measure-residual-norms';
-export type {
-  SteeringProgressEvent,
-  SteeringRunEvaluatorOptions,
-  SteeringRunRequest,
-} from './evaluation/steering-run-evaluator';
+export type { SteeringProgressEvent } from './evaluation/steering-run-evaluator';
 export { type CreatedJudge, type CreateJudgeOptions, createJudge } from './judges/create-judge';
 export { defaultJudgePromptTemplates, type JudgePromptTemplates } from './judges/judge-prompt-templates';
 export { LexiconJudge, type LexiconJudgeOptions } from './judges/lexicon-judge';
 export { LocalJudge, type LocalJudgeOptions } from './judges/local-judge';
 export { OpenAiJudge, type OpenAiJudgeOptions, type OpenAiJudgeStatistics } from './judges/openai-judge';
 export type { JudgeSpec } from './judges/parse-judge-spec';
-export type { RetryDecision, RetryPolicy } from './judges/retry-with-backoff';
+export type { RetryPolicy } from './judges/retry-with-backoff';
 export type { TraitLexicon } from './judges/tinystories-lexicons';
 export { formatSteeringSummary } from './results/format-steering-summary';
 export type {
   LayerNormRecord,
   RunInterventionRecord,
-  ScoredResponse,
-  ScoredResponsesFile,
   SearchCandidateRecord,
   SearchStepRecord,
   SteeringContext,
@@ -38,7 +31,6 @@ export {
   type StepOutcome,
   searchCoefficients,
 } from './search/coefficient-search';
-export type { LayerBest, MultiLayerCombination } from './search/multi-layer-steering';
 export { type BatchedSteeringSpec, buildSteeringSpecs } from './steered-generation/build-steering-specs';
 export { generateSteered, type SteeredGenerationRequest } from './steered-generation/generate-steered';
 export type { SteeringConfiguration } from './steered-generation/steering-configuration';
