@@ -6,13 +6,16 @@ import type { TraitPolarity } from './extraction-progress';
 import type { ClassSplit } from './split-train-validation';
 import type { WindowActivations } from './window-activations';
 
+export interface EvaluateSiteOptions {
+  activations: WindowActivations;
+  split: Readonly<Record<TraitPolarity, ClassSplit>>;
+  /** method id -> layer -> vector. */
+  vectors: ReadonlyMap<string, ReadonlyMap<number, LayerVector>>;
+  onLayer?: (completed: number, total: number) => void;
+}
+
 /** Evaluates every method at every layer of one site on the validation rows. */
-export function evaluateSite(
-  activations: WindowActivations,
-  split: Readonly<Record<TraitPolarity, ClassSplit>>,
-  vectors: ReadonlyMap<string, ReadonlyMap<number, LayerVector>>,
-  onLayer?: (completed: number, total: number) => void,
-): SiteEvaluation {
+export function evaluateSite({ activations, split, vectors, onLayer }: EvaluateSiteOptions): SiteEvaluation {
   const layers: Record<string, LayerEvaluation> = {};
   activations.layers.forEach((layer, index) => {
     const atLayer = new Map<string, LayerVector>();
