@@ -1,11 +1,4 @@
-export {
-  type ExperimentConfig,
-  type JudgeConfig,
-  type LayerSelectionConfig,
-  parseExperimentConfig,
-  type RuntimeConfig,
-  type TinyOrganismConfig,
-} from './config/experiment-config';
+export { type ExperimentConfig, parseExperimentConfig, type RuntimeConfig } from './config/experiment-config';
 export { type Experiment, type LoadExperimentOptions, loadExperiment } from './config/load-experiment';
 export {
   analyzeDecompositionPairs,
@@ -23,12 +16,10 @@ export {
 export { findKeywordSpans } from './labels/find-keyword-spans';
 export { createGroupRubric } from './labels/group-rubric';
 export {
-  type LabelDetail,
   type LabelMethod,
   type LabelResponsesOptions,
   type LabelResponsesResult,
   type LabelSource,
-  type LabelsFile,
   labelPaths,
   labelResponses,
 } from './labels/label-responses';
