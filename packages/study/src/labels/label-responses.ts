@@ -96,6 +96,8 @@ export interface LabelResponsesOptions {
    * afterwards merges every shard's scores into labels.json without asking the judge again.
    */
   shard?: WorkShard;
+  /** Judged responses so far, after each chunk (instead of a log line per chunk). */
+  onProgress?: (done: number, total: number) => void;
   log?: (line: string) => void;
 }
 
@@ -308,7 +310,9 @@ export async function labelResponses(options: LabelResponsesOptions): Promise<La
         done.set(entry.key, detailOf(entry, score >= source.threshold ? 1 : 0, score, []));
       });
       await save();
-      log(`    ${Math.min(start + chunk.length, scorable.length)}/${scorable.length}`);
+      if (options.onProgress)
+        options.onProgress(Math.min(start + chunk.length, scorable.length), scorable.length);
+      else log(`    ${Math.min(start + chunk.length, scorable.length)}/${scorable.length}`);
     }
     const keys = new Set(responses.map((entry) => entry.key));
     // Labels follow the current threshold, also for scores stored by an earlier run.

@@ -3,10 +3,12 @@ import { loadStudyPromptSets } from '../config/study-prompt-sets';
 import { type LabelSource, labelResponses } from '../labels/label-responses';
 import { createStudyJudge, type StudyJudge } from '../models/study-judge';
 import type { StageContext, StageSummary } from './stage-context';
+import { createStageProgressTracker } from './stage-progress';
 
 /** Stage 5: labels the generating variant's responses as the config's `stages.label` block says. */
 export async function runLabelStage(context: StageContext): Promise<StageSummary> {
   const { experiment, log } = context;
+  const progress = createStageProgressTracker(context);
   const settings = experiment.config.stages.label;
   if (!settings) throw new TraitlensError('INVALID_CONFIG', `${experiment.file}: stages.label is missing.`);
   let judge: StudyJudge | undefined;
@@ -40,10 +42,17 @@ export async function runLabelStage(context: StageContext): Promise<StageSummary
       force: context.force,
       // A shard only judges (its prompts); the unsharded run merges the scores into labels.json.
       ...(context.shard ? { shard: context.shard } : {}),
+      ...(progress.active
+        ? {
+            onProgress: (done: number, total: number) =>
+              progress.update('judge', 'label judge', done, total, 'responses'),
+          }
+        : {}),
       log,
     });
     return { ...result };
   } finally {
+    progress.finishAll();
     await judge?.dispose();
   }
 }
