@@ -13,7 +13,7 @@ import { ProjectionWorkerPool } from './projection-worker-pool';
 import type { RandomDirections } from './random-directions';
 import { readActivationTensors } from './read-activation-tensors';
 import { readProjectionFile } from './read-projection-file';
-import { readTokenProjection, summarizeTokenProjections } from './summarize-token-projections';
+import { summarizeTokenProjections } from './summarize-token-projections';
 import type { VectorBank } from './vector-bank';
 
 /** One prompt's activation file in variant A and, for a model diff, the same prompt's file in variant B. */
@@ -227,14 +227,28 @@ export async function projectActivationFiles(
           }
           const spans = options.annotations?.get(file.promptId);
           const mask = spans ? createSpanMask(spans, projectionsA.tokenCount) : undefined;
+          // readTokenProjection inlined (the same arithmetic): this loop runs for every token of every pair.
+          const tokenCount = projectionsA.tokenCount;
+          const cosine = settings.measure !== 'scalar';
+          const dotsA = projectionsA.dots;
+          const dotsB = projectionsB.dots;
+          const normsA = projectionsA.norms;
+          const normsB = projectionsB.norms;
           for (let l = 0; l < layerCount; l++) {
             for (let k = 0; k < vectorCount; k++) {
               if (!bank.present[l]![k]) continue;
               const c = l * vectorCount + k;
-              for (let t = 0; t < projectionsA.tokenCount; t++) {
-                const delta =
-                  readTokenProjection(projectionsB, bank, settings, l, k, t) -
-                  readTokenProjection(projectionsA, bank, settings, l, k, t);
+              const baseline = bank.baselines[l]![k]!;
+              const atA = (l * projectionsA.vectorCount + k) * tokenCount;
+              const atB = (l * projectionsB.vectorCount + k) * tokenCount;
+              for (let t = 0; t < tokenCount; t++) {
+                const centredA = settings.centred ? dotsA[atA + t]! - baseline : dotsA[atA + t]!;
+                const centredB = settings.centred ? dotsB[atB + t]! - baseline : dotsB[atB + t]!;
+                const normA = normsA[l * tokenCount + t]!;
+                const normB = normsB[l * tokenCount + t]!;
+                const valueA = cosine ? (normA === 0 ? 0 : centredA / normA) : centredA;
+                const valueB = cosine ? (normB === 0 ? 0 : centredB / normB) : centredB;
+                const delta = valueB - valueA;
                 deltaCount[c]!++;
                 deltaSum[c]! += delta;
                 deltaSquares[c]! += delta * delta;

@@ -51,13 +51,21 @@ export function summarizeTokenProjections(
   const out = new Float64Array(layerCount * vectorCount).fill(Number.NaN);
   const [start, end] = resolveTokenRange(settings.aggregation, projections.tokenCount);
   if (end <= start) return out;
+  // readTokenProjection inlined (the same arithmetic): this runs for every token of every file.
+  const tokenCount = projections.tokenCount;
+  const cosine = settings.measure !== 'scalar';
+  const { dots, norms } = projections;
   for (let l = 0; l < layerCount; l++) {
     for (let k = 0; k < vectorCount; k++) {
       if (!bank.present[l]![k]) continue;
+      const baseline = bank.baselines[l]![k]!;
+      const at = (l * vectorCount + k) * tokenCount;
       let sum = 0;
       let maximum = Number.NEGATIVE_INFINITY;
       for (let t = start; t < end; t++) {
-        const value = readTokenProjection(projections, bank, settings, l, k, t);
+        const centred = settings.centred ? dots[at + t]! - baseline : dots[at + t]!;
+        const norm = norms[l * tokenCount + t]!;
+        const value = cosine ? (norm === 0 ? 0 : centred / norm) : centred;
         sum += value;
         if (value > maximum) maximum = value;
       }
