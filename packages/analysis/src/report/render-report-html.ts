@@ -213,61 +213,45 @@ function modelDiffTable(inputs: ReportInputs): string {
   if (!file || !all) return '';
   const chance = new Map(all.randomBaselineMaxAbsD.map((row) => [row.layer, row.maxAbsD]));
   const token = new Map(file.tokenLevel.map((row) => [`${row.vectorId}@${row.layer}`, row]));
-  const entryAt = (vectorId: string, layer: number): ModelDiffEntry | undefined =>
-    all.entries.find((entry) => entry.vectorId === vectorId && entry.layer === layer);
-  const otherSubsets = file.subsets.filter((subset) => subset.subset !== 'all');
   const band = new Map((all.randomNull?.perLayer ?? []).map((row) => [row.layer, row.q95]));
-  const rows = all.peaks.map((peak) => {
-    const entry = entryAt(peak.vectorId, peak.peakLayer);
-    const tokenRow = token.get(`${peak.vectorId}@${peak.peakLayer}`);
-    return [
-      text(peak.vectorId + (peak.isRandomBaseline ? ' (random)' : '')),
-      text(peak.isRandomBaseline ? '-' : peak.finding ? 'finding' : 'chance'),
-      number(peak.peakLayer, 0),
-      number(peak.cohensD, 2),
-      text(`[${formatNumber(peak.cohensDInterval[0], 2)}, ${formatNumber(peak.cohensDInterval[1], 2)}]`),
-      number(peak.pairedD, 2),
-      { text: formatP(peak.p), value: peak.p },
-      { text: formatP(peak.pHolm), value: peak.pHolm },
-      { text: formatP(peak.pBenjaminiHochberg), value: peak.pBenjaminiHochberg },
-      { text: formatP(peak.wilcoxonP), value: peak.wilcoxonP },
-      { text: formatP(peak.welchP), value: peak.welchP },
-      { text: formatP(peak.traitRandomNullPHolm), value: peak.traitRandomNullPHolm },
-      number(band.get(peak.peakLayer) ?? chance.get(peak.peakLayer), 2),
-      number(entry?.meanDifference, 4),
-      number(peak.meanActivationCosine, 3),
-      ...otherSubsets.map((subset) =>
-        number(
-          subset.entries.find((e) => e.vectorId === peak.vectorId && e.layer === peak.peakLayer)?.cohensD,
-          2,
-        ),
-      ),
-      number(tokenRow?.tokenPairedD, 2),
-      number(tokenRow?.specificity?.specificity, 4),
-    ];
-  });
-  return renderTable(
+  type Peak = (typeof all.peaks)[number];
+  const entryAt = (subset: { entries: ModelDiffEntry[] }, peak: Peak): ModelDiffEntry | undefined =>
+    subset.entries.find((entry) => entry.vectorId === peak.vectorId && entry.layer === peak.peakLayer);
+  const tokenAt = (peak: Peak) => token.get(`${peak.vectorId}@${peak.peakLayer}`);
+  const p = (value: number | null) => ({ text: formatP(value), value });
+  // One column per entry: its header and its cell for a vector's peak.
+  const columns: [string, (peak: Peak) => Cell][] = [
+    ['vector', (peak) => text(peak.vectorId + (peak.isRandomBaseline ? ' (random)' : ''))],
+    ['verdict', (peak) => text(peak.isRandomBaseline ? '-' : peak.finding ? 'finding' : 'chance')],
+    ['peak layer', (peak) => number(peak.peakLayer, 0)],
+    ['d', (peak) => number(peak.cohensD, 2)],
     [
-      'vector',
-      'verdict',
-      'peak layer',
-      'd',
       'CI',
-      'paired d',
-      `p (${all.peaks[0]?.primaryTest ?? 'paired-t'})`,
-      'Holm p',
-      'BH p',
-      'Wilcoxon p',
-      'Welch p',
-      'null p',
-      'random 95% |d|',
-      'mean B - A',
-      'cos(mean diff, v)',
-      ...otherSubsets.map((subset) => `d (${subset.subset}, n=${subset.promptCount})`),
-      'per-token d',
-      'specificity',
+      (peak) =>
+        text(`[${formatNumber(peak.cohensDInterval[0], 2)}, ${formatNumber(peak.cohensDInterval[1], 2)}]`),
     ],
-    rows,
+    ['paired d', (peak) => number(peak.pairedD, 2)],
+    [`p (${all.peaks[0]?.primaryTest ?? 'paired-t'})`, (peak) => p(peak.p)],
+    ['Holm p', (peak) => p(peak.pHolm)],
+    ['BH p', (peak) => p(peak.pBenjaminiHochberg)],
+    ['Wilcoxon p', (peak) => p(peak.wilcoxonP)],
+    ['Welch p', (peak) => p(peak.welchP)],
+    ['null p', (peak) => p(peak.traitRandomNullPHolm)],
+    ['random 95% |d|', (peak) => number(band.get(peak.peakLayer) ?? chance.get(peak.peakLayer), 2)],
+    ['mean B - A', (peak) => number(entryAt(all, peak)?.meanDifference, 4)],
+    ['cos(mean diff, v)', (peak) => number(peak.meanActivationCosine, 3)],
+    ...file.subsets
+      .filter((subset) => subset.subset !== 'all')
+      .map((subset): [string, (peak: Peak) => Cell] => [
+        `d (${subset.subset}, n=${subset.promptCount})`,
+        (peak) => number(entryAt(subset, peak)?.cohensD, 2),
+      ]),
+    ['per-token d', (peak) => number(tokenAt(peak)?.tokenPairedD, 2)],
+    ['specificity', (peak) => number(tokenAt(peak)?.specificity?.specificity, 4)],
+  ];
+  return renderTable(
+    columns.map(([header]) => header),
+    all.peaks.map((peak) => columns.map(([, cell]) => cell(peak))),
     {
       caption: `Per vector at its peak layer (largest |d|), all ${all.promptCount} prompts (${all.pairedCount} on identical tokens). Holm and BH adjust over the ${all.familySize ?? '-'} trait x method x layer tests; null p: against ${all.randomNull ? `${all.randomNull.directions} ${all.randomNull.source === 'random-directions' ? 'random directions' : 'random baseline vectors'}` : 'no random null'}, best layer and method inside the null, Holm over traits; random 95% |d|: what 95% of random directions stay within at that layer. Specificity = mean token delta on exploit spans minus elsewhere.`,
       id: 'model-diff-table',
