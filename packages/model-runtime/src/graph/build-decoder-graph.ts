@@ -12,10 +12,10 @@ import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt (the weights are not). */
-export const decoderGraphVersion = 8;
+export const decoderGraphVersion = 9;
 
 /**
- * How the graph hands over the key/value cache (docs/decisions/0014).
+ * How the graph hands over the key/value cache (docs/decisions/0016).
  * - `buffer`: `past_key/value.{l}` [B,kvH,C,hd] is a host buffer of C slots that the caller owns and
  *   masks with `attention_bias`; the graph reads it in place and returns only the run's own keys and
  *   values, `new_key/value.{l}` [B,kvH,S,hd], which the caller writes into the buffer. No step copies
@@ -38,6 +38,11 @@ export interface DecoderGraphOptions {
   steerEverySite?: boolean;
   /** How the key/value cache crosses the graph boundary (default `concat`). */
   kvCache?: KvCacheLayout;
+  /**
+   * Rotary embedding as one com.microsoft `RotaryEmbedding` node per q/k (the CPU provider's kernel,
+   * fed the same float64-computed tables) instead of six standard ops (default false).
+   */
+  fusedRotary?: boolean;
 }
 
 /**
@@ -129,13 +134,16 @@ export function buildDecoderGraph(
   // cos/sin of the rotary angles come from the caller, computed in float64 for the positions in use:
   // in-graph Sin/Cos of unreduced angles pos*inv_freq lose up to 1e-2 on GPUs at long positions, and no
   // table sized by max_position_embeddings (131k for Llama 3.1) is stored. [B,S,hd/2] -> [B,S,1,hd].
-  const headAxis = g.constant('head_axis', [2]);
-  const cosGathered = toCompute(
-    g.op('Unsqueeze', [g.op('Concat', [rotaryCos, rotaryCos], { axis: -1 }), headAxis], undefined, 'cos'),
-  );
-  const sinGathered = toCompute(
-    g.op('Unsqueeze', [g.op('Concat', [rotarySin, rotarySin], { axis: -1 }), headAxis], undefined, 'sin'),
-  );
+  let cosAndSin: { cos: string; sin: string } | undefined;
+  const gatheredTables = () => {
+    const headAxis = g.constant('head_axis', [2]);
+    const table = (value: string, hint: string) =>
+      toCompute(g.op('Unsqueeze', [g.op('Concat', [value, value], { axis: -1 }), headAxis], undefined, hint));
+    cosAndSin ??= { cos: table(rotaryCos, 'cos'), sin: table(rotarySin, 'sin') };
+    return cosAndSin;
+  };
+  const cosGathered = () => gatheredTables().cos;
+  const sinGathered = () => gatheredTables().sin;
   const attentionBiasCompute = toCompute(attentionBias);
 
   const flatIds = g.op('Reshape', [inputIds, flat]);
@@ -281,15 +289,50 @@ export function buildDecoderGraph(
   };
 
   const halfSplit = g.constant('half_split', [hd / 2, hd / 2]);
-  const rotate = (value: string): string => {
+  const rotateWithStandardOps = (value: string): string => {
     // value [B,S,heads,hd]: x*cos + rotate_half(x)*sin, rotate_half(x) = cat(-x2, x1).
     const [x1, x2] = g.node('Split', [value, halfSplit], { outputs: 2, attributes: { axis: -1 } }) as [
       string,
       string,
     ];
     const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 });
-    return g.op('Add', [g.op('Mul', [value, cosGathered]), g.op('Mul', [rotated, sinGathered])]);
+    return g.op('Add', [g.op('Mul', [value, cosGathered()]), g.op('Mul', [rotated, sinGathered()])]);
   };
+  // The fused kernel looks each token's row up in [B*S, hd/2] tables by position id b*S + s, so the
+  // tables of this run (not a max_position_embeddings cache) serve as its cache.
+  let fusedRotaryInputs: { positions: string; cos: string; sin: string } | undefined;
+  const rotateFused = (value: string, heads: number): string => {
+    fusedRotaryInputs ??= {
+      positions: g.op(
+        'Reshape',
+        [
+          g.op('Range', [
+            g.constant('zero', [0], OnnxType.int64, []),
+            g.op('Size', [inputIds]),
+            g.constant('one', [1], OnnxType.int64, []),
+          ]),
+          batchBySequence,
+        ],
+        undefined,
+        'rotary_positions',
+      ),
+      cos: toCompute(g.op('Reshape', [rotaryCos, g.constant('table_shape', [-1, hd / 2])])),
+      sin: toCompute(g.op('Reshape', [rotarySin, g.constant('table_shape', [-1, hd / 2])])),
+    };
+    const { positions, cos, sin } = fusedRotaryInputs;
+    const flatHeads = g.op('Reshape', [value, g.constant('flat_heads', [0, 0, -1])]);
+    const rotated = g.op(
+      'RotaryEmbedding',
+      [flatHeads, positions, cos, sin],
+      { interleaved: 0, num_heads: heads },
+      undefined,
+      'com.microsoft',
+    );
+    return g.op('Reshape', [rotated, g.constant('split_heads', [0, 0, heads, hd])]);
+  };
+  /** value [B,S,heads,hd] rotated by each token's angles. */
+  const rotate = (value: string, heads: number): string =>
+    options.fusedRotary ? rotateFused(value, heads) : rotateWithStandardOps(value);
 
   const qSize = h * hd;
   const kvSize = kv * hd;
@@ -382,8 +425,8 @@ export function buildDecoderGraph(
       q = rmsNorm(q, weight(`${p}.q_norm`), `q_norm_${layer}`);
       k = rmsNorm(k, weight(`${p}.k_norm`), `k_norm_${layer}`);
     }
-    q = g.op('Transpose', [rotate(q)], { perm: [0, 2, 1, 3] });
-    k = g.op('Transpose', [rotate(k)], { perm: [0, 2, 1, 3] });
+    q = g.op('Transpose', [rotate(q, h)], { perm: [0, 2, 1, 3] });
+    k = g.op('Transpose', [rotate(k, kv)], { perm: [0, 2, 1, 3] });
     const v = g.op('Transpose', [g.op('Reshape', [vFlat, kShape])], { perm: [0, 2, 1, 3] });
     const pastKey = g.input(`past_key.${layer}`, computeType, ['batch', kv, 'past_sequence', hd]);
     const pastValue = g.input(`past_value.${layer}`, computeType, ['batch', kv, 'past_sequence', hd]);
@@ -416,10 +459,10 @@ export function buildDecoderGraph(
   g.output(logits, 'logits', f32, ['logit_count', config.vocabSize]);
   // Greedy decoding reads only these [K] values instead of [K, V] logits: the argmax (first index on
   // ties, as torch.argmax) and its log-probability -log(sum(exp(logits - max))).
-  g.output(g.op('ArgMax', [logits], { axis: -1, keepdims: 0 }), 'next_token', OnnxType.int64, [
-    'logit_count',
-  ]);
-  const maximum = g.op('ReduceMax', [logits, lastAxis], { keepdims: 1 });
+  const nextToken = g.op('ArgMax', [logits], { axis: -1, keepdims: 0 });
+  g.output(nextToken, 'next_token', OnnxType.int64, ['logit_count']);
+  // The maximum is the logit at the argmax (a gather, not a second pass over the vocabulary).
+  const maximum = g.op('GatherElements', [logits, g.op('Unsqueeze', [nextToken, lastAxis])], { axis: 1 });
   const sumExp = g.op('ReduceSum', [g.op('Exp', [g.op('Sub', [logits, maximum])]), lastAxis], {
     keepdims: 0,
   });

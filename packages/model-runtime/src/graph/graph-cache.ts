@@ -139,7 +139,7 @@ export async function ensureGraphForPlan(
 ): Promise<string> {
   const planHash = createHash('sha256')
     .update(
-      `${hookPlanKey(plan)};accuracy=${options.accuracyLevel};steerEverySite=${options.steerEverySite === true};kvCache=${options.kvCache ?? 'concat'}`,
+      `${hookPlanKey(plan)};accuracy=${options.accuracyLevel};steerEverySite=${options.steerEverySite === true};kvCache=${options.kvCache ?? 'concat'};fusedRotary=${options.fusedRotary === true}`,
     )
     .digest('hex')
     .slice(0, 16);

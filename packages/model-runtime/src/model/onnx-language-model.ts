@@ -88,12 +88,13 @@ export class OnnxLanguageModel implements LanguageModel {
     // Off the CPU every session holds its own copy of the weights on the device, so one graph with
     // steering inputs at every site serves every steering plan there (docs/decisions/0007). On WebGPU
     // the cache stays on the device, where the host cannot write: Concat there, a host buffer written in
-    // place elsewhere (docs/decisions/0014).
+    // place elsewhere; the CPU provider gets its fused rotary kernel (docs/decisions/0016).
     const provider = sessionOptions.providers?.[0] ?? 'cpu';
     this.graphOptions = {
       accuracyLevel: 4,
       steerEverySite: provider !== 'cpu',
       kvCache: provider === 'webgpu' ? 'concat' : 'buffer',
+      fusedRotary: provider === 'cpu',
       ...options.graphOptions,
     };
     const presents: string[] = [];
