@@ -8,9 +8,19 @@ export interface CaptureLockOptions {
    * How long to wait (ms) for another live process capturing the same prompts of the same variant before
    * failing with LOCK_HELD. Default 0: fail at once. Disjoint shards never wait for each other.
    */
-  lockWaitMs?: number;
+  lockWaitMs?: number | undefined;
   /** Called when another process holds the lock and this stage starts waiting for it (`lockWaitMs` > 0). */
-  onLockWait?: (owner: FileLockOwner | undefined) => void;
+  onLockWait?: ((owner: FileLockOwner | undefined) => void) | undefined;
+}
+
+/** Which stage locks which prompts. */
+export interface CaptureLockScope extends CaptureLockOptions {
+  stage: 'capture' | 'replay';
+  /** The variant's prompt-set folder (`inference/<variant>/<prompt_set>`). */
+  root: string;
+  promptIds: readonly string[];
+  /** `<variant>/<prompt set>`, for the lock's purpose. */
+  description: string;
 }
 
 /**
@@ -19,25 +29,16 @@ export interface CaptureLockOptions {
  * instead of doing the work twice, while shards (disjoint prompt subsets) run side by side. Inside the
  * lock, temporary files of killed runs are removed first.
  */
-export async function withCaptureLock<T>(
-  stage: 'capture' | 'replay',
-  root: string,
-  promptIds: readonly string[],
-  description: string,
-  options: CaptureLockOptions,
-  body: () => Promise<T>,
-): Promise<T> {
-  const hash = createHash('sha256').update(JSON.stringify(promptIds)).digest('hex').slice(0, 12);
-  return withFileLock(
-    join(root, `.${stage}-${hash}.lock`),
-    {
-      purpose: `${stage} ${description}`,
-      waitMs: options.lockWaitMs ?? 0,
-      ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
-    },
-    async () => {
-      await removeStaleTemporaryFiles(root, { recursive: true });
-      return body();
-    },
-  );
+export async function withCaptureLock<T>(scope: CaptureLockScope, body: () => Promise<T>): Promise<T> {
+  const { stage, root } = scope;
+  const hash = createHash('sha256').update(JSON.stringify(scope.promptIds)).digest('hex').slice(0, 12);
+  const lock = {
+    purpose: `${stage} ${scope.description}`,
+    waitMs: scope.lockWaitMs ?? 0,
+    onWait: scope.onLockWait,
+  };
+  return withFileLock(join(root, `.${stage}-${hash}.lock`), lock, async () => {
+    await removeStaleTemporaryFiles(root, { recursive: true });
+    return body();
+  });
 }

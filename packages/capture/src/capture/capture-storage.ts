@@ -46,10 +46,10 @@ export interface CaptureStorageOptions {
    * Hook points whose activations are saved. Default: resid_post at every layer, or none when
    * `projections` is given (projections only, the small-storage mode).
    */
-  points?: readonly HookPoint[];
-  projections?: ProjectionBank;
+  points?: readonly HookPoint[] | undefined;
+  projections?: ProjectionBank | undefined;
   /** Stored dtype of activations (default F16, as the study stores them). */
-  activationDtype?: 'F16' | 'F32';
+  activationDtype?: 'F16' | 'F32' | undefined;
 }
 
 function sortPoints(points: Iterable<HookPoint>): HookPoint[] {
@@ -166,108 +166,138 @@ function fileMetadata(record: CapturedResponse): Record<string, string> {
   return metadata;
 }
 
+/** One prompt's outputs to write: its record, the forward pass over its ids, and what is stored. */
+export interface PromptOutputs {
+  paths: InferencePaths;
+  record: CapturedResponse;
+  forward: ForwardCapture;
+  storage: CaptureStorage;
+  hiddenSize: number;
+}
+
 /**
  * Writes one prompt's activation and/or projection files from one forward pass over its prompt +
  * response ids (`storage.capturePoints` captured, `storage.graphProjections` projected in the graph),
  * split at the prompt length (so the last generated token has its activation).
  */
-export async function writePromptOutputs(
-  paths: InferencePaths,
+export async function writePromptOutputs(outputs: PromptOutputs): Promise<void> {
+  if (outputs.storage.activationPoints.length > 0) await writeActivations(outputs);
+  const bank = outputs.storage.projections;
+  if (bank) await writeProjections(outputs, bank);
+}
+
+interface TokenSplit {
+  prompt: Float32Array;
+  response: Float32Array;
+}
+
+/** Splits [n_tokens * width] values at the prompt length. */
+function splitAtPrompt(
   record: CapturedResponse,
-  forward: ForwardCapture,
-  storage: CaptureStorage,
-  hiddenSize: number,
-): Promise<void> {
+  values: Float32Array | undefined,
+  described: { width: number; what: string; name: string },
+): TokenSplit {
+  const { width, what, name } = described;
   const promptCount = record.promptTokenIds.length;
-  const responseCount = record.responseTokenIds.length;
-  const promptTokenIds = Int32Array.from(record.promptTokenIds);
-  const responseTokenIds = Int32Array.from(record.responseTokenIds);
-  /** Splits [n_tokens * width] values at the prompt length. */
-  const splitTokens = (
-    values: Float32Array | undefined,
-    width: number,
-    what: string,
-    name: string,
-  ): { prompt: Float32Array; response: Float32Array } => {
-    if (!values || values.length !== (promptCount + responseCount) * width)
-      throw new TraitlensError(
-        'RUNTIME_ERROR',
-        `The forward pass returned ${values ? values.length / width : 'no'} positions of ${what} for ${name}, expected ${promptCount + responseCount} (prompt + response of "${record.promptId}").`,
-      );
-    return {
-      prompt: values.subarray(0, promptCount * width),
-      response: values.subarray(promptCount * width),
-    };
-  };
-  const split = (point: HookPoint) => {
-    const name = formatHookPoint(point);
-    return { name, ...splitTokens(forward.activations.get(name), hiddenSize, 'activations', name) };
-  };
-  if (storage.activationPoints.length > 0) {
-    const activations = new Map<string, Float32Array>();
-    for (const point of storage.activationPoints) {
-      const { prompt, response } = split(point);
-      activations.set(activationTensorName('prompt', point), prompt);
-      activations.set(activationTensorName('response', point), response);
-    }
-    await writeActivationFile(
-      paths.activationFile(record.promptId),
-      {
-        variant: record.variant,
-        model: record.model,
-        promptId: record.promptId,
-        promptTokenIds,
-        responseTokenIds,
-        hiddenSize,
-        activations,
-        dtype: storage.activationDtype,
-        extra: fileMetadata(record),
-      },
-      activationTexts(record),
+  const tokens = promptCount + record.responseTokenIds.length;
+  if (!values || values.length !== tokens * width)
+    throw new TraitlensError(
+      'RUNTIME_ERROR',
+      `The forward pass returned ${values ? values.length / width : 'no'} positions of ${what} for ${name}, expected ${tokens} (prompt + response of "${record.promptId}").`,
     );
+  return {
+    prompt: values.subarray(0, promptCount * width),
+    response: values.subarray(promptCount * width),
+  };
+}
+
+function splitActivations({ record, forward, hiddenSize }: PromptOutputs, point: HookPoint): TokenSplit {
+  const name = formatHookPoint(point);
+  return splitAtPrompt(record, forward.activations.get(name), {
+    width: hiddenSize,
+    what: 'activations',
+    name,
+  });
+}
+
+async function writeActivations(outputs: PromptOutputs): Promise<void> {
+  const { paths, record, storage, hiddenSize } = outputs;
+  const activations = new Map<string, Float32Array>();
+  for (const point of storage.activationPoints) {
+    const { prompt, response } = splitActivations(outputs, point);
+    activations.set(activationTensorName('prompt', point), prompt);
+    activations.set(activationTensorName('response', point), response);
   }
-  const bank = storage.projections;
-  if (bank) {
-    const projection: ProjectionRecord = {
+  await writeActivationFile(
+    paths.activationFile(record.promptId),
+    {
       variant: record.variant,
       model: record.model,
       promptId: record.promptId,
-      promptTokenIds,
-      responseTokenIds,
+      promptTokenIds: Int32Array.from(record.promptTokenIds),
+      responseTokenIds: Int32Array.from(record.responseTokenIds),
       hiddenSize,
-      columns: describeProjectionColumns(bank),
-      projections: new Map(),
-      norms: new Map(),
+      activations,
+      dtype: storage.activationDtype,
       extra: fileMetadata(record),
-    };
-    const inGraph = new Set(storage.graphProjections.map((entry) => formatHookPoint(entry.point)));
-    for (const entry of bank.points) {
-      const name = formatHookPoint(entry.point);
-      if (inGraph.has(name)) {
-        // The graph projected onto the unit vectors, so its dot products already are h.v/|v|.
-        const projections = splitTokens(
-          forward.projections.get(name),
-          entry.columns.length,
-          'projections',
-          name,
-        );
-        const norms = splitTokens(forward.norms.get(name), 1, 'activation norms', name);
-        for (const part of ['prompt', 'response'] as const) {
-          projection.projections.set(activationTensorName(part, entry.point), projections[part]);
-          projection.norms.set(activationTensorName(part, entry.point), norms[part]);
-        }
-        continue;
-      }
-      const { prompt, response } = split(entry.point);
-      for (const [part, values, count] of [
-        ['prompt', prompt, promptCount],
-        ['response', response, responseCount],
-      ] as const) {
-        const { projections, norms } = projectCapturedTokens(values, count, entry, hiddenSize);
-        projection.projections.set(activationTensorName(part, entry.point), projections);
-        projection.norms.set(activationTensorName(part, entry.point), norms);
-      }
+    },
+    activationTexts(record),
+  );
+}
+
+async function writeProjections(outputs: PromptOutputs, bank: ProjectionBank): Promise<void> {
+  const { paths, record, hiddenSize } = outputs;
+  const projection: ProjectionRecord = {
+    variant: record.variant,
+    model: record.model,
+    promptId: record.promptId,
+    promptTokenIds: Int32Array.from(record.promptTokenIds),
+    responseTokenIds: Int32Array.from(record.responseTokenIds),
+    hiddenSize,
+    columns: describeProjectionColumns(bank),
+    projections: new Map(),
+    norms: new Map(),
+    extra: fileMetadata(record),
+  };
+  const inGraph = new Set(outputs.storage.graphProjections.map((entry) => formatHookPoint(entry.point)));
+  for (const entry of bank.points) {
+    const parts = inGraph.has(formatHookPoint(entry.point))
+      ? graphProjectedParts(outputs, entry)
+      : projectedParts(outputs, entry);
+    for (const [part, { projections, norms }] of parts) {
+      projection.projections.set(activationTensorName(part, entry.point), projections);
+      projection.norms.set(activationTensorName(part, entry.point), norms);
     }
-    await writeProjectionFile(paths.projectionFile(record.promptId), projection);
   }
+  await writeProjectionFile(paths.projectionFile(record.promptId), projection);
+}
+
+type ProjectedPart = readonly ['prompt' | 'response', { projections: Float32Array; norms: Float32Array }];
+
+/** The graph projected onto the unit vectors, so its dot products already are h.v/|v|. */
+function graphProjectedParts(
+  { record, forward }: PromptOutputs,
+  entry: ProjectionBankPoint,
+): ProjectedPart[] {
+  const name = formatHookPoint(entry.point);
+  const projections = splitAtPrompt(record, forward.projections.get(name), {
+    width: entry.columns.length,
+    what: 'projections',
+    name,
+  });
+  const norms = splitAtPrompt(record, forward.norms.get(name), { width: 1, what: 'activation norms', name });
+  return (['prompt', 'response'] as const).map((part) => [
+    part,
+    { projections: projections[part], norms: norms[part] },
+  ]);
+}
+
+/** Projects the captured activations of a point whose activations are stored too. */
+function projectedParts(outputs: PromptOutputs, entry: ProjectionBankPoint): ProjectedPart[] {
+  const { record, hiddenSize } = outputs;
+  const { prompt, response } = splitActivations(outputs, entry.point);
+  return [
+    ['prompt', projectCapturedTokens(prompt, record.promptTokenIds.length, entry, hiddenSize)],
+    ['response', projectCapturedTokens(response, record.responseTokenIds.length, entry, hiddenSize)],
+  ];
 }

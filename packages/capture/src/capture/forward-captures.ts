@@ -33,25 +33,31 @@ type PassItem =
 
 /**
  * Runs each row (prompt + response token ids, used exactly as given) through the variant and returns,
- * per row, the activations of `request.capture` and the in-graph projections and norms of
- * `request.project`. Rows are grouped so that one pass copies at most `maxCaptureBytes` out of the graph
+ * per row, the activations of `capture` and the in-graph projections and norms of
+ * `project`. Rows are grouped so that one pass copies at most `maxCaptureBytes` out of the graph
  * (hidden x 4 bytes per token per captured point, (K + 1) x 4 per projected point); a row that alone
  * exceeds it is run a few points at a time (same inputs, so the values are the same as in one pass). The
  * ids the model ran must equal the ids given.
  */
-export async function forwardCaptures(
-  variant: LoadedVariant,
-  rows: readonly (readonly number[])[],
-  request: ForwardCaptureRequest,
-  maxCaptureBytes = defaultMaxCaptureBytes,
-  promptIds: readonly string[] = rows.map((_, index) => String(index)),
-): Promise<ForwardCapture[]> {
+export interface ForwardCapturesOptions extends ForwardCaptureRequest {
+  variant: LoadedVariant;
+  /** Prompt + response token ids per row, used exactly as given. */
+  rows: readonly (readonly number[])[];
+  /** Bound on what one pass copies out of the graph (bytes, default 1 GiB). */
+  maxCaptureBytes?: number | undefined;
+  /** Names of the rows in error messages (default: their indices). */
+  promptIds?: readonly string[];
+}
+
+export async function forwardCaptures(options: ForwardCapturesOptions): Promise<ForwardCapture[]> {
+  const { variant, rows, maxCaptureBytes = defaultMaxCaptureBytes } = options;
+  const promptIds = options.promptIds ?? rows.map((_, index) => String(index));
   const { model } = variant;
   const items: PassItem[] = [
-    ...request.capture.map(
+    ...options.capture.map(
       (point): PassItem => ({ kind: 'capture', point, bytesPerToken: 4 * model.config.hiddenSize }),
     ),
-    ...(request.project ?? []).map(
+    ...(options.project ?? []).map(
       (entry): PassItem => ({ kind: 'project', entry, bytesPerToken: 4 * (entry.columns.length + 1) }),
     ),
   ];

@@ -7,7 +7,7 @@ import {
   type WorkShard,
 } from '@traitlens/core';
 import type { LanguageModel, LoadModelOptions } from '@traitlens/model-runtime';
-import { readProjectionBank } from '../projection/projection-bank';
+import { type ProjectionBank, readProjectionBank } from '../projection/projection-bank';
 import type { PromptSet } from '../prompt-set/prompt-set';
 import { limitPromptSet, resolvePromptSet } from '../prompt-set/read-prompt-set';
 import { shardPromptSet } from '../prompt-set/shard-prompt-set';
@@ -91,78 +91,22 @@ function resolveLayers(layers: RunCaptureOptions['layers'], model: LanguageModel
  * variants on different models are loaded one after the other, never both at once.
  */
 export async function runCapture(options: RunCaptureOptions): Promise<RunCaptureSummary> {
-  const promptSet = shardPromptSet(
-    limitPromptSet(
-      typeof options.promptSet === 'string'
-        ? await resolvePromptSet(
-            options.promptSet,
-            options.promptSetDirectories ? { directories: options.promptSetDirectories } : {},
-          )
-        : options.promptSet,
-      options.limit,
-    ),
-    options.shard,
-  );
+  const promptSet = await selectPrompts(options);
   if (promptSet.prompts.length === 0) return emptySummary(options, promptSet);
-  const variants = [options.variant, ...(options.replayVariant ? [options.replayVariant] : [])];
+  const variants = options.replayVariant ? [options.variant, options.replayVariant] : [options.variant];
   const plans = planVariantLoads(variants);
-  const load = async (plan: VariantLoadPlan): Promise<LoadedVariantModel> => {
-    options.onProgress?.({
-      type: 'load',
-      variants: plan.variants.map((variant) => variant.name),
-      model: plan.model,
-      ...(plan.lora === undefined ? {} : { lora: plan.lora }),
-    });
-    return loadVariantModel(plan, options.modelOptions ?? {});
-  };
-  const storageFor = async (variant: LoadedVariant) => {
-    const explicitLayers = options.layers !== undefined;
-    const layers = resolveLayers(options.layers, variant.model);
-    const sites = options.sites ?? ['resid_post'];
-    const layerPoints: HookPoint[] = layers.flatMap((layer) => sites.map((site) => ({ site, layer })));
-    if (!options.vectors || options.vectors.length === 0) return { points: layerPoints };
-    const projections = await readProjectionBank(options.vectors, {
-      model: { ...variant.model.config, id: variant.model.id },
-      ...(explicitLayers ? { layers } : {}),
-    });
-    return options.keepActivations ? { points: layerPoints, projections } : { projections };
-  };
-  const shared = {
-    experiment: options.experiment,
-    promptSet,
-    ...(options.activationDtype === undefined ? {} : { activationDtype: options.activationDtype }),
-    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-    ...(options.force === undefined ? {} : { force: options.force }),
-    ...(options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs }),
-    ...(options.onLockWait === undefined ? {} : { onLockWait: options.onLockWait }),
-    ...(options.maxCaptureBytes === undefined ? {} : { maxCaptureBytes: options.maxCaptureBytes }),
-    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-  };
-
   const capturePlan = planFor(plans, options.variant.name);
-  let loaded: LoadedVariantModel | undefined = await load(capturePlan);
+  let loaded: LoadedVariantModel | undefined = await loadPlan(options, capturePlan);
   try {
-    const captureTarget = loaded.variants.get(options.variant.name)!;
     const capture = await captureVariant({
-      ...shared,
-      ...(await storageFor(captureTarget)),
-      variant: captureTarget,
-      ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }),
-      ...(options.chatTemplate === undefined ? {} : { chatTemplate: options.chatTemplate }),
-      ...(options.systemPrompt === undefined ? {} : { systemPrompt: options.systemPrompt }),
+      ...stageOptions(options, promptSet),
+      ...(await storageFor(options, loadedVariant(loaded, options.variant.name))),
+      variant: loadedVariant(loaded, options.variant.name),
+      maxNewTokens: options.maxNewTokens,
+      chatTemplate: options.chatTemplate,
+      systemPrompt: options.systemPrompt,
     });
-    const summary: RunCaptureSummary = {
-      promptSet: {
-        id: promptSet.id,
-        name: promptSet.name,
-        prompts: promptSet.prompts.length,
-        ...(promptSet.source === undefined ? {} : { source: promptSet.source }),
-      },
-      ...(options.shard === undefined
-        ? {}
-        : { shard: { index: options.shard.index, count: options.shard.count } }),
-      capture,
-    };
+    const summary: RunCaptureSummary = { ...summaryHeader(options, promptSet), capture };
     if (options.replayVariant) {
       const replayPlan = planFor(plans, options.replayVariant.name);
       if (replayPlan !== capturePlan) {
@@ -170,12 +114,12 @@ export async function runCapture(options: RunCaptureOptions): Promise<RunCapture
         const previous = loaded;
         loaded = undefined;
         await previous.model.dispose();
-        loaded = await load(replayPlan);
+        loaded = await loadPlan(options, replayPlan);
       }
-      const replayTarget = loaded.variants.get(options.replayVariant.name)!;
+      const replayTarget = loadedVariant(loaded, options.replayVariant.name);
       summary.replay = await replayVariant({
-        ...shared,
-        ...(await storageFor(replayTarget)),
+        ...stageOptions(options, promptSet),
+        ...(await storageFor(options, replayTarget)),
         sourceVariant: options.variant.name,
         variant: replayTarget,
       });
@@ -184,6 +128,74 @@ export async function runCapture(options: RunCaptureOptions): Promise<RunCapture
   } finally {
     await loaded?.model.dispose();
   }
+}
+
+/** The prompt set, cut to `limit` and then to this run's shard. */
+async function selectPrompts(options: RunCaptureOptions): Promise<PromptSet> {
+  const promptSet =
+    typeof options.promptSet === 'string'
+      ? await resolvePromptSet(options.promptSet, { directories: options.promptSetDirectories })
+      : options.promptSet;
+  return shardPromptSet(limitPromptSet(promptSet, options.limit), options.shard);
+}
+
+async function loadPlan(options: RunCaptureOptions, plan: VariantLoadPlan): Promise<LoadedVariantModel> {
+  const event: CaptureProgressEvent = {
+    type: 'load',
+    variants: plan.variants.map((variant) => variant.name),
+    model: plan.model,
+  };
+  if (plan.lora !== undefined) event.lora = plan.lora;
+  options.onProgress?.(event);
+  return loadVariantModel(plan, options.modelOptions ?? {});
+}
+
+function loadedVariant(loaded: LoadedVariantModel, name: string): LoadedVariant {
+  const variant = loaded.variants.get(name);
+  // planFor chose this load because it serves the variant.
+  if (!variant) throw new TraitlensError('INVALID_ARGUMENT', `No load plan serves variant "${name}".`);
+  return variant;
+}
+
+/** What the capture and the replay stage share. */
+function stageOptions(options: RunCaptureOptions, promptSet: PromptSet) {
+  return {
+    experiment: options.experiment,
+    promptSet,
+    activationDtype: options.activationDtype,
+    batchSize: options.batchSize,
+    force: options.force,
+    lockWaitMs: options.lockWaitMs,
+    onLockWait: options.onLockWait,
+    maxCaptureBytes: options.maxCaptureBytes,
+    onProgress: options.onProgress,
+  };
+}
+
+/** Raw activations at layers x sites, projections onto `vectors`, or both (`keepActivations`). */
+async function storageFor(
+  options: RunCaptureOptions,
+  variant: LoadedVariant,
+): Promise<{ points?: HookPoint[]; projections?: ProjectionBank }> {
+  const layers = resolveLayers(options.layers, variant.model);
+  const sites = options.sites ?? ['resid_post'];
+  const layerPoints: HookPoint[] = layers.flatMap((layer) => sites.map((site) => ({ site, layer })));
+  if (!options.vectors || options.vectors.length === 0) return { points: layerPoints };
+  const projections = await readProjectionBank(options.vectors, {
+    model: { ...variant.model.config, id: variant.model.id },
+    // Without explicit layers, each vector file's own layers are projected.
+    layers: options.layers === undefined ? undefined : layers,
+  });
+  return options.keepActivations ? { points: layerPoints, projections } : { projections };
+}
+
+function summaryHeader(options: RunCaptureOptions, promptSet: PromptSet): Omit<RunCaptureSummary, 'capture'> {
+  const header: Omit<RunCaptureSummary, 'capture'> = {
+    promptSet: { id: promptSet.id, name: promptSet.name, prompts: promptSet.prompts.length },
+  };
+  if (promptSet.source !== undefined) header.promptSet.source = promptSet.source;
+  if (options.shard !== undefined) header.shard = { index: options.shard.index, count: options.shard.count };
+  return header;
 }
 
 /** A shard that holds no prompt of the set: nothing to load or write (a 70B load takes minutes). */
@@ -201,17 +213,10 @@ function emptySummary(options: RunCaptureOptions, promptSet: PromptSet): RunCapt
     generatedTokens: 0,
     seconds: 0,
   });
-  return {
-    promptSet: {
-      id: promptSet.id,
-      name: promptSet.name,
-      prompts: 0,
-      ...(promptSet.source === undefined ? {} : { source: promptSet.source }),
-    },
-    ...(options.shard === undefined
-      ? {}
-      : { shard: { index: options.shard.index, count: options.shard.count } }),
+  const summary: RunCaptureSummary = {
+    ...summaryHeader(options, promptSet),
     capture: stage('capture', options.variant.name),
-    ...(options.replayVariant ? { replay: stage('replay', options.replayVariant.name) } : {}),
   };
+  if (options.replayVariant) summary.replay = stage('replay', options.replayVariant.name);
+  return summary;
 }

@@ -54,7 +54,7 @@ export interface ProjectionBankSource {
  */
 export function createProjectionBank(
   sources: readonly ProjectionBankSource[],
-  options: { layers?: readonly number[] } = {},
+  options: { layers?: readonly number[] | undefined } = {},
 ): ProjectionBank {
   if (sources.length === 0)
     throw new TraitlensError('INVALID_ARGUMENT', 'A projection bank needs at least one vector file.');
@@ -135,7 +135,7 @@ export function createProjectionBank(
 export async function readProjectionBank(
   files: ReadonlyArray<{ path: string; name?: string }>,
   options: {
-    layers?: readonly number[];
+    layers?: readonly number[] | undefined;
     model?: { hiddenSize: number; layerCount: number; id?: string };
   } = {},
 ): Promise<ProjectionBank> {
@@ -145,7 +145,7 @@ export async function readProjectionBank(
     if (options.model) assertVectorsFitModel(vectors, options.model, file.path);
     sources.push({ vectors, file: file.path, ...(file.name === undefined ? {} : { name: file.name }) });
   }
-  return createProjectionBank(sources, options.layers ? { layers: options.layers } : {});
+  return createProjectionBank(sources, { layers: options.layers });
 }
 
 /** `{site}.{layer}` -> the bank's columns there, as stored in projection files. */

@@ -62,7 +62,7 @@ export function defaultPromptSetDirectories(): string[] {
 
 export interface ResolvePromptSetOptions {
   /** Folders to look in for a name (default: `defaultPromptSetDirectories()`). */
-  directories?: readonly string[];
+  directories?: readonly string[] | undefined;
 }
 
 function looksLikePath(reference: string): boolean {

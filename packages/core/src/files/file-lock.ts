@@ -25,19 +25,19 @@ export interface AcquireFileLockOptions {
    * How long to wait for a live holder before giving up with LOCK_HELD, in milliseconds. Default 0:
    * refuse at once. Waits are bounded; pass a large number to wait longer, never forever.
    */
-  waitMs?: number;
+  waitMs?: number | undefined;
   /** How often to look again while waiting. Default 250 ms. */
-  pollMs?: number;
+  pollMs?: number | undefined;
   /**
    * A lock held by a process on another host (a shared network folder) cannot be checked directly; the
    * holder refreshes the lock file's time every `heartbeatMs`, and a lock not refreshed for `staleAfterMs`
    * is taken over. Defaults 10 s and 10 minutes (long enough for a forward pass that blocks the event
    * loop, and so the heartbeat, of a large model).
    */
-  heartbeatMs?: number;
-  staleAfterMs?: number;
+  heartbeatMs?: number | undefined;
+  staleAfterMs?: number | undefined;
   /** Called once when the lock is held by a live process and this call starts waiting. */
-  onWait?: (owner: FileLockOwner | undefined) => void;
+  onWait?: ((owner: FileLockOwner | undefined) => void) | undefined;
 }
 
 /** A held lock. Release it (or let the process exit: the lock file is removed on a normal exit). */

@@ -116,7 +116,7 @@ export async function runTraitExtraction(options: TraitExtractionOptions): Promi
     {
       purpose: `extract ${options.dataset.name}`,
       waitMs: options.lockWaitMs ?? 0,
-      ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
+      onWait: options.onLockWait,
     },
     async () => {
       // Temporary files of a run that was killed are no one's now; a live run's are kept.
