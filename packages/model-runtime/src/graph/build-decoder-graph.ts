@@ -15,7 +15,7 @@ import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 export const decoderGraphVersion = 9;
 
 /**
- * How the graph hands over the key/value cache (docs/decisions/0016).
+ * How the graph hands over the key/value cache (docs/decisions/0019).
  * - `buffer`: `past_key/value.{l}` [B,kvH,C,hd] is a host buffer of C slots that the caller owns and
  *   masks with `attention_bias`; the graph reads it in place and returns only the run's own keys and
  *   values, `new_key/value.{l}` [B,kvH,S,hd], which the caller writes into the buffer. No step copies

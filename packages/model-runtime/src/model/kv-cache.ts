@@ -52,7 +52,7 @@ export function disposeDeviceTensors(tensors: Iterable<Ort.Tensor | undefined>):
 }
 
 /**
- * The `buffer` layout (docs/decisions/0016): one host buffer [B,kvH,capacity,hd] per layer and key or
+ * The `buffer` layout (docs/decisions/0019): one host buffer [B,kvH,capacity,hd] per layer and key or
  * value, allocated once and fed by reference at every step; each run returns only its own keys and
  * values, which are written into the next free slots. Slots not yet written are masked. Before the first
  * write a single zero slot is fed instead (also masked), so a prompt does not attend over empty slots.

@@ -88,7 +88,7 @@ export class OnnxLanguageModel implements LanguageModel {
     // Off the CPU every session holds its own copy of the weights on the device, so one graph with
     // steering inputs at every site serves every steering plan there (docs/decisions/0007). On WebGPU
     // the cache stays on the device, where the host cannot write: Concat there, a host buffer written in
-    // place elsewhere; the CPU provider gets its fused rotary kernel (docs/decisions/0016).
+    // place elsewhere; the CPU provider gets its fused rotary kernel (docs/decisions/0019).
     const provider = sessionOptions.providers?.[0] ?? 'cpu';
     this.graphOptions = {
       accuracyLevel: 4,
