@@ -3,24 +3,15 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile } from '@traitlens/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runBinary } from './__fixtures__/cli-process';
-import {
-  createReliabilityStudy,
-  type ReliabilityStudy,
-  reliabilityCommands,
-} from './__fixtures__/tiny-study';
+import { useReliabilityStudy } from './__fixtures__/tiny-study';
 
 // Read-only folders, a file where a folder should be, and a full disk: each command exits 1 with a
 // message naming the path and what to do, never a stack trace, and leaves nothing half-written under a
 // final name (docs/reliability.md). The tmpfs cases need root on Linux and skip elsewhere.
 
-let fixture: ReliabilityStudy;
-let commands: ReturnType<typeof reliabilityCommands>;
-beforeAll(async () => {
-  fixture = await createReliabilityStudy();
-  commands = reliabilityCommands(fixture);
-});
+const setup = useReliabilityStudy();
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 
@@ -43,7 +34,7 @@ function unmount(path: string): void {
 }
 
 const captureArgs = (experiment: string) =>
-  commands.capture(experiment, { 'batch-size': undefined, 'activation-dtype': 'f32' });
+  setup.commands.capture(experiment, { 'batch-size': undefined, 'activation-dtype': 'f32' });
 
 async function listFiles(directory: string): Promise<string[]> {
   const files: string[] = [];
@@ -68,7 +59,7 @@ describe('file-system errors reach the user as TraitlensErrors', () => {
     const root = await mkdtemp(join(tmpdir(), 'traitlens-notdir-'));
     await writeFile(join(root, 'plain-file'), 'x');
     const result = await runBinary(captureArgs(join(root, 'plain-file', 'experiment')), {
-      TRAITLENS_CACHE: fixture.cache,
+      TRAITLENS_CACHE: setup.study.cache,
     });
     expectCleanError(result, 'FILE_SYSTEM_ERROR', join(root, 'plain-file'));
   });
@@ -83,12 +74,12 @@ describe('file-system errors reach the user as TraitlensErrors', () => {
     }
     try {
       const experiment = join(readOnly, 'experiment');
-      const capture = await runBinary(captureArgs(experiment), { TRAITLENS_CACHE: fixture.cache });
+      const capture = await runBinary(captureArgs(experiment), { TRAITLENS_CACHE: setup.study.cache });
       expectCleanError(capture, 'FILE_SYSTEM_ERROR', readOnly);
       expect(capture.stderr).toContain('read-only');
       const extract = await runBinary(
-        commands.extract(experiment, { 'max-new-tokens': 4, 'batch-size': undefined }),
-        { TRAITLENS_CACHE: fixture.cache },
+        setup.commands.extract(experiment, { 'max-new-tokens': 4, 'batch-size': undefined }),
+        { TRAITLENS_CACHE: setup.study.cache },
       );
       expectCleanError(extract, 'FILE_SYSTEM_ERROR', readOnly);
     } finally {
@@ -107,7 +98,7 @@ describe('file-system errors reach the user as TraitlensErrors', () => {
     }
     try {
       const experiment = join(disk, 'experiment');
-      const result = await runBinary(captureArgs(experiment), { TRAITLENS_CACHE: fixture.cache });
+      const result = await runBinary(captureArgs(experiment), { TRAITLENS_CACHE: setup.study.cache });
       expectCleanError(result, 'DISK_FULL', experiment);
       expect(result.stderr).toContain('disk is full');
       const files = await listFiles(experiment);

@@ -3,27 +3,17 @@ import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectSuccess, repositoryRoot, runBinary, snapshotDirectory } from './__fixtures__/cli-process';
-import {
-  createReliabilityStudy,
-  type ReliabilityStudy,
-  reliabilityCommands,
-  reliabilityVectors,
-} from './__fixtures__/tiny-study';
+import { reliabilityVectors, useReliabilityStudy } from './__fixtures__/tiny-study';
 
 // Kill -9 at several points of each stage, then resume: the outputs must be byte-identical to an
 // uninterrupted run (timestamps aside), with no temporary file or lock left (docs/reliability.md).
 // The kill is a real SIGKILL that the process sends itself at its n-th atomic write
 // (TRAITLENS_TEST_KILL_AT_WRITE), either after the write or while only the temporary file exists.
 
-let fixture: ReliabilityStudy;
-let commands: ReturnType<typeof reliabilityCommands>;
-beforeAll(async () => {
-  fixture = await createReliabilityStudy();
-  commands = reliabilityCommands(fixture);
-});
+const setup = useReliabilityStudy();
 
 async function freshExperiment(): Promise<string> {
-  return mkdtemp(join(fixture.root, 'experiment-'));
+  return mkdtemp(join(setup.study.root, 'experiment-'));
 }
 
 /**
@@ -36,16 +26,16 @@ async function killAndResume(
   prepared?: string,
   settings: { onePath?: boolean } = {},
 ): Promise<void> {
-  const env = { TRAITLENS_CACHE: fixture.cache };
+  const env = { TRAITLENS_CACHE: setup.study.cache };
   // One folder name for every copy: the report's title names the experiment folder. With `onePath`
   // every run uses the same folder (emptied first): a study's generated models are named by their path
   // in the files derived from them.
   const onePath = settings.onePath
-    ? join(await mkdtemp(join(fixture.root, 'run-')), 'experiment')
+    ? join(await mkdtemp(join(setup.study.root, 'run-')), 'experiment')
     : undefined;
   const freshExperiment = async () => {
     if (onePath) await rm(onePath, { recursive: true, force: true });
-    const experiment = onePath ?? join(await mkdtemp(join(fixture.root, 'run-')), 'experiment');
+    const experiment = onePath ?? join(await mkdtemp(join(setup.study.root, 'run-')), 'experiment');
     if (prepared) await cp(prepared, experiment, { recursive: true });
     else await mkdir(experiment);
     return experiment;
@@ -73,46 +63,53 @@ async function killAndResume(
 
 describe('kill -9 and resume gives byte-identical outputs', () => {
   it('extract', { timeout: 600_000 }, async () => {
-    await killAndResume((experiment) => commands.extract(experiment), ['1', '4:before-rename', '8']);
+    await killAndResume((experiment) => setup.commands.extract(experiment), ['1', '4:before-rename', '8']);
   });
 
   it('capture', { timeout: 600_000 }, async () => {
-    await killAndResume((experiment) => commands.capture(experiment), ['2:before-rename', '5', '10']);
+    await killAndResume((experiment) => setup.commands.capture(experiment), ['2:before-rename', '5', '10']);
   });
 
   it('steer', { timeout: 600_000 }, async () => {
     const extraction = await freshExperiment();
-    expectSuccess(await runBinary(commands.extract(extraction), { TRAITLENS_CACHE: fixture.cache }));
+    expectSuccess(
+      await runBinary(setup.commands.extract(extraction), { TRAITLENS_CACHE: setup.study.cache }),
+    );
     const vectors = reliabilityVectors(extraction);
     expect(existsSync(vectors)).toBe(true);
-    await killAndResume((experiment) => commands.steer(experiment, vectors), ['1', '3:before-rename', '6']);
+    await killAndResume(
+      (experiment) => setup.commands.steer(experiment, vectors),
+      ['1', '3:before-rename', '6'],
+    );
   });
 
   describe('later stages, each from a copy of an experiment with extract and capture done', () => {
     let prepared: string;
     beforeAll(async () => {
       prepared = await freshExperiment();
-      for (const args of [commands.extract(prepared), commands.capture(prepared)])
-        expectSuccess(await runBinary(args, { TRAITLENS_CACHE: fixture.cache }));
+      for (const args of [setup.commands.extract(prepared), setup.commands.capture(prepared)])
+        expectSuccess(await runBinary(args, { TRAITLENS_CACHE: setup.study.cache }));
     }, 600_000);
 
     it('replay (capture --replay-variant)', { timeout: 600_000 }, async () => {
-      await killAndResume(commands.replay, ['1', '3:before-rename', '7'], prepared);
+      await killAndResume(setup.commands.replay, ['1', '3:before-rename', '7'], prepared);
     });
 
     it('label', { timeout: 600_000 }, async () => {
-      await killAndResume(commands.label, ['1:before-rename', '1', '2:before-rename'], prepared);
+      await killAndResume(setup.commands.label, ['1:before-rename', '1', '2:before-rename'], prepared);
     });
 
     it('analyze', { timeout: 600_000 }, async () => {
-      await killAndResume(commands.analyze, ['1', '2:before-rename', '4'], prepared);
+      await killAndResume(setup.commands.analyze, ['1', '2:before-rename', '4'], prepared);
     });
 
     it('report', { timeout: 600_000 }, async () => {
       const analyzed = await freshExperiment();
       await cp(prepared, analyzed, { recursive: true });
-      expectSuccess(await runBinary(commands.analyze(analyzed), { TRAITLENS_CACHE: fixture.cache }));
-      await killAndResume(commands.report, ['1:before-rename', '2', '4:before-rename'], analyzed);
+      expectSuccess(
+        await runBinary(setup.commands.analyze(analyzed), { TRAITLENS_CACHE: setup.study.cache }),
+      );
+      await killAndResume(setup.commands.report, ['1:before-rename', '2', '4:before-rename'], analyzed);
     });
   });
 

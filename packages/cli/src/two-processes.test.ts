@@ -4,26 +4,16 @@ import { join } from 'node:path';
 import { acquireFileLock } from '@traitlens/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type BinaryResult, expectSuccess, runBinary, snapshotDirectory } from './__fixtures__/cli-process';
-import {
-  createReliabilityStudy,
-  type ReliabilityStudy,
-  reliabilityCommands,
-  reliabilityVectors,
-} from './__fixtures__/tiny-study';
+import { reliabilityVectors, useReliabilityStudy } from './__fixtures__/tiny-study';
 
 // Two processes start the same stage on one experiment at once. Each either finishes or refuses with
 // LOCK_HELD naming the other (never a stack trace, a missing file or a half-written output), and after
 // one more run the outputs are byte-identical to a single uninterrupted run (docs/reliability.md).
 
-let fixture: ReliabilityStudy;
-let commands: ReturnType<typeof reliabilityCommands>;
-beforeAll(async () => {
-  fixture = await createReliabilityStudy();
-  commands = reliabilityCommands(fixture);
-});
+const setup = useReliabilityStudy();
 
 function stageArgs(stage: 'extract' | 'capture', experiment: string): string[] {
-  return commands[stage](experiment);
+  return setup.commands[stage](experiment);
 }
 
 function expectFinishedOrRefused(result: BinaryResult): void {
@@ -41,13 +31,13 @@ describe('two processes on one experiment', () => {
     '%s: one works, the other finishes or refuses cleanly; outputs intact',
     { timeout: 600_000 },
     async (stage) => {
-      const env = { TRAITLENS_CACHE: fixture.cache };
-      const reference = await mkdtemp(join(fixture.root, 'reference-'));
+      const env = { TRAITLENS_CACHE: setup.study.cache };
+      const reference = await mkdtemp(join(setup.study.root, 'reference-'));
       const single = await runBinary(stageArgs(stage, reference), env);
       expectSuccess(single);
       const expected = await snapshotDirectory(reference);
 
-      const experiment = await mkdtemp(join(fixture.root, 'shared-'));
+      const experiment = await mkdtemp(join(setup.study.root, 'shared-'));
       const [a, b] = await Promise.all([
         runBinary(stageArgs(stage, experiment), env),
         runBinary(stageArgs(stage, experiment), env),
@@ -64,16 +54,16 @@ describe('two processes on one experiment', () => {
   it('steer: two processes on one trait both finish and lose no run (per-run files)', {
     timeout: 600_000,
   }, async () => {
-    const env = { TRAITLENS_CACHE: fixture.cache };
-    const extraction = await mkdtemp(join(fixture.root, 'vectors-'));
+    const env = { TRAITLENS_CACHE: setup.study.cache };
+    const extraction = await mkdtemp(join(setup.study.root, 'vectors-'));
     expectSuccess(await runBinary(stageArgs('extract', extraction), env));
     const vectors = reliabilityVectors(extraction);
-    const steer = (experiment: string) => commands.steer(experiment, vectors);
-    const reference = await mkdtemp(join(fixture.root, 'steer-reference-'));
+    const steer = (experiment: string) => setup.commands.steer(experiment, vectors);
+    const reference = await mkdtemp(join(setup.study.root, 'steer-reference-'));
     const single = await runBinary(steer(reference), env);
     expectSuccess(single);
     const expected = await snapshotDirectory(reference);
-    const experiment = await mkdtemp(join(fixture.root, 'steer-shared-'));
+    const experiment = await mkdtemp(join(setup.study.root, 'steer-shared-'));
     const [a, b] = await Promise.all([runBinary(steer(experiment), env), runBinary(steer(experiment), env)]);
     expect(a!.code, a!.stderr).toBe(0);
     expect(b!.code, b!.stderr).toBe(0);
@@ -85,13 +75,13 @@ describe('two processes on one experiment', () => {
   it('analyze: two processes on one experiment both finish; analysis files equal a single run', {
     timeout: 600_000,
   }, async () => {
-    const env = { TRAITLENS_CACHE: fixture.cache };
-    const experiment = await mkdtemp(join(fixture.root, 'analyze-'));
+    const env = { TRAITLENS_CACHE: setup.study.cache };
+    const experiment = await mkdtemp(join(setup.study.root, 'analyze-'));
     for (const stage of ['extract', 'capture'] as const) {
       const done = await runBinary(stageArgs(stage, experiment), env);
       expectSuccess(done);
     }
-    const analyze = commands.analyze(experiment);
+    const analyze = setup.commands.analyze(experiment);
     const single = await runBinary(analyze, env);
     expectSuccess(single);
     const expected = await snapshotDirectory(join(experiment, 'analysis'));
@@ -106,12 +96,14 @@ describe('two processes on one experiment', () => {
   it('a second extract refuses at once with LOCK_HELD while a live process holds the trait', {
     timeout: 600_000,
   }, async () => {
-    const experiment = await mkdtemp(join(fixture.root, 'held-'));
+    const experiment = await mkdtemp(join(setup.study.root, 'held-'));
     const lock = await acquireFileLock(join(experiment, 'extraction', 'tinystories', 'happiness', '.lock'), {
       purpose: 'extract tinystories/happiness (test holder)',
     });
     try {
-      const refused = await runBinary(stageArgs('extract', experiment), { TRAITLENS_CACHE: fixture.cache });
+      const refused = await runBinary(stageArgs('extract', experiment), {
+        TRAITLENS_CACHE: setup.study.cache,
+      });
       expect(refused.code, refused.stderr).toBe(1);
       expect(refused.stderr).toContain('LOCK_HELD');
       expect(refused.stderr).toContain(`process ${process.pid} on`);
@@ -136,8 +128,8 @@ describe('two processes on one experiment', () => {
     '%s --lock-wait waits for the holder and then runs; a short wait ends in LOCK_HELD',
     { timeout: 600_000 },
     async (stage) => {
-      const env = { TRAITLENS_CACHE: fixture.cache };
-      const experiment = await mkdtemp(join(fixture.root, 'lock-wait-'));
+      const env = { TRAITLENS_CACHE: setup.study.cache };
+      const experiment = await mkdtemp(join(setup.study.root, 'lock-wait-'));
       const lock = await acquireFileLock(lockPaths[stage](experiment), {
         purpose: `${stage} (test holder)`,
       });
@@ -168,19 +160,19 @@ describe('two processes on one experiment', () => {
   );
 
   describe('replay, label and report, each from a copy of an experiment with extract and capture done', () => {
-    const env = () => ({ TRAITLENS_CACHE: fixture.cache });
+    const env = () => ({ TRAITLENS_CACHE: setup.study.cache });
     let prepared: string;
     beforeAll(async () => {
-      prepared = await mkdtemp(join(fixture.root, 'prepared-'));
+      prepared = await mkdtemp(join(setup.study.root, 'prepared-'));
       for (const stage of ['extract', 'capture'] as const) {
         const done = await runBinary(stageArgs(stage, prepared), env());
         expectSuccess(done);
       }
-      expectSuccess(await runBinary(commands.analyze(prepared), env()));
+      expectSuccess(await runBinary(setup.commands.analyze(prepared), env()));
     }, 600_000);
     // One folder name for every copy: the report's title names the experiment folder.
     const copyOfPrepared = async () => {
-      const experiment = join(await mkdtemp(join(fixture.root, 'copy-')), 'experiment');
+      const experiment = join(await mkdtemp(join(setup.study.root, 'copy-')), 'experiment');
       await mkdir(experiment);
       await cp(prepared, experiment, { recursive: true });
       return experiment;
@@ -190,20 +182,20 @@ describe('two processes on one experiment', () => {
       { timeout: 600_000 },
       async (stage) => {
         const reference = await copyOfPrepared();
-        const single = await runBinary(commands[stage](reference), env());
+        const single = await runBinary(setup.commands[stage](reference), env());
         expectSuccess(single);
         const expected = await snapshotDirectory(reference);
         const experiment = await copyOfPrepared();
         const [a, b] = await Promise.all([
-          runBinary(commands[stage](experiment), env()),
-          runBinary(commands[stage](experiment), env()),
+          runBinary(setup.commands[stage](experiment), env()),
+          runBinary(setup.commands[stage](experiment), env()),
         ]);
         expectFinishedOrRefused(a!);
         expectFinishedOrRefused(b!);
         expect([a!.code, b!.code]).toContain(0);
         // Only the replay takes a lock; label and report both finish.
         if (stage !== 'replay') expect([a!.code, b!.code], `${a!.stderr}\n${b!.stderr}`).toEqual([0, 0]);
-        const again = await runBinary(commands[stage](experiment), env());
+        const again = await runBinary(setup.commands[stage](experiment), env());
         expectSuccess(again);
         expect(await snapshotDirectory(experiment)).toEqual(expected);
       },

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTinyModel } from '@traitlens/model-runtime/testing';
+import { beforeAll } from 'vitest';
 import { commandArgs, type OptionValue, repositoryRoot } from './cli-process';
 
 /** Openings of TinyStories-like prompts; a study takes the first `promptCount`, ids from 1. */
@@ -219,4 +220,25 @@ export function reliabilityCommands(study: ReliabilityStudy) {
 /** Where `extract` on the reliability study writes the happiness mean_diff vectors. */
 export function reliabilityVectors(experiment: string): string {
   return join(experiment, 'extraction', 'tinystories', 'happiness', 'vectors', 'mean_diff.safetensors');
+}
+
+export type ReliabilityCommands = ReturnType<typeof reliabilityCommands>;
+
+/** What a reliability test file works on; filled in by the `beforeAll` that useReliabilityStudy registers. */
+export interface ReliabilitySetup {
+  study: ReliabilityStudy;
+  commands: ReliabilityCommands;
+}
+
+/**
+ * Registers a `beforeAll` that builds the reliability study and its stage commands; read the returned
+ * object inside tests and hooks (it is empty while the test file is being collected).
+ */
+export function useReliabilityStudy(): ReliabilitySetup {
+  const setup: Partial<ReliabilitySetup> = {};
+  beforeAll(async () => {
+    setup.study = await createReliabilityStudy();
+    setup.commands = reliabilityCommands(setup.study);
+  });
+  return setup as ReliabilitySetup;
 }
