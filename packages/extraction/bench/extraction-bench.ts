@@ -64,7 +64,10 @@ for (let layer = 0; layer < layers; layer++) {
   const data = makeLayer(layer + 1);
   time('layer_total', () => {
     const shared = createSharedComputations(data.train.positive, data.train.negative);
+    const cpuBefore = process.cpuUsage();
     time('gram', () => shared.gramMatrix());
+    const cpu = process.cpuUsage(cpuBefore);
+    (timings.gram_cpu ??= []).push((cpu.user + cpu.system) / 1000);
     const vectors = new Map<string, LayerVector>();
     for (const id of methodIds) {
       const method = extractionMethods[id] as (typeof extractionMethods)[keyof typeof extractionMethods];
@@ -169,6 +172,8 @@ if (baseline)
       bench: 'extraction',
       measurement: 'gram_over_numpy',
       value: Number((results.gram!.median / baseline.gram_ms!).toFixed(2)),
+      /** The same on process CPU time (both one thread): less moved by other jobs on a loaded machine. */
+      cpuValue: Number((results.gram_cpu!.median / baseline.gram_cpu_ms!).toFixed(2)),
     }),
   );
 const perLayer = results.layer_total!.median;
@@ -181,7 +186,7 @@ process.stderr.write(
     ...(baseline
       ? [
           `  python baseline (same run): numpy gram ${baseline.gram_ms!.toFixed(0)} ms, sklearn probe ${baseline.sklearn_probe_ms!.toFixed(0)} ms, numpy mean_diff ${baseline.mean_diff_ms!.toFixed(1)} ms`,
-          `  ratio traitlens/python: gram ${(results.gram!.median / baseline.gram_ms!).toFixed(2)}x, probe (incl. gram) ${((results.gram!.median + results.method_probe!.median) / baseline.sklearn_probe_ms!).toFixed(2)}x`,
+          `  ratio traitlens/python: gram ${(results.gram!.median / baseline.gram_ms!).toFixed(2)}x (CPU time ${(results.gram_cpu!.median / baseline.gram_cpu_ms!).toFixed(2)}x), probe (incl. gram) ${((results.gram!.median + results.method_probe!.median) / baseline.sklearn_probe_ms!).toFixed(2)}x`,
         ]
       : []),
   ].join('\n') + '\n',
