@@ -12,7 +12,7 @@ import type { StoredWeight, WeightManifest } from '../weights/weight-manifest';
 import { OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt (the weights are not). */
-export const decoderGraphVersion = 9;
+export const decoderGraphVersion = 10;
 
 /**
  * How the graph hands over the key/value cache (docs/decisions/0019).
@@ -301,7 +301,7 @@ export function buildDecoderGraph(
   // The fused kernel looks each token's row up in [B*S, hd/2] tables by position id b*S + s, so the
   // tables of this run (not a max_position_embeddings cache) serve as its cache.
   let fusedRotaryInputs: { positions: string; cos: string; sin: string } | undefined;
-  const rotateFused = (value: string, heads: number): string => {
+  const rotateFused = (value: string): string => {
     fusedRotaryInputs ??= {
       positions: g.op(
         'Reshape',
@@ -320,19 +320,21 @@ export function buildDecoderGraph(
       sin: toCompute(g.op('Reshape', [rotarySin, g.constant('table_shape', [-1, hd / 2])])),
     };
     const { positions, cos, sin } = fusedRotaryInputs;
-    const flatHeads = g.op('Reshape', [value, g.constant('flat_heads', [0, 0, -1])]);
-    const rotated = g.op(
+    // value [B,heads,S,hd]: the kernel's 4-D layout, so no reshapes around it.
+    return g.op(
       'RotaryEmbedding',
-      [flatHeads, positions, cos, sin],
-      { interleaved: 0, num_heads: heads },
+      [value, positions, cos, sin],
+      { interleaved: 0 },
       undefined,
       'com.microsoft',
     );
-    return g.op('Reshape', [rotated, g.constant('split_heads', [0, 0, heads, hd])]);
   };
-  /** value [B,S,heads,hd] rotated by each token's angles. */
-  const rotate = (value: string, heads: number): string =>
-    options.fusedRotary ? rotateFused(value, heads) : rotateWithStandardOps(value);
+  const headsFirst = { perm: [0, 2, 1, 3] };
+  /** value [B,S,heads,hd] rotated by each token's angles, as [B,heads,S,hd]. */
+  const rotateToHeadsFirst = (value: string): string =>
+    options.fusedRotary
+      ? rotateFused(g.op('Transpose', [value], headsFirst))
+      : g.op('Transpose', [rotateWithStandardOps(value)], headsFirst);
 
   const qSize = h * hd;
   const kvSize = kv * hd;
@@ -425,8 +427,8 @@ export function buildDecoderGraph(
       q = rmsNorm(q, weight(`${p}.q_norm`), `q_norm_${layer}`);
       k = rmsNorm(k, weight(`${p}.k_norm`), `k_norm_${layer}`);
     }
-    q = g.op('Transpose', [rotate(q, h)], { perm: [0, 2, 1, 3] });
-    k = g.op('Transpose', [rotate(k, kv)], { perm: [0, 2, 1, 3] });
+    q = rotateToHeadsFirst(q);
+    k = rotateToHeadsFirst(k);
     const v = g.op('Transpose', [g.op('Reshape', [vFlat, kShape])], { perm: [0, 2, 1, 3] });
     const pastKey = g.input(`past_key.${layer}`, computeType, ['batch', kv, 'past_sequence', hd]);
     const pastValue = g.input(`past_value.${layer}`, computeType, ['batch', kv, 'past_sequence', hd]);
