@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { TraitlensError } from '@traitlens/core';
 import { encodeSafetensors } from '@traitlens/core/internal';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { stories260kDirectory } from '../../test/shared-models';
 import { FakeHubServer, gitBlobOid, sha256Hex } from './__fixtures__/fake-hub-server';
 import type { HubProgressEvent } from './hub-progress-event';
 import { type ResolveModelSourceOptions, resolveModelSource } from './resolve-model-source';
@@ -621,18 +622,7 @@ describe('resolveModelSource with a local folder', () => {
     );
   });
 
-  const stories = join(
-    import.meta.dirname,
-    '..',
-    '..',
-    '..',
-    '..',
-    '..',
-    'shared',
-    'models',
-    'stories260k',
-    'hf',
-  );
+  const stories = stories260kDirectory;
   it.skipIf(!existsSync(stories))(
     'resolves ../shared/models/stories260k/hf (skipped when that folder is absent)',
     async () => {

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stories260kDirectory } from '../../test/shared-models';
 import { FakeHubServer } from '../hub/__fixtures__/fake-hub-server';
 import { planMemoryForSource } from './plan-memory-for-source';
 
@@ -90,18 +91,7 @@ describe('planMemoryForSource', () => {
     expect(hub.requests.some((request) => request.origin === 'cdn')).toBe(false);
   });
 
-  const stories = join(
-    import.meta.dirname,
-    '..',
-    '..',
-    '..',
-    '..',
-    '..',
-    'shared',
-    'models',
-    'stories260k',
-    'hf',
-  );
+  const stories = stories260kDirectory;
   it.skipIf(!existsSync(stories))(
     'plans ../shared/models/stories260k/hf from its folder (skipped when absent)',
     async () => {
