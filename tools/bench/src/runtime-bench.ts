@@ -9,7 +9,7 @@
  *
  *   pnpm bench:runtime [--threads 1,2] [--repeats 3] [--dtype fp32|fp16|int8|int4] [--providers cuda,cpu]
  *                      [--context-lengths 128,256,512,1024,2048] [--skip-torch] [--skip-llama-cpp]
- *                      [--small-only] [--out file.json]
+ *                      [--small-only] [--cases decode_batch_1,decode_context_128] [--out file.json]
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     python: { type: 'string', default: '/usr/bin/python3' },
     providers: { type: 'string', default: 'cpu' },
     dtype: { type: 'string', default: 'fp32' },
+    /** Only these cases (comma-separated names as printed), e.g. the decode rows alone. */
+    cases: { type: 'string' },
   },
 });
 const threadCounts = args.threads.split(',').map(Number);
@@ -235,7 +237,8 @@ for (const entry of models) {
       );
     for (const engine of engines)
       engineConfigurations.push({ model: entry.label, threads, name: engine.name, ...engine.configuration });
-    const caseNames = engines[0]!.cases;
+    const wanted = args.cases?.split(',').filter((name) => name !== '');
+    const caseNames = engines[0]!.cases.filter((name) => !wanted || wanted.includes(name));
     const results = await measureTakingTurns(caseNames, engines, repeats, (message) =>
       log(`[${entry.label} threads=${threads}] ${message}`),
     );
@@ -327,7 +330,8 @@ if (args.providers.split(',')[0] === 'webgpu' && /swiftshader/i.test(vulkanDrive
 for (const row of rows.filter((r) => r.case.startsWith('prefill_') && r.case !== 'prefill_no_hooks')) {
   const base = rows.find(
     (r) => r.model === row.model && r.threads === row.threads && r.case === 'prefill_no_hooks',
-  )!;
+  );
+  if (!base) continue;
   console.log(
     `${row.model} threads=${row.threads}: ${row.case} costs ${((1 - row.engines.traitlens!.median / base.engines.traitlens!.median) * 100).toFixed(1)}% over no hooks`,
   );
