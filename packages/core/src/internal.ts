@@ -5,7 +5,7 @@
 
 export { fileSystemErrorCode } from './files/file-system-error';
 export { temporaryFileName } from './files/temporary-file-name';
-export { activationTensorName, activationTextsPath } from './formats/activation-file';
+export { activationTensorName, activationTextsPath, promptFileMetadata } from './formats/activation-file';
 export { assertHookPoint, assertHookSite, assertLayerInRange, isHookSite } from './hooks/hook-point';
 export { decomposeCholesky, decomposePivotedCholesky, solveWithCholesky } from './numeric/cholesky';
 export {

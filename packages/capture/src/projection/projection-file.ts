@@ -1,11 +1,11 @@
 import {
   type ActivationPart,
-  layerConvention,
   SafetensorsFile,
   type SafetensorsTensorInput,
   TraitlensError,
   writeSafetensors,
 } from '@traitlens/core';
+import { promptFileMetadata } from '@traitlens/core/internal';
 import { readTokenIdTensor } from '../storage/inspect-captured-file';
 import type { ProjectionColumn } from './projection-bank';
 
@@ -71,13 +71,7 @@ export async function writeProjectionFile(path: string, record: ProjectionRecord
     ...record.extra,
     format: projectionFileFormat,
     format_version: projectionFormatVersion,
-    variant: record.variant,
-    model: record.model,
-    prompt_id: record.promptId,
-    prompt_tokens: String(record.promptTokenIds.length),
-    response_tokens: String(record.responseTokenIds.length),
-    hidden_size: String(record.hiddenSize),
-    layer_convention: layerConvention,
+    ...promptFileMetadata(record),
     measure: projectionMeasure,
     columns: JSON.stringify(record.columns),
   });

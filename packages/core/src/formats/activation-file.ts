@@ -80,6 +80,21 @@ export async function writeActivationFile(
     ...record.extra,
     format: 'traitlens.activations',
     format_version: activationFormatVersion,
+    ...promptFileMetadata(record),
+  });
+}
+
+/**
+ * The metadata every per-prompt file (activations, projections) carries after its format fields: which
+ * variant, model and prompt, the token counts, the width and the layer convention.
+ */
+export function promptFileMetadata(
+  record: Pick<
+    ActivationRecord,
+    'variant' | 'model' | 'promptId' | 'promptTokenIds' | 'responseTokenIds' | 'hiddenSize'
+  >,
+): Record<string, string> {
+  return {
     variant: record.variant,
     model: record.model,
     prompt_id: record.promptId,
@@ -87,7 +102,7 @@ export async function writeActivationFile(
     response_tokens: String(record.responseTokenIds.length),
     hidden_size: String(record.hiddenSize),
     layer_convention: layerConvention,
-  });
+  };
 }
 
 /** The `.json` twin of an activation file (`<prompt id>.safetensors` -> `<prompt id>.json`). */
