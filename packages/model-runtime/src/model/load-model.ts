@@ -52,8 +52,8 @@ export interface LoadModelOptions {
   maxSessions?: number;
   /**
    * On the CPU, every hook plan's session shares one copy of the weights in memory (default true;
-   * docs/decisions/0015): float weights are memory-mapped as converted, int8/int4 weights from a store
-   * of ORT's packed layout written beside the converted weights on first use. `false` lets each session
+   * docs/decisions/0015): onnxruntime's packed layout of the weights is written once into a store beside
+   * the converted weights (on a plan's first use) and every session maps it. `false` lets each session
    * pack its own copy (more memory per plan, no packed store on disk). Other providers ignore it.
    */
   shareWeights?: boolean;
@@ -197,11 +197,9 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.deviceIndex !== undefined ? { deviceIndex: options.deviceIndex } : {}),
     ...(options.debug?.logPlacement ? { logPlacement: true } : {}),
-    // Every hook plan's session shares the weights held in memory (docs/decisions/0015): float weights
-    // are memory-mapped as converted, quantized ones from one store of ORT's packed layout.
-    ...(options.shareWeights === false
-      ? {}
-      : { sharedWeights: quantization ? ('prepacked' as const) : ('mapped' as const) }),
+    // Every hook plan's session shares the weights held in memory (docs/decisions/0015): ORT's packed
+    // layout is saved once into a store beside the converted weights and every session maps it.
+    ...(options.shareWeights === false ? {} : { sharedWeights: 'prepacked' as const }),
     onWarning,
   };
   // MatMulNBits on CPU computes in int8 at accuracy level 4 (8-bit weights need it there).

@@ -31,14 +31,12 @@ export interface SessionOptions {
    */
   logPlacement?: boolean;
   /**
-   * CPU only: how the sessions of one model (one per hook plan) share its weights, instead of each
-   * holding its own pre-packed copy (docs/decisions/0015). `mapped`: ORT memory-maps the external
-   * weights and does not pre-pack them (float GEMM reads the mapped rows directly, as fast); `prepacked`:
-   * the packed layout is saved once into a store beside the graph and every plan's session maps it
-   * (MatMulNBits needs its packed layout: without it int4/int8 decoding is ~50x slower). Unset: each
+   * CPU only: the sessions of one model (one per hook plan) share its weights instead of each holding
+   * its own pre-packed copy (docs/decisions/0015): the packed layout ORT's kernels need (MatMulNBits,
+   * Gemm) is saved once into a store beside the graph and every plan's session maps it. Unset: each
    * session packs its own copy.
    */
-  sharedWeights?: 'mapped' | 'prepacked';
+  sharedWeights?: 'prepacked';
 }
 
 export interface CreatedSession {
@@ -84,8 +82,6 @@ export async function createInferenceSession(
           options.deviceOutputs.map((name) => [name, 'gpu-buffer' as const]),
         );
       let path = modelPath;
-      if (provider === 'cpu' && options.sharedWeights === 'mapped')
-        sessionOptions.extra = { session: { disable_prepacking: '1' } };
       if (provider === 'cpu' && options.sharedWeights === 'prepacked')
         path = await sharedPrepackedModel(modelPath, sessionOptions, options.onWarning);
       const session = await ort.InferenceSession.create(path, sessionOptions);
