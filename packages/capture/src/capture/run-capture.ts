@@ -25,43 +25,43 @@ export interface RunCaptureOptions {
   /** A prompt-set name (`datasets/inference/<name>.json`), a JSON file path, or a parsed set. */
   promptSet: string | PromptSet;
   /** Folders searched for a prompt-set name (default: `datasets/inference` here and in the checkout). */
-  promptSetDirectories?: readonly string[];
+  promptSetDirectories?: readonly string[] | undefined;
   /** Only the first n prompts of the set. */
-  limit?: number;
+  limit?: number | undefined;
   /**
    * Only this shard's prompts (after `limit`): those whose id hashes to `shard.index` of `shard.count`.
    * Shards write disjoint per-prompt files, so N processes can share one experiment folder.
    */
-  shard?: WorkShard;
+  shard?: WorkShard | undefined;
   /** The variant that generates (B: e.g. the model with the LoRA). */
   variant: ModelVariant;
   /** The variant that replays B's token ids (A: e.g. the clean model). */
-  replayVariant?: ModelVariant;
+  replayVariant?: ModelVariant | undefined;
   /** Layers to capture: `all` (default), `0,3,5`, `2-4`, or a list. */
-  layers?: string | readonly number[];
+  layers?: string | readonly number[] | undefined;
   /** Sites captured at those layers (default resid_post). */
-  sites?: readonly HookSite[];
+  sites?: readonly HookSite[] | undefined;
   /** Trait vector files to project onto instead of storing raw activations (`name` defaults to trait:method). */
-  vectors?: ReadonlyArray<{ path: string; name?: string }>;
+  vectors?: ReadonlyArray<{ path: string; name?: string }> | undefined;
   /** With `vectors`: store raw activations at layers x sites too. */
-  keepActivations?: boolean;
-  activationDtype?: 'F16' | 'F32';
-  maxNewTokens?: number;
-  batchSize?: number;
-  chatTemplate?: ChatTemplateUse;
-  systemPrompt?: string;
-  force?: boolean;
+  keepActivations?: boolean | undefined;
+  activationDtype?: 'F16' | 'F32' | undefined;
+  maxNewTokens?: number | undefined;
+  batchSize?: number | undefined;
+  chatTemplate?: ChatTemplateUse | undefined;
+  systemPrompt?: string | undefined;
+  force?: boolean | undefined;
   /**
    * How long (ms) capture and replay wait for another live process capturing the same prompts of the same
    * variant before failing with LOCK_HELD. Default 0: fail at once.
    */
-  lockWaitMs?: number;
+  lockWaitMs?: number | undefined;
   /** Called when another process holds the lock and capture or replay starts waiting for it. */
-  onLockWait?: (owner: FileLockOwner | undefined) => void;
-  maxCaptureBytes?: number;
+  onLockWait?: ((owner: FileLockOwner | undefined) => void) | undefined;
+  maxCaptureBytes?: number | undefined;
   /** How models load (dtype, threads, providers, cache); the adapter comes from the variants. */
-  modelOptions?: Omit<LoadModelOptions, 'lora'>;
-  onProgress?: (event: CaptureProgressEvent) => void;
+  modelOptions?: Omit<LoadModelOptions, 'lora'> | undefined;
+  onProgress?: ((event: CaptureProgressEvent) => void) | undefined;
 }
 
 export interface RunCaptureSummary {

@@ -14,12 +14,14 @@ export interface ModelVariant {
   name: string;
   /** Local Hugging Face model folder or `hf:org/name[@revision]`. */
   model: string;
-  lora?: {
-    /** Local PEFT adapter folder or `hf:org/name[@revision]`. */
-    source: string;
-    /** Multiplies the adapter's delta (default 1; 0 runs the clean base model). */
-    scale?: number;
-  };
+  lora?:
+    | {
+        /** Local PEFT adapter folder or `hf:org/name[@revision]`. */
+        source: string;
+        /** Multiplies the adapter's delta (default 1; 0 runs the clean base model). */
+        scale?: number | undefined;
+      }
+    | undefined;
 }
 
 /** A variant ready to run: the loaded model and the per-row LoRA scale that selects the variant. */

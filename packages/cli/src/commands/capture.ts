@@ -1,5 +1,8 @@
+import type { CaptureProgressEvent, RunCaptureSummary } from '@traitlens/capture';
+import type { HookSite } from '@traitlens/core';
 import { type Command, Option } from 'commander';
 import { choiceOption, collectValues, integerOption } from '../parse-option-values';
+import type { ProgressDisplay, ProgressTask } from '../progress-display';
 import { addShardOption, resolveCliShard } from '../shard-option';
 import {
   addModelOptions,
@@ -96,25 +99,76 @@ function parseVectorArgument(value: string): { path: string; name?: string } {
 }
 
 async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> {
-  const [
-    { TraitlensError, parseLayerSelection, readTraitVectors },
-    capture,
-    { createProgressDisplay },
-    { modelLoadProgress },
-    { toLoadModelOptions, toLockWaitMs },
-    { readModelShape },
-  ] = await Promise.all([
-    import('@traitlens/core'),
-    import('@traitlens/capture'),
-    import('../progress-display'),
-    import('../load-model-for-cli'),
-    import('../shared-options'),
-    import('../read-model-shape'),
-  ]);
-  const sites = options.sites as import('@traitlens/core').HookSite[];
+  const [capture, { createProgressDisplay }, { modelLoadProgress }, { toLoadModelOptions, toLockWaitMs }] =
+    await Promise.all([
+      import('@traitlens/capture'),
+      import('../progress-display'),
+      import('../load-model-for-cli'),
+      import('../shared-options'),
+    ]);
+  const { promptFormat, systemPrompt } = await checkCaptureArguments(options);
+  const shard = await resolveCliShard(options.shard);
+  const display = createProgressDisplay();
+  const loadProgress = modelLoadProgress(display);
+  const progress = createCaptureProgress(display, loadProgress);
+  try {
+    const summary = await capture.runCapture({
+      experiment: options.experiment,
+      shard,
+      promptSet: options.promptSet,
+      limit: options.limit,
+      variant: {
+        name: options.variant,
+        model: options.model,
+        lora: options.lora === undefined ? undefined : { source: options.lora, scale: options.loraScale },
+      },
+      replayVariant:
+        options.replayVariant === undefined
+          ? undefined
+          : { name: options.replayVariant, model: options.replayModel ?? options.model },
+      layers: options.layers,
+      sites: options.sites as HookSite[],
+      vectors: options.vectors.length > 0 ? options.vectors.map(parseVectorArgument) : undefined,
+      keepActivations: options.keepActivations,
+      activationDtype: options.activationDtype === 'f32' ? 'F32' : 'F16',
+      maxNewTokens: options.maxNewTokens,
+      batchSize: options.batchSize,
+      chatTemplate: ({ auto: 'auto', raw: 'never', chat: 'always' } as const)[promptFormat],
+      systemPrompt,
+      force: options.force,
+      lockWaitMs: toLockWaitMs(options.lockWait),
+      onLockWait: (owner) =>
+        display.log(
+          `waiting up to ${options.lockWait} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to finish the same prompts`,
+        ),
+      modelOptions: {
+        ...toLoadModelOptions(options, { withLora: false }),
+        onProgress: loadProgress.onProgress,
+        onWarning: (message) => display.log(`warning: ${message}`),
+      },
+      onProgress: progress.onProgress,
+    });
+    progress.finish();
+    display.stop();
+    printCaptureSummary(summary);
+  } finally {
+    loadProgress.finish();
+    display.stop();
+  }
+}
+
+/**
+ * Option combinations, layers and vector files against the model's config.json, before minutes of
+ * loading a large model.
+ */
+async function checkCaptureArguments(
+  options: CaptureCommandOptions,
+): Promise<ReturnType<typeof resolvePromptFormat>> {
+  const { TraitlensError, parseLayerSelection, readTraitVectors } = await import('@traitlens/core');
+  const { readModelShape } = await import('../read-model-shape');
   const loraProblem = describeLoraScaleProblem(options);
   if (loraProblem) throw new TraitlensError('INVALID_ARGUMENT', loraProblem);
-  const { promptFormat, systemPrompt } = resolvePromptFormat(options);
+  const promptFormat = resolvePromptFormat(options);
   if (options.replayModel !== undefined && options.replayVariant === undefined)
     throw new TraitlensError(
       'INVALID_ARGUMENT',
@@ -125,7 +179,6 @@ async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> 
       'INVALID_ARGUMENT',
       `--replay-variant ${options.replayVariant} needs --replay-model <source>, or --lora so that the replay runs the same model with the adapter at scale 0.`,
     );
-  // Layers and vector files against the model's config.json, before minutes of loading a large model.
   const shape = await readModelShape(options.model);
   parseLayerSelection(options.layers, shape.layerCount);
   for (const { path } of options.vectors.map(parseVectorArgument)) {
@@ -137,95 +190,63 @@ async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> 
         { details: { file: path, expected: shape.hiddenSize, actual: set.metadata.hiddenSize } },
       );
   }
-  const shard = await resolveCliShard(options.shard);
-  const display = createProgressDisplay();
-  const loadProgress = modelLoadProgress(display);
-  let stage: import('../progress-display').ProgressTask | undefined;
+  return promptFormat;
+}
+
+/** Turns capture events into log lines and one progress bar per stage. */
+function createCaptureProgress(
+  display: ProgressDisplay,
+  loadProgress: { finish(): void },
+): { onProgress: (event: CaptureProgressEvent) => void; finish(): void } {
+  let stage: ProgressTask | undefined;
   let generatedTokens = '';
-  try {
-    const summary = await capture.runCapture({
-      experiment: options.experiment,
-      ...(shard === undefined ? {} : { shard }),
-      promptSet: options.promptSet,
-      ...(options.limit === undefined ? {} : { limit: options.limit }),
-      variant: {
-        name: options.variant,
-        model: options.model,
-        ...(options.lora === undefined ? {} : { lora: { source: options.lora, scale: options.loraScale } }),
-      },
-      ...(options.replayVariant === undefined
-        ? {}
-        : { replayVariant: { name: options.replayVariant, model: options.replayModel ?? options.model } }),
-      layers: options.layers,
-      sites,
-      ...(options.vectors.length > 0 ? { vectors: options.vectors.map(parseVectorArgument) } : {}),
-      ...(options.keepActivations ? { keepActivations: true } : {}),
-      activationDtype: options.activationDtype === 'f32' ? 'F32' : 'F16',
-      maxNewTokens: options.maxNewTokens,
-      batchSize: options.batchSize,
-      chatTemplate: ({ auto: 'auto', raw: 'never', chat: 'always' } as const)[promptFormat],
-      ...(systemPrompt === undefined ? {} : { systemPrompt }),
-      ...(options.force ? { force: true } : {}),
-      lockWaitMs: toLockWaitMs(options.lockWait),
-      onLockWait: (owner) =>
+  const onProgress = (event: CaptureProgressEvent): void => {
+    switch (event.type) {
+      case 'load':
         display.log(
-          `waiting up to ${options.lockWait} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to finish the same prompts`,
-        ),
-      modelOptions: {
-        ...toLoadModelOptions(options, { withLora: false }),
-        onProgress: loadProgress.onProgress,
-        onWarning: (message) => display.log(`warning: ${message}`),
-      },
-      onProgress: (event) => {
-        switch (event.type) {
-          case 'load':
-            display.log(
-              `loading ${event.model}${event.lora ? ` with LoRA ${event.lora} (switchable)` : ''} for ${event.variants.length === 1 ? 'variant' : 'variants'} ${event.variants.join(', ')}`,
-            );
-            break;
-          case 'start': {
-            loadProgress.finish();
-            stage?.finish();
-            generatedTokens = '';
-            const missing = event.missing > 0 ? `, ${event.missing} without a source response` : '';
-            display.log(
-              `${event.stage} ${event.variant}/${event.promptSet}: ${event.total} prompts, ${event.skipped} already done${missing}`,
-            );
-            stage = display.task(`${event.stage} ${event.variant}`, {
-              total: event.total,
-              done: event.skipped,
-              unit: 'prompts',
-            });
-            break;
-          }
-          case 'tokens':
-            generatedTokens = `(${event.generatedTokens} tokens generated)`;
-            break;
-          case 'prompt':
-            stage?.update(event.done, undefined, generatedTokens);
-            break;
-          case 'failed':
-            display.log(`warning: replay skips prompt "${event.promptId}": ${event.reason}`);
-            break;
-        }
-      },
-    });
-    stage?.finish();
-    display.stop();
-    for (const stage of [summary.capture, summary.replay]) {
-      if (!stage) continue;
-      const missing = stage.missing > 0 ? `, ${stage.missing} missing from the source variant` : '';
-      const failed = stage.failed?.length
-        ? `, ${stage.failed.length} not replayable (see replay-failures.json)`
-        : '';
-      const generated =
-        stage.stage === 'capture' ? `, ${stage.generated} generated (${stage.generatedTokens} tokens)` : '';
-      process.stdout.write(
-        `${stage.stage} ${stage.variant}/${stage.promptSet}: ${stage.written} written, ${stage.skipped} skipped${generated}${missing}${failed} in ${stage.seconds.toFixed(1)} s -> ${stage.directory}\n`,
-      );
+          `loading ${event.model}${event.lora ? ` with LoRA ${event.lora} (switchable)` : ''} for ${event.variants.length === 1 ? 'variant' : 'variants'} ${event.variants.join(', ')}`,
+        );
+        break;
+      case 'start': {
+        loadProgress.finish();
+        stage?.finish();
+        generatedTokens = '';
+        const missing = event.missing > 0 ? `, ${event.missing} without a source response` : '';
+        display.log(
+          `${event.stage} ${event.variant}/${event.promptSet}: ${event.total} prompts, ${event.skipped} already done${missing}`,
+        );
+        stage = display.task(`${event.stage} ${event.variant}`, {
+          total: event.total,
+          done: event.skipped,
+          unit: 'prompts',
+        });
+        break;
+      }
+      case 'tokens':
+        generatedTokens = `(${event.generatedTokens} tokens generated)`;
+        break;
+      case 'prompt':
+        stage?.update(event.done, undefined, generatedTokens);
+        break;
+      case 'failed':
+        display.log(`warning: replay skips prompt "${event.promptId}": ${event.reason}`);
+        break;
     }
-  } finally {
-    loadProgress.finish();
-    display.stop();
+  };
+  return { onProgress, finish: () => stage?.finish() };
+}
+
+function printCaptureSummary(summary: RunCaptureSummary): void {
+  for (const stage of [summary.capture, summary.replay]) {
+    if (!stage) continue;
+    const missing = stage.missing > 0 ? `, ${stage.missing} missing from the source variant` : '';
+    const failed = stage.failed?.length
+      ? `, ${stage.failed.length} not replayable (see replay-failures.json)`
+      : '';
+    const generated =
+      stage.stage === 'capture' ? `, ${stage.generated} generated (${stage.generatedTokens} tokens)` : '';
+    process.stdout.write(
+      `${stage.stage} ${stage.variant}/${stage.promptSet}: ${stage.written} written, ${stage.skipped} skipped${generated}${missing}${failed} in ${stage.seconds.toFixed(1)} s -> ${stage.directory}\n`,
+    );
   }
 }
