@@ -33,14 +33,24 @@ export interface CrossValidationResult {
   folds: number;
 }
 
+/** A split of labelled rows: fit on `train`, predict `test` (row indices into `features`). */
+export interface FoldFit {
+  features: FeatureMatrix;
+  labels: ArrayLike<number>;
+  train: ArrayLike<number>;
+  test: ArrayLike<number>;
+  /** sklearn's C (default 1). */
+  inverseRegularization?: number | undefined;
+}
+
 /** Fits standardisation + logistic regression on `train` rows and returns P(1) for `test` rows. */
-export function fitAndPredict(
-  features: FeatureMatrix,
-  labels: ArrayLike<number>,
-  train: ArrayLike<number>,
-  test: ArrayLike<number>,
+export function fitAndPredict({
+  features,
+  labels,
+  train,
+  test,
   inverseRegularization = 1,
-): Float64Array {
+}: FoldFit): Float64Array {
   const trainMatrix = selectRows(features, train);
   const scaling = fitFeatureScaling(trainMatrix);
   const model = fitLogisticRegression(
@@ -56,17 +66,12 @@ export function fitAndPredict(
  * predicts 0.5 for every test row (no information) instead of fitting a degenerate model; predicting the
  * training class would score the held-out class systematically wrong.
  */
-export function fitAndPredictOrPrior(
-  features: FeatureMatrix,
-  labels: ArrayLike<number>,
-  train: ArrayLike<number>,
-  test: ArrayLike<number>,
-  inverseRegularization = 1,
-): Float64Array {
+export function fitAndPredictOrPrior(fold: FoldFit): Float64Array {
+  const { labels, train, test } = fold;
   let positives = 0;
   for (let i = 0; i < train.length; i++) positives += labels[train[i]!]!;
   if (positives === 0 || positives === train.length) return new Float64Array(test.length).fill(0.5);
-  return fitAndPredict(features, labels, train, test, inverseRegularization);
+  return fitAndPredict(fold);
 }
 
 export function computeAccuracy(probabilities: ArrayLike<number>, labels: ArrayLike<number>): number {
@@ -109,7 +114,13 @@ export function crossValidateLogisticRegression(
     const test: number[] = [];
     for (let i = 0; i < labels.length; i++) (assignment[i] === fold ? test : train).push(i);
     if (test.length === 0) continue;
-    const predicted = fitAndPredictOrPrior(features, labels, train, test, options.inverseRegularization);
+    const predicted = fitAndPredictOrPrior({
+      features,
+      labels,
+      train,
+      test,
+      inverseRegularization: options.inverseRegularization,
+    });
     test.forEach((index, position) => {
       probabilities[index] = predicted[position]!;
     });

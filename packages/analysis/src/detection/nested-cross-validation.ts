@@ -74,13 +74,13 @@ export function runNestedCrossValidation(input: NestedCrossValidationInput): Nes
     const predicted =
       bestPosition < 0
         ? new Float64Array(test.length).fill(0.5)
-        : fitAndPredictOrPrior(
-            layerFeatures[bestPosition]!,
+        : fitAndPredictOrPrior({
+            features: layerFeatures[bestPosition]!,
             labels,
             train,
             test,
-            input.inverseRegularization,
-          );
+            inverseRegularization: input.inverseRegularization,
+          });
     test.forEach((row, position) => {
       probabilities[row] = predicted[position]!;
     });

@@ -452,13 +452,19 @@ function runGeneralization(
     const trainIndex = trainPrompts.map((_, i) => i);
     const testIndex = testPrompts.map((_, i) => trainPrompts.length + i);
     const trainGroupIds = trainPrompts.map((prompt) => groups[prompt]!);
+    const split = {
+      labels: yAll,
+      train: trainIndex,
+      test: testIndex,
+      inverseRegularization: options.inverseRegularization,
+    };
     const trainCv =
       traitVectors.length > 0
         ? crossValidateLogisticRegression(trainFeatures, yTrain, { ...options, groups: trainGroupIds }).auroc
         : Number.NaN;
     const probabilities =
       traitVectors.length > 0
-        ? fitAndPredict(all, yAll, trainIndex, testIndex, options.inverseRegularization)
+        ? fitAndPredict({ ...split, features: all })
         : new Float64Array(testIndex.length).fill(0.5);
     let randomTestAuroc = Number.NaN;
     if (randomVectors.length > 0) {
@@ -471,7 +477,7 @@ function runGeneralization(
         ]),
       );
       randomTestAuroc = computeWithinGroupAuroc(
-        fitAndPredict(randomAll, yAll, trainIndex, testIndex, options.inverseRegularization),
+        fitAndPredict({ ...split, features: randomAll }),
         yTest,
         testPrompts.map((prompt) => groups[prompt]!),
       );
