@@ -31,6 +31,7 @@ export {
   type RandomDirectionNullDraws,
 } from './diff/random-direction-null';
 export type {
+  DetectionFeatures,
   DetectionFile,
   ModelDiffFile,
   PredictivityFile,
@@ -39,13 +40,8 @@ export type {
   TokenViewPrompt,
   VectorConsistencyFile,
 } from './experiment/analysis-files';
-export {
-  type AnalysisSummary,
-  type AnalyzeExperimentOptions,
-  analyzeExperiment,
-  type DetectionFeatures,
-  type ModelDiffHighlight,
-} from './experiment/analyze-experiment';
+export { type AnalyzeExperimentOptions, analyzeExperiment } from './experiment/analyze-experiment';
+export type { AnalysisSummary, ModelDiffHighlight } from './experiment/build-analysis-summary';
 export {
   evaluateSuccessCriteria,
   type SuccessCriterionVerdict,

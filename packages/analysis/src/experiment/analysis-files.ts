@@ -6,6 +6,9 @@ import type { PredictivitySet, PredictivitySummary } from '../predictivity/measu
 import type { TokenDeltaStatistics } from '../projections/project-activation-files';
 import type { ProjectionMeasure } from '../projections/projection-settings';
 
+/** Which per-response values the detector and predictivity read: A's projections, B's, or B - A. */
+export type DetectionFeatures = 'a' | 'b' | 'difference';
+
 /**
  * The JSON files `traitlens analyze` writes under `analysis/` (docs/analysis.md documents each field).
  * In the files, numbers that are undefined for the data (NaN, Infinity) are written as null.
@@ -43,7 +46,7 @@ export interface ModelDiffFile {
 export interface DetectionFile extends DetectionResult {
   format: 'traitlens.analysis.detection';
   formatVersion: string;
-  features: 'a' | 'b' | 'difference';
+  features: DetectionFeatures;
   variant: string;
 }
 
@@ -53,7 +56,7 @@ export interface PredictivityFile {
   formatVersion: string;
   measure: ProjectionMeasure;
   aggregation: string;
-  features: 'a' | 'b' | 'difference';
+  features: DetectionFeatures;
   sets: PredictivitySet[];
   summary: PredictivitySummary[];
 }

@@ -8,7 +8,8 @@ import type { DetectionResult } from '../detection/run-detection';
 import type { ModelDiffResult } from '../diff/compute-model-diff';
 import type { PredictivitySet } from '../predictivity/measure-predictivity';
 import type { TokenDeltaStatistics } from '../projections/project-activation-files';
-import { type AnalysisSummary, analyzeExperiment } from './analyze-experiment';
+import { analyzeExperiment } from './analyze-experiment';
+import type { AnalysisSummary } from './build-analysis-summary';
 
 let root: string;
 let summary: AnalysisSummary;

@@ -11,7 +11,7 @@ import type {
   ResponseAggregation,
 } from '../projections/projection-settings';
 import type { VectorBank } from '../projections/vector-bank';
-import type { VectorConsistencyFile } from './analysis-files';
+import type { DetectionFeatures, VectorConsistencyFile } from './analysis-files';
 import { analysisFormatVersion } from './analysis-format-version';
 import { type AnalysisSummary, buildAnalysisSummary } from './build-analysis-summary';
 import { collectExperimentPrompts, type ExperimentPrompts } from './experiment-prompts';
@@ -27,12 +27,6 @@ import type { MethodSelection } from './trait-methods';
 import { writeAnalysisJson } from './write-analysis-json';
 import { writeProjectionsFile } from './write-projections-file';
 import { writeTokenViewFile } from './write-token-view-file';
-
-export { analysisFormatVersion } from './analysis-format-version';
-export type { AnalysisSummary, ModelDiffHighlight } from './build-analysis-summary';
-
-/** Which per-response values the detector and predictivity read. */
-export type DetectionFeatures = 'a' | 'b' | 'difference';
 
 /** Every option may also be given as `undefined`, which means its default. */
 export interface AnalyzeExperimentOptions {

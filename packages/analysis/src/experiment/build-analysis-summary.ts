@@ -9,8 +9,8 @@ import {
   type ProjectionSettings,
 } from '../projections/projection-settings';
 import type { VectorBank } from '../projections/vector-bank';
+import type { DetectionFeatures } from './analysis-files';
 import { analysisFormatVersion } from './analysis-format-version';
-import type { DetectionFeatures } from './analyze-experiment';
 import {
   evaluateSuccessCriteria,
   type SuccessCriterionVerdict,

@@ -1,4 +1,4 @@
-import type { AnalysisSummary } from './analyze-experiment';
+import type { AnalysisSummary } from './build-analysis-summary';
 
 function formatP(p: number | null | undefined): string {
   if (p === null || p === undefined || Number.isNaN(p)) return 'n/a';

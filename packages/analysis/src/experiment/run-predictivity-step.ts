@@ -8,9 +8,8 @@ import { projectActivationFiles } from '../projections/project-activation-files'
 import { formatResponseAggregation, type ProjectionSettings } from '../projections/projection-settings';
 import type { ProjectionTable } from '../projections/projection-table';
 import type { VectorBank } from '../projections/vector-bank';
-import type { PredictivityFile } from './analysis-files';
+import type { DetectionFeatures, PredictivityFile } from './analysis-files';
 import { analysisFormatVersion } from './analysis-format-version';
-import type { DetectionFeatures } from './analyze-experiment';
 import { collectExperimentPrompts, lookupPrompt } from './experiment-prompts';
 import { parsePromptLabels, readJsonFile } from './read-prompt-labels';
 import { writeAnalysisJson } from './write-analysis-json';

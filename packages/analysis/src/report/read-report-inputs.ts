@@ -9,7 +9,7 @@ import type {
   TokenViewFile,
   VectorConsistencyFile,
 } from '../experiment/analysis-files';
-import type { AnalysisSummary } from '../experiment/analyze-experiment';
+import type { AnalysisSummary } from '../experiment/build-analysis-summary';
 import { type ExtractionEvaluationSummary, readExtractionEvaluations } from './read-extraction-evaluation';
 import { readSteeringSweeps, type SteeringSweep } from './read-steering-results';
 
