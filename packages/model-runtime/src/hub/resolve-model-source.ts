@@ -415,11 +415,11 @@ class SnapshotFetcher {
         const { file, download } = downloads[next++]!;
         const context = { ...this.context, file };
         try {
-          await downloadBlob(
-            this.settings,
+          await downloadBlob({
+            settings: this.settings,
             download,
             context,
-            {
+            progress: {
               onStart: (resumedFromBytes) =>
                 this.settings.onProgress({
                   type: 'file-start',
@@ -437,8 +437,8 @@ class SnapshotFetcher {
                   totalBytes: download.size,
                 }),
             },
-            batch.signal,
-          );
+            signal: batch.signal,
+          });
           this.settings.onProgress({
             type: 'file-done',
             repo: this.context.repo,
