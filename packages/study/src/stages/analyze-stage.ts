@@ -127,7 +127,7 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
       ? await runDecompositionPairs(context, { pairs: analyze.decompositionPairs, methods })
       : undefined;
   return {
-    ...(decomposition ? { decompositionPairs: decomposition } : {}),
+    decompositionPairs: decomposition,
     prompts: summary.prompts,
     layers: summary.projection.layers,
     vectors: summary.vectors.filter((vector) => !vector.isRandomBaseline).map((vector) => vector.id),
