@@ -55,82 +55,99 @@ export async function resolveModelSource(
     configOnly: options.configOnly ?? false,
   };
   if (parsed.kind === 'local') return resolveLocalDirectory(parsed, request);
-
   const settings = resolveHubSettings(options);
-  const cache = new HubRepoCache(settings.cacheDir, parsed.repo);
-  const context: HubRequestContext = { repo: parsed.repo, revision: parsed.revision };
-
-  if (settings.offline) {
-    const cached = await findCachedSnapshot(cache, parsed, request);
-    if (cached.resolved) {
-      settings.onProgress({
-        type: 'revision-resolved',
-        repo: parsed.repo,
-        revision: parsed.revision,
-        commit: cached.resolved.revision!,
-        fromCache: true,
-      });
-      return cached.resolved;
-    }
-    throw new TraitlensError(
-      'HUB_OFFLINE',
-      `Offline mode (HF_HUB_OFFLINE or the offline option) and ${source} is not usable from the cache in ${settings.cacheDir}: ${cached.reason}. Run once with network access (HF_HUB_OFFLINE unset) to download it, or point HF_HUB_CACHE at a cache that has it.`,
-      {
-        details: {
-          repo: parsed.repo,
-          revision: parsed.revision,
-          cacheDir: settings.cacheDir,
-          reason: cached.reason,
-        },
-      },
-    );
-  }
-
+  const hub: HubResolution = {
+    source,
+    parsed,
+    request,
+    settings,
+    cache: new HubRepoCache(settings.cacheDir, parsed.repo),
+    context: { repo: parsed.repo, revision: parsed.revision },
+  };
+  if (settings.offline) return resolveOffline(hub);
   // A commit sha never moves, so a complete snapshot of it needs no request at all.
   if (isCommitSha(parsed.revision)) {
-    const cached = await findCachedSnapshot(cache, parsed, request);
+    const cached = await findCachedSnapshot(hub.cache, parsed, request);
     if (cached.resolved) return cached.resolved;
   }
+  const listing = await fetchRepoListing(hub);
+  if (listing.kind === 'cached') return listing.resolved;
+  return downloadSnapshot(hub, listing);
+}
 
-  let commit: string;
-  let repoFiles: Set<string>;
+/** One Hub source being resolved: what was asked for, and where it is cached. */
+interface HubResolution {
+  /** The source as the caller wrote it. */
+  source: string;
+  parsed: Extract<ModelSource, { kind: 'hub' }>;
+  request: ModelFileRequest;
+  settings: HubSettings;
+  cache: HubRepoCache;
+  context: HubRequestContext;
+}
+
+/** The commit a revision points at now and the files of that commit. */
+interface RepoListing {
+  kind: 'listed';
+  commit: string;
+  repoFiles: Set<string>;
+}
+
+/** Offline: the cached snapshot of the revision, or HUB_OFFLINE saying why the cache cannot serve it. */
+async function resolveOffline(hub: HubResolution): Promise<ResolvedModelSource> {
+  const { parsed, settings } = hub;
+  const cached = await findCachedSnapshot(hub.cache, parsed, hub.request);
+  if (cached.resolved) {
+    settings.onProgress({
+      type: 'revision-resolved',
+      repo: parsed.repo,
+      revision: parsed.revision,
+      commit: cached.resolved.revision,
+      fromCache: true,
+    });
+    return cached.resolved;
+  }
+  throw new TraitlensError(
+    'HUB_OFFLINE',
+    `Offline mode (HF_HUB_OFFLINE or the offline option) and ${hub.source} is not usable from the cache in ${settings.cacheDir}: ${cached.reason}. Run once with network access (HF_HUB_OFFLINE unset) to download it, or point HF_HUB_CACHE at a cache that has it.`,
+    {
+      details: {
+        repo: parsed.repo,
+        revision: parsed.revision,
+        cacheDir: settings.cacheDir,
+        reason: cached.reason,
+      },
+    },
+  );
+}
+
+/**
+ * Asks the Hub which commit the revision is and which files it has. When the Hub cannot be reached, a
+ * cached snapshot stands in (reported as a cache fallback); without one the error says both.
+ */
+async function fetchRepoListing(
+  hub: HubResolution,
+): Promise<RepoListing | { kind: 'cached'; resolved: ResolvedModelSource }> {
+  const { parsed, settings } = hub;
+  let listing: RepoListing;
   try {
     const info = await modelInfo({
       name: parsed.repo,
       revision: parsed.revision,
       additionalFields: ['sha', 'filePaths'],
       hubUrl: settings.endpoint,
-      fetch: createHubFetch(settings, context),
+      fetch: createHubFetch(settings, hub.context),
     });
-    commit = info.sha;
-    repoFiles = new Set(info.filePaths);
+    listing = { kind: 'listed', commit: info.sha, repoFiles: new Set(info.filePaths) };
   } catch (error) {
     if (!isConnectivityFailure(error)) throw error;
-    const cached = await findCachedSnapshot(cache, parsed, request);
-    if (cached.resolved) {
-      settings.onProgress({
-        type: 'cache-fallback',
-        repo: parsed.repo,
-        revision: parsed.revision,
-        commit: cached.resolved.revision!,
-        reason: (error as Error).message,
-      });
-      return cached.resolved;
-    }
-    const failure = error as TraitlensError;
-    throw new TraitlensError(
-      'HUB_OFFLINE',
-      `${failure.message} The cache in ${settings.cacheDir} has no usable copy either: ${cached.reason}.`,
-      {
-        cause: failure,
-        details: { ...failure.details, cacheDir: settings.cacheDir, cacheReason: cached.reason },
-      },
-    );
+    return { kind: 'cached', resolved: await fallBackToCache(hub, error as TraitlensError) };
   }
+  const { commit } = listing;
   if (typeof commit !== 'string' || !isCommitSha(commit)) {
     throw new TraitlensError(
       'HUB_ERROR',
-      `The Hub at ${settings.endpoint} returned no commit sha for ${source} (got ${JSON.stringify(commit)}); is HF_ENDPOINT a Hugging Face Hub?`,
+      `The Hub at ${settings.endpoint} returned no commit sha for ${hub.source} (got ${JSON.stringify(commit)}); is HF_ENDPOINT a Hugging Face Hub?`,
       {
         details: { repo: parsed.repo, revision: parsed.revision },
       },
@@ -143,18 +160,54 @@ export async function resolveModelSource(
     commit,
     fromCache: false,
   });
+  return listing;
+}
 
-  const where = `hf:${parsed.repo}@${parsed.revision}`;
-  const selection = selectModelFiles(repoFiles, request, where);
-  const fetcher = new SnapshotFetcher(settings, cache, { repo: parsed.repo, revision: commit }, () =>
-    listFiles({
-      repo: { type: 'model', name: parsed.repo },
-      revision: commit,
-      recursive: true,
-      hubUrl: settings.endpoint,
-      fetch: createHubFetch(settings, context),
-    }),
+async function fallBackToCache(hub: HubResolution, failure: TraitlensError): Promise<ResolvedModelSource> {
+  const { parsed, settings } = hub;
+  const cached = await findCachedSnapshot(hub.cache, parsed, hub.request);
+  if (cached.resolved) {
+    settings.onProgress({
+      type: 'cache-fallback',
+      repo: parsed.repo,
+      revision: parsed.revision,
+      commit: cached.resolved.revision,
+      reason: failure.message,
+    });
+    return cached.resolved;
+  }
+  throw new TraitlensError(
+    'HUB_OFFLINE',
+    `${failure.message} The cache in ${settings.cacheDir} has no usable copy either: ${cached.reason}.`,
+    {
+      cause: failure,
+      details: { ...failure.details, cacheDir: settings.cacheDir, cacheReason: cached.reason },
+    },
   );
+}
+
+/**
+ * Fetches the selected files of the commit (and the weight shards its index lists) into the cache, then
+ * links the snapshot and writes the ref.
+ */
+async function downloadSnapshot(hub: HubResolution, listing: RepoListing): Promise<ResolvedModelSource> {
+  const { parsed, settings } = hub;
+  const { commit, repoFiles } = listing;
+  const where = `hf:${parsed.repo}@${parsed.revision}`;
+  const selection = selectModelFiles(repoFiles, hub.request, where);
+  const fetcher = new SnapshotFetcher({
+    settings,
+    cache: hub.cache,
+    context: { repo: parsed.repo, revision: commit },
+    listRepoFiles: () =>
+      listFiles({
+        repo: { type: 'model', name: parsed.repo },
+        revision: commit,
+        recursive: true,
+        hubUrl: settings.endpoint,
+        fetch: createHubFetch(settings, hub.context),
+      }),
+  });
   const files = [...selection.required, ...selection.optional];
   await fetcher.fetch(files);
   if (selection.weightIndex) {
@@ -177,9 +230,9 @@ export async function resolveModelSource(
     files.splice(selection.required.length, 0, ...shards);
   }
   await fetcher.commitSnapshot();
-  await cache.writeRef(parsed.revision, commit);
+  await hub.cache.writeRef(parsed.revision, commit);
   return {
-    directory: cache.snapshotDirectory(commit),
+    directory: hub.cache.snapshotDirectory(commit),
     revision: commit,
     repo: parsed.repo,
     files,
@@ -197,7 +250,7 @@ function isConnectivityFailure(error: unknown): boolean {
 }
 
 type CacheLookup =
-  | { resolved: ResolvedModelSource; reason?: undefined }
+  | { resolved: ResolvedModelSource & { revision: string }; reason?: undefined }
   | { resolved?: undefined; reason: string };
 
 /** The cached snapshot for a revision, if it holds every required file (and every shard its index lists). */
@@ -321,12 +374,22 @@ class SnapshotFetcher {
   private listing: Map<string, ListFileEntry> | undefined;
   private readonly links: PendingLink[] = [];
 
-  constructor(
-    private readonly settings: HubSettings,
-    private readonly cache: HubRepoCache,
-    private readonly context: { repo: string; revision: string },
-    private readonly listRepoFiles: () => AsyncIterable<ListFileEntry>,
-  ) {}
+  private readonly settings: HubSettings;
+  private readonly cache: HubRepoCache;
+  private readonly context: { repo: string; revision: string };
+  private readonly listRepoFiles: () => AsyncIterable<ListFileEntry>;
+
+  constructor(options: {
+    settings: HubSettings;
+    cache: HubRepoCache;
+    context: { repo: string; revision: string };
+    listRepoFiles: () => AsyncIterable<ListFileEntry>;
+  }) {
+    this.settings = options.settings;
+    this.cache = options.cache;
+    this.context = options.context;
+    this.listRepoFiles = options.listRepoFiles;
+  }
 
   private async entry(file: string): Promise<ListFileEntry> {
     if (!this.listing) {
