@@ -201,6 +201,19 @@ describe('preparePrepackedModel', () => {
     expect(index.length).toBe((await stat(paths.store)).size);
   });
 
+  it('rebuilds plan models whose store was deleted', async () => {
+    const packedA = bytes(5000, 9);
+    const first = await plan('graph-1', [{ name: 'a', bytes: weightA, packed: [packedA] }]);
+    const paths = prepackedModelPaths(first.graph, tag);
+    await preparePrepackedModel(first.graph, { tag, saveOptimizedModel: first.save });
+    await rm(paths.store);
+    await rm(`${paths.store}.json`);
+    const again = await preparePrepackedModel(first.graph, { tag, saveOptimizedModel: first.save });
+    expect(saves).toBe(2);
+    const a = await regionOf(again, 'a');
+    expect(Buffer.from(a.packed[0]!).equals(Buffer.from(packedA))).toBe(true);
+  });
+
   it('tags differ by onnxruntime version', () => {
     expect(prepackedStoreTag('1.30.0')).toMatch(/^[0-9a-f]{12}$/);
     expect(prepackedStoreTag('1.30.0')).toBe(prepackedStoreTag('1.30.0'));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { access, type FileHandle, open, readFile, rm, stat } from 'node:fs/promises';
+import { access, type FileHandle, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { arch, cpus } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -28,6 +28,8 @@ import {
 
 /** Identifies the ORT build and CPU the packed layouts were made for (they are not portable). */
 export function prepackedStoreTag(ortVersion: string): string {
+  const known = tags.get(ortVersion);
+  if (known) return known;
   let flags = '';
   try {
     // Packed layouts depend on the instruction set ORT dispatched to (AVX2, AVX-512, VNNI, NEON...).
@@ -36,11 +38,14 @@ export function prepackedStoreTag(ortVersion: string): string {
   } catch {
     // No /proc (macOS, Windows): the CPU model name below stands for the instruction set.
   }
-  return createHash('sha256')
+  const tag = createHash('sha256')
     .update(`${ortVersion}|${arch()}|${cpus()[0]?.model ?? ''}|${flags}`)
     .digest('hex')
     .slice(0, 12);
+  tags.set(ortVersion, tag);
+  return tag;
 }
+const tags = new Map<string, string>();
 
 interface StoreIndex {
   version: 1;
@@ -104,7 +109,8 @@ export async function preparePrepackedModel(
   options: PreparePrepackedModelOptions,
 ): Promise<string> {
   const paths = prepackedModelPaths(graphPath, options.tag);
-  if (await exists(paths.model)) return paths.model;
+  const ready = async () => (await exists(paths.model)) && (await exists(`${paths.store}.json`));
+  if (await ready()) return paths.model;
   const previous = storeQueues.get(paths.store) ?? Promise.resolve();
   const next = previous
     .catch(() => undefined)
@@ -113,7 +119,7 @@ export async function preparePrepackedModel(
         `${paths.store}.lock`,
         { purpose: `pack weights for ${basename(graphPath)}`, waitMs: 30 * 60 * 1000 },
         async () => {
-          if (!(await exists(paths.model))) await buildPrepackedModel(graphPath, paths, options);
+          if (!(await ready())) await buildPrepackedModel(graphPath, paths, options);
         },
       ),
     );
@@ -154,7 +160,7 @@ async function buildPrepackedModel(
           length: Number(entries.get('length') ?? 0),
         });
     }
-    const index = await openStoreIndex(paths.store);
+    const index = await openStoreIndex(paths.store, options.tag);
     const store = await open(paths.store, 'r+');
     const source = await open(join(directory, scratchData), 'r');
     const handles = new Map<string, FileHandle>();
@@ -221,8 +227,12 @@ async function buildPrepackedModel(
   }
 }
 
-/** The store's index; a data file longer than the index says (a torn append) is cut back to it. */
-async function openStoreIndex(storePath: string): Promise<StoreIndex> {
+/**
+ * The store's index; a data file longer than the index says (a torn append) is cut back to it. A store
+ * that lost data (shorter than its index, or no index) starts over, and the plan models pointing into
+ * it are removed so they are rebuilt.
+ */
+async function openStoreIndex(storePath: string, tag: string): Promise<StoreIndex> {
   let index: StoreIndex = { version: 1, length: 0, blobs: {} };
   try {
     const parsed = JSON.parse(await readFile(`${storePath}.json`, 'utf8')) as StoreIndex;
@@ -235,7 +245,12 @@ async function openStoreIndex(storePath: string): Promise<StoreIndex> {
     (info) => info.size,
     () => 0,
   );
-  if (size < index.length) index = { version: 1, length: 0, blobs: {} };
+  if (size < index.length || index.length === 0) {
+    index = { version: 1, length: 0, blobs: {} };
+    const directory = dirname(storePath);
+    for (const name of await readdir(directory))
+      if (name.endsWith(`.prepacked-${tag}.onnx`)) await rm(join(directory, name), { force: true });
+  }
   if (size !== index.length) {
     const handle = await open(storePath, 'r+');
     try {
