@@ -1,5 +1,10 @@
+import { join, relative } from 'node:path';
+import type { HookSite, Judge } from '@traitlens/core';
+import type { TraitDataset } from '@traitlens/extraction';
+import type { LanguageModel } from '@traitlens/model-runtime';
 import { type Command, Option } from 'commander';
 import { collectValues, integerOption, numberOption, parseList } from '../parse-option-values';
+import type { ProgressDisplay, ProgressTask } from '../progress-display';
 import { addShardOption, resolveCliShard } from '../shard-option';
 import {
   addJudgeOptions,
@@ -122,22 +127,61 @@ export function registerExtractCommand(program: Command): void {
 }
 
 async function runExtractCommand(options: ExtractCommandOptions): Promise<void> {
-  const [
-    core,
-    extraction,
-    { loadModelForCli },
-    { createProgressDisplay },
-    { readModelShape },
-    { join, relative },
-  ] = await Promise.all([
+  const [core, { loadModelForCli }, { createProgressDisplay }, { readModelShape }] = await Promise.all([
     import('@traitlens/core'),
-    import('@traitlens/extraction'),
     import('../load-model-for-cli'),
     import('../progress-display'),
     import('../read-model-shape'),
-    import('node:path'),
   ]);
-  const invalid = (message: string) => new core.TraitlensError('INVALID_ARGUMENT', message);
+  const { datasets, promptFormat } = await loadExtractDatasets(options);
+  // Traits are the units of a shard; the last shard to finish writes extraction/summary.json.
+  const shard = await resolveCliShard(options.shard);
+  const allTraits = datasets.map((dataset) => `${dataset.category}/${dataset.trait}`);
+  const ownDatasets = datasets.filter((dataset) =>
+    core.isUnitInShard(`${dataset.category}/${dataset.trait}`, shard),
+  );
+  if (ownDatasets.length === 0) {
+    process.stderr.write(`no trait of ${allTraits.join(', ')} falls into this shard\n`);
+    await summarizeIfComplete(options.experiment, allTraits, (line) => process.stderr.write(`${line}\n`));
+    return;
+  }
+  // The layers against the model's config.json, before minutes of loading a large model.
+  core.parseLayerSelection(options.layers, (await readModelShape(options.model)).layerCount);
+  const display = createProgressDisplay();
+  display.log(`loading ${options.model}`);
+  const model = await loadModelForCli(options, { display });
+  let created: CreatedJudge | undefined;
+  try {
+    const layers = core.parseLayerSelection(options.layers, model.config.layerCount);
+    created = await createExtractJudge(options);
+    for (const dataset of ownDatasets)
+      await extractTrait({ options, model, dataset, layers, judge: created?.judge, promptFormat, display });
+    await summarizeIfComplete(options.experiment, allTraits, (line) => display.log(line));
+  } finally {
+    display.stop();
+    await created?.dispose();
+    await model.dispose();
+  }
+}
+
+type CreatedJudge = Awaited<ReturnType<typeof import('@traitlens/steering').createJudge>>;
+
+/**
+ * Checks the options and loads every data set first, so a typo in the last trait fails before hours of
+ * generation.
+ */
+async function loadExtractDatasets(
+  options: ExtractCommandOptions,
+): Promise<{
+  datasets: TraitDataset[];
+  promptFormat: ReturnType<typeof resolvePromptFormat>['promptFormat'];
+}> {
+  const [{ TraitlensError }, extraction, { parseTokenWindow }] = await Promise.all([
+    import('@traitlens/core'),
+    import('@traitlens/extraction'),
+    import('@traitlens/extraction/internal'),
+  ]);
+  const invalid = (message: string) => new TraitlensError('INVALID_ARGUMENT', message);
   const traits = [...(options.traits ?? []), ...(options.trait ?? [])];
   if (traits.length === 0)
     throw invalid(
@@ -151,10 +195,9 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
   const cheapProblem = describeLoraScaleProblem(options) ?? describeJudgeKeyProblem(options);
   if (cheapProblem) throw invalid(cheapProblem);
   const { promptFormat } = resolvePromptFormat(options);
-  (await import('@traitlens/extraction/internal')).parseTokenWindow(options.position ?? options.tokenWindow);
+  parseTokenWindow(options.position ?? options.tokenWindow);
   if (options.methods) extraction.resolveExtractionMethods(options.methods);
-  // Load every data set first, so a typo in the last trait fails before hours of generation.
-  const datasets = [];
+  const datasets: TraitDataset[] = [];
   for (const trait of traits) {
     if (!/^[^/]+\/[^/]+$/.test(trait)) {
       throw invalid(`--traits: "${trait}" is not <category>/<trait> (e.g. alignment/sycophancy).`);
@@ -165,101 +208,97 @@ async function runExtractCommand(options: ExtractCommandOptions): Promise<void> 
       }),
     );
   }
+  return { datasets, promptFormat };
+}
 
-  // Traits are the units of a shard; the last shard to finish writes extraction/summary.json.
-  const shard = await resolveCliShard(options.shard);
-  const allTraits = datasets.map((dataset) => `${dataset.category}/${dataset.trait}`);
-  const summarize = async (log: (line: string) => void) => {
-    if (allTraits.length < 2) return;
-    const summary = await extraction.summarizeExtractionIfComplete(options.experiment, allTraits);
-    log(
-      summary
-        ? `cross-trait cosines of the best vectors: ${relative(process.cwd(), join(options.experiment, 'extraction', 'summary.json'))} (${Object.keys(summary.traits).length} traits)`
-        : 'extraction/summary.json is written by the shard that finishes the last trait',
-    );
-  };
-  const ownDatasets = datasets.filter((dataset) =>
-    core.isUnitInShard(`${dataset.category}/${dataset.trait}`, shard),
+/** Writes extraction/summary.json once every trait of a multi-trait run is done (by whichever shard finishes last). */
+async function summarizeIfComplete(
+  experiment: string,
+  allTraits: readonly string[],
+  log: (line: string) => void,
+): Promise<void> {
+  if (allTraits.length < 2) return;
+  const { summarizeExtractionIfComplete } = await import('@traitlens/extraction');
+  const summary = await summarizeExtractionIfComplete(experiment, [...allTraits]);
+  log(
+    summary
+      ? `cross-trait cosines of the best vectors: ${relative(process.cwd(), join(experiment, 'extraction', 'summary.json'))} (${Object.keys(summary.traits).length} traits)`
+      : 'extraction/summary.json is written by the shard that finishes the last trait',
   );
-  if (ownDatasets.length === 0) {
-    process.stderr.write(`no trait of ${allTraits.join(', ')} falls into this shard\n`);
-    await summarize((line) => process.stderr.write(`${line}\n`));
-    return;
-  }
-  // The layers against the model's config.json, before minutes of loading a large model.
-  core.parseLayerSelection(options.layers, (await readModelShape(options.model)).layerCount);
-  const display = createProgressDisplay();
-  display.log(`loading ${options.model}`);
-  const model = await loadModelForCli(options, { display });
-  const judges: { dispose(): Promise<void> }[] = [];
-  try {
-    const layers = core.parseLayerSelection(options.layers, model.config.layerCount);
-    let judge: import('@traitlens/core').Judge | undefined;
-    if (options.judge) {
-      const steering = await import('@traitlens/steering');
-      const created = await steering.createJudge(options.judge, {
-        cacheDirectory: join(options.experiment, '.traitlens-cache', 'judge'),
-        openai: toOpenAiJudgeSettings(options),
-        // The judge model runs as released: no adapter.
-        loadModelOptions: toLoadModelOptions(options, { withLora: false }),
-      });
-      judges.push(created);
-      judge = created.judge;
-    }
-    for (const dataset of ownDatasets) {
-      const tasks = new Map<string, import('../progress-display').ProgressTask>();
-      const result = await extraction.runTraitExtraction({
-        model,
-        dataset,
-        experimentDirectory: options.experiment,
-        layers,
-        sites: options.sites as import('@traitlens/core').HookSite[],
-        tokenWindow: options.position ?? options.tokenWindow,
-        ...(options.methods ? { methods: options.methods } : {}),
-        generation: {
-          maxNewTokens: options.maxNewTokens,
-          temperature: options.temperature,
-          rollouts: options.rollouts,
-          batchSize: options.batchSize,
-          promptFormat,
-        },
-        validationFraction: options.validationFraction,
-        ...(judge && options.vetScenarios ? { scenarioJudge: judge } : {}),
-        ...(judge && options.vetResponses ? { responseJudge: judge } : {}),
-        ...(options.gguf ? { exportGguf: true } : {}),
-        ...(options.force ? { force: true } : {}),
-        lockWaitMs: toLockWaitMs(options.lockWait),
-        onLockWait: (owner) =>
-          display.log(
-            `waiting up to ${options.lockWait} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to release ${dataset.name}`,
-          ),
-        onProgress: (event) => {
-          let task = tasks.get(event.stage);
-          if (!task) {
-            task = display.task(`${dataset.name} ${event.stage}`, {
-              total: event.total,
-              done: event.skipped ? event.completed : 0,
-            });
-            tasks.set(event.stage, task);
-          }
-          task.update(event.completed, event.total, event.skipped ? '(done earlier)' : '');
-        },
-        onWarning: (message) => display.log(`warning: ${message}`),
-      });
-      for (const task of tasks.values()) task.finish();
-      const site = result.evaluation.sites[options.sites[0]!];
-      const best = site?.best;
+}
+
+async function createExtractJudge(options: ExtractCommandOptions): Promise<CreatedJudge | undefined> {
+  if (!options.judge) return undefined;
+  const steering = await import('@traitlens/steering');
+  return steering.createJudge(options.judge, {
+    cacheDirectory: join(options.experiment, '.traitlens-cache', 'judge'),
+    openai: toOpenAiJudgeSettings(options),
+    // The judge model runs as released: no adapter.
+    loadModelOptions: toLoadModelOptions(options, { withLora: false }),
+  });
+}
+
+interface ExtractTraitRun {
+  options: ExtractCommandOptions;
+  model: LanguageModel;
+  dataset: TraitDataset;
+  layers: number[];
+  judge: Judge | undefined;
+  promptFormat: ReturnType<typeof resolvePromptFormat>['promptFormat'];
+  display: ProgressDisplay;
+}
+
+/** One trait: the pipeline with a progress bar per stage, then its best vector and layer table. */
+async function extractTrait(run: ExtractTraitRun): Promise<void> {
+  const { options, dataset, judge, display } = run;
+  const { runTraitExtraction } = await import('@traitlens/extraction');
+  const tasks = new Map<string, ProgressTask>();
+  const result = await runTraitExtraction({
+    model: run.model,
+    dataset,
+    experimentDirectory: options.experiment,
+    layers: run.layers,
+    sites: options.sites as HookSite[],
+    tokenWindow: options.position ?? options.tokenWindow,
+    methods: options.methods,
+    generation: {
+      maxNewTokens: options.maxNewTokens,
+      temperature: options.temperature,
+      rollouts: options.rollouts,
+      batchSize: options.batchSize,
+      promptFormat: run.promptFormat,
+    },
+    validationFraction: options.validationFraction,
+    scenarioJudge: options.vetScenarios ? judge : undefined,
+    responseJudge: options.vetResponses ? judge : undefined,
+    exportGguf: options.gguf,
+    force: options.force,
+    lockWaitMs: toLockWaitMs(options.lockWait),
+    onLockWait: (owner) =>
       display.log(
-        `${result.trait}: ${best ? `best ${best.method} at layer ${best.layer} (validation accuracy ${(best.validationAccuracy * 100).toFixed(1)}%, AUROC ${best.auroc?.toFixed(3) ?? '-'}, d ${best.cohensD?.toFixed(2) ?? '-'})` : 'no usable vector'}; ${relative(process.cwd(), result.evaluationFile)}`,
-      );
-      process.stdout.write(`${formatLayerTable(result.evaluation, options.sites[0]!)}\n`);
-    }
-    await summarize((line) => display.log(line));
-  } finally {
-    display.stop();
-    for (const created of judges) await created.dispose();
-    await model.dispose();
-  }
+        `waiting up to ${options.lockWait} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to release ${dataset.name}`,
+      ),
+    onProgress: (event) => {
+      let task = tasks.get(event.stage);
+      if (!task) {
+        task = display.task(`${dataset.name} ${event.stage}`, {
+          total: event.total,
+          done: event.skipped ? event.completed : 0,
+        });
+        tasks.set(event.stage, task);
+      }
+      task.update(event.completed, event.total, event.skipped ? '(done earlier)' : '');
+    },
+    onWarning: (message) => display.log(`warning: ${message}`),
+  });
+  for (const task of tasks.values()) task.finish();
+  // The first site is the one reported (resid_post unless --sites says otherwise).
+  const [site = 'resid_post'] = options.sites;
+  const best = result.evaluation.sites[site]?.best;
+  display.log(
+    `${result.trait}: ${best ? `best ${best.method} at layer ${best.layer} (validation accuracy ${(best.validationAccuracy * 100).toFixed(1)}%, AUROC ${best.auroc?.toFixed(3) ?? '-'}, d ${best.cohensD?.toFixed(2) ?? '-'})` : 'no usable vector'}; ${relative(process.cwd(), result.evaluationFile)}`,
+  );
+  process.stdout.write(`${formatLayerTable(result.evaluation, site)}\n`);
 }
 
 /** Validation accuracy / AUROC per layer and method, as a plain table for the terminal. */

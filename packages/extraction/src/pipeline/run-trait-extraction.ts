@@ -49,39 +49,39 @@ export interface TraitExtractionOptions {
   /** `experiments/<name>`; outputs go to extraction/<category>/<trait>/. */
   experimentDirectory: string;
   /** 0-based layers (default: all). */
-  layers?: readonly number[];
+  layers?: readonly number[] | undefined;
   /** Hook sites to read (default resid_post, the block output). */
-  sites?: readonly HookSite[];
+  sites?: readonly HookSite[] | undefined;
   /** Token window averaged per sample (default `response[:5]`). */
-  tokenWindow?: string;
+  tokenWindow?: string | undefined;
   /** Method ids (default: every method in the registry). */
-  methods?: readonly string[];
+  methods?: readonly string[] | undefined;
   /** Per-method option overrides, by method id. */
-  methodOptions?: Readonly<Record<string, object>>;
+  methodOptions?: Readonly<Record<string, object>> | undefined;
   /** Methods added in code (merged with the built-ins; nothing global changes). */
-  extraMethods?: Readonly<Record<string, AnyExtractionMethod>>;
-  generation?: Partial<GenerationSettings>;
+  extraMethods?: Readonly<Record<string, AnyExtractionMethod>> | undefined;
+  generation?: Partial<GenerationSettings> | undefined;
   /** Sequences per forward pass when capturing (default: the generation batch size). */
-  activationBatchSize?: number;
+  activationBatchSize?: number | undefined;
   /** Share of each class's prompts (the last ones) held out for evaluation (default 0.2). */
-  validationFraction?: number;
+  validationFraction?: number | undefined;
   /** Judge for optional scenario vetting (before generation). */
-  scenarioJudge?: Judge;
+  scenarioJudge?: Judge | undefined;
   /** Judge for optional response vetting (after generation). */
-  responseJudge?: Judge;
-  vetting?: Partial<VettingThresholds>;
+  responseJudge?: Judge | undefined;
+  vetting?: Partial<VettingThresholds> | undefined;
   /** Also write llama.cpp GGUF control vectors next to the safetensors files. */
-  exportGguf?: boolean;
+  exportGguf?: boolean | undefined;
   /** Redo every stage (true) or the listed ones, even when their outputs exist. */
-  force?: boolean | readonly ExtractionStage[];
-  onProgress?: (event: ExtractionProgressEvent) => void;
-  onWarning?: (message: string) => void;
+  force?: boolean | readonly ExtractionStage[] | undefined;
+  onProgress?: ((event: ExtractionProgressEvent) => void) | undefined;
+  onWarning?: ((message: string) => void) | undefined;
   /**
    * One process at a time extracts a trait in one experiment (a lock file `.lock` in the trait's folder;
    * a lock whose holder died is taken over). How long to wait for another live process before failing
    * with LOCK_HELD, in milliseconds. Default 0: fail at once.
    */
-  lockWaitMs?: number;
+  lockWaitMs?: number | undefined;
   /** Called when another process holds the trait's lock and this run starts waiting for it. */
   onLockWait?: (owner: FileLockOwner | undefined) => void;
 }
