@@ -38,9 +38,6 @@ import { buildSteeringFeeds, buildSteeringSlotFeeds, validateSteeringSpec } from
 import { TransferCounter, type TransferStats } from './transfer-stats';
 import { validateGenerateOptions } from './validate-generate-options';
 
-export { alignPiecesToText } from './generation-rows';
-export { toPromptBatch } from './prompt-batch';
-
 /** Renders chat messages and applies the BOS rule; provided by the tokenizer module. */
 export interface PromptEncoder {
   encodePrompt(prompt: PromptInput, options?: EncodePromptOptions): number[];
