@@ -85,70 +85,88 @@ export function registerPlanCommand(program: Command): void {
     )
     .option('--json', 'print the plan as JSON')
     .option('--offline', 'use the Hugging Face cache only (as HF_HUB_OFFLINE=1)')
-    .action(async (options: PlanCommandOptions) => {
-      const { assessMemoryFit, parseByteSize } = await import('@traitlens/model-runtime/internal');
-      const { formatMemoryPlan, planMemoryForSource } = await import('@traitlens/model-runtime');
-      // Parsed before any download so a typo fails fast.
-      const deviceBytes =
-        options.deviceMemory === undefined ? undefined : parseByteSize(options.deviceMemory);
-      const loraProblem = describeLoraScaleProblem(options);
-      if (loraProblem)
-        throw new (await import('@traitlens/core')).TraitlensError('INVALID_ARGUMENT', loraProblem);
-      // What the run commands compute in: fp16 weights in fp16, int8/int4 per --compute-dtype.
-      const activationDtype =
-        options.activationDtype ??
-        (options.dtype === 'fp16' || (options.dtype.startsWith('int') && options.computeDtype === 'fp16')
-          ? 'fp16'
-          : 'fp32');
-      const { plan, model, lora } = await planMemoryForSource({
-        model: options.model,
-        dtype: options.dtype,
-        blockSize: options.blockSize,
-        batchSize: options.batch,
-        sequenceLength: options.seq,
-        logits: options.logits,
-        provider: options.provider,
-        hookPlans: options.hookPlans,
-        loraMode: options.loraMode,
-        ...(options.lora ? { lora: options.lora } : {}),
-        activationDtype,
-        ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),
-        ...(options.captureLayers ? { captureLayers: options.captureLayers } : {}),
-        hub: {
-          ...(options.offline ? { offline: true } : {}),
-          onProgress: (event) => {
-            if (event.type === 'cache-fallback')
-              process.stderr.write(
-                `traitlens: the Hub is unreachable; using the cached hf:${event.repo}@${event.commit.slice(0, 12)} (${event.reason})\n`,
-              );
-          },
-        },
-      });
-      const fit = deviceBytes === undefined ? undefined : assessMemoryFit(plan, deviceBytes);
-      if (options.json) {
-        const source = (resolved: typeof model) => ({
-          source: options.model,
-          repo: resolved.repo,
-          revision: resolved.revision,
-          directory: resolved.directory,
-        });
-        process.stdout.write(
-          `${JSON.stringify({ model: source(model), lora: lora ? { ...source(lora), source: options.lora } : undefined, plan, fit }, null, 2)}\n`,
-        );
-      } else {
-        const pinned = (label: string, name: string, resolved: typeof model) =>
-          resolved.revision ? `${label} ${name} (commit ${resolved.revision.slice(0, 12)})\n` : '';
-        process.stdout.write(
-          `${pinned('model', options.model, model)}${lora && options.lora ? pinned('lora ', options.lora, lora) : ''}${formatMemoryPlan(plan, deviceBytes)}\n`,
-        );
-      }
-      if (fit && !fit.fits) {
-        // The verdict is already printed; the error only carries the exit code out of runCli.
-        throw new CommanderError(
-          doesNotFitExitCode,
-          'traitlens.plan.doesNotFit',
-          'the plan does not fit the device memory',
-        );
-      }
-    });
+    .action(runPlanCommand);
+}
+
+async function runPlanCommand(options: PlanCommandOptions): Promise<void> {
+  const { assessMemoryFit, parseByteSize } = await import('@traitlens/model-runtime/internal');
+  const { planMemoryForSource } = await import('@traitlens/model-runtime');
+  // Parsed before any download so a typo fails fast.
+  const deviceBytes = options.deviceMemory === undefined ? undefined : parseByteSize(options.deviceMemory);
+  const loraProblem = describeLoraScaleProblem(options);
+  if (loraProblem)
+    throw new (await import('@traitlens/core')).TraitlensError('INVALID_ARGUMENT', loraProblem);
+  const planned = await planMemoryForSource({
+    model: options.model,
+    dtype: options.dtype,
+    blockSize: options.blockSize,
+    batchSize: options.batch,
+    sequenceLength: options.seq,
+    logits: options.logits,
+    provider: options.provider,
+    hookPlans: options.hookPlans,
+    loraMode: options.loraMode,
+    ...(options.lora ? { lora: options.lora } : {}),
+    activationDtype: planActivationDtype(options),
+    ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),
+    ...(options.captureLayers ? { captureLayers: options.captureLayers } : {}),
+    hub: {
+      offline: options.offline,
+      onProgress: (event) => {
+        if (event.type === 'cache-fallback')
+          process.stderr.write(
+            `traitlens: the Hub is unreachable; using the cached hf:${event.repo}@${event.commit.slice(0, 12)} (${event.reason})\n`,
+          );
+      },
+    },
+  });
+  const fit = deviceBytes === undefined ? undefined : assessMemoryFit(planned.plan, deviceBytes);
+  if (options.json) printPlanJson(options, { ...planned, fit });
+  else await printPlanText(options, planned, deviceBytes);
+  if (fit && !fit.fits) {
+    // The verdict is already printed; the error only carries the exit code out of runCli.
+    throw new CommanderError(
+      doesNotFitExitCode,
+      'traitlens.plan.doesNotFit',
+      'the plan does not fit the device memory',
+    );
+  }
+}
+
+/** What the run commands compute in: fp16 weights in fp16, int8/int4 per --compute-dtype. */
+function planActivationDtype(options: PlanCommandOptions): FloatDtype {
+  return (
+    options.activationDtype ??
+    (options.dtype === 'fp16' || (options.dtype.startsWith('int') && options.computeDtype === 'fp16')
+      ? 'fp16'
+      : 'fp32')
+  );
+}
+
+type SourceMemoryPlan = Awaited<ReturnType<typeof import('@traitlens/model-runtime').planMemoryForSource>>;
+
+function printPlanJson(options: PlanCommandOptions, planned: SourceMemoryPlan & { fit: unknown }): void {
+  const { model, lora, plan, fit } = planned;
+  const source = (resolved: typeof model) => ({
+    source: options.model,
+    repo: resolved.repo,
+    revision: resolved.revision,
+    directory: resolved.directory,
+  });
+  process.stdout.write(
+    `${JSON.stringify({ model: source(model), lora: lora ? { ...source(lora), source: options.lora } : undefined, plan, fit }, null, 2)}\n`,
+  );
+}
+
+async function printPlanText(
+  options: PlanCommandOptions,
+  { model, lora, plan }: SourceMemoryPlan,
+  deviceBytes: number | undefined,
+): Promise<void> {
+  const { formatMemoryPlan } = await import('@traitlens/model-runtime');
+  const pinned = (label: string, name: string, resolved: typeof model) =>
+    resolved.revision ? `${label} ${name} (commit ${resolved.revision.slice(0, 12)})\n` : '';
+  process.stdout.write(
+    `${pinned('model', options.model, model)}${lora && options.lora ? pinned('lora ', options.lora, lora) : ''}${formatMemoryPlan(plan, deviceBytes)}\n`,
+  );
 }

@@ -7,27 +7,27 @@ import type { HubProgressEvent } from './hub-progress-event';
 /** How traitlens talks to the Hugging Face Hub; every field falls back to the environment variable Python's huggingface_hub reads. */
 export interface HubOptions {
   /** Hub base URL. Default: `$HF_ENDPOINT`, else https://huggingface.co. */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** Access token for gated or private repos. Default: `$HF_TOKEN`, else the token file `huggingface-cli login` writes. */
-  token?: string;
+  token?: string | undefined;
   /** Cache root. Default: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else ~/.cache/huggingface/hub (shared with Python). */
-  cacheDir?: string;
+  cacheDir?: string | undefined;
   /** Never touch the network; resolve from the cache only. Default: `$HF_HUB_OFFLINE`. */
-  offline?: boolean;
+  offline?: boolean | undefined;
   /** Limit for one metadata request, headers and body. Default: `$HF_HUB_ETAG_TIMEOUT` seconds, else 30 s. */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
   /** A download that receives no bytes for this long is retried (resuming). Default: `$HF_HUB_DOWNLOAD_TIMEOUT` seconds, else 60 s. */
-  stallTimeoutMs?: number;
+  stallTimeoutMs?: number | undefined;
   /** Retries after a network error, a timeout, 429 or 5xx (each download resets its count when it made progress). Default 5. */
-  retries?: number;
+  retries?: number | undefined;
   /** First retry delay; it doubles per retry up to 30 s, and a Retry-After header wins. Default 1000 ms. */
-  retryDelayMs?: number;
+  retryDelayMs?: number | undefined;
   /** Files downloaded at once. Default 4. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Cancels requests and downloads; partial downloads stay as `.incomplete` files and resume next time. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Resolution, per-file and per-byte progress, retries and cache fallbacks. */
-  onProgress?: (event: HubProgressEvent) => void;
+  onProgress?: ((event: HubProgressEvent) => void) | undefined;
 }
 
 /** HubOptions with every default applied. */
@@ -86,7 +86,12 @@ function secondsFromEnvironment(environment: NodeJS.ProcessEnv, name: string): n
   return seconds * 1000;
 }
 
-function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
+/** An option's value when it is a positive number (or zero, where `allowZero`), its fallback when unset. */
+function positive(
+  name: string,
+  value: number | undefined,
+  { fallback, allowZero = false }: { fallback: number; allowZero?: boolean },
+): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new TraitlensError(
@@ -126,16 +131,16 @@ export function resolveHubSettings(
     requestTimeoutMs: positive(
       'requestTimeoutMs',
       options.requestTimeoutMs ?? secondsFromEnvironment(environment, 'HF_HUB_ETAG_TIMEOUT'),
-      30_000,
+      { fallback: 30_000 },
     ),
     stallTimeoutMs: positive(
       'stallTimeoutMs',
       options.stallTimeoutMs ?? secondsFromEnvironment(environment, 'HF_HUB_DOWNLOAD_TIMEOUT'),
-      60_000,
+      { fallback: 60_000 },
     ),
-    retries: Math.floor(positive('retries', options.retries, 5, true)),
-    retryDelayMs: positive('retryDelayMs', options.retryDelayMs, 1000, true),
-    concurrency: Math.max(1, Math.floor(positive('concurrency', options.concurrency, 4))),
+    retries: Math.floor(positive('retries', options.retries, { fallback: 5, allowZero: true })),
+    retryDelayMs: positive('retryDelayMs', options.retryDelayMs, { fallback: 1000, allowZero: true }),
+    concurrency: Math.max(1, Math.floor(positive('concurrency', options.concurrency, { fallback: 4 }))),
     signal: options.signal,
     onProgress: options.onProgress ?? (() => {}),
   };
