@@ -60,36 +60,70 @@ const defaultMaxCaptureBytes = 1 << 30;
 export async function captureWindowActivations(
   options: CaptureWindowActivationsOptions,
 ): Promise<CapturedWindowActivations> {
-  const { model, window, layers, sites } = options;
   const finalPaths = new Map(
-    sites.map((site) => [site, windowActivationsPath(options.directory, site, window)] as const),
+    options.sites.map(
+      (site) => [site, windowActivationsPath(options.directory, site, options.window)] as const,
+    ),
   );
   if (!options.force) {
-    const keys = await Promise.all([...finalPaths.values()].map((path) => readWindowActivationsKey(path)));
-    if (keys.every((key) => key === options.key)) {
-      const bySite = new Map<HookSite, WindowActivations>();
-      for (const [site, path] of finalPaths) bySite.set(site, await readWindowActivations(path));
-      const total = options.records.positive.length + options.records.negative.length;
-      options.onProgress?.(total, total, true);
-      return { bySite, skipped: true };
-    }
+    const reused = await readFinishedActivations(options, finalPaths);
+    if (reused) return reused;
   }
-  const partialDirectory = join(
-    options.directory,
-    '.partial',
-    `${formatTokenWindowSlug(window)}-${options.key}`,
+  const partialDirectory = await preparePartialDirectory(options);
+  const points: HookPoint[] = options.sites.flatMap((site) =>
+    options.layers.map((layer) => ({ site, layer })),
   );
+  const shards = await captureShards(options, { partialDirectory, points });
+  const merged = await mergeShards({ partialDirectory, shards, points });
+  const bySite = new Map<HookSite, WindowActivations>();
+  for (const [site, path] of finalPaths) {
+    const activations = siteWindowActivations(options, merged, site);
+    await writeWindowActivations(path, activations);
+    bySite.set(site, activations);
+  }
+  await rm(partialDirectory, { recursive: true, force: true });
+  // The staging parent goes too once empty (another window's staging keeps it).
+  await rmdir(dirname(partialDirectory)).catch(() => undefined);
+  return { bySite, skipped: false };
+}
+
+/** The final files of every site, when all of them were made from the same inputs key. */
+async function readFinishedActivations(
+  options: CaptureWindowActivationsOptions,
+  finalPaths: ReadonlyMap<HookSite, string>,
+): Promise<CapturedWindowActivations | undefined> {
+  const keys = await Promise.all([...finalPaths.values()].map((path) => readWindowActivationsKey(path)));
+  if (!keys.every((key) => key === options.key)) return undefined;
+  const bySite = new Map<HookSite, WindowActivations>();
+  for (const [site, path] of finalPaths) bySite.set(site, await readWindowActivations(path));
+  const total = options.records.positive.length + options.records.negative.length;
+  options.onProgress?.(total, total, true);
+  return { bySite, skipped: true };
+}
+
+/**
+ * The staging folder of these inputs (`.partial/<window>-<key>`), emptied with `force`. Staging of this
+ * window for other inputs (other layers, records or model) can never be finished now; the caller holds the
+ * trait's lock, so no live process is using it.
+ */
+async function preparePartialDirectory(options: CaptureWindowActivationsOptions): Promise<string> {
+  const slug = `${formatTokenWindowSlug(options.window)}-`;
+  const partialDirectory = join(options.directory, '.partial', `${slug}${options.key}`);
   if (options.force) await rm(partialDirectory, { recursive: true, force: true });
-  // Staging of this window for other inputs (other layers, records or model) can never be finished now;
-  // the caller holds the trait's lock, so no live process is using it.
-  const slug = `${formatTokenWindowSlug(window)}-`;
   for (const name of await readdir(dirname(partialDirectory)).catch(() => [] as string[]))
     if (name.startsWith(slug) && join(dirname(partialDirectory), name) !== partialDirectory)
       await rm(join(dirname(partialDirectory), name), { recursive: true, force: true });
   await mkdir(partialDirectory, { recursive: true });
+  return partialDirectory;
+}
+
+/** One shard file per batch of each class; shards already in the staging folder are kept. */
+async function captureShards(
+  options: CaptureWindowActivationsOptions,
+  staging: { partialDirectory: string; points: readonly HookPoint[] },
+): Promise<Record<TraitPolarity, string[]>> {
+  const { partialDirectory, points } = staging;
   const finished = new Set(await readdir(partialDirectory));
-  const points: HookPoint[] = sites.flatMap((site) => layers.map((layer) => ({ site, layer })));
-  const hiddenSize = model.config.hiddenSize;
   const total = options.records.positive.length + options.records.negative.length;
   let completed = 0;
   options.onProgress?.(0, total, false);
@@ -101,74 +135,86 @@ export async function captureWindowActivations(
       const shardName = `${polarity}-${String(start).padStart(6, '0')}.safetensors`;
       shards[polarity].push(shardName);
       if (!finished.has(shardName)) {
-        await writeShard(
-          join(partialDirectory, shardName),
-          await captureBatch(
-            model,
-            batch,
-            points,
-            window,
-            hiddenSize,
-            options.maxCaptureBytes ?? defaultMaxCaptureBytes,
-          ),
-        );
+        const captured = await captureBatch({
+          model: options.model,
+          batch,
+          points,
+          window: options.window,
+          maxCaptureBytes: options.maxCaptureBytes ?? defaultMaxCaptureBytes,
+        });
+        await writeShard(join(partialDirectory, shardName), captured);
       }
       completed += batch.length;
       options.onProgress?.(completed, total, false);
     }
   }
-  const bySite = new Map<HookSite, WindowActivations>();
-  const dropped: string[] = [];
-  const merged: Record<TraitPolarity, { rows: ActivationRowSource[]; data: Map<string, Float32Array[]> }> = {
-    positive: { rows: [], data: new Map() },
-    negative: { rows: [], data: new Map() },
+  return shards;
+}
+
+/** Each class's rows and per-point pieces, in shard order, and every dropped sample. */
+interface MergedShards {
+  classes: Record<TraitPolarity, { rows: ActivationRowSource[]; data: Map<string, Float32Array[]> }>;
+  dropped: string[];
+}
+
+async function mergeShards(staging: {
+  partialDirectory: string;
+  shards: Readonly<Record<TraitPolarity, readonly string[]>>;
+  points: readonly HookPoint[];
+}): Promise<MergedShards> {
+  const merged: MergedShards = {
+    classes: { positive: { rows: [], data: new Map() }, negative: { rows: [], data: new Map() } },
+    dropped: [],
   };
   for (const polarity of ['positive', 'negative'] as const) {
-    for (const shardName of shards[polarity]) {
-      const shard = await readShard(join(partialDirectory, shardName), points);
-      merged[polarity].rows.push(...shard.rows);
-      dropped.push(...shard.dropped);
+    const part = merged.classes[polarity];
+    for (const shardName of staging.shards[polarity]) {
+      const shard = await readShard(join(staging.partialDirectory, shardName), staging.points);
+      part.rows.push(...shard.rows);
+      merged.dropped.push(...shard.dropped);
       for (const [name, data] of shard.data) {
-        const list = merged[polarity].data.get(name) ?? [];
+        const list = part.data.get(name) ?? [];
         list.push(data);
-        merged[polarity].data.set(name, list);
+        part.data.set(name, list);
       }
     }
   }
-  for (const site of sites) {
-    const toClass = (polarity: TraitPolarity): ClassWindowActivations => {
-      const part = merged[polarity];
-      const matrices = new Map<number, Matrix>();
-      for (const layer of layers) {
-        const pieces = part.data.get(formatHookPoint({ site, layer })) ?? [];
-        const data = new Float32Array(part.rows.length * hiddenSize);
-        let offset = 0;
-        for (const piece of pieces) {
-          data.set(piece, offset);
-          offset += piece.length;
-        }
-        matrices.set(layer, { rows: part.rows.length, columns: hiddenSize, data });
+  return merged;
+}
+
+/** One site's file: per class, a [rows, hidden] matrix per layer from the concatenated shard pieces. */
+function siteWindowActivations(
+  options: CaptureWindowActivationsOptions,
+  merged: MergedShards,
+  site: HookSite,
+): WindowActivations {
+  const hiddenSize = options.model.config.hiddenSize;
+  const toClass = (polarity: TraitPolarity): ClassWindowActivations => {
+    const part = merged.classes[polarity];
+    const matrices = new Map<number, Matrix>();
+    for (const layer of options.layers) {
+      const pieces = part.data.get(formatHookPoint({ site, layer })) ?? [];
+      const data = new Float32Array(part.rows.length * hiddenSize);
+      let offset = 0;
+      for (const piece of pieces) {
+        data.set(piece, offset);
+        offset += piece.length;
       }
-      return { rows: part.rows, layers: matrices };
-    };
-    const activations: WindowActivations = {
-      site,
-      tokenWindow: window.text,
-      model: model.id,
-      hiddenSize,
-      layers: [...layers],
-      key: options.key,
-      dropped,
-      positive: toClass('positive'),
-      negative: toClass('negative'),
-    };
-    await writeWindowActivations(finalPaths.get(site)!, activations);
-    bySite.set(site, activations);
-  }
-  await rm(partialDirectory, { recursive: true, force: true });
-  // The staging parent goes too once empty (another window's staging keeps it).
-  await rmdir(dirname(partialDirectory)).catch(() => undefined);
-  return { bySite, skipped: false };
+      matrices.set(layer, { rows: part.rows.length, columns: hiddenSize, data });
+    }
+    return { rows: part.rows, layers: matrices };
+  };
+  return {
+    site,
+    tokenWindow: options.window.text,
+    model: options.model.id,
+    hiddenSize,
+    layers: [...options.layers],
+    key: options.key,
+    dropped: merged.dropped,
+    positive: toClass('positive'),
+    negative: toClass('negative'),
+  };
 }
 
 interface CapturedBatch {
@@ -178,57 +224,78 @@ interface CapturedBatch {
   data: Map<string, Float32Array>;
 }
 
-async function captureBatch(
-  model: LanguageModel,
-  batch: readonly ResponseRecord[],
-  points: readonly HookPoint[],
-  window: TokenWindow,
-  hiddenSize: number,
-  maxCaptureBytes: number,
-): Promise<CapturedBatch> {
-  const ranges = batch.map((record) =>
-    resolveTokenWindow(window, record.promptTokenIds.length, record.responseTokenIds.length),
-  );
-  const kept = batch.map((_, index) => index).filter((index) => ranges[index]!.end > ranges[index]!.start);
-  const rows = kept.map((index) => ({
-    promptIndex: batch[index]!.promptIndex,
-    rollout: batch[index]!.rollout,
-  }));
-  const dropped = batch.filter((_, index) => !kept.includes(index)).map(formatResponseRecordId);
+interface CaptureBatchOptions {
+  model: LanguageModel;
+  batch: readonly ResponseRecord[];
+  points: readonly HookPoint[];
+  window: TokenWindow;
+  /** Points are split across passes so that one pass copies at most this many bytes out of the graph. */
+  maxCaptureBytes: number;
+}
+
+/** A record with at least one token in the window, and the window's positions in its ids. */
+interface WindowedRecord {
+  record: ResponseRecord;
+  ids: number[];
+  range: { start: number; end: number };
+}
+
+/** Forward passes over one batch, each point averaged over every kept record's window. */
+async function captureBatch(options: CaptureBatchOptions): Promise<CapturedBatch> {
+  const { model, batch, points, window } = options;
+  const hiddenSize = model.config.hiddenSize;
+  const kept: WindowedRecord[] = [];
+  const dropped: string[] = [];
+  for (const record of batch) {
+    const range = resolveTokenWindow(window, record.promptTokenIds.length, record.responseTokenIds.length);
+    if (range.end > range.start)
+      kept.push({ record, ids: [...record.promptTokenIds, ...record.responseTokenIds], range });
+    else dropped.push(formatResponseRecordId(record));
+  }
+  const rows = kept.map(({ record }) => ({ promptIndex: record.promptIndex, rollout: record.rollout }));
   const data = new Map<string, Float32Array>(
     points.map((point) => [formatHookPoint(point), new Float32Array(kept.length * hiddenSize)]),
   );
   if (kept.length === 0) return { rows, dropped, data };
-  const inputs = kept.map((index) => [...batch[index]!.promptTokenIds, ...batch[index]!.responseTokenIds]);
+  const inputs = kept.map(({ ids }) => ids);
   const tokens = inputs.reduce((sum, ids) => sum + ids.length, 0);
-  const pointsPerPass = Math.max(1, Math.floor(maxCaptureBytes / (4 * hiddenSize * tokens)));
+  const pointsPerPass = Math.max(1, Math.floor(options.maxCaptureBytes / (4 * hiddenSize * tokens)));
   for (let first = 0; first < points.length; first += pointsPerPass) {
     const group = points.slice(first, first + pointsPerPass);
     const results = await model.forward(inputs, { capture: group, logits: 'none' });
-    results.forEach((result, row) => {
-      const length = inputs[row]!.length;
-      const { start, end } = ranges[kept[row]!]!;
+    for (const [row, { ids, range }] of kept.entries()) {
+      const captures = results[row]?.captures;
       for (const point of group) {
         const name = formatHookPoint(point);
-        const capture = result.captures.get(name);
-        if (!capture || capture.length !== length * hiddenSize) {
+        const capture = captures?.get(name);
+        if (!capture || capture.length !== ids.length * hiddenSize) {
           throw new TraitlensError(
             'RUNTIME_ERROR',
-            `The model returned ${capture ? capture.length / hiddenSize : 'no'} positions for ${name}, expected ${length} (prompt + response).`,
+            `The model returned ${capture ? capture.length / hiddenSize : 'no'} positions for ${name}, expected ${ids.length} (prompt + response).`,
           );
         }
-        const out = data.get(name)!;
-        const offset = row * hiddenSize;
-        for (let position = start; position < end; position++) {
-          const source = position * hiddenSize;
-          for (let i = 0; i < hiddenSize; i++) out[offset + i]! += capture[source + i]!;
-        }
-        const count = end - start;
-        for (let i = 0; i < hiddenSize; i++) out[offset + i]! /= count;
+        const out = data.get(name);
+        if (out) addWindowMean(out, capture, { row, range, hiddenSize });
       }
-    });
+    }
   }
   return { rows, dropped, data };
+}
+
+/** Writes the mean of the window's positions of `capture` into row `row` of `out` (float32 sums, as stored). */
+function addWindowMean(
+  out: Float32Array,
+  capture: Float32Array,
+  at: { row: number; range: { start: number; end: number }; hiddenSize: number },
+): void {
+  const { row, range, hiddenSize } = at;
+  const offset = row * hiddenSize;
+  for (let position = range.start; position < range.end; position++) {
+    const source = position * hiddenSize;
+    for (let i = 0; i < hiddenSize; i++) out[offset + i]! += capture[source + i]!;
+  }
+  const count = range.end - range.start;
+  for (let i = 0; i < hiddenSize; i++) out[offset + i]! /= count;
 }
 
 async function writeShard(path: string, batch: CapturedBatch): Promise<void> {
