@@ -12,26 +12,44 @@ export interface LoadTokenizerOptions {
 
 type JsonObject = Record<string, unknown>;
 
-/** Reads a JSON object; undefined when the file is absent and `required` is false. */
-async function readJsonObject(
+/** Reads a JSON object that must exist. */
+async function readJsonObject(path: string, code: TraitlensErrorCode): Promise<JsonObject> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw unreadableError(path, code, error);
+  }
+  return parseJsonObject(path, text, code);
+}
+
+/** Reads a JSON object; undefined when the file is absent. */
+async function readOptionalJsonObject(
   path: string,
-  required: boolean,
   code: TraitlensErrorCode,
 ): Promise<JsonObject | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !required) return undefined;
-    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new TraitlensError(
-      code,
-      missing
-        ? `${path} is missing. A model directory needs a Hugging Face tokenizer.json (a slow-only SentencePiece model can be converted with transformers: AutoTokenizer.from_pretrained(dir).save_pretrained(dir)).`
-        : `Cannot read ${path}: ${(error as Error).message}.`,
-      { cause: error, details: { file: path } },
-    );
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreadableError(path, code, error);
   }
+  return parseJsonObject(path, text, code);
+}
+
+function unreadableError(path: string, code: TraitlensErrorCode, error: unknown): TraitlensError {
+  const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+  return new TraitlensError(
+    code,
+    missing
+      ? `${path} is missing. A model directory needs a Hugging Face tokenizer.json (a slow-only SentencePiece model can be converted with transformers: AutoTokenizer.from_pretrained(dir).save_pretrained(dir)).`
+      : `Cannot read ${path}: ${(error as Error).message}.`,
+    { cause: error, details: { file: path } },
+  );
+}
+
+function parseJsonObject(path: string, text: string, code: TraitlensErrorCode): JsonObject {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -78,22 +96,49 @@ export async function loadTokenizer(
   options: LoadTokenizerOptions = {},
 ): Promise<HuggingFaceTokenizer> {
   const tokenizerPath = join(directory, 'tokenizer.json');
-  const tokenizerConfigPath = join(directory, 'tokenizer_config.json');
-  const tokenizerJson = (await readJsonObject(tokenizerPath, true, 'TOKENIZER_ERROR'))!;
-  const tokenizerConfig = (await readJsonObject(tokenizerConfigPath, false, 'TOKENIZER_ERROR')) ?? {};
-  const generationConfig =
-    (await readJsonObject(join(directory, 'generation_config.json'), false, 'INVALID_CONFIG')) ?? {};
-  const modelConfig = (await readJsonObject(join(directory, 'config.json'), false, 'INVALID_CONFIG')) ?? {};
+  const tokenizerJson = await readJsonObject(tokenizerPath, 'TOKENIZER_ERROR');
+  const configs: TokenizerConfigs = {
+    tokenizer:
+      (await readOptionalJsonObject(join(directory, 'tokenizer_config.json'), 'TOKENIZER_ERROR')) ?? {},
+    generation:
+      (await readOptionalJsonObject(join(directory, 'generation_config.json'), 'INVALID_CONFIG')) ?? {},
+    model: (await readOptionalJsonObject(join(directory, 'config.json'), 'INVALID_CONFIG')) ?? {},
+  };
+  const cleanUpTokenizationSpaces = configs.tokenizer.clean_up_tokenization_spaces === true;
+  const tokenizer = buildTokenizer(tokenizerPath, tokenizerJson, {
+    ...configs.tokenizer,
+    clean_up_tokenization_spaces: cleanUpTokenizationSpaces,
+  });
+  const specialIds = resolveSpecialTokenIds(tokenizer, configs);
+  const flag = (value: unknown) => (typeof value === 'boolean' ? value : undefined);
+  return new HuggingFaceTokenizer({
+    tokenizer,
+    ...specialIds,
+    addBosToken: flag(configs.tokenizer.add_bos_token),
+    addEosToken: flag(configs.tokenizer.add_eos_token),
+    cleanUpTokenizationSpaces,
+    chatTemplate: await loadChatTemplate(directory, {
+      tokenizerConfig: configs.tokenizer,
+      bosToken: specialIds.bosToken,
+      name: options.chatTemplateName,
+    }),
+  });
+}
 
-  const cleanUpTokenizationSpaces = tokenizerConfig.clean_up_tokenization_spaces === true;
-  let tokenizer: Tokenizer;
+/** tokenizer_config.json, generation_config.json and config.json (each `{}` when absent). */
+interface TokenizerConfigs {
+  tokenizer: JsonObject;
+  generation: JsonObject;
+  model: JsonObject;
+}
+
+/**
+ * tokenizers.js reads clean-up and special-token settings from the config object; clean-up defaults to off
+ * (transformers' current default), not tokenizers.js's on.
+ */
+function buildTokenizer(tokenizerPath: string, tokenizerJson: JsonObject, config: JsonObject): Tokenizer {
   try {
-    // tokenizers.js reads clean-up and special-token settings from this object; clean-up defaults to
-    // off (transformers' current default), not tokenizers.js's on.
-    tokenizer = new Tokenizer(tokenizerJson, {
-      ...tokenizerConfig,
-      clean_up_tokenization_spaces: cleanUpTokenizationSpaces,
-    });
+    return new Tokenizer(tokenizerJson, config);
   } catch (error) {
     throw new TraitlensError(
       'TOKENIZER_ERROR',
@@ -104,30 +149,44 @@ export async function loadTokenizer(
       },
     );
   }
+}
 
+/** BOS from tokenizer_config (else the configs' bos_token_id); generation stops at every EOS id any file names. */
+function resolveSpecialTokenIds(
+  tokenizer: Tokenizer,
+  configs: TokenizerConfigs,
+): { bosToken: string | undefined; bosTokenId: number | undefined; eosTokenIds: number[] } {
   const idOf = (token: string | undefined): number | undefined =>
     token === undefined ? undefined : tokenizer.token_to_id(token);
   const bosToken =
-    'bos_token' in tokenizerConfig
-      ? specialTokenText(tokenizerConfig.bos_token)
-      : tokenIdList(generationConfig.bos_token_id ?? modelConfig.bos_token_id).map((id) =>
+    'bos_token' in configs.tokenizer
+      ? specialTokenText(configs.tokenizer.bos_token)
+      : tokenIdList(configs.generation.bos_token_id ?? configs.model.bos_token_id).map((id) =>
           tokenizer.id_to_token(id),
         )[0];
-  const bosTokenId = idOf(bosToken);
-  const eosToken = specialTokenText(tokenizerConfig.eos_token);
-  // Generation stops at any of these; Llama 3 Instruct lists several in generation_config.json.
+  const eosTokenId = idOf(specialTokenText(configs.tokenizer.eos_token));
+  // Llama 3 Instruct lists several in generation_config.json.
   const eosTokenIds = [
     ...new Set([
-      ...tokenIdList(generationConfig.eos_token_id),
-      ...tokenIdList(modelConfig.eos_token_id),
-      ...(idOf(eosToken) === undefined ? [] : [idOf(eosToken)!]),
+      ...tokenIdList(configs.generation.eos_token_id),
+      ...tokenIdList(configs.model.eos_token_id),
+      ...(eosTokenId === undefined ? [] : [eosTokenId]),
     ]),
   ];
+  return { bosToken, bosTokenId: idOf(bosToken), eosTokenIds };
+}
 
+/** The chat template from tokenizer_config, else chat_template.jinja, else chat_template.json. */
+async function loadChatTemplate(
+  directory: string,
+  options: { tokenizerConfig: JsonObject; bosToken: string | undefined; name: string | undefined },
+): Promise<ChatTemplate | undefined> {
+  const { tokenizerConfig } = options;
+  const tokenizerConfigPath = join(directory, 'tokenizer_config.json');
   let templateSource = selectChatTemplateSource(
     tokenizerConfig.chat_template,
     tokenizerConfigPath,
-    options.chatTemplateName,
+    options.name,
   );
   let templateLabel = tokenizerConfigPath;
   if (templateSource === undefined) {
@@ -137,14 +196,11 @@ export async function loadTokenizer(
   }
   if (templateSource === undefined) {
     const jsonPath = join(directory, 'chat_template.json');
-    const processorTemplate = await readJsonObject(jsonPath, false, 'CHAT_TEMPLATE_ERROR');
-    templateSource = selectChatTemplateSource(
-      processorTemplate?.chat_template,
-      jsonPath,
-      options.chatTemplateName,
-    );
+    const processorTemplate = await readOptionalJsonObject(jsonPath, 'CHAT_TEMPLATE_ERROR');
+    templateSource = selectChatTemplateSource(processorTemplate?.chat_template, jsonPath, options.name);
     templateLabel = jsonPath;
   }
+  if (templateSource === undefined) return undefined;
   const specialTokens: Record<string, string> = {};
   for (const key of [
     'bos_token',
@@ -158,19 +214,6 @@ export async function loadTokenizer(
     const text = specialTokenText(tokenizerConfig[key]);
     if (text !== undefined) specialTokens[key] = text;
   }
-  if (bosToken !== undefined) specialTokens.bos_token = bosToken;
-  const chatTemplate =
-    templateSource === undefined ? undefined : new ChatTemplate(templateSource, specialTokens, templateLabel);
-
-  const flag = (value: unknown) => (typeof value === 'boolean' ? value : undefined);
-  return new HuggingFaceTokenizer({
-    tokenizer,
-    bosToken,
-    bosTokenId,
-    eosTokenIds,
-    addBosToken: flag(tokenizerConfig.add_bos_token),
-    addEosToken: flag(tokenizerConfig.add_eos_token),
-    cleanUpTokenizationSpaces,
-    chatTemplate,
-  });
+  if (options.bosToken !== undefined) specialTokens.bos_token = options.bosToken;
+  return new ChatTemplate(templateSource, specialTokens, templateLabel);
 }
