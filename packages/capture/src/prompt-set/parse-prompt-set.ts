@@ -38,6 +38,31 @@ function describeValue(value: unknown): string {
  */
 export function parsePromptSet(value: unknown, options: ParsePromptSetOptions): PromptSet {
   const source = options.source ?? `prompt set "${options.id}"`;
+  const { record, rawPrompts } = readPromptSetBody(value, { ...options, source });
+  const problems: string[] = [];
+  if (record.name !== undefined && typeof record.name !== 'string')
+    problems.push(`"name" must be a string (got ${describeValue(record.name)})`);
+  if (record.description !== undefined && typeof record.description !== 'string')
+    problems.push(`"description" must be a string (got ${describeValue(record.description)})`);
+  const entries: EntryContext = { problems, seen: new Map() };
+  const prompts = rawPrompts.flatMap((raw, index) => parsePromptEntry(raw, index, entries) ?? []);
+  if (problems.length > 0) throw invalidPromptSetError({ source, file: options.source, problems });
+  const set: PromptSet = {
+    id: options.id,
+    name: typeof record.name === 'string' ? record.name : options.id,
+    description: typeof record.description === 'string' ? record.description : '',
+    prompts,
+  };
+  if (options.source) set.source = options.source;
+  return set;
+}
+
+/** The set's object (a bare array counts as its prompts) with a non-empty prompts array; a usable set id. */
+function readPromptSetBody(
+  value: unknown,
+  options: ParsePromptSetOptions & { source: string },
+): { record: Record<string, unknown>; rawPrompts: unknown[] } {
+  const { source } = options;
   if (!isSafeFileName(options.id)) {
     throw new TraitlensError(
       'INVALID_DATASET',
@@ -54,11 +79,6 @@ export function parsePromptSet(value: unknown, options: ParsePromptSetOptions): 
     );
   }
   const record = body as Record<string, unknown>;
-  const problems: string[] = [];
-  if (record.name !== undefined && typeof record.name !== 'string')
-    problems.push(`"name" must be a string (got ${describeValue(record.name)})`);
-  if (record.description !== undefined && typeof record.description !== 'string')
-    problems.push(`"description" must be a string (got ${describeValue(record.description)})`);
   const rawPrompts = record.prompts;
   if (!Array.isArray(rawPrompts) || rawPrompts.length === 0) {
     throw new TraitlensError(
@@ -67,78 +87,96 @@ export function parsePromptSet(value: unknown, options: ParsePromptSetOptions): 
       { details: { file: options.source, field: 'prompts' } },
     );
   }
-  const prompts: PromptSetPrompt[] = [];
-  const seen = new Map<string, { index: number; id: string }>();
-  rawPrompts.forEach((raw, index) => {
-    const where = `prompts[${index}]`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      problems.push(`${where} must be an object {"id", "text"} (got ${describeValue(raw)})`);
-      return;
-    }
-    const entry = raw as Record<string, unknown>;
-    let id: string | undefined;
-    if (typeof entry.id === 'number' && Number.isInteger(entry.id) && entry.id >= 0) id = String(entry.id);
-    else if (typeof entry.id === 'string' && isSafeFileName(entry.id)) id = entry.id;
-    else if (typeof entry.id === 'string')
-      problems.push(
-        `${where}: id ${describeValue(entry.id)} cannot be used as a file name; use letters, digits, _, - and . (not first), at most 128 characters`,
-      );
-    else
-      problems.push(
-        `${where}: "id" must be a non-negative integer or a string (got ${describeValue(entry.id)})`,
-      );
-    const label = id === undefined ? where : `${where} (id ${id})`;
-    if (id !== undefined) {
-      const folded = id.toLowerCase();
-      const first = seen.get(folded);
-      if (first) {
-        problems.push(
-          first.id === id
-            ? `${label} repeats the id of prompts[${first.index}]; ids must be unique`
-            : `${label} differs from the id "${first.id}" of prompts[${first.index}] only in letter case; ids name files, so they must differ in more than case`,
-        );
-      } else seen.set(folded, { index, id });
-    }
-    if (typeof entry.text !== 'string')
-      problems.push(`${label}: "text" must be a string (got ${describeValue(entry.text)})`);
-    else if (entry.text.trim() === '') problems.push(`${label}: "text" is empty`);
-    if (entry.note !== undefined && entry.note !== null && typeof entry.note !== 'string')
-      problems.push(`${label}: "note" must be a string (got ${describeValue(entry.note)})`);
-    const biasId = entry.bias_id;
-    if (
-      biasId !== undefined &&
-      biasId !== null &&
-      !(typeof biasId === 'number' && Number.isInteger(biasId) && biasId >= 0)
-    )
-      problems.push(`${label}: "bias_id" must be a non-negative integer (got ${describeValue(biasId)})`);
-    const biasDescription = entry.bias_description;
-    if (biasDescription !== undefined && biasDescription !== null && typeof biasDescription !== 'string')
-      problems.push(`${label}: "bias_description" must be a string (got ${describeValue(biasDescription)})`);
-    if (id === undefined || typeof entry.text !== 'string') return;
-    const prompt: PromptSetPrompt = { id, text: entry.text };
-    if (typeof entry.note === 'string') prompt.note = entry.note;
-    if (typeof biasId === 'number') prompt.biasId = biasId;
-    if (typeof biasDescription === 'string') prompt.biasDescription = biasDescription;
-    const extra = Object.entries(entry).filter(([key]) => !knownPromptFields.has(key));
-    if (extra.length > 0) prompt.extraFields = Object.fromEntries(extra);
-    prompts.push(prompt);
-  });
-  if (problems.length > 0) {
-    const listed = problems.slice(0, reportedProblemLimit).map((problem) => `  - ${problem}`);
-    if (problems.length > reportedProblemLimit)
-      listed.push(`  - and ${problems.length - reportedProblemLimit} more`);
-    throw new TraitlensError(
-      'INVALID_DATASET',
-      `${source} is not a valid prompt set (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${listed.join('\n')}`,
-      { details: { file: options.source, problems } },
-    );
+  return { record, rawPrompts };
+}
+
+/** What checking one entry shares with the others: the problems so far and the ids seen (case-folded). */
+interface EntryContext {
+  problems: string[];
+  seen: Map<string, { index: number; id: string }>;
+}
+
+/** One entry of `prompts`; undefined (with its problems recorded) when it has no usable id or text. */
+function parsePromptEntry(raw: unknown, index: number, context: EntryContext): PromptSetPrompt | undefined {
+  const { problems } = context;
+  const where = `prompts[${index}]`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push(`${where} must be an object {"id", "text"} (got ${describeValue(raw)})`);
+    return undefined;
   }
-  const set: PromptSet = {
-    id: options.id,
-    name: typeof record.name === 'string' ? record.name : options.id,
-    description: typeof record.description === 'string' ? record.description : '',
-    prompts,
-  };
-  if (options.source) set.source = options.source;
-  return set;
+  const entry = raw as Record<string, unknown>;
+  const id = parsePromptId(entry.id, where, problems);
+  const label = id === undefined ? where : `${where} (id ${id})`;
+  if (id !== undefined) checkUniqueId({ id, index, label }, context);
+  if (typeof entry.text !== 'string')
+    problems.push(`${label}: "text" must be a string (got ${describeValue(entry.text)})`);
+  else if (entry.text.trim() === '') problems.push(`${label}: "text" is empty`);
+  checkOptionalFields(entry, label, problems);
+  if (id === undefined || typeof entry.text !== 'string') return undefined;
+  const prompt: PromptSetPrompt = { id, text: entry.text };
+  if (typeof entry.note === 'string') prompt.note = entry.note;
+  if (typeof entry.bias_id === 'number') prompt.biasId = entry.bias_id;
+  if (typeof entry.bias_description === 'string') prompt.biasDescription = entry.bias_description;
+  const extra = Object.entries(entry).filter(([key]) => !knownPromptFields.has(key));
+  if (extra.length > 0) prompt.extraFields = Object.fromEntries(extra);
+  return prompt;
+}
+
+/** A non-negative integer id (as a string) or a string usable as a file name. */
+function parsePromptId(value: unknown, where: string, problems: string[]): string | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return String(value);
+  if (typeof value === 'string' && isSafeFileName(value)) return value;
+  problems.push(
+    typeof value === 'string'
+      ? `${where}: id ${describeValue(value)} cannot be used as a file name; use letters, digits, _, - and . (not first), at most 128 characters`
+      : `${where}: "id" must be a non-negative integer or a string (got ${describeValue(value)})`,
+  );
+  return undefined;
+}
+
+/** Ids name files, so they must differ in more than letter case. */
+function checkUniqueId(prompt: { id: string; index: number; label: string }, context: EntryContext): void {
+  const { id, index, label } = prompt;
+  const folded = id.toLowerCase();
+  const first = context.seen.get(folded);
+  if (!first) {
+    context.seen.set(folded, { index, id });
+    return;
+  }
+  context.problems.push(
+    first.id === id
+      ? `${label} repeats the id of prompts[${first.index}]; ids must be unique`
+      : `${label} differs from the id "${first.id}" of prompts[${first.index}] only in letter case; ids name files, so they must differ in more than case`,
+  );
+}
+
+function checkOptionalFields(entry: Record<string, unknown>, label: string, problems: string[]): void {
+  if (entry.note !== undefined && entry.note !== null && typeof entry.note !== 'string')
+    problems.push(`${label}: "note" must be a string (got ${describeValue(entry.note)})`);
+  const biasId = entry.bias_id;
+  if (
+    biasId !== undefined &&
+    biasId !== null &&
+    !(typeof biasId === 'number' && Number.isInteger(biasId) && biasId >= 0)
+  )
+    problems.push(`${label}: "bias_id" must be a non-negative integer (got ${describeValue(biasId)})`);
+  const biasDescription = entry.bias_description;
+  if (biasDescription !== undefined && biasDescription !== null && typeof biasDescription !== 'string')
+    problems.push(`${label}: "bias_description" must be a string (got ${describeValue(biasDescription)})`);
+}
+
+function invalidPromptSetError(found: {
+  source: string;
+  file: string | undefined;
+  problems: readonly string[];
+}): TraitlensError {
+  const { problems } = found;
+  const listed = problems.slice(0, reportedProblemLimit).map((problem) => `  - ${problem}`);
+  if (problems.length > reportedProblemLimit)
+    listed.push(`  - and ${problems.length - reportedProblemLimit} more`);
+  return new TraitlensError(
+    'INVALID_DATASET',
+    `${found.source} is not a valid prompt set (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${listed.join('\n')}`,
+    { details: { file: found.file, problems } },
+  );
 }
