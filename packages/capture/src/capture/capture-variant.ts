@@ -160,7 +160,11 @@ async function captureVariantLocked(options: CaptureVariantOptions): Promise<Cap
   for (let first = 0; first < toForward.length; first += run.batchSize)
     await captureRecords(run, toForward.slice(first, first + run.batchSize));
   await generateAndCapture(run, toGenerate);
-  return summarizeStage('capture', variant, promptSet, run.paths, {
+  return summarizeStage({
+    stage: 'capture',
+    variant,
+    promptSet,
+    paths: run.paths,
     total: run.total,
     skipped,
     written: toForward.length + toGenerate.length,

@@ -119,7 +119,11 @@ async function replayVariantLocked(options: ReplayVariantOptions): Promise<Captu
     });
   }
   return {
-    ...summarizeStage('replay', variant, promptSet, run.paths, {
+    ...summarizeStage({
+      stage: 'replay',
+      variant,
+      promptSet,
+      paths: run.paths,
       total,
       skipped,
       written: pending.length,

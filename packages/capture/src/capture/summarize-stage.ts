@@ -3,17 +3,19 @@ import type { InferencePaths } from '../storage/inference-paths';
 import type { LoadedVariant } from '../variants/model-variant';
 import type { CaptureStageSummary } from './capture-progress-event';
 
-/** The summary of a stage, with its wall time since `started` (a `performance.now()` reading). */
-export function summarizeStage(
-  stage: CaptureStageSummary['stage'],
-  variant: LoadedVariant,
-  promptSet: PromptSet,
-  paths: InferencePaths,
-  counts: Omit<CaptureStageSummary, 'stage' | 'variant' | 'promptSet' | 'directory' | 'seconds'> & {
-    started: number;
-  },
-): CaptureStageSummary {
-  const { started, ...rest } = counts;
+/** What a stage reports about itself, with `started`, its `performance.now()` reading at the start. */
+export interface StageCounts
+  extends Omit<CaptureStageSummary, 'stage' | 'variant' | 'promptSet' | 'directory' | 'seconds'> {
+  stage: CaptureStageSummary['stage'];
+  variant: LoadedVariant;
+  promptSet: PromptSet;
+  paths: InferencePaths;
+  started: number;
+}
+
+/** The summary of a stage, with its wall time since `started`. */
+export function summarizeStage(counts: StageCounts): CaptureStageSummary {
+  const { stage, variant, promptSet, paths, started, ...rest } = counts;
   return {
     stage,
     variant: variant.name,

@@ -44,7 +44,7 @@ export interface ExtractVectorFilesOptions {
   /** The trait's vectors/ folder. */
   directory: string;
   provenance: VectorProvenance;
-  exportGguf?: boolean;
+  exportGguf?: boolean | undefined;
   force?: boolean;
   onProgress?: (completed: number, total: number, skipped: boolean) => void;
 }

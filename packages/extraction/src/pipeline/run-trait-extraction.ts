@@ -438,7 +438,7 @@ async function extractAllSites(
       methods: run.methods,
       directory: run.paths.vectors,
       provenance,
-      ...(run.options.exportGguf ? { exportGguf: true } : {}),
+      exportGguf: run.options.exportGguf,
       force: run.forced('vectors'),
       onProgress: run.progress('vectors'),
     });
