@@ -24,7 +24,7 @@ export function toLoadModelOptions(
       if (tracker.active) {
         // A download per file (bytes); the conversion as one task over all weights.
         const key = event.stage === 'download' ? `download ${event.item}` : 'convert weights';
-        tracker.update(key, key, event.done, event.total, event.stage === 'download' ? 'bytes' : 'tensors');
+        tracker.update(key, event.done, event.total, event.stage === 'download' ? 'bytes' : 'tensors');
         return;
       }
       const now = Date.now();

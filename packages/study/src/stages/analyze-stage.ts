@@ -108,7 +108,7 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
     seed: analyze.seed,
     tokenViewPrompts: analyze.tokenView,
     onProgress: (stage, done, total) => {
-      if (total > 0) progress.update(stage, `analyze ${stage}`, done, total);
+      if (total > 0) progress.update(`analyze ${stage}`, done, total);
       if (stage !== lastStage) log(`  ${(lastStage = stage)}`);
     },
   });

@@ -51,14 +51,14 @@ function progressLogger(context: StageContext): (event: CaptureProgressEvent) =>
     if (event.type === 'start') {
       nextReport = 0;
       key = `${event.stage} ${event.variant}/${event.promptSet}`;
-      if (event.total > event.skipped) progress.update(key, key, event.skipped, event.total, 'prompts');
+      if (event.total > event.skipped) progress.update(key, event.skipped, event.total, 'prompts');
       context.log(
         `  ${event.stage} ${event.variant}/${event.promptSet}: ${event.total} prompts, ${event.skipped} done earlier${event.missing ? `, ${event.missing} without a response to replay` : ''}`,
       );
     } else if (event.type === 'failed') {
       context.log(`  warning: replay skips prompt "${event.promptId}": ${event.reason}`);
     } else if (event.type === 'prompt' && progress.active) {
-      progress.update(key, key, event.done, event.total, 'prompts');
+      progress.update(key, event.done, event.total, 'prompts');
     } else if (event.type === 'prompt' && event.done >= nextReport) {
       // A line per tenth of the prompts: enough to see a 70B run move, few enough for a log file.
       nextReport = event.done + Math.max(1, Math.ceil(event.total / 10));

@@ -72,12 +72,7 @@ export async function runExtractStage(context: StageContext): Promise<StageSumma
           ),
         onProgress: (event) => {
           if (!event.skipped && event.total > 0)
-            progress.update(
-              `${dataset.name}/${event.stage}`,
-              `extract ${dataset.name} ${event.stage}`,
-              event.completed,
-              event.total,
-            );
+            progress.update(`extract ${dataset.name} ${event.stage}`, event.completed, event.total);
           if (event.stage !== lastStage) {
             lastStage = event.stage;
             log(`  ${dataset.name}: ${event.stage}${event.skipped ? ' (done earlier)' : ''}`);

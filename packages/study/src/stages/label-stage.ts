@@ -45,7 +45,7 @@ export async function runLabelStage(context: StageContext): Promise<StageSummary
       ...(progress.active
         ? {
             onProgress: (done: number, total: number) =>
-              progress.update('judge', 'label judge', done, total, 'responses'),
+              progress.update('label judge', done, total, 'responses'),
           }
         : {}),
       log,

@@ -37,8 +37,8 @@ import {
   type PredictivityTable,
   summarizeLayerPredictivity,
 } from '../predictivity/measure-layer-predictivity';
-import { readAbItems, sampleAbItems } from '../predictivity/read-ab-items';
-import { readContrastSet } from '../predictivity/read-contrast-set';
+import { type AbItem, readAbItems, sampleAbItems } from '../predictivity/read-ab-items';
+import { type ContrastItem, readContrastSet } from '../predictivity/read-contrast-set';
 import type { StageContext, StageSummary } from './stage-context';
 import { readBestMethod } from './steer-stage';
 
@@ -119,172 +119,172 @@ async function writePlot(
   return true;
 }
 
-/**
- * The predictivity study (docs/study.md): do trait vectors predict the behaviour when the model shows it
- * on its own? CAA vectors from A/B items (and, optionally, the extract stage's vectors); on held-out A/B
- * sets, the model's own choice as the label and cosine(activation, vector) after the prompt and after the
- * answer as the predictor; on free-text contrast sets, answer vs contrastive answer; directional ablation
- * of the CAA vector; a by-layer plot per set. Writes `predictivity/` in one go at the end (vector files
- * first), so a killed run redoes the stage and writes the same bytes.
- */
-export async function runPredictivityStage(context: StageContext): Promise<StageSummary> {
-  const { experiment, log } = context;
-  const settings = experiment.config.stages.predictivity;
-  if (!settings) throw new Error('stages.predictivity is missing; runStudy should not run this stage');
-  const configDirectory = dirname(experiment.file);
-  const path = (file: string) => resolve(configDirectory, file);
-  const output = predictivityDirectory(experiment.directory);
+/** What the steps of one predictivity run share. */
+interface PredictivityRun {
+  context: StageContext;
+  settings: PredictivityConfig;
+  model: LanguageModel;
+  format: 'chat' | 'raw';
+  layers: number[];
+  configDirectory: string;
+  output: string;
+  path: (file: string) => string;
+}
 
-  // Cheap reads first: every data file and extracted vector, before the model loads.
-  const caaItems = settings.caa ? await readAbItems(path(settings.caa.items)) : undefined;
-  const heldOutItems = await Promise.all(settings.heldOut.map((set) => readAbItems(path(set.items))));
-  const contrastItems = await Promise.all(
-    settings.contrastSets.map((set) => readContrastSet(path(set.file))),
+/** Every data file and extracted vector, read before the model loads. */
+async function readPredictivityInputs(
+  context: StageContext,
+  settings: PredictivityConfig,
+  path: (file: string) => string,
+) {
+  return {
+    caaItems: settings.caa ? await readAbItems(path(settings.caa.items)) : undefined,
+    heldOutItems: await Promise.all(settings.heldOut.map((set) => readAbItems(path(set.items)))),
+    contrastItems: await Promise.all(settings.contrastSets.map((set) => readContrastSet(path(set.file)))),
+    extracted: settings.extractedMethod ? await readExtractedVectors(context, settings.extractedMethod) : [],
+  };
+}
+
+/** Samples and tokenises one A/B item file; items longer than the context are counted and left out. */
+function prepareItemSet(
+  run: PredictivityRun,
+  set: { name: string; file: string; items: AbItem[]; limit: number | undefined },
+  data: PredictivityResults['data'],
+): PreparedAbItem[] {
+  const { model } = run;
+  const sampled = sampleAbItems(set.items, set.limit, run.settings.seed);
+  const { prepared, tooLong } = prepareAbItems(model, sampled, run.format);
+  if (prepared.length < 2)
+    throw new TraitlensError(
+      'INSUFFICIENT_DATA',
+      `${set.file}: only ${prepared.length} of ${sampled.length} sampled items fit the context of ${model.id} (${model.config.maxPositionEmbeddings} tokens); use a model with a longer context or shorter items.`,
+      { details: { file: set.file } },
+    );
+  data.push({
+    name: set.name,
+    file: relative(run.configDirectory, set.file),
+    available: set.items.length,
+    sampled: sampled.length,
+    used: prepared.length,
+    tooLong,
+  });
+  run.context.log(
+    `  ${set.name}: ${prepared.length} items${tooLong > 0 ? ` (${tooLong} longer than the context, left out)` : ''}`,
   );
-  const extracted = settings.extractedMethod
-    ? await readExtractedVectors(context, settings.extractedMethod)
-    : [];
+  return prepared;
+}
 
-  const model = await measuredModel(context, settings);
-  const format = resolveAbPromptFormat(model, settings.promptFormat);
-  const layers = settings.layers
-    ? resolveLayers(settings.layers, model.config.layerCount, 'stages.predictivity.layers')
-    : Array.from({ length: model.config.layerCount }, (_, layer) => layer);
-  for (const { name, vectors } of extracted)
-    if (vectors.metadata.hiddenSize !== model.config.hiddenSize)
+interface MeasuredVectors {
+  measured: Map<string, LayerVectors>;
+  records: PredictivityResults['vectors'];
+  consistency: PredictivityResults['consistency'];
+  caaLetter: LayerVectors | undefined;
+}
+
+/** CAA vectors of every variant, written as `caa` vector files, with their norms and cosines per layer. */
+async function buildCaaStep(run: PredictivityRun, items: readonly PreparedAbItem[], into: MeasuredVectors) {
+  const { model, layers, context } = run;
+  const task = context.progress?.task('predictivity: CAA vectors', { total: items.length, unit: 'items' });
+  const caa = await buildCaaVectors({
+    model,
+    items,
+    layers,
+    batchSize: run.settings.batchSize,
+    onProgress: (done, total) => task?.update(done, total),
+  });
+  task?.finish();
+  for (const [variant, vector] of caa) {
+    const file = join(run.output, 'vectors', `caa-${variant}.safetensors`);
+    await writeTraitVectors(file, {
+      metadata: {
+        trait: 'predictivity',
+        method: 'caa',
+        model: model.id,
+        site: 'resid_post',
+        tokenWindow: variant === 'answer-end' ? 'answer end' : 'answer letter',
+        normalisation: 'raw',
+        hiddenSize: model.config.hiddenSize,
+        extra: {
+          variant,
+          description: caaVectorVariants[variant],
+          items: String(vector.items),
+          promptFormat: run.format,
+        },
+      },
+      vectors: vector.layers,
+    });
+    into.measured.set(`caa-${variant}`, vector.layers);
+    into.records.push({
+      name: `caa-${variant}`,
+      description: caaVectorVariants[variant],
+      file: relative(context.experiment.directory, file),
+      items: vector.items,
+      norms: layers.map((layer) => ({ layer, norm: roundTo(l2Norm(vector.layers.get(layer)!)) })),
+    });
+  }
+  into.caaLetter = caa.get('letter')?.layers;
+  const variants = [...caa.keys()];
+  for (const layer of layers)
+    into.consistency.push({
+      layer,
+      variants: variants.map((variant) => `caa-${variant}`),
+      cosines: variants.map((a) =>
+        variants.map((b) =>
+          roundTo(cosineSimilarity(caa.get(a)!.layers.get(layer)!, caa.get(b)!.layers.get(layer)!)),
+        ),
+      ),
+    });
+}
+
+function addExtractedVectors(
+  run: PredictivityRun,
+  extracted: Awaited<ReturnType<typeof readExtractedVectors>>,
+  into: MeasuredVectors,
+) {
+  for (const { name, file, vectors } of extracted) {
+    if (vectors.metadata.hiddenSize !== run.model.config.hiddenSize)
       throw new TraitlensError(
         'SHAPE_MISMATCH',
-        `${name}: the vectors are ${vectors.metadata.hiddenSize} wide but ${model.id} is ${model.config.hiddenSize} wide; measure them on the model they were extracted from (stages.predictivity.model).`,
+        `${name}: the vectors are ${vectors.metadata.hiddenSize} wide but ${run.model.id} is ${run.model.config.hiddenSize} wide; measure them on the model they were extracted from (stages.predictivity.model).`,
       );
-
-  const data: PredictivityResults['data'] = [];
-  const prepare = (
-    name: string,
-    file: string,
-    items: Awaited<ReturnType<typeof readAbItems>>,
-    limit: number | undefined,
-  ) => {
-    const sampled = sampleAbItems(items, limit, settings.seed);
-    const { prepared, tooLong } = prepareAbItems(model, sampled, format);
-    if (prepared.length < 2)
-      throw new TraitlensError(
-        'INSUFFICIENT_DATA',
-        `${file}: only ${prepared.length} of ${sampled.length} sampled items fit the context of ${model.id} (${model.config.maxPositionEmbeddings} tokens); use a model with a longer context or shorter items.`,
-        { details: { file } },
-      );
-    data.push({
-      name,
-      file: relative(configDirectory, file),
-      available: items.length,
-      sampled: sampled.length,
-      used: prepared.length,
-      tooLong,
-    });
-    log(
-      `  ${name}: ${prepared.length} items${tooLong > 0 ? ` (${tooLong} longer than the context, left out)` : ''}`,
-    );
-    return prepared;
-  };
-  const caaPrepared =
-    settings.caa && caaItems
-      ? prepare('caa', path(settings.caa.items), caaItems, settings.caa.limit)
-      : undefined;
-  const heldOutPrepared = settings.heldOut.map((set, index) =>
-    prepare(set.name, path(set.items), heldOutItems[index]!, set.limit),
-  );
-
-  await mkdir(join(output, 'vectors'), { recursive: true });
-  const measured = new Map<string, LayerVectors>();
-  const vectorRecords: PredictivityResults['vectors'] = [];
-  const consistency: PredictivityResults['consistency'] = [];
-  let caaLetter: LayerVectors | undefined;
-  if (caaPrepared) {
-    const task = context.progress?.task('predictivity: CAA vectors', {
-      total: caaPrepared.length,
-      unit: 'items',
-    });
-    const caa = await buildCaaVectors({
-      model,
-      items: caaPrepared,
-      layers,
-      batchSize: settings.batchSize,
-      onProgress: (done, total) => task?.update(done, total),
-    });
-    task?.finish();
-    for (const [variant, vector] of caa) {
-      const file = join(output, 'vectors', `caa-${variant}.safetensors`);
-      await writeTraitVectors(file, {
-        metadata: {
-          trait: 'predictivity',
-          method: 'caa',
-          model: model.id,
-          site: 'resid_post',
-          tokenWindow: variant === 'answer-end' ? 'answer end' : 'answer letter',
-          normalisation: 'raw',
-          hiddenSize: model.config.hiddenSize,
-          extra: {
-            variant,
-            description: caaVectorVariants[variant],
-            items: String(vector.items),
-            promptFormat: format,
-          },
-        },
-        vectors: vector.layers,
-      });
-      measured.set(`caa-${variant}`, vector.layers);
-      vectorRecords.push({
-        name: `caa-${variant}`,
-        description: caaVectorVariants[variant],
-        file: relative(experiment.directory, file),
-        items: vector.items,
-        norms: layers.map((layer) => ({ layer, norm: roundTo(l2Norm(vector.layers.get(layer)!)) })),
-      });
-    }
-    caaLetter = caa.get('letter')?.layers;
-    const variants = [...caa.keys()];
-    for (const layer of layers)
-      consistency.push({
-        layer,
-        variants: variants.map((variant) => `caa-${variant}`),
-        cosines: variants.map((a) =>
-          variants.map((b) =>
-            roundTo(cosineSimilarity(caa.get(a)!.layers.get(layer)!, caa.get(b)!.layers.get(layer)!)),
-          ),
-        ),
-      });
-  }
-  for (const { name, file, vectors } of extracted) {
-    measured.set(name, vectors.vectors);
-    vectorRecords.push({
+    into.measured.set(name, vectors.vectors);
+    into.records.push({
       name,
       description: `extracted: ${vectors.metadata.trait}, method ${vectors.metadata.method}`,
-      file: relative(experiment.directory, file),
+      file: relative(run.context.experiment.directory, file),
       items: null,
-      norms: layers
+      norms: run.layers
         .filter((layer) => vectors.vectors.has(layer))
         .map((layer) => ({ layer, norm: roundTo(l2Norm(vectors.vectors.get(layer)!)) })),
     });
   }
+}
 
-  const heldOut: PredictivityTable[] = [];
+/** Each held-out A/B set: the model's choices, then per vector, position and layer how well cosines predict them. */
+async function measureHeldOutSets(
+  run: PredictivityRun,
+  prepared: readonly PreparedAbItem[][],
+  measured: ReadonlyMap<string, LayerVectors>,
+) {
+  const tables: PredictivityTable[] = [];
   const choices: PredictivityResults['choices'] = [];
-  const scoreLabels = new Map<string, number[]>();
-  for (const [index, set] of settings.heldOut.entries()) {
-    const items = heldOutPrepared[index]!;
-    const task = context.progress?.task(`predictivity: ${set.name}`, {
+  const labels = new Map<string, number[]>();
+  for (const [index, set] of run.settings.heldOut.entries()) {
+    const items = prepared[index]!;
+    const task = run.context.progress?.task(`predictivity: ${set.name}`, {
       total: items.length * 3,
       unit: 'steps',
     });
     const measurement = await measureAbChoices({
-      model,
+      model: run.model,
       items,
       vectors: measured,
-      layers,
-      batchSize: settings.batchSize,
+      layers: run.layers,
+      batchSize: run.settings.batchSize,
       onProgress: (done, total) => task?.update(done, total),
     });
     task?.finish();
-    scoreLabels.set(set.name, measurement.labels);
+    labels.set(set.name, measurement.labels);
     const positives = measurement.labels.reduce((sum, label) => sum + label, 0);
     choices.push({
       set: set.name,
@@ -293,27 +293,36 @@ export async function runPredictivityStage(context: StageContext): Promise<Stage
       rate: positives / measurement.labels.length,
       meanMargin: measurement.margins.reduce((sum, margin) => sum + margin, 0) / measurement.margins.length,
     });
-    log(`  ${set.name}: behaviour answer chosen in ${positives} of ${measurement.labels.length}`);
-    heldOut.push(
+    run.context.log(`  ${set.name}: behaviour answer chosen in ${positives} of ${measurement.labels.length}`);
+    tables.push(
       ...measureLayerPredictivity({
         set: set.name,
         measurement,
-        bootstrapResamples: settings.bootstrap,
-        seed: settings.seed,
+        bootstrapResamples: run.settings.bootstrap,
+        seed: run.settings.seed,
       }),
     );
   }
+  return { tables, choices, labels };
+}
 
+/** Each free-text contrast set with every measured vector (only the layers a vector has). */
+async function measureContrastSets(
+  run: PredictivityRun,
+  contrastItems: readonly ContrastItem[][],
+  measured: ReadonlyMap<string, LayerVectors>,
+) {
+  const { model } = run;
   const contrast: PredictivityResults['contrast'] = [];
-  for (const [index, set] of settings.contrastSets.entries()) {
+  for (const [index, set] of run.settings.contrastSets.entries()) {
     const items = contrastItems[index]!;
-    const task = context.progress?.task(`predictivity: ${set.name}`, {
+    const task = run.context.progress?.task(`predictivity: ${set.name}`, {
       total: items.length * 2 * measured.size,
       unit: 'rows',
     });
     let offset = 0;
     for (const [name, vector] of measured) {
-      const vectorLayers = layers.filter((layer) => vector.has(layer));
+      const vectorLayers = run.layers.filter((layer) => vector.has(layer));
       const results = await measureContrastPredictivity({
         model,
         items,
@@ -330,13 +339,13 @@ export async function runPredictivityStage(context: StageContext): Promise<Stage
           vectors: new Map(vectorLayers.map((layer) => [layer, vector.get(layer)!])),
         },
         layers: vectorLayers,
-        batchSize: settings.batchSize,
+        batchSize: run.settings.batchSize,
         onProgress: (done) => task?.update(offset + done),
       });
       offset += items.length * 2;
       contrast.push({
         set: set.name,
-        file: relative(configDirectory, path(set.file)),
+        file: relative(run.configDirectory, run.path(set.file)),
         items: items.length,
         vector: name,
         layers: results,
@@ -344,49 +353,69 @@ export async function runPredictivityStage(context: StageContext): Promise<Stage
     }
     task?.finish();
   }
+  return contrast;
+}
 
-  let ablation: AblationSummary | null = null;
-  if (settings.ablation && caaLetter) {
-    const setIndex = settings.heldOut.findIndex((set) => set.name === settings.ablation!.set);
-    const items: PreparedAbItem[] = heldOutPrepared[setIndex]!;
-    const ablationLayers = settings.ablation.layers
-      ? resolveLayers(
-          settings.ablation.layers,
-          model.config.layerCount,
-          'stages.predictivity.ablation.layers',
-        )
-      : layers;
-    const missing = ablationLayers.filter((layer) => !layers.includes(layer));
-    if (missing.length > 0)
-      throw new TraitlensError(
-        'INVALID_CONFIG',
-        `${experiment.file}: stages.predictivity.ablation.layers ${missing.join(', ')} are not among the measured layers (${layers.join(', ')}).`,
-      );
-    const groups = [
-      ...ablationLayers.map((layer) => [layer]),
-      ...(ablationLayers.length > 1 ? [ablationLayers] : []),
-    ];
-    const task = context.progress?.task('predictivity: ablation', {
-      total: groups.length + 1,
-      unit: 'passes',
-    });
-    ablation = await measureDirectionalAblation({
-      model,
-      set: settings.ablation.set,
-      items,
-      vectors: caaLetter,
-      layerGroups: groups,
-      scoreLabels: scoreLabels.get(settings.ablation.set)!,
-      batchSize: settings.batchSize,
-      onProgress: (done, total) => task?.update(done, total),
-    });
-    task?.finish();
-  }
+/** Directional ablation of `caa-letter` on the configured held-out set: each layer alone, then all. */
+async function ablateCaaVector(
+  run: PredictivityRun,
+  ablation: NonNullable<PredictivityConfig['ablation']>,
+  inputs: {
+    prepared: readonly PreparedAbItem[][];
+    caaLetter: LayerVectors;
+    labels: ReadonlyMap<string, number[]>;
+  },
+): Promise<AblationSummary> {
+  const { settings, model, layers } = run;
+  const items = inputs.prepared[settings.heldOut.findIndex((set) => set.name === ablation.set)]!;
+  const ablationLayers = ablation.layers
+    ? resolveLayers(ablation.layers, model.config.layerCount, 'stages.predictivity.ablation.layers')
+    : layers;
+  const missing = ablationLayers.filter((layer) => !layers.includes(layer));
+  if (missing.length > 0)
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${run.context.experiment.file}: stages.predictivity.ablation.layers ${missing.join(', ')} are not among the measured layers (${layers.join(', ')}).`,
+    );
+  const groups = [
+    ...ablationLayers.map((layer) => [layer]),
+    ...(ablationLayers.length > 1 ? [ablationLayers] : []),
+  ];
+  const task = run.context.progress?.task('predictivity: ablation', {
+    total: groups.length + 1,
+    unit: 'passes',
+  });
+  const summary = await measureDirectionalAblation({
+    model,
+    set: ablation.set,
+    items,
+    vectors: inputs.caaLetter,
+    layerGroups: groups,
+    scoreLabels: inputs.labels.get(ablation.set)!,
+    batchSize: settings.batchSize,
+    onProgress: (done, total) => task?.update(done, total),
+  });
+  task?.finish();
+  return summary;
+}
 
+/** A by-layer plot per held-out set, per contrast set, and of the ablation. */
+async function writePredictivityPlots(
+  run: PredictivityRun,
+  results: Pick<PredictivityResults, 'heldOut' | 'contrast' | 'ablation'>,
+): Promise<string[]> {
   const plots: string[] = [];
   const chance = { value: 0.5 };
-  for (const set of settings.heldOut) {
-    const points = heldOut
+  const plot = async (
+    file: string,
+    points: MetricByLayerPoint[],
+    title: string,
+    lines: Record<string, { value: number }>,
+  ) => {
+    if (await writePlot(join(run.output, file), points, title, lines)) plots.push(file);
+  };
+  for (const set of run.settings.heldOut) {
+    const points = results.heldOut
       .filter((table) => table.set === set.name)
       .flatMap((table) =>
         table.layers
@@ -398,19 +427,13 @@ export async function runPredictivityStage(context: StageContext): Promise<Stage
             value: row.auroc!,
           })),
       );
-    const file = `${set.name}.svg`;
-    if (
-      await writePlot(
-        join(output, file),
-        points,
-        `Does the vector predict the model's own choice? ${set.name}`,
-        { 'AUROC after the prompt': chance, 'AUROC after the answer': chance },
-      )
-    )
-      plots.push(file);
+    await plot(`${set.name}.svg`, points, `Does the vector predict the model's own choice? ${set.name}`, {
+      'AUROC after the prompt': chance,
+      'AUROC after the answer': chance,
+    });
   }
-  for (const set of settings.contrastSets) {
-    const points = contrast
+  for (const set of run.settings.contrastSets) {
+    const points = results.contrast
       .filter((entry) => entry.set === set.name)
       .flatMap((entry) =>
         entry.layers.flatMap((row) => [
@@ -419,66 +442,33 @@ export async function runPredictivityStage(context: StageContext): Promise<Stage
         ]),
       )
       .filter((point) => Number.isFinite(point.value));
-    const file = `${set.name}.svg`;
-    if (
-      await writePlot(join(output, file), points, `Answer vs contrastive answer: ${set.name}`, {
-        AUROC: chance,
-        'point-biserial r': { value: 0 },
-      })
-    )
-      plots.push(file);
+    await plot(`${set.name}.svg`, points, `Answer vs contrastive answer: ${set.name}`, {
+      AUROC: chance,
+      'point-biserial r': { value: 0 },
+    });
   }
-  if (ablation) {
-    const points = ablation.results
+  if (results.ablation) {
+    const panel = 'change of the behaviour-choice rate';
+    const points = results.ablation.results
       .filter((result) => result.layers.length === 1)
-      .map((result) => ({
-        layer: result.layers[0]!,
-        series: 'caa-letter',
-        panel: 'change of the behaviour-choice rate',
-        value: result.change,
-      }));
-    if (
-      await writePlot(
-        join(output, 'ablation.svg'),
-        points,
-        `Directional ablation of the CAA vector on ${ablation.set}`,
-        { 'change of the behaviour-choice rate': { value: 0 } },
-      )
-    )
-      plots.push('ablation.svg');
+      .map((result) => ({ layer: result.layers[0]!, series: 'caa-letter', panel, value: result.change }));
+    await plot('ablation.svg', points, `Directional ablation of the CAA vector on ${results.ablation.set}`, {
+      [panel]: { value: 0 },
+    });
   }
+  return plots;
+}
 
-  const results: PredictivityResults = {
-    format: 'traitlens.predictivity-study',
-    formatVersion: '1',
-    model: {
-      id: model.id,
-      layerCount: model.config.layerCount,
-      hiddenSize: model.config.hiddenSize,
-      promptFormat: format,
-    },
-    layers,
-    data,
-    vectors: vectorRecords,
-    consistency,
-    choices,
-    heldOut,
-    summary: summarizeLayerPredictivity(heldOut),
-    contrast,
-    ablation,
-    plots,
-  };
-  const file = join(output, 'predictivity.json');
-  await writeJsonAtomic(file, results);
-  log(`  ${relative(process.cwd(), file)}; plots ${plots.join(', ') || 'none'}`);
+/** What pipeline.json records: the best layers and the ablation changes. */
+function summarizePredictivityRun(file: string, results: PredictivityResults): StageSummary {
   const best = (entries: { vector: string; layer: number; auroc: number | null }[]) =>
     entries.filter((entry) => entry.auroc !== null).sort((a, b) => b.auroc! - a.auroc!)[0] ?? null;
   return {
     file,
-    vectors: vectorRecords.length,
-    choices,
+    vectors: results.vectors.length,
+    choices: results.choices,
     bestHeldOut: best(
-      heldOut.flatMap((table) =>
+      results.heldOut.flatMap((table) =>
         table.layers.map((row) => ({
           vector: `${table.set}/${table.position}/${table.vector}`,
           layer: row.layer,
@@ -487,7 +477,7 @@ export async function runPredictivityStage(context: StageContext): Promise<Stage
       ),
     ),
     bestContrast: best(
-      contrast.flatMap((entry) =>
+      results.contrast.flatMap((entry) =>
         entry.layers.map((row) => ({
           vector: `${entry.set}/${entry.vector}`,
           layer: row.layer,
@@ -495,8 +485,98 @@ export async function runPredictivityStage(context: StageContext): Promise<Stage
         })),
       ),
     ),
-    ablation: ablation
-      ? ablation.results.map((result) => ({ layers: result.layers, change: result.change }))
+    ablation: results.ablation
+      ? results.ablation.results.map((result) => ({ layers: result.layers, change: result.change }))
       : null,
   };
+}
+
+/**
+ * The predictivity study (docs/study.md): do trait vectors predict the behaviour when the model shows it
+ * on its own? CAA vectors from A/B items (and, optionally, the extract stage's vectors); on held-out A/B
+ * sets, the model's own choice as the label and cosine(activation, vector) after the prompt and after the
+ * answer as the predictor; on free-text contrast sets, answer vs contrastive answer; directional ablation
+ * of the CAA vector; a by-layer plot per set. Writes `predictivity/` in one go at the end (vector files
+ * first), so a killed run redoes the stage and writes the same bytes.
+ */
+export async function runPredictivityStage(context: StageContext): Promise<StageSummary> {
+  const { experiment, log } = context;
+  const settings = experiment.config.stages.predictivity;
+  if (!settings) throw new Error('stages.predictivity is missing; runStudy should not run this stage');
+  const configDirectory = dirname(experiment.file);
+  const path = (file: string) => resolve(configDirectory, file);
+  const inputs = await readPredictivityInputs(context, settings, path);
+  const model = await measuredModel(context, settings);
+  const run: PredictivityRun = {
+    context,
+    settings,
+    model,
+    format: resolveAbPromptFormat(model, settings.promptFormat),
+    layers: settings.layers
+      ? resolveLayers(settings.layers, model.config.layerCount, 'stages.predictivity.layers')
+      : Array.from({ length: model.config.layerCount }, (_, layer) => layer),
+    configDirectory,
+    output: predictivityDirectory(experiment.directory),
+    path,
+  };
+  const data: PredictivityResults['data'] = [];
+  const caaPrepared =
+    settings.caa && inputs.caaItems
+      ? prepareItemSet(
+          run,
+          { name: 'caa', file: path(settings.caa.items), items: inputs.caaItems, limit: settings.caa.limit },
+          data,
+        )
+      : undefined;
+  const heldOutPrepared = settings.heldOut.map((set, index) =>
+    prepareItemSet(
+      run,
+      { name: set.name, file: path(set.items), items: inputs.heldOutItems[index]!, limit: set.limit },
+      data,
+    ),
+  );
+  await mkdir(join(run.output, 'vectors'), { recursive: true });
+  const vectors: MeasuredVectors = {
+    measured: new Map(),
+    records: [],
+    consistency: [],
+    caaLetter: undefined,
+  };
+  if (caaPrepared) await buildCaaStep(run, caaPrepared, vectors);
+  addExtractedVectors(run, inputs.extracted, vectors);
+  const heldOut = await measureHeldOutSets(run, heldOutPrepared, vectors.measured);
+  const contrast = await measureContrastSets(run, inputs.contrastItems, vectors.measured);
+  const ablation =
+    settings.ablation && vectors.caaLetter
+      ? await ablateCaaVector(run, settings.ablation, {
+          prepared: heldOutPrepared,
+          caaLetter: vectors.caaLetter,
+          labels: heldOut.labels,
+        })
+      : null;
+  const plots = await writePredictivityPlots(run, { heldOut: heldOut.tables, contrast, ablation });
+  const results: PredictivityResults = {
+    format: 'traitlens.predictivity-study',
+    formatVersion: '1',
+    model: {
+      id: model.id,
+      layerCount: model.config.layerCount,
+      hiddenSize: model.config.hiddenSize,
+      promptFormat: run.format,
+    },
+    layers: run.layers,
+    data,
+    vectors: vectors.records,
+    consistency: vectors.consistency,
+    choices: heldOut.choices,
+    heldOut: heldOut.tables,
+    summary: summarizeLayerPredictivity(heldOut.tables),
+    contrast,
+    ablation,
+    plots,
+  };
+  const file = join(run.output, 'predictivity.json');
+  await writeJsonAtomic(file, results);
+  log(`  ${relative(process.cwd(), file)}; plots ${plots.join(', ') || 'none'}`);
+  return summarizePredictivityRun(file, results);
 }

@@ -4,8 +4,8 @@ import type { StageContext, StageProgressTask } from './stage-context';
 export interface StageProgressTracker {
   /** Whether a display is attached (without one, stages log a line per tenth instead). */
   readonly active: boolean;
-  /** Creates the task on first sight; finishes it when `done` reaches `total`. */
-  update(key: string, label: string, done: number, total: number, unit?: string): void;
+  /** Creates the task `label` on first sight; finishes it when `done` reaches `total`. */
+  update(label: string, done: number, total: number, unit?: string): void;
   /** Finishes every open task (a stage that ends early, an error). */
   finishAll(): void;
 }
@@ -14,17 +14,17 @@ export function createStageProgressTracker(context: Pick<StageContext, 'progress
   const tasks = new Map<string, StageProgressTask>();
   return {
     active: context.progress !== undefined,
-    update(key, label, done, total, unit) {
+    update(label, done, total, unit) {
       if (!context.progress) return;
-      let task = tasks.get(key);
+      let task = tasks.get(label);
       if (!task) {
         task = context.progress.task(label, { total, done, ...(unit ? { unit } : {}) });
-        tasks.set(key, task);
+        tasks.set(label, task);
       }
       task.update(done, total);
       if (done >= total) {
         task.finish();
-        tasks.delete(key);
+        tasks.delete(label);
       }
     },
     finishAll() {

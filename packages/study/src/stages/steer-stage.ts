@@ -92,21 +92,9 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
         onProgress: (event) => {
           if (event.type === 'phase') log(`  ${trait.name}: ${event.message}`);
           else if (event.type === 'generation')
-            progress.update(
-              `${trait.name}/generate`,
-              `steer ${trait.name} generate`,
-              event.rowsDone,
-              event.rowsTotal,
-              'rows',
-            );
+            progress.update(`steer ${trait.name} generate`, event.rowsDone, event.rowsTotal, 'rows');
           else if (event.type === 'judging')
-            progress.update(
-              `${trait.name}/judge`,
-              `steer ${trait.name} judge`,
-              event.done,
-              event.total,
-              'answers',
-            );
+            progress.update(`steer ${trait.name} judge`, event.done, event.total, 'answers');
         },
       });
       const candidates = evaluation.searches.flatMap((search) => search.candidates);
