@@ -76,3 +76,21 @@ export async function decodeTokensPerSecond(
   const t2 = performance.now();
   return (rows * steps) / ((t2 - t1 - (t1 - t0)) / 1000);
 }
+
+/**
+ * Decode throughput from the median time between consecutive tokens of one generation: the prompt pass
+ * is not in it (the first token marks its end), and, unlike the difference of two generations, it is
+ * not swamped by the noise of running a long prompt twice. `generate` calls `onToken` once per new token.
+ */
+export async function stepTokensPerSecond(
+  generate: (onToken: () => void) => Promise<unknown>,
+): Promise<number> {
+  const stamps: number[] = [];
+  await generate(() => stamps.push(performance.now()));
+  const steps = stamps
+    .slice(1)
+    .map((stamp, index) => stamp - stamps[index]!)
+    .sort((a, b) => a - b);
+  if (steps.length === 0) throw new Error('stepTokensPerSecond: fewer than two tokens were generated');
+  return 1000 / steps[Math.floor(steps.length / 2)]!;
+}

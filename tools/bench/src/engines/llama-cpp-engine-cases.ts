@@ -1,6 +1,11 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { allSequences, generateGreedy, type LlamaCppEngine } from '../llama-cpp/llama-cpp-engine';
-import { type BenchEngine, type BenchInputs, decodeTokensPerSecond } from './bench-engine';
+import {
+  type BenchEngine,
+  type BenchInputs,
+  decodeTokensPerSecond,
+  stepTokensPerSecond,
+} from './bench-engine';
 
 /**
  * llama.cpp cases on a converted GGUF (same weights as traitlens). One context per shape, created up
@@ -53,9 +58,13 @@ export async function llamaCppEngine(
   };
   for (const length of inputs.contextLengths)
     cases[`decode_context_${length}`] = () =>
-      decode(
-        longContext!,
-        inputs.contextPrompt.map((row) => row.slice(0, length)),
+      stepTokensPerSecond((onToken) =>
+        generateGreedy(
+          longContext!,
+          inputs.contextPrompt.map((row) => row.slice(0, length)),
+          decodeSteps + 1,
+          onToken,
+        ),
       );
   return {
     name: 'llama.cpp',

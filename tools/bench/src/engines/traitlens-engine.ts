@@ -1,6 +1,11 @@
 import { formatHookPoint, type HookPoint } from '@traitlens/core';
 import type { LanguageModel } from '@traitlens/model-runtime';
-import { type BenchEngine, type BenchInputs, decodeTokensPerSecond } from './bench-engine';
+import {
+  type BenchEngine,
+  type BenchInputs,
+  decodeTokensPerSecond,
+  stepTokensPerSecond,
+} from './bench-engine';
 
 /** traitlens cases on a loaded model (the caller loads it with the threads, providers and dtype under test). */
 export function traitlensEngine(
@@ -57,7 +62,13 @@ export function traitlensEngine(
     decode_batch_8: () => decode(inputs.decodePrompt.slice(0, 8)),
   };
   for (const length of inputs.contextLengths)
-    cases[`decode_context_${length}`] = () => decode(inputs.contextPrompt.map((row) => row.slice(0, length)));
+    cases[`decode_context_${length}`] = () =>
+      stepTokensPerSecond((onToken) =>
+        model.generate(
+          inputs.contextPrompt.map((row) => row.slice(0, length)),
+          { maxNewTokens: decodeSteps + 1, stopTokenIds: [], onToken },
+        ),
+      );
   return {
     name: 'traitlens',
     configuration,

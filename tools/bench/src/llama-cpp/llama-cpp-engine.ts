@@ -41,11 +41,13 @@ export async function openLlamaCpp(): Promise<LlamaCppEngine | string> {
 /**
  * Greedy continuation of each prompt (token ids in, token ids out) on its own sequence, all rows decoded
  * together in their context. Each sequence's history is cleared first, so sequences can be reused.
+ * `onToken` is called as each token arrives.
  */
 export async function generateGreedy(
   sequences: readonly LlamaContextSequence[],
   prompts: readonly (readonly number[])[],
   newTokens: number,
+  onToken?: () => void,
 ): Promise<number[][]> {
   if (sequences.length < prompts.length)
     throw new Error(`generateGreedy: ${prompts.length} prompts but ${sequences.length} sequences`);
@@ -56,6 +58,7 @@ export async function generateGreedy(
       const out: number[] = [];
       for await (const token of sequence.evaluate([...prompt] as never[], { temperature: 0 })) {
         out.push(token as unknown as number);
+        onToken?.();
         if (out.length >= newTokens) break;
       }
       return out;
