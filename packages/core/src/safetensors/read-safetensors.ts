@@ -60,7 +60,7 @@ export function parseSafetensors(bytes: Uint8Array, label = '<memory>'): LoadedS
     tensors.set(info.name, {
       dtype: info.dtype,
       shape: info.shape,
-      data: convertToFloat32(slice, info.dtype, elements, label, info.name),
+      data: convertToFloat32(slice, { dtype: info.dtype, elements, path: label, name: info.name }),
     });
   }
   return { tensors, metadata };

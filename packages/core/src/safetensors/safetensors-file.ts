@@ -136,13 +136,25 @@ function assertDisjointRanges(
  * with positioned reads, so a single tensor (or a slice of rows of one) never needs the whole file.
  */
 export class SafetensorsFile {
-  private constructor(
-    readonly path: string,
-    private readonly handle: FileHandle,
-    readonly tensors: ReadonlyMap<string, SafetensorsTensorInfo>,
-    readonly metadata: Readonly<Record<string, string>>,
-    readonly fileSize: number,
-  ) {}
+  readonly path: string;
+  private readonly handle: FileHandle;
+  readonly tensors: ReadonlyMap<string, SafetensorsTensorInfo>;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly fileSize: number;
+
+  private constructor(opened: {
+    path: string;
+    handle: FileHandle;
+    tensors: ReadonlyMap<string, SafetensorsTensorInfo>;
+    metadata: Readonly<Record<string, string>>;
+    fileSize: number;
+  }) {
+    this.path = opened.path;
+    this.handle = opened.handle;
+    this.tensors = opened.tensors;
+    this.metadata = opened.metadata;
+    this.fileSize = opened.fileSize;
+  }
 
   static async open(path: string): Promise<SafetensorsFile> {
     let size: number;
@@ -181,7 +193,7 @@ export class SafetensorsFile {
         size,
         path,
       );
-      return new SafetensorsFile(path, handle, tensors, metadata, size);
+      return new SafetensorsFile({ path, handle, tensors, metadata, fileSize: size });
     } catch (error) {
       await handle.close();
       throw error;
@@ -248,14 +260,24 @@ export class SafetensorsFile {
     const rowElements = info.shape.length === 0 ? 1 : info.shape.slice(1).reduce((a, b) => a * b, 1);
     const width = bytesPerElement[info.dtype];
     const bytes = await this.readBytes(name, rowStart * rowElements * width, rowEnd * rowElements * width);
-    return convertToFloat32(bytes, info.dtype, (rowEnd - rowStart) * rowElements, this.path, name);
+    return convertToFloat32(bytes, {
+      dtype: info.dtype,
+      elements: (rowEnd - rowStart) * rowElements,
+      path: this.path,
+      name,
+    });
   }
 
   /** Reads a whole tensor as float32. */
   async readFloat32(name: string): Promise<Float32Array> {
     const info = this.info(name);
     const elements = info.shape.reduce((a, b) => a * b, 1);
-    return convertToFloat32(await this.readBytes(name), info.dtype, elements, this.path, name);
+    return convertToFloat32(await this.readBytes(name), {
+      dtype: info.dtype,
+      elements,
+      path: this.path,
+      name,
+    });
   }
 
   async close(): Promise<void> {
@@ -266,11 +288,9 @@ export class SafetensorsFile {
 /** Converts raw little-endian tensor bytes of a float dtype (or integers) to float32. */
 export function convertToFloat32(
   bytes: Uint8Array,
-  dtype: SafetensorsDtype,
-  elements: number,
-  path = '<memory>',
-  name = '<tensor>',
+  tensor: { dtype: SafetensorsDtype; elements: number; path?: string; name?: string },
 ): Float32Array {
+  const { dtype, elements, path = '<memory>', name = '<tensor>' } = tensor;
   const buffer = bytes.buffer;
   const offset = bytes.byteOffset;
   switch (dtype) {
