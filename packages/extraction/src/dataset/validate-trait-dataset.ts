@@ -68,15 +68,8 @@ export async function validateTraitDataset(
   const entries = await readFolder(folder);
   const limits: DatasetTextLimits = { ...defaultDatasetTextLimits, ...options.limits };
   const issues: DatasetIssue[] = [];
-  const report = (
-    severity: DatasetIssue['severity'],
-    code: DatasetIssueCode,
-    file: string,
-    message: string,
-    line?: number,
-    column?: number,
-  ): void => {
-    const issue: DatasetIssue = { severity, code, file, message };
+  const report: Report = ({ line, column, ...found }) => {
+    const issue: DatasetIssue = found;
     if (line !== undefined) issue.line = line;
     if (column !== undefined) issue.column = column;
     issues.push(issue);
@@ -89,12 +82,12 @@ export async function validateTraitDataset(
     const file = `${label}.${fileNames[variant]}`;
     if (!entries.has(file)) {
       const other = `${label}.${fileNames[variant === 'text' ? 'jsonl' : 'text']}`;
-      report(
-        'error',
-        'missing-prompts',
+      report({
+        severity: 'error',
+        code: 'missing-prompts',
         file,
-        `missing ${file}${entries.has(other) ? ` (found ${other}, which is the other format)` : ''}: a trait data set needs one prompt file per class.`,
-      );
+        message: `missing ${file}${entries.has(other) ? ` (found ${other}, which is the other format)` : ''}: a trait data set needs one prompt file per class.`,
+      });
       return undefined;
     }
     const text = await readText(folder, file, limits, report);
@@ -102,7 +95,8 @@ export async function validateTraitDataset(
     texts.push({ name: file, text });
     const prompts =
       variant === 'text' ? parseTextPrompts(file, text, report) : parseJsonlPrompts(file, text, report);
-    if (prompts && prompts.length === 0) report('error', 'empty-class', file, `${file} has no prompts.`);
+    if (prompts && prompts.length === 0)
+      report({ severity: 'error', code: 'empty-class', file, message: `${file} has no prompts.` });
     return prompts;
   };
   const positive = await readClass('positive');
@@ -111,12 +105,13 @@ export async function validateTraitDataset(
 
   let rubric: TraitRubric | undefined;
   if (!entries.has('definition.txt')) {
-    report(
-      'error',
-      'missing-rubric',
-      'definition.txt',
-      'missing definition.txt: the judge rubric (a "HIGH (70-100):" paragraph, a "LOW (0-40):" paragraph and a "Key:" line) is needed for vetting and steering.',
-    );
+    report({
+      severity: 'error',
+      code: 'missing-rubric',
+      file: 'definition.txt',
+      message:
+        'missing definition.txt: the judge rubric (a "HIGH (70-100):" paragraph, a "LOW (0-40):" paragraph and a "Key:" line) is needed for vetting and steering.',
+    });
   } else {
     const raw = await readText(folder, 'definition.txt', limits, report);
     if (raw !== undefined) {
@@ -128,12 +123,13 @@ export async function validateTraitDataset(
 
   let steering: TraitSteeringQuestions | undefined;
   if (!entries.has('steering.json')) {
-    report(
-      'error',
-      'missing-steering',
-      'steering.json',
-      'missing steering.json: add {"questions": [...]} with 15-20 questions whose unsteered answers score low on the trait.',
-    );
+    report({
+      severity: 'error',
+      code: 'missing-steering',
+      file: 'steering.json',
+      message:
+        'missing steering.json: add {"questions": [...]} with 15-20 questions whose unsteered answers score low on the trait.',
+    });
   } else {
     const raw = await readText(folder, 'steering.json', limits, report);
     if (raw !== undefined) steering = checkSteering(stripBom(raw), report);
@@ -159,13 +155,9 @@ export async function validateTraitDataset(
   return { directory: folder, dataset, issues };
 }
 
+/** Records one issue; `line` and `column` may be undefined (not known). */
 type Report = (
-  severity: DatasetIssue['severity'],
-  code: DatasetIssueCode,
-  file: string,
-  message: string,
-  line?: number,
-  column?: number,
+  issue: Omit<DatasetIssue, 'line' | 'column'> & { line?: number | undefined; column?: number | undefined },
 ) => void;
 
 async function readFolder(folder: string): Promise<Set<string>> {
@@ -190,7 +182,8 @@ async function readText(
   report: Report,
 ): Promise<string | undefined> {
   const { text, problem } = await readDatasetText(join(folder, file), file, limits);
-  if (problem) report('error', problem.code, file, problem.message, problem.line);
+  if (problem)
+    report({ severity: 'error', code: problem.code, file, message: problem.message, line: problem.line });
   return text;
 }
 
@@ -207,12 +200,13 @@ function chooseVariant(
   const text = entries.has('positive.txt') && entries.has('negative.txt');
   const jsonl = entries.has('positive.jsonl') && entries.has('negative.jsonl');
   if (text && jsonl) {
-    report(
-      'warning',
-      'both-formats',
-      'positive.txt',
-      'both positive.txt/negative.txt and positive.jsonl/negative.jsonl exist; using the .txt files (ask for the jsonl variant to use the others).',
-    );
+    report({
+      severity: 'warning',
+      code: 'both-formats',
+      file: 'positive.txt',
+      message:
+        'both positive.txt/negative.txt and positive.jsonl/negative.jsonl exist; using the .txt files (ask for the jsonl variant to use the others).',
+    });
     return 'text';
   }
   if (text) return 'text';
@@ -228,21 +222,22 @@ function chooseVariant(
       ? 'negative.jsonl'
       : undefined;
   if (positive && negative) {
-    report(
-      'error',
-      'mixed-formats',
-      positive,
-      `${positive} and ${negative} use different formats; use .txt (one prefix per line) or .jsonl (one {"prompt", "system_prompt"} object per line) for both classes.`,
-    );
+    report({
+      severity: 'error',
+      code: 'mixed-formats',
+      file: positive,
+      message: `${positive} and ${negative} use different formats; use .txt (one prefix per line) or .jsonl (one {"prompt", "system_prompt"} object per line) for both classes.`,
+    });
     return undefined;
   }
   if (!positive && !negative) {
-    report(
-      'error',
-      'missing-prompts',
-      'positive.txt',
-      'no positive.txt/negative.txt (or positive.jsonl/negative.jsonl): this folder is not a trait data set.',
-    );
+    report({
+      severity: 'error',
+      code: 'missing-prompts',
+      file: 'positive.txt',
+      message:
+        'no positive.txt/negative.txt (or positive.jsonl/negative.jsonl): this folder is not a trait data set.',
+    });
     return undefined;
   }
   return positive?.endsWith('.jsonl') || negative?.endsWith('.jsonl') ? 'jsonl' : 'text';
@@ -256,25 +251,25 @@ function splitPromptLines(file: string, text: string, report: Report): { line: n
   while (end > 0 && lines[end - 1]!.trim() === '') end--;
   const trailing = lines.length - end;
   if (trailing > 0) {
-    report(
-      'warning',
-      'trailing-blank-lines',
+    report({
+      severity: 'warning',
+      code: 'trailing-blank-lines',
       file,
-      `${file} ends with ${trailing} blank line${trailing === 1 ? '' : 's'}; remove ${trailing === 1 ? 'it' : 'them'}.`,
-      end + 1,
-    );
+      message: `${file} ends with ${trailing} blank line${trailing === 1 ? '' : 's'}; remove ${trailing === 1 ? 'it' : 'them'}.`,
+      line: end + 1,
+    });
   }
   const kept: { line: number; content: string }[] = [];
   for (let i = 0; i < end; i++) {
     const content = lines[i]!;
     if (content.trim() === '') {
-      report(
-        'error',
-        'empty-line',
+      report({
+        severity: 'error',
+        code: 'empty-line',
         file,
-        `line ${i + 1} is empty; remove it (one prompt per line, and a blank line shifts the positive/negative pairing).`,
-        i + 1,
-      );
+        message: `line ${i + 1} is empty; remove it (one prompt per line, and a blank line shifts the positive/negative pairing).`,
+        line: i + 1,
+      });
     } else {
       kept.push({ line: i + 1, content });
     }
@@ -302,49 +297,61 @@ function parseJsonlPrompts(file: string, text: string, report: Report): TraitPro
       row = JSON.parse(content);
     } catch {
       const location = locateJsonSyntaxError(content);
-      report(
-        'error',
-        'malformed-json',
+      report({
+        severity: 'error',
+        code: 'malformed-json',
         file,
-        `line ${line} is not valid JSON: ${location?.reason ?? 'syntax error'}${location ? ` at column ${location.column}` : ''}.`,
+        message: `line ${line} is not valid JSON: ${location?.reason ?? 'syntax error'}${location ? ` at column ${location.column}` : ''}.`,
         line,
-        location?.column,
-      );
+        column: location?.column,
+      });
       broken = true;
       continue;
     }
     if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-      report(
-        'error',
-        'malformed-row',
+      report({
+        severity: 'error',
+        code: 'malformed-row',
         file,
-        `line ${line} must be a JSON object {"prompt": "...", "system_prompt": "..."}.`,
+        message: `line ${line} must be a JSON object {"prompt": "...", "system_prompt": "..."}.`,
         line,
-      );
+      });
       broken = true;
       continue;
     }
     const record = row as Record<string, unknown>;
     if (typeof record.prompt !== 'string' || record.prompt.trim() === '') {
-      report('error', 'malformed-row', file, `line ${line} needs a non-empty string "prompt".`, line);
+      report({
+        severity: 'error',
+        code: 'malformed-row',
+        file,
+        message: `line ${line} needs a non-empty string "prompt".`,
+        line,
+      });
       broken = true;
       continue;
     }
     const systemPrompt = record.system_prompt;
     if (systemPrompt !== undefined && systemPrompt !== null && typeof systemPrompt !== 'string') {
-      report('error', 'malformed-row', file, `line ${line}: "system_prompt" must be a string.`, line);
+      report({
+        severity: 'error',
+        code: 'malformed-row',
+        file,
+        message: `line ${line}: "system_prompt" must be a string.`,
+        line,
+      });
       broken = true;
       continue;
     }
     for (const key of Object.keys(record)) {
       if (key !== 'prompt' && key !== 'system_prompt')
-        report(
-          'warning',
-          'unknown-key',
+        report({
+          severity: 'warning',
+          code: 'unknown-key',
           file,
-          `line ${line}: unknown key "${key}" is ignored (rows have "prompt" and optionally "system_prompt").`,
+          message: `line ${line}: unknown key "${key}" is ignored (rows have "prompt" and optionally "system_prompt").`,
           line,
-        );
+        });
     }
     const prompt: TraitPrompt = { index: prompts.length, text: record.prompt, line };
     if (typeof systemPrompt === 'string') prompt.systemPrompt = systemPrompt;
@@ -362,13 +369,13 @@ function reportTrailingWhitespace(file: string, prompts: readonly TraitPrompt[],
     lines.length <= 5
       ? formatList(lines.map(String))
       : `${lines.slice(0, 5).join(', ')} and ${lines.length - 5} more`;
-  report(
-    'warning',
-    'trailing-whitespace',
+  report({
+    severity: 'warning',
+    code: 'trailing-whitespace',
     file,
-    `line${lines.length === 1 ? '' : 's'} ${listed} end${lines.length === 1 ? 's' : ''} with whitespace; a trailing space changes tokenisation (the next word normally brings its own leading space).`,
-    lines[0],
-  );
+    message: `line${lines.length === 1 ? '' : 's'} ${listed} end${lines.length === 1 ? 's' : ''} with whitespace; a trailing space changes tokenisation (the next word normally brings its own leading space).`,
+    line: lines[0],
+  });
 }
 
 function reportDuplicates(file: string, prompts: readonly TraitPrompt[], report: Report): void {
@@ -378,13 +385,13 @@ function reportDuplicates(file: string, prompts: readonly TraitPrompt[], report:
     const first = seen.get(key);
     if (first === undefined) seen.set(key, prompt.line);
     else
-      report(
-        'error',
-        'duplicate-prompt',
+      report({
+        severity: 'error',
+        code: 'duplicate-prompt',
         file,
-        `line ${prompt.line} repeats line ${first}; remove the duplicate (a repeated prompt counts twice in the class mean).`,
-        prompt.line,
-      );
+        message: `line ${prompt.line} repeats line ${first}; remove the duplicate (a repeated prompt counts twice in the class mean).`,
+        line: prompt.line,
+      });
   }
 }
 
@@ -401,34 +408,34 @@ function checkClasses(
     const p = positive[i]!;
     const n = negative[i]!;
     if (p.text === n.text && (p.systemPrompt ?? '') === (n.systemPrompt ?? '')) {
-      report(
-        'error',
-        'identical-pair',
-        positiveFile,
-        `line ${p.line} is identical to line ${n.line} of ${negativeFile}; a pair must differ in its trait-relevant words.`,
-        p.line,
-      );
+      report({
+        severity: 'error',
+        code: 'identical-pair',
+        file: positiveFile,
+        message: `line ${p.line} is identical to line ${n.line} of ${negativeFile}; a pair must differ in its trait-relevant words.`,
+        line: p.line,
+      });
     }
   }
   if (positive.length > 0 && negative.length > 0 && positive.length !== negative.length) {
-    report(
-      'warning',
-      'unbalanced-classes',
-      positiveFile,
-      `classes differ in size: ${positive.length} positive vs ${negative.length} negative prompts (fine for mean_diff and probe; pca_diff pairs only the first ${pairs} of each).`,
-    );
+    report({
+      severity: 'warning',
+      code: 'unbalanced-classes',
+      file: positiveFile,
+      message: `classes differ in size: ${positive.length} positive vs ${negative.length} negative prompts (fine for mean_diff and probe; pca_diff pairs only the first ${pairs} of each).`,
+    });
   }
   for (const [file, prompts] of [
     [positiveFile, positive],
     [negativeFile, negative],
   ] as const) {
     if (prompts.length > 0 && prompts.length < fewPromptsThreshold) {
-      report(
-        'warning',
-        'few-prompts',
+      report({
+        severity: 'warning',
+        code: 'few-prompts',
         file,
-        `only ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}; the validation split (last 20%) would hold ${Math.ceil(prompts.length * 0.2)} — aim for 100+ (the study used ~150 pairs).`,
-      );
+        message: `only ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}; the validation split (last 20%) would hold ${Math.ceil(prompts.length * 0.2)} — aim for 100+ (the study used ~150 pairs).`,
+      });
     }
   }
 }
@@ -436,26 +443,29 @@ function checkClasses(
 function checkRubric(text: string, report: Report): TraitRubric | undefined {
   const parsed = parseRubric(text.replace(/\r\n?/g, '\n'));
   if (parsed.high === undefined)
-    report(
-      'error',
-      'incomplete-rubric',
-      'definition.txt',
-      'definition.txt has no HIGH paragraph: start one with "HIGH (70-100):" describing a response that strongly shows the trait.',
-    );
+    report({
+      severity: 'error',
+      code: 'incomplete-rubric',
+      file: 'definition.txt',
+      message:
+        'definition.txt has no HIGH paragraph: start one with "HIGH (70-100):" describing a response that strongly shows the trait.',
+    });
   if (parsed.low === undefined)
-    report(
-      'error',
-      'incomplete-rubric',
-      'definition.txt',
-      'definition.txt has no LOW paragraph: start one with "LOW (0-40):" describing a response without the trait.',
-    );
+    report({
+      severity: 'error',
+      code: 'incomplete-rubric',
+      file: 'definition.txt',
+      message:
+        'definition.txt has no LOW paragraph: start one with "LOW (0-40):" describing a response without the trait.',
+    });
   if (parsed.key === undefined)
-    report(
-      'error',
-      'incomplete-rubric',
-      'definition.txt',
-      'definition.txt has no "Key:" line: add one line "Key: ..." (or "Key distinction: ...") naming the distinction the judge should focus on.',
-    );
+    report({
+      severity: 'error',
+      code: 'incomplete-rubric',
+      file: 'definition.txt',
+      message:
+        'definition.txt has no "Key:" line: add one line "Key: ..." (or "Key distinction: ...") naming the distinction the judge should focus on.',
+    });
   if (parsed.high === undefined || parsed.low === undefined || parsed.key === undefined) return undefined;
   return { text: parsed.text, high: parsed.high, low: parsed.low, key: parsed.key };
 }
@@ -467,83 +477,88 @@ function checkSteering(text: string, report: Report): TraitSteeringQuestions | u
     value = JSON.parse(text);
   } catch {
     const location = locateJsonSyntaxError(text);
-    report(
-      'error',
-      'malformed-steering',
+    report({
+      severity: 'error',
+      code: 'malformed-steering',
       file,
-      `steering.json is not valid JSON: ${location?.reason ?? 'syntax error'}.`,
-      location?.line,
-      location?.column,
-    );
+      message: `steering.json is not valid JSON: ${location?.reason ?? 'syntax error'}.`,
+      line: location?.line,
+      column: location?.column,
+    });
     return undefined;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    report(
-      'error',
-      'malformed-steering',
+    report({
+      severity: 'error',
+      code: 'malformed-steering',
       file,
-      'steering.json must be an object {"questions": [...], "eval_prompt"?: "..."}.',
-    );
+      message: 'steering.json must be an object {"questions": [...], "eval_prompt"?: "..."}.',
+    });
     return undefined;
   }
   const record = value as Record<string, unknown>;
   if (!Array.isArray(record.questions)) {
-    report(
-      'error',
-      'malformed-steering',
+    report({
+      severity: 'error',
+      code: 'malformed-steering',
       file,
-      `steering.json needs a "questions" array of strings (${record.questions === undefined ? 'it is missing' : `got ${typeof record.questions}`}).`,
-    );
+      message: `steering.json needs a "questions" array of strings (${record.questions === undefined ? 'it is missing' : `got ${typeof record.questions}`}).`,
+    });
     return undefined;
   }
   const questions: string[] = [];
   let valid = true;
   record.questions.forEach((question, index) => {
     if (typeof question !== 'string' || question.trim() === '') {
-      report(
-        'error',
-        'malformed-steering',
+      report({
+        severity: 'error',
+        code: 'malformed-steering',
         file,
-        `questions[${index}] must be a non-empty string.`,
-        findLineOf(text, JSON.stringify(question)),
-      );
+        message: `questions[${index}] must be a non-empty string.`,
+        line: findLineOf(text, JSON.stringify(question)),
+      });
       valid = false;
     } else {
       questions.push(question);
     }
   });
   if (record.questions.length === 0) {
-    report(
-      'error',
-      'malformed-steering',
+    report({
+      severity: 'error',
+      code: 'malformed-steering',
       file,
-      'steering.json has no questions; add 15-20 whose unsteered answers score low on the trait.',
-    );
+      message: 'steering.json has no questions; add 15-20 whose unsteered answers score low on the trait.',
+    });
     valid = false;
   }
   if (record.eval_prompt !== undefined && typeof record.eval_prompt !== 'string') {
-    report('error', 'malformed-steering', file, '"eval_prompt" must be a string when present.');
+    report({
+      severity: 'error',
+      code: 'malformed-steering',
+      file,
+      message: '"eval_prompt" must be a string when present.',
+    });
     valid = false;
   }
   const seen = new Set<string>();
   questions.forEach((question, index) => {
     if (seen.has(question))
-      report(
-        'warning',
-        'duplicate-steering-question',
+      report({
+        severity: 'warning',
+        code: 'duplicate-steering-question',
         file,
-        `questions[${index}] repeats an earlier question.`,
-        findLineOf(text, JSON.stringify(question), 2),
-      );
+        message: `questions[${index}] repeats an earlier question.`,
+        line: findLineOf(text, JSON.stringify(question), 2),
+      });
     seen.add(question);
   });
   if (questions.length > 0 && questions.length < fewSteeringQuestionsThreshold) {
-    report(
-      'warning',
-      'few-steering-questions',
+    report({
+      severity: 'warning',
+      code: 'few-steering-questions',
       file,
-      `only ${questions.length} steering question${questions.length === 1 ? '' : 's'}; 15-20 give a stable steering score.`,
-    );
+      message: `only ${questions.length} steering question${questions.length === 1 ? '' : 's'}; 15-20 give a stable steering score.`,
+    });
   }
   if (!valid) return undefined;
   const steering: TraitSteeringQuestions = { questions };
