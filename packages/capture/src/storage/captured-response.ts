@@ -86,7 +86,7 @@ export async function readCapturedResponse(path: string): Promise<CapturedRespon
     new TraitlensError(
       'INVALID_EXPERIMENT',
       `${path} is not a traitlens response file: ${problem}. Delete it (or re-run with --force) to capture the prompt again.`,
-      { details: { file: path }, ...(cause === undefined ? {} : { cause }) },
+      { details: { file: path }, cause },
     );
   let value: Record<string, unknown>;
   try {
