@@ -120,66 +120,28 @@ export async function generateResponses(options: GenerateResponsesOptions): Prom
   const done = new Map<string, ResponseRecord>();
   if (existing?.key === key)
     for (const record of existing.records) done.set(formatResponseRecordId(record), record);
-  const prompts = dataset[polarity];
-  const wanted: { prompt: TraitPrompt; rollout: number }[] = [];
-  for (let rollout = 0; rollout < settings.rollouts; rollout++) {
-    for (const index of options.promptIndices) {
-      const prompt = prompts[index];
-      if (!prompt)
-        throw new TraitlensError('INVALID_ARGUMENT', `${dataset.name} has no ${polarity} prompt ${index}.`);
-      wanted.push({ prompt, rollout });
-    }
-  }
+  const wanted = listWantedRollouts(options);
   const missing = wanted.filter(
     ({ prompt, rollout }) =>
       !done.has(formatResponseRecordId({ polarity, promptIndex: prompt.index, rollout })),
   );
   const total = wanted.length;
   options.onProgress?.(total - missing.length, total, missing.length === 0);
-  const save = async (): Promise<ResponseRecord[]> => {
-    const records = [...done.values()].sort(compareResponseRecords);
+  const save = async (): Promise<void> => {
     const file: ResponsesFile = {
       format: 'traitlens.extraction-responses',
       formatVersion: '1',
       key,
       polarity,
       settings: settingsRecord,
-      records,
+      records: [...done.values()].sort(compareResponseRecords),
     };
     await writeJsonAtomic(options.file, file);
-    return records;
   };
   for (let start = 0; start < missing.length; start += settings.batchSize) {
     const batch = missing.slice(start, start + settings.batchSize);
-    // One call per rollout; the seed mixes in the rollout and the batch's first prompt, so rollouts and
-    // batches draw different random streams while a rerun with the same settings draws the same ones.
-    for (const rollout of [...new Set(batch.map((item) => item.rollout))]) {
-      const items = batch.filter((item) => item.rollout === rollout);
-      const results = await model.generate(
-        items.map((item) => buildPromptInput(item.prompt, format)),
-        {
-          maxNewTokens: settings.maxNewTokens,
-          temperature: settings.temperature,
-          seed: settings.seed + rollout * 1_000_003 + items[0]!.prompt.index,
-          ...(settings.topP !== undefined ? { topP: settings.topP } : {}),
-        },
-      );
-      results.forEach((result, row) => {
-        const { prompt } = items[row]!;
-        const record: ResponseRecord = {
-          polarity,
-          promptIndex: prompt.index,
-          rollout,
-          prompt: prompt.text,
-          promptTokenIds: result.promptTokenIds,
-          responseTokenIds: result.responseTokenIds,
-          responseText: result.responseText,
-          finishReason: result.finishReason,
-        };
-        if (prompt.systemPrompt !== undefined) record.systemPrompt = prompt.systemPrompt;
-        done.set(formatResponseRecordId(record), record);
-      });
-    }
+    for (const record of await generateBatch(options, { batch, format }))
+      done.set(formatResponseRecordId(record), record);
     await save();
     options.onProgress?.(
       total - missing.length + Math.min(missing.length, start + batch.length),
@@ -196,4 +158,68 @@ export async function generateResponses(options: GenerateResponsesOptions): Prom
   return [...done.values()]
     .filter((record) => wantedIds.has(formatResponseRecordId(record)))
     .sort(compareResponseRecords);
+}
+
+interface WantedRollout {
+  prompt: TraitPrompt;
+  rollout: number;
+}
+
+/** Every (prompt, rollout) asked for, rollout-major; an index the class lacks is refused. */
+function listWantedRollouts(options: GenerateResponsesOptions): WantedRollout[] {
+  const { dataset, polarity } = options;
+  const prompts = dataset[polarity];
+  const wanted: WantedRollout[] = [];
+  for (let rollout = 0; rollout < options.settings.rollouts; rollout++) {
+    for (const index of options.promptIndices) {
+      const prompt = prompts[index];
+      if (!prompt)
+        throw new TraitlensError('INVALID_ARGUMENT', `${dataset.name} has no ${polarity} prompt ${index}.`);
+      wanted.push({ prompt, rollout });
+    }
+  }
+  return wanted;
+}
+
+/**
+ * One generate call per rollout of the batch; the seed mixes in the rollout and the batch's first prompt, so
+ * rollouts and batches draw different random streams while a rerun with the same settings draws the same ones.
+ */
+async function generateBatch(
+  options: GenerateResponsesOptions,
+  work: { batch: readonly WantedRollout[]; format: ReturnType<typeof resolvePromptFormat> },
+): Promise<ResponseRecord[]> {
+  const { model, polarity, settings } = options;
+  const records: ResponseRecord[] = [];
+  for (const rollout of [...new Set(work.batch.map((item) => item.rollout))]) {
+    const items = work.batch.filter((item) => item.rollout === rollout);
+    const [first] = items;
+    if (!first) continue;
+    const results = await model.generate(
+      items.map((item) => buildPromptInput(item.prompt, work.format)),
+      {
+        maxNewTokens: settings.maxNewTokens,
+        temperature: settings.temperature,
+        seed: settings.seed + rollout * 1_000_003 + first.prompt.index,
+        ...(settings.topP !== undefined ? { topP: settings.topP } : {}),
+      },
+    );
+    for (const [row, { prompt }] of items.entries()) {
+      const result = results[row];
+      if (!result) continue;
+      const record: ResponseRecord = {
+        polarity,
+        promptIndex: prompt.index,
+        rollout,
+        prompt: prompt.text,
+        promptTokenIds: result.promptTokenIds,
+        responseTokenIds: result.responseTokenIds,
+        responseText: result.responseText,
+        finishReason: result.finishReason,
+      };
+      if (prompt.systemPrompt !== undefined) record.systemPrompt = prompt.systemPrompt;
+      records.push(record);
+    }
+  }
+  return records;
 }
