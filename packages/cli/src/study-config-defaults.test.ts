@@ -67,6 +67,7 @@ const sameConcept: [string, string, string][] = [
   ['analyze', '--bootstrap', 'analyze'],
   ['analyze', '--permutations', 'analyze'],
   ['analyze', '--folds', 'analyze'],
+  ['analyze', '--random-baselines', 'analyze'],
   ['analyze', '--seed', 'analyze'],
   ['analyze', '--token-view', 'analyze'],
 ];

@@ -225,7 +225,7 @@ const analyzeSchema = z.strictObject({
   bootstrap: z.number().int().min(0).default(1000),
   permutations: z.number().int().min(0).default(100),
   folds: z.number().int().min(2).default(5),
-  randomBaselines: z.number().int().min(0).default(12),
+  randomBaselines: z.number().int().min(0).default(8),
   seed: z.number().int().default(0),
   tokenView: z.number().int().min(0).default(12),
   /**
