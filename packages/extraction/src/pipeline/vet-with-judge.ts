@@ -99,62 +99,16 @@ export async function runJudgeVetting(
   options: RunJudgeVettingOptions,
 ): Promise<{ scores: Map<string, VettingScore>; summary: VettingSummary }> {
   const { thresholds } = options;
-  const scores = new Map<string, VettingScore>();
-  if (!options.force) {
-    try {
-      const previous = JSON.parse(await readFile(options.file, 'utf8')) as VettingFile;
-      if (previous.key === options.key) for (const score of previous.scores) scores.set(score.id, score);
-    } catch {
-      // no earlier judgements
-    }
-  }
+  const scores = options.force ? new Map<string, VettingScore>() : await readEarlierScores(options);
   const pending = options.items.filter((item) => !scores.has(item.id));
   const total = options.items.length;
   options.onProgress?.(total - pending.length, total, pending.length === 0);
-  const summarise = (): VettingSummary => {
-    const relevant = options.items
-      .map((item) => scores.get(item.id))
-      .filter((score): score is VettingScore => score !== undefined);
-    const positive = summariseClass(relevant.filter((score) => score.polarity === 'positive'));
-    const negative = summariseClass(relevant.filter((score) => score.polarity === 'negative'));
-    const separation =
-      positive.meanScore !== null && negative.meanScore !== null
-        ? positive.meanScore - negative.meanScore
-        : null;
-    const warnings: string[] = [];
-    for (const [name, part] of [
-      ['positive', positive],
-      ['negative', negative],
-    ] as const) {
-      if (part.count > 0 && part.passRate < thresholds.passRateWarning) {
-        warnings.push(
-          `${options.subject} vetting kept only ${Math.round(part.passRate * 100)}% of ${name} items (${part.passed}/${part.count}; below ${Math.round(thresholds.passRateWarning * 100)}%): the ${name} prompts do not elicit the ${name === 'positive' ? 'trait' : 'opposite'} reliably.`,
-        );
-      }
-    }
-    if (separation !== null && separation < thresholds.separationWarning) {
-      warnings.push(
-        `${options.subject} vetting: mean positive score - mean negative score is ${separation.toFixed(1)} (below ${thresholds.separationWarning}): the classes barely differ by the judge's rubric.`,
-      );
-    }
-    return {
-      judge: options.judge.id,
-      thresholds: {
-        positiveMinimum: thresholds.positiveMinimum,
-        negativeMaximum: thresholds.negativeMaximum,
-      },
-      positive,
-      negative,
-      separation,
-      warnings,
-    };
-  };
   const save = async (): Promise<void> => {
     const file: VettingFile = {
       format: 'traitlens.extraction-vetting',
       formatVersion: '1',
       key: options.key,
-      summary: summarise(),
+      summary: summariseVetting(options, scores),
       scores: [...scores.values()],
     };
     await writeJsonAtomic(options.file, file);
@@ -162,21 +116,7 @@ export async function runJudgeVetting(
   const concurrency = Math.max(1, thresholds.concurrency);
   for (let start = 0; start < pending.length; start += concurrency) {
     const round = pending.slice(start, start + concurrency);
-    const results = await Promise.all(
-      round.map(async (item) => {
-        try {
-          return await options.judge.score(item.request);
-        } catch (cause) {
-          await save();
-          if (TraitlensError.isInstance(cause)) throw cause;
-          throw new TraitlensError(
-            'JUDGE_ERROR',
-            `Judge ${options.judge.id} failed while vetting ${options.subject} (${item.id}); judgements so far are saved in ${options.file}.`,
-            { cause },
-          );
-        }
-      }),
-    );
+    const results = await Promise.all(round.map((item) => scoreItem(options, { item, save })));
     round.forEach((item, index) => {
       const score = results[index] ?? null;
       scores.set(item.id, {
@@ -190,5 +130,80 @@ export async function runJudgeVetting(
     options.onProgress?.(total - pending.length + start + round.length, total, false);
   }
   if (pending.length === 0) await save();
-  return { scores, summary: summarise() };
+  return { scores, summary: summariseVetting(options, scores) };
+}
+
+/** Judgements saved under the same stage key by an earlier run (none when the file is absent or stale). */
+async function readEarlierScores(options: RunJudgeVettingOptions): Promise<Map<string, VettingScore>> {
+  const scores = new Map<string, VettingScore>();
+  try {
+    const previous = JSON.parse(await readFile(options.file, 'utf8')) as VettingFile;
+    if (previous.key === options.key) for (const score of previous.scores) scores.set(score.id, score);
+  } catch {
+    // no earlier judgements
+  }
+  return scores;
+}
+
+/** One judgement; a failing judge first saves what is done, then stops the stage with JUDGE_ERROR. */
+async function scoreItem(
+  options: RunJudgeVettingOptions,
+  work: { item: VettingItem; save: () => Promise<void> },
+): Promise<number | null> {
+  const { item } = work;
+  try {
+    return await options.judge.score(item.request);
+  } catch (cause) {
+    await work.save();
+    if (TraitlensError.isInstance(cause)) throw cause;
+    throw new TraitlensError(
+      'JUDGE_ERROR',
+      `Judge ${options.judge.id} failed while vetting ${options.subject} (${item.id}); judgements so far are saved in ${options.file}.`,
+      { cause },
+    );
+  }
+}
+
+/** Pass rates and mean scores per class over the items asked for, with the study's warnings. */
+function summariseVetting(
+  options: RunJudgeVettingOptions,
+  scores: ReadonlyMap<string, VettingScore>,
+): VettingSummary {
+  const { thresholds } = options;
+  const relevant = options.items
+    .map((item) => scores.get(item.id))
+    .filter((score): score is VettingScore => score !== undefined);
+  const positive = summariseClass(relevant.filter((score) => score.polarity === 'positive'));
+  const negative = summariseClass(relevant.filter((score) => score.polarity === 'negative'));
+  const separation =
+    positive.meanScore !== null && negative.meanScore !== null
+      ? positive.meanScore - negative.meanScore
+      : null;
+  const warnings: string[] = [];
+  for (const [name, part] of [
+    ['positive', positive],
+    ['negative', negative],
+  ] as const) {
+    if (part.count > 0 && part.passRate < thresholds.passRateWarning) {
+      warnings.push(
+        `${options.subject} vetting kept only ${Math.round(part.passRate * 100)}% of ${name} items (${part.passed}/${part.count}; below ${Math.round(thresholds.passRateWarning * 100)}%): the ${name} prompts do not elicit the ${name === 'positive' ? 'trait' : 'opposite'} reliably.`,
+      );
+    }
+  }
+  if (separation !== null && separation < thresholds.separationWarning) {
+    warnings.push(
+      `${options.subject} vetting: mean positive score - mean negative score is ${separation.toFixed(1)} (below ${thresholds.separationWarning}): the classes barely differ by the judge's rubric.`,
+    );
+  }
+  return {
+    judge: options.judge.id,
+    thresholds: {
+      positiveMinimum: thresholds.positiveMinimum,
+      negativeMaximum: thresholds.negativeMaximum,
+    },
+    positive,
+    negative,
+    separation,
+    warnings,
+  };
 }
