@@ -33,8 +33,8 @@ export interface SessionOptions {
   /**
    * CPU only: the sessions of one model (one per hook plan) share its weights instead of each holding
    * its own pre-packed copy (docs/decisions/0015): the packed layout ORT's kernels need (MatMulNBits,
-   * Gemm) is saved once into a store beside the graph and every plan's session maps it. Unset: each
-   * session packs its own copy.
+   * Gemm) is saved once into a store beside the graph and every plan's session maps it, and no session
+   * keeps a CPU memory arena between runs. Unset: each session packs its own copy and keeps its arena.
    */
   sharedWeights?: 'prepacked';
 }
@@ -73,7 +73,11 @@ export async function createInferenceSession(
           provider === 'cuda' && deviceIndex > 0 ? { name: 'cuda', deviceId: deviceIndex } : provider,
         ],
         graphOptimizationLevel: 'all',
-        enableCpuMemArena: true,
+        // A CPU arena keeps a run's largest activations (e.g. [B, S, vocab] logits) per session for good;
+        // with one session per hook plan that was 60-90 MiB per plan for a 125M model at 4 x 128 tokens.
+        // Sessions sharing their weights return it after each run instead (decision 0015; measured no
+        // slower: large buffers come from mmap either way).
+        enableCpuMemArena: !(provider === 'cpu' && options.sharedWeights),
         logSeverityLevel: log.sessionSeverity,
       };
       if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
