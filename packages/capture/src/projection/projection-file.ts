@@ -1,5 +1,6 @@
 import {
   type ActivationPart,
+  type ActivationRecord,
   SafetensorsFile,
   type SafetensorsTensorInput,
   TraitlensError,
@@ -21,20 +22,18 @@ export const projectionMeasure =
  * `prompt.{site}.{L}` [n_prompt, K] and `response.{site}.{L}` [n_response, K] (F32), the norms |h| as
  * `prompt_norm.{site}.{L}` / `response_norm.{site}.{L}` [n_tokens], and the token ids.
  */
-export interface ProjectionRecord {
-  variant: string;
-  model: string;
-  promptId: string;
-  promptTokenIds: Int32Array;
-  responseTokenIds: Int32Array;
-  hiddenSize: number;
+/** One prompt's projections; the header fields (variant, model, prompt, token ids, width) are an activation file's. */
+export interface ProjectionRecord
+  extends Pick<
+    ActivationRecord,
+    'variant' | 'model' | 'promptId' | 'promptTokenIds' | 'responseTokenIds' | 'hiddenSize' | 'extra'
+  > {
   /** `{site}.{L}` -> the columns of that point's tensors, in order (name, trait, method, source, |v|). */
   columns: Record<string, ProjectionColumn[]>;
   /** `{part}.{site}.{L}` -> [n_tokens * K] */
   projections: Map<string, Float32Array>;
   /** `{part}.{site}.{L}` -> [n_tokens] */
   norms: Map<string, Float32Array>;
-  extra?: Record<string, string>;
 }
 
 function partOf(name: string): ActivationPart {
