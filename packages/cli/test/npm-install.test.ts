@@ -196,7 +196,7 @@ describe.skipIf(!enabled)('the packed packages, installed with npm outside the w
     });
     expect(result.status, result.output).toBe(0);
     expect(result.output).toMatch(
-      /tiny: ran extract, steer, capture, replay, label, analyze, report; skipped intervene in /,
+      /tiny: ran extract, steer, capture, replay, label, analyze, report; skipped intervene, predictivity in /,
     );
     expect(existsSync(join(project, 'tiny', 'report', 'index.html'))).toBe(true);
     const status = run('npx', ['traitlens', 'status', 'tiny.yaml'], { cwd: project, timeout: 120_000 });
