@@ -5,6 +5,11 @@ import { experimentLayout, TraitlensError } from '@traitlens/core';
 export interface ReadBestMethodsOptions {
   /** Trait names or `category/trait` (default: every trait with an extraction folder). */
   traits?: readonly string[] | undefined;
+  /**
+   * The option that asked for `best`, named in errors (default `methods "best"`; the CLI passes
+   * `--method best`, the study `stages.steer.method "best"`).
+   */
+  requestedBy?: string | undefined;
 }
 
 /** What the `best` entry of an extraction evaluation.json holds (docs/extraction.md). */
@@ -34,6 +39,7 @@ export async function readBestMethods(
   experiment: string,
   options: ReadBestMethodsOptions = {},
 ): Promise<Record<string, string>> {
+  const requestedBy = options.requestedBy ?? 'methods "best"';
   const root = join(experiment, 'extraction');
   const found: [string, string][] = [];
   for (const category of await listDirectories(root))
@@ -46,45 +52,58 @@ export async function readBestMethods(
     : found;
   for (const name of wanted ?? []) {
     if (!chosen.some(([category, trait]) => name === trait || name === `${category}/${trait}`))
-      throw missingEvaluation(
+      throw missingEvaluation({
         experiment,
-        name,
-        join(root, name.includes('/') ? name : `<category>/${name}`, 'evaluation.json'),
-      );
+        trait: name,
+        file: join(root, name.includes('/') ? name : `<category>/${name}`, 'evaluation.json'),
+        requestedBy,
+      });
   }
   const methods: Record<string, string> = {};
   for (const [category, trait] of chosen) {
     const name = `${category}/${trait}`;
-    methods[name] = await readBestMethod(
+    methods[name] = await readBestMethod({
       experiment,
-      name,
-      experimentLayout(experiment).extraction(category, trait).evaluation,
-    );
+      trait: name,
+      file: experimentLayout(experiment).extraction(category, trait).evaluation,
+      requestedBy,
+    });
   }
   return methods;
 }
 
-async function readBestMethod(experiment: string, trait: string, file: string): Promise<string> {
-  let evaluation: EvaluationBest;
+interface BestMethodFile {
+  experiment: string;
+  trait: string;
+  file: string;
+  requestedBy: string;
+}
+
+async function readBestMethod(where: BestMethodFile): Promise<string> {
+  const { trait, file } = where;
+  let evaluation: unknown;
   try {
-    evaluation = JSON.parse(await readFile(file, 'utf8')) as EvaluationBest;
+    evaluation = JSON.parse(await readFile(file, 'utf8'));
   } catch (cause) {
-    throw missingEvaluation(experiment, trait, file, cause);
+    throw missingEvaluation({ ...where, cause });
   }
-  const method = evaluation.sites?.resid_post?.best?.method;
-  if (typeof method !== 'string')
+  // Read without trusting the shape: any missing level means "no best method".
+  const method = (evaluation as EvaluationBest | null)?.sites?.resid_post?.best?.method;
+  if (typeof method !== 'string' || method === '')
     throw new TraitlensError(
-      'INVALID_EXPERIMENT',
-      `methods "best": ${file} names no best method for ${trait} at resid_post (sites.resid_post.best is missing; no method but random_baseline was evaluated). Rerun extraction of ${trait} with at least one other method, or name the methods.`,
+      'INVALID_ARGUMENT',
+      `${where.requestedBy}: ${file} names no best method at resid_post for ${trait} (sites.resid_post.best.method is missing: no method but random_baseline separated the validation split). Rerun extraction of ${trait} with at least one other method, or name the method.`,
       { details: { file, trait } },
     );
   return method;
 }
 
-function missingEvaluation(experiment: string, trait: string, file: string, cause?: unknown): TraitlensError {
+function missingEvaluation(where: BestMethodFile & { cause?: unknown }): TraitlensError {
+  const { experiment, trait, file } = where;
+  const traits = trait.includes('/') ? trait : `<category>/${trait}`;
   return new TraitlensError(
     'FILE_NOT_FOUND',
-    `methods "best" chooses each trait's method from its extraction evaluation, and ${file} for trait ${trait} is missing or unreadable. Run extraction of ${trait} first (traitlens extract --experiment ${experiment} --traits ${trait.includes('/') ? trait : `<category>/${trait}`}, or the study's extract stage: traitlens run <experiment.yaml> --only extract), or name the methods.`,
-    { cause, details: { file, trait } },
+    `${where.requestedBy} chooses each trait's method from its extraction evaluation, and ${file} for trait ${trait} is missing or unreadable. Run extraction of ${trait} first (run traitlens extract for ${trait}: traitlens extract --experiment ${experiment} --traits ${traits}; or the study's extract stage: traitlens run <experiment.yaml> --only extract), or name the methods.`,
+    { cause: where.cause, details: { file, trait } },
   );
 }

@@ -1,5 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readBestMethods } from '@traitlens/analysis';
 import type { CapturedResponse } from '@traitlens/capture';
 import { inferencePaths, readCapturedResponse } from '@traitlens/capture/internal';
 import {
@@ -18,7 +19,6 @@ import { createGroupRubric } from '../labels/group-rubric';
 import { createLoraScaleView } from '../models/lora-scale-view';
 import { createStudyJudge, type StudyJudge } from '../models/study-judge';
 import type { StageContext, StageSummary } from './stage-context';
-import { readBestMethod } from './steer-stage';
 
 /** One steered (or unsteered) answer of the organism, labelled like the label stage labels. */
 export interface InterventionResponse {
@@ -87,7 +87,12 @@ export async function runInterveneStage(context: StageContext): Promise<StageSum
     const [category, trait] = settings.vector.trait.split('/') as [string, string];
     const method =
       settings.vector.method === 'best'
-        ? await readBestMethod(layout.extraction(category, trait).evaluation, settings.vector.trait)
+        ? (
+            await readBestMethods(experiment.directory, {
+              traits: [settings.vector.trait],
+              requestedBy: 'stages.intervene.vector.method "best"',
+            })
+          )[settings.vector.trait]!
         : settings.vector.method;
     vectorFile = vectorFilePath(layout.extraction(category, trait).vectors, 'resid_post', method);
   }

@@ -1,6 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { createMetricByLayerSpec, type MetricByLayerPoint, renderPlotSvg } from '@traitlens/analysis';
+import {
+  createMetricByLayerSpec,
+  type MetricByLayerPoint,
+  readBestMethods,
+  renderPlotSvg,
+} from '@traitlens/analysis';
 import {
   cosineSimilarity,
   experimentLayout,
@@ -40,7 +45,6 @@ import {
 import { type AbItem, readAbItems, sampleAbItems } from '../predictivity/read-ab-items';
 import { type ContrastItem, readContrastSet } from '../predictivity/read-contrast-set';
 import type { StageContext, StageSummary } from './stage-context';
-import { readBestMethod } from './steer-stage';
 
 /** `<experiment>/predictivity/predictivity.json`. */
 export interface PredictivityResults {
@@ -101,7 +105,14 @@ async function readExtractedVectors(
   for (const trait of experiment.config.stages.extract?.traits ?? []) {
     const [category, name] = trait.split('/') as [string, string];
     const chosen =
-      method === 'best' ? await readBestMethod(layout.extraction(category, name).evaluation, trait) : method;
+      method === 'best'
+        ? (
+            await readBestMethods(experiment.directory, {
+              traits: [trait],
+              requestedBy: 'stages.predictivity.extractedMethod "best"',
+            })
+          )[trait]!
+        : method;
     const file = vectorFilePath(layout.extraction(category, name).vectors, 'resid_post', chosen);
     found.push({ name: `${trait}:${chosen}`, file, vectors: await readTraitVectors(file) });
   }

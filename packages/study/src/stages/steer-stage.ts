@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { experimentLayout, readTraitVectors, TraitlensError } from '@traitlens/core';
-import type { TraitEvaluation } from '@traitlens/extraction';
+import { readBestMethods } from '@traitlens/analysis';
+import { experimentLayout, readTraitVectors } from '@traitlens/core';
 import { vectorFilePath } from '@traitlens/extraction/internal';
 import { evaluateSteering, loadSteeringTrait } from '@traitlens/steering';
 import { resolveLayers } from '../config/resolve-layers';
@@ -9,28 +8,6 @@ import { createLoraScaleView } from '../models/lora-scale-view';
 import { createStudyJudge } from '../models/study-judge';
 import { requireStages, type StageContext, type StageSummary } from './stage-context';
 import { createStageProgressTracker } from './stage-progress';
-
-/** The method extraction ranked best for a trait (evaluation.json's resid_post best), for `method: best`. */
-export async function readBestMethod(evaluationFile: string, trait: string): Promise<string> {
-  let evaluation: TraitEvaluation;
-  try {
-    evaluation = JSON.parse(await readFile(evaluationFile, 'utf8')) as TraitEvaluation;
-  } catch (cause) {
-    throw new TraitlensError(
-      'INVALID_EXPERIMENT',
-      `${evaluationFile} is missing or unreadable; stages.steer.method "best" needs the extract stage's evaluation of ${trait}.`,
-      { cause, details: { file: evaluationFile } },
-    );
-  }
-  const best = evaluation.sites.resid_post?.best;
-  if (!best)
-    throw new TraitlensError(
-      'INVALID_EXPERIMENT',
-      `${evaluationFile} names no best vector for ${trait} (no method separated the validation split); set stages.steer.method to a method id.`,
-      { details: { file: evaluationFile } },
-    );
-  return best.method;
-}
 
 /**
  * Stage 2: prove each vector causal by steering the clean instruct model (the
@@ -56,7 +33,12 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
       const trait = await loadSteeringTrait(join(experiment.datasetsDirectory, name));
       const method =
         settings.method === 'best'
-          ? await readBestMethod(layout.extraction(category, traitName).evaluation, name)
+          ? (
+              await readBestMethods(experiment.directory, {
+                traits: [name],
+                requestedBy: 'stages.steer.method "best"',
+              })
+            )[name]!
           : settings.method;
       const vectorsFile = vectorFilePath(
         layout.extraction(category, traitName).vectors,
