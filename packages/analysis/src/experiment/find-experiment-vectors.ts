@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { experimentLayout, TraitlensError } from '@traitlens/core';
+import { listExtractedTraits } from './list-extracted-traits';
 import { isMethodList, type MethodSelection, methodOfTrait, selectsMethod } from './trait-methods';
 
 /** A vector file found in an experiment: extraction/<category>/<trait>/vectors/<method>.safetensors. */
@@ -21,17 +22,6 @@ export interface FindExperimentVectorsOptions {
   methods?: MethodSelection | undefined;
 }
 
-async function listDirectories(path: string): Promise<string[]> {
-  try {
-    return (await readdir(path, { withFileTypes: true }))
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => entry.name)
-      .sort();
-  } catch {
-    return [];
-  }
-}
-
 /** Lists the experiment's trait vector files, filtered by trait and method. */
 export async function findExperimentVectors(
   experimentRoot: string,
@@ -40,24 +30,22 @@ export async function findExperimentVectors(
   const layout = experimentLayout(experimentRoot);
   const found: ExperimentVectorFile[] = [];
   const wanted = options.traits ? new Set(options.traits) : undefined;
-  for (const category of await listDirectories(join(experimentRoot, 'extraction'))) {
-    for (const trait of await listDirectories(join(experimentRoot, 'extraction', category))) {
-      if (wanted && !wanted.has(trait) && !wanted.has(`${category}/${trait}`)) continue;
-      const vectors = layout.extraction(category, trait).vectors;
-      let names: string[];
-      try {
-        names = (await readdir(vectors)).filter((name) => name.endsWith('.safetensors')).sort();
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        const method = name.slice(0, -'.safetensors'.length);
-        const keep = options.methods
-          ? selectsMethod(options.methods, `${category}/${trait}`, method)
-          : method !== 'random_baseline';
-        if (!keep) continue;
-        found.push({ category, trait, method, path: join(vectors, name) });
-      }
+  for (const { category, trait } of await listExtractedTraits(experimentRoot)) {
+    if (wanted && !wanted.has(trait) && !wanted.has(`${category}/${trait}`)) continue;
+    const vectors = layout.extraction(category, trait).vectors;
+    let names: string[];
+    try {
+      names = (await readdir(vectors)).filter((name) => name.endsWith('.safetensors')).sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const method = name.slice(0, -'.safetensors'.length);
+      const keep = options.methods
+        ? selectsMethod(options.methods, `${category}/${trait}`, method)
+        : method !== 'random_baseline';
+      if (!keep) continue;
+      found.push({ category, trait, method, path: join(vectors, name) });
     }
   }
   if (wanted) {

@@ -1,6 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { experimentLayout, TraitlensError } from '@traitlens/core';
+import { listExtractedTraits } from './list-extracted-traits';
 
 export interface ReadBestMethodsOptions {
   /** Trait names or `category/trait` (default: every trait with an extraction folder). */
@@ -17,17 +18,6 @@ interface EvaluationBest {
   sites?: Record<string, { best?: { method?: unknown } | null } | undefined>;
 }
 
-async function listDirectories(path: string): Promise<string[]> {
-  try {
-    return (await readdir(path, { withFileTypes: true }))
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => entry.name)
-      .sort();
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Per trait (`category/trait`), the extraction method with the best held-out score: the method of
  * `sites.resid_post.best` in the trait's `extraction/<category>/<trait>/evaluation.json`. Extraction
@@ -41,9 +31,9 @@ export async function readBestMethods(
 ): Promise<Record<string, string>> {
   const requestedBy = options.requestedBy ?? 'methods "best"';
   const root = join(experiment, 'extraction');
-  const found: [string, string][] = [];
-  for (const category of await listDirectories(root))
-    for (const trait of await listDirectories(join(root, category))) found.push([category, trait]);
+  const found = (await listExtractedTraits(experiment)).map(
+    ({ category, trait }) => [category, trait] as const,
+  );
   const wanted = options.traits;
   const chosen = wanted
     ? found.filter(([category, trait]) =>

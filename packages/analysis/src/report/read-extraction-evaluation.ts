@@ -1,6 +1,5 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { experimentLayout } from '@traitlens/core';
+import { listExtractedTraits } from '../experiment/list-extracted-traits';
 import { readJsonFile } from '../experiment/read-prompt-labels';
 
 /** One number of an extraction evaluation: a metric of one method's vector at one layer. */
@@ -32,12 +31,13 @@ const methodMetrics: [string, (entry: Record<string, unknown>) => unknown][] = [
   ['combined score', (entry) => entry.combinedScore ?? entry.combined_score],
 ];
 
+/** Which method's vector at which layer a metric row is about. */
+type MetricSubject = Pick<ExtractionMetricRow, 'trait' | 'site' | 'method' | 'layer'>;
+
+/** The plotted metrics of one method's entry at one layer, as rows. */
 function pushMethodEntry(
   rows: ExtractionMetricRow[],
-  trait: string,
-  site: string,
-  method: string,
-  layer: number,
+  { trait, site, method, layer }: MetricSubject,
   entry: Record<string, unknown>,
 ): void {
   for (const [metric, read] of methodMetrics) {
@@ -59,7 +59,7 @@ function readLayers(
     const methods = ((raw ?? {}) as Record<string, unknown>).methods ?? raw;
     for (const [method, entry] of Object.entries((methods ?? {}) as Record<string, unknown>)) {
       if (entry && typeof entry === 'object')
-        pushMethodEntry(rows, trait, site, method, layer, entry as Record<string, unknown>);
+        pushMethodEntry(rows, { trait, site, method, layer }, entry as Record<string, unknown>);
     }
   }
 }
@@ -105,7 +105,11 @@ export function parseExtractionEvaluation(value: unknown, traitFallback: string)
       for (const [layerKey, entry] of Object.entries((byLayer ?? {}) as Record<string, unknown>)) {
         const layer = Number(layerKey);
         if (Number.isInteger(layer) && entry && typeof entry === 'object')
-          pushMethodEntry(rows, trait, 'resid_post', method, layer, entry as Record<string, unknown>);
+          pushMethodEntry(
+            rows,
+            { trait, site: 'resid_post', method, layer },
+            entry as Record<string, unknown>,
+          );
       }
     }
   }
@@ -126,38 +130,26 @@ export async function readExtractionEvaluations(
 ): Promise<ExtractionEvaluationSummary[]> {
   const layout = experimentLayout(experimentRoot);
   const found: ExtractionEvaluationSummary[] = [];
-  const directories = async (path: string) => {
+  for (const { category, trait } of await listExtractedTraits(experimentRoot)) {
+    let value: unknown;
     try {
-      return (await readdir(path, { withFileTypes: true }))
-        .filter((entry) => entry.isDirectory())
-        .map((entry) => entry.name)
-        .sort();
+      value = await readJsonFile(layout.extraction(category, trait).evaluation, 'Extraction evaluation');
     } catch {
-      return [];
+      continue;
     }
-  };
-  for (const category of await directories(join(experimentRoot, 'extraction'))) {
-    for (const trait of await directories(join(experimentRoot, 'extraction', category))) {
-      let value: unknown;
-      try {
-        value = await readJsonFile(layout.extraction(category, trait).evaluation, 'Extraction evaluation');
-      } catch {
-        continue;
-      }
-      const rows = parseExtractionEvaluation(value, `${category}/${trait}`);
-      const validation = (
-        (value as Record<string, unknown> | null)?.split as Record<string, unknown> | undefined
-      )?.validation as Record<string, unknown> | undefined;
-      const positive = Number(validation?.positive);
-      const negative = Number(validation?.negative);
-      if (rows.length > 0)
-        found.push({
-          trait: `${category}/${trait}`,
-          source: `extraction/${category}/${trait}/evaluation.json`,
-          rows,
-          validation: positive > 0 && negative > 0 ? { positive, negative } : null,
-        });
-    }
+    const rows = parseExtractionEvaluation(value, `${category}/${trait}`);
+    const validation = (
+      (value as Record<string, unknown> | null)?.split as Record<string, unknown> | undefined
+    )?.validation as Record<string, unknown> | undefined;
+    const positive = Number(validation?.positive);
+    const negative = Number(validation?.negative);
+    if (rows.length > 0)
+      found.push({
+        trait: `${category}/${trait}`,
+        source: `extraction/${category}/${trait}/evaluation.json`,
+        rows,
+        validation: positive > 0 && negative > 0 ? { positive, negative } : null,
+      });
   }
   return found;
 }
