@@ -147,38 +147,106 @@ function float16ToFloat32Bits(bitsLocal: number, exponentLocal: number): number[
   ];
 }
 
-/** widen*(src, rows, stride, dst): row-major source rows to float64 quad layout. */
-function widenFunction(name: string, kind: 'f16' | 'bf16' | 'f32'): FunctionSpec {
-  const [src, rows, stride, dst] = [0, 1, 2, 3];
-  const [r, ps, psEnd, pd, groupBytes] = [4, 5, 6, 7, 8];
-  const [bits, exponent, floats] = [9, 10, 11];
-  const elementShift = kind === 'f32' ? 2 : 1;
-  const loadFour =
-    kind === 'f32'
-      ? [...op.get(ps), ...simd.load(0)]
-      : kind === 'bf16'
-        ? [...op.get(ps), ...simd.load64Zero(0), ...simd.extendLowU16, ...op.i32(16), ...simd.i32x4Shl]
-        : [
-            ...op.get(ps),
-            ...simd.load64Zero(0),
-            ...simd.extendLowU16,
-            ...op.set(bits),
-            ...float16ToFloat32Bits(bits, exponent),
-          ];
-  const body = [
-    ...op.get(stride),
-    ...op.i32(5),
-    ...op.shl,
-    ...op.set(groupBytes),
-    ...op.i32(0),
-    ...op.set(r),
+/** Pushes `local += step`. */
+function advance(local: number, step: number): number[] {
+  return [...op.get(local), ...op.i32(step), ...op.add, ...op.set(local)];
+}
+
+/** A loop running `body` while `counter < limit` (checked first), then `counter += step`. */
+function countedLoop(loop: { counter: number; limit: number; step: number; body: number[] }): number[] {
+  return [
     ...op.block,
     ...op.loop,
-    ...op.get(r),
-    ...op.get(rows),
+    ...op.get(loop.counter),
+    ...op.get(loop.limit),
     ...op.geU,
     ...op.brIf(1),
-    // ps = src + r * stride << elementShift; psEnd = ps + stride << elementShift
+    ...loop.body,
+    ...advance(loop.counter, loop.step),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
+/** Runs `body`, then `pointer += step`, while `pointer < end` (not at all if it starts at or past end). */
+function pointerLoop(loop: { pointer: number; end: number; step: number; body: number[] }): number[] {
+  return [
+    ...op.block,
+    ...op.get(loop.pointer),
+    ...op.get(loop.end),
+    ...op.geU,
+    ...op.brIf(0),
+    ...op.loop,
+    ...loop.body,
+    ...op.get(loop.pointer),
+    ...op.i32(loop.step),
+    ...op.add,
+    ...op.tee(loop.pointer),
+    ...op.get(loop.end),
+    ...op.ltU,
+    ...op.brIf(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
+/** groupBytes = stride * 32: the bytes of one group of 4 rows in quad layout. */
+function setGroupBytes(stride: number, groupBytes: number): number[] {
+  return [...op.get(stride), ...op.i32(5), ...op.shl, ...op.set(groupBytes)];
+}
+
+/** Pushes base + (row >> 2) * groupBytes: where the group holding `row` starts. */
+function groupStart(base: number, row: number, groupBytes: number): number[] {
+  return [
+    ...op.get(base),
+    ...op.get(row),
+    ...op.i32(2),
+    ...op.shrU,
+    ...op.get(groupBytes),
+    ...op.mul,
+    ...op.add,
+  ];
+}
+
+/** Locals of the widen* functions: the four parameters, then i32 and v128 locals. */
+const widenLocal = {
+  src: 0,
+  rows: 1,
+  stride: 2,
+  dst: 3,
+  r: 4,
+  ps: 5,
+  psEnd: 6,
+  pd: 7,
+  groupBytes: 8,
+  bits: 9,
+  exponent: 10,
+  floats: 11,
+};
+
+/** Pushes the i32x4 of float32 bits of the four source values at `ps`. */
+function loadFourAsFloat32(kind: 'f16' | 'bf16' | 'f32'): number[] {
+  const { ps, bits, exponent } = widenLocal;
+  if (kind === 'f32') return [...op.get(ps), ...simd.load(0)];
+  if (kind === 'bf16')
+    return [...op.get(ps), ...simd.load64Zero(0), ...simd.extendLowU16, ...op.i32(16), ...simd.i32x4Shl];
+  return [
+    ...op.get(ps),
+    ...simd.load64Zero(0),
+    ...simd.extendLowU16,
+    ...op.set(bits),
+    ...float16ToFloat32Bits(bits, exponent),
+  ];
+}
+
+/**
+ * ps = src + r * stride << elementShift; psEnd = ps + stride << elementShift; pd = where the row's first
+ * column pair goes in quad layout.
+ */
+function widenRowPointers(elementShift: number): number[] {
+  const { src, stride, dst, r, ps, psEnd, pd, groupBytes } = widenLocal;
+  return [
     ...op.get(src),
     ...op.get(r),
     ...op.get(stride),
@@ -193,13 +261,7 @@ function widenFunction(name: string, kind: 'f16' | 'bf16' | 'f32'): FunctionSpec
     ...op.add,
     ...op.set(psEnd),
     // pd = dst + (r >> 2) * groupBytes + (r & 3) * 16
-    ...op.get(dst),
-    ...op.get(r),
-    ...op.i32(2),
-    ...op.shrU,
-    ...op.get(groupBytes),
-    ...op.mul,
-    ...op.add,
+    ...groupStart(dst, r, groupBytes),
     ...op.get(r),
     ...op.i32(3),
     ...op.and,
@@ -207,13 +269,14 @@ function widenFunction(name: string, kind: 'f16' | 'bf16' | 'f32'): FunctionSpec
     ...op.shl,
     ...op.add,
     ...op.set(pd),
-    ...op.block,
-    ...op.get(ps),
-    ...op.get(psEnd),
-    ...op.geU,
-    ...op.brIf(0),
-    ...op.loop,
-    ...loadFour,
+  ];
+}
+
+/** Four source values to float64: two at pd, two one column pair (64 bytes) further; pd += 128. */
+function widenFour(kind: 'f16' | 'bf16' | 'f32'): number[] {
+  const { pd, floats } = widenLocal;
+  return [
+    ...loadFourAsFloat32(kind),
     ...op.set(floats),
     ...op.get(pd),
     ...op.get(floats),
@@ -225,26 +288,27 @@ function widenFunction(name: string, kind: 'f16' | 'bf16' | 'f32'): FunctionSpec
     ...simd.highToLow,
     ...simd.promoteLow,
     ...simd.store(64),
-    ...op.get(pd),
-    ...op.i32(128),
-    ...op.add,
-    ...op.set(pd),
-    ...op.get(ps),
-    ...op.i32(4 << elementShift),
-    ...op.add,
-    ...op.tee(ps),
-    ...op.get(psEnd),
-    ...op.ltU,
-    ...op.brIf(0),
-    ...op.end,
-    ...op.end,
-    ...op.get(r),
-    ...op.i32(1),
-    ...op.add,
+    ...advance(pd, 128),
+  ];
+}
+
+/** widen*(src, rows, stride, dst): row-major source rows to float64 quad layout. */
+function widenFunction(name: string, kind: 'f16' | 'bf16' | 'f32'): FunctionSpec {
+  const { rows, stride, r, ps, psEnd, groupBytes } = widenLocal;
+  const elementShift = kind === 'f32' ? 2 : 1;
+  const body = [
+    ...setGroupBytes(stride, groupBytes),
+    ...op.i32(0),
     ...op.set(r),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
+    ...countedLoop({
+      counter: r,
+      limit: rows,
+      step: 1,
+      body: [
+        ...widenRowPointers(elementShift),
+        ...pointerLoop({ pointer: ps, end: psEnd, step: 4 << elementShift, body: widenFour(kind) }),
+      ],
+    }),
   ];
   return {
     name,
@@ -257,66 +321,49 @@ function widenFunction(name: string, kind: 'f16' | 'bf16' | 'f32'): FunctionSpec
   };
 }
 
-function dotsFunction(): FunctionSpec {
-  const [a, aRows, b, bRows, stride, k0, k1, out, outStride, lower] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [i, j, pa, pb, pbEnd, jEnd, groupBytes, paBase, outRow, kBytes] = [
-    10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
-  ];
-  const acc = [20, 21, 22, 23, 24, 25, 26, 27]; // acc[row * 4 + column]
-  const [x0, x1, y] = [28, 29, 30];
-  const accumulate = (column: number) => [
-    ...op.get(pb),
-    ...simd.load(column * 16),
-    ...op.set(y),
-    ...op.get(acc[column]!),
-    ...op.get(x0),
-    ...op.get(y),
-    ...simd.f64x2Mul,
-    ...simd.f64x2Add,
-    ...op.set(acc[column]!),
-    ...op.get(acc[4 + column]!),
-    ...op.get(x1),
-    ...op.get(y),
-    ...simd.f64x2Mul,
-    ...simd.f64x2Add,
-    ...op.set(acc[4 + column]!),
-  ];
-  const storeSum = (row: number, column: number) => [
-    // out[outRow + row * outStride + column] += lane0 + lane1
-    ...op.get(outRow),
-    ...(row === 1 ? [...op.get(outStride), ...op.i32(3), ...op.shl, ...op.add] : []),
-    ...op.tee(kBytes),
-    ...op.get(kBytes),
-    ...op.f64Load(column * 8),
-    ...op.get(acc[row * 4 + column]!),
-    ...simd.extractF64(0),
-    ...op.get(acc[row * 4 + column]!),
-    ...simd.extractF64(1),
-    ...op.f64Add,
-    ...op.f64Add,
-    ...op.f64Store(column * 8),
-  ];
-  const body = [
-    ...op.get(stride),
-    ...op.i32(5),
-    ...op.shl,
-    ...op.set(groupBytes),
-    ...op.i32(0),
-    ...op.set(i),
-    ...op.block,
-    ...op.loop,
-    ...op.get(i),
-    ...op.get(aRows),
-    ...op.geU,
-    ...op.brIf(1),
-    // paBase = a + (i >> 2) * groupBytes + (i & 2) * 16 + k0 * 32
-    ...op.get(a),
-    ...op.get(i),
-    ...op.i32(2),
-    ...op.shrU,
-    ...op.get(groupBytes),
-    ...op.mul,
-    ...op.add,
+/** Locals of `dots`: the ten parameters, then i32 locals, then v128 locals (the accumulators first). */
+const dotsLocal = {
+  a: 0,
+  aRows: 1,
+  b: 2,
+  bRows: 3,
+  stride: 4,
+  k0: 5,
+  k1: 6,
+  out: 7,
+  outStride: 8,
+  lower: 9,
+  i: 10,
+  j: 11,
+  pa: 12,
+  pb: 13,
+  pbEnd: 14,
+  jEnd: 15,
+  groupBytes: 16,
+  paBase: 17,
+  outRow: 18,
+  kBytes: 19,
+  x0: 28,
+  x1: 29,
+  y: 30,
+};
+
+/** The local accumulating the dot products of block row `row` (0 or 1) and block column `column` (0 to 3). */
+function dotsAccumulator(row: number, column: number): number {
+  return 20 + row * 4 + column;
+}
+
+const blockRows = [0, 1];
+const blockColumns = [0, 1, 2, 3];
+
+/**
+ * paBase = a + (i >> 2) * groupBytes + (i & 2) * 16 + k0 * 32;
+ * jEnd = lower && (i + 5) & -4 < bRows ? (i + 5) & -4 : bRows.
+ */
+function dotsRowStart(): number[] {
+  const { a, bRows, k0, lower, i, jEnd, groupBytes, paBase, kBytes } = dotsLocal;
+  return [
+    ...groupStart(a, i, groupBytes),
     ...op.get(i),
     ...op.i32(2),
     ...op.and,
@@ -328,7 +375,6 @@ function dotsFunction(): FunctionSpec {
     ...op.shl,
     ...op.add,
     ...op.set(paBase),
-    // jEnd = lower && (i + 5) & -4 < bRows ? (i + 5) & -4 : bRows
     ...op.get(bRows),
     ...op.set(jEnd),
     ...op.get(lower),
@@ -346,24 +392,16 @@ function dotsFunction(): FunctionSpec {
     ...op.set(jEnd),
     ...op.end,
     ...op.end,
-    ...op.i32(0),
-    ...op.set(j),
-    ...op.block,
-    ...op.loop,
-    ...op.get(j),
-    ...op.get(jEnd),
-    ...op.geU,
-    ...op.brIf(1),
+  ];
+}
+
+/** pa = paBase; pb = b + (j >> 2) * groupBytes + k0 * 32; pbEnd = pb + (k1 - k0) * 32; zero accumulators. */
+function dotsBlockStart(): number[] {
+  const { b, k0, k1, j, pa, pb, pbEnd, groupBytes, paBase } = dotsLocal;
+  return [
     ...op.get(paBase),
     ...op.set(pa),
-    // pb = b + (j >> 2) * groupBytes + k0 * 32; pbEnd = pb + (k1 - k0) * 32
-    ...op.get(b),
-    ...op.get(j),
-    ...op.i32(2),
-    ...op.shrU,
-    ...op.get(groupBytes),
-    ...op.mul,
-    ...op.add,
+    ...groupStart(b, j, groupBytes),
     ...op.get(k0),
     ...op.i32(5),
     ...op.shl,
@@ -376,37 +414,73 @@ function dotsFunction(): FunctionSpec {
     ...op.shl,
     ...op.add,
     ...op.set(pbEnd),
-    ...acc.flatMap((local) => [...simd.zero(), ...op.set(local)]),
-    ...op.block,
+    ...blockRows.flatMap((row) =>
+      blockColumns.flatMap((column) => [...simd.zero(), ...op.set(dotsAccumulator(row, column))]),
+    ),
+  ];
+}
+
+/** acc[row][column] += x_row * y for both rows, y the column's two values at pb. */
+function dotsAccumulate(column: number): number[] {
+  const { pb, x0, x1, y } = dotsLocal;
+  return [
     ...op.get(pb),
-    ...op.get(pbEnd),
-    ...op.geU,
-    ...op.brIf(0),
-    ...op.loop,
+    ...simd.load(column * 16),
+    ...op.set(y),
+    ...op.get(dotsAccumulator(0, column)),
+    ...op.get(x0),
+    ...op.get(y),
+    ...simd.f64x2Mul,
+    ...simd.f64x2Add,
+    ...op.set(dotsAccumulator(0, column)),
+    ...op.get(dotsAccumulator(1, column)),
+    ...op.get(x1),
+    ...op.get(y),
+    ...simd.f64x2Mul,
+    ...simd.f64x2Add,
+    ...op.set(dotsAccumulator(1, column)),
+  ];
+}
+
+/** One column pair of the 2 x 4 block: both rows' values at pa, the four accumulations; pa += 64. */
+function dotsColumnPair(): number[] {
+  const { pa, x0, x1 } = dotsLocal;
+  return [
     ...op.get(pa),
     ...simd.load(0),
     ...op.set(x0),
     ...op.get(pa),
     ...simd.load(16),
     ...op.set(x1),
-    ...accumulate(0),
-    ...accumulate(1),
-    ...accumulate(2),
-    ...accumulate(3),
-    ...op.get(pa),
-    ...op.i32(64),
-    ...op.add,
-    ...op.set(pa),
-    ...op.get(pb),
-    ...op.i32(64),
-    ...op.add,
-    ...op.tee(pb),
-    ...op.get(pbEnd),
-    ...op.ltU,
-    ...op.brIf(0),
-    ...op.end,
-    ...op.end,
-    // outRow = out + (i * outStride + j) * 8
+    ...blockColumns.flatMap(dotsAccumulate),
+    ...advance(pa, 64),
+  ];
+}
+
+/** out[outRow + row * outStride + column] += lane0 + lane1 of the block's accumulator. */
+function dotsStoreSum(row: number, column: number): number[] {
+  const { outStride, outRow, kBytes } = dotsLocal;
+  const accumulator = dotsAccumulator(row, column);
+  return [
+    ...op.get(outRow),
+    ...(row === 1 ? [...op.get(outStride), ...op.i32(3), ...op.shl, ...op.add] : []),
+    ...op.tee(kBytes),
+    ...op.get(kBytes),
+    ...op.f64Load(column * 8),
+    ...op.get(accumulator),
+    ...simd.extractF64(0),
+    ...op.get(accumulator),
+    ...simd.extractF64(1),
+    ...op.f64Add,
+    ...op.f64Add,
+    ...op.f64Store(column * 8),
+  ];
+}
+
+/** outRow = out + (i * outStride + j) * 8, then the eight sums of the block added to out. */
+function dotsStoreBlock(): number[] {
+  const { out, outStride, i, j, outRow } = dotsLocal;
+  return [
     ...op.get(out),
     ...op.get(i),
     ...op.get(outStride),
@@ -417,21 +491,33 @@ function dotsFunction(): FunctionSpec {
     ...op.shl,
     ...op.add,
     ...op.set(outRow),
-    ...[0, 1].flatMap((row) => [0, 1, 2, 3].flatMap((column) => storeSum(row, column))),
-    ...op.get(j),
-    ...op.i32(4),
-    ...op.add,
-    ...op.set(j),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-    ...op.get(i),
-    ...op.i32(2),
-    ...op.add,
+    ...blockRows.flatMap((row) => blockColumns.flatMap((column) => dotsStoreSum(row, column))),
+  ];
+}
+
+/** dots: per pair of A rows, per group of 4 B rows (up to jEnd), one 2 x 4 block of dot products. */
+function dotsFunction(): FunctionSpec {
+  const { aRows, stride, i, j, pb, pbEnd, jEnd, groupBytes } = dotsLocal;
+  const block = [
+    ...dotsBlockStart(),
+    ...pointerLoop({ pointer: pb, end: pbEnd, step: 64, body: dotsColumnPair() }),
+    ...dotsStoreBlock(),
+  ];
+  const body = [
+    ...setGroupBytes(stride, groupBytes),
+    ...op.i32(0),
     ...op.set(i),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
+    ...countedLoop({
+      counter: i,
+      limit: aRows,
+      step: 2,
+      body: [
+        ...dotsRowStart(),
+        ...op.i32(0),
+        ...op.set(j),
+        ...countedLoop({ counter: j, limit: jEnd, step: 4, body: block }),
+      ],
+    }),
   ];
   return {
     name: 'dots',
@@ -444,92 +530,55 @@ function dotsFunction(): FunctionSpec {
   };
 }
 
+/** The four rows of a group, as indices 0 to 3. */
+const groupRows = [0, 1, 2, 3];
+
 function rowStatsFunction(): FunctionSpec {
   const [a, rows, stride, norms, sums] = [0, 1, 2, 3, 4];
   const [g, p, pEnd, s, groupBytes] = [5, 6, 7, 8, 9];
-  const n = [10, 11, 12, 13];
-  const x = [14, 15, 16, 17];
-  const body = [
-    ...op.get(stride),
-    ...op.i32(5),
-    ...op.shl,
-    ...op.set(groupBytes),
-    ...op.i32(0),
-    ...op.set(g),
-    ...op.block,
-    ...op.loop,
-    ...op.get(g),
-    ...op.get(rows),
-    ...op.geU,
-    ...op.brIf(1),
-    ...op.get(a),
-    ...op.get(g),
-    ...op.i32(2),
-    ...op.shrU,
-    ...op.get(groupBytes),
-    ...op.mul,
-    ...op.add,
+  const norm = (row: number) => 10 + row;
+  const x = (row: number) => 14 + row;
+  const columnPair = [
+    ...groupRows.flatMap((row) => [...op.get(p), ...simd.load(row * 16), ...op.set(x(row))]),
+    ...groupRows.flatMap((row) => [
+      ...op.get(norm(row)),
+      ...op.get(x(row)),
+      ...op.get(x(row)),
+      ...simd.f64x2Mul,
+      ...simd.f64x2Add,
+      ...op.set(norm(row)),
+    ]),
+    // sums[k] = (((sums[k] + x0) + x1) + x2) + x3
+    ...op.get(s),
+    ...op.get(s),
+    ...simd.load(0),
+    ...groupRows.flatMap((row) => [...op.get(x(row)), ...simd.f64x2Add]),
+    ...simd.store(0),
+    ...advance(s, 16),
+  ];
+  const group = [
+    ...groupStart(a, g, groupBytes),
     ...op.tee(p),
     ...op.get(groupBytes),
     ...op.add,
     ...op.set(pEnd),
     ...op.get(sums),
     ...op.set(s),
-    ...n.flatMap((local) => [...simd.zero(), ...op.set(local)]),
-    ...op.block,
-    ...op.get(p),
-    ...op.get(pEnd),
-    ...op.geU,
-    ...op.brIf(0),
-    ...op.loop,
-    ...x.flatMap((local, row) => [...op.get(p), ...simd.load(row * 16), ...op.set(local)]),
-    ...x.flatMap((local, row) => [
-      ...op.get(n[row]!),
-      ...op.get(local),
-      ...op.get(local),
-      ...simd.f64x2Mul,
-      ...simd.f64x2Add,
-      ...op.set(n[row]!),
-    ]),
-    // sums[k] = (((sums[k] + x0) + x1) + x2) + x3
-    ...op.get(s),
-    ...op.get(s),
-    ...simd.load(0),
-    ...x.flatMap((local) => [...op.get(local), ...simd.f64x2Add]),
-    ...simd.store(0),
-    ...op.get(s),
-    ...op.i32(16),
-    ...op.add,
-    ...op.set(s),
-    ...op.get(p),
-    ...op.i32(64),
-    ...op.add,
-    ...op.tee(p),
-    ...op.get(pEnd),
-    ...op.ltU,
-    ...op.brIf(0),
-    ...op.end,
-    ...op.end,
-    ...n.flatMap((local, row) => [
+    ...groupRows.flatMap((row) => [...simd.zero(), ...op.set(norm(row))]),
+    ...pointerLoop({ pointer: p, end: pEnd, step: 64, body: columnPair }),
+    ...groupRows.flatMap((row) => [
       ...op.get(norms),
       ...op.get(g),
       ...op.i32(3),
       ...op.shl,
       ...op.add,
-      ...op.get(local),
+      ...op.get(norm(row)),
       ...simd.extractF64(0),
-      ...op.get(local),
+      ...op.get(norm(row)),
       ...simd.extractF64(1),
       ...op.f64Add,
       ...op.f64Store(row * 8),
     ]),
-    ...op.get(g),
-    ...op.i32(4),
-    ...op.add,
-    ...op.set(g),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
   ];
   return {
     name: 'rowStats',
@@ -538,7 +587,12 @@ function rowStatsFunction(): FunctionSpec {
       [5, i32],
       [8, v128],
     ],
-    body,
+    body: [
+      ...setGroupBytes(stride, groupBytes),
+      ...op.i32(0),
+      ...op.set(g),
+      ...countedLoop({ counter: g, limit: rows, step: 4, body: group }),
+    ],
   };
 }
 
@@ -546,27 +600,29 @@ function rowStatsFunction(): FunctionSpec {
 function weightedSumsFunction(): FunctionSpec {
   const [a, rowStart, rowEnd, stride, weights, sums] = [0, 1, 2, 3, 4, 5];
   const [g, gEnd, p, s, sEnd, groupBytes] = [6, 7, 8, 9, 10, 11];
-  const w = [12, 13, 14, 15];
+  const weight = (row: number) => 12 + row;
   const total = 16;
-  const body = [
-    ...op.get(stride),
-    ...op.i32(5),
-    ...op.shl,
-    ...op.set(groupBytes),
-    // groups (rowStart >> 2) .. ((rowEnd + 3) >> 2), in rows: g = rowStart & -4, gEnd = rowEnd
-    ...op.get(rowStart),
-    ...op.i32(-4),
-    ...op.and,
-    ...op.set(g),
-    ...op.get(rowEnd),
-    ...op.set(gEnd),
-    ...op.block,
-    ...op.loop,
-    ...op.get(g),
-    ...op.get(gEnd),
-    ...op.geU,
-    ...op.brIf(1),
-    ...w.flatMap((local, row) => [
+  // sums[k] = (((sums[k] + w0 x0) + w1 x1) + w2 x2) + w3 x3
+  const columnPair = [
+    ...op.get(s),
+    ...simd.load(0),
+    ...op.set(total),
+    ...groupRows.flatMap((row) => [
+      ...op.get(total),
+      ...op.get(p),
+      ...simd.load(row * 16),
+      ...op.get(weight(row)),
+      ...simd.f64x2Mul,
+      ...simd.f64x2Add,
+      ...op.set(total),
+    ]),
+    ...op.get(s),
+    ...op.get(total),
+    ...simd.store(0),
+    ...advance(p, 64),
+  ];
+  const group = [
+    ...groupRows.flatMap((row) => [
       ...op.get(weights),
       ...op.get(g),
       ...op.i32(3),
@@ -574,15 +630,9 @@ function weightedSumsFunction(): FunctionSpec {
       ...op.add,
       ...op.f64Load(row * 8),
       ...op.simd(0x14),
-      ...op.set(local),
+      ...op.set(weight(row)),
     ]),
-    ...op.get(a),
-    ...op.get(g),
-    ...op.i32(2),
-    ...op.shrU,
-    ...op.get(groupBytes),
-    ...op.mul,
-    ...op.add,
+    ...groupStart(a, g, groupBytes),
     ...op.set(p),
     ...op.get(sums),
     ...op.tee(s),
@@ -591,48 +641,7 @@ function weightedSumsFunction(): FunctionSpec {
     ...op.shl,
     ...op.add,
     ...op.set(sEnd),
-    ...op.block,
-    ...op.get(s),
-    ...op.get(sEnd),
-    ...op.geU,
-    ...op.brIf(0),
-    ...op.loop,
-    // sums[k] = (((sums[k] + w0 x0) + w1 x1) + w2 x2) + w3 x3
-    ...op.get(s),
-    ...simd.load(0),
-    ...op.set(total),
-    ...w.flatMap((local, row) => [
-      ...op.get(total),
-      ...op.get(p),
-      ...simd.load(row * 16),
-      ...op.get(local),
-      ...simd.f64x2Mul,
-      ...simd.f64x2Add,
-      ...op.set(total),
-    ]),
-    ...op.get(s),
-    ...op.get(total),
-    ...simd.store(0),
-    ...op.get(p),
-    ...op.i32(64),
-    ...op.add,
-    ...op.set(p),
-    ...op.get(s),
-    ...op.i32(16),
-    ...op.add,
-    ...op.tee(s),
-    ...op.get(sEnd),
-    ...op.ltU,
-    ...op.brIf(0),
-    ...op.end,
-    ...op.end,
-    ...op.get(g),
-    ...op.i32(4),
-    ...op.add,
-    ...op.set(g),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
+    ...pointerLoop({ pointer: s, end: sEnd, step: 16, body: columnPair }),
   ];
   return {
     name: 'weightedSums',
@@ -641,7 +650,17 @@ function weightedSumsFunction(): FunctionSpec {
       [6, i32],
       [5, v128],
     ],
-    body,
+    body: [
+      ...setGroupBytes(stride, groupBytes),
+      // groups (rowStart >> 2) .. ((rowEnd + 3) >> 2), in rows: g = rowStart & -4, gEnd = rowEnd
+      ...op.get(rowStart),
+      ...op.i32(-4),
+      ...op.and,
+      ...op.set(g),
+      ...op.get(rowEnd),
+      ...op.set(gEnd),
+      ...countedLoop({ counter: g, limit: gEnd, step: 4, body: group }),
+    ],
   };
 }
 
