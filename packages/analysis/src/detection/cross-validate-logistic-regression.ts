@@ -11,16 +11,16 @@ import { createStratifiedFolds } from '../stats/stratified-folds';
 import { computeWithinGroupAuroc } from '../stats/within-group-auroc';
 
 export interface CrossValidationOptions {
-  folds?: number;
-  seed?: number;
-  inverseRegularization?: number;
+  folds?: number | undefined;
+  seed?: number | undefined;
+  inverseRegularization?: number | undefined;
   /**
    * Per sample: a group id. Folds then never split a group (see `chooseGroupedFolds`), so a score cannot
    * come from recognising a group seen in training.
    */
-  groups?: ArrayLike<number>;
+  groups?: ArrayLike<number> | undefined;
   /** With groups: leave-one-group-out up to this many groups (when each holds both classes; default 10). */
-  maximumLeaveOneOutGroups?: number;
+  maximumLeaveOneOutGroups?: number | undefined;
 }
 
 export interface CrossValidationResult {
@@ -100,9 +100,7 @@ export function crossValidateLogisticRegression(
   if (options.groups && new Set(Array.from(options.groups)).size >= 2) {
     ({ assignment, folds } = chooseGroupedFolds(options.groups, labels, {
       folds: options.folds ?? 5,
-      ...(options.maximumLeaveOneOutGroups !== undefined
-        ? { maximumLeaveOneOutGroups: options.maximumLeaveOneOutGroups }
-        : {}),
+      maximumLeaveOneOutGroups: options.maximumLeaveOneOutGroups,
     }));
   } else {
     // Each fold needs both classes in training; fewer samples than folds in a class lowers k.

@@ -14,7 +14,7 @@ export interface NestedCrossValidationInput {
   assignment: Int32Array;
   folds: number;
   /** Per row: group id for the inner folds (grouped like the outer ones); undefined: stratified inner folds. */
-  groups?: Int32Array;
+  groups?: Int32Array | undefined;
   innerFolds: number;
   seed: number;
   inverseRegularization: number;
@@ -49,7 +49,8 @@ export function runNestedCrossValidation(input: NestedCrossValidationInput): Nes
       continue;
     }
     const trainLabels = Float64Array.from(train, (i) => labels[i]!);
-    const trainGroups = input.groups ? Int32Array.from(train, (i) => input.groups![i]!) : undefined;
+    const groups = input.groups;
+    const trainGroups = groups ? Int32Array.from(train, (i) => groups[i]!) : undefined;
     let bestPosition = -1;
     let bestScore = Number.NEGATIVE_INFINITY;
     layerFeatures.forEach((features, l) => {
@@ -61,7 +62,7 @@ export function runNestedCrossValidation(input: NestedCrossValidationInput): Nes
         maximumLeaveOneOutGroups: input.innerFolds,
         seed: input.seed,
         inverseRegularization: input.inverseRegularization,
-        ...(trainGroups ? { groups: trainGroups } : {}),
+        groups: trainGroups,
       }).auroc;
       if (score > bestScore) {
         bestScore = score;

@@ -19,11 +19,12 @@ import { computeAuroc, computeRocCurve, type RocCurve, thinRocCurve } from '../s
 import { createStratifiedFolds } from '../stats/stratified-folds';
 import { computeWithinGroupAuroc } from '../stats/within-group-auroc';
 import {
+  type CrossValidationOptions,
   computeAccuracy,
   crossValidateLogisticRegression,
   fitAndPredict,
 } from './cross-validate-logistic-regression';
-import { runNestedCrossValidation } from './nested-cross-validation';
+import { type NestedCrossValidationResult, runNestedCrossValidation } from './nested-cross-validation';
 
 export interface DetectionInput {
   /** Per-response projections used as features (e.g. variant B, or B - A). */
@@ -40,19 +41,19 @@ export interface DetectionInput {
 
 export interface DetectionOptions {
   /** Outer folds of stratified (group) k-fold (default 5). */
-  folds?: number;
+  folds?: number | undefined;
   /** Folds of the inner cross-validation that picks the layer inside each training fold (default 3). */
-  innerFolds?: number;
-  seed?: number;
-  inverseRegularization?: number;
+  innerFolds?: number | undefined;
+  seed?: number | undefined;
+  inverseRegularization?: number | undefined;
   /** Label permutations (within groups where prompts carry one) for the nested CV AUROC's p (default 100; 0 skips). */
-  permutations?: number;
+  permutations?: number | undefined;
   /** Bootstrap resamples of the AUROC intervals (default 1000). */
-  bootstrapResamples?: number;
+  bootstrapResamples?: number | undefined;
   /** Up to this many groups, each holding both classes, are validated leave-one-group-out; else stratified group k-fold (default 10). */
-  maximumLeaveOneOutGroups?: number;
+  maximumLeaveOneOutGroups?: number | undefined;
   /** ROC curves are thinned to this many points (default 200). */
-  maximumRocPoints?: number;
+  maximumRocPoints?: number | undefined;
 }
 
 export interface DetectionLayerResult {
@@ -172,45 +173,72 @@ function buildFeatures(
   return matrix;
 }
 
-/** Vectors with a finite projection for every selected prompt at this layer. */
+/** The rows of `top`, then those of `bottom` (same columns). */
+function stackRows(top: FeatureMatrix, bottom: FeatureMatrix): FeatureMatrix {
+  return createFeatureMatrix(
+    top.rows + bottom.rows,
+    top.columns,
+    Float64Array.from([...top.values, ...bottom.values]),
+  );
+}
+
+/** Trait and random vectors with a finite projection for every selected prompt at this layer. */
 function usableVectors(
   table: ProjectionTable,
   vectors: readonly BankVector[],
   layerPosition: number,
   prompts: readonly number[],
-  random: boolean,
-): number[] {
-  const out: number[] = [];
+): { traits: number[]; random: number[] } {
+  const usable = { traits: [] as number[], random: [] as number[] };
   vectors.forEach((vector, k) => {
-    if (vector.isRandomBaseline !== random) return;
     const values = readProjectionColumn(table, layerPosition, k, prompts);
-    if (values.every((value) => Number.isFinite(value))) out.push(k);
+    if (!values.every((value) => Number.isFinite(value))) return;
+    (vector.isRandomBaseline ? usable.random : usable.traits).push(k);
   });
-  return out;
+  return usable;
 }
 
-/**
- * Can the label (e.g. "this response exploits a reward-model bias") be read off trait projections alone?
- * L2 logistic regression on all trait projections of a layer, validated with grouped folds when prompts
- * carry a group (a fold never splits a group), the layer chosen inside each training fold (nested), the
- * same procedure on random-vector projections as a control, a within-group permutation test, a bootstrap
- * interval of the AUROC, per-vector AUROC and point-biserial r (Holm/BH adjusted), and, given train
- * groups, training on those groups and testing on the held-out ones.
- */
-export function runDetection(input: DetectionInput, options: DetectionOptions = {}): DetectionResult {
-  const { table, vectors, labels } = input;
+/** DetectionOptions with every default filled in. */
+interface DetectionSettings {
+  requestedFolds: number;
+  innerFolds: number;
+  seed: number;
+  inverseRegularization: number;
+  maximumRocPoints: number;
+  resamples: number;
+  maximumLeaveOneOutGroups: number;
+  permutations: number;
+}
+
+function detectionSettings(options: DetectionOptions): DetectionSettings {
+  return {
+    requestedFolds: options.folds ?? 5,
+    innerFolds: options.innerFolds ?? 3,
+    seed: options.seed ?? 0,
+    inverseRegularization: options.inverseRegularization ?? 1,
+    maximumRocPoints: options.maximumRocPoints ?? 200,
+    resamples: options.bootstrapResamples ?? 1000,
+    maximumLeaveOneOutGroups: options.maximumLeaveOneOutGroups ?? 10,
+    permutations: options.permutations ?? 100,
+  };
+}
+
+/** The prompts labelled 0 or 1 (positions in the table) and their labels. */
+interface LabelledPrompts {
+  labelled: number[];
+  y: Float64Array;
+  positives: number;
+  negatives: number;
+}
+
+/** The labelled prompts; fails unless there is one label per prompt and at least 2 of each class. */
+function readLabelledPrompts(table: ProjectionTable, labels: Float64Array): LabelledPrompts {
   if (labels.length !== table.promptIds.length) {
     throw new TraitlensError(
       'SHAPE_MISMATCH',
       `Detection got ${labels.length} labels for ${table.promptIds.length} prompts.`,
     );
   }
-  const requestedFolds = options.folds ?? 5;
-  const innerFolds = options.innerFolds ?? 3;
-  const seed = options.seed ?? 0;
-  const inverseRegularization = options.inverseRegularization ?? 1;
-  const maximumRocPoints = options.maximumRocPoints ?? 200;
-  const resamples = options.bootstrapResamples ?? 1000;
   const labelled: number[] = [];
   for (let i = 0; i < labels.length; i++) if (labels[i] === 0 || labels[i] === 1) labelled.push(i);
   const y = Float64Array.from(labelled, (i) => labels[i]!);
@@ -223,52 +251,154 @@ export function runDetection(input: DetectionInput, options: DetectionOptions = 
       { details: { positives, negatives } },
     );
   }
-  // Groups of the labelled rows; a prompt without a group is its own group (it cannot leak into another).
-  let groupIds: Int32Array | undefined;
-  if (input.groups && labelled.some((i) => input.groups![i] !== null && input.groups![i] !== undefined)) {
-    let solo = -1;
-    groupIds = Int32Array.from(labelled, (i) => {
-      const group = input.groups![i];
-      return group === null || group === undefined ? solo-- : group;
+  return { labelled, y, positives, negatives };
+}
+
+/**
+ * Groups of the labelled rows; a prompt without a group is its own group (it cannot leak into another).
+ * Undefined when no labelled prompt has a group, or when there are fewer than 2 groups.
+ */
+function labelledGroupIds(
+  groups: readonly (number | null)[] | undefined,
+  labelled: readonly number[],
+): Int32Array | undefined {
+  if (!groups || !labelled.some((i) => groups[i] !== null && groups[i] !== undefined)) return undefined;
+  let solo = -1;
+  const groupIds = Int32Array.from(labelled, (i) => {
+    const group = groups[i];
+    return group === null || group === undefined ? solo-- : group;
+  });
+  return new Set(groupIds).size < 2 ? undefined : groupIds;
+}
+
+interface OuterFolds {
+  assignment: Int32Array;
+  folds: number;
+  scheme: DetectionValidation['scheme'];
+  /** Distinct groups among the labelled prompts; null without groups. */
+  groupCount: number | null;
+}
+
+/** Grouped folds when the labelled prompts carry groups, else stratified k-fold. */
+function chooseOuterFolds(
+  prompts: LabelledPrompts,
+  groupIds: Int32Array | undefined,
+  settings: DetectionSettings,
+): OuterFolds {
+  if (groupIds) {
+    const groupCount = new Set(groupIds).size;
+    const { assignment, folds, scheme } = chooseGroupedFolds(groupIds, prompts.y, {
+      folds: settings.requestedFolds,
+      maximumLeaveOneOutGroups: settings.maximumLeaveOneOutGroups,
     });
-    if (new Set(groupIds).size < 2) groupIds = undefined;
+    return { assignment, folds, scheme, groupCount };
   }
-  let assignment: Int32Array;
-  let folds: number;
-  let scheme: DetectionValidation['scheme'];
-  const groupCount = groupIds ? new Set(groupIds).size : null;
-  if (groupIds && groupCount !== null) {
-    ({ assignment, folds, scheme } = chooseGroupedFolds(groupIds, y, {
-      folds: requestedFolds,
-      maximumLeaveOneOutGroups: options.maximumLeaveOneOutGroups ?? 10,
-    }));
-  } else {
-    folds = Math.max(2, Math.min(requestedFolds, positives, negatives));
-    assignment = createStratifiedFolds(y, folds, seed);
-    scheme = 'stratified-k-fold';
-  }
-  const cv = {
-    folds: requestedFolds,
-    seed,
-    inverseRegularization,
-    maximumLeaveOneOutGroups: options.maximumLeaveOneOutGroups ?? 10,
-    ...(groupIds ? { groups: groupIds } : {}),
+  const folds = Math.max(2, Math.min(settings.requestedFolds, prompts.positives, prompts.negatives));
+  return {
+    assignment: createStratifiedFolds(prompts.y, folds, settings.seed),
+    folds,
+    scheme: 'stratified-k-fold',
+    groupCount: null,
   };
-  const layerFeatures = table.layers.map((_, l) => {
-    const traitVectors = usableVectors(table, vectors, l, labelled, false);
-    const randomVectors = usableVectors(table, vectors, l, labelled, true);
+}
+
+/** One layer's features of every labelled prompt (undefined where no vector of the kind is usable). */
+interface LayerFeatures {
+  layer: number;
+  traitVectors: number[];
+  traits: FeatureMatrix | undefined;
+  random: FeatureMatrix | undefined;
+}
+
+function buildLayerFeatures(
+  table: ProjectionTable,
+  vectors: readonly BankVector[],
+  labelled: readonly number[],
+): LayerFeatures[] {
+  return table.layers.map((layer, l) => {
+    const usable = usableVectors(table, vectors, l, labelled);
     return {
-      traitVectors,
-      traits: traitVectors.length > 0 ? buildFeatures(table, l, traitVectors, labelled) : undefined,
-      random: randomVectors.length > 0 ? buildFeatures(table, l, randomVectors, labelled) : undefined,
+      layer,
+      traitVectors: usable.traits,
+      traits: usable.traits.length > 0 ? buildFeatures(table, l, usable.traits, labelled) : undefined,
+      random: usable.random.length > 0 ? buildFeatures(table, l, usable.random, labelled) : undefined,
     };
   });
-  const perLayer: DetectionLayerResult[] = table.layers.map((layer, l) => {
-    const features = layerFeatures[l]!;
+}
+
+/** What the steps of one detection share. */
+interface DetectionContext {
+  table: ProjectionTable;
+  vectors: readonly BankVector[];
+  labelled: number[];
+  y: Float64Array;
+  groupIds: Int32Array | undefined;
+  outer: OuterFolds;
+  settings: DetectionSettings;
+  layerFeatures: LayerFeatures[];
+}
+
+/**
+ * Can the label (e.g. "this response exploits a reward-model bias") be read off trait projections alone?
+ * L2 logistic regression on all trait projections of a layer, validated with grouped folds when prompts
+ * carry a group (a fold never splits a group), the layer chosen inside each training fold (nested), the
+ * same procedure on random-vector projections as a control, a within-group permutation test, a bootstrap
+ * interval of the AUROC, per-vector AUROC and point-biserial r (Holm/BH adjusted), and, given train
+ * groups, training on those groups and testing on the held-out ones.
+ */
+export function runDetection(input: DetectionInput, options: DetectionOptions = {}): DetectionResult {
+  const { table, vectors, groups, trainGroups } = input;
+  const prompts = readLabelledPrompts(table, input.labels);
+  const { labelled, y, positives, negatives } = prompts;
+  const settings = detectionSettings(options);
+  const groupIds = labelledGroupIds(groups, labelled);
+  const outer = chooseOuterFolds(prompts, groupIds, settings);
+  const layerFeatures = buildLayerFeatures(table, vectors, labelled);
+  const context: DetectionContext = { table, vectors, labelled, y, groupIds, outer, settings, layerFeatures };
+  const perLayer = detectPerLayer(context);
+  const best = detectBestLayer(context);
+  const permutation = settings.permutations > 0 && best ? testPermutations(context) : null;
+  const univariate = detectUnivariate(context);
+  const generalization =
+    groups && trainGroups
+      ? runGeneralization({ table, vectors, labelled, y, groups, trainGroups, settings })
+      : null;
+  return {
+    labelledPrompts: y.length,
+    positives,
+    negatives,
+    folds: outer.folds,
+    validation: {
+      scheme: outer.scheme,
+      folds: outer.folds,
+      groups: outer.groupCount,
+      innerFolds: settings.innerFolds,
+    },
+    majorityRate: Math.max(positives, negatives) / y.length,
+    inverseRegularization: settings.inverseRegularization,
+    perLayer,
+    best,
+    permutation,
+    univariate,
+    generalization,
+  };
+}
+
+/** Per layer: cross-validated at that layer alone, on trait and on random vectors' projections. */
+function detectPerLayer(context: DetectionContext): DetectionLayerResult[] {
+  const { y, settings } = context;
+  const cv: CrossValidationOptions = {
+    folds: settings.requestedFolds,
+    seed: settings.seed,
+    inverseRegularization: settings.inverseRegularization,
+    maximumLeaveOneOutGroups: settings.maximumLeaveOneOutGroups,
+    groups: context.groupIds,
+  };
+  return context.layerFeatures.map((features) => {
     const traitCv = features.traits ? crossValidateLogisticRegression(features.traits, y, cv) : undefined;
     const randomCv = features.random ? crossValidateLogisticRegression(features.random, y, cv) : undefined;
     return {
-      layer,
+      layer: features.layer,
       traitFeatures: features.traitVectors.length,
       cvAuroc: traitCv?.auroc ?? Number.NaN,
       cvAccuracy: traitCv?.accuracy ?? Number.NaN,
@@ -277,64 +407,87 @@ export function runDetection(input: DetectionInput, options: DetectionOptions = 
       randomCvAccuracy: randomCv?.accuracy ?? Number.NaN,
     };
   });
-  const nested = (labelsToUse: Float64Array, which: 'traits' | 'random') =>
-    runNestedCrossValidation({
-      layerFeatures: layerFeatures.map((features) => features[which]),
-      labels: labelsToUse,
-      assignment,
-      folds,
-      ...(groupIds ? { groups: groupIds } : {}),
-      innerFolds,
-      seed,
-      inverseRegularization,
-    });
-  let best: DetectionResult['best'] = null;
-  let observed: ReturnType<typeof nested> | undefined;
-  if (layerFeatures.some((features) => features.traits)) {
-    observed = nested(y, 'traits');
-    const randomNested = layerFeatures.some((features) => features.random) ? nested(y, 'random') : undefined;
-    const chosen = observed.selectedLayerPositions.filter((position) => position >= 0);
-    const counts = new Map<number, number>();
-    for (const position of chosen) counts.set(position, (counts.get(position) ?? 0) + 1);
-    const modePosition = [...counts].sort((x, z) => z[1] - x[1] || x[0] - z[0])[0]?.[0] ?? 0;
-    const features = layerFeatures[modePosition]!;
-    const all = Array.from({ length: y.length }, (_, i) => i);
-    const fit = features.traits
-      ? fitStandardised(features.traits, y, all, inverseRegularization).coefficients
-      : new Float64Array(0);
-    const probabilities = observed.probabilities;
-    const interval = computeGroupedAurocInterval(probabilities, y, groupIds, { resamples, seed });
-    best = {
-      layer: table.layers[modePosition]!,
-      selectedLayers: observed.selectedLayerPositions.map((position) =>
-        position >= 0 ? table.layers[position]! : Number.NaN,
-      ),
-      cvAuroc: observed.auroc,
-      cvAurocInterval: [interval.low, interval.high],
-      cvAccuracy: observed.accuracy,
-      randomCvAuroc: randomNested?.auroc ?? Number.NaN,
-      roc: thinRocCurve(computeRocCurve(probabilities, y), maximumRocPoints),
-      randomRoc: thinRocCurve(
-        computeRocCurve(randomNested?.probabilities ?? new Float64Array(y.length).fill(0.5), y),
-        maximumRocPoints,
-      ),
-      coefficients: features.traitVectors.map((k, column) => ({
-        vectorId: vectors[k]!.id,
-        weight: fit[column]!,
-      })),
-    };
-  }
-  const permutations = options.permutations ?? 100;
-  let permutation: DetectionResult['permutation'] = null;
-  if (permutations > 0 && best) {
-    // Every permutation re-runs the whole nested procedure, layer selection included.
-    const result = runPermutationTest(y, (shuffled) => nested(shuffled, 'traits').auroc, {
-      permutations,
-      seed,
-      ...(groupIds ? { groups: groupIds } : {}),
-    });
-    permutation = { ...result, scheme: groupIds ? 'within-group' : 'unrestricted' };
-  }
+}
+
+/** The nested cross-validation over the outer folds, on trait or on random vectors' projections. */
+function runNested(
+  context: DetectionContext,
+  labels: Float64Array,
+  which: 'traits' | 'random',
+): NestedCrossValidationResult {
+  return runNestedCrossValidation({
+    layerFeatures: context.layerFeatures.map((features) => features[which]),
+    labels,
+    assignment: context.outer.assignment,
+    folds: context.outer.folds,
+    groups: context.groupIds,
+    innerFolds: context.settings.innerFolds,
+    seed: context.settings.seed,
+    inverseRegularization: context.settings.inverseRegularization,
+  });
+}
+
+/** The layer position most outer folds chose (ties: the lower position; 0 when no fold chose one). */
+function mostChosenPosition(selectedPositions: readonly number[]): number {
+  const counts = new Map<number, number>();
+  for (const position of selectedPositions)
+    if (position >= 0) counts.set(position, (counts.get(position) ?? 0) + 1);
+  return [...counts].sort((x, z) => z[1] - x[1] || x[0] - z[0])[0]?.[0] ?? 0;
+}
+
+/** Nested cross-validation, its random control, the fit at the chosen layer; null without trait features. */
+function detectBestLayer(context: DetectionContext): DetectionResult['best'] {
+  const { table, vectors, y, layerFeatures, settings } = context;
+  if (!layerFeatures.some((features) => features.traits)) return null;
+  const observed = runNested(context, y, 'traits');
+  const randomNested = layerFeatures.some((features) => features.random)
+    ? runNested(context, y, 'random')
+    : undefined;
+  const features = layerFeatures[mostChosenPosition(observed.selectedLayerPositions)]!;
+  const all = Array.from({ length: y.length }, (_, i) => i);
+  const fit = features.traits
+    ? fitStandardised(features.traits, y, all, settings.inverseRegularization).coefficients
+    : new Float64Array(0);
+  const probabilities = observed.probabilities;
+  const interval = computeGroupedAurocInterval(probabilities, y, context.groupIds, {
+    resamples: settings.resamples,
+    seed: settings.seed,
+  });
+  return {
+    layer: features.layer,
+    selectedLayers: observed.selectedLayerPositions.map((position) =>
+      position >= 0 ? table.layers[position]! : Number.NaN,
+    ),
+    cvAuroc: observed.auroc,
+    cvAurocInterval: [interval.low, interval.high],
+    cvAccuracy: observed.accuracy,
+    randomCvAuroc: randomNested?.auroc ?? Number.NaN,
+    roc: thinRocCurve(computeRocCurve(probabilities, y), settings.maximumRocPoints),
+    randomRoc: thinRocCurve(
+      computeRocCurve(randomNested?.probabilities ?? new Float64Array(y.length).fill(0.5), y),
+      settings.maximumRocPoints,
+    ),
+    coefficients: features.traitVectors.map((k, column) => ({
+      vectorId: vectors[k]!.id,
+      weight: fit[column]!,
+    })),
+  };
+}
+
+/** Permutation test of the nested CV AUROC: each permutation re-runs it all, the layer choice included. */
+function testPermutations(context: DetectionContext): NonNullable<DetectionResult['permutation']> {
+  const { permutations, seed } = context.settings;
+  const result = runPermutationTest(context.y, (shuffled) => runNested(context, shuffled, 'traits').auroc, {
+    permutations,
+    seed,
+    groups: context.groupIds,
+  });
+  return { ...result, scheme: context.groupIds ? 'within-group' : 'unrestricted' };
+}
+
+/** Per vector and layer: AUROC and point-biserial r of the raw projection, p adjusted over trait vectors. */
+function detectUnivariate(context: DetectionContext): UnivariateDetection[] {
+  const { table, vectors, labelled, y } = context;
   const univariate: UnivariateDetection[] = [];
   table.layers.forEach((layer, l) => {
     vectors.forEach((vector, k) => {
@@ -360,30 +513,7 @@ export function runDetection(input: DetectionInput, options: DetectionOptions = 
     row.pHolm = holm[i]!;
     row.pBenjaminiHochberg = benjaminiHochberg[i]!;
   });
-  const generalization =
-    input.groups && input.trainGroups
-      ? runGeneralization(input, labelled, y, {
-          inverseRegularization,
-          folds: requestedFolds,
-          seed,
-          maximumRocPoints,
-          resamples,
-        })
-      : null;
-  return {
-    labelledPrompts: y.length,
-    positives,
-    negatives,
-    folds,
-    validation: { scheme, folds, groups: groupCount, innerFolds },
-    majorityRate: Math.max(positives, negatives) / y.length,
-    inverseRegularization,
-    perLayer,
-    best,
-    permutation,
-    univariate,
-    generalization,
-  };
+  return univariate;
 }
 
 /** A fit on all given rows of standardised features; its coefficients are comparable across traits. */
@@ -401,137 +531,175 @@ function fitStandardised(
   );
 }
 
-function runGeneralization(
-  input: DetectionInput,
-  labelled: number[],
-  y: Float64Array,
-  options: {
-    inverseRegularization: number;
-    folds: number;
-    seed: number;
-    maximumRocPoints: number;
-    resamples: number;
-  },
-): GeneralizationResult | null {
-  const { table, vectors } = input;
-  const groups = input.groups!;
-  const trainSet = new Set(input.trainGroups!);
-  const trainRows: number[] = [];
-  const testRows: number[] = [];
-  const testGroups = new Set<number>();
+interface GeneralizationInput {
+  table: ProjectionTable;
+  vectors: readonly BankVector[];
+  labelled: readonly number[];
+  y: Float64Array;
+  groups: readonly (number | null)[];
+  trainGroups: readonly number[];
+  settings: DetectionSettings;
+}
+
+/** The labelled prompts that carry a group, split into the training groups' and the held-out groups'. */
+interface GroupSplit {
+  trainGroups: number[];
+  testGroups: number[];
+  trainPrompts: number[];
+  testPrompts: number[];
+  /** Per train / test prompt: its group. */
+  trainGroupIds: number[];
+  testGroupIds: number[];
+  yTrain: Float64Array;
+  yTest: Float64Array;
+}
+
+/** The split by training groups; null unless training holds 2 of each class and the held-out prompts 1. */
+function splitByTrainGroups(input: GeneralizationInput): GroupSplit | null {
+  const { labelled, y, groups } = input;
+  const trainSet = new Set(input.trainGroups);
+  const train = { rows: [] as number[], prompts: [] as number[], groups: [] as number[] };
+  const test = { rows: [] as number[], prompts: [] as number[], groups: [] as number[] };
   labelled.forEach((prompt, row) => {
     const group = groups[prompt];
     if (group === null || group === undefined) return;
-    if (trainSet.has(group)) trainRows.push(row);
-    else {
-      testRows.push(row);
-      testGroups.add(group);
-    }
+    const side = trainSet.has(group) ? train : test;
+    side.rows.push(row);
+    side.prompts.push(prompt);
+    side.groups.push(group);
   });
-  const yTrain = Float64Array.from(trainRows, (row) => y[row]!);
-  const yTest = Float64Array.from(testRows, (row) => y[row]!);
+  const yTrain = Float64Array.from(train.rows, (row) => y[row]!);
+  const yTest = Float64Array.from(test.rows, (row) => y[row]!);
   const count = (values: Float64Array, label: number) =>
     values.reduce((sum, value) => sum + (value === label ? 1 : 0), 0);
   if (count(yTrain, 1) < 2 || count(yTrain, 0) < 2 || count(yTest, 1) < 1 || count(yTest, 0) < 1) return null;
-  const trainPrompts = trainRows.map((row) => labelled[row]!);
-  const testPrompts = testRows.map((row) => labelled[row]!);
-  const perLayer: GeneralizationResult['perLayer'] = [];
-  const testProbabilities: Float64Array[] = [];
-  let bestPosition = -1;
-  table.layers.forEach((layer, l) => {
-    const traitVectors = usableVectors(table, vectors, l, labelled, false);
-    const randomVectors = usableVectors(table, vectors, l, labelled, true);
-    const trainFeatures = buildFeatures(table, l, traitVectors, trainPrompts);
-    const testFeatures = buildFeatures(table, l, traitVectors, testPrompts);
-    const all = createFeatureMatrix(
-      trainPrompts.length + testPrompts.length,
-      traitVectors.length,
-      Float64Array.from([...trainFeatures.values, ...testFeatures.values]),
+  return {
+    trainGroups: [...trainSet].sort((x, z) => x - z),
+    testGroups: [...new Set(test.groups)].sort((x, z) => x - z),
+    trainPrompts: train.prompts,
+    testPrompts: test.prompts,
+    trainGroupIds: train.groups,
+    testGroupIds: test.groups,
+    yTrain,
+    yTest,
+  };
+}
+
+interface LayerGeneralization {
+  entry: GeneralizationResult['perLayer'][number];
+  /** P(1) of the held-out prompts from the fit on the training groups. */
+  probabilities: Float64Array;
+}
+
+/** One layer: grouped CV on the training groups, then a fit on them scored on the held-out groups. */
+function generalizeAtLayer(input: GeneralizationInput, split: GroupSplit, l: number): LayerGeneralization {
+  const { table, vectors, settings } = input;
+  const { trainPrompts, testPrompts, yTrain, yTest, testGroupIds } = split;
+  const usable = usableVectors(table, vectors, l, input.labelled);
+  const trainFeatures = buildFeatures(table, l, usable.traits, trainPrompts);
+  const all = stackRows(trainFeatures, buildFeatures(table, l, usable.traits, testPrompts));
+  const fold = {
+    labels: Float64Array.from([...yTrain, ...yTest]),
+    train: trainPrompts.map((_, i) => i),
+    test: testPrompts.map((_, i) => trainPrompts.length + i),
+    inverseRegularization: settings.inverseRegularization,
+  };
+  const trainCvAuroc =
+    usable.traits.length > 0
+      ? crossValidateLogisticRegression(trainFeatures, yTrain, {
+          folds: settings.requestedFolds,
+          seed: settings.seed,
+          inverseRegularization: settings.inverseRegularization,
+          groups: split.trainGroupIds,
+        }).auroc
+      : Number.NaN;
+  const probabilities =
+    usable.traits.length > 0
+      ? fitAndPredict({ ...fold, features: all })
+      : new Float64Array(fold.test.length).fill(0.5);
+  let randomTestAuroc = Number.NaN;
+  if (usable.random.length > 0) {
+    const randomAll = stackRows(
+      buildFeatures(table, l, usable.random, trainPrompts),
+      buildFeatures(table, l, usable.random, testPrompts),
     );
-    const yAll = Float64Array.from([...yTrain, ...yTest]);
-    const trainIndex = trainPrompts.map((_, i) => i);
-    const testIndex = testPrompts.map((_, i) => trainPrompts.length + i);
-    const trainGroupIds = trainPrompts.map((prompt) => groups[prompt]!);
-    const split = {
-      labels: yAll,
-      train: trainIndex,
-      test: testIndex,
-      inverseRegularization: options.inverseRegularization,
-    };
-    const trainCv =
-      traitVectors.length > 0
-        ? crossValidateLogisticRegression(trainFeatures, yTrain, { ...options, groups: trainGroupIds }).auroc
-        : Number.NaN;
-    const probabilities =
-      traitVectors.length > 0
-        ? fitAndPredict({ ...split, features: all })
-        : new Float64Array(testIndex.length).fill(0.5);
-    let randomTestAuroc = Number.NaN;
-    if (randomVectors.length > 0) {
-      const randomAll = createFeatureMatrix(
-        all.rows,
-        randomVectors.length,
-        Float64Array.from([
-          ...buildFeatures(table, l, randomVectors, trainPrompts).values,
-          ...buildFeatures(table, l, randomVectors, testPrompts).values,
-        ]),
-      );
-      randomTestAuroc = computeWithinGroupAuroc(
-        fitAndPredict({ ...split, features: randomAll }),
-        yTest,
-        testPrompts.map((prompt) => groups[prompt]!),
-      );
-    }
-    testProbabilities.push(probabilities);
-    perLayer.push({
-      layer,
-      trainCvAuroc: trainCv,
-      testAuroc: computeWithinGroupAuroc(
-        probabilities,
-        yTest,
-        testPrompts.map((prompt) => groups[prompt]!),
-      ),
-      testAccuracy: computeAccuracy(probabilities, yTest),
-      randomTestAuroc,
-    });
-    if (Number.isFinite(trainCv) && (bestPosition < 0 || trainCv > perLayer[bestPosition]!.trainCvAuroc))
-      bestPosition = l;
-  });
-  if (bestPosition < 0) return null;
+    randomTestAuroc = computeWithinGroupAuroc(
+      fitAndPredict({ ...fold, features: randomAll }),
+      yTest,
+      testGroupIds,
+    );
+  }
+  const entry = {
+    layer: table.layers[l]!,
+    trainCvAuroc,
+    testAuroc: computeWithinGroupAuroc(probabilities, yTest, testGroupIds),
+    testAccuracy: computeAccuracy(probabilities, yTest),
+    randomTestAuroc,
+  };
+  return { entry, probabilities };
+}
+
+/** Per trait vector and layer: AUROC of the raw projection on the training and on the held-out prompts. */
+function generalizationUnivariate(
+  input: GeneralizationInput,
+  split: GroupSplit,
+): GeneralizationResult['univariate'] {
+  const { table, vectors } = input;
   const univariate: GeneralizationResult['univariate'] = [];
   table.layers.forEach((layer, l) => {
     vectors.forEach((vector, k) => {
       if (vector.isRandomBaseline) return;
-      const train = readProjectionColumn(table, l, k, trainPrompts);
-      const test = readProjectionColumn(table, l, k, testPrompts);
+      const train = readProjectionColumn(table, l, k, split.trainPrompts);
+      const test = readProjectionColumn(table, l, k, split.testPrompts);
       if (!train.every(Number.isFinite) || !test.every(Number.isFinite)) return;
       univariate.push({
         vectorId: vector.id,
         layer,
-        trainAuroc: computeAuroc(train, yTrain),
-        testAuroc: computeAuroc(test, yTest),
+        trainAuroc: computeAuroc(train, split.yTrain),
+        testAuroc: computeAuroc(test, split.yTest),
       });
     });
   });
-  const chosen = perLayer[bestPosition]!;
-  const chosenProbabilities = testProbabilities[bestPosition]!;
-  const testGroupIds = testPrompts.map((prompt) => groups[prompt]!);
-  const interval = computeGroupedAurocInterval(chosenProbabilities, yTest, testGroupIds, {
-    resamples: options.resamples,
-    seed: options.seed,
+  return univariate;
+}
+
+/** Position of the layer with the highest finite training-group CV AUROC (the first on ties); -1: none. */
+function bestTrainPosition(perLayer: readonly LayerGeneralization[]): number {
+  let bestPosition = -1;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  perLayer.forEach(({ entry }, l) => {
+    if (Number.isFinite(entry.trainCvAuroc) && entry.trainCvAuroc > bestScore) {
+      bestPosition = l;
+      bestScore = entry.trainCvAuroc;
+    }
+  });
+  return bestPosition;
+}
+
+/** Train on the training groups, test on the others; null if a side lacks a class or no layer scores. */
+function runGeneralization(input: GeneralizationInput): GeneralizationResult | null {
+  const split = splitByTrainGroups(input);
+  if (!split) return null;
+  const perLayer = input.table.layers.map((_, l) => generalizeAtLayer(input, split, l));
+  const chosen = perLayer[bestTrainPosition(perLayer)];
+  if (!chosen) return null;
+  const { resamples, seed, maximumRocPoints } = input.settings;
+  const interval = computeGroupedAurocInterval(chosen.probabilities, split.yTest, split.testGroupIds, {
+    resamples,
+    seed,
   });
   return {
-    trainGroups: [...trainSet].sort((x, z) => x - z),
-    testGroups: [...testGroups].sort((x, z) => x - z),
-    trainPrompts: trainPrompts.length,
-    testPrompts: testPrompts.length,
-    layer: chosen.layer,
-    testAuroc: chosen.testAuroc,
+    trainGroups: split.trainGroups,
+    testGroups: split.testGroups,
+    trainPrompts: split.trainPrompts.length,
+    testPrompts: split.testPrompts.length,
+    layer: chosen.entry.layer,
+    testAuroc: chosen.entry.testAuroc,
     testAurocInterval: [interval.low, interval.high],
-    testAccuracy: chosen.testAccuracy,
-    randomTestAuroc: chosen.randomTestAuroc,
-    roc: thinRocCurve(computeRocCurve(testProbabilities[bestPosition]!, yTest), options.maximumRocPoints),
-    perLayer,
-    univariate,
+    testAccuracy: chosen.entry.testAccuracy,
+    randomTestAuroc: chosen.entry.randomTestAuroc,
+    roc: thinRocCurve(computeRocCurve(chosen.probabilities, split.yTest), maximumRocPoints),
+    perLayer: perLayer.map(({ entry }) => entry),
+    univariate: generalizationUnivariate(input, split),
   };
 }

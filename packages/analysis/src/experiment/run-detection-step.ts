@@ -61,8 +61,8 @@ export async function runDetectionStep(options: RunDetectionStepOptions): Promis
     {
       seed: options.seed,
       ...(options.folds ? { folds: options.folds } : {}),
-      ...(options.permutations !== undefined ? { permutations: options.permutations } : {}),
-      ...(options.bootstrapResamples !== undefined ? { bootstrapResamples: options.bootstrapResamples } : {}),
+      permutations: options.permutations,
+      bootstrapResamples: options.bootstrapResamples,
     },
   );
   const file: DetectionFile = {

@@ -100,7 +100,7 @@ export type GroupedValidationScheme = 'leave-one-group-out' | 'stratified-group-
 export function chooseGroupedFolds(
   groups: ArrayLike<number>,
   labels: ArrayLike<number>,
-  options: { folds: number; maximumLeaveOneOutGroups?: number },
+  options: { folds: number; maximumLeaveOneOutGroups?: number | undefined },
 ): { assignment: Int32Array; folds: number; scheme: GroupedValidationScheme } {
   const withClass: [Set<number>, Set<number>] = [new Set(), new Set()];
   const all = new Set<number>();

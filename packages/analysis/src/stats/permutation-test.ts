@@ -3,13 +3,13 @@ import { createSeededRandom, type SeededRandom, shuffleInPlace } from './seeded-
 
 export interface PermutationTestOptions {
   /** Number of label permutations (default 1000). */
-  permutations?: number;
-  seed?: number;
+  permutations?: number | undefined;
+  seed?: number | undefined;
   /**
    * Per sample: a group id (e.g. the bias a prompt tests). Labels are then shuffled only within each group,
    * so every permutation keeps each group's label mix: the null of "nothing beyond group identity".
    */
-  groups?: ArrayLike<number>;
+  groups?: ArrayLike<number> | undefined;
 }
 
 export interface PermutationTestResult {
