@@ -1,6 +1,6 @@
 import { TraitlensError } from '@traitlens/core';
 import type { ProjectedActivations } from '../projections/project-activation-files';
-import { readProjectionColumn } from '../projections/projection-table';
+import { type ProjectionTable, readProjectionColumn } from '../projections/projection-table';
 import type { VectorBank } from '../projections/vector-bank';
 import { adjustPValuesBenjaminiHochberg, adjustPValuesHolm } from '../stats/adjust-p-values';
 import {
@@ -180,107 +180,122 @@ function cosineWithUnit(difference: Float64Array, unit: Float32Array, offset: nu
   return squares === 0 ? 0 : dotValue / Math.sqrt(squares);
 }
 
-/**
- * Model diff on per-response projections of the same prompts in variants A and B: per vector and layer,
- * unpaired and paired Cohen's d with percentile-bootstrap intervals (prompts resampled, pairs kept
- * together), Welch and paired t-tests, the cosine of the mean activation difference with the vector,
- * and each vector's peak layer. Random baseline vectors in the bank give the chance level.
- */
-export function computeModelDiff(
-  projected: ProjectedActivations,
-  bank: VectorBank,
-  options: ModelDiffOptions = {},
-): ModelDiffResult {
-  const { a, b } = projected;
-  if (!b)
-    throw new TraitlensError(
-      'INVALID_ARGUMENT',
-      'A model diff needs projections of variant B as well as A: give every prompt a pathB.',
-    );
-  const all = options.promptIndices ?? a.promptIds.map((_, i) => i);
-  const pairedIndices = all.filter((i) => projected.paired[i] === 1);
-  const resamples = options.bootstrap?.resamples ?? 1000;
-  const confidence = options.bootstrap?.confidence ?? 0.95;
-  const seed = options.bootstrap?.seed ?? 0;
+/** What every entry of one model diff shares: the tables, the compared prompts and the bootstrap. */
+interface DiffContext {
+  projected: ProjectedActivations;
+  a: ProjectionTable;
+  b: ProjectionTable;
+  bank: VectorBank;
+  /** The compared prompts, and those of them paired (same tokens in A and B). */
+  all: readonly number[];
+  pairedIndices: readonly number[];
+  bootstrap: { resamples: number; confidence: number; seed: number };
+}
+
+/** mean activation of B - mean activation of A at layer position `l`; undefined without paired prompts. */
+function meanActivationDifference(projected: ProjectedActivations, l: number): Float64Array | undefined {
+  const means = projected.meanActivations;
+  if (!means || !(means.prompts > 0)) return undefined;
+  const meanA = means.a[l]!;
+  const meanB = means.b[l]!;
+  const difference = new Float64Array(meanA.length);
+  for (let j = 0; j < difference.length; j++) difference[j] = meanB[j]! - meanA[j]!;
+  return difference;
+}
+
+/** Where an entry is: layer, its position, the vector's index, the layer's mean activation difference. */
+interface EntryPosition {
+  layer: number;
+  l: number;
+  k: number;
+  difference: Float64Array | undefined;
+}
+
+/** B against A for one vector at one layer (adjusted and null p filled in later). */
+function diffEntry(context: DiffContext, { layer, l, k, difference }: EntryPosition): ModelDiffEntry {
+  const { a, b, bank, all, pairedIndices, bootstrap } = context;
+  const valuesA = readProjectionColumn(a, l, k, all);
+  const valuesB = readProjectionColumn(b, l, k, all);
+  const pairedA = readProjectionColumn(a, l, k, pairedIndices);
+  const pairedB = readProjectionColumn(b, l, k, pairedIndices);
+  const differences = new Float64Array(pairedA.length);
+  for (let i = 0; i < differences.length; i++) differences[i] = pairedB[i]! - pairedA[i]!;
+  const [dInterval] = computeBootstrapConfidenceIntervals(
+    all.length,
+    [(indices) => resampledCohensD(valuesB, valuesA, indices)],
+    bootstrap,
+  );
+  const [pairedInterval] =
+    pairedA.length > 1
+      ? computeBootstrapConfidenceIntervals(
+          pairedA.length,
+          [(indices) => resampledPairedD(differences, indices)],
+          bootstrap,
+        )
+      : [undefined];
+  const meanA = computeMean(valuesA);
+  const meanB = computeMean(valuesB);
+  const entry: ModelDiffEntry = {
+    vectorId: bank.vectors[k]!.id,
+    layer,
+    n: all.length,
+    pairedN: pairedA.length,
+    meanA,
+    meanB,
+    sdA: computeStandardDeviation(valuesA),
+    sdB: computeStandardDeviation(valuesB),
+    meanDifference: meanB - meanA,
+    cohensD: computeCohensD(valuesB, valuesA),
+    cohensDInterval: [dInterval!.low, dInterval!.high],
+    pairedD: pairedA.length > 1 ? computePairedCohensD(pairedB, pairedA) : Number.NaN,
+    pairedDInterval: pairedInterval ? [pairedInterval.low, pairedInterval.high] : [Number.NaN, Number.NaN],
+    welch: computeWelchTTest(valuesB, valuesA),
+    pairedT:
+      pairedA.length > 1
+        ? computePairedTTest(pairedB, pairedA)
+        : { t: Number.NaN, degreesOfFreedom: Number.NaN, p: Number.NaN },
+    wilcoxon: computeWilcoxonSignedRankTest(pairedB, pairedA),
+    primaryTest: pairedA.length > 1 ? 'paired-t' : 'welch',
+    effectSize: Number.NaN,
+    p: Number.NaN,
+    pHolm: Number.NaN,
+    pBenjaminiHochberg: Number.NaN,
+    randomNullP: null,
+    meanActivationCosine: difference
+      ? cosineWithUnit(difference, bank.unitVectors[l]!, k * bank.hiddenSize)
+      : null,
+  };
+  entry.effectSize = entry.cohensD;
+  entry.p = entry.primaryTest === 'paired-t' ? entry.pairedT.p : entry.welch.p;
+  return entry;
+}
+
+/** Every present vector at every layer, and per layer the largest |d| of a random baseline vector. */
+function diffEntries(context: DiffContext): Pick<ModelDiffResult, 'entries' | 'randomBaselineMaxAbsD'> {
+  const { bank } = context;
   const entries: ModelDiffEntry[] = [];
-  const vectorCount = bank.vectors.length;
   const randomBaselineMaxAbsD: ModelDiffResult['randomBaselineMaxAbsD'] = [];
   bank.layers.forEach((layer, l) => {
-    let difference: Float64Array | undefined;
-    if (projected.meanActivations && projected.meanActivations.prompts > 0) {
-      const meanA = projected.meanActivations.a[l]!;
-      const meanB = projected.meanActivations.b[l]!;
-      difference = new Float64Array(meanA.length);
-      for (let j = 0; j < difference.length; j++) difference[j] = meanB[j]! - meanA[j]!;
-    }
+    const difference = meanActivationDifference(context.projected, l);
+    const present = bank.present[l]!;
     let randomMax = Number.NaN;
-    for (let k = 0; k < vectorCount; k++) {
-      if (!bank.present[l]![k]) continue;
-      const valuesA = readProjectionColumn(a, l, k, all);
-      const valuesB = readProjectionColumn(b, l, k, all);
-      const pairedA = readProjectionColumn(a, l, k, pairedIndices);
-      const pairedB = readProjectionColumn(b, l, k, pairedIndices);
-      const differences = new Float64Array(pairedA.length);
-      for (let i = 0; i < differences.length; i++) differences[i] = pairedB[i]! - pairedA[i]!;
-      const [dInterval] = computeBootstrapConfidenceIntervals(
-        all.length,
-        [(indices) => resampledCohensD(valuesB, valuesA, indices)],
-        { resamples, confidence, seed },
-      );
-      const [pairedInterval] =
-        pairedA.length > 1
-          ? computeBootstrapConfidenceIntervals(
-              pairedA.length,
-              [(indices) => resampledPairedD(differences, indices)],
-              { resamples, confidence, seed },
-            )
-          : [undefined];
-      const meanA = computeMean(valuesA);
-      const meanB = computeMean(valuesB);
-      const entry: ModelDiffEntry = {
-        vectorId: bank.vectors[k]!.id,
-        layer,
-        n: all.length,
-        pairedN: pairedA.length,
-        meanA,
-        meanB,
-        sdA: computeStandardDeviation(valuesA),
-        sdB: computeStandardDeviation(valuesB),
-        meanDifference: meanB - meanA,
-        cohensD: computeCohensD(valuesB, valuesA),
-        cohensDInterval: [dInterval!.low, dInterval!.high],
-        pairedD: pairedA.length > 1 ? computePairedCohensD(pairedB, pairedA) : Number.NaN,
-        pairedDInterval: pairedInterval
-          ? [pairedInterval.low, pairedInterval.high]
-          : [Number.NaN, Number.NaN],
-        welch: computeWelchTTest(valuesB, valuesA),
-        pairedT:
-          pairedA.length > 1
-            ? computePairedTTest(pairedB, pairedA)
-            : { t: Number.NaN, degreesOfFreedom: Number.NaN, p: Number.NaN },
-        wilcoxon: computeWilcoxonSignedRankTest(pairedB, pairedA),
-        primaryTest: pairedA.length > 1 ? 'paired-t' : 'welch',
-        effectSize: Number.NaN,
-        p: Number.NaN,
-        pHolm: Number.NaN,
-        pBenjaminiHochberg: Number.NaN,
-        randomNullP: null,
-        meanActivationCosine: difference
-          ? cosineWithUnit(difference, bank.unitVectors[l]!, k * bank.hiddenSize)
-          : null,
-      };
-      entry.effectSize = entry.cohensD;
-      entry.p = entry.primaryTest === 'paired-t' ? entry.pairedT.p : entry.welch.p;
+    bank.vectors.forEach((vector, k) => {
+      if (!present[k]) return;
+      const entry = diffEntry(context, { layer, l, k, difference });
       entries.push(entry);
-      if (bank.vectors[k]!.isRandomBaseline && Number.isFinite(entry.cohensD)) {
+      if (vector.isRandomBaseline && Number.isFinite(entry.cohensD)) {
         randomMax = Number.isNaN(randomMax)
           ? Math.abs(entry.cohensD)
           : Math.max(randomMax, Math.abs(entry.cohensD));
       }
-    }
+    });
     if (!Number.isNaN(randomMax)) randomBaselineMaxAbsD.push({ layer, maxAbsD: randomMax });
   });
-  const alpha = options.alpha ?? 0.05;
+  return { entries, randomBaselineMaxAbsD };
+}
+
+/** Holm and Benjamini-Hochberg adjusted p over the family (trait vectors' entries with a p); returns it. */
+function adjustEntryPValues(entries: readonly ModelDiffEntry[], bank: VectorBank): ModelDiffEntry[] {
   const isTrait = new Map(bank.vectors.map((vector) => [vector.id, !vector.isRandomBaseline]));
   const family = entries.filter((entry) => isTrait.get(entry.vectorId) && !Number.isNaN(entry.p));
   const holm = adjustPValuesHolm(family.map((entry) => entry.p));
@@ -289,22 +304,42 @@ export function computeModelDiff(
     entry.pHolm = holm[i]!;
     entry.pBenjaminiHochberg = benjaminiHochberg[i]!;
   });
-  const draws = computeNull(projected, bank, all, pairedIndices);
+  return family;
+}
+
+/** Each entry's empirical p against the random directions at its own layer. */
+function setEntryNullP(
+  entries: readonly ModelDiffEntry[],
+  bank: VectorBank,
+  draws: RandomDirectionNullDraws,
+): void {
   const layerPosition = new Map(bank.layers.map((layer, l) => [layer, l]));
-  if (draws) {
-    const count = draws.summary.directions;
-    for (const entry of entries) {
-      const l = layerPosition.get(entry.layer)!;
-      entry.randomNullP = computeEmpiricalPValue(
-        Math.abs(entry.effectSize),
-        draws.absolute.subarray(l * count, (l + 1) * count),
-      );
-    }
+  const count = draws.summary.directions;
+  for (const entry of entries) {
+    const l = layerPosition.get(entry.layer)!;
+    entry.randomNullP = computeEmpiricalPValue(
+      Math.abs(entry.effectSize),
+      draws.absolute.subarray(l * count, (l + 1) * count),
+    );
   }
+}
+
+/** Per trait: how many of the bank's (non-random) vectors are its methods. */
+function countMethodsPerTrait(bank: VectorBank): Map<string, number> {
   const methodsPerTrait = new Map<string, number>();
   for (const vector of bank.vectors)
     if (!vector.isRandomBaseline)
       methodsPerTrait.set(vector.trait, (methodsPerTrait.get(vector.trait) ?? 0) + 1);
+  return methodsPerTrait;
+}
+
+/** Per vector with a finite effect size somewhere: its peak (not yet judged a finding). */
+function findPeaks(
+  bank: VectorBank,
+  entries: readonly ModelDiffEntry[],
+  draws: RandomDirectionNullDraws | undefined,
+  methodsPerTrait: ReadonlyMap<string, number>,
+): ModelDiffPeak[] {
   const peaks: ModelDiffPeak[] = [];
   for (const vector of bank.vectors) {
     let best: ModelDiffEntry | undefined;
@@ -340,40 +375,113 @@ export function computeModelDiff(
       reason: null,
     });
   }
-  // The null p of each trait (its best method), Holm-adjusted over the traits.
+  return peaks;
+}
+
+/** The null p of each trait (its best method), Holm-adjusted over the traits. */
+function holmAdjustTraitNullP(peaks: readonly ModelDiffPeak[]): Map<string, number> {
   const traitP = new Map<string, number>();
   for (const peak of peaks)
     if (!peak.isRandomBaseline && peak.traitRandomNullP !== null)
       traitP.set(peak.trait, Math.min(traitP.get(peak.trait) ?? 1, peak.traitRandomNullP));
   const traitNames = [...traitP.keys()];
-  const traitHolm = new Map(
-    Array.from(adjustPValuesHolm(traitNames.map((trait) => traitP.get(trait)!)), (p, i) => [
-      traitNames[i]!,
-      p,
-    ]),
-  );
+  const traitPValues = [...traitP.values()];
+  return new Map(Array.from(adjustPValuesHolm(traitPValues), (p, i) => [traitNames[i]!, p]));
+}
+
+/** What the findings rule compares a peak with. */
+interface FindingRule {
+  alpha: number;
+  /** Tests in the Holm family of the parametric p. */
+  familySize: number;
+  /** Traits in the Holm adjustment of the null p. */
+  traitCount: number;
+  layerCount: number;
+  methodsPerTrait: ReadonlyMap<string, number>;
+  /** How the null's statistic reads in a reason ('d' or 'paired d'). */
+  statisticName: string;
+}
+
+/** Why a peak is not a finding; empty for a finding. */
+function findingReasons(peak: ModelDiffPeak, rule: FindingRule): string[] {
+  const { alpha } = rule;
+  if (peak.isRandomBaseline) return ['a random control vector'];
+  const reasons: string[] = [];
+  const methods = rule.methodsPerTrait.get(peak.trait) ?? 1;
+  if (!(peak.pHolm < alpha))
+    reasons.push(`Holm-adjusted p ${formatP(peak.pHolm)} >= ${alpha} over ${rule.familySize} tests`);
+  const nullP = peak.traitRandomNullP;
+  const nullPHolm = peak.traitRandomNullPHolm;
+  if (nullP === null || nullPHolm === null) reasons.push('no random-direction null to compare with');
+  else if (!(nullP < alpha) || !(nullPHolm < alpha))
+    reasons.push(
+      `random directions reach |${rule.statisticName}| ${Math.abs(peak.effectSize).toFixed(2)} (null p ${formatP(nullP)}, best of ${rule.layerCount} layers${methods > 1 ? ` x ${methods} methods` : ''}; ${formatP(nullPHolm)} after Holm over ${rule.traitCount} traits)`,
+    );
+  return reasons;
+}
+
+/** Fills in each peak's trait-level Holm null p, whether it is a finding, and why not. */
+function judgePeaks(peaks: readonly ModelDiffPeak[], rule: Omit<FindingRule, 'traitCount'>): void {
+  const traitHolm = holmAdjustTraitNullP(peaks);
   for (const peak of peaks) {
     peak.traitRandomNullPHolm = traitHolm.get(peak.trait) ?? null;
-    const reasons: string[] = [];
-    const methods = methodsPerTrait.get(peak.trait) ?? 1;
-    if (peak.isRandomBaseline) reasons.push('a random control vector');
-    else {
-      if (!(peak.pHolm < alpha))
-        reasons.push(`Holm-adjusted p ${formatP(peak.pHolm)} >= ${alpha} over ${family.length} tests`);
-      if (peak.traitRandomNullP === null) reasons.push('no random-direction null to compare with');
-      else if (!(peak.traitRandomNullP < alpha) || !(peak.traitRandomNullPHolm! < alpha))
-        reasons.push(
-          `random directions reach |${draws!.summary.statistic === 'pairedD' ? 'paired d' : 'd'}| ${Math.abs(peak.effectSize).toFixed(2)} (null p ${formatP(peak.traitRandomNullP)}, best of ${bank.layers.length} layers${methods > 1 ? ` x ${methods} methods` : ''}; ${formatP(peak.traitRandomNullPHolm!)} after Holm over ${traitNames.length} traits)`,
-        );
-    }
+    const reasons = findingReasons(peak, { ...rule, traitCount: traitHolm.size });
     peak.finding = reasons.length === 0;
     peak.reason = reasons.length === 0 ? null : `not distinguishable from chance: ${reasons.join('; ')}`;
   }
+}
+
+/**
+ * Model diff on per-response projections of the same prompts in variants A and B: per vector and layer,
+ * unpaired and paired Cohen's d with percentile-bootstrap intervals (prompts resampled, pairs kept
+ * together), Welch and paired t-tests, the cosine of the mean activation difference with the vector,
+ * and each vector's peak layer. Random baseline vectors in the bank give the chance level.
+ */
+export function computeModelDiff(
+  projected: ProjectedActivations,
+  bank: VectorBank,
+  options: ModelDiffOptions = {},
+): ModelDiffResult {
+  const { a, b } = projected;
+  if (!b)
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      'A model diff needs projections of variant B as well as A: give every prompt a pathB.',
+    );
+  const all = options.promptIndices ?? a.promptIds.map((_, i) => i);
+  const pairedIndices = all.filter((i) => projected.paired[i] === 1);
+  const bootstrap = {
+    resamples: options.bootstrap?.resamples ?? 1000,
+    confidence: options.bootstrap?.confidence ?? 0.95,
+    seed: options.bootstrap?.seed ?? 0,
+  };
+  const { entries, randomBaselineMaxAbsD } = diffEntries({
+    projected,
+    a,
+    b,
+    bank,
+    all,
+    pairedIndices,
+    bootstrap,
+  });
+  const alpha = options.alpha ?? 0.05;
+  const family = adjustEntryPValues(entries, bank);
+  const draws = computeNull(projected, bank, all, pairedIndices);
+  if (draws) setEntryNullP(entries, bank, draws);
+  const methodsPerTrait = countMethodsPerTrait(bank);
+  const peaks = findPeaks(bank, entries, draws, methodsPerTrait);
+  judgePeaks(peaks, {
+    alpha,
+    familySize: family.length,
+    layerCount: bank.layers.length,
+    methodsPerTrait,
+    statisticName: draws?.summary.statistic === 'pairedD' ? 'paired d' : 'd',
+  });
   return {
     subset: options.subset ?? 'all',
     promptCount: all.length,
     pairedCount: pairedIndices.length,
-    bootstrap: { resamples, confidence, seed },
+    bootstrap,
     entries,
     peaks,
     randomBaselineMaxAbsD,
