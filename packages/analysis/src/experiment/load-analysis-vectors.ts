@@ -41,7 +41,7 @@ export async function loadAnalysisVectors(options: LoadAnalysisVectorsOptions): 
     );
   }
   return createVectorBank(entries, {
-    ...(options.layers ? { layers: options.layers } : {}),
+    layers: options.layers,
     randomBaselines: options.randomBaselines,
     seed: options.seed,
   });
@@ -112,8 +112,8 @@ async function loadProjectionColumns(options: LoadAnalysisVectorsOptions): Promi
       : columns,
     hiddenSize,
     {
-      ...(options.layers ? { layers: options.layers } : {}),
-      ...(options.traits ? { traits: options.traits } : {}),
+      layers: options.layers,
+      traits: options.traits,
       ...(methods && isMethodList(methods) ? { methods } : {}),
       source: relative(options.experiment, first),
     },

@@ -48,10 +48,10 @@ export async function projectExperiment(options: ProjectExperimentOptions): Prom
   return projectActivationFiles(pairs, {
     bank,
     settings: options.settings,
-    ...(randomDirections ? { randomDirections } : {}),
+    randomDirections,
     variantA: options.variantA,
     ...(variantB ? { variantB } : {}),
-    ...(options.annotations ? { annotations: options.annotations } : {}),
+    annotations: options.annotations,
     ...(options.readAhead ? { readAhead: options.readAhead } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
     source: options.source,

@@ -31,7 +31,7 @@ export async function writeTokenViewFile(options: WriteTokenViewFileOptions): Pr
     const series = (projections: typeof kept.a) =>
       bank.layers.map((_, l) =>
         shown.map((k) =>
-          Array.from(readTokenProjectionSeries(projections, bank, settings, l, k), (value) =>
+          Array.from(readTokenProjectionSeries({ projections, bank, settings }, l, k), (value) =>
             roundSignificant(value, 4),
           ),
         ),

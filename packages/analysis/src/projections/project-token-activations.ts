@@ -55,6 +55,25 @@ export function getPaddedVectors(bank: VectorBank): { rows: number; unitVectors:
   return padded;
 }
 
+/** The rows to project, the padded unit vectors, and where `projectRows` writes. */
+export interface ProjectRowsRequest {
+  /** tokenCount x width values, row-major. */
+  rows: Float32Array;
+  tokenCount: number;
+  width: number;
+  /** unitRows x width unit vectors, row-major (rows past vectorCount zero). */
+  unit: Float32Array;
+  unitRows: number;
+  /** Vectors written to `dots` (at most unitRows). */
+  vectorCount: number;
+  dots: Float32Array;
+  dotsOffset: number;
+  norms: Float32Array;
+  normsOffset: number;
+  /** Receives the sum of the rows (float64, row order) when given. */
+  rowSum: Float64Array | undefined;
+}
+
 /**
  * dots[k * T + t] = row_t . unit_k and norms[t] = |row_t| for T rows of width D, in plain JavaScript
  * (float64 sums). Activation files are projected by the WebAssembly SIMD kernels (`simdProjectLayer`);
@@ -62,19 +81,20 @@ export function getPaddedVectors(bank: VectorBank): { rows: number; unitVectors:
  * vectors per pass over a row keep the row value in a register for eight multiply-adds. It references
  * nothing outside itself.
  */
-export function projectRows(
-  rows: Float32Array,
-  tokenCount: number,
-  width: number,
-  unit: Float32Array,
-  unitRows: number,
-  vectorCount: number,
-  dots: Float32Array,
-  dotsOffset: number,
-  norms: Float32Array,
-  normsOffset: number,
-  rowSum: Float64Array | undefined,
-): void {
+export function projectRows(request: ProjectRowsRequest): void {
+  const {
+    rows,
+    tokenCount,
+    width,
+    unit,
+    unitRows,
+    vectorCount,
+    dots,
+    dotsOffset,
+    norms,
+    normsOffset,
+    rowSum,
+  } = request;
   for (let t = 0; t < tokenCount; t++) {
     const rowStart = t * width;
     let squares = 0;
@@ -165,7 +185,11 @@ export function assertTensorsFitBank(tensors: ActivationTensors, bank: VectorBan
 export function projectTokenActivations(
   tensors: ActivationTensors,
   bank: VectorBank,
-  options: { meanActivations?: boolean; scratch?: ProjectionScratch; random?: RandomSummaryRequest } = {},
+  options: {
+    meanActivations?: boolean | undefined;
+    scratch?: ProjectionScratch | undefined;
+    random?: RandomSummaryRequest | undefined;
+  } = {},
 ): TokenProjections {
   assertTensorsFitBank(tensors, bank);
   const tokenCount = tensors.tokenIds.length;
@@ -198,10 +222,10 @@ export function projectTokenActivations(
       dotsOffset: position * vectorCount * tokenCount,
       norms,
       normsOffset: position * tokenCount,
-      ...(rowSum ? { rowSum } : {}),
-      ...(random && randomDots && summaryRows && map
-        ? {
-            random: {
+      rowSum,
+      random:
+        random && randomDots && summaryRows && map
+          ? {
               directions: random.directions,
               unitVectors: random.directions.unitVectors,
               count: random.directions.count,
@@ -213,9 +237,8 @@ export function projectTokenActivations(
               rows: summaryRows,
               flush: position === layerCount - 1,
               out: randomDots,
-            },
-          }
-        : {}),
+            }
+          : undefined,
     });
     if (meanActivations && rowSum) {
       if (tokenCount > 0) for (let j = 0; j < width; j++) rowSum[j] = rowSum[j]! / tokenCount;

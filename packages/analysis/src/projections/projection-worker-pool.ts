@@ -9,19 +9,19 @@ import {
 } from './project-token-activations';
 import type { RandomDirections } from './random-directions';
 import type { ActivationTensors } from './read-activation-tensors';
-import { simdProjectLayer } from './simd-project-layer';
+import { simdProjectLayerSource } from './simd-project-layer';
 import type { VectorBank } from './vector-bank';
 
 /**
  * The worker's script. It is plain JavaScript evaluated as a CommonJS worker (no module resolution, so it
  * runs from source under a test runner and from the built package alike); the kernel is the very same
  * `simdProjectLayer` the main thread uses (over the wasm module of @traitlens/core, handed over as bytes),
- * shipped as source text (it references nothing outside itself).
+ * shipped as source text with its steps (they reference nothing outside themselves).
  */
 function workerSource(): string {
   return `
 const { parentPort, workerData } = require('node:worker_threads');
-const simdProjectLayer = (${simdProjectLayer.toString()});
+const simdProjectLayer = ${simdProjectLayerSource()};
 const state = { kernels: new WebAssembly.Instance(new WebAssembly.Module(workerData.wasm), {}).exports };
 const directionSets = new Map();
 const banks = new Map();
@@ -163,7 +163,7 @@ export class ProjectionWorkerPool {
   async project(
     tensors: ActivationTensors,
     bank: VectorBank,
-    options: { meanActivations?: boolean; random?: RandomSummaryRequest } = {},
+    options: { meanActivations?: boolean | undefined; random?: RandomSummaryRequest | undefined } = {},
   ): Promise<TokenProjections> {
     assertTensorsFitBank(tensors, bank);
     let bankId = this.bankIds.get(bank);

@@ -105,5 +105,17 @@ export function projectRowSummary(
   const tokens = end - start;
   for (let j = 0; j < width; j++)
     single[j] = tokens > 0 ? (signs[j]! * summary[permutation[j]!]!) / tokens : Number.NaN;
-  project(single, 1, width, unitVectors, unitRows, count, out, outOffset, new Float32Array(1), 0, undefined);
+  project({
+    rows: single,
+    tokenCount: 1,
+    width,
+    unit: unitVectors,
+    unitRows,
+    vectorCount: count,
+    dots: out,
+    dotsOffset: outOffset,
+    norms: new Float32Array(1),
+    normsOffset: 0,
+    rowSum: undefined,
+  });
 }

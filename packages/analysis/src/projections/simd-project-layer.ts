@@ -31,52 +31,66 @@ export interface SimdLayerRequest {
   norms: Float32Array;
   normsOffset: number;
   /** Receives the sum of the rows (float64, row order) when given; must start at zero. */
-  rowSum?: Float64Array;
+  rowSum?: Float64Array | undefined;
   /**
    * The random-direction null: the mean of rows [start, end) (each divided by its norm when `normalise`),
    * mapped by the layer's signed permutation, (M^T s)[j] = signs[j] s[permutation[j]], rounded to float32
    * into rows[position * width ..]; with `flush` (the file's last layer), every layer's row is projected
    * onto the `count` base directions (rows x width, zero padded) into out[position * count + r].
    */
-  random?: {
-    /** Identity of the direction set (it stays loaded). */
-    directions: unknown;
-    unitVectors: Float32Array;
-    count: number;
-    permutation: Int32Array;
-    signs: Float32Array;
-    start: number;
-    end: number;
-    normalise: boolean;
-    /** layers x width: the mapped means of this file, filled layer by layer. */
-    rows: Float32Array;
-    flush: boolean;
-    /** layers x count. */
-    out: Float32Array;
-  };
+  random?: SimdRandomSummaryRequest | undefined;
+}
+
+/** The random-direction null's part of a `SimdLayerRequest`. */
+export interface SimdRandomSummaryRequest {
+  /** Identity of the direction set (it stays loaded). */
+  directions: unknown;
+  unitVectors: Float32Array;
+  count: number;
+  permutation: Int32Array;
+  signs: Float32Array;
+  start: number;
+  end: number;
+  normalise: boolean;
+  /** layers x width: the mapped means of this file, filled layer by layer. */
+  rows: Float32Array;
+  flush: boolean;
+  /** layers x count. */
+  out: Float32Array;
+}
+
+/** Padded sizes and byte offsets in wasm memory of one layer's buffers (see `simdProjectLayer`). */
+interface SimdLayout {
+  stride: number;
+  unitRows: number;
+  rows4: number;
+  directionRows: number;
+  summaryRows: number;
+  /** The layer's widened unit vectors. */
+  unitAt: number;
+  /** Staging for source rows before widening. */
+  src: number;
+  /** The widened activation rows. */
+  a: number;
+  out: number;
+  normsAt: number;
+  sums: number;
+  weights: number;
+  summaryAt: number;
+  randomOut: number;
+  end: number;
 }
 
 /**
- * Projects one layer's activation rows onto the bank's unit vectors with the WebAssembly SIMD kernels of
- * @traitlens/core: rows widened to float64 in wasm memory (f16, bf16 and f32 exactly), dot products, norms
- * and row sums accumulated in float64, written like `projectRows` writes them: dots[dotsOffset + k * T + t],
- * norms[normsOffset + t] = |row_t|; and the aggregated row's projections onto random directions (as
- * `projectRowSummary` computes them).
- *
- * It references nothing outside itself (its source is shipped to the projection workers as text) and
- * declares no inner functions (a bundler's name-keeping helper would then be referenced in that text).
+ * The layout of one layer's buffers in wasm memory; a new bank, width or direction set starts the memory
+ * over (nothing of it loaded yet).
  */
-export function simdProjectLayer(
-  state: SimdProjectorState,
-  request: SimdLayerRequest,
-): Float64Array | undefined {
-  const kernels = state.kernels;
-  const { width, tokenCount, vectorCount } = request;
+function placeSimdLayer(state: SimdProjectorState, request: SimdLayerRequest): SimdLayout {
+  const { width, tokenCount, vectorCount, random } = request;
   const stride = (width + 3) & ~3;
   const unitRows = (vectorCount + 3) & ~3;
   const rows4 = (tokenCount + 3) & ~3;
   const layerBytes = unitRows * stride * 8;
-  const random = request.random;
   const directionRows = random ? (random.count + 3) & ~3 : 0;
   if (
     state.bank !== request.bank ||
@@ -93,8 +107,6 @@ export function simdProjectLayer(
     state.directionsAt = Math.ceil((64 + request.unitVectors.length * layerBytes) / 64) * 64;
     state.scratch = Math.ceil((state.directionsAt + directionRows * stride * 8) / 64) * 64;
   }
-  const loaded = state.loaded!;
-  const elementSize = request.dtype === 'F32' ? 4 : 2;
   const src = state.scratch!;
   const summaryRows = random ? (random.rows.length / width + 3) & ~3 : 0;
   const sourceRows = Math.max(rows4, unitRows, directionRows, summaryRows);
@@ -106,11 +118,37 @@ export function simdProjectLayer(
   const summaryAt = Math.ceil((weights + rows4 * 8) / 64) * 64;
   const randomOut = Math.ceil((summaryAt + summaryRows * stride * 8) / 64) * 64;
   const end = Math.ceil((randomOut + summaryRows * directionRows * 8) / 64) * 64;
+  const unitAt = 64 + request.position * layerBytes;
+  return {
+    stride,
+    unitRows,
+    rows4,
+    directionRows,
+    summaryRows,
+    unitAt,
+    src,
+    a,
+    out,
+    normsAt,
+    sums,
+    weights,
+    summaryAt,
+    randomOut,
+    end,
+  };
+}
+
+/** Grows the memory to the layout, widens the layer's unit vectors once, and the activation rows to `a`. */
+function loadSimdRows(state: SimdProjectorState, request: SimdLayerRequest, layout: SimdLayout): void {
+  const kernels = state.kernels;
+  const { width, tokenCount } = request;
+  const { stride, unitRows, rows4, src, a, end, unitAt } = layout;
+  const loaded = state.loaded!;
+  const elementSize = request.dtype === 'F32' ? 4 : 2;
   const memory = kernels.memory;
   if (memory.buffer.byteLength < end) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
   const buffer = memory.buffer;
   const bytes = new Uint8Array(buffer);
-  const unitAt = 64 + request.position * layerBytes;
   if (!loaded[request.position]) {
     const unit = request.unitVectors[request.position]!;
     const floats = new Float32Array(buffer, src, unitRows * stride);
@@ -135,7 +173,14 @@ export function simdProjectLayer(
   if (request.dtype === 'F16') kernels.widenF16(src, rows4, stride, a);
   else if (request.dtype === 'BF16') kernels.widenBF16(src, rows4, stride, a);
   else kernels.widenF32(src, rows4, stride, a);
-  const values = new Float64Array(buffer);
+}
+
+/** Dot products, norms and row sums of the widened rows, written to the request's arrays. */
+function projectSimdRows(state: SimdProjectorState, request: SimdLayerRequest, layout: SimdLayout): void {
+  const kernels = state.kernels;
+  const { width, tokenCount, vectorCount } = request;
+  const { stride, unitRows, rows4, a, out, normsAt, sums, unitAt } = layout;
+  const values = new Float64Array(kernels.memory.buffer);
   values.fill(0, out / 8, out / 8 + rows4 * unitRows);
   values.fill(0, sums / 8, sums / 8 + stride);
   if (rows4 > 0) kernels.dots(a, rows4, unitAt, unitRows, stride, 0, stride, out, unitRows, 0);
@@ -148,7 +193,23 @@ export function simdProjectLayer(
     for (let t = 0; t < tokenCount; t++, from += unitRows) dots[target + t] = values[from]!;
   }
   if (request.rowSum) request.rowSum.set(values.subarray(sums / 8, sums / 8 + width));
-  if (!random) return;
+}
+
+/**
+ * The layer's mapped (weighted) mean of rows [start, end), rounded to float32 into random.rows; the
+ * direction set is widened into memory first when it is not there yet.
+ */
+function mapSimdRandomSummary(
+  state: SimdProjectorState,
+  request: SimdLayerRequest,
+  random: SimdRandomSummaryRequest,
+  layout: SimdLayout,
+): void {
+  const kernels = state.kernels;
+  const { width, norms, normsOffset } = request;
+  const { stride, rows4, directionRows, src, a, sums, weights } = layout;
+  const buffer = kernels.memory.buffer;
+  const values = new Float64Array(buffer);
   if (state.directions !== random.directions) {
     const floats = new Float32Array(buffer, src, directionRows * stride);
     floats.fill(0);
@@ -171,8 +232,21 @@ export function simdProjectLayer(
   for (let j = 0; j < width; j++)
     mapped[at + j] =
       tokens > 0 ? (random.signs[j]! * values[sums / 8 + random.permutation[j]!]!) / tokens : Number.NaN;
-  if (!random.flush) return;
-  // All layers' rows against the base directions in one pass (a single row would waste half a 2 x 4 block).
+}
+
+/** All layers' mapped means against the base directions at once (one row would waste half a 2 x 4 block). */
+function projectSimdRandomSummaries(
+  state: SimdProjectorState,
+  request: SimdLayerRequest,
+  random: SimdRandomSummaryRequest,
+  layout: SimdLayout,
+): void {
+  const kernels = state.kernels;
+  const { width } = request;
+  const { stride, directionRows, summaryRows, src, summaryAt, randomOut } = layout;
+  const buffer = kernels.memory.buffer;
+  const values = new Float64Array(buffer);
+  const mapped = random.rows;
   const layers = mapped.length / width;
   const staged = new Float32Array(buffer, src, summaryRows * stride);
   staged.fill(0);
@@ -194,4 +268,45 @@ export function simdProjectLayer(
   for (let l = 0; l < layers; l++)
     for (let r = 0; r < random.count; r++)
       random.out[l * random.count + r] = values[randomOut / 8 + l * directionRows + r]!;
+}
+
+/**
+ * Projects one layer's activation rows onto the bank's unit vectors with the WebAssembly SIMD kernels of
+ * @traitlens/core: rows widened to float64 in wasm memory (f16, bf16 and f32 exactly), dot products, norms
+ * and row sums accumulated in float64, written like `projectRows` writes them: dots[dotsOffset + k * T + t],
+ * norms[normsOffset + t] = |row_t|; and the aggregated row's projections onto random directions (as
+ * `projectRowSummary` computes them).
+ *
+ * It and its steps reference nothing outside themselves (their source is shipped to the projection
+ * workers as text, see `simdProjectLayerSource`) and declare no inner functions (a bundler's name-keeping
+ * helper would then be referenced in that text).
+ */
+export function simdProjectLayer(
+  state: SimdProjectorState,
+  request: SimdLayerRequest,
+): Float64Array | undefined {
+  const layout = placeSimdLayer(state, request);
+  loadSimdRows(state, request, layout);
+  projectSimdRows(state, request, layout);
+  const random = request.random;
+  if (!random) return;
+  mapSimdRandomSummary(state, request, random, layout);
+  if (!random.flush) return;
+  projectSimdRandomSummaries(state, request, random, layout);
+}
+
+/**
+ * Source text of an expression evaluating to `simdProjectLayer`, with its steps declared beside it (for
+ * the projection workers, which evaluate it without module resolution).
+ */
+export function simdProjectLayerSource(): string {
+  const steps = [
+    placeSimdLayer,
+    loadSimdRows,
+    projectSimdRows,
+    mapSimdRandomSummary,
+    projectSimdRandomSummaries,
+    simdProjectLayer,
+  ];
+  return `(() => {\n${steps.map((step) => step.toString()).join('\n')}\nreturn ${simdProjectLayer.name};\n})()`;
 }

@@ -3,14 +3,19 @@ import type { ProjectionSettings } from './projection-settings';
 import { resolveTokenRange } from './projection-settings';
 import type { VectorBank } from './vector-bank';
 
+/** One response's per-token projections, read with the bank's baselines under the settings' measure. */
+export interface TokenProjectionSource {
+  projections: TokenProjections;
+  bank: VectorBank;
+  settings: ProjectionSettings;
+}
+
 /**
  * The projection of token t at layer position l onto vector k under the settings' measure: scalar
  * h . v^ (minus the baseline when centred), or that divided by |h| for cosine (0 for a zero activation).
  */
 export function readTokenProjection(
-  projections: TokenProjections,
-  bank: VectorBank,
-  settings: ProjectionSettings,
+  { projections, bank, settings }: TokenProjectionSource,
   layerPosition: number,
   vector: number,
   token: number,
@@ -25,15 +30,12 @@ export function readTokenProjection(
 
 /** All T values of one (layer position, vector) under the settings' measure. */
 export function readTokenProjectionSeries(
-  projections: TokenProjections,
-  bank: VectorBank,
-  settings: ProjectionSettings,
+  source: TokenProjectionSource,
   layerPosition: number,
   vector: number,
 ): Float64Array {
-  const out = new Float64Array(projections.tokenCount);
-  for (let t = 0; t < out.length; t++)
-    out[t] = readTokenProjection(projections, bank, settings, layerPosition, vector, t);
+  const out = new Float64Array(source.projections.tokenCount);
+  for (let t = 0; t < out.length; t++) out[t] = readTokenProjection(source, layerPosition, vector, t);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { type HookSite, TraitlensError, type TraitVectorSet } from '@traitlens/core';
 import { isHookSite } from '@traitlens/core/internal';
-import { createSeededRandom } from '../stats/seeded-random';
+import { createSeededRandom, type SeededRandom } from '../stats/seeded-random';
 
 /** One direction the analysis projects onto: a trait vector (one method) or a random control. */
 export interface BankVector {
@@ -50,23 +50,18 @@ export interface VectorBankEntry {
 
 export interface VectorBankOptions {
   /** Only these layers (default: every layer any vector has). */
-  layers?: readonly number[];
+  layers?: readonly number[] | undefined;
   /** Random unit vectors per layer added as chance-level controls (default 0). */
-  randomBaselines?: number;
-  seed?: number;
+  randomBaselines?: number | undefined;
+  seed?: number | undefined;
 }
 
-/** Collects vector sets into a bank; ids are `trait/method`, suffixed `#2`, `#3` when repeated. */
-export function createVectorBank(
+/** Fails unless every entry has the width and hook site of the first; returns them. */
+function checkOneModel(
   entries: readonly VectorBankEntry[],
-  options: VectorBankOptions = {},
-): VectorBank {
-  if (entries.length === 0)
-    throw new TraitlensError(
-      'INVALID_ARGUMENT',
-      'No trait vectors to project onto: pass at least one vector file.',
-    );
-  const first = entries[0]!.set.metadata;
+  firstEntry: VectorBankEntry,
+): { hiddenSize: number; site: HookSite } {
+  const first = firstEntry.set.metadata;
   const hiddenSize = first.hiddenSize;
   const site = first.site;
   for (const entry of entries) {
@@ -75,7 +70,7 @@ export function createVectorBank(
     if (meta.hiddenSize !== hiddenSize) {
       throw new TraitlensError(
         'MODEL_MISMATCH',
-        `${where} has width ${meta.hiddenSize} but ${entries[0]!.source ?? first.trait} has ${hiddenSize}; all vectors of one analysis must come from the same model.`,
+        `${where} has width ${meta.hiddenSize} but ${firstEntry.source ?? first.trait} has ${hiddenSize}; all vectors of one analysis must come from the same model.`,
         { details: { file: entry.source, hiddenSize: meta.hiddenSize } },
       );
     }
@@ -87,11 +82,17 @@ export function createVectorBank(
       );
     }
   }
+  return { hiddenSize, site };
+}
+
+/** The requested layers (default: every layer some entry covers), ascending; each must be covered. */
+function selectBankLayers(
+  entries: readonly VectorBankEntry[],
+  requested: readonly number[] | undefined,
+): number[] {
   const available = new Set<number>();
   for (const entry of entries) for (const layer of entry.set.vectors.keys()) available.add(layer);
-  const layers = options.layers
-    ? [...options.layers].sort((a, b) => a - b)
-    : [...available].sort((a, b) => a - b);
+  const layers = requested ? [...requested].sort((a, b) => a - b) : [...available].sort((a, b) => a - b);
   for (const layer of layers) {
     if (!available.has(layer)) {
       throw new TraitlensError(
@@ -101,6 +102,11 @@ export function createVectorBank(
       );
     }
   }
+  return layers;
+}
+
+/** One bank vector per entry (ids `trait/method`, `#2`, `#3` when repeated), then the random controls. */
+function bankVectors(entries: readonly VectorBankEntry[], randomCount: number): BankVector[] {
   const vectors: BankVector[] = [];
   const seen = new Map<string, number>();
   for (const entry of entries) {
@@ -119,60 +125,100 @@ export function createVectorBank(
     if (entry.source !== undefined) vector.source = entry.source;
     vectors.push(vector);
   }
-  const randomCount = options.randomBaselines ?? 0;
   for (let r = 0; r < randomCount; r++)
     vectors.push({ id: `random/${r}`, trait: 'random', method: 'random_baseline', isRandomBaseline: true });
-  const k = vectors.length;
-  const random = createSeededRandom(options.seed ?? 0);
-  const unitVectors: Float32Array[] = [];
-  const present: Uint8Array[] = [];
-  const vectorNorms: Float64Array[] = [];
-  const baselines: Float64Array[] = [];
-  for (const layer of layers) {
-    const unit = new Float32Array(k * hiddenSize);
-    const has = new Uint8Array(k);
-    const norms = new Float64Array(k);
-    const centres = new Float64Array(k);
-    entries.forEach((entry, index) => {
-      const vector = entry.set.vectors.get(layer);
-      if (!vector) return;
-      let squares = 0;
-      for (let j = 0; j < hiddenSize; j++) squares += vector[j]! * vector[j]!;
-      const norm = Math.sqrt(squares);
-      if (norm === 0) return;
-      for (let j = 0; j < hiddenSize; j++) unit[index * hiddenSize + j] = vector[j]! / norm;
-      has[index] = 1;
-      norms[index] = norm;
-      centres[index] = entry.set.metadata.baselines?.[layer] ?? 0;
-    });
-    for (let r = 0; r < randomCount; r++) {
-      const index = entries.length + r;
-      let squares = 0;
-      const row = unit.subarray(index * hiddenSize, (index + 1) * hiddenSize);
-      for (let j = 0; j < hiddenSize; j++) {
-        const value = random.nextNormal();
-        row[j] = value;
-        squares += value * value;
-      }
-      const norm = Math.sqrt(squares);
-      for (let j = 0; j < hiddenSize; j++) row[j] = row[j]! / norm;
-      has[index] = 1;
-      norms[index] = 1;
+  return vectors;
+}
+
+/** One layer of a bank: unit vectors (K x D), which vectors exist, their norms and baselines. */
+interface BankLayer {
+  unit: Float32Array;
+  has: Uint8Array;
+  norms: Float64Array;
+  centres: Float64Array;
+}
+
+/** How the random controls are drawn: `count` rows of width `hiddenSize` from `random`, layer after layer. */
+interface RandomControls {
+  hiddenSize: number;
+  count: number;
+  random: SeededRandom;
+}
+
+/** One bank layer: the entries' normalised vectors (where present, non-zero), then new random controls. */
+function createBankLayer(
+  entries: readonly VectorBankEntry[],
+  layer: number,
+  controls: RandomControls,
+): BankLayer {
+  const { hiddenSize } = controls;
+  const k = entries.length + controls.count;
+  const bankLayer: BankLayer = {
+    unit: new Float32Array(k * hiddenSize),
+    has: new Uint8Array(k),
+    norms: new Float64Array(k),
+    centres: new Float64Array(k),
+  };
+  const { unit, has, norms, centres } = bankLayer;
+  entries.forEach((entry, index) => {
+    const vector = entry.set.vectors.get(layer);
+    if (!vector) return;
+    let squares = 0;
+    for (let j = 0; j < hiddenSize; j++) squares += vector[j]! * vector[j]!;
+    const norm = Math.sqrt(squares);
+    if (norm === 0) return;
+    for (let j = 0; j < hiddenSize; j++) unit[index * hiddenSize + j] = vector[j]! / norm;
+    has[index] = 1;
+    norms[index] = norm;
+    centres[index] = entry.set.metadata.baselines?.[layer] ?? 0;
+  });
+  for (let r = 0; r < controls.count; r++) {
+    const index = entries.length + r;
+    let squares = 0;
+    const row = unit.subarray(index * hiddenSize, (index + 1) * hiddenSize);
+    for (let j = 0; j < hiddenSize; j++) {
+      const value = controls.random.nextNormal();
+      row[j] = value;
+      squares += value * value;
     }
-    unitVectors.push(unit);
-    present.push(has);
-    vectorNorms.push(norms);
-    baselines.push(centres);
+    const norm = Math.sqrt(squares);
+    for (let j = 0; j < hiddenSize; j++) row[j] = row[j]! / norm;
+    has[index] = 1;
+    norms[index] = 1;
   }
+  return bankLayer;
+}
+
+/** Collects vector sets into a bank; ids are `trait/method`, suffixed `#2`, `#3` when repeated. */
+export function createVectorBank(
+  entries: readonly VectorBankEntry[],
+  options: VectorBankOptions = {},
+): VectorBank {
+  const firstEntry = entries[0];
+  if (!firstEntry)
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      'No trait vectors to project onto: pass at least one vector file.',
+    );
+  const { hiddenSize, site } = checkOneModel(entries, firstEntry);
+  const layers = selectBankLayers(entries, options.layers);
+  const randomCount = options.randomBaselines ?? 0;
+  const vectors = bankVectors(entries, randomCount);
+  const controls: RandomControls = {
+    hiddenSize,
+    count: randomCount,
+    random: createSeededRandom(options.seed ?? 0),
+  };
+  const bankLayers = layers.map((layer) => createBankLayer(entries, layer, controls));
   return {
     vectors,
     layers,
     site,
     hiddenSize,
-    unitVectors,
-    present,
-    vectorNorms,
-    baselines,
+    unitVectors: bankLayers.map((bankLayer) => bankLayer.unit),
+    present: bankLayers.map((bankLayer) => bankLayer.has),
+    vectorNorms: bankLayers.map((bankLayer) => bankLayer.norms),
+    baselines: bankLayers.map((bankLayer) => bankLayer.centres),
     hasDirections: true,
   };
 }
@@ -189,11 +235,11 @@ export function createVectorBankFromProjectionColumns(
   >,
   hiddenSize: number,
   options: {
-    site?: HookSite;
-    layers?: readonly number[];
-    traits?: readonly string[];
-    methods?: readonly string[];
-    source?: string;
+    site?: HookSite | undefined;
+    layers?: readonly number[] | undefined;
+    traits?: readonly string[] | undefined;
+    methods?: readonly string[] | undefined;
+    source?: string | undefined;
   } = {},
 ): VectorBank {
   const points = Object.keys(columns).map((point) => {
