@@ -155,9 +155,10 @@ export async function analyzeExperiment(options: AnalyzeExperimentOptions): Prom
     prompts: prompts.prompts,
     settings,
   });
-  const modelDiff = await analyzeModelDiff(options, inputs, projected, files);
+  const step: AnalysisStep = { options, inputs, projected, files };
+  const modelDiff = await analyzeModelDiff(step);
   const detectionFeatures = options.detectionFeatures ?? (projected.b ? 'b' : 'a');
-  const detection = await analyzeLabels(options, inputs, projected, detectionFeatures, files);
+  const detection = await analyzeLabels(step, detectionFeatures);
   if (bank.hasDirections) files.vectorConsistency = await writeVectorConsistencyFile(output, bank);
   files.tokenView = await writeTokenViewFile({ output, projected, bank, prompts, settings, labelling });
   const summary = buildAnalysisSummary({
@@ -253,12 +254,20 @@ async function detectAnalysisSource(
 }
 
 /** The model diff step, when variant B was projected. */
-async function analyzeModelDiff(
-  options: AnalyzeExperimentOptions,
-  inputs: AnalysisInputs,
-  projected: ProjectedActivations,
-  files: Record<string, string>,
-): Promise<ModelDiffResult | undefined> {
+/** What a step after the projections works with; it records the files it writes in `files`. */
+interface AnalysisStep {
+  options: AnalyzeExperimentOptions;
+  inputs: AnalysisInputs;
+  projected: ProjectedActivations;
+  files: Record<string, string>;
+}
+
+async function analyzeModelDiff({
+  options,
+  inputs,
+  projected,
+  files,
+}: AnalysisStep): Promise<ModelDiffResult | undefined> {
   if (!projected.b) return undefined;
   options.onProgress?.('model-diff', 0, 1);
   const modelDiff = await runModelDiffStep({
@@ -279,11 +288,8 @@ async function analyzeModelDiff(
 
 /** Detection and predictivity, when the prompts carry labels. */
 async function analyzeLabels(
-  options: AnalyzeExperimentOptions,
-  inputs: AnalysisInputs,
-  projected: ProjectedActivations,
+  { options, inputs, projected, files }: AnalysisStep,
   features: DetectionFeatures,
-  files: Record<string, string>,
 ): Promise<DetectionResult | undefined> {
   if (!inputs.labelling.labelMap) return undefined;
   const { output, bank, labelling } = inputs;

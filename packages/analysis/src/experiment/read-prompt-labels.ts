@@ -8,23 +8,31 @@ export interface ReadPromptLabelsOptions {
 
 const scoreKeys = new Set(['score', 'judgeScore', 'judge_score']);
 
+/** How the labels of one file are read. */
+interface LabelReading {
+  threshold: number;
+  /** The file, for error messages. */
+  source: string;
+  /** Whether every bare number in the file is 0 or 1. */
+  binaryNumbers: boolean;
+}
+
 /**
  * How a bare number is read: as a 0/1 label when every bare number in the file is 0 or 1, otherwise as a
  * score against the threshold (so a judge score of 1 out of 100 is not mistaken for "exploiting").
- * Numbers under a score key are always scores.
+ * Numbers under a score key (`kind` 'score') are always scores.
  */
 function toLabel(
   value: unknown,
-  threshold: number,
-  source: string,
   promptId: string,
-  binaryNumbers: boolean,
-  isScore = false,
+  reading: LabelReading,
+  kind: 'label' | 'score' = 'label',
 ): 0 | 1 | undefined {
+  const { threshold, source, binaryNumbers } = reading;
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'boolean') return value ? 1 : 0;
   if (typeof value === 'number' && Number.isFinite(value)) {
-    if (!isScore && binaryNumbers && (value === 0 || value === 1)) return value;
+    if (kind === 'label' && binaryNumbers && (value === 0 || value === 1)) return value;
     return value >= threshold ? 1 : 0;
   }
   if (typeof value === 'object' && value !== null) {
@@ -32,7 +40,7 @@ function toLabel(
     if (Array.isArray(record.exploitations)) return record.exploitations.length > 0 ? 1 : 0;
     for (const key of ['label', 'exploits', 'exploited', 'score', 'judgeScore', 'judge_score']) {
       if (key in record)
-        return toLabel(record[key], threshold, source, promptId, binaryNumbers, scoreKeys.has(key));
+        return toLabel(record[key], promptId, reading, scoreKeys.has(key) ? 'score' : 'label');
     }
   }
   throw new TraitlensError(
@@ -73,7 +81,11 @@ export function parsePromptLabels(
         : entry,
     )
     .filter((entry): entry is number => typeof entry === 'number');
-  const binaryNumbers = bareNumbers.every((entry) => entry === 0 || entry === 1);
+  const reading: LabelReading = {
+    threshold,
+    source,
+    binaryNumbers: bareNumbers.every((entry) => entry === 0 || entry === 1),
+  };
   if (Array.isArray(body)) {
     body.forEach((row, index) => {
       const record = (row ?? {}) as Record<string, unknown>;
@@ -82,7 +94,7 @@ export function parsePromptLabels(
         throw new TraitlensError('INVALID_DATASET', `${source}: row ${index} has no prompt_id/promptId/id.`, {
           details: { file: source, index },
         });
-      const label = toLabel(record, threshold, source, String(id), binaryNumbers);
+      const label = toLabel(record, String(id), reading);
       if (label !== undefined) labels.set(String(id), label);
     });
     return labels;
@@ -95,7 +107,7 @@ export function parsePromptLabels(
     );
   }
   for (const [id, raw] of Object.entries(body)) {
-    const label = toLabel(raw, threshold, source, id, binaryNumbers);
+    const label = toLabel(raw, id, reading);
     if (label !== undefined) labels.set(id, label);
   }
   return labels;
