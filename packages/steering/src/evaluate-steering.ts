@@ -21,6 +21,7 @@ import {
 } from './evaluation/steering-run-evaluator';
 import { requireUsableScores } from './judges/require-usable-scores';
 import type {
+  LayerNormRecord,
   SearchCandidateRecord,
   SearchStepRecord,
   SteeringContext,
@@ -99,6 +100,38 @@ export interface SteeringEvaluation {
   resultsPath: string;
 }
 
+/** The evaluation's steering settings, checked and defaulted once here (the package's edge). */
+interface SteeringPlan {
+  layers: number[];
+  settings: CoefficientSearchSettings;
+  mode: SteeringMode;
+  positions: SteeringPositions;
+  /** A manual grid, or undefined for the adaptive search. */
+  coefficients: readonly number[] | undefined;
+}
+
+/** What the questions are asked with: prompts, decoding and the relevance cap. */
+interface QuestionSetup {
+  questions: string[];
+  promptFormat: 'chat' | 'raw';
+  prompts: PromptInput[];
+  generation: SteeringContext['generation'];
+  relevanceCap: SteeringContext['relevanceCap'];
+}
+
+/** What the per-layer search (grid or adaptive) runs with. */
+interface LayerSearch {
+  options: SteeringEvaluationOptions;
+  plan: SteeringPlan;
+  store: SteeringResultsStore;
+  evaluator: SteeringRunEvaluator;
+  baseline: SteeringRunRecord;
+  /** The layers of this shard. */
+  ownLayers: number[];
+  /** ` (shard i/n: ...)` when sharded, for progress messages. */
+  shardNote: string;
+}
+
 /**
  * Validates a trait vector causally (docs/study-method.md §4): scores the unsteered baseline once, measures
  * the base coefficient of each layer, then runs the adaptive coefficient search for all layers in
@@ -108,6 +141,82 @@ export interface SteeringEvaluation {
  */
 export async function evaluateSteering(options: SteeringEvaluationOptions): Promise<SteeringEvaluation> {
   const { model, trait, vectors } = options;
+  const plan = resolveSteeringPlan(options);
+  const setup = questionSetup(options);
+  // A judge that never gives a number fails within the baseline, not after a search full of "-".
+  const judge = requireUsableScores(options.judge, { probe: Math.min(8, 2 * setup.questions.length) });
+  const context = await steeringContextOf(options, { setup, judgeId: judge.id });
+  // Temporary files of a killed steer run are no one's now (a live run's are kept).
+  await removeStaleTemporaryFiles(options.outputDirectory, { recursive: true });
+  const store = await SteeringResultsStore.open(options.outputDirectory, context);
+  const progress = options.onProgress;
+  const ownLayers = plan.layers.filter((layer) => isUnitInShard(`${trait.name}/L${layer}`, options.shard));
+  if (ownLayers.length === 0) {
+    // This shard has no layer of the trait: nothing to generate (the baseline belongs to the others).
+    progress?.({
+      type: 'phase',
+      phase: 'search',
+      message: `No layer of ${trait.name} falls into this shard; nothing to do`,
+    });
+    return {
+      results: store.results,
+      searches: [],
+      judgeCalls: 0,
+      unscoredJudgements: 0,
+      resultsPath: store.resultsPath,
+    };
+  }
+  await measureMissingNorms({ options, store, ownLayers, prompts: setup.prompts });
+  const residualNorms = new Map(ownLayers.map((layer) => [layer, layerNorms(store, layer).meanResidualNorm]));
+  const evaluator = new SteeringRunEvaluator({
+    model,
+    judge,
+    store,
+    trait: { name: trait.name, rubric: trait.rubric },
+    questions: setup.questions,
+    prompts: setup.prompts,
+    site: vectors.metadata.site,
+    mode: plan.mode,
+    positions: plan.positions,
+    generation: setup.generation,
+    batchSize: options.batchSize ?? 32,
+    relevanceCap: setup.relevanceCap,
+    residualNorms,
+    onProgress: progress,
+  });
+
+  progress?.({ type: 'phase', phase: 'baseline', message: 'Scoring the unsteered baseline' });
+  const [baseline] = await evaluator.evaluate([{ kind: 'baseline', interventions: [] }]);
+  if (!baseline) throw new TraitlensError('RUNTIME_ERROR', 'The baseline evaluation returned no run.');
+  const shardNote = options.shard
+    ? ` (shard ${formatWorkShard(options.shard)}: ${ownLayers.length} of ${plan.layers.length} layers)`
+    : '';
+  const search: LayerSearch = { options, plan, store, evaluator, baseline, ownLayers, shardNote };
+  let perLayer =
+    plan.coefficients !== undefined ? await runGrid(search, plan.coefficients) : await runAdaptive(search);
+  await store.saveSearch(
+    perLayer,
+    plan.layers.map((layer) => `L${layer}`),
+  );
+  // With shards, the record holds every shard's finished layers (this one's and the others').
+  perLayer = (await store.readSearch(perLayer.id)) ?? perLayer;
+  const searches: SteeringSearchRecord[] = [perLayer];
+  const combined = await runMultiLayer(search, { perLayer, residualNorms });
+  if (combined) {
+    await store.saveSearch(combined);
+    searches.push(combined);
+  }
+  return {
+    results: store.results,
+    searches,
+    judgeCalls: evaluator.judgeCalls,
+    unscoredJudgements: judge.tally.unscored,
+    resultsPath: store.resultsPath,
+  };
+}
+
+function resolveSteeringPlan(options: SteeringEvaluationOptions): SteeringPlan {
+  const { model, vectors } = options;
   assertVectorsFitModel(
     vectors,
     { hiddenSize: model.config.hiddenSize, layerCount: model.config.layerCount, id: model.id },
@@ -127,9 +236,7 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
   if (layers.length === 0) throw new TraitlensError('INVALID_ARGUMENT', 'No layers to steer.');
   const settings: CoefficientSearchSettings = { ...defaultCoefficientSearchSettings, ...options.search };
   assertSearchSettings(settings);
-  // The evaluation's steering settings, defaulted once here (the package's edge).
   const mode = options.mode ?? 'add';
-  const positions = options.positions ?? 'all';
   const coefficients = options.coefficients;
   if (coefficients !== undefined) {
     if (coefficients.length === 0 || coefficients.some((value) => !Number.isFinite(value))) {
@@ -144,21 +251,36 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
       'The adaptive search scales additive steering; for ablation give the coefficients explicitly (1 removes the direction fully), e.g. --coefficients 0.5,1.',
     );
   }
+  return { layers, settings, mode, positions: options.positions ?? 'all', coefficients };
+}
 
+function questionSetup(options: SteeringEvaluationOptions): QuestionSetup {
+  const { trait, model } = options;
   const questions = trait.questions.slice(0, options.questionLimit ?? trait.questions.length);
   const promptFormat = options.promptFormat ?? (model.tokenizer.hasChatTemplate ? 'chat' : 'raw');
-  const prompts: PromptInput[] = questions.map((question) =>
-    promptFormat === 'chat' ? [{ role: 'user', content: question }] : question,
-  );
-  const generation = {
-    maxNewTokens: options.maxNewTokens ?? 64,
-    temperature: options.temperature ?? 0,
-    seed: options.seed ?? 0,
+  return {
+    questions,
+    promptFormat,
+    prompts: questions.map(
+      (question): PromptInput => (promptFormat === 'chat' ? [{ role: 'user', content: question }] : question),
+    ),
+    generation: {
+      maxNewTokens: options.maxNewTokens ?? 64,
+      temperature: options.temperature ?? 0,
+      seed: options.seed ?? 0,
+    },
+    relevanceCap: { enabled: options.relevanceCap ?? true, threshold: options.relevanceThreshold ?? 50 },
   };
-  const relevanceCap = { enabled: options.relevanceCap ?? true, threshold: options.relevanceThreshold ?? 50 };
-  // A judge that never gives a number fails within the baseline, not after a search full of "-".
-  const judge = requireUsableScores(options.judge, { probe: Math.min(8, 2 * questions.length) });
-  const context: SteeringContext = {
+}
+
+/** The settings every run in the results folder must share (results.json's `context`). */
+async function steeringContextOf(
+  options: SteeringEvaluationOptions,
+  evaluation: { setup: QuestionSetup; judgeId: string },
+): Promise<SteeringContext> {
+  const { trait, model, vectors } = options;
+  const { setup } = evaluation;
+  return {
     trait: trait.name,
     model: model.id,
     modelIdentity: await computeModelIdentity(model.id),
@@ -168,218 +290,200 @@ export async function evaluateSteering(options: SteeringEvaluationOptions): Prom
       method: vectors.metadata.method,
       sourceModel: vectors.metadata.model,
     },
-    judge: judge.id,
-    questions: { count: questions.length, hash: sha256(JSON.stringify(questions)) },
+    judge: evaluation.judgeId,
+    questions: { count: setup.questions.length, hash: sha256(JSON.stringify(setup.questions)) },
     rubricHash: sha256(JSON.stringify([trait.rubric, trait.evalPrompt ?? null])),
-    promptFormat,
-    generation,
-    relevanceCap,
+    promptFormat: setup.promptFormat,
+    generation: setup.generation,
+    relevanceCap: setup.relevanceCap,
   };
-  // Temporary files of a killed steer run are no one's now (a live run's are kept).
-  await removeStaleTemporaryFiles(options.outputDirectory, { recursive: true });
-  const store = await SteeringResultsStore.open(options.outputDirectory, context);
-  const progress = options.onProgress;
+}
+
+/** The recorded residual norm and base coefficient of a layer (measured before any search). */
+function layerNorms(store: SteeringResultsStore, layer: number): LayerNormRecord {
+  const record = store.results.layers[String(layer)];
+  if (!record) throw new TraitlensError('RUNTIME_ERROR', `No residual norm is recorded for layer ${layer}.`);
+  return record;
+}
+
+/** The residual norm and base coefficient of each of this shard's layers that has none yet. */
+async function measureMissingNorms(run: {
+  options: SteeringEvaluationOptions;
+  store: SteeringResultsStore;
+  ownLayers: number[];
+  prompts: readonly PromptInput[];
+}): Promise<void> {
+  const { options, store } = run;
+  const { vectors } = options;
   const site = vectors.metadata.site;
-
-  const ownLayers = layers.filter((layer) => isUnitInShard(`${trait.name}/L${layer}`, options.shard));
-  if (ownLayers.length === 0) {
-    // This shard has no layer of the trait: nothing to generate (the baseline belongs to the others).
-    progress?.({
-      type: 'phase',
-      phase: 'search',
-      message: `No layer of ${trait.name} falls into this shard; nothing to do`,
-    });
-    return {
-      results: store.results,
-      searches: [],
-      judgeCalls: 0,
-      unscoredJudgements: 0,
-      resultsPath: store.resultsPath,
-    };
-  }
-  const missingNorms = ownLayers.filter((layer) => store.results.layers[String(layer)] === undefined);
-  if (missingNorms.length > 0) {
-    progress?.({
-      type: 'phase',
-      phase: 'norms',
-      message: `Measuring residual norms at ${site} of layers ${missingNorms.join(', ')}`,
-    });
-    const norms = await measureResidualNorms(model, prompts, missingNorms, site, {
-      batchSize: options.batchSize ?? 32,
-    });
-    await store.saveLayerNorms(
-      Object.fromEntries(
-        missingNorms.map((layer) => {
-          const meanResidualNorm = norms.get(layer)!;
-          const vectorNorm = l2Norm(vectors.vectors.get(layer)!);
-          if (vectorNorm === 0)
-            throw new TraitlensError(
-              'INVALID_VECTOR_FILE',
-              `${options.vectorsFile ?? 'The vector file'}: the vector of layer ${layer} is all zeros.`,
-            );
-          return [
-            String(layer),
-            { meanResidualNorm, vectorNorm, baseCoefficient: meanResidualNorm / vectorNorm },
-          ];
-        }),
-      ),
-    );
-  }
-  const residualNorms = new Map(
-    ownLayers.map((layer) => [layer, store.results.layers[String(layer)]!.meanResidualNorm]),
-  );
-  const evaluator = new SteeringRunEvaluator({
-    model,
-    judge,
-    store,
-    trait: { name: trait.name, rubric: trait.rubric },
-    questions,
-    prompts,
-    site,
-    mode,
-    positions,
-    generation,
-    batchSize: options.batchSize ?? 32,
-    relevanceCap,
-    residualNorms,
-    ...(progress ? { onProgress: progress } : {}),
+  const missingNorms = run.ownLayers.filter((layer) => store.results.layers[String(layer)] === undefined);
+  if (missingNorms.length === 0) return;
+  options.onProgress?.({
+    type: 'phase',
+    phase: 'norms',
+    message: `Measuring residual norms at ${site} of layers ${missingNorms.join(', ')}`,
   });
+  const norms = await measureResidualNorms(options.model, {
+    prompts: run.prompts,
+    layers: missingNorms,
+    site,
+    batchSize: options.batchSize ?? 32,
+  });
+  await store.saveLayerNorms(
+    Object.fromEntries(
+      missingNorms.map((layer) => {
+        const meanResidualNorm = norms.get(layer)!;
+        const vectorNorm = l2Norm(vectors.vectors.get(layer)!);
+        if (vectorNorm === 0)
+          throw new TraitlensError(
+            'INVALID_VECTOR_FILE',
+            `${options.vectorsFile ?? 'The vector file'}: the vector of layer ${layer} is all zeros.`,
+          );
+        return [
+          String(layer),
+          { meanResidualNorm, vectorNorm, baseCoefficient: meanResidualNorm / vectorNorm },
+        ];
+      }),
+    ),
+  );
+}
 
-  progress?.({ type: 'phase', phase: 'baseline', message: 'Scoring the unsteered baseline' });
-  const [baseline] = await evaluator.evaluate([{ kind: 'baseline', interventions: [] }]);
-  const layerRequest = (layer: number, coefficient: number): SteeringRunRequest => ({
+/** One layer's vector at a coefficient. */
+function layerRequest(vectors: TraitVectorSet, layer: number, coefficient: number): SteeringRunRequest {
+  return {
     kind: 'layer',
     interventions: [
       { layer, vector: vectors.vectors.get(layer)!, vectorLabel: `layer.${layer}`, coefficient },
     ],
-  });
-
-  const searches: SteeringSearchRecord[] = [];
-  let perLayer: SteeringSearchRecord;
-  const shardNote = options.shard
-    ? ` (shard ${formatWorkShard(options.shard)}: ${ownLayers.length} of ${layers.length} layers)`
-    : '';
-  if (coefficients !== undefined) {
-    progress?.({
-      type: 'phase',
-      phase: 'grid',
-      message: `Grid of ${coefficients.length} coefficients on layers ${ownLayers.join(', ')}${shardNote}`,
-    });
-    const columns: SteeringRunRecord[][] = [];
-    // One coefficient across all layers per call: layers share batches, and each column is saved before the next.
-    for (const coefficient of coefficients)
-      if (ownLayers.length > 0)
-        columns.push(await evaluator.evaluate(ownLayers.map((layer) => layerRequest(layer, coefficient))));
-    const candidates = ownLayers.map((layer, layerIndex): SearchCandidateRecord => {
-      const steps = coefficients.map((coefficient, step) =>
-        stepRecord(step, coefficient, columns[step]![layerIndex]!, settings.coherenceThreshold),
-      );
-      return candidateRecord(`L${layer}`, [layer], steps, settings.direction, baseline!);
-    });
-    perLayer = searchRecord(
-      'grid',
-      {
-        layers,
-        coefficients,
-        direction: settings.direction,
-        coherenceThreshold: settings.coherenceThreshold,
-        mode,
-        positions,
-      },
-      candidates,
-    );
-  } else {
-    progress?.({
-      type: 'phase',
-      phase: 'search',
-      message: `Adaptive search, ${settings.steps} steps, layers ${ownLayers.join(', ')} in parallel${shardNote}`,
-    });
-    const baseOf = (layer: number) => store.results.layers[String(layer)]!.baseCoefficient;
-    // Candidate ids name the layer in results.json (`L12`); the layer itself is looked up, not parsed back.
-    const layerOfCandidate = new Map(ownLayers.map((layer) => [`L${layer}`, layer]));
-    const found = await searchCoefficients(
-      [...layerOfCandidate].map(([id, layer]) => ({
-        id,
-        startCoefficient: startingCoefficient(baseOf(layer), settings),
-      })),
-      async (requests) => {
-        const runs = await evaluator.evaluate(
-          requests.map((request) =>
-            layerRequest(layerOfCandidate.get(request.candidateId)!, request.coefficient),
-          ),
-        );
-        return runs.map((run) => ({
-          traitMean: run.traitMean,
-          coherenceMean: run.coherenceMean,
-          runId: run.id,
-        }));
-      },
-      settings,
-    );
-    const candidates = found.map((search, index) => {
-      const layer = ownLayers[index]!;
-      const record = candidateRecord(
-        search.id,
-        [layer],
-        search.steps.map(toStepRecord),
-        settings.direction,
-        baseline!,
-      );
-      record.baseCoefficient = baseOf(layer);
-      return record;
-    });
-    perLayer = searchRecord('adaptive', { layers, ...settings, mode, positions }, candidates);
-  }
-  await store.saveSearch(
-    perLayer,
-    layers.map((layer) => `L${layer}`),
-  );
-  // With shards, the record holds every shard's finished layers (this one's and the others').
-  perLayer = (await store.readSearch(perLayer.id)) ?? perLayer;
-  searches.push(perLayer);
-
-  if (options.multiLayer && perLayer.candidates.length < layers.length) {
-    progress?.({
-      type: 'phase',
-      phase: 'multi-layer',
-      message: `Multi-layer steering waits for the other shards: ${perLayer.candidates.length} of ${layers.length} layers are finished; the shard that finishes last runs it (or re-run any shard).`,
-    });
-  } else if (options.multiLayer) {
-    // The combined layers may include other shards' layers: their norms are on disk now.
-    for (const [layer, record] of Object.entries(store.results.layers))
-      residualNorms.set(Number(layer), record.meanResidualNorm);
-    const combined = await searchMultiLayer(
-      options.multiLayer,
-      perLayer,
-      vectors,
-      settings,
-      evaluator,
-      baseline!,
-      progress,
-    );
-    if (combined) {
-      await store.saveSearch(combined);
-      searches.push(combined);
-    }
-  }
-  return {
-    results: store.results,
-    searches,
-    judgeCalls: evaluator.judgeCalls,
-    unscoredJudgements: judge.tally.unscored,
-    resultsPath: store.resultsPath,
   };
 }
 
-async function searchMultiLayer(
-  multiLayer: NonNullable<SteeringEvaluationOptions['multiLayer']>,
-  perLayer: SteeringSearchRecord,
-  vectors: TraitVectorSet,
-  settings: CoefficientSearchSettings,
-  evaluator: SteeringRunEvaluator,
-  baseline: SteeringRunRecord,
-  progress: SteeringEvaluationOptions['onProgress'],
+/** A manual grid: every coefficient on every layer of the shard. */
+async function runGrid(search: LayerSearch, coefficients: readonly number[]): Promise<SteeringSearchRecord> {
+  const { options, plan, evaluator, ownLayers, baseline } = search;
+  const { settings } = plan;
+  options.onProgress?.({
+    type: 'phase',
+    phase: 'grid',
+    message: `Grid of ${coefficients.length} coefficients on layers ${ownLayers.join(', ')}${search.shardNote}`,
+  });
+  const columns: SteeringRunRecord[][] = [];
+  // One coefficient across all layers per call: layers share batches, and each column is saved before the next.
+  for (const coefficient of coefficients)
+    if (ownLayers.length > 0)
+      columns.push(
+        await evaluator.evaluate(ownLayers.map((layer) => layerRequest(options.vectors, layer, coefficient))),
+      );
+  const candidates = ownLayers.map((layer, layerIndex): SearchCandidateRecord => {
+    const steps = coefficients.map((coefficient, step) =>
+      stepRecord(step, coefficient, columns[step]![layerIndex]!, settings.coherenceThreshold),
+    );
+    return candidateRecord(
+      { id: `L${layer}`, layers: [layer], steps },
+      { direction: settings.direction, baseline },
+    );
+  });
+  return searchRecord(
+    'grid',
+    {
+      layers: plan.layers,
+      coefficients,
+      direction: settings.direction,
+      coherenceThreshold: settings.coherenceThreshold,
+      mode: plan.mode,
+      positions: plan.positions,
+    },
+    candidates,
+  );
+}
+
+/** The adaptive coefficient search, all layers of the shard in parallel. */
+async function runAdaptive(search: LayerSearch): Promise<SteeringSearchRecord> {
+  const { options, plan, evaluator, ownLayers, baseline } = search;
+  const { settings } = plan;
+  options.onProgress?.({
+    type: 'phase',
+    phase: 'search',
+    message: `Adaptive search, ${settings.steps} steps, layers ${ownLayers.join(', ')} in parallel${search.shardNote}`,
+  });
+  const baseOf = (layer: number) => layerNorms(search.store, layer).baseCoefficient;
+  // Candidate ids name the layer in results.json (`L12`); the layer itself is looked up, not parsed back.
+  const layerOfCandidate = new Map(ownLayers.map((layer) => [`L${layer}`, layer]));
+  const found = await searchCoefficients(
+    [...layerOfCandidate].map(([id, layer]) => ({
+      id,
+      startCoefficient: startingCoefficient(baseOf(layer), settings),
+    })),
+    async (requests) => {
+      const runs = await evaluator.evaluate(
+        requests.map((request) =>
+          layerRequest(options.vectors, layerOfCandidate.get(request.candidateId)!, request.coefficient),
+        ),
+      );
+      return runs.map((run) => ({
+        traitMean: run.traitMean,
+        coherenceMean: run.coherenceMean,
+        runId: run.id,
+      }));
+    },
+    settings,
+  );
+  const candidates = found.map((candidate, index) => {
+    const layer = ownLayers[index]!;
+    const record = candidateRecord(
+      { id: candidate.id, layers: [layer], steps: candidate.steps.map(toStepRecord) },
+      { direction: settings.direction, baseline },
+    );
+    record.baseCoefficient = baseOf(layer);
+    return record;
+  });
+  return searchRecord(
+    'adaptive',
+    { layers: plan.layers, ...settings, mode: plan.mode, positions: plan.positions },
+    candidates,
+  );
+}
+
+/** Multi-layer steering when asked for and every layer of the search is finished (in any shard). */
+async function runMultiLayer(
+  search: LayerSearch,
+  state: { perLayer: SteeringSearchRecord; residualNorms: Map<number, number> },
 ): Promise<SteeringSearchRecord | undefined> {
+  const { options, plan } = search;
+  const { perLayer } = state;
+  if (!options.multiLayer) return undefined;
+  if (perLayer.candidates.length < plan.layers.length) {
+    options.onProgress?.({
+      type: 'phase',
+      phase: 'multi-layer',
+      message: `Multi-layer steering waits for the other shards: ${perLayer.candidates.length} of ${plan.layers.length} layers are finished; the shard that finishes last runs it (or re-run any shard).`,
+    });
+    return undefined;
+  }
+  // The combined layers may include other shards' layers: their norms are on disk now.
+  for (const [layer, record] of Object.entries(search.store.results.layers))
+    state.residualNorms.set(Number(layer), record.meanResidualNorm);
+  return searchMultiLayer({
+    multiLayer: options.multiLayer,
+    perLayer,
+    vectors: options.vectors,
+    settings: plan.settings,
+    evaluator: search.evaluator,
+    baseline: search.baseline,
+    progress: options.onProgress,
+  });
+}
+
+async function searchMultiLayer(search: {
+  multiLayer: NonNullable<SteeringEvaluationOptions['multiLayer']>;
+  perLayer: SteeringSearchRecord;
+  vectors: TraitVectorSet;
+  settings: CoefficientSearchSettings;
+  evaluator: SteeringRunEvaluator;
+  baseline: SteeringRunRecord;
+  progress: SteeringEvaluationOptions['onProgress'];
+}): Promise<SteeringSearchRecord | undefined> {
+  const { multiLayer, perLayer, vectors, settings, evaluator, progress } = search;
   const sign = settings.direction === 'negative' ? -1 : 1;
   const ranked = perLayer.candidates
     .filter((candidate) => candidate.best !== null && candidate.traitDelta !== null)
@@ -408,7 +512,7 @@ async function searchMultiLayer(
     phase: 'multi-layer',
     message: `Multi-layer (${multiLayer.strategy}) on layers ${layers.join(', ')}: searching a common scale`,
   });
-  const [search] = await searchCoefficients(
+  const [found] = await searchCoefficients(
     // The layers' best coefficients already sit near the coherence edge; splitting them k ways is the start.
     [{ id: `multi-layer.${multiLayer.strategy}`, startCoefficient: 1 / combination.layers.length }],
     async (requests) => {
@@ -434,12 +538,10 @@ async function searchMultiLayer(
     },
     settings,
   );
+  if (!found) return undefined;
   const candidate = candidateRecord(
-    search!.id,
-    layers,
-    search!.steps.map(toStepRecord),
-    settings.direction,
-    baseline,
+    { id: found.id, layers, steps: found.steps.map(toStepRecord) },
+    { direction: settings.direction, baseline: search.baseline },
   );
   return searchRecord(
     'multi-layer',
@@ -496,12 +598,11 @@ function stepRecord(
 }
 
 function candidateRecord(
-  id: string,
-  layers: number[],
-  steps: SearchStepRecord[],
-  direction: 'positive' | 'negative',
-  baseline: SteeringRunRecord,
+  candidate: { id: string; layers: number[]; steps: SearchStepRecord[] },
+  against: { direction: 'positive' | 'negative'; baseline: SteeringRunRecord },
 ): SearchCandidateRecord {
+  const { id, layers, steps } = candidate;
+  const { direction, baseline } = against;
   const best = selectBestStep(steps, direction);
   const traitDelta =
     best?.traitMean != null && baseline.traitMean !== null ? best.traitMean - baseline.traitMean : null;

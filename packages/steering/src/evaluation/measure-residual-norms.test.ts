@@ -5,7 +5,10 @@ import { measureResidualNorms } from './measure-residual-norms';
 describe('measureResidualNorms', () => {
   it('averages token norms per layer, skipping BOS, in one capturing pass per batch', async () => {
     const model = createFakeLanguageModel({ residualNorm: 12.5 });
-    const norms = await measureResidualNorms(model, ['abc', 'de', 'fghij'], [0, 2], 'resid_post', {
+    const norms = await measureResidualNorms(model, {
+      prompts: ['abc', 'de', 'fghij'],
+      layers: [0, 2],
+      site: 'resid_post',
       batchSize: 2,
     });
     expect([...norms]).toEqual([

@@ -2,8 +2,11 @@ import { formatHookPoint, type HookSite, TraitlensError } from '@traitlens/core'
 import type { LanguageModel, PromptInput } from '@traitlens/model-runtime';
 
 export interface ResidualNormOptions {
+  prompts: readonly PromptInput[];
+  layers: readonly number[];
+  site: HookSite;
   /** Rows per forward pass (default 16). */
-  batchSize?: number;
+  batchSize?: number | undefined;
 }
 
 /**
@@ -13,11 +16,9 @@ export interface ResidualNormOptions {
  */
 export async function measureResidualNorms(
   model: LanguageModel,
-  prompts: readonly PromptInput[],
-  layers: readonly number[],
-  site: HookSite,
-  options: ResidualNormOptions = {},
+  options: ResidualNormOptions,
 ): Promise<Map<number, number>> {
+  const { prompts, layers, site } = options;
   const batchSize = options.batchSize ?? 16;
   const hiddenSize = model.config.hiddenSize;
   const bos = model.tokenizer.bosTokenId;

@@ -45,7 +45,7 @@ export interface SteeringRunEvaluatorOptions {
   relevanceCap: { enabled: boolean; threshold: number };
   /** Mean residual norm per layer, for perturbation ratios. */
   residualNorms: ReadonlyMap<number, number>;
-  onProgress?: (event: SteeringProgressEvent) => void;
+  onProgress?: ((event: SteeringProgressEvent) => void) | undefined;
 }
 
 /**
@@ -174,7 +174,12 @@ export class SteeringRunEvaluator {
 
   private recordOf(key: string, request: SteeringRunRequest, responses: ScoredResponse[]): SteeringRunRecord {
     const interventions = this.interventionRecords(request);
-    const id = runIdOf(request, interventions, this.options.mode, this.options.positions, key);
+    const id = runIdOf(request, {
+      interventions,
+      mode: this.options.mode,
+      positions: this.options.positions,
+      key,
+    });
     const mean = (values: (number | null)[]) => {
       const present = values.filter((value): value is number => value !== null);
       return present.length === 0 ? null : present.reduce((sum, value) => sum + value, 0) / present.length;
@@ -237,13 +242,18 @@ export class SteeringRunEvaluator {
   }
 }
 
+/** `[ML]L<layers>_c<coefficients>[_<mode>-<positions>]_<key prefix>`, or `baseline`. */
 function runIdOf(
   request: SteeringRunRequest,
-  interventions: RunInterventionRecord[],
-  mode: SteeringMode,
-  positions: SteeringPositions,
-  key: string,
+  run: {
+    interventions: RunInterventionRecord[];
+    mode: SteeringMode;
+    positions: SteeringPositions;
+    /** The configuration key (`keyOf`). */
+    key: string;
+  },
 ): string {
+  const { interventions, mode, positions, key } = run;
   if (request.kind === 'baseline' || interventions.length === 0) return 'baseline';
   const layers = interventions.map((intervention) => intervention.layer).join('+');
   const coefficients = interventions

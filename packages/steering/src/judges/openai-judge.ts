@@ -39,7 +39,7 @@ export interface OpenAiJudgeOptions {
   /** Per-request timeout (default 60 s). */
   timeoutMs?: number;
   /** Directory of the on-disk judgement cache; without it every judgement is a request. */
-  cacheDirectory?: string;
+  cacheDirectory?: string | undefined;
   /** Replaces the default prompt of any kind. */
   prompts?: Partial<JudgePromptTemplates>;
   /** Minimum probability mass on integers for a score (default 0.25). */
@@ -182,7 +182,7 @@ export class OpenAiJudge implements Judge {
     if (this.scoring !== 'text') {
       let completion: unknown;
       try {
-        completion = await this.request(prompt, true);
+        completion = await this.request(prompt, 'logprobs');
       } catch (error) {
         // Some servers reject the logprobs parameters outright; in auto mode that means "use text".
         const cause = error instanceof RetriesExhaustedError ? error.cause : error;
@@ -204,14 +204,16 @@ export class OpenAiJudge implements Judge {
     }
     let completion: unknown;
     try {
-      completion = await this.request(prompt, false);
+      completion = await this.request(prompt, 'text');
     } catch (error) {
       throw this.explain(error);
     }
     return { scoring: 'text', text: messageTextOf(completion, this.baseUrl, this.model) };
   }
 
-  private async request(prompt: string, withLogprobs: boolean): Promise<unknown> {
+  /** One chat completion, retried; `logprobs` asks for the top log-probabilities of a one-token answer. */
+  private async request(prompt: string, scoring: 'logprobs' | 'text'): Promise<unknown> {
+    const withLogprobs = scoring === 'logprobs';
     const completion = await retryWithBackoff(
       async () => {
         const endpoint = this.pickEndpoint();

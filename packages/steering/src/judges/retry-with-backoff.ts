@@ -33,7 +33,7 @@ export async function retryWithBackoff<T>(
     } catch (error) {
       const decision = decide(error);
       if (!decision.retry || attempt >= maxRetries)
-        throw new RetriesExhaustedError(error, attempt + 1, decision.retry);
+        throw new RetriesExhaustedError(error, { attempts: attempt + 1, wasTransient: decision.retry });
       const computed = Math.min(maxDelayMs, initialDelayMs * 2 ** attempt) * (0.5 + Math.random() / 2);
       const delayMs = Math.min(maxDelayMs, Math.max(computed, decision.delayMs ?? 0));
       onRetry?.({ attempt: attempt + 1, delayMs, error });
@@ -48,10 +48,10 @@ export class RetriesExhaustedError extends Error {
   /** False when the error was not retryable at all (the first attempt's error is final). */
   readonly wasTransient: boolean;
 
-  constructor(cause: unknown, attempts: number, wasTransient: boolean) {
+  constructor(cause: unknown, outcome: { attempts: number; wasTransient: boolean }) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
     this.name = 'RetriesExhaustedError';
-    this.attempts = attempts;
-    this.wasTransient = wasTransient;
+    this.attempts = outcome.attempts;
+    this.wasTransient = outcome.wasTransient;
   }
 }
