@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Judge, JudgeRequest, TraitVectorSet } from '@traitlens/core';
+import { type Judge, type JudgeRequest, TraitlensError, type TraitVectorSet } from '@traitlens/core';
 import { createFakeLanguageModel, type RowSteering } from '@traitlens/model-runtime/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { evaluateSteering, type SteeringEvaluationOptions } from '../evaluate-steering';
@@ -161,5 +161,39 @@ describe('SteeringResultsStore with concurrent writers', () => {
     await evaluateSteering(options(directory, { layers: [0], singleLayer: true, judge: counting }));
     expect(calls).toBe(0);
     expect(withoutTimes(await readResults(directory))).toEqual(withoutTimes(old));
+  });
+});
+
+describe('SteeringResultsStore reading a damaged folder', () => {
+  it('names the file and the field of a corrupted layer file, and says what to do', async () => {
+    const directory = await steeringFolder();
+    await evaluateSteering(options(directory, { layers: [0], singleLayer: true }));
+    const layerFile = join(directory, 'layers', '0.json');
+    await writeFile(
+      layerFile,
+      JSON.stringify({ meanResidualNorm: 'large', vectorNorm: 1, baseCoefficient: 2 }),
+    );
+    const error = await evaluateSteering(options(directory, { layers: [0], singleLayer: true })).catch(
+      (caught: unknown) => caught,
+    );
+    expect(TraitlensError.hasCode(error, 'INVALID_EXPERIMENT')).toBe(true);
+    expect((error as Error).message).toContain(
+      `${layerFile}: "meanResidualNorm" should be a finite number but is "large"`,
+    );
+    expect((error as Error).message).toContain('Delete it and re-run the same steering command');
+  });
+
+  it('names a run file that lacks a field the searches rely on', async () => {
+    const directory = await steeringFolder();
+    await evaluateSteering(options(directory, { layers: [0], singleLayer: true }));
+    const [name] = await readdir(join(directory, 'runs'));
+    const runFile = join(directory, 'runs', name!);
+    const { interventions: _dropped, ...damaged } = JSON.parse(await readFile(runFile, 'utf8'));
+    await writeFile(runFile, JSON.stringify(damaged));
+    const error = await evaluateSteering(options(directory, { layers: [0], singleLayer: true })).catch(
+      (caught: unknown) => caught,
+    );
+    expect(TraitlensError.hasCode(error, 'INVALID_EXPERIMENT')).toBe(true);
+    expect((error as Error).message).toContain(`${runFile}: "interventions" should be a list but is missing`);
   });
 });

@@ -3,6 +3,16 @@ import { basename, dirname, join } from 'node:path';
 import { removeStaleTemporaryFiles, TraitlensError, writeFileAtomic, writeJsonAtomic } from '@traitlens/core';
 import { temporaryFileName } from '@traitlens/core/internal';
 import {
+  type CandidateFile,
+  parseCandidateFile,
+  parseLayerNormRecord,
+  parseRunRecord,
+  parseSearchHeader,
+  parseSingleFileResults,
+  parseSteeringContext,
+  type SearchHeader,
+} from './parse-steering-pieces';
+import {
   type LayerNormRecord,
   type ScoredResponsesFile,
   type SearchCandidateRecord,
@@ -13,17 +23,6 @@ import {
   steeringResultsFormat,
   steeringResultsFormatVersion,
 } from './steering-results';
-
-/** `searches/<id>.json`: what a search is; its candidates are files of their own. */
-interface SearchHeader {
-  id: string;
-  kind: SteeringSearchRecord['kind'];
-  settings: Record<string, unknown>;
-  /** Every candidate id of the whole search, in order (a shard writes only some of them). */
-  candidates: string[];
-}
-
-type CandidateFile = SearchCandidateRecord & { updatedAt: string };
 
 const kindOrder: Record<SteeringRunRecord['kind'], number> = { baseline: 0, layer: 1, 'multi-layer': 2 };
 
@@ -50,7 +49,11 @@ async function listJson(directory: string): Promise<string[]> {
   }
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
+/**
+ * A JSON file of the folder, checked by `parse` (which names the file and field of a problem); undefined
+ * when the file does not exist.
+ */
+async function readJson<T>(path: string, parse: (value: unknown, path: string) => T): Promise<T | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -58,8 +61,9 @@ async function readJson<T>(path: string): Promise<T | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as T;
+    value = JSON.parse(text);
   } catch (cause) {
     throw new TraitlensError(
       'INVALID_EXPERIMENT',
@@ -67,6 +71,7 @@ async function readJson<T>(path: string): Promise<T | undefined> {
       { cause, details: { file: path } },
     );
   }
+  return parse(value, path);
 }
 
 /** A file name for an id that may hold `/` or `:` (multi-layer candidate ids, trait names). */
@@ -115,10 +120,10 @@ export class SteeringResultsStore {
     const contextPath = join(directory, 'context.json');
     // Half-written files of killed processes (on this host) go; live writers' files stay.
     await removeStaleTemporaryFiles(directory, { recursive: true });
-    let stored = await readJson<SteeringContext>(contextPath);
+    let stored = await readJson(contextPath, parseSteeringContext);
     if (stored === undefined) {
       await migrateSingleFileResults(directory);
-      stored = await createExclusively(contextPath, context);
+      stored = await createExclusively(contextPath, context, parseSteeringContext);
     }
     const differences = describeContextDifferences(stored, context);
     if (differences.length > 0) {
@@ -150,26 +155,26 @@ export class SteeringResultsStore {
     for (const name of await listJson(join(this.directory, 'runs'))) {
       const id = name.slice(0, -'.json'.length);
       if (this.runsById.has(id)) continue;
-      const run = await readJson<SteeringRunRecord>(join(this.directory, 'runs', name));
+      const run = await readJson(join(this.directory, 'runs', name), parseRunRecord);
       if (run) this.addRun(run);
     }
     const layers: Record<string, LayerNormRecord> = {};
     const layerNames = await listJson(join(this.directory, 'layers'));
     for (const name of layerNames.sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))) {
-      const record = await this.readPiece<LayerNormRecord>(join('layers', name));
+      const record = await this.readPiece(join('layers', name), parseLayerNormRecord);
       if (record) layers[name.slice(0, -'.json'.length)] = record;
     }
     this.layerNorms = layers;
     const searches: SteeringSearchRecord[] = [];
     for (const name of await listJson(join(this.directory, 'searches'))) {
-      const header = await this.readPiece<SearchHeader>(join('searches', name));
+      const header = await this.readPiece(join('searches', name), parseSearchHeader);
       if (!header) continue;
       const present = new Set(await listJson(join(this.directory, 'searches', header.id)));
       const candidates: SearchCandidateRecord[] = [];
       let updatedAt = '';
       for (const id of header.candidates) {
         if (!present.has(fileNameOf(id))) continue;
-        const file = await this.readPiece<CandidateFile>(join('searches', header.id, fileNameOf(id)));
+        const file = await this.readPiece(join('searches', header.id, fileNameOf(id)), parseCandidateFile);
         if (!file) continue;
         const { updatedAt: candidateUpdatedAt, ...candidate } = file;
         candidates.push(candidate);
@@ -186,9 +191,12 @@ export class SteeringResultsStore {
    * A piece file, read once: layer, search and candidate files are written once per content (a re-run
    * of a search writes the same candidates again), so each refresh reads only new names and lists folders.
    */
-  private async readPiece<T>(relativePath: string): Promise<T | undefined> {
+  private async readPiece<T>(
+    relativePath: string,
+    parse: (value: unknown, path: string) => T,
+  ): Promise<T | undefined> {
     if (this.pieces.has(relativePath)) return this.pieces.get(relativePath) as T;
-    const value = await readJson<T>(join(this.directory, relativePath));
+    const value = await readJson(join(this.directory, relativePath), parse);
     if (value !== undefined) this.pieces.set(relativePath, value);
     return value;
   }
@@ -290,7 +298,11 @@ export class SteeringResultsStore {
  * Writes `value` to `path` unless the file exists (link(2) fails on an existing name: atomic even
  * between machines on NFS), and returns what the file holds afterwards.
  */
-async function createExclusively<T>(path: string, value: T): Promise<T> {
+async function createExclusively<T>(
+  path: string,
+  value: T,
+  parse: (value: unknown, path: string) => T,
+): Promise<T> {
   const staging = join(
     dirname(path),
     temporaryFileName(basename(path), Math.random().toString(16).slice(2, 10).padEnd(8, '0')),
@@ -301,7 +313,7 @@ async function createExclusively<T>(path: string, value: T): Promise<T> {
     return value;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const stored = await readJson<T>(path);
+    const stored = await readJson(path, parse);
     if (stored === undefined) throw error;
     return stored;
   } finally {
@@ -315,12 +327,13 @@ async function createExclusively<T>(path: string, value: T): Promise<T> {
  */
 async function migrateSingleFileResults(directory: string): Promise<void> {
   const path = join(directory, 'results.json');
-  const existing = await readJson<SteeringResults>(path);
+  const existing = await readJson(path, (value) => value);
   if (existing === undefined) return;
+  const header = existing as Partial<Record<'format' | 'formatVersion' | 'runs', unknown>> | null;
   if (
-    existing.format !== steeringResultsFormat ||
-    existing.formatVersion !== steeringResultsFormatVersion ||
-    !Array.isArray(existing.runs)
+    header?.format !== steeringResultsFormat ||
+    header.formatVersion !== steeringResultsFormatVersion ||
+    !Array.isArray(header.runs)
   ) {
     throw new TraitlensError(
       'INVALID_EXPERIMENT',
@@ -328,10 +341,11 @@ async function migrateSingleFileResults(directory: string): Promise<void> {
       { details: { file: path } },
     );
   }
-  for (const run of existing.runs) await writeJsonAtomic(join(directory, 'runs', `${run.id}.json`), run);
-  for (const [layer, record] of Object.entries(existing.layers ?? {}))
+  const results = parseSingleFileResults(existing, path);
+  for (const run of results.runs) await writeJsonAtomic(join(directory, 'runs', `${run.id}.json`), run);
+  for (const [layer, record] of Object.entries(results.layers ?? {}))
     await writeJsonAtomic(join(directory, 'layers', `${layer}.json`), record);
-  for (const search of existing.searches ?? []) {
+  for (const search of results.searches ?? []) {
     for (const candidate of search.candidates)
       await writeJsonAtomic(join(directory, 'searches', search.id, fileNameOf(candidate.id)), {
         ...candidate,
@@ -344,7 +358,7 @@ async function migrateSingleFileResults(directory: string): Promise<void> {
       candidates: search.candidates.map((candidate) => candidate.id),
     } satisfies SearchHeader);
   }
-  await writeJsonAtomic(join(directory, 'context.json'), existing.context);
+  await writeJsonAtomic(join(directory, 'context.json'), results.context);
 }
 
 function describeContextDifferences(stored: SteeringContext, current: SteeringContext): string[] {
