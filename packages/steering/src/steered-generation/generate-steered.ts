@@ -1,5 +1,5 @@
 import { TraitlensError } from '@traitlens/core';
-import { assertLayerInRange } from '@traitlens/core/internal';
+import { assertHookPoint } from '@traitlens/core/internal';
 import type { GenerateOptions, GenerationResult, LanguageModel, PromptInput } from '@traitlens/model-runtime';
 import { buildSteeringSpecs } from './build-steering-specs';
 import type { SteeringConfiguration } from './steering-configuration';
@@ -70,7 +70,8 @@ export async function generateSteered(
 
 function assertConfigurationFitsModel(configuration: SteeringConfiguration, model: LanguageModel): void {
   for (const spec of configuration) {
-    assertLayerInRange(spec.point.layer, model.config.layerCount, 'Steering layer');
+    // The one hook-point check capture uses too: a hook site, and a layer the model has.
+    assertHookPoint(spec.point, model.config.layerCount, 'Steering');
     if (spec.vector.length !== model.config.hiddenSize) {
       throw new TraitlensError(
         'MODEL_MISMATCH',
