@@ -1,6 +1,7 @@
 import { type SteeringMode, type SteeringPositions, steeringModes, steeringPositions } from '@traitlens/core';
 import { type Command, Option } from 'commander';
 import { choiceOption, integerOption, numberListOption, numberOption } from '../parse-option-values';
+import type { ProgressDisplay, ProgressTask } from '../progress-display';
 import { addShardOption, resolveCliShard } from '../shard-option';
 import {
   addJudgeOptions,
@@ -142,28 +143,32 @@ export function registerSteerCommand(program: Command): void {
   });
 }
 
-async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
-  const [
-    core,
-    steering,
-    { loadModelForCli },
-    { createProgressDisplay },
-    { readModelShape },
-    { resolveTraitFolder },
-    { resolveSteeringVectors },
-    { join },
-  ] = await Promise.all([
-    import('@traitlens/core'),
-    import('@traitlens/steering'),
-    import('../load-model-for-cli'),
-    import('../progress-display'),
-    import('../read-model-shape'),
-    import('../resolve-trait-folder'),
-    import('../resolve-steering-vectors'),
-    import('node:path'),
-  ]);
-  // Everything cheap first: a missing key, a bad layer or a vector file of another model must not cost
-  // a model load (minutes for a 70B model) before failing.
+type SteeringModule = typeof import('@traitlens/steering');
+type SteeringProgressEvent = Parameters<
+  NonNullable<Parameters<SteeringModule['evaluateSteering']>[0]['onProgress']>
+>[0];
+
+/** What the cheap checks found: the trait, its vectors and the layers to steer (nothing loaded yet). */
+interface CheckedSteerInputs {
+  trait: Awaited<ReturnType<SteeringModule['loadSteeringTrait']>>;
+  vectorsFile: string;
+  selected: ReturnType<typeof selectSteeringLayers>;
+  shard: Awaited<ReturnType<typeof resolveCliShard>>;
+}
+
+/**
+ * Everything cheap first: a missing key, a bad layer or a vector file of another model must not cost a
+ * model load (minutes for a 70B model) before failing. Undefined when no layer falls into the shard.
+ */
+async function checkSteerInputs(options: SteerCommandOptions): Promise<CheckedSteerInputs | undefined> {
+  const [core, steering, { readModelShape }, { resolveTraitFolder }, { resolveSteeringVectors }] =
+    await Promise.all([
+      import('@traitlens/core'),
+      import('@traitlens/steering'),
+      import('../read-model-shape'),
+      import('../resolve-trait-folder'),
+      import('../resolve-steering-vectors'),
+    ]);
   const cheapProblem = describeLoraScaleProblem(options) ?? describeJudgeKeyProblem(options);
   if (cheapProblem) throw new core.TraitlensError('INVALID_ARGUMENT', cheapProblem);
   const traitFolder = await resolveTraitFolder(options.trait, options.datasets);
@@ -178,7 +183,7 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
     }));
   const vectors = await core.readTraitVectors(vectorsFile);
   const shape = await readModelShape(options.model);
-  const selected = selectSteeringLayers(vectors, vectorsFile, shape, options.layers, core);
+  const selected = selectSteeringLayers({ vectors, vectorsFile, shape, layerText: options.layers, core });
   (await import('@traitlens/steering/internal')).parseJudgeSpec(options.judge);
   // Layers (by a hash of <trait>/L<layer>) are the units of a shard; the baseline is shared.
   const shard = await resolveCliShard(options.shard);
@@ -186,9 +191,73 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
   if (shard && !steered.some((layer) => core.isUnitInShard(`${trait.name}/L${layer}`, shard))) {
     // Nothing of this trait falls into the shard: no model load (minutes for a 70B model).
     process.stderr.write(`no layer of ${trait.name} (${steered.join(', ')}) falls into this shard\n`);
-    return;
+    return undefined;
   }
+  return { trait, vectorsFile, selected, shard };
+}
 
+/** Shows steering's events: a task for generation and one for judging per phase, a line per run. */
+function createSteerProgressHandler(display: ProgressDisplay): (event: SteeringProgressEvent) => void {
+  let generation: ProgressTask | undefined;
+  let judging: ProgressTask | undefined;
+  return (event) => {
+    switch (event.type) {
+      case 'phase':
+        generation?.finish();
+        judging?.finish();
+        generation = undefined;
+        judging = undefined;
+        display.log(event.message);
+        break;
+      case 'generation':
+        generation ??= display.task('generate', { total: event.rowsTotal, unit: 'rows' });
+        generation.update(event.rowsDone, event.rowsTotal);
+        break;
+      case 'judging':
+        judging ??= display.task('judge', { total: event.total, unit: 'answers' });
+        judging.update(event.done, event.total);
+        break;
+      case 'run': {
+        const { run, cached } = event;
+        const where =
+          run.interventions
+            .map((intervention) => `L${intervention.layer} c=${intervention.coefficient.toPrecision(4)}`)
+            .join(' + ') || 'baseline';
+        display.log(
+          `${where}: trait ${run.traitMean?.toFixed(1) ?? '-'}, coherence ${run.coherenceMean?.toFixed(1) ?? '-'}${cached ? ' (from results.json)' : ''}`,
+        );
+        break;
+      }
+    }
+  };
+}
+
+/** The summary table on stdout, the results file and any unscored judgements on stderr. */
+function printSteerSummary(
+  steering: SteeringModule,
+  evaluation: Awaited<ReturnType<SteeringModule['evaluateSteering']>>,
+): void {
+  process.stdout.write(`${steering.formatSteeringSummary(evaluation.results, evaluation.searches)}\n`);
+  process.stderr.write(
+    `results: ${evaluation.resultsPath} (${evaluation.judgeCalls} judge calls this run)\n`,
+  );
+  if (evaluation.unscoredJudgements > 0)
+    process.stderr.write(
+      `warning: the judge returned no usable score for ${evaluation.unscoredJudgements} of ${evaluation.judgeCalls} judgements this run; those responses are left out of the means (each run's traitScored / coherenceScored in results.json says how many counted).\n`,
+    );
+}
+
+async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
+  const checked = await checkSteerInputs(options);
+  if (!checked) return;
+  const { trait, vectorsFile, selected, shard } = checked;
+  const [core, steering, { loadModelForCli }, { createProgressDisplay }, { join }] = await Promise.all([
+    import('@traitlens/core'),
+    import('@traitlens/steering'),
+    import('../load-model-for-cli'),
+    import('../progress-display'),
+    import('node:path'),
+  ]);
   const display = createProgressDisplay();
   display.log(`loading ${options.model}`);
   const model = await loadModelForCli(options, { display });
@@ -196,14 +265,12 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
   let created: Awaited<ReturnType<typeof steering.createJudge>> | undefined;
   try {
     created = await steering.createJudge(options.judge, {
-      ...(trait.evalPrompt === undefined ? {} : { evalPrompt: trait.evalPrompt }),
+      evalPrompt: trait.evalPrompt,
       cacheDirectory: join(options.experiment, '.traitlens-cache', 'judge'),
       openai: toOpenAiJudgeSettings(options),
       // The judge model runs as released: no adapter.
       loadModelOptions: toLoadModelOptions(options, { withLora: false }),
     });
-    let generation: import('../progress-display').ProgressTask | undefined;
-    let judging: import('../progress-display').ProgressTask | undefined;
     const evaluation = await steering.evaluateSteering({
       model,
       judge: created.judge,
@@ -229,46 +296,10 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
       ...(options.questions ? { questionLimit: options.questions } : {}),
       batchSize: options.batchSize,
       relevanceCap: options.relevanceCap && options.relevance,
-      onProgress: (event) => {
-        switch (event.type) {
-          case 'phase':
-            generation?.finish();
-            judging?.finish();
-            generation = undefined;
-            judging = undefined;
-            display.log(event.message);
-            break;
-          case 'generation':
-            generation ??= display.task('generate', { total: event.rowsTotal, unit: 'rows' });
-            generation.update(event.rowsDone, event.rowsTotal);
-            break;
-          case 'judging':
-            judging ??= display.task('judge', { total: event.total, unit: 'answers' });
-            judging.update(event.done, event.total);
-            break;
-          case 'run': {
-            const { run, cached } = event;
-            const where =
-              run.interventions
-                .map((intervention) => `L${intervention.layer} c=${intervention.coefficient.toPrecision(4)}`)
-                .join(' + ') || 'baseline';
-            display.log(
-              `${where}: trait ${run.traitMean?.toFixed(1) ?? '-'}, coherence ${run.coherenceMean?.toFixed(1) ?? '-'}${cached ? ' (from results.json)' : ''}`,
-            );
-            break;
-          }
-        }
-      },
+      onProgress: createSteerProgressHandler(display),
     });
     display.stop();
-    process.stdout.write(`${steering.formatSteeringSummary(evaluation.results, evaluation.searches)}\n`);
-    process.stderr.write(
-      `results: ${evaluation.resultsPath} (${evaluation.judgeCalls} judge calls this run)\n`,
-    );
-    if (evaluation.unscoredJudgements > 0)
-      process.stderr.write(
-        `warning: the judge returned no usable score for ${evaluation.unscoredJudgements} of ${evaluation.judgeCalls} judgements this run; those responses are left out of the means (each run's traitScored / coherenceScored in results.json says how many counted).\n`,
-      );
+    printSteerSummary(steering, evaluation);
   } finally {
     display.stop();
     await created?.dispose();
@@ -281,13 +312,15 @@ async function runSteerCommand(options: SteerCommandOptions): Promise<void> {
  * more layers than the model (vectors of a deeper sibling model are still refused by hidden size):
  * then the requested layers must exist in both, and only they are passed on.
  */
-export function selectSteeringLayers(
-  vectors: import('@traitlens/core').TraitVectorSet,
-  vectorsFile: string,
-  shape: { layerCount: number; hiddenSize: number },
-  layerText: string | undefined,
-  core: Pick<typeof import('@traitlens/core'), 'parseLayerSelection' | 'TraitlensError'>,
-): { vectors: import('@traitlens/core').TraitVectorSet; layers: number[] | undefined } {
+export function selectSteeringLayers(options: {
+  vectors: import('@traitlens/core').TraitVectorSet;
+  vectorsFile: string;
+  shape: { layerCount: number; hiddenSize: number };
+  /** `--layers` as given; undefined: every layer of the vector file. */
+  layerText: string | undefined;
+  core: Pick<typeof import('@traitlens/core'), 'parseLayerSelection' | 'TraitlensError'>;
+}): { vectors: import('@traitlens/core').TraitVectorSet; layers: number[] | undefined } {
+  const { vectors, vectorsFile, shape, layerText, core } = options;
   if (vectors.metadata.hiddenSize !== shape.hiddenSize)
     throw new core.TraitlensError(
       'MODEL_MISMATCH',

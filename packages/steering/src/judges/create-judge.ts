@@ -10,7 +10,7 @@ export interface CreateJudgeOptions {
   /** Replacement prompt templates (any kind). */
   prompts?: Partial<JudgePromptTemplates>;
   /** A trait's steering.json `eval_prompt`: replaces the trait template. */
-  evalPrompt?: string;
+  evalPrompt?: string | undefined;
   /** On-disk judgement cache (endpoint judge). */
   cacheDirectory?: string;
   /** Further settings of the endpoint judge (base URL, key, concurrency, retries). */
