@@ -186,14 +186,14 @@ export async function readTraitVectors(path: string): Promise<TraitVectorSet> {
         `${path}: metadata site "${site}" is not a hook site.`,
         { details: { file: path, field: 'site' } },
       );
-    const widths = new Set([...vectors.values()].map((v) => v.length));
-    if (widths.size !== 1)
+    const widths = [...new Set([...vectors.values()].map((v) => v.length))];
+    const [hiddenSize, ...otherWidths] = widths;
+    if (hiddenSize === undefined || otherWidths.length > 0)
       throw new TraitlensError(
         'INVALID_VECTOR_FILE',
-        `${path}: vectors have different widths (${[...widths].join(', ')}).`,
+        `${path}: vectors have different widths (${widths.join(', ')}).`,
         { details: { file: path } },
       );
-    const hiddenSize = [...widths][0]!;
     if (meta.hidden_size !== undefined && Number(meta.hidden_size) !== hiddenSize) {
       throw new TraitlensError(
         'INVALID_VECTOR_FILE',
