@@ -307,7 +307,7 @@ export function addPromptFormatOptions(command: Command, settings: { systemPromp
 /** The prompt format and system prompt, whichever spelling was used (the new one wins). */
 export function resolvePromptFormat(options: PromptFormatCommandOptions): {
   promptFormat: PromptFormat;
-  systemPrompt?: string;
+  systemPrompt?: string | undefined;
 } {
   const fromTemplate =
     options.chatTemplate === undefined
@@ -315,7 +315,7 @@ export function resolvePromptFormat(options: PromptFormatCommandOptions): {
       : ({ auto: 'auto', always: 'chat', never: 'raw' } as const)[options.chatTemplate];
   const promptFormat = options.promptFormat ?? fromTemplate ?? (options.chat ? 'chat' : 'auto');
   const systemPrompt = options.systemPrompt ?? options.system;
-  return { promptFormat, ...(systemPrompt === undefined ? {} : { systemPrompt }) };
+  return { promptFormat, systemPrompt };
 }
 
 // ---- judges --------------------------------------------------------------------------------------

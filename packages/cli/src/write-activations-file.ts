@@ -41,17 +41,19 @@ export async function writeActivationsFile(
     );
     const input = options.ids ?? model.encodePrompt(options.text!);
     const [row] = await model.forward([input], { capture });
-    const tokenCount = row!.tokenIds.length;
+    if (!row)
+      throw new TraitlensError('RUNTIME_ERROR', `${model.id} returned no row for the one prompt given.`);
+    const tokenCount = row.tokenIds.length;
     const tensors: Record<string, SafetensorsTensorInput> = {
-      token_ids: { dtype: 'I32', shape: [tokenCount], data: Int32Array.from(row!.tokenIds) },
-      logits: { dtype: 'F32', shape: [tokenCount, model.config.vocabSize], data: row!.logits },
+      token_ids: { dtype: 'I32', shape: [tokenCount], data: Int32Array.from(row.tokenIds) },
+      logits: { dtype: 'F32', shape: [tokenCount, model.config.vocabSize], data: row.logits },
     };
     for (const point of capture) {
       const name = formatHookPoint(point);
       tensors[name] = {
         dtype: 'F32',
         shape: [tokenCount, model.config.hiddenSize],
-        data: row!.captures.get(name)!,
+        data: row.captures.get(name)!,
       };
     }
     await writeSafetensors(options.output, tensors, {
@@ -61,7 +63,7 @@ export async function writeActivationsFile(
       layer_convention: layerConvention,
       layers: JSON.stringify(layers),
       sites: JSON.stringify(options.sites),
-      token_strings: JSON.stringify(model.tokenizer.tokenStrings(row!.tokenIds)),
+      token_strings: JSON.stringify(model.tokenizer.tokenStrings(row.tokenIds)),
     });
     return { tensorCount: Object.keys(tensors).length, tokenCount };
   } finally {

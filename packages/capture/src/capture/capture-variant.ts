@@ -197,7 +197,7 @@ function planCapture(options: CaptureVariantOptions): CaptureRun {
     generation: {
       maxNewTokens,
       chatTemplate: useChat,
-      ...(options.systemPrompt === undefined ? {} : { systemPrompt: options.systemPrompt }),
+      systemPrompt: options.systemPrompt,
       decoding: 'greedy',
     },
     total: options.promptSet.prompts.length,
@@ -297,7 +297,7 @@ async function generateAndCapture(run: CaptureRun, pending: readonly PendingGene
       {
         maxNewTokens: run.generation.maxNewTokens,
         temperature: 0,
-        ...(variant.loraScale === undefined ? {} : { loraScale: variant.loraScale }),
+        loraScale: variant.loraScale,
         onToken: () => {
           run.generatedTokens++;
           run.options.onProgress?.({

@@ -77,7 +77,7 @@ export async function forwardCaptures(options: ForwardCapturesOptions): Promise<
       capture,
       ...(project.length > 0 ? { project } : {}),
       logits: 'none',
-      ...(variant.loraScale === undefined ? {} : { loraScale: variant.loraScale }),
+      loraScale: variant.loraScale,
     });
     outputs.forEach((output, position) => {
       const index = indices[position]!;

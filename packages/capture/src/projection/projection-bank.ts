@@ -43,7 +43,7 @@ export interface ProjectionBank {
 /** A vector set with the name its columns get (default `<trait>:<method>`). */
 export interface ProjectionBankSource {
   vectors: TraitVectorSet;
-  name?: string;
+  name?: string | undefined;
   file?: string;
 }
 
@@ -143,7 +143,7 @@ export async function readProjectionBank(
   for (const file of files) {
     const vectors = await readTraitVectors(file.path);
     if (options.model) assertVectorsFitModel(vectors, options.model, file.path);
-    sources.push({ vectors, file: file.path, ...(file.name === undefined ? {} : { name: file.name }) });
+    sources.push({ vectors, file: file.path, name: file.name });
   }
   return createProjectionBank(sources, { layers: options.layers });
 }

@@ -9,7 +9,7 @@ export interface GenerationSettings {
   maxNewTokens: number;
   /** Whether the prompt text was wrapped as a user message with the model's chat template. */
   chatTemplate: boolean;
-  systemPrompt?: string;
+  systemPrompt?: string | undefined;
   decoding: 'greedy';
 }
 
@@ -33,7 +33,7 @@ export interface CapturedResponse {
    * a folder written by shards that loaded the model from different paths resumes. Absent in files
    * written before traitlens recorded it.
    */
-  identity?: { model: string; lora?: string } | undefined;
+  identity?: { model: string; lora?: string | undefined } | undefined;
   /** The prompt set's text, before any chat template. */
   promptSetText: string;
   /** The prompt tokens decoded with special tokens (the chat-templated prompt for chat models). */
@@ -49,8 +49,8 @@ export interface CapturedResponse {
   /** Set on a replayed variant: the variant whose generated tokens were fed through this one. */
   replayOf?: { variant: string; model: string; lora?: string; loraScale?: number };
   note?: string;
-  biasId?: number;
-  biasDescription?: string;
+  biasId?: number | undefined;
+  biasDescription?: string | undefined;
   /** Other fields of the prompt-set entry, verbatim. */
   promptFields?: Record<string, unknown>;
 }

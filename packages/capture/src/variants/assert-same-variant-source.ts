@@ -13,10 +13,13 @@ export function assertSameVariantSource(
 ): void {
   const now = describeVariant(variant);
   // By content when both sides know it (paths differ between machines); by source otherwise.
-  const byContent = stored.identity !== undefined && now.identity !== undefined;
-  const differs = byContent
-    ? stored.identity!.model !== now.identity!.model ||
-      stored.identity!.lora !== now.identity!.lora ||
+  const identities =
+    stored.identity !== undefined && now.identity !== undefined
+      ? { stored: stored.identity, now: now.identity }
+      : undefined;
+  const differs = identities
+    ? identities.stored.model !== identities.now.model ||
+      identities.stored.lora !== identities.now.lora ||
       (stored.lora === undefined) !== (now.lora === undefined) ||
       (stored.loraScale ?? 1) !== (now.loraScale ?? 1)
     : stored.model !== now.model ||
@@ -25,7 +28,7 @@ export function assertSameVariantSource(
   if (differs)
     throw new TraitlensError(
       'INVALID_EXPERIMENT',
-      `${path} was made by ${stored.model}${byContent ? ` (${stored.identity!.model})` : ''}${stored.lora ? ` + LoRA ${stored.lora} (scale ${stored.loraScale})` : ''}, but variant "${variant.name}" now runs ${now.model}${byContent ? ` (${now.identity!.model})` : ''}${now.lora ? ` + LoRA ${now.lora} (scale ${now.loraScale})` : ''}. Use a new variant name for a different model, or --force to replace this variant's files.`,
+      `${path} was made by ${stored.model}${identities ? ` (${identities.stored.model})` : ''}${stored.lora ? ` + LoRA ${stored.lora} (scale ${stored.loraScale})` : ''}, but variant "${variant.name}" now runs ${now.model}${identities ? ` (${identities.now.model})` : ''}${now.lora ? ` + LoRA ${now.lora} (scale ${now.loraScale})` : ''}. Use a new variant name for a different model, or --force to replace this variant's files.`,
       { details: { file: path, storedModel: stored.model, model: now.model } },
     );
 }

@@ -4,7 +4,7 @@ import {
   type LoadModelOptions,
   loadModel,
 } from '@traitlens/model-runtime';
-import type { LoadedVariant } from './model-variant';
+import type { LoadedVariant, VariantIdentity } from './model-variant';
 import type { VariantLoadPlan } from './plan-variant-loads';
 
 /** One loaded model and the variants it serves. */
@@ -21,30 +21,19 @@ export async function loadVariantModel(
   plan: VariantLoadPlan,
   options: Omit<LoadModelOptions, 'lora'> = {},
 ): Promise<LoadedVariantModel> {
-  const model = await loadModel(plan.model, {
-    ...options,
-    ...(plan.lora === undefined ? {} : { lora: { source: plan.lora, mode: 'switchable' as const } }),
-  });
+  const { lora } = plan;
+  const model = await loadModel(
+    plan.model,
+    lora === undefined ? options : { ...options, lora: { source: lora, mode: 'switchable' } },
+  );
   // By content, so shards that load the same weights from different paths can share one folder.
-  const identity = {
-    model: await computeModelIdentity(model.id, cacheOptions(options)),
-    ...(plan.lora === undefined
-      ? {}
-      : { lora: await computeModelIdentity(plan.lora, cacheOptions(options)) }),
+  const cache = { cacheDirectory: options.cacheDirectory };
+  const identity: VariantIdentity = {
+    model: await computeModelIdentity(model.id, cache),
+    lora: lora === undefined ? undefined : await computeModelIdentity(lora, cache),
   };
   const variants = new Map<string, LoadedVariant>();
-  for (const variant of plan.variants) {
-    variants.set(variant.name, {
-      name: variant.name,
-      model,
-      ...(variant.loraScale === undefined ? {} : { loraScale: variant.loraScale }),
-      ...(plan.lora === undefined ? {} : { lora: plan.lora }),
-      identity,
-    });
-  }
+  for (const variant of plan.variants)
+    variants.set(variant.name, { name: variant.name, model, loraScale: variant.loraScale, lora, identity });
   return { model, variants };
-}
-
-function cacheOptions(options: Omit<LoadModelOptions, 'lora'>): { cacheDirectory?: string } {
-  return options.cacheDirectory === undefined ? {} : { cacheDirectory: options.cacheDirectory };
 }

@@ -3,7 +3,7 @@ import type { LanguageModel } from '@traitlens/model-runtime';
 /** What a variant runs, by content (see computeModelIdentity): equal across machines and paths. */
 export interface VariantIdentity {
   model: string;
-  lora?: string;
+  lora?: string | undefined;
 }
 
 /**
@@ -32,11 +32,11 @@ export interface LoadedVariant {
    * Passed as `loraScale` to every generate/forward call when the model carries a switchable adapter
    * (0 = clean base); undefined when it carries none.
    */
-  loraScale?: number;
+  loraScale?: number | undefined;
   /** The adapter source, when the variant uses one (written into every file). */
-  lora?: string;
+  lora?: string | undefined;
   /** Model and adapter by content; when set, resuming compares these instead of paths. */
-  identity?: VariantIdentity;
+  identity?: VariantIdentity | undefined;
 }
 
 /**

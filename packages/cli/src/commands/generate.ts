@@ -76,8 +76,8 @@ export function registerGenerateCommand(program: Command): void {
         maxNewTokens: options.maxNewTokens,
         temperature: options.temperature,
         seed: options.seed,
-        ...(options.topP === undefined ? {} : { topP: options.topP }),
-        ...(options.topK === undefined ? {} : { topK: options.topK }),
+        topP: options.topP,
+        topK: options.topK,
         onToken: (event) => process.stdout.write(event.text),
       });
       process.stdout.write('\n');

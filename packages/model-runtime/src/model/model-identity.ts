@@ -7,7 +7,7 @@ import { defaultCacheDirectory } from '../graph/graph-cache';
 
 export interface ModelIdentityOptions {
   /** Where per-file hashes are remembered (default TRAITLENS_CACHE or ~/.cache/traitlens). */
-  cacheDirectory?: string;
+  cacheDirectory?: string | undefined;
 }
 
 /** The files of a model or adapter folder whose content decides what the model computes. */

@@ -58,7 +58,7 @@ export interface ForwardOptions {
   /** Which logits to return: every position (default), only each row's last, or none. */
   logits?: 'all' | 'last' | 'none';
   /** With a switchable LoRA: 1 = adapted (default), 0 = clean base model; one number or one per row. */
-  loraScale?: number | readonly number[];
+  loraScale?: number | readonly number[] | undefined;
   /**
    * In-graph projections: activations at `point` times each vector (raw dot products h.v; divide by |v|
    * or |h| yourself for scalar or cosine projections). Only the [n_tokens, K] result is copied out.
@@ -86,8 +86,8 @@ export interface GenerateOptions {
   maxNewTokens?: number;
   /** 0 (default) is greedy. */
   temperature?: number;
-  topK?: number;
-  topP?: number;
+  topK?: number | undefined;
+  topP?: number | undefined;
   seed?: number;
   /** Token ids that end a row (default: the model's eos ids). */
   stopTokenIds?: readonly number[];
@@ -97,7 +97,7 @@ export interface GenerateOptions {
   logprobs?: boolean;
   steer?: readonly SteeringSpec[];
   /** With a switchable LoRA: 1 = adapted (default), 0 = clean base model; one number or one per row. */
-  loraScale?: number | readonly number[];
+  loraScale?: number | readonly number[] | undefined;
   /**
    * Called after each decoding step with the new token of every still-running row; `text` is what the
    * token adds to the response text in context (concatenated, the pieces give the response text).

@@ -59,8 +59,8 @@ async function writeResponses(experiment: string): Promise<void> {
       responseTokens: [' a', text],
       finishReason: 'length',
       generation: { maxNewTokens: 2, chatTemplate: false, decoding: 'greedy' },
-      ...(prompt.biasId === undefined ? {} : { biasId: prompt.biasId }),
-      ...(prompt.biasDescription === undefined ? {} : { biasDescription: prompt.biasDescription }),
+      biasId: prompt.biasId,
+      biasDescription: prompt.biasDescription,
     };
     await writeCapturedResponse(paths.responseFile(prompt.id), record);
   }

@@ -65,8 +65,8 @@ describe('labelResponses', () => {
           responseTokens: tokens,
           finishReason: 'length',
           generation: { maxNewTokens: 8, chatTemplate: false, decoding: 'greedy' },
-          ...(prompt.biasId === undefined ? {} : { biasId: prompt.biasId }),
-          ...(prompt.biasDescription === undefined ? {} : { biasDescription: prompt.biasDescription }),
+          biasId: prompt.biasId,
+          biasDescription: prompt.biasDescription,
           promptFields: prompt.extraFields ?? {},
         }),
       );
