@@ -119,9 +119,9 @@ async function runLabelCommand(options: LabelCommandOptions): Promise<void> {
         : options.field
           ? { kind: 'field', field: options.field, ...(keywords ? { keywords } : {}) }
           : { kind: 'keywords', keywords: keywords! },
-      ...(options.annotations ? { annotationsFile: options.annotations } : {}),
+      annotationsFile: options.annotations,
       force: options.force ?? false,
-      ...(shard ? { shard } : {}),
+      shard,
       log: (line) => process.stderr.write(`${line}\n`),
     });
     process.stdout.write(

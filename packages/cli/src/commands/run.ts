@@ -106,12 +106,12 @@ async function runStudyCommand(file: string, options: RunCommandOptions): Promis
   let run: Awaited<ReturnType<typeof study.runStudy>>;
   try {
     run = await study.runStudy(experiment, {
-      ...(selected ? { stages: selected } : {}),
-      ...(shard ? { shard } : {}),
+      stages: selected,
+      shard,
       force: options.force ?? false,
       log: (line) => display.log(line),
       progress: display,
-      ...(options.lockWait > 0 ? { lockWaitMs: toLockWaitMs(options.lockWait) } : {}),
+      lockWaitMs: options.lockWait > 0 ? toLockWaitMs(options.lockWait) : undefined,
     });
   } finally {
     display.stop();

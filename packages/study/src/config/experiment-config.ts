@@ -363,40 +363,41 @@ function formatPath(path: readonly PropertyKey[]): string {
     .join('');
 }
 
-/**
- * Parses and validates one experiment YAML document. Every problem is reported at once, each with the
- * field's path, so a typo in the last stage is found before hours of GPU time.
- */
-export function parseExperimentConfig(text: string, file: string): ExperimentConfig {
-  let document: unknown;
+function parseYamlDocument(text: string, file: string): unknown {
   try {
-    document = parseYaml(text);
+    return parseYaml(text);
   } catch (cause) {
     throw new TraitlensError('INVALID_CONFIG', `${file} is not valid YAML: ${(cause as Error).message}`, {
       cause,
       details: { file },
     });
   }
+}
+
+/** The document checked field by field against the schema, defaults filled in; every issue listed. */
+function validateSchema(document: unknown, file: string): ExperimentConfig {
   const result = experimentConfigSchema.safeParse(document);
-  if (!result.success) {
-    const problems = result.error.issues.map(
-      (issue) => `  ${formatPath(issue.path) || '(top level)'}: ${issue.message}`,
-    );
-    throw new TraitlensError(
-      'INVALID_CONFIG',
-      `${file} is not a valid experiment config:\n${problems.join('\n')}\nSee docs/study.md for every field.`,
-      {
-        details: {
-          file,
-          issues: result.error.issues.map((issue) => ({
-            path: formatPath(issue.path),
-            message: issue.message,
-          })),
-        },
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(
+    (issue) => `  ${formatPath(issue.path) || '(top level)'}: ${issue.message}`,
+  );
+  throw new TraitlensError(
+    'INVALID_CONFIG',
+    `${file} is not a valid experiment config:\n${problems.join('\n')}\nSee docs/study.md for every field.`,
+    {
+      details: {
+        file,
+        issues: result.error.issues.map((issue) => ({
+          path: formatPath(issue.path),
+          message: issue.message,
+        })),
       },
-    );
-  }
-  const config = result.data;
+    },
+  );
+}
+
+/** Models the stages need, and tiny:* sources that name a generated model. */
+function checkModels(config: ExperimentConfig): string[] {
   const problems: string[] = [];
   const usesTiny = [config.models.extraction, config.models.instruct, config.models.lora].some((model) =>
     model?.source.startsWith('tiny:'),
@@ -410,6 +411,12 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
     )
       problems.push(`models.${role}.source: "${model.source}" is not tiny:base, tiny:instruct or tiny:lora`);
   }
+  return problems;
+}
+
+/** Stage blocks that need another block, a model or the judge. */
+function checkStageCombinations(config: ExperimentConfig): string[] {
+  const problems: string[] = [];
   const { extract, capture, analyze, predictivity } = config.stages;
   if (!extract && !capture && !predictivity)
     problems.push('stages: configure at least one of extract, capture and predictivity');
@@ -427,18 +434,26 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
     problems.push(
       'stages.analyze: projects captured activations onto extracted vectors; needs stages.extract and stages.capture',
     );
+  return problems;
+}
+
+/** The predictivity block's vectors, model, ablation set and set names. */
+function checkPredictivity(config: ExperimentConfig): string[] {
+  const problems: string[] = [];
+  const { extract, predictivity } = config.stages;
   if (predictivity?.extractedMethod && !extract)
     problems.push(
       'stages.predictivity.extractedMethod: needs a stages.extract block whose vectors it measures',
     );
   if (predictivity?.model === 'extraction' && !config.models.extraction)
     problems.push('stages.predictivity.model: "extraction" needs models.extraction');
-  if (predictivity?.ablation) {
+  const ablation = predictivity?.ablation;
+  if (predictivity && ablation) {
     if (!predictivity.caa)
       problems.push('stages.predictivity.ablation: ablates the CAA vector; add caa: {items}');
-    if (!predictivity.heldOut.some((set) => set.name === predictivity.ablation!.set))
+    if (!predictivity.heldOut.some((set) => set.name === ablation.set))
       problems.push(
-        `stages.predictivity.ablation.set: "${predictivity.ablation.set}" is not among the heldOut sets (${predictivity.heldOut.map((set) => set.name).join(', ') || 'none'})`,
+        `stages.predictivity.ablation.set: "${ablation.set}" is not among the heldOut sets (${predictivity.heldOut.map((set) => set.name).join(', ') || 'none'})`,
       );
   }
   const names = [...(predictivity?.heldOut ?? []), ...(predictivity?.contrastSets ?? [])].map(
@@ -448,6 +463,13 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
     problems.push(
       `stages.predictivity: the set name "${name}" is used twice (heldOut and contrastSets share names)`,
     );
+  return problems;
+}
+
+/** Traits that steer and intervene name must be extracted; intervene's labels; the lexicon judge's limits. */
+function checkTraitsAndLabels(config: ExperimentConfig): string[] {
+  const problems: string[] = [];
+  const { extract, intervene, label } = config.stages;
   const extracted = extract?.traits ?? [];
   for (const trait of extract ? (config.stages.steer.traits ?? []) : []) {
     if (!extracted.some((name) => name === trait || name.endsWith(`/${trait}`)))
@@ -455,12 +477,11 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
         `stages.steer.traits: "${trait}" is not among stages.extract.traits (${extracted.join(', ')})`,
       );
   }
-  const intervene = config.stages.intervene;
-  if (intervene && !config.stages.label)
+  if (intervene && !label)
     problems.push(
       'stages.intervene: counting labelled responses needs a stages.label block (keywords or judge)',
     );
-  if (intervene && config.stages.label?.field)
+  if (intervene && label?.field)
     problems.push(
       'stages.intervene: steered responses are new text; label them with keywords or a judge, not a field',
     );
@@ -470,10 +491,25 @@ export function parseExperimentConfig(text: string, file: string): ExperimentCon
     problems.push(
       `stages.intervene.vector.trait: "${intervene.vector.trait}" is not among stages.extract.traits`,
     );
-  if (config.judge?.spec === 'lexicon' && config.stages.label?.judge)
+  if (config.judge?.spec === 'lexicon' && label?.judge)
     problems.push(
       'stages.label.judge: the lexicon judge cannot read group descriptions; label with keywords or an LLM judge',
     );
+  return problems;
+}
+
+/**
+ * Parses and validates one experiment YAML document. Every problem is reported at once, each with the
+ * field's path, so a typo in the last stage is found before hours of GPU time.
+ */
+export function parseExperimentConfig(text: string, file: string): ExperimentConfig {
+  const config = validateSchema(parseYamlDocument(text, file), file);
+  const problems = [
+    ...checkModels(config),
+    ...checkStageCombinations(config),
+    ...checkPredictivity(config),
+    ...checkTraitsAndLabels(config),
+  ];
   if (problems.length > 0) {
     throw new TraitlensError(
       'INVALID_CONFIG',

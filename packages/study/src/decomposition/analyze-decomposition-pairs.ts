@@ -67,6 +67,149 @@ function standardDeviation(values: readonly number[]): number {
   return Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1));
 }
 
+/** A pair's two vectors: their row in projections.json and +1 for a predicted rise, -1 for a fall. */
+type PairSides = [{ index: number; sign: number }, { index: number; sign: number }];
+
+/** Per prompt of one layer (paired, both projections present): each side's shift and base projection. */
+interface LayerShifts {
+  shifts: [number[], number[]];
+  bases: [number[], number[]];
+  ids: string[];
+}
+
+async function readProjections(file: string): Promise<ProjectionsFile & { changed: (number | null)[][][] }> {
+  let projections: ProjectionsFile;
+  try {
+    projections = JSON.parse(await readFile(file, 'utf8')) as ProjectionsFile;
+  } catch (cause) {
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `${file} is missing or unreadable; decomposition pairs read the analyze stage's projections.`,
+      { cause, details: { file } },
+    );
+  }
+  const changed = projections.values.b;
+  if (!changed)
+    throw new TraitlensError(
+      'INVALID_EXPERIMENT',
+      `${file} has projections of one variant only; decomposition pairs compare two variants on the same tokens.`,
+    );
+  return { ...projections, changed };
+}
+
+function pairSides(pair: DecompositionPair, projections: ProjectionsFile, file: string): PairSides {
+  const side = ({ vector, direction }: DecompositionSide) => {
+    const index = projections.vectorIds.indexOf(vector);
+    if (index < 0)
+      throw new TraitlensError(
+        'INVALID_CONFIG',
+        `Decomposition pair vector "${vector}" is not in ${file} (vectors: ${projections.vectorIds.filter((id) => !id.startsWith('random')).join(', ')}).`,
+      );
+    return { index, sign: direction === 'high' ? 1 : -1 };
+  };
+  return [side(pair.first), side(pair.second)];
+}
+
+function collectLayerShifts(
+  projections: ProjectionsFile & { changed: (number | null)[][][] },
+  sides: PairSides,
+  layerIndex: number,
+): LayerShifts {
+  const shifts: LayerShifts['shifts'] = [[], []];
+  const bases: LayerShifts['bases'] = [[], []];
+  const ids: string[] = [];
+  const read = (index: number, prompt: number) => ({
+    a: projections.values.a[index]?.[layerIndex]?.[prompt],
+    b: projections.changed[index]?.[layerIndex]?.[prompt],
+  });
+  projections.promptIds.forEach((promptId, prompt) => {
+    if (projections.paired[prompt] !== 1) return;
+    const first = read(sides[0].index, prompt);
+    const second = read(sides[1].index, prompt);
+    if (first.a == null || first.b == null || second.a == null || second.b == null) return;
+    shifts[0].push(first.b - first.a);
+    bases[0].push(first.a);
+    shifts[1].push(second.b - second.a);
+    bases[1].push(second.a);
+    ids.push(promptId);
+  });
+  return { shifts, bases, ids };
+}
+
+const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+
+/** The pair's statistics at one layer from its per-prompt shifts. */
+function measurePairAtLayer(options: {
+  pair: DecompositionPair;
+  layer: number;
+  sides: PairSides;
+  layerShifts: LayerShifts;
+}): DecompositionPairResult {
+  const { pair, layer, sides } = options;
+  const { shifts, bases, ids } = options.layerShifts;
+  const scales = [standardDeviation(bases[0]) || 1, standardDeviation(bases[1]) || 1] as const;
+  const signed: [number[], number[]] = [
+    shifts[0].map((value) => (sides[0].sign * value) / scales[0]),
+    shifts[1].map((value) => (sides[1].sign * value) / scales[1]),
+  ];
+  const divergence = signed[0].map((value, prompt) => value + signed[1][prompt]!);
+  const pairedT = computePairedTTest(
+    signed[0],
+    signed[1].map((value) => -value),
+  );
+  const wilcoxon = computeWilcoxonSignedRankTest(
+    signed[0],
+    signed[1].map((value) => -value),
+  );
+  const correlation = computePearsonCorrelation(shifts[0], shifts[1]);
+  return {
+    pair: formatPair(pair),
+    layer,
+    prompts: ids.length,
+    meanShift: { first: mean(shifts[0]) / scales[0], second: mean(shifts[1]) / scales[1] },
+    meanDivergence: mean(divergence),
+    pairedT,
+    wilcoxon: { statistic: wilcoxon.statistic, p: wilcoxon.p },
+    correlation: { r: correlation.r, p: correlation.p },
+  };
+}
+
+/** The per-prompt scatter plot of a pair's two shifts at its layer of largest divergence; returns its path. */
+async function writePairPlot(options: {
+  pair: DecompositionPair;
+  best: { result: DecompositionPairResult; shifts: [number[], number[]]; ids: string[] };
+  outputDirectory: string;
+}): Promise<string> {
+  const { pair, best } = options;
+  const name =
+    `${pair.first.vector}-${pair.first.direction}--${pair.second.vector}-${pair.second.direction}`.replace(
+      /[^\w.-]+/g,
+      '_',
+    );
+  const svg = await renderPlotSvg({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: `${best.result.pair} (layer ${best.result.layer}, divergence ${best.result.meanDivergence.toFixed(2)} sd, paired t p = ${best.result.pairedT.p.toExponential(1)})`,
+    width: 360,
+    height: 360,
+    data: {
+      values: best.ids.map((promptId, prompt) => ({
+        prompt: promptId,
+        first: best.shifts[0][prompt],
+        second: best.shifts[1][prompt],
+      })),
+    },
+    mark: { type: 'point', filled: true, opacity: 0.7 },
+    encoding: {
+      x: { field: 'first', type: 'quantitative', title: `${pair.first.vector}: changed - base` },
+      y: { field: 'second', type: 'quantitative', title: `${pair.second.vector}: changed - base` },
+      tooltip: [{ field: 'prompt', type: 'nominal' }],
+    },
+  });
+  const plot = join(options.outputDirectory, `${name}.svg`);
+  await writeFileAtomic(plot, svg);
+  return plot;
+}
+
 /**
  * Tests predicted decomposition pairs on the per-prompt projections of both variants on identical tokens
  * (the analyze stage's projections.json): per prompt the shift of each trait (changed - base), scaled by
@@ -77,118 +220,25 @@ function standardDeviation(values: readonly number[]): number {
 export async function analyzeDecompositionPairs(
   options: DecompositionPairsOptions,
 ): Promise<{ file: string; results: DecompositionPairResult[]; plots: string[] }> {
-  let projections: ProjectionsFile;
-  try {
-    projections = JSON.parse(await readFile(options.projectionsFile, 'utf8')) as ProjectionsFile;
-  } catch (cause) {
-    throw new TraitlensError(
-      'INVALID_EXPERIMENT',
-      `${options.projectionsFile} is missing or unreadable; decomposition pairs read the analyze stage's projections.`,
-      { cause, details: { file: options.projectionsFile } },
-    );
-  }
-  const changed = projections.values.b;
-  if (!changed)
-    throw new TraitlensError(
-      'INVALID_EXPERIMENT',
-      `${options.projectionsFile} has projections of one variant only; decomposition pairs compare two variants on the same tokens.`,
-    );
-  const vectorIndex = (vector: string) => {
-    const index = projections.vectorIds.indexOf(vector);
-    if (index < 0)
-      throw new TraitlensError(
-        'INVALID_CONFIG',
-        `Decomposition pair vector "${vector}" is not in ${options.projectionsFile} (vectors: ${projections.vectorIds.filter((id) => !id.startsWith('random')).join(', ')}).`,
-      );
-    return index;
-  };
+  const projections = await readProjections(options.projectionsFile);
   const layers = options.layers ?? projections.layers;
   const results: DecompositionPairResult[] = [];
   const plots: string[] = [];
   await mkdir(options.outputDirectory, { recursive: true });
   for (const pair of options.pairs) {
-    const sides = [pair.first, pair.second].map((side) => ({
-      index: vectorIndex(side.vector),
-      sign: side.direction === 'high' ? 1 : -1,
-    }));
+    const sides = pairSides(pair, projections, options.projectionsFile);
     let best: { result: DecompositionPairResult; shifts: [number[], number[]]; ids: string[] } | undefined;
     for (const layer of layers) {
       const layerIndex = projections.layers.indexOf(layer);
       if (layerIndex < 0) continue;
-      const shifts: [number[], number[]] = [[], []];
-      const bases: [number[], number[]] = [[], []];
-      const ids: string[] = [];
-      projections.promptIds.forEach((promptId, prompt) => {
-        if (projections.paired[prompt] !== 1) return;
-        const values = sides.map(({ index }) => ({
-          a: projections.values.a[index]?.[layerIndex]?.[prompt],
-          b: changed[index]?.[layerIndex]?.[prompt],
-        }));
-        if (values.some((value) => value.a == null || value.b == null)) return;
-        values.forEach((value, side) => {
-          shifts[side]!.push(value.b! - value.a!);
-          bases[side]!.push(value.a!);
-        });
-        ids.push(promptId);
-      });
-      if (ids.length < 3) continue;
-      const scales = bases.map((values) => standardDeviation(values) || 1);
-      const signed = shifts.map((values, side) =>
-        values.map((value) => (sides[side]!.sign * value) / scales[side]!),
-      ) as [number[], number[]];
-      const divergence = signed[0].map((value, prompt) => value + signed[1][prompt]!);
-      const pairedT = computePairedTTest(
-        signed[0],
-        signed[1].map((value) => -value),
-      );
-      const wilcoxon = computeWilcoxonSignedRankTest(
-        signed[0],
-        signed[1].map((value) => -value),
-      );
-      const correlation = computePearsonCorrelation(shifts[0], shifts[1]);
-      const mean = (values: readonly number[]) =>
-        values.reduce((sum, value) => sum + value, 0) / values.length;
-      const result: DecompositionPairResult = {
-        pair: formatPair(pair),
-        layer,
-        prompts: ids.length,
-        meanShift: { first: mean(shifts[0]) / scales[0]!, second: mean(shifts[1]) / scales[1]! },
-        meanDivergence: mean(divergence),
-        pairedT,
-        wilcoxon: { statistic: wilcoxon.statistic, p: wilcoxon.p },
-        correlation: { r: correlation.r, p: correlation.p },
-      };
+      const layerShifts = collectLayerShifts(projections, sides, layerIndex);
+      if (layerShifts.ids.length < 3) continue;
+      const result = measurePairAtLayer({ pair, layer, sides, layerShifts });
       results.push(result);
-      if (!best || result.meanDivergence > best.result.meanDivergence) best = { result, shifts, ids };
+      if (!best || result.meanDivergence > best.result.meanDivergence)
+        best = { result, shifts: layerShifts.shifts, ids: layerShifts.ids };
     }
-    if (!best) continue;
-    const name =
-      `${pair.first.vector}-${pair.first.direction}--${pair.second.vector}-${pair.second.direction}`.replace(
-        /[^\w.-]+/g,
-        '_',
-      );
-    const svg = await renderPlotSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-      title: `${best.result.pair} (layer ${best.result.layer}, divergence ${best.result.meanDivergence.toFixed(2)} sd, paired t p = ${best.result.pairedT.p.toExponential(1)})`,
-      width: 360,
-      height: 360,
-      data: {
-        values: best.ids.map((promptId, prompt) => ({
-          prompt: promptId,
-          first: best!.shifts[0][prompt],
-          second: best!.shifts[1][prompt],
-        })),
-      },
-      mark: { type: 'point', filled: true, opacity: 0.7 },
-      encoding: {
-        x: { field: 'first', type: 'quantitative', title: `${pair.first.vector}: changed - base` },
-        y: { field: 'second', type: 'quantitative', title: `${pair.second.vector}: changed - base` },
-        tooltip: [{ field: 'prompt', type: 'nominal' }],
-      },
-    });
-    const plot = join(options.outputDirectory, `${name}.svg`);
-    await writeFileAtomic(plot, svg);
-    plots.push(plot);
+    if (best) plots.push(await writePairPlot({ pair, best, outputDirectory: options.outputDirectory }));
   }
   const file = join(options.outputDirectory, 'decomposition-pairs.json');
   await writeJsonAtomic(file, {

@@ -11,7 +11,7 @@ export function toLoadModelOptions(
   progress?: StageProgress,
 ): LoadModelOptions {
   let lastReport = 0;
-  const tracker = createStageProgressTracker({ ...(progress ? { progress } : {}) });
+  const tracker = createStageProgressTracker({ progress });
   return {
     ...(runtime.dtype ? { dtype: runtime.dtype } : {}),
     ...(runtime.computeDtype ? { computeDtype: runtime.computeDtype } : {}),

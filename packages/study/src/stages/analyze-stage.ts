@@ -11,6 +11,7 @@ import { readTraitVectors, SafetensorsFile, TraitlensError } from '@traitlens/co
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
 import {
   analyzeDecompositionPairs,
+  type DecompositionPair,
   type DecompositionSide,
 } from '../decomposition/analyze-decomposition-pairs';
 import { type LabelsFile, labelPaths } from '../labels/label-responses';
@@ -76,7 +77,7 @@ export async function runAnalyzeStage(context: StageContext): Promise<StageSumma
   const { experiment, log } = context;
   // runStudy runs this stage only with analyze, extract and capture blocks (checked with the config).
   const { analyze, capture, replay, label } = requireStages(experiment.config.stages, 'analyze', 'capture');
-  const labels = await readStageLabels(context, label !== undefined);
+  const labels = await readStageLabels(context, { labelled: label !== undefined });
   // `best`: per trait, the method its extraction evaluation ranked best (fails naming a trait without one).
   const methods = analyze.methods === 'best' ? await readBestMethods(experiment.directory) : analyze.methods;
   const promptSetIds = (await loadStudyPromptSets(experiment)).map((set) => set.id);
@@ -145,7 +146,14 @@ interface StageLabels {
   skipped: string;
 }
 
-async function readStageLabels(context: StageContext, labelled: boolean): Promise<StageLabels> {
+async function readStageLabels(
+  context: StageContext,
+  options: {
+    /** The config has a label block: its labels.json must exist. */
+    labelled: boolean;
+  },
+): Promise<StageLabels> {
+  const { labelled } = options;
   const paths = labelPaths(context.experiment.directory);
   const labels = labelled ? await readLabels(paths.labels) : undefined;
   if (labelled && !labels)
@@ -204,13 +212,21 @@ async function runDecompositionPairs(
     const [trait, direction] = entry.split(' ') as [string, 'high' | 'low'];
     return { vector: `${trait}/${decompositionMethod(options.methods, trait, experiment.file)}`, direction };
   };
+  const pairs = options.pairs.map((entries): DecompositionPair => {
+    const [first, second] = entries;
+    if (first === undefined || second === undefined)
+      throw new Error(
+        `a decomposition pair has two entries; the config check let ${entries.join(', ')} through`,
+      );
+    return { first: side(first), second: side(second) };
+  });
   const decomposition = await analyzeDecompositionPairs({
     projectionsFile: join(experiment.directory, 'analysis', 'projections.json'),
-    pairs: options.pairs.map(([first, second]) => ({ first: side(first!), second: side(second!) })),
+    pairs,
     outputDirectory: join(experiment.directory, 'analysis', 'decomposition-pairs'),
   });
-  for (const pair of options.pairs) {
-    const name = `${side(pair[0]!).vector} ${pair[0]!.split(' ')[1]} + ${side(pair[1]!).vector} ${pair[1]!.split(' ')[1]}`;
+  for (const { first, second } of pairs) {
+    const name = `${first.vector} ${first.direction} + ${second.vector} ${second.direction}`;
     const best = decomposition.results
       .filter((result) => result.pair === name)
       .sort((a, b) => b.meanDivergence - a.meanDivergence)[0];

@@ -33,12 +33,13 @@ function variantOf(
 
 /** `--lock-wait`: how long capture and replay wait for another process on the same prompts. */
 function lockOptions(context: StageContext, what: string) {
-  if (!context.lockWaitMs) return {};
+  const { lockWaitMs } = context;
+  if (!lockWaitMs) return {};
   return {
-    lockWaitMs: context.lockWaitMs,
+    lockWaitMs,
     onLockWait: (owner: FileLockOwner | undefined) =>
       context.log(
-        `  waiting up to ${context.lockWaitMs! / 1000} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to finish ${what}`,
+        `  waiting up to ${lockWaitMs / 1000} s (--lock-wait) for ${owner ? `process ${owner.pid} on ${owner.hostname} (${owner.purpose})` : 'another process'} to finish ${what}`,
       ),
   };
 }

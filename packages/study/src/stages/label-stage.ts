@@ -2,7 +2,7 @@ import { TraitlensError } from '@traitlens/core';
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
 import { type LabelSource, labelResponses } from '../labels/label-responses';
 import { createStudyJudge, type StudyJudge } from '../models/study-judge';
-import type { StageContext, StageSummary } from './stage-context';
+import { requireStages, type StageContext, type StageSummary } from './stage-context';
 import { createStageProgressTracker } from './stage-progress';
 
 /** Stage 5: labels the generating variant's responses as the config's `stages.label` block says. */
@@ -35,19 +35,16 @@ export async function runLabelStage(context: StageContext): Promise<StageSummary
   try {
     const result = await labelResponses({
       experiment: experiment.directory,
-      variant: experiment.config.stages.capture!.variant,
+      variant: requireStages(experiment.config.stages, 'capture').capture.variant,
       promptSets: await loadStudyPromptSets(experiment),
       source,
-      ...(experiment.annotationsFile ? { annotationsFile: experiment.annotationsFile } : {}),
+      annotationsFile: experiment.annotationsFile,
       force: context.force,
       // A shard only judges (its prompts); the unsharded run merges the scores into labels.json.
-      ...(context.shard ? { shard: context.shard } : {}),
-      ...(progress.active
-        ? {
-            onProgress: (done: number, total: number) =>
-              progress.update('label judge', done, total, 'responses'),
-          }
-        : {}),
+      shard: context.shard,
+      onProgress: progress.active
+        ? (done: number, total: number) => progress.update('label judge', done, total, 'responses')
+        : undefined,
       log,
     });
     return { ...result };

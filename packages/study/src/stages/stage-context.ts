@@ -10,12 +10,12 @@ export interface StageContext {
   /** Redo the stage's work even where its files are complete. */
   force: boolean;
   /** Only this shard's units (traits, layers, prompts); undefined: all of them. */
-  shard?: WorkShard;
+  shard?: WorkShard | undefined;
   log: (line: string) => void;
   /** How long a stage that takes a lock (extract, capture, replay) waits for another process; default 0. */
-  lockWaitMs?: number;
+  lockWaitMs?: number | undefined;
   /** Progress of long steps (a bar with ETA on a terminal, periodic lines in a log); optional. */
-  progress?: StageProgress;
+  progress?: StageProgress | undefined;
 }
 
 /** One long step: `update` it, `finish` it (the CLI's progress display has this shape). */

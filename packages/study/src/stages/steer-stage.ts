@@ -17,10 +17,9 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
   const { experiment, log } = context;
   const settings = experiment.config.stages.steer;
   const extracted = requireStages(experiment.config.stages, 'extract').extract.traits;
-  const traits = settings.traits
-    ? extracted.filter((name) =>
-        settings.traits!.some((wanted) => name === wanted || name.endsWith(`/${wanted}`)),
-      )
+  const wanted = settings.traits;
+  const traits = wanted
+    ? extracted.filter((name) => wanted.some((entry) => name === entry || name.endsWith(`/${entry}`)))
     : extracted;
   const layout = experimentLayout(experiment.directory);
   const clean = createLoraScaleView(await context.models.organismModel(), 0);
@@ -83,8 +82,10 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
       // The most effective coherent candidate: the largest rise, or with direction negative the largest fall.
       const sign = settings.direction === 'negative' ? -1 : 1;
       const best = candidates
-        .filter((candidate) => candidate.best !== null && candidate.traitDelta !== null)
-        .sort((a, b) => sign * (b.traitDelta! - a.traitDelta!))[0];
+        .flatMap(({ id, best, traitDelta }) =>
+          best !== null && traitDelta !== null ? [{ id, best, traitDelta }] : [],
+        )
+        .sort((a, b) => sign * (b.traitDelta - a.traitDelta))[0];
       summary[name] = {
         method,
         baseline: evaluation.results.baseline?.traitMean ?? null,
@@ -92,15 +93,15 @@ export async function runSteerStage(context: StageContext): Promise<StageSummary
         best: best
           ? {
               candidate: best.id,
-              coefficient: best.best!.coefficient,
-              traitMean: best.best!.traitMean,
-              coherenceMean: best.best!.coherenceMean,
+              coefficient: best.best.coefficient,
+              traitMean: best.best.traitMean,
+              coherenceMean: best.best.coherenceMean,
               traitDelta: best.traitDelta,
             }
           : null,
       };
       log(
-        `  ${trait.name}: baseline ${evaluation.results.baseline?.traitMean?.toFixed(1) ?? '-'}, ${best ? `best ${best.id} (trait ${best.best!.traitMean?.toFixed(1) ?? '-'}, coherence ${best.best!.coherenceMean?.toFixed(1) ?? '-'})` : 'no coherent step'}`,
+        `  ${trait.name}: baseline ${evaluation.results.baseline?.traitMean?.toFixed(1) ?? '-'}, ${best ? `best ${best.id} (trait ${best.best.traitMean?.toFixed(1) ?? '-'}, coherence ${best.best.coherenceMean?.toFixed(1) ?? '-'})` : 'no coherent step'}`,
       );
     }
   } finally {
