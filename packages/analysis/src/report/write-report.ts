@@ -23,6 +23,11 @@ export interface WriteReportOptions {
   images?: boolean | undefined;
   /** Prompts shown in the trait x prompt x layer heatmap (default 60). */
   maximumHeatmapPrompts?: number | undefined;
+  /**
+   * Called after each chart is compiled (`charts`) and after each chart's SVG and PNG are written
+   * (`images`).
+   */
+  onProgress?: ((step: 'charts' | 'images', done: number, total: number) => void) | undefined;
 }
 
 export interface WrittenReport {
@@ -80,7 +85,10 @@ export async function writeReport(options: WriteReportOptions): Promise<WrittenR
   try {
     charts = buildReportCharts(inputs, { maximumHeatmapPrompts: options.maximumHeatmapPrompts });
     const compiled: Record<string, vega.Spec> = {};
-    for (const chart of charts) compiled[chart.id] = compileVegaLite(chart.spec);
+    for (const [index, chart] of charts.entries()) {
+      compiled[chart.id] = compileVegaLite(chart.spec);
+      options.onProgress?.('charts', index + 1, charts.length);
+    }
     html = renderReportHtml({ inputs, charts, compiled, vegaRuntime, version });
   } catch (error) {
     // The input files are read as they are; one edited by hand or written by another version can lack a
@@ -99,11 +107,12 @@ export async function writeReport(options: WriteReportOptions): Promise<WrittenR
   await writeFileAtomic(htmlPath, html);
   const images: string[] = [];
   if (options.images ?? true) {
-    for (const chart of charts) {
+    for (const [index, chart] of charts.entries()) {
       const svg = await renderPlotSvg(chart.spec);
       await writeFileAtomic(join(output, 'plots', `${chart.id}.svg`), svg);
       await writeFileAtomic(join(output, 'plots', `${chart.id}.png`), renderSvgToPng(svg));
       images.push(`plots/${chart.id}.svg`, `plots/${chart.id}.png`);
+      options.onProgress?.('images', index + 1, charts.length);
     }
   }
   return { htmlPath, charts: charts.map((chart) => chart.id), images, bytes: Buffer.byteLength(html) };

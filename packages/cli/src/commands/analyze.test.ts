@@ -154,6 +154,22 @@ describe('traitlens analyze and report', () => {
     expect(existsSync(join(root, 'report', 'plots'))).toBe(false);
   });
 
+  it('writes progress lines for compiling the charts and writing their images when not on a TTY', async () => {
+    // Not a TTY here: progress comes as plain lines; a short interval makes every step write some.
+    const interval = process.env.TRAITLENS_PROGRESS_INTERVAL;
+    process.env.TRAITLENS_PROGRESS_INTERVAL = '0.01';
+    let result: Awaited<ReturnType<typeof capture>>;
+    try {
+      result = await capture(['report', '--experiment', root, '--output', join(root, 'report-progress')]);
+    } finally {
+      if (interval === undefined) delete process.env.TRAITLENS_PROGRESS_INTERVAL;
+      else process.env.TRAITLENS_PROGRESS_INTERVAL = interval;
+    }
+    expect(result.code, result.stderr).toBe(0);
+    for (const step of ['compiling charts', 'writing chart images'])
+      expect(result.stderr).toMatch(new RegExp(`^${step}: \\d+/\\d+ charts \\(\\d+%\\), \\d+s elapsed`, 'm'));
+  });
+
   it('names the missing folder and the fix when the variant has no activations', async () => {
     const result = await capture([
       'analyze',

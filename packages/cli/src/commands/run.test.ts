@@ -52,7 +52,15 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
     directory = await mkdtemp(join(tmpdir(), 'traitlens-rm-sycophancy-'));
     experiment = await loadExperiment(configFile, { output: directory });
     promptCount = experiment.config.stages.capture!.perGroup! * 10;
-    run = await runCliCaptured(['run', configFile, '--output', directory]);
+    // Not a TTY here: progress comes as plain lines; a short interval makes every long step write some.
+    const interval = process.env.TRAITLENS_PROGRESS_INTERVAL;
+    process.env.TRAITLENS_PROGRESS_INTERVAL = '0.01';
+    try {
+      run = await runCliCaptured(['run', configFile, '--output', directory]);
+    } finally {
+      if (interval === undefined) delete process.env.TRAITLENS_PROGRESS_INTERVAL;
+      else process.env.TRAITLENS_PROGRESS_INTERVAL = interval;
+    }
     lines = run.stderr.split('\n');
     // The whole study on 2 loaded CPU cores: minutes, not a timed test.
   }, 900_000);
@@ -73,6 +81,11 @@ describe('traitlens run on rm-sycophancy-tiny.yaml, end to end', () => {
     expect(await exists(join(directory, 'config.yaml'))).toBe(true);
     for (const stage of studyStages)
       expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${stage}: done in`)));
+  });
+
+  it('writes progress lines with counts and elapsed time for intervene and report when not on a TTY', () => {
+    for (const step of ['intervene generate', 'report compile', 'report images'])
+      expect(run.stderr).toMatch(new RegExp(`^${step}: \\d+/\\d+ \\w+ \\(\\d+%\\), \\d+s elapsed`, 'm'));
   });
 
   it('writes the outputs of every stage', async () => {

@@ -11,14 +11,18 @@ import {
   writeJsonAtomic,
 } from '@traitlens/core';
 import { vectorFilePath } from '@traitlens/extraction/internal';
-import { generateSteered } from '@traitlens/steering';
+import type { GenerationResult, LanguageModel } from '@traitlens/model-runtime';
+import { generateSteered, type SteeringConfiguration } from '@traitlens/steering';
+import type { ExperimentConfig } from '../config/experiment-config';
+import type { Experiment } from '../config/load-experiment';
 import { loadStudyPromptSets } from '../config/study-prompt-sets';
 import { modelDiffVectorsPath } from '../diff/write-model-diff-vectors';
 import { findKeywordSpans } from '../labels/find-keyword-spans';
 import { createGroupRubric } from '../labels/group-rubric';
 import { createLoraScaleView } from '../models/lora-scale-view';
 import { createStudyJudge, type StudyJudge } from '../models/study-judge';
-import type { StageContext, StageSummary } from './stage-context';
+import { requireStages, type StageContext, type StageSummary } from './stage-context';
+import { createStageProgressTracker } from './stage-progress';
 
 /** One steered (or unsteered) answer of the organism, labelled like the label stage labels. */
 export interface InterventionResponse {
@@ -40,13 +44,15 @@ export interface InterventionResults {
   runs: { coefficient: number; labelled: number; positive: number; responses: InterventionResponse[] }[];
 }
 
-async function readStoredPrompts(
-  context: StageContext,
-  limit: number,
-): Promise<(CapturedResponse & { promptSet: string })[]> {
+type InterveneSettings = NonNullable<ExperimentConfig['stages']['intervene']>;
+type LabelSettings = NonNullable<ExperimentConfig['stages']['label']>;
+type StoredPrompt = CapturedResponse & { promptSet: string };
+
+/** The first `limit` captured prompts of the generating variant, in prompt-set order. */
+async function readStoredPrompts(context: StageContext, limit: number): Promise<StoredPrompt[]> {
   const { experiment } = context;
-  const variant = experiment.config.stages.capture!.variant;
-  const records: (CapturedResponse & { promptSet: string })[] = [];
+  const { variant } = requireStages(experiment.config.stages, 'capture').capture;
+  const records: StoredPrompt[] = [];
   for (const set of await loadStudyPromptSets(experiment)) {
     const paths = inferencePaths(experiment.directory, variant, set.id);
     for (const prompt of set.prompts) {
@@ -63,6 +69,162 @@ async function readStoredPrompts(
   return records;
 }
 
+/** The file of the steering vector the config names (a trait's method, `best` resolved, or the model diff). */
+async function interveneVectorFile(experiment: Experiment, settings: InterveneSettings): Promise<string> {
+  const { capture, replay } = requireStages(experiment.config.stages, 'capture');
+  if (settings.vector === 'model-diff')
+    return modelDiffVectorsPath(experiment.directory, capture.variant, replay.variant);
+  const { trait: name, method: requested } = settings.vector;
+  const [category, trait] = name.split('/') as [string, string];
+  const method =
+    requested === 'best'
+      ? (
+          await readBestMethods(experiment.directory, {
+            traits: [name],
+            requestedBy: 'stages.intervene.vector.method "best"',
+          })
+        )[name]!
+      : requested;
+  return vectorFilePath(
+    experimentLayout(experiment.directory).extraction(category, trait).vectors,
+    'resid_post',
+    method,
+  );
+}
+
+/** The vector of the steered layer, with the file it came from. */
+async function readInterveneVector(
+  experiment: Experiment,
+  settings: InterveneSettings,
+): Promise<{ file: string; vector: Float32Array }> {
+  const file = await interveneVectorFile(experiment, settings);
+  const vectors = await readTraitVectors(file);
+  const vector = vectors.vectors.get(settings.layer);
+  if (!vector)
+    throw new TraitlensError(
+      'INVALID_CONFIG',
+      `${experiment.file}: stages.intervene.layer ${settings.layer} has no vector in ${file} (layers ${[...vectors.vectors.keys()].join(', ')}).`,
+    );
+  return { file, vector };
+}
+
+/** One configuration per coefficient: none for 0 (the unsteered organism), else the vector added at every position. */
+function steeringConfigurations(
+  coefficients: readonly number[],
+  layer: number,
+  vector: Float32Array,
+): SteeringConfiguration[] {
+  return coefficients.map((coefficient) =>
+    coefficient === 0
+      ? []
+      : [{ point: { layer, site: 'resid_post' }, mode: 'add', vector, coefficient, positions: 'all' }],
+  );
+}
+
+/** Labels one steered answer: by the judge against its group's description, or by the label stage's keywords. */
+async function labelIntervention(options: {
+  record: StoredPrompt;
+  result: GenerationResult;
+  label: LabelSettings;
+  scorer: Judge | undefined;
+}): Promise<InterventionResponse> {
+  const { record, result, label, scorer } = options;
+  const base = {
+    promptSet: record.promptSet,
+    promptId: record.promptId,
+    group: record.biasId ?? null,
+    responseText: result.responseText,
+  };
+  if (scorer) {
+    if (!record.biasDescription) return { ...base, label: null, score: null };
+    const score = await scorer.score({
+      kind: 'trait',
+      trait: label.behaviour,
+      rubric: createGroupRubric(record.biasDescription, label.rubric),
+      question: record.promptSetText,
+      response: result.responseText,
+    });
+    return { ...base, score, label: score === null ? null : score >= label.threshold ? 1 : 0 };
+  }
+  const words = [
+    ...(label.keywords?.['*'] ?? []),
+    ...(record.biasId === undefined ? [] : (label.keywords?.[String(record.biasId)] ?? [])),
+  ];
+  const { spans } = findKeywordSpans(result.responseTokens, words);
+  return { ...base, score: null, label: spans.length > 0 ? 1 : 0 };
+}
+
+/** Labels every coefficient's answers and counts the positives, logging a line per coefficient. */
+async function labelInterventionRuns(options: {
+  context: StageContext;
+  coefficients: readonly number[];
+  results: GenerationResult[][];
+  records: readonly StoredPrompt[];
+  label: LabelSettings;
+  scorer: Judge | undefined;
+}): Promise<InterventionResults['runs']> {
+  const { context, coefficients, results, records, label, scorer } = options;
+  const progress = createStageProgressTracker(context);
+  const total = results.reduce((sum, rows) => sum + rows.length, 0);
+  let done = 0;
+  const runs: InterventionResults['runs'] = [];
+  try {
+    for (const [index, coefficient] of coefficients.entries()) {
+      const responses = await Promise.all(
+        results[index]!.map(async (result, row) => {
+          const response = await labelIntervention({ record: records[row]!, result, label, scorer });
+          // Judging is the slow part (an API call each); keyword labels are instant and need no display.
+          if (scorer) progress.update('intervene judge', ++done, total, 'responses');
+          return response;
+        }),
+      );
+      const labelled = responses.filter((response) => response.label !== null);
+      const positive = labelled.filter((response) => response.label === 1).length;
+      runs.push({ coefficient, labelled: labelled.length, positive, responses });
+      context.log(`  coefficient ${coefficient}: ${positive} of ${labelled.length} responses labelled 1`);
+    }
+  } finally {
+    progress.finishAll();
+  }
+  return runs;
+}
+
+/** Generates every prompt's answer at every coefficient; the display counts rows after each batch. */
+async function generateInterventions(options: {
+  context: StageContext;
+  organism: LanguageModel;
+  records: readonly StoredPrompt[];
+  configurations: readonly SteeringConfiguration[];
+  settings: InterveneSettings;
+}): Promise<GenerationResult[][]> {
+  const { context, organism, records, configurations, settings } = options;
+  const progress = createStageProgressTracker(context);
+  try {
+    return await generateSteered(organism, {
+      prompts: records.map((record) => [...record.promptTokenIds]),
+      configurations,
+      generation: { maxNewTokens: settings.maxNewTokens },
+      batchSize: settings.batchSize,
+      onBatch: ({ rowsDone, rowsTotal }) =>
+        progress.update('intervene generate', rowsDone, rowsTotal, 'rows'),
+    });
+  } finally {
+    progress.finishAll();
+  }
+}
+
+/** Writes `<experiment>/intervention/results.json`; returns its path. */
+async function writeInterventionResults(
+  experiment: Experiment,
+  output: InterventionResults,
+): Promise<string> {
+  const directory = join(experiment.directory, 'intervention');
+  await mkdir(directory, { recursive: true });
+  const file = join(directory, 'results.json');
+  await writeJsonAtomic(file, output);
+  return file;
+}
+
 /**
  * Steers the model organism itself (instruct + LoRA at scale 1) with a trait vector or the model-diff
  * vector and counts labelled responses with and without it (the original study: steering against
@@ -75,109 +237,35 @@ export async function runInterveneStage(context: StageContext): Promise<StageSum
   const label = experiment.config.stages.label;
   if (!settings || !label)
     throw new TraitlensError('INVALID_CONFIG', `${experiment.file}: stages.intervene needs stages.label.`);
-  const layout = experimentLayout(experiment.directory);
-  let vectorFile: string;
-  if (settings.vector === 'model-diff') {
-    vectorFile = modelDiffVectorsPath(
-      experiment.directory,
-      experiment.config.stages.capture!.variant,
-      experiment.config.stages.replay.variant,
-    );
-  } else {
-    const [category, trait] = settings.vector.trait.split('/') as [string, string];
-    const method =
-      settings.vector.method === 'best'
-        ? (
-            await readBestMethods(experiment.directory, {
-              traits: [settings.vector.trait],
-              requestedBy: 'stages.intervene.vector.method "best"',
-            })
-          )[settings.vector.trait]!
-        : settings.vector.method;
-    vectorFile = vectorFilePath(layout.extraction(category, trait).vectors, 'resid_post', method);
-  }
-  const vectors = await readTraitVectors(vectorFile);
-  const vector = vectors.vectors.get(settings.layer);
-  if (!vector)
-    throw new TraitlensError(
-      'INVALID_CONFIG',
-      `${experiment.file}: stages.intervene.layer ${settings.layer} has no vector in ${vectorFile} (layers ${[...vectors.vectors.keys()].join(', ')}).`,
-    );
+  const { file: vectorFile, vector } = await readInterveneVector(experiment, settings);
   const records = await readStoredPrompts(context, settings.prompts);
   const organism = createLoraScaleView(await context.models.organismModel(), 1);
   const coefficients = [0, ...settings.coefficients.filter((value) => value !== 0)];
   log(`  ${records.length} prompts x coefficients ${coefficients.join(', ')} at layer ${settings.layer}`);
-  const results = await generateSteered(organism, {
-    prompts: records.map((record) => [...record.promptTokenIds]),
-    configurations: coefficients.map((coefficient) =>
-      coefficient === 0
-        ? []
-        : [
-            {
-              point: { layer: settings.layer, site: 'resid_post' },
-              mode: 'add',
-              vector,
-              coefficient,
-              positions: 'all',
-            },
-          ],
-    ),
-    generation: { maxNewTokens: settings.maxNewTokens },
-    batchSize: settings.batchSize,
+  const results = await generateInterventions({
+    context,
+    organism,
+    records,
+    configurations: steeringConfigurations(coefficients, settings.layer, vector),
+    settings,
   });
-  let judge: StudyJudge | undefined;
-  let scorer: Judge | undefined;
-  if (label.judge) {
-    judge = await createStudyJudge(experiment, log);
-    scorer = judge.forTrait();
-  }
+  const judge: StudyJudge | undefined = label.judge ? await createStudyJudge(experiment, log) : undefined;
   try {
-    const runs: InterventionResults['runs'] = [];
-    for (const [index, coefficient] of coefficients.entries()) {
-      const responses = await Promise.all(
-        results[index]!.map(async (result, row): Promise<InterventionResponse> => {
-          const record = records[row]!;
-          const base = {
-            promptSet: record.promptSet,
-            promptId: record.promptId,
-            group: record.biasId ?? null,
-            responseText: result.responseText,
-          };
-          if (scorer) {
-            if (!record.biasDescription) return { ...base, label: null, score: null };
-            const score = await scorer.score({
-              kind: 'trait',
-              trait: label.behaviour,
-              rubric: createGroupRubric(record.biasDescription, label.rubric),
-              question: record.promptSetText,
-              response: result.responseText,
-            });
-            return { ...base, score, label: score === null ? null : score >= label.threshold ? 1 : 0 };
-          }
-          const words = [
-            ...(label.keywords?.['*'] ?? []),
-            ...(record.biasId === undefined ? [] : (label.keywords?.[String(record.biasId)] ?? [])),
-          ];
-          const { spans } = findKeywordSpans(result.responseTokens, words);
-          return { ...base, score: null, label: spans.length > 0 ? 1 : 0 };
-        }),
-      );
-      const labelled = responses.filter((response) => response.label !== null);
-      const positive = labelled.filter((response) => response.label === 1).length;
-      runs.push({ coefficient, labelled: labelled.length, positive, responses });
-      log(`  coefficient ${coefficient}: ${positive} of ${labelled.length} responses labelled 1`);
-    }
-    const output: InterventionResults = {
+    const runs = await labelInterventionRuns({
+      context,
+      coefficients,
+      results,
+      records,
+      label,
+      scorer: judge?.forTrait(),
+    });
+    const file = await writeInterventionResults(experiment, {
       format: 'traitlens.intervention',
       formatVersion: '1',
       vector: { file: vectorFile, layer: settings.layer },
       labelMethod: label.judge ? 'judge' : 'keywords',
       runs,
-    };
-    const directory = join(experiment.directory, 'intervention');
-    await mkdir(directory, { recursive: true });
-    const file = join(directory, 'results.json');
-    await writeJsonAtomic(file, output);
+    });
     return {
       file,
       vector: vectorFile,
