@@ -36,10 +36,10 @@ async function exists(path: string): Promise<boolean> {
 
 export interface PrepareArtifactsOptions {
   dtype: StoredWeightType;
-  quantization?: QuantizationSettings;
-  lora?: { adapter: LoraAdapter; mode: 'switchable' | 'merged' };
-  cacheDirectory?: string;
-  onProgress?: (event: { done: number; total: number; weight: string }) => void;
+  quantization?: QuantizationSettings | undefined;
+  lora?: { adapter: LoraAdapter; mode: 'switchable' | 'merged' } | undefined;
+  cacheDirectory?: string | undefined;
+  onProgress?: ((event: { done: number; total: number; weight: string }) => void) | undefined;
 }
 
 /** Converts the weights once per (checkpoint, dtype, quantization, LoRA); later loads find them in the cache. */
@@ -68,17 +68,16 @@ export async function prepareModelArtifacts(
   await withConversionLock(directory, manifestPath, async () => {
     const checkpoint = await SafetensorsCheckpoint.open(modelDirectory);
     try {
-      const writeOptions: Parameters<typeof writeExternalWeights>[4] = { dtype: options.dtype };
-      if (options.quantization) writeOptions.quantization = options.quantization;
-      if (options.lora) writeOptions.lora = options.lora;
-      if (options.onProgress) writeOptions.onProgress = options.onProgress;
-      const manifest = await writeExternalWeights(
+      const manifest = await writeExternalWeights({
         checkpoint,
         config,
         names,
-        join(directory, 'weights.data'),
-        writeOptions,
-      );
+        dataPath: join(directory, 'weights.data'),
+        dtype: options.dtype,
+        quantization: options.quantization,
+        lora: options.lora,
+        onProgress: options.onProgress,
+      });
       // The manifest is written last: its presence marks a complete conversion.
       await writeJsonAtomic(manifestPath, { ...manifest, source: modelDirectory });
     } finally {

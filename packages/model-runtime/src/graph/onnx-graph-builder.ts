@@ -118,19 +118,22 @@ export class OnnxGraphBuilder {
     return outputs;
   }
 
-  /** One-output node shorthand. */
+  /**
+   * One-output node shorthand, the graph DSL's common form: `op('Add', [a, b])`, attributes third,
+   * and the rarer output-name hint and operator domain named: `op('Gather', [t, i], { axis: 0 }, { hint: 'embedded' })`.
+   */
   op(
     opType: string,
     inputs: readonly string[],
     attributes?: Record<string, AttributeValue>,
-    hint?: string,
-    domain?: string,
+    naming: { hint?: string | undefined; domain?: string | undefined } = {},
   ): string {
     const options: Parameters<OnnxGraphBuilder['node']>[2] = {};
     if (attributes) options.attributes = attributes;
-    if (hint) options.hint = hint;
-    if (domain) options.domain = domain;
-    return this.node(opType, inputs, options)[0]!;
+    if (naming.hint) options.hint = naming.hint;
+    if (naming.domain) options.domain = naming.domain;
+    const [output] = this.node(opType, inputs, options) as [string];
+    return output;
   }
 
   externalInitializer(

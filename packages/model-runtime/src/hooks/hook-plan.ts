@@ -78,6 +78,12 @@ export function steeringInputNames(
 }
 
 /**
+ * The modes every-site steering applies at each hook site, in application order: the ablation first,
+ * then the addition (a different order from core's `steeringModes` list, and part of the graph layout).
+ */
+export const everySiteSteeringOrder: readonly SteeringMode[] = ['ablate', 'add'];
+
+/**
  * Graph inputs of every-site steering for one mode: `vectors` [slots, D] and `coefficients`
  * [slots, B, S] (row 0: no steering) and `slots` [layers * 5] int64, the row each site uses.
  */

@@ -19,7 +19,7 @@ export interface AdapterModuleSelection {
 /** The fields of a PEFT adapter_config.json that traitlens honours; every other field that changes the math is refused. */
 export interface AdapterConfig extends Omit<AdapterModuleSelection, 'targetModules'> {
   /** Absent when the file names none (PEFT always writes it; then the weights file says which modules are adapted). */
-  targetModules?: readonly string[] | string;
+  targetModules?: readonly string[] | string | undefined;
   rank: number;
   alpha: number;
   /** scaling alpha/sqrt(r) instead of alpha/r. */
@@ -191,7 +191,7 @@ export function parseAdapterConfig(json: unknown, source: string): AdapterConfig
     useRslora: config.use_rslora === true,
     rankPattern: readNumberRecord(config.rank_pattern, source, 'rank_pattern'),
     alphaPattern: readNumberRecord(config.alpha_pattern, source, 'alpha_pattern'),
-    ...(targetModules === undefined ? {} : { targetModules }),
+    targetModules,
     ...(layers ? { layers } : {}),
     ...(layersPattern && layersPattern.length > 0 ? { layersPattern } : {}),
     ...(excludeModules !== undefined && excludeModules.length > 0 ? { excludeModules } : {}),

@@ -197,16 +197,18 @@ export async function loadLoraAdapter(directory: string): Promise<LoraAdapter> {
   };
 }
 
-/** delta rows [rowStart, rowEnd) of scaling * B @ A, added into `rows` (row-major [n, inFeatures]). */
+/**
+ * delta rows [start, end) of multiplier (default 1) * scaling * B @ A, added into `rows` (row-major
+ * [end - start, inFeatures]).
+ */
 export function addLoraDelta(
   rows: Float32Array,
   target: LoraTarget,
-  rowStart: number,
-  rowEnd: number,
-  multiplier = 1,
+  range: { start: number; end: number; multiplier?: number | undefined },
 ): void {
   const { rank, inFeatures, a, b } = target;
-  const factor = target.scaling * multiplier;
+  const { start: rowStart, end: rowEnd } = range;
+  const factor = target.scaling * (range.multiplier ?? 1);
   for (let row = rowStart; row < rowEnd; row++) {
     const out = (row - rowStart) * inFeatures;
     for (let r = 0; r < rank; r++) {

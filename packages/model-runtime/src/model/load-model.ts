@@ -2,13 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TraitlensError } from '@traitlens/core';
 import { resolveArchitectureAdapter } from '../architectures/index';
-import { prepareModelArtifacts } from '../graph/graph-cache';
+import { type PrepareArtifactsOptions, prepareModelArtifacts } from '../graph/graph-cache';
 import { assertLocalModelFolder } from '../hub/assert-local-model-folder';
 import type { HubProgressEvent } from '../hub/hub-progress-event';
 import type { HubOptions } from '../hub/hub-settings';
 import { describeAdapterBaseModelMismatch } from '../lora/adapter-base-model-mismatch';
 import { loadLoraAdapter } from '../lora/load-lora-adapter';
-import type { ExecutionProviderName } from '../session/create-inference-session';
+import type { ExecutionProviderName, SessionOptions } from '../session/create-inference-session';
 import { type ProviderRequirements, selectExecutionProvider } from '../session/select-execution-provider';
 import { loadPromptTokenizer } from '../tokenizer/load-prompt-tokenizer';
 import type { LanguageModel } from './language-model';
@@ -110,42 +110,12 @@ async function resolveSourceDirectory(
  */
 export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<LanguageModel> {
   const { directory, id } = await resolveSourceDirectory(source, options);
-  const configPath = join(directory, 'config.json');
-  let configText: string;
-  try {
-    configText = await readFile(configPath, 'utf8');
-  } catch (cause) {
-    throw new TraitlensError(
-      'FILE_NOT_FOUND',
-      `${configPath} is missing: a Hugging Face model folder needs config.json next to its weights.`,
-      { cause, details: { file: configPath } },
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(configText);
-  } catch (cause) {
-    throw new TraitlensError('INVALID_CONFIG', `${configPath} is not valid JSON.`, {
-      cause,
-      details: { file: configPath },
-    });
-  }
+  const { json, configPath } = await readConfigJson(directory);
   const adapter = resolveArchitectureAdapter(json, configPath);
   const config = adapter.parseConfig(json as Record<string, unknown>, configPath);
   const { tokenizer, encoder } = await loadPromptTokenizer(directory, config);
-  const lora = options.lora
-    ? {
-        adapter: await loadLoraAdapter(
-          (await resolveSourceDirectory(options.lora.source, options, 'adapter')).directory,
-        ),
-        mode: options.lora.mode ?? 'switchable',
-      }
-    : undefined;
+  const lora = options.lora ? await loadLora(options.lora, options) : undefined;
   const dtype = options.dtype ?? 'fp32';
-  const quantization =
-    dtype === 'int4' || dtype === 'int8'
-      ? { bits: dtype === 'int4' ? (4 as const) : (8 as const), blockSize: options.blockSize ?? 32 }
-      : undefined;
   const onWarning = options.onWarning ?? ((message: string) => process.stderr.write(`${message}\n`));
   if (lora) {
     const mismatch = describeAdapterBaseModelMismatch({
@@ -162,27 +132,16 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
   // and the graph options below match the provider that will run it.
   const float16 = float16Requirement(dtype, options.computeDtype);
   let selection = await selectExecutionProvider({
-    ...(options.providers ? { providers: options.providers } : {}),
+    providers: options.providers,
     requirements: float16 ? { float16 } : {},
     onWarning,
   });
-  const artifacts = await prepareModelArtifacts(directory, config, adapter.tensorNames(config), {
-    dtype: dtype === 'fp16' || (quantization && options.computeDtype === 'fp16') ? 'float16' : 'float32',
-    ...(quantization ? { quantization } : {}),
-    ...(lora ? { lora } : {}),
-    ...(options.cacheDirectory ? { cacheDirectory: options.cacheDirectory } : {}),
-    ...(options.onProgress
-      ? {
-          onProgress: (event: { done: number; total: number; weight: string }) =>
-            options.onProgress?.({
-              stage: 'convert',
-              done: event.done,
-              total: event.total,
-              item: event.weight,
-            }),
-        }
-      : {}),
-  });
+  const artifacts = await prepareModelArtifacts(
+    directory,
+    config,
+    adapter.tensorNames(config),
+    artifactOptions(options, lora),
+  );
   // Buffer sizes are known once the weights are converted (probed only above WebGPU's guaranteed 256 MiB).
   selection = await selectExecutionProvider({
     providers: selection.providers,
@@ -192,16 +151,6 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     },
     onWarning,
   });
-  const sessionOptions = {
-    providers: selection.providers,
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-    ...(options.deviceIndex !== undefined ? { deviceIndex: options.deviceIndex } : {}),
-    ...(options.debug?.logPlacement ? { logPlacement: true } : {}),
-    // Every hook plan's session shares the weights held in memory (docs/decisions/0015): ORT's packed
-    // layout is saved once into a store beside the converted weights and every session maps it.
-    ...(options.shareWeights === false ? {} : { sharedWeights: 'prepacked' as const }),
-    onWarning,
-  };
   // MatMulNBits on CPU computes in int8 at accuracy level 4 (8-bit weights need it there).
   const accuracyLevel = selection.provider === 'cpu' ? 4 : 0;
   const maxSessions = options.maxSessions ?? (selection.provider === 'cpu' ? 4 : 1);
@@ -211,10 +160,80 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     tokenizer,
     promptEncoder: encoder,
     artifacts,
-    sessionOptions,
+    sessionOptions: sessionOptionsOf(options, { providers: selection.providers, onWarning }),
     graphOptions: { accuracyLevel },
     maxSessions,
   });
+}
+
+/** config.json of a model folder, parsed (not yet checked: the architecture adapter does that). */
+async function readConfigJson(directory: string): Promise<{ json: unknown; configPath: string }> {
+  const configPath = join(directory, 'config.json');
+  let configText: string;
+  try {
+    configText = await readFile(configPath, 'utf8');
+  } catch (cause) {
+    throw new TraitlensError(
+      'FILE_NOT_FOUND',
+      `${configPath} is missing: a Hugging Face model folder needs config.json next to its weights.`,
+      { cause, details: { file: configPath } },
+    );
+  }
+  try {
+    return { json: JSON.parse(configText), configPath };
+  } catch (cause) {
+    throw new TraitlensError('INVALID_CONFIG', `${configPath} is not valid JSON.`, {
+      cause,
+      details: { file: configPath },
+    });
+  }
+}
+
+type LoadedLora = NonNullable<PrepareArtifactsOptions['lora']>;
+
+async function loadLora(
+  lora: NonNullable<LoadModelOptions['lora']>,
+  options: LoadModelOptions,
+): Promise<LoadedLora> {
+  return {
+    adapter: await loadLoraAdapter((await resolveSourceDirectory(lora.source, options, 'adapter')).directory),
+    mode: lora.mode ?? 'switchable',
+  };
+}
+
+/** How the weights are converted: dtype, quantization, LoRA, cache folder, progress. */
+function artifactOptions(options: LoadModelOptions, lora: LoadedLora | undefined): PrepareArtifactsOptions {
+  const dtype = options.dtype ?? 'fp32';
+  const quantization =
+    dtype === 'int4' || dtype === 'int8'
+      ? { bits: dtype === 'int4' ? (4 as const) : (8 as const), blockSize: options.blockSize ?? 32 }
+      : undefined;
+  const onProgress = options.onProgress;
+  return {
+    dtype: dtype === 'fp16' || (quantization && options.computeDtype === 'fp16') ? 'float16' : 'float32',
+    quantization,
+    lora,
+    cacheDirectory: options.cacheDirectory || undefined,
+    onProgress: onProgress
+      ? (event) => onProgress({ stage: 'convert', done: event.done, total: event.total, item: event.weight })
+      : undefined,
+  };
+}
+
+function sessionOptionsOf(
+  options: LoadModelOptions,
+  selected: { providers: readonly ExecutionProviderName[]; onWarning: (message: string) => void },
+): SessionOptions {
+  return {
+    providers: selected.providers,
+    threads: options.threads,
+    deviceIndex: options.deviceIndex,
+    logPlacement: options.debug?.logPlacement || undefined,
+    // Every hook plan's session shares the weights held in memory (docs/decisions/0015): ORT's packed
+    // layout is saved once into a store beside the converted weights and every session maps it.
+    sharedWeights: options.shareWeights === false ? undefined : 'prepacked',
+    onWarning: selected.onWarning,
+  };
 }
 
 /** Why the model needs fp16 arithmetic from the device, if it does. */

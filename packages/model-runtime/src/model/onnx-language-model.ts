@@ -334,7 +334,7 @@ export class OnnxLanguageModel implements LanguageModel {
       ]),
       outputs: indices.length > 0 ? 'logits' : 'greedy',
     });
-    return this.splitForwardRows(rows, layout, logitsMode, projections, result);
+    return this.splitForwardRows(result, { rows, layout, logitsMode, projections });
   }
 
   /**
@@ -342,12 +342,15 @@ export class OnnxLanguageModel implements LanguageModel {
    * of every layer of a large batch is copied out of the graph once, not twice.
    */
   private splitForwardRows(
-    rows: number[][],
-    layout: BatchLayout,
-    logitsMode: NonNullable<ForwardOptions['logits']>,
-    projections: Array<{ point: HookPoint; bank: { data: Float32Array; dims: number[] } }>,
     result: GraphRunResult,
+    batch: {
+      rows: number[][];
+      layout: BatchLayout;
+      logitsMode: NonNullable<ForwardOptions['logits']>;
+      projections: Array<{ point: HookPoint; bank: { data: Float32Array; dims: number[] } }>;
+    },
   ): ForwardRow[] {
+    const { rows, layout, logitsMode, projections } = batch;
     const width = layout.sequenceLength;
     const allLogits = result.logits ?? new Float32Array(0);
     const vocab = this.config.vocabSize;

@@ -166,16 +166,17 @@ export async function runDecoderGraph(
   const fetches = chooseFetches(request, created);
   const outputs = await runSession(created.session, feeds, fetches, context.modelId);
   const logits = await readLogits(request, outputs, context.readback);
-  context.transfers.record(
-    request.phase,
-    created.provider,
-    Object.values(feeds),
-    [
+  context.transfers.record({
+    phase: request.phase,
+    provider: created.provider,
+    feeds: Object.values(feeds),
+    outputs: [
       ...fetches.filter((name) => name !== 'logits').map((name) => outputs[name]!),
       ...(logits ? [float32Tensor(logits, [logits.length])] : []),
     ],
-    request.cache.pastSlots > 0 && pastOnDevice.every((tensor) => tensor.location === 'gpu-buffer'),
-  );
+    kvCacheOnDevice:
+      request.cache.pastSlots > 0 && pastOnDevice.every((tensor) => tensor.location === 'gpu-buffer'),
+  });
   takeCacheOutputs(request, outputs);
   const greedy = request.outputs === 'greedy';
   return {

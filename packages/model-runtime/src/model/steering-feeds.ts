@@ -9,7 +9,12 @@ import {
   TraitlensError,
 } from '@traitlens/core';
 import { assertLayerInRange, isHookSite } from '@traitlens/core/internal';
-import { steeringInputNames, steeringSiteIndex, steeringSlotNames } from '../hooks/hook-plan';
+import {
+  everySiteSteeringOrder,
+  steeringInputNames,
+  steeringSiteIndex,
+  steeringSlotNames,
+} from '../hooks/hook-plan';
 import type { ModelConfig } from './model-types';
 
 /**
@@ -203,7 +208,7 @@ export function buildSteeringSlotFeeds(
   const { layerCount, hiddenSize } = model;
   const steered = composeSteeredSites(specs, window);
   const feeds = new Map<string, { data: Float32Array | BigInt64Array; dims: number[] }>();
-  for (const mode of ['ablate', 'add'] as const) {
+  for (const mode of everySiteSteeringOrder) {
     const ofMode = steered.filter((site) => site.mode === mode);
     const rows = ofMode.length + 1;
     const vectors = new Float32Array(rows * hiddenSize);

@@ -63,13 +63,16 @@ export class TransferCounter {
     };
   }
 
-  record(
-    phase: 'prefill' | 'decode',
-    provider: string,
-    feeds: Iterable<ort.Tensor>,
-    outputs: Iterable<ort.Tensor>,
-    kvCacheOnDevice: boolean,
-  ): void {
+  /** Counts one session run: what its feeds carried to the device and its outputs back to the host. */
+  record(run: {
+    phase: 'prefill' | 'decode';
+    provider: string;
+    feeds: Iterable<ort.Tensor>;
+    outputs: Iterable<ort.Tensor>;
+    /** Whether the run's past key/value cache stayed on the device. */
+    kvCacheOnDevice: boolean;
+  }): void {
+    const { phase, provider, feeds, outputs, kvCacheOnDevice } = run;
     let hostToDeviceBytes = 0;
     let deviceToHostBytes = 0;
     for (const tensor of feeds) hostToDeviceBytes += hostTensorBytes(tensor);

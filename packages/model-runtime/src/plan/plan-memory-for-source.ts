@@ -64,8 +64,8 @@ export async function planMemoryForSource(options: PlanMemoryForSourceOptions): 
   const plan = planMemory({
     ...planOptions,
     config,
-    ...(loraPlan ? { lora: loraPlan } : {}),
-    ...(captured !== undefined ? { captureLayers: captured } : {}),
+    lora: loraPlan,
+    captureLayers: captured,
   });
   return { plan, config, model, lora };
 }

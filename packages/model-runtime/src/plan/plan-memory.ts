@@ -55,12 +55,12 @@ export interface MemoryPlanOptions {
    * both alive (default true); false for a runtime that updates one buffer in place.
    */
   growingKvCache?: boolean;
-  lora?: LoraPlan;
+  lora?: LoraPlan | undefined;
   batchSize: number;
   /** Tokens per row: prompt plus generated. */
   sequenceLength: number;
   /** Captured `[batch, seq, hidden]` outputs: a count, or the layers (one captured site each). */
-  captureLayers?: number | readonly number[];
+  captureLayers?: number | readonly number[] | undefined;
   /** Logits fetched for every position (`all`, default: what `forward` returns) or only each row's last (`last`). */
   logits?: 'all' | 'last';
   /**
@@ -184,6 +184,9 @@ function positiveInteger(name: string, value: number): number {
 
 const count = (value: number) => value.toLocaleString('en-US');
 
+/** The plan's settings: the options with every default filled in. */
+type PlanSettings = MemoryPlan['settings'];
+
 /**
  * Estimates the memory a model needs at a dtype, batch and sequence length, from its config alone, so
  * a user can tell before downloading 140 GB whether it fits. Weights are exact for the layout traitlens
@@ -191,6 +194,47 @@ const count = (value: number) => value.toLocaleString('en-US');
  * layer's peak working set during a prefill of the whole sequence (the runtime's arena may hold more).
  */
 export function planMemory(options: MemoryPlanOptions): MemoryPlan {
+  const { config } = options;
+  const settings = resolvePlanSettings(options);
+  const weights = weightMemory(config, settings);
+  const lora = loraMemory(config, settings);
+  const { batchSize, sequenceLength, kvDtype } = settings;
+  const { layerCount: layers, kvHeadCount: kvHeads, headDim: hd, hiddenSize: d, vocabSize: vocab } = config;
+  const kvCache = 2 * layers * batchSize * sequenceLength * kvHeads * hd * floatBytes[kvDtype];
+  const kvCacheStepCopy = settings.growingKvCache ? kvCache : 0;
+  const activations = activationMemory(config, settings);
+  const tokens = batchSize * sequenceLength;
+  const logitRows = settings.logits === 'all' ? tokens : batchSize;
+  const logits = logitRows * vocab * float32Bytes;
+  const captures = settings.captureCount * tokens * d * float32Bytes;
+  const sessions = sessionMemory(settings, { weights: weights.total + lora.bytes, arena: activations.peak });
+  const total =
+    weights.total +
+    lora.bytes +
+    kvCache +
+    kvCacheStepCopy +
+    activations.peak +
+    logits +
+    captures +
+    sessions.extra;
+  const plan: Omit<MemoryPlan, 'rows'> = {
+    settings,
+    config,
+    weights,
+    lora,
+    kvCache,
+    kvCacheStepCopy,
+    activations,
+    logits,
+    captures,
+    sessions,
+    total,
+  };
+  return { ...plan, rows: planRows(plan) };
+}
+
+/** Validates the options (errors name the option) and fills in every default. */
+function resolvePlanSettings(options: MemoryPlanOptions): PlanSettings {
   const { config } = options;
   for (const field of [
     'hiddenSize',
@@ -212,9 +256,8 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
       { details: { option: 'dtype', value: dtype } },
     );
   }
-  const quantized = dtype === 'int4' || dtype === 'int8';
   const blockSize = positiveInteger('blockSize', options.blockSize ?? 32);
-  if (quantized && (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0)) {
+  if (isQuantized(dtype) && (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0)) {
     throw new TraitlensError(
       'INVALID_ARGUMENT',
       `Memory plan: blockSize must be a power of two >= 16 for MatMulNBits (got ${blockSize}); traitlens uses 32 or 128.`,
@@ -222,11 +265,6 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
     );
   }
   const activationDtype = options.activationDtype ?? (dtype === 'fp16' || dtype === 'bf16' ? 'fp16' : 'fp32');
-  const loraDtype = options.loraDtype ?? 'fp32';
-  const kvDtype = options.kvDtype ?? activationDtype;
-  const zeroPoints = options.zeroPoints ?? true;
-  const quantizeLmHead = options.quantizeLmHead ?? true;
-  const growingKvCache = options.growingKvCache ?? true;
   const provider = options.provider ?? 'cpu';
   if (provider !== 'cpu' && provider !== 'gpu') {
     throw new TraitlensError(
@@ -239,16 +277,75 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
   }
   const hookPlans = positiveInteger('hookPlans', options.hookPlans ?? 1);
   const maxSessions = positiveInteger('maxSessions', options.maxSessions ?? (provider === 'cpu' ? 4 : 1));
-  const logitsMode = options.logits ?? 'all';
-  const captureCount =
-    typeof options.captureLayers === 'number' ? options.captureLayers : (options.captureLayers?.length ?? 0);
+  return {
+    dtype,
+    blockSize,
+    zeroPoints: options.zeroPoints ?? true,
+    quantizeLmHead: options.quantizeLmHead ?? true,
+    activationDtype,
+    kvDtype: options.kvDtype ?? activationDtype,
+    loraDtype: options.loraDtype ?? 'fp32',
+    growingKvCache: options.growingKvCache ?? true,
+    batchSize,
+    sequenceLength,
+    logits: options.logits ?? 'all',
+    captureCount: captureCountOf(options.captureLayers),
+    lora: options.lora,
+    provider,
+    hookPlans,
+    maxSessions,
+    sharedWeights: options.sharedWeights ?? provider === 'cpu',
+  };
+}
+
+function isQuantized(dtype: PlanWeightDtype): dtype is 'int4' | 'int8' {
+  return dtype === 'int4' || dtype === 'int8';
+}
+
+function captureCountOf(captureLayers: MemoryPlanOptions['captureLayers']): number {
+  const captureCount = typeof captureLayers === 'number' ? captureLayers : (captureLayers?.length ?? 0);
   if (!Number.isInteger(captureCount) || captureCount < 0) {
     throw new TraitlensError(
       'INVALID_ARGUMENT',
-      `Memory plan: captureLayers must be a non-negative count or a list of layers (got ${String(options.captureLayers)}).`,
+      `Memory plan: captureLayers must be a non-negative count or a list of layers (got ${String(captureLayers)}).`,
     );
   }
+  return captureCount;
+}
 
+/** How the settings store a weight: bytes of a matrix and of a plain float element, and a label. */
+interface WeightStorage {
+  quantized: boolean;
+  /** Bytes per element of float tensors that are not quantized. */
+  plainBytes: number;
+  matrix(outFeatures: number, inFeatures: number): number;
+  label: string;
+}
+
+function weightStorage(settings: PlanSettings): WeightStorage {
+  const { dtype, blockSize, activationDtype, zeroPoints } = settings;
+  const quantized = isQuantized(dtype);
+  const activationBytes = floatBytes[activationDtype];
+  const plainBytes = quantized ? activationBytes : floatBytes[dtype as PlanFloatDtype];
+  const layout: MatMulNBitsLayout = {
+    bits: dtype === 'int4' ? 4 : 8,
+    blockSize,
+    scaleBytes: activationBytes,
+    zeroPoints,
+  };
+  return {
+    quantized,
+    plainBytes,
+    matrix: (outFeatures, inFeatures) =>
+      quantized ? matMulNBitsBytes(outFeatures, inFeatures, layout) : outFeatures * inFeatures * plainBytes,
+    label: quantized
+      ? `${dtype} (MatMulNBits, block ${blockSize}, ${activationDtype} scales${zeroPoints ? ' + zero points' : ''})`
+      : dtype,
+  };
+}
+
+function weightMemory(config: MemoryPlanModelShape, settings: PlanSettings): WeightMemory {
+  const { plainBytes, matrix, quantized } = weightStorage(settings);
   const {
     hiddenSize: d,
     intermediateSize: inter,
@@ -258,22 +355,6 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
     headDim: hd,
     vocabSize: vocab,
   } = config;
-  const activationBytes = floatBytes[activationDtype];
-  /** Bytes per element of float tensors that are not quantized. */
-  const plainBytes = quantized ? activationBytes : floatBytes[dtype as PlanFloatDtype];
-  const layout: MatMulNBitsLayout = {
-    bits: dtype === 'int4' ? 4 : 8,
-    blockSize,
-    scaleBytes: activationBytes,
-    zeroPoints,
-  };
-  const matrix = (outFeatures: number, inFeatures: number) =>
-    quantized ? matMulNBitsBytes(outFeatures, inFeatures, layout) : outFeatures * inFeatures * plainBytes;
-  const weightLabel = quantized
-    ? `${dtype} (MatMulNBits, block ${blockSize}, ${activationDtype} scales${zeroPoints ? ' + zero points' : ''})`
-    : dtype;
-
-  // Weights.
   const qSize = heads * hd;
   const kvSize = kvHeads * hd;
   const biasParameters = config.attentionBias ? qSize + 2 * kvSize : 0;
@@ -285,15 +366,13 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
     (biasParameters + qkNormParameters) * plainBytes;
   const mlpPerLayer = 2 * matrix(inter, d) + matrix(d, inter);
   const normParameters = (2 * layers + 1) * d;
-  const embeddings = vocab * d * plainBytes;
-  const lmHeadQuantized = quantized && quantizeLmHead;
-  const lmHead = lmHeadQuantized ? matrix(vocab, d) : config.tieWordEmbeddings ? 0 : vocab * d * plainBytes;
+  const lmHeadQuantized = quantized && settings.quantizeLmHead;
   const weights: WeightMemory = {
-    embeddings,
+    embeddings: vocab * d * plainBytes,
     attention: layers * attentionPerLayer,
     mlp: layers * mlpPerLayer,
     norms: normParameters * plainBytes,
-    lmHead,
+    lmHead: lmHeadQuantized ? matrix(vocab, d) : config.tieWordEmbeddings ? 0 : vocab * d * plainBytes,
     total: 0,
     parameters:
       vocab * d * (config.tieWordEmbeddings ? 1 : 2) +
@@ -301,38 +380,51 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
       normParameters,
   };
   weights.total = weights.embeddings + weights.attention + weights.mlp + weights.norms + weights.lmHead;
+  return weights;
+}
 
-  // LoRA: A [r, in] and B [out, r] per targeted module, kept as float branches in switchable mode.
+/** LoRA: A [r, in] and B [out, r] per targeted module, kept as float branches in switchable mode. */
+function loraMemory(config: MemoryPlanModelShape, settings: PlanSettings): MemoryPlan['lora'] {
   const lora = { parameters: 0, bytes: 0, modules: 0 };
-  const loraPlan = options.lora;
-  if (loraPlan) {
-    positiveInteger('lora.rank', loraPlan.rank);
-    for (let layer = 0; layer < layers; layer++) {
-      for (const module of loraModuleNames) {
-        const path = loraModulePath(layer, module);
-        if (!planSelectsModule(loraPlan, path)) continue;
-        const { inFeatures, outFeatures } = loraModuleShape(config, module);
-        lora.parameters += loraRankFor(loraPlan, path) * (inFeatures + outFeatures);
-        lora.modules++;
-      }
+  const loraPlan = settings.lora;
+  if (!loraPlan) return lora;
+  positiveInteger('lora.rank', loraPlan.rank);
+  for (let layer = 0; layer < config.layerCount; layer++) {
+    for (const module of loraModuleNames) {
+      const path = loraModulePath(layer, module);
+      if (!planSelectsModule(loraPlan, path)) continue;
+      const { inFeatures, outFeatures } = loraModuleShape(config, module);
+      lora.parameters += loraRankFor(loraPlan, path) * (inFeatures + outFeatures);
+      lora.modules++;
     }
-    if (lora.modules === 0) {
-      throw new TraitlensError(
-        'INVALID_ADAPTER',
-        `The LoRA targets ${JSON.stringify(loraPlan.targetModules)} match none of ${loraModuleNames.join(', ')} in this model; is it an adapter for another architecture?`,
-        {
-          details: { targetModules: loraPlan.targetModules },
-        },
-      );
-    }
-    lora.bytes = (loraPlan.mode ?? 'switchable') === 'merged' ? 0 : lora.parameters * floatBytes[loraDtype];
   }
+  if (lora.modules === 0) {
+    throw new TraitlensError(
+      'INVALID_ADAPTER',
+      `The LoRA targets ${JSON.stringify(loraPlan.targetModules)} match none of ${loraModuleNames.join(', ')} in this model; is it an adapter for another architecture?`,
+      {
+        details: { targetModules: loraPlan.targetModules },
+      },
+    );
+  }
+  lora.bytes =
+    (loraPlan.mode ?? 'switchable') === 'merged' ? 0 : lora.parameters * floatBytes[settings.loraDtype];
+  return lora;
+}
 
-  // KV cache.
-  const kvCache = 2 * layers * batchSize * sequenceLength * kvHeads * hd * floatBytes[kvDtype];
-  const kvCacheStepCopy = growingKvCache ? kvCache : 0;
-
-  // Activations of one layer during a prefill of batch x sequence tokens.
+/** Activations of one layer during a prefill of batch x sequence tokens. */
+function activationMemory(config: MemoryPlanModelShape, settings: PlanSettings): ActivationMemory {
+  const { batchSize, sequenceLength } = settings;
+  const {
+    hiddenSize: d,
+    intermediateSize: inter,
+    headCount: heads,
+    kvHeadCount: kvHeads,
+    headDim: hd,
+  } = config;
+  const activationBytes = floatBytes[settings.activationDtype];
+  const qSize = heads * hd;
+  const kvSize = kvHeads * hd;
   const tokens = batchSize * sequenceLength;
   const attentionScores = 2 * batchSize * heads * sequenceLength * sequenceLength * activationBytes;
   const attentionMask = batchSize * sequenceLength * sequenceLength * float32Bytes;
@@ -343,114 +435,117 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
     attentionMask;
   const mlpWorkingSet = (2 * tokens * d + 3 * tokens * inter) * activationBytes;
   const residual = tokens * d * activationBytes;
-  const activations: ActivationMemory = {
+  return {
     residual,
     attention: attentionWorkingSet,
     attentionScores,
     mlp: mlpWorkingSet,
     peak: residual + Math.max(attentionWorkingSet, mlpWorkingSet),
   };
+}
 
-  const logitRows = logitsMode === 'all' ? tokens : batchSize;
-  const logits = logitRows * vocab * float32Bytes;
-  const captures = captureCount * tokens * d * float32Bytes;
-  // Every onnxruntime session keeps its own arena. On the CPU the sessions map one copy of the weights
-  // (decision 0015; measured for a 125M model: +8 MiB Pss per extra plan in fp32, where an unshared
-  // session added ~400 MiB); on a device, or with sharing off, each holds its own copy.
-  const sessionCount = Math.min(hookPlans, maxSessions);
-  const sharedWeights = options.sharedWeights ?? provider === 'cpu';
-  const perSession = (sharedWeights ? 0 : weights.total + lora.bytes) + activations.peak;
-  const sessions: SessionMemory = {
+/**
+ * Every onnxruntime session keeps its own arena. On the CPU the sessions map one copy of the weights
+ * (decision 0015; measured for a 125M model: +8 MiB Pss per extra plan in fp32, where an unshared
+ * session added ~400 MiB); on a device, or with sharing off, each holds its own copy.
+ */
+function sessionMemory(settings: PlanSettings, bytes: { weights: number; arena: number }): SessionMemory {
+  const sessionCount = Math.min(settings.hookPlans, settings.maxSessions);
+  const perSession = (settings.sharedWeights ? 0 : bytes.weights) + bytes.arena;
+  return {
     count: sessionCount,
-    sharedWeights,
+    sharedWeights: settings.sharedWeights,
     perSession,
     extra: (sessionCount - 1) * perSession,
   };
-  const total =
-    weights.total +
-    lora.bytes +
-    kvCache +
-    kvCacheStepCopy +
-    activations.peak +
-    logits +
-    captures +
-    sessions.extra;
+}
 
-  const shape = `${heads} heads / ${kvHeads} KV heads x ${hd}`;
-  const rows: MemoryPlanRow[] = [
-    {
-      id: 'weights',
-      label: 'weights',
-      detail: `${weightLabel}, ${count(weights.parameters)} parameters`,
-      bytes: weights.total,
-    },
-    {
-      id: 'weights.embeddings',
-      partOf: 'weights',
-      label: 'embeddings',
-      detail: `${count(vocab)} x ${count(d)} ${quantized ? activationDtype : dtype}`,
-      bytes: weights.embeddings,
-    },
-    {
-      id: 'weights.attention',
-      partOf: 'weights',
-      label: 'attention',
-      detail: `${layers} layers x q/k/v/o (${shape})`,
-      bytes: weights.attention,
-    },
-    {
-      id: 'weights.mlp',
-      partOf: 'weights',
-      label: 'mlp',
-      detail: `${layers} layers x gate/up/down (${count(d)} -> ${count(inter)})`,
-      bytes: weights.mlp,
-    },
-    {
-      id: 'weights.norms',
-      partOf: 'weights',
-      label: 'norms',
-      detail: `${2 * layers + 1} x ${count(d)}`,
-      bytes: weights.norms,
-    },
-    {
-      id: 'weights.lm_head',
-      partOf: 'weights',
-      label: 'lm_head',
-      detail: config.tieWordEmbeddings
-        ? lmHeadQuantized
-          ? `tied; quantized copy ${dtype}`
-          : 'tied to the embeddings (shared)'
-        : `${count(vocab)} x ${count(d)} ${lmHeadQuantized ? dtype : quantized ? activationDtype : dtype}`,
-      bytes: weights.lmHead,
-    },
-  ];
-  if (loraPlan) {
-    const mode = loraPlan.mode ?? 'switchable';
+/** The plan's lines, in display order. */
+function planRows(plan: Omit<MemoryPlan, 'rows'>): MemoryPlanRow[] {
+  const rows = weightRows(plan);
+  const { settings, config, lora } = plan;
+  const { layerCount: layers, kvHeadCount: kvHeads, headDim: hd } = config;
+  if (settings.lora) {
+    const mode = settings.lora.mode ?? 'switchable';
     rows.push({
       id: 'lora',
       label: 'lora',
-      detail: `rank ${loraPlan.rank}, ${lora.modules} modules, ${count(lora.parameters)} parameters, ${mode === 'merged' ? 'merged into the weights' : `switchable ${loraDtype} branches`}`,
+      detail: `rank ${settings.lora.rank}, ${lora.modules} modules, ${count(lora.parameters)} parameters, ${mode === 'merged' ? 'merged into the weights' : `switchable ${settings.loraDtype} branches`}`,
       bytes: lora.bytes,
     });
   }
   rows.push({
     id: 'kv_cache',
     label: 'kv cache',
-    detail: `2 x ${layers} layers x ${batchSize} x ${count(sequenceLength)} x ${kvHeads} KV heads x ${hd} ${kvDtype}`,
-    bytes: kvCache,
+    detail: `2 x ${layers} layers x ${settings.batchSize} x ${count(settings.sequenceLength)} x ${kvHeads} KV heads x ${hd} ${settings.kvDtype}`,
+    bytes: plan.kvCache,
   });
-  if (growingKvCache)
+  if (settings.growingKvCache)
     rows.push({
       id: 'kv_cache.step_copy',
       label: 'kv cache step copy',
       detail: 'past and present cache alive together during a decoding step',
-      bytes: kvCacheStepCopy,
+      bytes: plan.kvCacheStepCopy,
     });
-  rows.push(
+  rows.push(...activationRows(plan));
+  rows.push(sessionRow(settings, plan.sessions));
+  return rows;
+}
+
+function weightRows(plan: Omit<MemoryPlan, 'rows'>): MemoryPlanRow[] {
+  const { settings, config, weights } = plan;
+  const { dtype, activationDtype } = settings;
+  const { quantized, label: weightLabel } = weightStorage(settings);
+  const lmHeadQuantized = quantized && settings.quantizeLmHead;
+  const { hiddenSize: d, intermediateSize: inter, layerCount: layers, vocabSize: vocab } = config;
+  const shape = `${config.headCount} heads / ${config.kvHeadCount} KV heads x ${config.headDim}`;
+  const part = (id: string, label: string, detail: string, bytes: number): MemoryPlanRow => ({
+    id: `weights.${id}`,
+    partOf: 'weights',
+    label,
+    detail,
+    bytes,
+  });
+  return [
+    {
+      id: 'weights',
+      label: 'weights',
+      detail: `${weightLabel}, ${count(weights.parameters)} parameters`,
+      bytes: weights.total,
+    },
+    part(
+      'embeddings',
+      'embeddings',
+      `${count(vocab)} x ${count(d)} ${quantized ? activationDtype : dtype}`,
+      weights.embeddings,
+    ),
+    part('attention', 'attention', `${layers} layers x q/k/v/o (${shape})`, weights.attention),
+    part('mlp', 'mlp', `${layers} layers x gate/up/down (${count(d)} -> ${count(inter)})`, weights.mlp),
+    part('norms', 'norms', `${2 * layers + 1} x ${count(d)}`, weights.norms),
+    part(
+      'lm_head',
+      'lm_head',
+      config.tieWordEmbeddings
+        ? lmHeadQuantized
+          ? `tied; quantized copy ${dtype}`
+          : 'tied to the embeddings (shared)'
+        : `${count(vocab)} x ${count(d)} ${lmHeadQuantized ? dtype : quantized ? activationDtype : dtype}`,
+      weights.lmHead,
+    ),
+  ];
+}
+
+function activationRows(plan: Omit<MemoryPlan, 'rows'>): MemoryPlanRow[] {
+  const { settings, config, activations } = plan;
+  const { batchSize, sequenceLength, captureCount } = settings;
+  const { hiddenSize: d, intermediateSize: inter, vocabSize: vocab } = config;
+  const tokens = batchSize * sequenceLength;
+  const logitRows = settings.logits === 'all' ? tokens : batchSize;
+  const rows: MemoryPlanRow[] = [
     {
       id: 'activations',
       label: 'activations',
-      detail: `peak of one layer, prefill of ${count(tokens)} tokens, ${activationDtype}`,
+      detail: `peak of one layer, prefill of ${count(tokens)} tokens, ${settings.activationDtype}`,
       bytes: activations.peak,
     },
     {
@@ -464,70 +559,43 @@ export function planMemory(options: MemoryPlanOptions): MemoryPlan {
       id: 'activations.attention',
       partOf: 'activations',
       label: 'attention',
-      detail: `q/k/v, scores + probabilities ${batchSize} x ${heads} x ${count(sequenceLength)} x ${count(sequenceLength)}${attentionWorkingSet >= mlpWorkingSet ? ' (peak)' : ''}`,
+      detail: `q/k/v, scores + probabilities ${batchSize} x ${config.headCount} x ${count(sequenceLength)} x ${count(sequenceLength)}${activations.attention >= activations.mlp ? ' (peak)' : ''}`,
       bytes: activations.attention,
     },
     {
       id: 'activations.mlp',
       partOf: 'activations',
       label: 'mlp',
-      detail: `gate, up, product ${count(tokens)} x ${count(inter)}${mlpWorkingSet > attentionWorkingSet ? ' (peak)' : ''}`,
+      detail: `gate, up, product ${count(tokens)} x ${count(inter)}${activations.mlp > activations.attention ? ' (peak)' : ''}`,
       bytes: activations.mlp,
     },
     {
       id: 'logits',
       label: 'logits',
-      detail: `${count(logitRows)} x ${count(vocab)} fp32 (${logitsMode === 'all' ? 'every position' : 'last position per row'})`,
-      bytes: logits,
+      detail: `${count(logitRows)} x ${count(vocab)} fp32 (${settings.logits === 'all' ? 'every position' : 'last position per row'})`,
+      bytes: plan.logits,
     },
-  );
+  ];
   if (captureCount > 0)
     rows.push({
       id: 'captures',
       label: 'captures',
       detail: `${captureCount} x ${count(tokens)} x ${count(d)} fp32`,
-      bytes: captures,
+      bytes: plan.captures,
     });
-  rows.push({
+  return rows;
+}
+
+function sessionRow(settings: PlanSettings, sessions: SessionMemory): MemoryPlanRow {
+  const { hookPlans, maxSessions, provider } = settings;
+  const sessionCount = sessions.count;
+  return {
     id: 'sessions',
     label: 'other sessions',
     detail:
       sessionCount > 1
-        ? `${sessionCount - 1} more of ${sessionCount} sessions (${hookPlans} hook plans, at most ${maxSessions} kept on ${provider}), each with its own ${sharedWeights ? 'arena (weights shared)' : 'weights and arena'}`
+        ? `${sessionCount - 1} more of ${sessionCount} sessions (${hookPlans} hook plans, at most ${maxSessions} kept on ${provider}), each with its own ${sessions.sharedWeights ? 'arena (weights shared)' : 'weights and arena'}`
         : `1 session (${hookPlans} hook plan${hookPlans > 1 ? 's' : ''}, at most ${maxSessions} kept on ${provider}${hookPlans > maxSessions ? ': plans beyond it are rebuilt when used' : ''})`,
     bytes: sessions.extra,
-  });
-
-  return {
-    settings: {
-      dtype,
-      blockSize,
-      zeroPoints,
-      quantizeLmHead,
-      activationDtype,
-      kvDtype,
-      loraDtype,
-      growingKvCache,
-      batchSize,
-      sequenceLength,
-      logits: logitsMode,
-      captureCount,
-      lora: loraPlan,
-      provider,
-      hookPlans,
-      maxSessions,
-      sharedWeights,
-    },
-    config,
-    weights,
-    lora,
-    kvCache,
-    kvCacheStepCopy,
-    activations,
-    logits,
-    captures,
-    sessions,
-    total,
-    rows,
   };
 }

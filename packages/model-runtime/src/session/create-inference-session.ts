@@ -8,15 +8,15 @@ export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
 
 export interface SessionOptions {
   /** Providers to try in order; the first that creates a session wins (default ['cpu']). */
-  providers?: readonly ExecutionProviderName[];
+  providers?: readonly ExecutionProviderName[] | undefined;
   /** Intra-op threads (default: ORT's choice, all physical cores). */
-  threads?: number;
+  threads?: number | undefined;
   /**
    * Which GPU (0-based) the CUDA provider uses, for one process per GPU on a multi-GPU machine
    * (default: TRAITLENS_DEVICE_INDEX, else 0). WebGPU in onnxruntime-node 1.30 cannot pick an adapter
    * by index: a value above 0 with webgpu is refused (give each process one visible GPU instead).
    */
-  deviceIndex?: number;
+  deviceIndex?: number | undefined;
   /** Called when a provider fails and the next is tried, so the fallback is never silent. */
   onWarning?: (message: string) => void;
   /**
@@ -29,14 +29,14 @@ export interface SessionOptions {
    * CPU provider instead of the GPU one) to stderr. `TRAITLENS_ORT_LOG=verbose` does the same for every
    * session.
    */
-  logPlacement?: boolean;
+  logPlacement?: boolean | undefined;
   /**
    * CPU only: the sessions of one model (one per hook plan) share its weights instead of each holding
    * its own pre-packed copy (docs/decisions/0015): the packed layout ORT's kernels need (MatMulNBits,
    * Gemm) is saved once into a store beside the graph and every plan's session maps it, and no session
    * keeps a CPU memory arena between runs. Unset: each session packs its own copy and keeps its arena.
    */
-  sharedWeights?: 'prepacked';
+  sharedWeights?: 'prepacked' | undefined;
 }
 
 export interface CreatedSession {

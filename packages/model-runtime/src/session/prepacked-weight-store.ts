@@ -188,7 +188,10 @@ async function buildPrepackedModel(
           if ((await hashRegion(handle, before.offset, before.length)) === mainHash)
             location = { file: basename(before.file), offset: before.offset };
         }
-        location ??= { file: storeName, offset: await storeBlob(index, store, source, main, mainHash) };
+        location ??= {
+          file: storeName,
+          offset: await storeBlob({ index, file: store }, { source, region: main, hash: mainHash }),
+        };
         const rewritten: Array<[string, string]> = [];
         for (const [key, value] of entries) {
           if (key === 'location') rewritten.push([key, location.file]);
@@ -202,7 +205,7 @@ async function buildPrepackedModel(
               const region = { offset: Number(offset), length: Number(length) };
               const hash = await hashRegion(source, region.offset, region.length);
               moved.push(
-                `${await storeBlob(index, store, source, region, hash)};${length};${checksum ?? '0'}`,
+                `${await storeBlob({ index, file: store }, { source, region, hash })};${length};${checksum ?? '0'}`,
               );
             }
             rewritten.push([key, [kernelKey, ...moved].join('|')]);
@@ -278,12 +281,11 @@ async function hashRegion(handle: FileHandle, offset: number, length: number): P
 
 /** The blob's offset in the store, appending it (page-aligned when large, so it can be mapped) if new. */
 async function storeBlob(
-  index: StoreIndex,
-  store: FileHandle,
-  source: FileHandle,
-  region: { offset: number; length: number },
-  hash: string,
+  target: { index: StoreIndex; file: FileHandle },
+  blob: { source: FileHandle; region: { offset: number; length: number }; hash: string },
 ): Promise<number> {
+  const { index, file: store } = target;
+  const { source, region, hash } = blob;
   const known = index.blobs[hash];
   if (known) return known.offset;
   const size = (await store.stat()).size;

@@ -96,7 +96,7 @@ async function check(
  * device lacks and what to do.
  */
 export async function selectExecutionProvider(options: {
-  providers?: readonly ExecutionProviderName[];
+  providers?: readonly ExecutionProviderName[] | undefined;
   requirements?: ProviderRequirements;
   onWarning?: (message: string) => void;
 }): Promise<ProviderSelection> {

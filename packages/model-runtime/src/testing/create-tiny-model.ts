@@ -109,133 +109,56 @@ function requirePositiveInteger(name: string, value: number): number {
   return value;
 }
 
+/** The validated options with every default filled in. */
+interface TinyModelShape {
+  architecture: TinyModelArchitecture;
+  hiddenSize: number;
+  intermediateSize: number;
+  layerCount: number;
+  headCount: number;
+  kvHeadCount: number;
+  headDim: number;
+  vocabSize: number;
+  tieWordEmbeddings: boolean;
+  maxPositionEmbeddings: number;
+  /** Whether config.json states head_dim. */
+  writeHeadDim: boolean;
+}
+
 /**
  * Writes a tiny, deterministic, randomly initialised Hugging Face model directory (config.json,
  * model.safetensors, tokenizer.json, tokenizer_config.json, generation_config.json) that loads like a
  * real checkpoint of the chosen architecture. For tests and demos: no download, a few hundred KB.
  */
 export async function createTinyModel(options: TinyModelOptions = {}): Promise<TinyModel> {
-  const architecture = options.architecture ?? 'LlamaForCausalLM';
-  if (!tinyModelArchitectures.includes(architecture)) {
-    throw new TraitlensError(
-      'UNSUPPORTED_ARCHITECTURE',
-      `createTinyModel: architecture "${architecture}" is not one of ${tinyModelArchitectures.join(', ')}.`,
-    );
-  }
-  const isQwen = architecture === 'Qwen2ForCausalLM' || architecture === 'Qwen3ForCausalLM';
-  const seed = options.seed ?? 0;
-  const hiddenSize = requirePositiveInteger('hiddenSize', options.hiddenSize ?? 64);
-  const intermediateSize = requirePositiveInteger('intermediateSize', options.intermediateSize ?? 112);
-  const layerCount = requirePositiveInteger('layerCount', options.layerCount ?? 3);
-  const headCount = requirePositiveInteger('headCount', options.headCount ?? 4);
-  const kvHeadCount = requirePositiveInteger('kvHeadCount', options.kvHeadCount ?? 2);
-  if (headCount % kvHeadCount !== 0) {
-    throw new TraitlensError(
-      'INVALID_ARGUMENT',
-      `createTinyModel: headCount ${headCount} must be a multiple of kvHeadCount ${kvHeadCount}.`,
-    );
-  }
-  const defaultHeadDim = architecture === 'Qwen3ForCausalLM' ? 24 : hiddenSize / headCount;
-  const headDim = requirePositiveInteger('headDim', options.headDim ?? defaultHeadDim);
-  if (headDim % 2 !== 0)
-    throw new TraitlensError(
-      'INVALID_ARGUMENT',
-      `createTinyModel: headDim ${headDim} must be even for rotary embeddings.`,
-    );
   const tokenizer = buildTinyTokenizer();
-  const vocabSize = requirePositiveInteger('vocabSize', options.vocabSize ?? tokenizer.vocabSize);
-  if (vocabSize < tokenizer.vocabSize) {
-    throw new TraitlensError(
-      'INVALID_ARGUMENT',
-      `createTinyModel: vocabSize ${vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize} tokens.`,
-    );
-  }
-  const tieWordEmbeddings = options.tieWordEmbeddings ?? false;
+  const shape = resolveTinyModelShape(options, tokenizer.vocabSize);
+  const { architecture } = shape;
   const dtype = options.dtype ?? 'F32';
-  const maxPositionEmbeddings = requirePositiveInteger(
-    'maxPositionEmbeddings',
-    options.maxPositionEmbeddings ?? 512,
-  );
   const chatTemplate = options.chatTemplate === undefined ? tinyChatTemplate : options.chatTemplate;
   const ids = tokenizer.specialTokenIds;
   const bosTokenId = ids['<|begin_of_text|>'];
   const eosTokenIds = [ids['<|end_of_text|>'], ids['<|eot_id|>']];
-
-  const config: Record<string, unknown> = {
-    architectures: [architecture],
-    model_type: modelTypes[architecture],
-    hidden_size: hiddenSize,
-    intermediate_size: intermediateSize,
-    num_hidden_layers: layerCount,
-    num_attention_heads: headCount,
-    num_key_value_heads: kvHeadCount,
-  };
-  // Real Llama and Qwen2 configs omit head_dim (it is hidden/heads); Mistral and Qwen3 always state it.
-  const writeHeadDim =
-    architecture === 'MistralForCausalLM' ||
-    architecture === 'Qwen3ForCausalLM' ||
-    options.headDim !== undefined ||
-    headDim !== hiddenSize / headCount;
-  if (writeHeadDim) config.head_dim = headDim;
-  Object.assign(config, {
-    vocab_size: vocabSize,
-    max_position_embeddings: maxPositionEmbeddings,
-    rms_norm_eps: options.rmsNormEps ?? (isQwen ? 1e-6 : 1e-5),
-    rope_theta: options.ropeTheta ?? 10000,
-    rope_scaling: toHfRopeScaling(options.ropeScaling),
-    hidden_act: 'silu',
-    initializer_range: 0.02,
-    attention_dropout: 0,
-    tie_word_embeddings: tieWordEmbeddings,
-    bos_token_id: bosTokenId,
-    eos_token_id: ids['<|end_of_text|>'],
-    torch_dtype: torchDtypes[dtype],
-    use_cache: true,
-  });
-  if (architecture === 'LlamaForCausalLM')
-    Object.assign(config, { attention_bias: false, mlp_bias: false, pretraining_tp: 1 });
-  if (architecture === 'MistralForCausalLM') config.sliding_window = null;
-  if (architecture === 'Qwen3ForCausalLM') config.attention_bias = false;
-  if (isQwen)
-    Object.assign(config, { use_sliding_window: false, sliding_window: null, max_window_layers: layerCount });
-
+  const config = tinyConfigJson(shape, { options, dtype, ids });
   const weights = createTinyWeights(
     {
-      hiddenSize,
-      intermediateSize,
-      layerCount,
-      headCount,
-      kvHeadCount,
-      headDim,
-      vocabSize,
-      tieWordEmbeddings,
+      hiddenSize: shape.hiddenSize,
+      intermediateSize: shape.intermediateSize,
+      layerCount: shape.layerCount,
+      headCount: shape.headCount,
+      kvHeadCount: shape.kvHeadCount,
+      headDim: shape.headDim,
+      vocabSize: shape.vocabSize,
+      tieWordEmbeddings: shape.tieWordEmbeddings,
       attentionBias: architecture === 'Qwen2ForCausalLM',
       qkNorm: architecture === 'Qwen3ForCausalLM',
     },
-    seed,
+    options.seed ?? 0,
   );
-
-  const addedTokensDecoder: Record<string, unknown> = {};
-  for (const [content, id] of Object.entries(ids)) {
-    addedTokensDecoder[String(id)] = {
-      content,
-      lstrip: false,
-      normalized: false,
-      rstrip: false,
-      single_word: false,
-      special: true,
-    };
-  }
-  const tokenizerConfig: Record<string, unknown> = {
-    added_tokens_decoder: addedTokensDecoder,
-    bos_token: '<|begin_of_text|>',
-    eos_token: chatTemplate === null ? '<|end_of_text|>' : '<|eot_id|>',
-    clean_up_tokenization_spaces: false,
-    model_input_names: ['input_ids', 'attention_mask'],
-    model_max_length: maxPositionEmbeddings,
-    tokenizer_class: 'PreTrainedTokenizerFast',
-  };
-  if (chatTemplate !== null) tokenizerConfig.chat_template = chatTemplate;
+  const tokenizerConfig = tinyTokenizerConfig(ids, {
+    chatTemplate,
+    maxPositionEmbeddings: shape.maxPositionEmbeddings,
+  });
 
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'traitlens-tiny-')));
   await mkdir(directory, { recursive: true });
@@ -257,4 +180,134 @@ export async function createTinyModel(options: TinyModelOptions = {}): Promise<T
     specialTokenIds: { ...ids },
     remove: () => rm(directory, { recursive: true, force: true }),
   };
+}
+
+/** Checks the options (errors name the option) and fills in the defaults. */
+function resolveTinyModelShape(options: TinyModelOptions, tokenizerVocabSize: number): TinyModelShape {
+  const architecture = options.architecture ?? 'LlamaForCausalLM';
+  if (!tinyModelArchitectures.includes(architecture)) {
+    throw new TraitlensError(
+      'UNSUPPORTED_ARCHITECTURE',
+      `createTinyModel: architecture "${architecture}" is not one of ${tinyModelArchitectures.join(', ')}.`,
+    );
+  }
+  const hiddenSize = requirePositiveInteger('hiddenSize', options.hiddenSize ?? 64);
+  const intermediateSize = requirePositiveInteger('intermediateSize', options.intermediateSize ?? 112);
+  const layerCount = requirePositiveInteger('layerCount', options.layerCount ?? 3);
+  const headCount = requirePositiveInteger('headCount', options.headCount ?? 4);
+  const kvHeadCount = requirePositiveInteger('kvHeadCount', options.kvHeadCount ?? 2);
+  if (headCount % kvHeadCount !== 0) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `createTinyModel: headCount ${headCount} must be a multiple of kvHeadCount ${kvHeadCount}.`,
+    );
+  }
+  const defaultHeadDim = architecture === 'Qwen3ForCausalLM' ? 24 : hiddenSize / headCount;
+  const headDim = requirePositiveInteger('headDim', options.headDim ?? defaultHeadDim);
+  if (headDim % 2 !== 0)
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `createTinyModel: headDim ${headDim} must be even for rotary embeddings.`,
+    );
+  const vocabSize = requirePositiveInteger('vocabSize', options.vocabSize ?? tokenizerVocabSize);
+  if (vocabSize < tokenizerVocabSize) {
+    throw new TraitlensError(
+      'INVALID_ARGUMENT',
+      `createTinyModel: vocabSize ${vocabSize} is smaller than the tokenizer's ${tokenizerVocabSize} tokens.`,
+    );
+  }
+  const maxPositionEmbeddings = requirePositiveInteger(
+    'maxPositionEmbeddings',
+    options.maxPositionEmbeddings ?? 512,
+  );
+  return {
+    architecture,
+    hiddenSize,
+    intermediateSize,
+    layerCount,
+    headCount,
+    kvHeadCount,
+    headDim,
+    vocabSize,
+    tieWordEmbeddings: options.tieWordEmbeddings ?? false,
+    maxPositionEmbeddings,
+    // Real Llama and Qwen2 configs omit head_dim (it is hidden/heads); Mistral and Qwen3 always state it.
+    writeHeadDim:
+      architecture === 'MistralForCausalLM' ||
+      architecture === 'Qwen3ForCausalLM' ||
+      options.headDim !== undefined ||
+      headDim !== hiddenSize / headCount,
+  };
+}
+
+/** config.json as the architecture's real checkpoints write it. */
+function tinyConfigJson(
+  shape: TinyModelShape,
+  settings: { options: TinyModelOptions; dtype: TinyModelDtype; ids: Record<TinySpecialToken, number> },
+): Record<string, unknown> {
+  const { architecture, layerCount } = shape;
+  const { options, ids } = settings;
+  const isQwen = architecture === 'Qwen2ForCausalLM' || architecture === 'Qwen3ForCausalLM';
+  const config: Record<string, unknown> = {
+    architectures: [architecture],
+    model_type: modelTypes[architecture],
+    hidden_size: shape.hiddenSize,
+    intermediate_size: shape.intermediateSize,
+    num_hidden_layers: layerCount,
+    num_attention_heads: shape.headCount,
+    num_key_value_heads: shape.kvHeadCount,
+  };
+  if (shape.writeHeadDim) config.head_dim = shape.headDim;
+  Object.assign(config, {
+    vocab_size: shape.vocabSize,
+    max_position_embeddings: shape.maxPositionEmbeddings,
+    rms_norm_eps: options.rmsNormEps ?? (isQwen ? 1e-6 : 1e-5),
+    rope_theta: options.ropeTheta ?? 10000,
+    rope_scaling: toHfRopeScaling(options.ropeScaling),
+    hidden_act: 'silu',
+    initializer_range: 0.02,
+    attention_dropout: 0,
+    tie_word_embeddings: shape.tieWordEmbeddings,
+    bos_token_id: ids['<|begin_of_text|>'],
+    eos_token_id: ids['<|end_of_text|>'],
+    torch_dtype: torchDtypes[settings.dtype],
+    use_cache: true,
+  });
+  if (architecture === 'LlamaForCausalLM')
+    Object.assign(config, { attention_bias: false, mlp_bias: false, pretraining_tp: 1 });
+  if (architecture === 'MistralForCausalLM') config.sliding_window = null;
+  if (architecture === 'Qwen3ForCausalLM') config.attention_bias = false;
+  if (isQwen)
+    Object.assign(config, { use_sliding_window: false, sliding_window: null, max_window_layers: layerCount });
+  return config;
+}
+
+/** tokenizer_config.json: the special tokens, and the chat template unless the model is a base model. */
+function tinyTokenizerConfig(
+  ids: Record<TinySpecialToken, number>,
+  settings: { chatTemplate: string | null; maxPositionEmbeddings: number },
+): Record<string, unknown> {
+  const { chatTemplate } = settings;
+  const addedTokensDecoder: Record<string, unknown> = {};
+  for (const [content, id] of Object.entries(ids)) {
+    addedTokensDecoder[String(id)] = {
+      content,
+      lstrip: false,
+      normalized: false,
+      rstrip: false,
+      single_word: false,
+      special: true,
+    };
+  }
+  const tokenizerConfig: Record<string, unknown> = {
+    added_tokens_decoder: addedTokensDecoder,
+    bos_token: '<|begin_of_text|>',
+    eos_token: chatTemplate === null ? '<|end_of_text|>' : '<|eot_id|>',
+    clean_up_tokenization_spaces: false,
+    model_input_names: ['input_ids', 'attention_mask'],
+    model_max_length: settings.maxPositionEmbeddings,
+    tokenizer_class: 'PreTrainedTokenizerFast',
+  };
+  if (chatTemplate !== null) tokenizerConfig.chat_template = chatTemplate;
+  return tokenizerConfig;
 }

@@ -53,89 +53,25 @@ export interface FakeLanguageModel extends LanguageModel {
 
 const bos = 1;
 const eos = 2;
+const vocabSize = 300;
 
 export function createFakeLanguageModel(options: FakeModelOptions = {}): FakeLanguageModel {
   const hiddenSize = options.hiddenSize ?? 8;
-  const layerCount = options.layerCount ?? 4;
-  const residualNorm = options.residualNorm ?? 10;
-  const vocabSize = 300;
-  const tokenizer: TextTokenizer = {
-    encode: (text, encodeOptions) => [
-      ...(encodeOptions?.addSpecialTokens === false ? [] : [bos]),
-      ...[...text].map((character) => Math.min(character.charCodeAt(0), vocabSize - 4) + 3),
-    ],
-    decode: (ids) =>
-      ids
-        .filter((id) => id > 2)
-        .map((id) => String.fromCharCode(id - 3))
-        .join(''),
-    tokenStrings: (ids) => ids.map((id) => (id > 2 ? String.fromCharCode(id - 3) : '')),
-    bosTokenId: bos,
-    eosTokenIds: [eos],
-    vocabSize,
-    hasChatTemplate: options.hasChatTemplate ?? false,
-  };
-  const config: ModelConfig = {
-    architecture: 'FakeForCausalLM',
-    modelType: 'fake',
-    hiddenSize,
-    intermediateSize: hiddenSize * 2,
-    layerCount,
-    headCount: 1,
-    kvHeadCount: 1,
-    headDim: hiddenSize,
-    vocabSize,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    ropeScaling: undefined,
-    maxPositionEmbeddings: 512,
-    tieWordEmbeddings: true,
-    attentionBias: false,
-    qkNorm: false,
-    bosTokenId: bos,
-    eosTokenIds: [eos],
-    padTokenId: undefined,
-    slidingWindow: undefined,
-  };
-  const applyChatTemplate = (messages: readonly { role: string; content: string }[]) =>
-    messages.map((message) => `<${message.role}>${message.content}`).join('') + '<assistant>';
-  const promptText = (prompt: PromptInput): string => {
-    if (typeof prompt === 'string') return prompt;
-    if (prompt.length > 0 && typeof prompt[0] === 'number')
-      return tokenizer.decode(prompt as readonly number[]);
-    return applyChatTemplate(prompt as readonly { role: string; content: string }[]);
-  };
-  const encodePrompt = (prompt: PromptInput): number[] => {
-    if (typeof prompt !== 'string' && prompt.length > 0 && typeof prompt[0] === 'number')
-      return [...(prompt as readonly number[])];
-    return tokenizer.encode(promptText(prompt));
-  };
+  const tokenizer = fakeTokenizer({ hasChatTemplate: options.hasChatTemplate ?? false });
+  const prompts = fakePrompts(tokenizer);
+  const { encodePrompt, promptText, asList } = prompts;
   const generateCalls: FakeLanguageModel['generateCalls'] = [];
   const forwardCalls: FakeLanguageModel['forwardCalls'] = [];
-  const asList = (inputs: PromptInput | readonly PromptInput[]): PromptInput[] =>
-    typeof inputs === 'string' ||
-    (inputs.length > 0 && typeof inputs[0] === 'number') ||
-    (inputs.length > 0 && isMessage(inputs[0]))
-      ? [inputs as PromptInput]
-      : [...(inputs as readonly PromptInput[])];
-  const activations =
-    options.activations ??
-    (({ tokenIds }: { tokenIds: readonly number[] }) => {
-      const values = new Float32Array(tokenIds.length * hiddenSize);
-      tokenIds.forEach((id, position) => {
-        values[position * hiddenSize] = id === bos ? residualNorm * 20 : residualNorm;
-      });
-      return values;
-    });
+  const activations = options.activations ?? defaultActivations(hiddenSize, options.residualNorm ?? 10);
   const model: FakeLanguageModel = {
     id: options.id ?? 'fake:model',
     failOnForwardCall: undefined,
-    config,
+    config: fakeConfig(hiddenSize, options.layerCount ?? 4),
     tokenizer,
     generateCalls,
     forwardCalls,
     encodePrompt,
-    applyChatTemplate,
+    applyChatTemplate: prompts.applyChatTemplate,
     async forward(inputs, forwardOptions) {
       const rows = asList(inputs).map(encodePrompt);
       forwardCalls.push({ rows: rows.length, options: forwardOptions, tokenIds: rows });
@@ -161,25 +97,129 @@ export function createFakeLanguageModel(options: FakeModelOptions = {}): FakeLan
       return rows.map((prompt, row): GenerationResult => {
         const steering = steer.map((spec) => ({ spec, coefficient: rowCoefficient(spec, row) }));
         const fullText = (options.respond ?? (() => 'ok'))({ prompt: promptText(prompt), steering });
-        const promptTokenIds = encodePrompt(prompt);
-        let responseTokenIds = tokenizer.encode(fullText, { addSpecialTokens: false });
-        const limit = generateOptions?.maxNewTokens;
-        const finishReason = limit !== undefined && responseTokenIds.length > limit ? 'length' : 'stop_token';
-        if (limit !== undefined) responseTokenIds = responseTokenIds.slice(0, limit);
-        return {
-          promptTokenIds,
-          responseTokenIds,
-          promptTokens: tokenizer.tokenStrings(promptTokenIds),
-          responseTokens: tokenizer.tokenStrings(responseTokenIds),
-          promptText: promptText(prompt),
-          responseText: tokenizer.decode(responseTokenIds),
-          finishReason,
-        };
+        return fakeGeneration(prompts, { prompt, fullText, maxNewTokens: generateOptions?.maxNewTokens });
       });
     },
     async dispose() {},
   };
   return model;
+}
+
+/** Characters as tokens: id = char code + 3 (capped below the vocabulary size), BOS = 1, EOS = 2. */
+function fakeTokenizer(settings: { hasChatTemplate: boolean }): TextTokenizer {
+  return {
+    encode: (text, encodeOptions) => [
+      ...(encodeOptions?.addSpecialTokens === false ? [] : [bos]),
+      ...[...text].map((character) => Math.min(character.charCodeAt(0), vocabSize - 4) + 3),
+    ],
+    decode: (ids) =>
+      ids
+        .filter((id) => id > 2)
+        .map((id) => String.fromCharCode(id - 3))
+        .join(''),
+    tokenStrings: (ids) => ids.map((id) => (id > 2 ? String.fromCharCode(id - 3) : '')),
+    bosTokenId: bos,
+    eosTokenIds: [eos],
+    vocabSize,
+    hasChatTemplate: settings.hasChatTemplate,
+  };
+}
+
+function fakeConfig(hiddenSize: number, layerCount: number): ModelConfig {
+  return {
+    architecture: 'FakeForCausalLM',
+    modelType: 'fake',
+    hiddenSize,
+    intermediateSize: hiddenSize * 2,
+    layerCount,
+    headCount: 1,
+    kvHeadCount: 1,
+    headDim: hiddenSize,
+    vocabSize,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    ropeScaling: undefined,
+    maxPositionEmbeddings: 512,
+    tieWordEmbeddings: true,
+    attentionBias: false,
+    qkNorm: false,
+    bosTokenId: bos,
+    eosTokenIds: [eos],
+    padTokenId: undefined,
+    slidingWindow: undefined,
+  };
+}
+
+/** How the fake reads prompts: text, token ids or chat messages, one or a list. */
+interface FakePrompts {
+  tokenizer: TextTokenizer;
+  applyChatTemplate(messages: readonly { role: string; content: string }[]): string;
+  promptText(prompt: PromptInput): string;
+  encodePrompt(prompt: PromptInput): number[];
+  asList(inputs: PromptInput | readonly PromptInput[]): PromptInput[];
+}
+
+function fakePrompts(tokenizer: TextTokenizer): FakePrompts {
+  const applyChatTemplate = (messages: readonly { role: string; content: string }[]) =>
+    messages.map((message) => `<${message.role}>${message.content}`).join('') + '<assistant>';
+  const promptText = (prompt: PromptInput): string => {
+    if (typeof prompt === 'string') return prompt;
+    if (prompt.length > 0 && typeof prompt[0] === 'number')
+      return tokenizer.decode(prompt as readonly number[]);
+    return applyChatTemplate(prompt as readonly { role: string; content: string }[]);
+  };
+  return {
+    tokenizer,
+    applyChatTemplate,
+    promptText,
+    encodePrompt: (prompt) => {
+      if (typeof prompt !== 'string' && prompt.length > 0 && typeof prompt[0] === 'number')
+        return [...(prompt as readonly number[])];
+      return tokenizer.encode(promptText(prompt));
+    },
+    asList: (inputs) =>
+      typeof inputs === 'string' ||
+      (inputs.length > 0 && typeof inputs[0] === 'number') ||
+      (inputs.length > 0 && isMessage(inputs[0]))
+        ? [inputs as PromptInput]
+        : [...(inputs as readonly PromptInput[])],
+  };
+}
+
+/** A vector of norm `residualNorm` per token (20x that at BOS), along the first axis. */
+function defaultActivations(
+  hiddenSize: number,
+  residualNorm: number,
+): (context: { tokenIds: readonly number[] }) => Float32Array {
+  return ({ tokenIds }) => {
+    const values = new Float32Array(tokenIds.length * hiddenSize);
+    tokenIds.forEach((id, position) => {
+      values[position * hiddenSize] = id === bos ? residualNorm * 20 : residualNorm;
+    });
+    return values;
+  };
+}
+
+/** The generation result of one row answering `fullText`, cut at `maxNewTokens`. */
+function fakeGeneration(
+  prompts: FakePrompts,
+  row: { prompt: PromptInput; fullText: string; maxNewTokens: number | undefined },
+): GenerationResult {
+  const { tokenizer } = prompts;
+  const limit = row.maxNewTokens;
+  const promptTokenIds = prompts.encodePrompt(row.prompt);
+  let responseTokenIds = tokenizer.encode(row.fullText, { addSpecialTokens: false });
+  const finishReason = limit !== undefined && responseTokenIds.length > limit ? 'length' : 'stop_token';
+  if (limit !== undefined) responseTokenIds = responseTokenIds.slice(0, limit);
+  return {
+    promptTokenIds,
+    responseTokenIds,
+    promptTokens: tokenizer.tokenStrings(promptTokenIds),
+    responseTokens: tokenizer.tokenStrings(responseTokenIds),
+    promptText: prompts.promptText(row.prompt),
+    responseText: tokenizer.decode(responseTokenIds),
+    finishReason,
+  };
 }
 
 function isMessage(value: unknown): boolean {

@@ -23,7 +23,11 @@ describe('writeExternalWeights', () => {
       const interrupted = join(output, 'interrupted.data');
       let calls = 0;
       await expect(
-        writeExternalWeights(checkpoint, config, names, interrupted, {
+        writeExternalWeights({
+          checkpoint,
+          config,
+          names,
+          dataPath: interrupted,
           ...options,
           onProgress: () => {
             if (++calls === 6) throw new Error('simulated crash');
@@ -33,7 +37,11 @@ describe('writeExternalWeights', () => {
       expect(existsSync(`${interrupted}.partial`)).toBe(true);
       expect(existsSync(interrupted)).toBe(false);
       const seen: string[] = [];
-      const resumed = await writeExternalWeights(checkpoint, config, names, interrupted, {
+      const resumed = await writeExternalWeights({
+        checkpoint,
+        config,
+        names,
+        dataPath: interrupted,
         ...options,
         onProgress: (event) => seen.push(event.weight),
       });
@@ -41,13 +49,13 @@ describe('writeExternalWeights', () => {
       expect(seen.length).toBe(Object.keys(resumed.weights).length - 6);
       expect(existsSync(`${interrupted}.partial`)).toBe(false);
 
-      const fresh = await writeExternalWeights(
+      const fresh = await writeExternalWeights({
         checkpoint,
         config,
         names,
-        join(output, 'fresh.data'),
-        options,
-      );
+        dataPath: join(output, 'fresh.data'),
+        ...options,
+      });
       expect(resumed.weights).toEqual(fresh.weights);
       expect(Buffer.compare(await readFile(interrupted), await readFile(join(output, 'fresh.data')))).toBe(0);
       await checkpoint.close();
@@ -79,7 +87,11 @@ describe('writeExternalWeights', () => {
       await handle.close();
       const checkpoint = await SafetensorsCheckpoint.open(tiny.directory);
       const output = await mkdtemp(join(tmpdir(), 'traitlens-weights-'));
-      const error = await writeExternalWeights(checkpoint, config, names, join(output, 'w.data'), {
+      const error = await writeExternalWeights({
+        checkpoint,
+        config,
+        names,
+        dataPath: join(output, 'w.data'),
         dtype: 'float32',
       }).catch((caught: unknown) => caught);
       await checkpoint.close();

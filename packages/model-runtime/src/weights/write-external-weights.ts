@@ -1,4 +1,4 @@
-import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { type SafetensorsCheckpoint, TraitlensError, writeJsonAtomic } from '@traitlens/core';
 import { float32ArrayToFloat16 } from '@traitlens/core/internal';
 import type { ModelTensorNames } from '../architectures/architecture-adapter';
@@ -101,10 +101,15 @@ export function expectedTensorShapes(config: ModelConfig, names: ModelTensorName
 }
 
 export interface WriteExternalWeightsOptions {
+  checkpoint: SafetensorsCheckpoint;
+  config: ModelConfig;
+  names: ModelTensorNames;
+  /** The external data file to write (`<dataPath>.partial` and `.progress.json` while it is built). */
+  dataPath: string;
   dtype: StoredWeightType;
-  quantization?: QuantizationSettings;
-  lora?: { adapter: LoraAdapter; mode: 'switchable' | 'merged' };
-  onProgress?: (event: { done: number; total: number; weight: string }) => void;
+  quantization?: QuantizationSettings | undefined;
+  lora?: { adapter: LoraAdapter; mode: 'switchable' | 'merged' } | undefined;
+  onProgress?: ((event: { done: number; total: number; weight: string }) => void) | undefined;
 }
 
 interface BuildProgress {
@@ -164,16 +169,57 @@ function assertFiniteWeights(
  * as low-rank branches for switchable mode. The build is resumable: progress is recorded after every
  * weight, and a restarted build truncates the file to the last complete weight and goes on.
  */
-export async function writeExternalWeights(
-  checkpoint: SafetensorsCheckpoint,
-  config: ModelConfig,
-  names: ModelTensorNames,
-  dataPath: string,
-  options: WriteExternalWeightsOptions,
-): Promise<WeightManifest> {
-  const quantization = options.quantization;
+export async function writeExternalWeights(options: WriteExternalWeightsOptions): Promise<WeightManifest> {
+  const { checkpoint, config, names, dataPath, quantization, lora } = options;
   const planned = planWeights(config, names, quantization);
   const shapes = expectedTensorShapes(config, names);
+  await assertCheckpointShapes(checkpoint, config, shapes);
+  if (lora) checkAdapterFits(lora.adapter, shapes, checkpoint.directory);
+
+  const partialPath = `${dataPath}.partial`;
+  const progressPath = `${dataPath}.progress.json`;
+  const progress = await readBuildProgress(partialPath, progressPath);
+  const handle = await open(partialPath, 'r+');
+  try {
+    await handle.truncate(progress.fileLength);
+    const branchWeights =
+      lora?.mode === 'switchable'
+        ? planned.filter(
+            (weight) => weight.matrix && weight.sources.some((source) => lora.adapter.targets.has(source)),
+          )
+        : [];
+    const file = new WeightDataFile({
+      handle,
+      progress,
+      progressPath,
+      total: planned.length + branchWeights.length * 2,
+      onProgress: options.onProgress,
+    });
+    const conversion: Conversion = { ...options, shapes, file };
+    for (const weight of planned) await writePlannedWeight(conversion, weight);
+    if (lora) for (const weight of branchWeights) await writeLoraBranches(conversion, lora, weight);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(partialPath, dataPath);
+  await rm(progressPath, { force: true });
+  const manifest: WeightManifest = {
+    dataFile: dataPath.replace(/^.*[\\/]/, ''),
+    dtype: options.dtype,
+    weights: progress.completed,
+  };
+  if (quantization) manifest.quantization = { bits: quantization.bits, blockSize: quantization.blockSize };
+  if (lora) manifest.lora = { mode: lora.mode, hash: lora.adapter.hash };
+  return manifest;
+}
+
+/** Every tensor the config implies is in the checkpoint, with the shape the config implies. */
+async function assertCheckpointShapes(
+  checkpoint: SafetensorsCheckpoint,
+  config: ModelConfig,
+  shapes: Map<string, number[]>,
+): Promise<void> {
   for (const [tensor, shape] of shapes) {
     if (!checkpoint.has(tensor)) {
       throw new TraitlensError(
@@ -191,207 +237,272 @@ export async function writeExternalWeights(
       );
     }
   }
-  const lora = options.lora;
-  if (lora) checkAdapterFits(lora.adapter, shapes, checkpoint.directory);
+}
 
-  const partialPath = `${dataPath}.partial`;
-  const progressPath = `${dataPath}.progress.json`;
-  let progress: BuildProgress;
+/** The recorded progress of an interrupted build, or a fresh start (an empty partial file). */
+async function readBuildProgress(partialPath: string, progressPath: string): Promise<BuildProgress> {
   try {
-    progress = JSON.parse(await readFile(progressPath, 'utf8')) as BuildProgress;
+    const progress = JSON.parse(await readFile(progressPath, 'utf8')) as BuildProgress;
     if ((await stat(partialPath)).size < progress.fileLength)
       throw new Error('partial file shorter than recorded progress');
+    return progress;
   } catch {
-    progress = { completed: {}, fileLength: 0 };
     await writeFile(partialPath, new Uint8Array());
+    return { completed: {}, fileLength: 0 };
   }
-  const handle = await open(partialPath, 'r+');
-  let position = progress.fileLength;
-  const reserve = (length: number): ExternalRegion => {
+}
+
+/** The partial data file being built: where the next weight goes, and the progress after each weight. */
+class WeightDataFile {
+  readonly handle: FileHandle;
+  readonly progress: BuildProgress;
+  private position: number;
+  private done = 0;
+
+  constructor(
+    private readonly build: {
+      handle: FileHandle;
+      progress: BuildProgress;
+      progressPath: string;
+      /** Weights of the whole build, finished ones included. */
+      total: number;
+      onProgress: WriteExternalWeightsOptions['onProgress'];
+    },
+  ) {
+    this.handle = build.handle;
+    this.progress = build.progress;
+    this.position = build.progress.fileLength;
+  }
+
+  /** Counts the next weight of the build; false when an earlier build finished it already. */
+  next(name: string): boolean {
+    this.done++;
+    return this.progress.completed[name] === undefined;
+  }
+
+  /** A region for `length` bytes after the last one (page-aligned for large tensors, so ORT can map them). */
+  reserve(length: number): ExternalRegion {
     const alignment = length >= pageSize ? pageSize : 64;
-    position = Math.ceil(position / alignment) * alignment;
-    const region = { offset: position, length };
-    position += length;
+    this.position = Math.ceil(this.position / alignment) * alignment;
+    const region = { offset: this.position, length };
+    this.position += length;
     return region;
-  };
-  const record = async (name: string, weight: StoredWeight, done: number, total: number) => {
-    progress.completed[name] = weight;
-    progress.fileLength = position;
-    await writeJsonAtomic(progressPath, progress);
-    options.onProgress?.({ done, total, weight: name });
-  };
-  try {
-    await handle.truncate(progress.fileLength);
-    const elementBytes = options.dtype === 'float32' ? 4 : 2;
-    const extraWeights =
-      lora?.mode === 'switchable'
-        ? planned.filter(
-            (weight) => weight.matrix && weight.sources.some((source) => lora.adapter.targets.has(source)),
-          )
-        : [];
-    const total = planned.length + extraWeights.length * 2;
-    let done = 0;
-    for (const weight of planned) {
-      done++;
-      if (progress.completed[weight.name]) continue;
-      const firstShape = shapes.get(weight.sources[0]!)!;
-      const columns = firstShape.length > 1 ? firstShape[1]! : 1;
-      const totalRows = weight.sources.reduce((sum, source) => sum + shapes.get(source)![0]!, 0);
-      const quantize = weight.matrix && quantization !== undefined;
-      const dims = firstShape.length > 1 ? [totalRows, columns] : [totalRows];
-      let stored: StoredWeight;
-      let regions: { codes: ExternalRegion; scales?: ExternalRegion; zeroPoints?: ExternalRegion };
-      if (quantize) {
-        const blocks = blockCount(columns, quantization.blockSize);
-        const codes = reserve(totalRows * blocks * ((quantization.blockSize * quantization.bits) / 8));
-        // Scales share the activations' type (MatMulNBits needs A and scales alike): fp16 with fp16 compute.
-        const scales = reserve(totalRows * blocks * elementBytes);
-        const zeroPoints = reserve(totalRows * Math.ceil((blocks * quantization.bits) / 8));
-        regions = { codes, scales, zeroPoints };
-        stored = {
-          dims,
-          type: options.dtype,
-          ...codes,
-          quantization: { bits: quantization.bits, blockSize: quantization.blockSize, scales, zeroPoints },
-        };
-      } else {
-        const codes = reserve(totalRows * columns * elementBytes);
-        regions = { codes };
-        stored = { dims, type: options.dtype, ...codes };
-      }
-      let rowsWritten = 0;
-      for (const source of weight.sources) {
-        const rows = shapes.get(source)![0]!;
-        const merge = lora?.mode === 'merged' ? lora.adapter.targets.get(source) : undefined;
-        const rowsPerChunk =
-          firstShape.length > 1 ? Math.max(1, Math.floor(chunkBytes / (columns * 4))) : rows;
-        for (let start = 0; start < rows; start += rowsPerChunk) {
-          const end = Math.min(rows, start + rowsPerChunk);
-          const values =
-            firstShape.length > 1
-              ? Float32Array.from(await checkpoint.readRowsAsFloat32(source, start, end))
-              : await checkpoint.readFloat32(source);
-          assertFiniteWeights(values, columns, start, () => ({
-            code: 'INVALID_SAFETENSORS',
-            what: `${checkpoint.directory}: tensor "${source}"`,
-            fix: 'The checkpoint is corrupt or was saved after training diverged; re-download it or use another checkpoint.',
-          }));
-          if (merge) {
-            addLoraDelta(values, merge, start, end);
-            assertFiniteWeights(values, columns, start, () => ({
-              code: 'INVALID_ADAPTER',
-              what: `${lora!.adapter.directory}: the LoRA update of "${source}"`,
-              fix: 'The adapter holds NaN or infinite values (diverged training?); use another adapter checkpoint.',
-            }));
-          }
-          const chunkRows = end - start;
-          if (quantize) {
-            const q = quantizeBlockwise(values, chunkRows, columns, quantization);
-            const rowStart = rowsWritten + start;
-            await handle.write(
-              q.packed,
-              0,
-              q.packed.byteLength,
-              regions.codes.offset + rowStart * (q.packed.byteLength / chunkRows),
-            );
-            const scaleBytes = new Uint8Array(
-              options.dtype === 'float32' ? q.scales.buffer : float32ArrayToFloat16(q.scales).buffer,
-            );
-            await handle.write(
-              scaleBytes,
-              0,
-              scaleBytes.byteLength,
-              regions.scales!.offset + rowStart * (scaleBytes.byteLength / chunkRows),
-            );
-            await handle.write(
-              q.zeroPoints,
-              0,
-              q.zeroPoints.byteLength,
-              regions.zeroPoints!.offset + rowStart * (q.zeroPoints.byteLength / chunkRows),
-            );
-          } else {
-            const bytes =
-              options.dtype === 'float32'
-                ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
-                : new Uint8Array(float32ArrayToFloat16(values).buffer);
-            await handle.write(
-              bytes,
-              0,
-              bytes.byteLength,
-              regions.codes.offset + (rowsWritten + start) * columns * elementBytes,
-            );
-          }
-        }
-        rowsWritten += rows;
-      }
-      await record(weight.name, stored, done, total);
-    }
-    for (const weight of extraWeights) {
-      // Low-rank branches of a fused matrix: A stacks each part's A; B is block-diagonal with the
-      // LoRA scaling folded in, zero rows for parts the adapter does not touch.
-      const parts = weight.sources.map((source) => ({
-        source,
-        rows: shapes.get(source)![0]!,
-        target: lora!.adapter.targets.get(source),
-      }));
-      const columns = shapes.get(weight.sources[0]!)![1]!;
-      const totalRank = parts.reduce((sum, part) => sum + (part.target?.rank ?? 0), 0);
-      const totalRows = parts.reduce((sum, part) => sum + part.rows, 0);
-      const a = new Float32Array(totalRank * columns);
-      const b = new Float32Array(totalRows * totalRank);
-      let rankOffset = 0;
-      let rowOffset = 0;
-      for (const part of parts) {
-        if (part.target) {
-          a.set(part.target.a, rankOffset * columns);
-          for (let row = 0; row < part.rows; row++) {
-            for (let r = 0; r < part.target.rank; r++)
-              b[(rowOffset + row) * totalRank + rankOffset + r] =
-                part.target.b[row * part.target.rank + r]! * part.target.scaling;
-          }
-          rankOffset += part.target.rank;
-        }
-        rowOffset += part.rows;
-      }
-      assertFiniteWeights(a, columns, 0, () => ({
-        code: 'INVALID_ADAPTER',
-        what: `${lora!.adapter.directory}: lora_A of "${weight.sources.join(', ')}"`,
-        fix: 'The adapter holds NaN or infinite values (diverged training?); use another adapter checkpoint.',
-      }));
-      assertFiniteWeights(b, totalRank, 0, () => ({
-        code: 'INVALID_ADAPTER',
-        what: `${lora!.adapter.directory}: lora_B of "${weight.sources.join(', ')}"`,
-        fix: 'The adapter holds NaN or infinite values (diverged training?); use another adapter checkpoint.',
-      }));
-      for (const [suffix, values, dims] of [
-        ['lora_a', a, [totalRank, columns]],
-        ['lora_b', b, [totalRows, totalRank]],
-      ] as const) {
-        done++;
-        const name = `${weight.name}.${suffix}`;
-        if (progress.completed[name]) continue;
-        // Branches compute in the graph's compute type, like every other dense weight.
-        const bytes =
-          options.dtype === 'float32'
-            ? new Uint8Array(values.buffer)
-            : new Uint8Array(float32ArrayToFloat16(values).buffer);
-        const region = reserve(bytes.byteLength);
-        await handle.write(bytes, 0, bytes.byteLength, region.offset);
-        await record(name, { dims: [...dims], type: options.dtype, ...region }, done, total);
-      }
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
-  await rename(partialPath, dataPath);
-  await rm(progressPath, { force: true });
-  const manifest: WeightManifest = {
-    dataFile: dataPath.replace(/^.*[\\/]/, ''),
-    dtype: options.dtype,
-    weights: progress.completed,
+
+  async write(bytes: Uint8Array, offset: number): Promise<void> {
+    await this.handle.write(bytes, 0, bytes.byteLength, offset);
+  }
+
+  /** Records a finished weight in the progress file. */
+  async record(name: string, weight: StoredWeight): Promise<void> {
+    this.progress.completed[name] = weight;
+    this.progress.fileLength = this.position;
+    await writeJsonAtomic(this.build.progressPath, this.progress);
+    this.build.onProgress?.({ done: this.done, total: this.build.total, weight: name });
+  }
+}
+
+type Conversion = WriteExternalWeightsOptions & { shapes: Map<string, number[]>; file: WeightDataFile };
+
+/** Where a weight's bytes go: its codes (or float values) and, when quantized, its scales and zero points. */
+interface WeightRegions {
+  codes: ExternalRegion;
+  scales?: ExternalRegion;
+  zeroPoints?: ExternalRegion;
+}
+
+function rowsOf(conversion: Conversion, source: string): number {
+  const shape = conversion.shapes.get(source);
+  if (!shape) throw new Error(`no expected shape for tensor ${source}`);
+  return shape[0] ?? 1;
+}
+
+/** One planned weight, converted source by source and chunk by chunk, then recorded. */
+async function writePlannedWeight(conversion: Conversion, weight: PlannedWeight): Promise<void> {
+  const { file, quantization } = conversion;
+  if (!file.next(weight.name)) return;
+  const firstShape = conversion.shapes.get(weight.sources[0] ?? '') ?? [];
+  const columns = firstShape.length > 1 ? (firstShape[1] ?? 1) : 1;
+  const totalRows = weight.sources.reduce((sum, source) => sum + rowsOf(conversion, source), 0);
+  const layout: ChunkLayout = {
+    columns,
+    matrix: firstShape.length > 1,
+    quantization: weight.matrix ? quantization : undefined,
+    regions: { codes: { offset: 0, length: 0 } },
   };
-  if (quantization) manifest.quantization = { bits: quantization.bits, blockSize: quantization.blockSize };
-  if (lora) manifest.lora = { mode: lora.mode, hash: lora.adapter.hash };
-  return manifest;
+  const dims = layout.matrix ? [totalRows, columns] : [totalRows];
+  let stored: StoredWeight;
+  if (layout.quantization) {
+    const { blockSize, bits } = layout.quantization;
+    const blocks = blockCount(columns, blockSize);
+    const codes = file.reserve(totalRows * blocks * ((blockSize * bits) / 8));
+    // Scales share the activations' type (MatMulNBits needs A and scales alike): fp16 with fp16 compute.
+    const scales = file.reserve(totalRows * blocks * elementBytesOf(conversion.dtype));
+    const zeroPoints = file.reserve(totalRows * Math.ceil((blocks * bits) / 8));
+    layout.regions = { codes, scales, zeroPoints };
+    stored = {
+      dims,
+      type: conversion.dtype,
+      ...codes,
+      quantization: { bits, blockSize, scales, zeroPoints },
+    };
+  } else {
+    const codes = file.reserve(totalRows * columns * elementBytesOf(conversion.dtype));
+    layout.regions = { codes };
+    stored = { dims, type: conversion.dtype, ...codes };
+  }
+  let rowsWritten = 0;
+  for (const source of weight.sources) {
+    await writeSourceRows(conversion, { source, layout, rowsWritten });
+    rowsWritten += rowsOf(conversion, source);
+  }
+  await file.record(weight.name, stored);
+}
+
+/** How a weight's rows are laid out in the file. */
+interface ChunkLayout {
+  columns: number;
+  /** A 2-D tensor (read a block of rows at a time), not a vector. */
+  matrix: boolean;
+  /** Set when the weight is stored quantized. */
+  quantization: QuantizationSettings | undefined;
+  regions: WeightRegions;
+}
+
+/** One checkpoint tensor of a weight, a chunk of rows at a time, with a merged LoRA update if any. */
+async function writeSourceRows(
+  conversion: Conversion,
+  part: { source: string; layout: ChunkLayout; rowsWritten: number },
+): Promise<void> {
+  const { checkpoint, lora } = conversion;
+  const { source, layout } = part;
+  const rows = rowsOf(conversion, source);
+  const merge = lora?.mode === 'merged' ? lora.adapter.targets.get(source) : undefined;
+  const rowsPerChunk = layout.matrix ? Math.max(1, Math.floor(chunkBytes / (layout.columns * 4))) : rows;
+  for (let start = 0; start < rows; start += rowsPerChunk) {
+    const end = Math.min(rows, start + rowsPerChunk);
+    const values = layout.matrix
+      ? Float32Array.from(await checkpoint.readRowsAsFloat32(source, start, end))
+      : await checkpoint.readFloat32(source);
+    assertFiniteWeights(values, layout.columns, start, () => ({
+      code: 'INVALID_SAFETENSORS',
+      what: `${checkpoint.directory}: tensor "${source}"`,
+      fix: 'The checkpoint is corrupt or was saved after training diverged; re-download it or use another checkpoint.',
+    }));
+    if (lora && merge) {
+      addLoraDelta(values, merge, { start, end });
+      assertFiniteWeights(values, layout.columns, start, () => ({
+        code: 'INVALID_ADAPTER',
+        what: `${lora.adapter.directory}: the LoRA update of "${source}"`,
+        fix: 'The adapter holds NaN or infinite values (diverged training?); use another adapter checkpoint.',
+      }));
+    }
+    await writeChunk(conversion, {
+      values,
+      layout,
+      chunkRows: end - start,
+      rowStart: part.rowsWritten + start,
+    });
+  }
+}
+
+/** A converted chunk of rows at its place in the weight's regions: float values, or codes, scales and zero points. */
+async function writeChunk(
+  conversion: Conversion,
+  chunk: { values: Float32Array; layout: ChunkLayout; chunkRows: number; rowStart: number },
+): Promise<void> {
+  const { file, dtype } = conversion;
+  const { values, layout, chunkRows, rowStart } = chunk;
+  const { regions } = layout;
+  if (!layout.quantization) {
+    const bytes =
+      dtype === 'float32'
+        ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+        : new Uint8Array(float32ArrayToFloat16(values).buffer);
+    await file.write(bytes, regions.codes.offset + rowStart * layout.columns * elementBytesOf(dtype));
+    return;
+  }
+  const q = quantizeBlockwise(values, chunkRows, layout.columns, layout.quantization);
+  const scaleBytes = new Uint8Array(
+    dtype === 'float32' ? q.scales.buffer : float32ArrayToFloat16(q.scales).buffer,
+  );
+  const at = (region: ExternalRegion | undefined, bytes: Uint8Array) =>
+    (region?.offset ?? 0) + rowStart * (bytes.byteLength / chunkRows);
+  await file.write(q.packed, at(regions.codes, q.packed));
+  await file.write(scaleBytes, at(regions.scales, scaleBytes));
+  await file.write(q.zeroPoints, at(regions.zeroPoints, q.zeroPoints));
+}
+
+function elementBytesOf(dtype: StoredWeightType): number {
+  return dtype === 'float32' ? 4 : 2;
+}
+
+/** Switchable LoRA: a fused matrix's low-rank branches as two more weights, `<name>.lora_a` and `.lora_b`. */
+async function writeLoraBranches(
+  conversion: Conversion,
+  lora: NonNullable<WriteExternalWeightsOptions['lora']>,
+  weight: PlannedWeight,
+): Promise<void> {
+  const { file, dtype } = conversion;
+  const { a, b, totalRank, totalRows, columns } = stackLoraBranches(conversion, lora, weight);
+  assertFiniteWeights(a, columns, 0, () => ({
+    code: 'INVALID_ADAPTER',
+    what: `${lora.adapter.directory}: lora_A of "${weight.sources.join(', ')}"`,
+    fix: 'The adapter holds NaN or infinite values (diverged training?); use another adapter checkpoint.',
+  }));
+  assertFiniteWeights(b, totalRank, 0, () => ({
+    code: 'INVALID_ADAPTER',
+    what: `${lora.adapter.directory}: lora_B of "${weight.sources.join(', ')}"`,
+    fix: 'The adapter holds NaN or infinite values (diverged training?); use another adapter checkpoint.',
+  }));
+  for (const [suffix, values, dims] of [
+    ['lora_a', a, [totalRank, columns]],
+    ['lora_b', b, [totalRows, totalRank]],
+  ] as const) {
+    const name = `${weight.name}.${suffix}`;
+    if (!file.next(name)) continue;
+    // Branches compute in the graph's compute type, like every other dense weight.
+    const bytes =
+      dtype === 'float32'
+        ? new Uint8Array(values.buffer)
+        : new Uint8Array(float32ArrayToFloat16(values).buffer);
+    const region = file.reserve(bytes.byteLength);
+    await file.write(bytes, region.offset);
+    await file.record(name, { dims: [...dims], type: dtype, ...region });
+  }
+}
+
+/**
+ * Low-rank branches of a fused matrix: A stacks each part's A; B is block-diagonal with the LoRA
+ * scaling folded in, zero rows for parts the adapter does not touch.
+ */
+function stackLoraBranches(
+  conversion: Conversion,
+  lora: NonNullable<WriteExternalWeightsOptions['lora']>,
+  weight: PlannedWeight,
+): { a: Float32Array; b: Float32Array; totalRank: number; totalRows: number; columns: number } {
+  const parts = weight.sources.map((source) => ({
+    rows: rowsOf(conversion, source),
+    target: lora.adapter.targets.get(source),
+  }));
+  const columns = conversion.shapes.get(weight.sources[0] ?? '')?.[1] ?? 1;
+  const totalRank = parts.reduce((sum, part) => sum + (part.target?.rank ?? 0), 0);
+  const totalRows = parts.reduce((sum, part) => sum + part.rows, 0);
+  const a = new Float32Array(totalRank * columns);
+  const b = new Float32Array(totalRows * totalRank);
+  let rankOffset = 0;
+  let rowOffset = 0;
+  for (const { rows, target } of parts) {
+    if (target) {
+      a.set(target.a, rankOffset * columns);
+      for (let row = 0; row < rows; row++) {
+        for (let r = 0; r < target.rank; r++)
+          b[(rowOffset + row) * totalRank + rankOffset + r] =
+            target.b[row * target.rank + r]! * target.scaling;
+      }
+      rankOffset += target.rank;
+    }
+    rowOffset += rows;
+  }
+  return { a, b, totalRank, totalRows, columns };
 }
