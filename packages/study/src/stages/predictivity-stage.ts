@@ -429,14 +429,18 @@ async function writePredictivityPlots(
     const points = results.heldOut
       .filter((table) => table.set === set.name)
       .flatMap((table) =>
-        table.layers
-          .filter((row) => row.auroc !== null)
-          .map((row) => ({
-            layer: row.layer,
-            series: table.vector,
-            panel: table.position === 'prompt' ? 'AUROC after the prompt' : 'AUROC after the answer',
-            value: row.auroc!,
-          })),
+        table.layers.flatMap(({ layer, auroc }) =>
+          auroc === null
+            ? []
+            : [
+                {
+                  layer,
+                  series: table.vector,
+                  panel: table.position === 'prompt' ? 'AUROC after the prompt' : 'AUROC after the answer',
+                  value: auroc,
+                },
+              ],
+        ),
       );
     await plot(`${set.name}.svg`, points, `Does the vector predict the model's own choice? ${set.name}`, {
       'AUROC after the prompt': chance,
@@ -473,7 +477,9 @@ async function writePredictivityPlots(
 /** What pipeline.json records: the best layers and the ablation changes. */
 function summarizePredictivityRun(file: string, results: PredictivityResults): StageSummary {
   const best = (entries: { vector: string; layer: number; auroc: number | null }[]) =>
-    entries.filter((entry) => entry.auroc !== null).sort((a, b) => b.auroc! - a.auroc!)[0] ?? null;
+    entries
+      .filter((entry): entry is typeof entry & { auroc: number } => entry.auroc !== null)
+      .sort((a, b) => b.auroc - a.auroc)[0] ?? null;
   return {
     file,
     vectors: results.vectors.length,
