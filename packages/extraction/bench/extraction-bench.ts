@@ -72,7 +72,7 @@ for (let layer = 0; layer < layers; layer++) {
     for (const id of methodIds) {
       const method = extractionMethods[id] as (typeof extractionMethods)[keyof typeof extractionMethods];
       const result = time(`method_${id}`, () =>
-        runExtractionMethod(method as never, data.train.positive, data.train.negative, {}, shared),
+        runExtractionMethod(method as never, data.train.positive, data.train.negative, { shared }),
       );
       vectors.set(id, { vector: result.vector, details: result.details });
     }

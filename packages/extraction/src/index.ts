@@ -59,7 +59,7 @@ export { meanDiffMethod } from './methods/mean-diff';
 export { type PcaDiffOptions, pcaDiffMethod } from './methods/pca-diff';
 export { type ProbeOptions, probeMethod } from './methods/probe';
 export { type RandomBaselineOptions, randomBaselineMethod } from './methods/random-baseline';
-export { runExtractionMethod } from './methods/run-extraction-method';
+export { type RunExtractionMethodOptions, runExtractionMethod } from './methods/run-extraction-method';
 export type { SharedComputations } from './methods/shared-computations';
 export type { Matrix } from './numeric/matrix';
 export type { ExtractionProgressEvent, ExtractionStage } from './pipeline/extraction-progress';

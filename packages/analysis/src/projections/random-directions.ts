@@ -67,6 +67,32 @@ export function createRandomDirections(options: {
   return { count, hiddenSize, seed, unitVectors, rows, layerMaps };
 }
 
+/** One response's rows at one layer and that layer's random directions, for `projectRowSummary`. */
+export interface RowSummaryProjection {
+  /** Token rows `[tokens, width]` and their norms (read from `normsOffset`). */
+  rows: Float32Array;
+  width: number;
+  norms: Float32Array;
+  normsOffset: number;
+  /** The aggregation's tokens [start, end). */
+  start: number;
+  end: number;
+  /** Divide each row by its norm first (cosine measure). */
+  normalise: boolean;
+  /** The layer's map M_l: a permutation with signs. */
+  permutation: Int32Array;
+  signs: Float32Array;
+  /** The base directions `[unitRows, width]` and how many to project onto. */
+  unitVectors: Float32Array;
+  unitRows: number;
+  count: number;
+  /** Where the `count` projections go. */
+  out: Float32Array;
+  outOffset: number;
+  /** The scalar projection kernel. */
+  project: typeof projectRows;
+}
+
 /**
  * Projects one response's per-layer summary onto every random direction of that layer. The summary s is
  * the mean, over the aggregation's tokens [start, end), of the activation rows (scalar measure) or of the
@@ -76,35 +102,21 @@ export function createRandomDirections(options: {
  * Activation files take the same steps in `simdProjectLayer` (WebAssembly SIMD); this plain JavaScript
  * version, with `project` the scalar kernel, is its reference in tests.
  */
-export function projectRowSummary(
-  rows: Float32Array,
-  width: number,
-  norms: Float32Array,
-  normsOffset: number,
-  start: number,
-  end: number,
-  normalise: boolean,
-  permutation: Int32Array,
-  signs: Float32Array,
-  unitVectors: Float32Array,
-  unitRows: number,
-  count: number,
-  out: Float32Array,
-  outOffset: number,
-  project: typeof projectRows,
-): void {
-  const summary = new Float64Array(width);
+export function projectRowSummary(input: RowSummaryProjection): void {
+  const { rows, width, norms, normsOffset, start, end, normalise, permutation, signs } = input;
+  const { unitVectors, unitRows, count, out, outOffset, project } = input;
+  const sums = new Float64Array(width);
   for (let t = start; t < end; t++) {
     const norm = norms[normsOffset + t]!;
     const weight = normalise ? (norm === 0 ? 0 : 1 / norm) : 1;
     if (weight === 0) continue;
     const offset = t * width;
-    for (let j = 0; j < width; j++) summary[j]! += rows[offset + j]! * weight;
+    for (let j = 0; j < width; j++) sums[j]! += rows[offset + j]! * weight;
   }
   const single = new Float32Array(width);
   const tokens = end - start;
   for (let j = 0; j < width; j++)
-    single[j] = tokens > 0 ? (signs[j]! * summary[permutation[j]!]!) / tokens : Number.NaN;
+    single[j] = tokens > 0 ? (signs[j]! * sums[permutation[j]!]!) / tokens : Number.NaN;
   project({
     rows: single,
     tokenCount: 1,

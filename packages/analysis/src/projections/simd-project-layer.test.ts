@@ -114,23 +114,23 @@ describe('simdProjectLayer', () => {
         }
         // The random-direction null equals the JavaScript reference's (float64 sums, float32 results).
         const reference = new Float32Array(directions.count);
-        projectRowSummary(
-          Float32Array.from(held),
+        projectRowSummary({
+          rows: Float32Array.from(held),
           width,
           norms,
-          position * tokens,
+          normsOffset: position * tokens,
           start,
-          tokens,
-          true,
-          directions.layerMaps[position]!.permutation,
-          directions.layerMaps[position]!.signs,
-          directions.unitVectors,
-          directions.rows,
-          directions.count,
-          reference,
-          0,
-          projectRows,
-        );
+          end: tokens,
+          normalise: true,
+          permutation: directions.layerMaps[position]!.permutation,
+          signs: directions.layerMaps[position]!.signs,
+          unitVectors: directions.unitVectors,
+          unitRows: directions.rows,
+          count: directions.count,
+          out: reference,
+          outOffset: 0,
+          project: projectRows,
+        });
         for (let r = 0; r < directions.count; r++)
           expect(Math.abs(randomDots[position * directions.count + r]! - reference[r]!)).toBeLessThanOrEqual(
             Math.abs(reference[r]!) * 2 ** -22 + 1e-12,

@@ -47,7 +47,7 @@ describe('built-in extraction methods on a planted direction', () => {
     const first = runExtractionMethod(extractionMethods.random_baseline, highSnr.positive, highSnr.negative);
     const again = runExtractionMethod(extractionMethods.random_baseline, highSnr.positive, highSnr.negative);
     const other = runExtractionMethod(extractionMethods.random_baseline, highSnr.positive, highSnr.negative, {
-      seed: 5,
+      options: { seed: 5 },
     });
     expect(Array.from(again.vector)).toEqual(Array.from(first.vector));
     expect(Array.from(other.vector)).not.toEqual(Array.from(first.vector));
@@ -56,8 +56,9 @@ describe('built-in extraction methods on a planted direction', () => {
     const cosines = [0, 1, 2, 3, 4, 5, 6, 7].map((seed) =>
       Math.abs(
         cosineSimilarity(
-          runExtractionMethod(extractionMethods.random_baseline, highSnr.positive, highSnr.negative, { seed })
-            .vector,
+          runExtractionMethod(extractionMethods.random_baseline, highSnr.positive, highSnr.negative, {
+            options: { seed },
+          }).vector,
           highSnr.direction,
         ),
       ),
@@ -109,9 +110,9 @@ describe('built-in extraction methods on a planted direction', () => {
 
   it('methods share one Gram matrix per layer', () => {
     const shared = createSharedComputations(highSnr.positive, highSnr.negative);
-    runExtractionMethod(extractionMethods.probe, highSnr.positive, highSnr.negative, {}, shared);
+    runExtractionMethod(extractionMethods.probe, highSnr.positive, highSnr.negative, { shared });
     const gram = shared.gramMatrix();
-    runExtractionMethod(extractionMethods.pca_diff, highSnr.positive, highSnr.negative, {}, shared);
+    runExtractionMethod(extractionMethods.pca_diff, highSnr.positive, highSnr.negative, { shared });
     expect(shared.gramMatrix()).toBe(gram);
   });
 });
@@ -169,7 +170,9 @@ describe('method registry', () => {
     ]);
     expect('axis' in extractionMethods).toBe(false);
     const [method] = resolveExtractionMethods(['axis'], registry);
-    expect(runExtractionMethod(method!, highSnr.positive, highSnr.negative, { axis: 3 }).vector[3]).toBe(1);
+    expect(
+      runExtractionMethod(method!, highSnr.positive, highSnr.negative, { options: { axis: 3 } }).vector[3],
+    ).toBe(1);
   });
 
   it('rejects unknown ids with the list of available ones, and keys that differ from ids', () => {

@@ -174,8 +174,10 @@ function computeLayerVectors(
         method.planned.method,
         layerSplit.train.positive,
         layerSplit.train.negative,
-        method.planned.options,
-        shared,
+        {
+          options: method.planned.options,
+          shared,
+        },
       );
       const layerVector: LayerVector = { vector: result.vector, details: result.details };
       if (result.bias !== undefined) layerVector.bias = result.bias;
