@@ -12,7 +12,7 @@ export interface CreateJudgeOptions {
   /** A trait's steering.json `eval_prompt`: replaces the trait template. */
   evalPrompt?: string | undefined;
   /** On-disk judgement cache (endpoint judge). */
-  cacheDirectory?: string;
+  cacheDirectory?: string | undefined;
   /** Further settings of the endpoint judge (base URL, key, concurrency, retries). */
   openai?: Omit<OpenAiJudgeOptions, 'model' | 'prompts' | 'cacheDirectory'>;
   /** How the local judge's model is loaded. */
@@ -45,7 +45,7 @@ export async function createJudge(
           ...options.openai,
           model: parsed.model,
           prompts,
-          ...(options.cacheDirectory === undefined ? {} : { cacheDirectory: options.cacheDirectory }),
+          cacheDirectory: options.cacheDirectory,
         }),
         dispose: async () => {},
       };
