@@ -143,7 +143,7 @@ describe('model options', () => {
   it('plan defaults exactly as the run commands do', () => {
     const reference = options('generate');
     const plan = options('plan');
-    for (const key of ['dtype', 'computeDtype', 'blockSize', 'lora', 'loraScale', 'loraMode'])
+    for (const key of ['dtype', 'computeDtype', 'blockSize', 'zeroPoints', 'lora', 'loraScale', 'loraMode'])
       expect(plan.get(key)?.defaultValue, key).toEqual(reference.get(key)!.defaultValue);
   });
 

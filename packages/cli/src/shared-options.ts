@@ -37,6 +37,7 @@ export const modelOptionDefaults = {
   dtype: 'fp32',
   computeDtype: 'fp32',
   blockSize: 32,
+  zeroPoints: true,
   loraScale: 1,
   loraMode: 'switchable',
 } as const;
@@ -49,6 +50,7 @@ export interface ModelCommandOptions {
   dtype: ModelDtype;
   computeDtype: (typeof computeDtypes)[number];
   blockSize: 32 | 64 | 128;
+  zeroPoints: boolean;
   providers?: ExecutionProviderName[];
   lora?: string;
   loraScale: number;
@@ -65,6 +67,7 @@ export const modelOptionKeys: readonly ModelOptionKey[] = [
   'dtype',
   'computeDtype',
   'blockSize',
+  'zeroPoints',
   'providers',
   'threads',
   'deviceIndex',
@@ -91,6 +94,11 @@ function modelOption(key: ModelOptionKey): Option {
       return new Option('--block-size <n>', 'int8/int4 quantization block size: 32, 64 or 128')
         .argParser((value) => Number(choiceOption(blockSizes)(value)))
         .default(modelOptionDefaults.blockSize);
+    case 'zeroPoints':
+      return new Option(
+        '--no-zero-points',
+        'int8/int4: symmetric blocks without zero points, exactly those of GGUF q8_0/q4_0 (faster on the CPU, slightly less accurate; docs/quantization.md)',
+      ).default(modelOptionDefaults.zeroPoints);
     case 'providers':
       return new Option(
         '--providers <list>',
@@ -149,6 +157,7 @@ export function toLoadModelOptions(
   return {
     dtype: options.dtype,
     blockSize: options.blockSize,
+    zeroPoints: options.zeroPoints,
     computeDtype: options.computeDtype,
     ...(options.providers?.length ? { providers: options.providers } : {}),
     ...(options.threads === undefined ? {} : { threads: options.threads }),

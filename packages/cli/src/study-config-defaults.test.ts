@@ -108,6 +108,7 @@ describe('study config and CLI share one option vocabulary', () => {
     for (const command of ['extract', 'steer', 'capture', 'generate']) {
       expect(cliOption(command, '--dtype').defaultValue).toBe(modelOptionDefaults.dtype);
       expect(cliOption(command, '--block-size').defaultValue).toBe(modelOptionDefaults.blockSize);
+      expect(cliOption(command, '--no-zero-points').defaultValue).toBe(modelOptionDefaults.zeroPoints);
       expect(cliOption(command, '--compute-dtype').defaultValue).toBe(modelOptionDefaults.computeDtype);
     }
   });

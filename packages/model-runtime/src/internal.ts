@@ -6,3 +6,4 @@ export { parseModelConfig } from './architectures/index';
 export { logSoftmax } from './model/sampling';
 export { assessMemoryFit } from './plan/format-memory-plan';
 export { parseByteSize } from './plan/parse-byte-size';
+export { dequantizeBlockwise, quantizeBlockwise } from './quantization/quantize-blockwise';

@@ -42,7 +42,10 @@ function compareLogits(
   return { maxAbs, top1: agree / positions };
 }
 
-/** Logit error of fp16, int8 and int4 (block 32 and 128) against fp32 over `text`, printed for the record. */
+/**
+ * Logit error of fp16, int8 and int4 (block 32 and 128; symmetric blocks without zero points at 32) against
+ * fp32 over `text`, printed for the record.
+ */
 async function reportQuantizationError(
   directory: string,
   label: string,
@@ -50,20 +53,24 @@ async function reportQuantizationError(
   const fp32 = await loadModel(directory, { cacheDirectory: testCacheDirectory, threads: 1 });
   const [reference] = await fp32.forward(text);
   const report: Record<string, { maxAbs: number; top1: number }> = {};
-  for (const [dtype, blockSize] of [
-    ['fp16', 32],
-    ['int8', 32],
-    ['int4', 32],
-    ['int4', 128],
+  for (const [dtype, blockSize, zeroPoints] of [
+    ['fp16', 32, true],
+    ['int8', 32, true],
+    ['int4', 32, true],
+    ['int4', 128, true],
+    ['int8', 32, false],
+    ['int4', 32, false],
   ] as const) {
     const model = await loadModel(directory, {
       cacheDirectory: testCacheDirectory,
       threads: 1,
       dtype,
       blockSize,
+      zeroPoints,
     });
     const [row] = await model.forward(text);
-    report[`${dtype}/b${blockSize}`] = compareLogits(reference!.logits, row!.logits, fp32.config.vocabSize);
+    const key = `${dtype}/b${blockSize}${zeroPoints ? '' : '/symmetric'}`;
+    report[key] = compareLogits(reference!.logits, row!.logits, fp32.config.vocabSize);
     await model.dispose();
   }
   await fp32.dispose();
@@ -74,7 +81,7 @@ async function reportQuantizationError(
 }
 
 describe.skipIf(!hasStories260k)('fp16 weights and int8/int4 weight-only quantization on stories260k', () => {
-  it('stays close to fp32: fp16 max abs < 0.05, int8 top-1 agreement >= 0.95 and max abs logit error < 0.5; int4 reported', async () => {
+  it('stays close to fp32: fp16 max abs < 0.05, int8 (asymmetric and symmetric) top-1 agreement >= 0.95 and max abs logit error < 0.5; int4 top-1 >= 0.6', async () => {
     const report = await reportQuantizationError(stories260kDirectory, 'stories260k');
     expect(report['fp16/b32']!.maxAbs).toBeLessThan(0.05);
     expect(report['fp16/b32']!.top1).toBe(1);
@@ -96,14 +103,17 @@ describe.skipIf(!hasStories260k)('fp16 weights and int8/int4 weight-only quantiz
     console.info(`stories260k int4 fp16-compute vs int4 fp32-compute: ${JSON.stringify(drift)}`);
     expect(drift.top1).toBeGreaterThanOrEqual(0.9);
     await Promise.all([mixed.dispose(), int4.dispose()]);
-    expect(report['int8/b32']!.top1).toBeGreaterThanOrEqual(0.95);
-    expect(report['int8/b32']!.maxAbs).toBeLessThan(0.5);
+    for (const int8 of ['int8/b32', 'int8/b32/symmetric']) {
+      expect(report[int8]!.top1).toBeGreaterThanOrEqual(0.95);
+      expect(report[int8]!.maxAbs).toBeLessThan(0.5);
+    }
     expect(report['int4/b32']!.top1).toBeGreaterThanOrEqual(0.6);
+    expect(report['int4/b32/symmetric']!.top1).toBeGreaterThanOrEqual(0.6);
   });
 });
 
 describe('fp16 weights and int8/int4 weight-only quantization on a generated Llama (hidden 256, 4 layers)', () => {
-  it('reports logit error and top-1 agreement against fp32; int8 top-1 >= 0.9', async () => {
+  it('reports logit error and top-1 agreement against fp32; int8 (asymmetric and symmetric) top-1 >= 0.9', async () => {
     const tiny = await createTinyModel({
       architecture: 'LlamaForCausalLM',
       seed: 31,
@@ -117,6 +127,7 @@ describe('fp16 weights and int8/int4 weight-only quantization on a generated Lla
     await tiny.remove();
     expect(report['fp16/b32']!.maxAbs).toBeLessThan(0.05);
     expect(report['int8/b32']!.top1).toBeGreaterThanOrEqual(0.9);
+    expect(report['int8/b32/symmetric']!.top1).toBeGreaterThanOrEqual(0.9);
   });
 });
 

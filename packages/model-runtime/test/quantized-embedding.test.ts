@@ -26,37 +26,41 @@ describe('quantized embedding (GatherBlockQuantized)', { timeout: 10 * 60 * 1000
   });
 
   for (const provider of providers)
-    for (const bits of [4, 8] as const) {
-      it(`int${bits} on ${provider}: gathered rows equal the float64 dequantized codes`, async () => {
-        const tiny = await createTinyModel({ seed: 7, layerCount: 1, tieWordEmbeddings: true });
-        const blockSize = 32;
-        const model = await loadModel(tiny.directory, {
-          cacheDirectory: testCacheDirectory,
-          threads: 1,
-          dtype: bits === 4 ? 'int4' : 'int8',
-          blockSize,
-          providers: [provider],
+    for (const bits of [4, 8] as const)
+      for (const zeroPoints of [true, false]) {
+        const blocks = zeroPoints ? 'asymmetric' : 'symmetric (no zero points)';
+        it(`int${bits} ${blocks} on ${provider}: gathered rows equal the float64 dequantized codes`, async () => {
+          const tiny = await createTinyModel({ seed: 7, layerCount: 1, tieWordEmbeddings: true });
+          const blockSize = 32;
+          const model = await loadModel(tiny.directory, {
+            cacheDirectory: testCacheDirectory,
+            threads: 1,
+            dtype: bits === 4 ? 'int4' : 'int8',
+            blockSize,
+            zeroPoints,
+            providers: [provider],
+          });
+          models.push(model);
+          const d = model.config.hiddenSize;
+          const checkpoint = await SafetensorsCheckpoint.open(tiny.directory);
+          const embedding = await checkpoint.readRowsAsFloat32(
+            'model.embed_tokens.weight',
+            0,
+            model.config.vocabSize,
+          );
+          await checkpoint.close();
+          const settings = { bits, blockSize, zeroPoints } as const;
+          const quantized = quantizeBlockwise(embedding, model.config.vocabSize, d, settings);
+          const reference = dequantizeBlockwise(quantized, model.config.vocabSize, d, settings);
+          const [row] = await model.forward([tokenIds], { capture: [{ layer: 0, site: 'resid_pre' }] });
+          const gathered = row!.captures.get('resid_pre.0')!;
+          let worst = 0;
+          tokenIds.forEach((id, t) => {
+            for (let i = 0; i < d; i++)
+              worst = Math.max(worst, Math.abs(gathered[t * d + i]! - reference[id * d + i]!));
+          });
+          expect(worst).toBeLessThan(1e-6);
+          expect(row!.logits.every(Number.isFinite)).toBe(true);
         });
-        models.push(model);
-        const d = model.config.hiddenSize;
-        const checkpoint = await SafetensorsCheckpoint.open(tiny.directory);
-        const embedding = await checkpoint.readRowsAsFloat32(
-          'model.embed_tokens.weight',
-          0,
-          model.config.vocabSize,
-        );
-        await checkpoint.close();
-        const quantized = quantizeBlockwise(embedding, model.config.vocabSize, d, { bits, blockSize });
-        const reference = dequantizeBlockwise(quantized, model.config.vocabSize, d, { bits, blockSize });
-        const [row] = await model.forward([tokenIds], { capture: [{ layer: 0, site: 'resid_pre' }] });
-        const gathered = row!.captures.get('resid_pre.0')!;
-        let worst = 0;
-        tokenIds.forEach((id, t) => {
-          for (let i = 0; i < d; i++)
-            worst = Math.max(worst, Math.abs(gathered[t * d + i]! - reference[id * d + i]!));
-        });
-        expect(worst).toBeLessThan(1e-6);
-        expect(row!.logits.every(Number.isFinite)).toBe(true);
-      });
-    }
+      }
 });

@@ -9,7 +9,9 @@
  *
  *   pnpm bench:runtime [--threads 1,2] [--repeats 3] [--dtype fp32|fp16|int8|int4] [--providers cuda,cpu]
  *                      [--context-lengths 128,256,512,1024,2048] [--skip-torch] [--skip-llama-cpp]
- *                      [--small-only] [--cases decode_batch_1,decode_context_128] [--out file.json]
+ *                      [--small-only] [--cases decode_batch_1,decode_context_128] [--no-zero-points]
+ *                      [--out file.json]
+ * `--no-zero-points`: int8/int4 in symmetric blocks, the very weights of the q8_0/q4_0 GGUF llama.cpp runs.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -47,6 +49,8 @@ const { values: args } = parseArgs({
     dtype: { type: 'string', default: 'fp32' },
     /** Only these cases (comma-separated names as printed), e.g. the decode rows alone. */
     cases: { type: 'string' },
+    /** int8/int4 in symmetric blocks without zero points (loadModel's `zeroPoints: false`). */
+    'no-zero-points': { type: 'boolean', default: false },
   },
 });
 const threadCounts = args.threads.split(',').map(Number);
@@ -207,12 +211,14 @@ for (const entry of models) {
       threads,
       providers: args.providers.split(',') as ExecutionProviderName[],
       dtype: args.dtype as NonNullable<LoadModelOptions['dtype']>,
+      zeroPoints: !args['no-zero-points'],
     });
     engines.push(
       traitlensEngine(model, inputs, entry.decodeSteps, {
         engine: 'traitlens',
         threads,
         dtype: args.dtype,
+        zeroPoints: !args['no-zero-points'],
         providers: args.providers,
       }),
     );
@@ -286,7 +292,7 @@ const formatBytes = (bytes: number | undefined) => {
   return bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${Math.round(bytes)} B`;
 };
 console.log(
-  `\nproviders=${args.providers} dtype=${args.dtype} (llama.cpp: ${ggufType ?? 'n/a'}) threads=${args.threads} repeats=${repeats} node=${process.version}\n`,
+  `\nproviders=${args.providers} dtype=${args.dtype}${args['no-zero-points'] ? ' (symmetric blocks)' : ''} (llama.cpp: ${ggufType ?? 'n/a'}) threads=${args.threads} repeats=${repeats} node=${process.version}\n`,
 );
 console.log(
   '| model | threads | case | traitlens tok/s (median, min) | llama.cpp | PyTorch eager | vs llama.cpp | vs PyTorch | host→device per decode step | device→host per decode step |',

@@ -100,6 +100,7 @@ async function runPlanCommand(options: PlanCommandOptions): Promise<void> {
     model: options.model,
     dtype: options.dtype,
     blockSize: options.blockSize,
+    zeroPoints: options.zeroPoints,
     batchSize: options.batch,
     sequenceLength: options.seq,
     logits: options.logits,

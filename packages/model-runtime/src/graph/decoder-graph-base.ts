@@ -3,11 +3,11 @@ import type { WeightManifest } from '../weights/weight-manifest';
 import type { DecoderGraphOptions } from './build-decoder-graph';
 import { type OnnxElementType, OnnxGraphBuilder, OnnxType } from './onnx-graph-builder';
 
-/** The codes, scales and zero points of a quantized weight (initializer names). */
+/** The codes, scales and zero points of a quantized weight (initializer names; no zero points when symmetric). */
 export interface QuantizedParts {
   codes: string;
   scales: string;
-  zeroPoints: string;
+  zeroPoints: string | undefined;
 }
 
 /**
@@ -93,7 +93,12 @@ function declareQuantizedParts(
     declared.add(codesName);
     g.externalInitializer(codesName, OnnxType.uint8, [n, blocks, (blockSize * bits) / 8], stored);
     g.externalInitializer(`w.${name}.scales`, computeType, [n * blocks], scales);
-    g.externalInitializer(`w.${name}.zero_points`, OnnxType.uint8, [zeroPoints.length], zeroPoints);
+    if (zeroPoints)
+      g.externalInitializer(`w.${name}.zero_points`, OnnxType.uint8, [zeroPoints.length], zeroPoints);
   }
-  return { codes: codesName, scales: `w.${name}.scales`, zeroPoints: `w.${name}.zero_points` };
+  return {
+    codes: codesName,
+    scales: `w.${name}.scales`,
+    zeroPoints: zeroPoints ? `w.${name}.zero_points` : undefined,
+  };
 }

@@ -33,7 +33,10 @@ function quantizedEmbeddingGather(base: DecoderGraphBase, ids: string): string {
       view(parts.codes, [vocab, (hidden * bits) / 8], 'embedding_codes'),
       ids,
       view(parts.scales, [vocab, blocks], 'embedding_scales'),
-      view(parts.zeroPoints, [vocab, Math.ceil((blocks * bits) / 8)], 'embedding_zero_points'),
+      // Symmetric blocks: no zero points input, GatherBlockQuantized's default (8 or 128) applies.
+      ...(parts.zeroPoints
+        ? [view(parts.zeroPoints, [vocab, Math.ceil((blocks * bits) / 8)], 'embedding_zero_points')]
+        : []),
     ],
     { gather_axis: 0, quantize_axis: 1, block_size: blockSize, bits },
     { hint: 'embedded', domain: 'com.microsoft' },
@@ -60,7 +63,9 @@ export function createLinear(
       const parts = base.quantizedParts(name);
       output = g.op(
         'MatMulNBits',
-        [value, parts.codes, parts.scales, parts.zeroPoints],
+        parts.zeroPoints
+          ? [value, parts.codes, parts.scales, parts.zeroPoints]
+          : [value, parts.codes, parts.scales],
         { K: k, N: n, bits, block_size: blockSize, accuracy_level: base.options.accuracyLevel },
         { hint, domain: 'com.microsoft' },
       );

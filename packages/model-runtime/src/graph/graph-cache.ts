@@ -50,8 +50,9 @@ export async function prepareModelArtifacts(
   options: PrepareArtifactsOptions,
 ): Promise<ModelArtifacts> {
   // `-qemb`: the embedding is quantized too (GatherBlockQuantized); older caches had a float embedding.
+  // `-sym`: symmetric blocks without zero points (GGUF q4_0 / q8_0 style).
   const quantization = options.quantization
-    ? `int${options.quantization.bits}-b${options.quantization.blockSize}${embeddingIsQuantized(config, options.quantization) ? '-qemb' : ''}`
+    ? `int${options.quantization.bits}-b${options.quantization.blockSize}${embeddingIsQuantized(config, options.quantization) ? '-qemb' : ''}${options.quantization.zeroPoints === false ? '-sym' : ''}`
     : 'none';
   const lora = options.lora ? `${options.lora.mode}-${options.lora.adapter.hash}` : 'none';
   const key = await computeWeightsKey(

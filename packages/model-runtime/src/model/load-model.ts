@@ -28,6 +28,12 @@ export interface LoadModelOptions {
   /** Quantization block size along the input dimension (default 32; 128 is smaller and faster). */
   blockSize?: 32 | 64 | 128;
   /**
+   * int8/int4: asymmetric blocks with a zero point each (default true), or symmetric blocks without
+   * (false): the blocks of GGUF's q4_0 / q8_0, exactly, faster to decode on the CPU and slightly less
+   * accurate (docs/quantization.md).
+   */
+  zeroPoints?: boolean | undefined;
+  /**
    * A PEFT LoRA adapter (local folder or hf:org/name[@revision]). `switchable` (default) keeps low-rank
    * branches so one loaded model runs clean (`loraScale: 0`) and adapted (`loraScale: 1`) rows;
    * `merged` folds the adapter into the weights before quantization.
@@ -206,7 +212,11 @@ function artifactOptions(options: LoadModelOptions, lora: LoadedLora | undefined
   const dtype = options.dtype ?? 'fp32';
   const quantization =
     dtype === 'int4' || dtype === 'int8'
-      ? { bits: dtype === 'int4' ? (4 as const) : (8 as const), blockSize: options.blockSize ?? 32 }
+      ? {
+          bits: dtype === 'int4' ? (4 as const) : (8 as const),
+          blockSize: options.blockSize ?? 32,
+          zeroPoints: options.zeroPoints ?? true,
+        }
       : undefined;
   const onProgress = options.onProgress;
   return {

@@ -37,7 +37,7 @@ export interface MemoryPlanOptions {
   /** int4/int8: values per quantization block along K (default 32). */
   blockSize?: number;
   /** int4/int8: asymmetric quantization with a zero point per block (default true, as traitlens quantizes). */
-  zeroPoints?: boolean;
+  zeroPoints?: boolean | undefined;
   /** int4/int8: quantize lm_head too (default true); a tied lm_head then gets its own quantized copy. */
   quantizeLmHead?: boolean;
   /**
@@ -144,8 +144,12 @@ export interface ActivationMemory {
 export interface MemoryPlan {
   /** The options with every default filled in. */
   settings: Required<
-    Omit<MemoryPlanOptions, 'config' | 'lora' | 'captureLayers' | 'maxSessions' | 'sharedWeights'>
+    Omit<
+      MemoryPlanOptions,
+      'config' | 'lora' | 'captureLayers' | 'maxSessions' | 'sharedWeights' | 'zeroPoints'
+    >
   > & {
+    zeroPoints: boolean;
     maxSessions: number;
     sharedWeights: boolean;
     captureCount: number;

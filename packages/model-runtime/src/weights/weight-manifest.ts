@@ -14,7 +14,13 @@ export interface ExternalRegion {
 export interface StoredWeight extends ExternalRegion {
   dims: number[];
   type: StoredWeightType;
-  quantization?: { bits: 4 | 8; blockSize: number; scales: ExternalRegion; zeroPoints: ExternalRegion };
+  /** `zeroPoints` is absent for symmetric blocks (MatMulNBits' default zero point). */
+  quantization?: {
+    bits: 4 | 8;
+    blockSize: number;
+    scales: ExternalRegion;
+    zeroPoints?: ExternalRegion | undefined;
+  };
 }
 
 /**
@@ -27,7 +33,8 @@ export interface StoredWeight extends ExternalRegion {
 export interface WeightManifest {
   dataFile: string;
   dtype: StoredWeightType;
-  quantization?: { bits: 4 | 8; blockSize: number };
+  /** `zeroPoints`: asymmetric blocks with a zero point each (false: symmetric, as GGUF's q4_0 / q8_0). */
+  quantization?: { bits: 4 | 8; blockSize: number; zeroPoints?: boolean | undefined };
   lora?: { mode: 'switchable' | 'merged'; hash: string };
   weights: Record<string, StoredWeight>;
 }

@@ -209,7 +209,11 @@ export async function writeExternalWeights(options: WriteExternalWeightsOptions)
     dtype: options.dtype,
     weights: progress.completed,
   };
-  if (quantization) manifest.quantization = { bits: quantization.bits, blockSize: quantization.blockSize };
+  if (quantization) {
+    manifest.quantization = { bits: quantization.bits, blockSize: quantization.blockSize };
+    // Recorded only for symmetric blocks: asymmetric manifests stay as before.
+    if (quantization.zeroPoints === false) manifest.quantization.zeroPoints = false;
+  }
   if (lora) manifest.lora = { mode: lora.mode, hash: lora.adapter.hash };
   return manifest;
 }
@@ -308,7 +312,7 @@ type Conversion = WriteExternalWeightsOptions & { shapes: Map<string, number[]>;
 interface WeightRegions {
   codes: ExternalRegion;
   scales?: ExternalRegion;
-  zeroPoints?: ExternalRegion;
+  zeroPoints?: ExternalRegion | undefined;
 }
 
 function rowsOf(conversion: Conversion, source: string): number {
@@ -338,7 +342,11 @@ async function writePlannedWeight(conversion: Conversion, weight: PlannedWeight)
     const codes = file.reserve(totalRows * blocks * ((blockSize * bits) / 8));
     // Scales share the activations' type (MatMulNBits needs A and scales alike): fp16 with fp16 compute.
     const scales = file.reserve(totalRows * blocks * elementBytesOf(conversion.dtype));
-    const zeroPoints = file.reserve(totalRows * Math.ceil((blocks * bits) / 8));
+    // Symmetric blocks (zeroPoints: false) store none: MatMulNBits then reads its default zero point.
+    const zeroPoints =
+      layout.quantization.zeroPoints === false
+        ? undefined
+        : file.reserve(totalRows * Math.ceil((blocks * bits) / 8));
     layout.regions = { codes, scales, zeroPoints };
     stored = {
       dims,
@@ -430,7 +438,7 @@ async function writeChunk(
     (region?.offset ?? 0) + rowStart * (bytes.byteLength / chunkRows);
   await file.write(q.packed, at(regions.codes, q.packed));
   await file.write(scaleBytes, at(regions.scales, scaleBytes));
-  await file.write(q.zeroPoints, at(regions.zeroPoints, q.zeroPoints));
+  if (q.zeroPoints) await file.write(q.zeroPoints, at(regions.zeroPoints, q.zeroPoints));
 }
 
 function elementBytesOf(dtype: StoredWeightType): number {

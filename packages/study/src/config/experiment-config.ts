@@ -13,6 +13,8 @@ const runtimeSchema = z.strictObject({
   /** Activations of int8/int4 models: fp32 (CPU) or fp16 (GPU). */
   computeDtype: z.enum(['fp32', 'fp16']).optional(),
   blockSize: z.union([z.literal(32), z.literal(64), z.literal(128)]).optional(),
+  /** int8/int4: false for symmetric blocks without zero points (GGUF q4_0/q8_0 style); default true. */
+  zeroPoints: z.boolean().optional(),
   providers: z
     .array(z.enum(['cpu', 'cuda', 'webgpu']))
     .min(1)

@@ -16,6 +16,7 @@ export function toLoadModelOptions(
     ...(runtime.dtype ? { dtype: runtime.dtype } : {}),
     ...(runtime.computeDtype ? { computeDtype: runtime.computeDtype } : {}),
     ...(runtime.blockSize ? { blockSize: runtime.blockSize } : {}),
+    zeroPoints: runtime.zeroPoints,
     ...(runtime.providers ? { providers: runtime.providers } : {}),
     ...(runtime.threads ? { threads: runtime.threads } : {}),
     ...(runtime.cacheDirectory ? { cacheDirectory: runtime.cacheDirectory } : {}),

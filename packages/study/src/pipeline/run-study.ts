@@ -80,7 +80,12 @@ const stageRunners: Record<StudyStage, (context: StageContext) => Promise<StageS
 
 /** The runtime settings that change numbers (threads and providers do not change what is computed). */
 function numerics(runtime: RuntimeConfig): Record<string, unknown> {
-  return { dtype: runtime.dtype ?? 'fp32', computeDtype: runtime.computeDtype, blockSize: runtime.blockSize };
+  return {
+    dtype: runtime.dtype ?? 'fp32',
+    computeDtype: runtime.computeDtype,
+    blockSize: runtime.blockSize,
+    zeroPoints: runtime.zeroPoints,
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import { readSafetensors, type SafetensorsTensorInput, writeSafetensors } from '
 import { float16BitsToNumber } from '@traitlens/core/internal';
 import { parseGguf } from '@traitlens/extraction';
 import { loadModel } from '@traitlens/model-runtime';
+import { dequantizeBlockwise, quantizeBlockwise } from '@traitlens/model-runtime/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allSequences, generateGreedy, openLlamaCpp } from '../llama-cpp/llama-cpp-engine';
 import { convertLlamaToGguf, permuteForInterleavedRotary } from './convert-llama-to-gguf';
@@ -110,6 +111,30 @@ describe('ggml quantizers (blocks worked out by hand from ggml-quants.c)', () =>
         const code = j < 16 ? byte & 15 : byte >> 4;
         expect(Math.abs((code - 8) * d4 - x)).toBeLessThanOrEqual(1.01 * Math.abs(d4));
       }
+    }
+  });
+
+  it("traitlens' symmetric int4 / int8 blocks (zeroPoints: false) are q4_0 / q8_0's weights exactly", () => {
+    let state = 99;
+    const rows = 6;
+    const columns = 256;
+    const values = Float32Array.from({ length: rows * columns }, () => {
+      state = (state * 1664525 + 1013904223) >>> 0;
+      return (state / 2 ** 32 - 0.5) * (state % 7 === 0 ? 3 : 0.2);
+    });
+    for (const [type, bits] of [
+      ['q4_0', 4],
+      ['q8_0', 8],
+    ] as const) {
+      const settings = { bits, blockSize: 32, zeroPoints: false } as const;
+      const mine = dequantizeBlockwise(
+        quantizeBlockwise(values, rows, columns, settings),
+        rows,
+        columns,
+        settings,
+      );
+      const theirs = dequantizeRows(type, encodeGgmlRows(type, values, columns), rows * columns);
+      expect(Array.from(mine), type).toEqual(Array.from(theirs, (value) => value));
     }
   });
 
