@@ -160,8 +160,8 @@ export function toLoadModelOptions(
     zeroPoints: options.zeroPoints,
     computeDtype: options.computeDtype,
     ...(options.providers?.length ? { providers: options.providers } : {}),
-    ...(options.threads === undefined ? {} : { threads: options.threads }),
-    ...(options.deviceIndex === undefined ? {} : { deviceIndex: options.deviceIndex }),
+    threads: options.threads,
+    deviceIndex: options.deviceIndex,
     ...(options.logPlacement ? { debug: { logPlacement: true } } : {}),
     ...(options.lora && (settings.withLora ?? true)
       ? { lora: { source: options.lora, mode: options.loraMode } }

@@ -64,9 +64,9 @@ export interface LoadModelOptions {
    */
   shareWeights?: boolean;
   /** Intra-op threads for ORT. */
-  threads?: number;
+  threads?: number | undefined;
   /** The GPU (0-based) the CUDA provider runs on (default TRAITLENS_DEVICE_INDEX, else 0); see docs/scale-out.md. */
-  deviceIndex?: number;
+  deviceIndex?: number | undefined;
   /** Built-graph cache (default TRAITLENS_CACHE or ~/.cache/traitlens). */
   cacheDirectory?: string;
   /** Hub options for `hf:` sources. */
