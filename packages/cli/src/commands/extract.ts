@@ -170,9 +170,7 @@ type CreatedJudge = Awaited<ReturnType<typeof import('@traitlens/steering').crea
  * Checks the options and loads every data set first, so a typo in the last trait fails before hours of
  * generation.
  */
-async function loadExtractDatasets(
-  options: ExtractCommandOptions,
-): Promise<{
+async function loadExtractDatasets(options: ExtractCommandOptions): Promise<{
   datasets: TraitDataset[];
   promptFormat: ReturnType<typeof resolvePromptFormat>['promptFormat'];
 }> {
