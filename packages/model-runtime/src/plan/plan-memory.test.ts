@@ -120,7 +120,13 @@ describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
   });
 
   it('KV cache, activations and logits at batch 8 x 512 tokens, fp16', () => {
-    const plan = planMemory({ config: llama70b, dtype: 'fp16', batchSize: 8, sequenceLength: 512 });
+    const plan = planMemory({
+      config: llama70b,
+      dtype: 'fp16',
+      batchSize: 8,
+      sequenceLength: 512,
+      provider: 'gpu',
+    });
     expect(plan.settings).toMatchObject({ activationDtype: 'fp16', kvDtype: 'fp16' });
     expect(plan.kvCache).toBe(2 * 80 * 8 * 512 * 8 * 128 * 2);
     expect(plan.kvCache).toBe(1_342_177_280);
@@ -148,8 +154,16 @@ describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
         sequenceLength: 512,
         kvDtype: 'fp32',
         growingKvCache: false,
+        provider: 'gpu',
       }).kvCacheStepCopy,
     ).toBe(0);
+    // On the CPU decoding writes into one preallocated buffer (no past/present pair) unless told otherwise.
+    const cpu = planMemory({ config: llama70b, dtype: 'fp16', batchSize: 8, sequenceLength: 512 });
+    expect(cpu.kvCacheStepCopy).toBe(0);
+    expect(
+      planMemory({ config: llama70b, dtype: 'fp16', batchSize: 8, sequenceLength: 512, growingKvCache: true })
+        .kvCacheStepCopy,
+    ).toBe(cpu.kvCache);
   });
 
   it('the study setup (int4 + rank-64 LoRA on all linear layers, batch 8 x 512) fits one 80 GB GPU', () => {
@@ -161,6 +175,7 @@ describe('planMemory on Llama-3.1-70B (hand-computed)', () => {
       batchSize: 8,
       sequenceLength: 512,
       logits: 'last',
+      provider: 'gpu',
     });
     // Per layer r * (in + out): q, o 64 * 16384; k, v 64 * 9216; gate, up, down 64 * 36864.
     expect(plan.lora.parameters).toBe(80 * 64 * (2 * 16384 + 2 * 9216 + 3 * 36864));
@@ -302,6 +317,7 @@ describe('planMemory input checks and the table', () => {
       batchSize: 8,
       sequenceLength: 512,
       logits: 'last',
+      provider: 'gpu',
     });
     const text = formatMemoryPlan(plan, 80e9);
     expect(text).toMatch(

@@ -52,7 +52,8 @@ export interface MemoryPlanOptions {
   loraDtype?: PlanFloatDtype;
   /**
    * The KV cache grows by concatenation, so during a decoding step the past and the present cache are
-   * both alive (default true); false for a runtime that updates one buffer in place.
+   * both alive: the default on a GPU (WebGPU keeps the cache on the device that way); on the CPU the
+   * runtime writes one preallocated buffer in place (decision 0019), so the default there is false.
    */
   growingKvCache?: boolean;
   lora?: LoraPlan | undefined;
@@ -289,7 +290,7 @@ function resolvePlanSettings(options: MemoryPlanOptions): PlanSettings {
     activationDtype,
     kvDtype: options.kvDtype ?? activationDtype,
     loraDtype: options.loraDtype ?? 'fp32',
-    growingKvCache: options.growingKvCache ?? true,
+    growingKvCache: options.growingKvCache ?? provider !== 'cpu',
     batchSize,
     sequenceLength,
     logits: options.logits ?? 'all',

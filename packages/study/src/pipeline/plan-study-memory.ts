@@ -1,7 +1,13 @@
-import { formatMemoryPlan, type MemoryPlan, planMemoryForSource } from '@traitlens/model-runtime';
+import {
+  formatMemoryPlan,
+  type MemoryPlan,
+  type PlanMemoryForSourceOptions,
+  planMemoryForSource,
+} from '@traitlens/model-runtime';
 import type { LayerSelectionConfig, RuntimeConfig } from '../config/experiment-config';
 import type { Experiment } from '../config/load-experiment';
 import { resolveLayers } from '../config/resolve-layers';
+import { createTinyOrganism } from '../models/create-tiny-organism';
 
 /** One model load of the study at the batch and sequence length of one stage. */
 export interface StudyMemoryPlan {
@@ -26,6 +32,10 @@ export async function planStudyMemory(
 ): Promise<StudyMemoryPlan[]> {
   const { stages, models } = experiment.config;
   const { extract, capture, predictivity } = stages;
+  // A generated tiny organism has no config to fetch: it is made first (milliseconds), as a run makes it.
+  const tiny = experiment.config.tinyOrganism;
+  if (tiny && experiment.tinyOrganismDirectory !== undefined)
+    await createTinyOrganism(experiment.tinyOrganismDirectory, tiny);
   const lora = experiment.sources.lora;
   interface Load {
     title: string;
@@ -82,7 +92,7 @@ export async function planStudyMemory(
   }
   const plans: StudyMemoryPlan[] = [];
   for (const load of loads) {
-    const { plan, config } = await planMemoryForSource({
+    const planOptions: PlanMemoryForSourceOptions = {
       model: load.source,
       dtype: weightDtype(load.runtime),
       ...(load.runtime.blockSize ? { blockSize: load.runtime.blockSize } : {}),
@@ -92,20 +102,13 @@ export async function planStudyMemory(
       batchSize: load.batchSize,
       sequenceLength: load.sequenceLength,
       logits: 'last',
-    });
+    };
+    const { plan, config } = await planMemoryForSource(planOptions);
     // Captured layers need the layer count, known only now; re-plan with them.
     const withCapture = load.capture
       ? (
           await planMemoryForSource({
-            model: load.source,
-            dtype: weightDtype(load.runtime),
-            ...(load.runtime.blockSize ? { blockSize: load.runtime.blockSize } : {}),
-            zeroPoints: load.runtime.zeroPoints,
-            ...(load.runtime.computeDtype === 'fp16' ? { activationDtype: 'fp16' as const } : {}),
-            ...(load.lora ? { lora: load.lora, loraMode: 'switchable' as const } : {}),
-            batchSize: load.batchSize,
-            sequenceLength: load.sequenceLength,
-            logits: 'last',
+            ...planOptions,
             captureLayers: resolveLayers(load.capture, config.layerCount, 'layers'),
           })
         ).plan
