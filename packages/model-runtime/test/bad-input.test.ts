@@ -99,7 +99,7 @@ describe('bad input gets a clear TraitlensError', () => {
           { point: { layer: 0, site: 'resid_post' }, mode: 'add', vector, coefficient: 1, positions: 'all' },
         ],
       }),
-      'SHAPE_MISMATCH',
+      'MODEL_MISMATCH',
       new RegExp(
         `has ${model.config.hiddenSize + 3} values but the model's hidden size is ${model.config.hiddenSize}`,
       ),

@@ -44,8 +44,9 @@ export function validateSteeringSpec(spec: SteeringSpec, config: ModelConfig, ba
     );
   }
   if (!(spec.vector instanceof Float32Array) || spec.vector.length !== config.hiddenSize) {
+    // MODEL_MISMATCH, as core's assertVectorsFitModel and steering's check say for the same problem.
     throw new TraitlensError(
-      'SHAPE_MISMATCH',
+      'MODEL_MISMATCH',
       `Steering vector for ${formatHookPoint(spec.point)} has ${spec.vector?.length ?? 0} values but the model's hidden size is ${config.hiddenSize}. Was it extracted from a different model?`,
       { details: { expected: config.hiddenSize, actual: spec.vector?.length } },
     );
