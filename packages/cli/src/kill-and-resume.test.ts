@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectSuccess, repositoryRoot, runBinary, snapshotDirectory } from './__fixtures__/cli-process';
+import { expectSuccess, runBinary, snapshotDirectory, tinyStudyConfig } from './__fixtures__/cli-process';
 import { reliabilityVectors, useReliabilityStudy } from './__fixtures__/tiny-study';
 
 // Kill -9 at several points of each stage, then resume: the outputs must be byte-identical to an
@@ -116,13 +116,7 @@ describe('kill -9 and resume gives byte-identical outputs', () => {
   it('traitlens run (the whole tiny study: every stage from extract to report)', {
     timeout: 900_000,
   }, async () => {
-    const config = join(
-      repositoryRoot,
-      'examples',
-      'rm-sycophancy',
-      'experiments',
-      'rm-sycophancy-tiny.yaml',
-    );
+    const config = tinyStudyConfig;
     await killAndResume(
       (experiment) => ['run', config, '--output', experiment],
       ['3', '30:before-rename', '90'],

@@ -5,6 +5,15 @@ import { join, relative } from 'node:path';
 import { expect } from 'vitest';
 
 export const repositoryRoot = join(import.meta.dirname, '..', '..', '..', '..');
+
+/** The shipped tiny RM-sycophancy study config (a generated tiny organism, every stage). */
+export const tinyStudyConfig = join(
+  repositoryRoot,
+  'examples',
+  'rm-sycophancy',
+  'experiments',
+  'rm-sycophancy-tiny.yaml',
+);
 const bin = join(repositoryRoot, 'packages', 'cli', 'src', 'bin.ts');
 
 export interface BinaryResult {

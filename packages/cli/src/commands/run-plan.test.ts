@@ -2,19 +2,11 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tinyStudyConfig } from '../__fixtures__/cli-process';
 import { runCliCaptured } from '../__fixtures__/run-cli-captured';
 
-const configFile = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  '..',
-  'examples',
-  'rm-sycophancy',
-  'experiments',
-  'rm-sycophancy-tiny.yaml',
-);
+// The shipped example config: a generated tiny model organism, every stage of the study, no example code.
+const configFile = tinyStudyConfig;
 
 describe('traitlens run --plan', () => {
   const folders: string[] = [];

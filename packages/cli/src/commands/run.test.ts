@@ -4,20 +4,11 @@ import { join } from 'node:path';
 import { readTraitVectors } from '@traitlens/core';
 import { type Experiment, loadExperiment, studyStages } from '@traitlens/study';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinyStudyConfig } from '../__fixtures__/cli-process';
 import { runCliCaptured } from '../__fixtures__/run-cli-captured';
 
 // The shipped example config: a generated tiny model organism, every stage of the study, no example code.
-const configFile = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  '..',
-  'examples',
-  'rm-sycophancy',
-  'experiments',
-  'rm-sycophancy-tiny.yaml',
-);
+const configFile = tinyStudyConfig;
 
 async function exists(path: string): Promise<boolean> {
   try {
