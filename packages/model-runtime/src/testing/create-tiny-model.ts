@@ -6,7 +6,7 @@ import type { RopeScaling } from '../model/model-types';
 import { encodeWeightsSafetensors, type TinyModelDtype } from './encode-weights-safetensors';
 import { tinyChatTemplate } from './tiny-chat-template';
 import { buildTinyTokenizer, type TinySpecialToken } from './tiny-tokenizer';
-import { createTinyWeights } from './tiny-weights';
+import { createTinyWeights, type TinyWeightShape } from './tiny-weights';
 
 export const tinyModelArchitectures = [
   'LlamaForCausalLM',
@@ -110,16 +110,8 @@ function requirePositiveInteger(name: string, value: number): number {
 }
 
 /** The validated options with every default filled in. */
-interface TinyModelShape {
+interface TinyModelShape extends Omit<TinyWeightShape, 'attentionBias' | 'qkNorm'> {
   architecture: TinyModelArchitecture;
-  hiddenSize: number;
-  intermediateSize: number;
-  layerCount: number;
-  headCount: number;
-  kvHeadCount: number;
-  headDim: number;
-  vocabSize: number;
-  tieWordEmbeddings: boolean;
   maxPositionEmbeddings: number;
   /** Whether config.json states head_dim. */
   writeHeadDim: boolean;
